@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+//
+// One module per layer; arrows point one way (see docs/architecture.md):
+//
+//   CLibFDT ─► DeviceTree ─► BackendModel ─┐
+//                                ResourceTables ◄── SCMIPlatform ◄── SCMIClient
+//   Virtqueue ─► VhostUser ─► VirtioSCMI (◄── SCMIPlatform)
+//   scmi-dt (CLI) wires them together.
+import PackageDescription
+
+let package = Package(
+    name: "scmi-dt",
+    products: [
+        .executable(name: "scmi-dt", targets: ["scmi-dt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C shim over Debian's libfdt-dev.
+        .systemLibrary(name: "CLibFDT", path: "Sources/CLibFDT"),
+        // A validated blob as nodes, paths, typed properties, phandles.
+        .target(name: "DeviceTree", dependencies: ["CLibFDT"]),
+        // Plain value types: the resolved tables a backend serves.
+        .target(name: "ResourceTables"),
+        // The arm,scmi-vio-backend binding: parse, validate, resolve; diagnostics.
+        .target(
+            name: "BackendModel",
+            dependencies: ["DeviceTree", "ResourceTables", .product(name: "Yams", package: "Yams")],
+            resources: [.embedInCode("Resources/arm,scmi-vio-backend.yaml")]
+        ),
+        // SCMI messages in, SCMI messages out; one file per protocol.
+        .target(name: "SCMIPlatform", dependencies: ["ResourceTables"]),
+        // Agent-side SCMI: typed commands over any byte transport.
+        .target(name: "SCMIClient", dependencies: ["SCMIPlatform"]),
+        // Guest memory, split rings, descriptor chains (device and driver side).
+        .target(name: "Virtqueue"),
+        // vhost-user socket protocol, backend and frontend; knows nothing of SCMI.
+        .target(name: "VhostUser", dependencies: ["Virtqueue", .product(name: "Logging", package: "swift-log")]),
+        // The virtio-scmi device: cmdq chains <-> SCMIPlatform.
+        .target(
+            name: "VirtioSCMI",
+            dependencies: ["Virtqueue", "VhostUser", "SCMIPlatform", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "scmi-dt",
+            dependencies: [
+                "DeviceTree", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient",
+                "Virtqueue", "VhostUser", "VirtioSCMI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT"]),
+        .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables"]),
+        .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
+        .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
+        .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Virtqueue"]),
+        .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables"]),
+        // Run the built scmi-dt binary end to end (examples, serve + call).
+        .testTarget(name: "CLITests", dependencies: ["scmi-dt"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// BackendModel: see docs/architecture.md. Filled in by its owner.

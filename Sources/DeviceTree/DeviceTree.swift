@@ -1,0 +1,1 @@
+// DeviceTree: see docs/architecture.md. Filled in by its owner.

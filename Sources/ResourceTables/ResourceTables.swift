@@ -1,0 +1,308 @@
+// The resolved tables of an SCMI backend: what `tables` prints and what `serve`
+// boots from. Plain values only. BackendModel produces them from a devicetree;
+// SCMIPlatform consumes them. Neither side needs to know about the other.
+
+/// An SCMI protocol identifier (DEN0056 section 4.1.1).
+public struct ProtocolID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public init(_ rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let base = ProtocolID(0x10)
+    public static let powerDomain = ProtocolID(0x11)
+    public static let systemPower = ProtocolID(0x12)
+    public static let performance = ProtocolID(0x13)
+    public static let clock = ProtocolID(0x14)
+    public static let sensor = ProtocolID(0x15)
+    public static let reset = ProtocolID(0x16)
+    public static let voltage = ProtocolID(0x17)
+
+    /// The protocols a backend node may list (binding.md section 2); Base is implicit.
+    public static let servable: [ProtocolID] = [.powerDomain, .performance, .clock, .sensor, .reset, .voltage]
+
+    public static func < (a: ProtocolID, b: ProtocolID) -> Bool { a.rawValue < b.rawValue }
+
+    /// "clock", "voltage", … as used in tables, logs and the client.
+    public var name: String {
+        switch self {
+        case .base: "base"
+        case .powerDomain: "power-domain"
+        case .systemPower: "system-power"
+        case .performance: "performance"
+        case .clock: "clock"
+        case .sensor: "sensor"
+        case .reset: "reset"
+        case .voltage: "voltage"
+        default: "protocol-0x" + String(rawValue, radix: 16)
+        }
+    }
+
+    public var description: String { "0x" + String(rawValue, radix: 16) }
+}
+
+/// A reference from a device to one entry of a protocol's table.
+public struct ResourceReference: Hashable, Sendable {
+    public var protocolID: ProtocolID
+    public var id: UInt32
+    public init(_ protocolID: ProtocolID, _ id: UInt32) {
+        self.protocolID = protocolID
+        self.id = id
+    }
+}
+
+// MARK: - Clocks (0x14)
+
+/// How a clock's rates are described to the guest (CLOCK_DESCRIBE_RATES).
+public enum ClockRates: Hashable, Sendable {
+    /// Sorted ascending, without duplicates, never empty.
+    case discrete([UInt64])
+    /// min ≤ max, step ≥ 1.
+    case range(min: UInt64, max: UInt64, step: UInt64)
+
+    public var lowest: UInt64 {
+        switch self {
+        case .discrete(let rates): rates.first ?? 0
+        case .range(let min, _, _): min
+        }
+    }
+
+    public var highest: UInt64 {
+        switch self {
+        case .discrete(let rates): rates.last ?? 0
+        case .range(_, let max, _): max
+        }
+    }
+}
+
+public struct ClockEntry: Hashable, Sendable {
+    public var id: UInt32
+    /// The whole name (may exceed 15 bytes; CLOCK_ATTRIBUTES truncates, NAME_GET does not).
+    public var name: String
+    /// Devicetree path of the host clock provider node.
+    public var providerPath: String
+    /// The specifier cells after the provider phandle.
+    public var specifier: [UInt32]
+    public var rates: ClockRates
+    public var initialRate: UInt64
+
+    public init(id: UInt32, name: String, providerPath: String, specifier: [UInt32], rates: ClockRates, initialRate: UInt64) {
+        self.id = id
+        self.name = name
+        self.providerPath = providerPath
+        self.specifier = specifier
+        self.rates = rates
+        self.initialRate = initialRate
+    }
+}
+
+// MARK: - Voltage domains (0x17)
+
+/// Levels in signed microvolts (VOLTAGE_DESCRIBE_LEVELS).
+public enum VoltageLevels: Hashable, Sendable {
+    /// Sorted ascending, without duplicates, never empty.
+    case discrete([Int32])
+    /// min ≤ max, step ≥ 1.
+    case range(min: Int32, max: Int32, step: Int32)
+
+    public var lowest: Int32 {
+        switch self {
+        case .discrete(let levels): levels.first ?? 0
+        case .range(let min, _, _): min
+        }
+    }
+}
+
+public struct VoltageDomainEntry: Hashable, Sendable {
+    public var id: UInt32
+    public var name: String
+    /// Devicetree path of the host regulator node.
+    public var regulatorPath: String
+    public var levels: VoltageLevels
+    public var initialLevel: Int32
+    /// `regulator-always-on` or `regulator-boot-on` on the host node.
+    public var initiallyOn: Bool
+
+    public init(id: UInt32, name: String, regulatorPath: String, levels: VoltageLevels, initialLevel: Int32, initiallyOn: Bool) {
+        self.id = id
+        self.name = name
+        self.regulatorPath = regulatorPath
+        self.levels = levels
+        self.initialLevel = initialLevel
+        self.initiallyOn = initiallyOn
+    }
+}
+
+// MARK: - Power domains (0x11), performance domains (0x13), sensors (0x15), resets (0x16)
+
+/// A host resource named by a provider phandle and specifier (power domain, reset line).
+public struct ProviderResourceEntry: Hashable, Sendable {
+    public var id: UInt32
+    public var name: String
+    public var providerPath: String
+    public var specifier: [UInt32]
+
+    public init(id: UInt32, name: String, providerPath: String, specifier: [UInt32]) {
+        self.id = id
+        self.name = name
+        self.providerPath = providerPath
+        self.specifier = specifier
+    }
+}
+
+public struct PerformanceLevel: Hashable, Sendable {
+    public var hz: UInt64
+    public var microvolts: UInt32?
+    public var level: UInt32?
+    public init(hz: UInt64, microvolts: UInt32? = nil, level: UInt32? = nil) {
+        self.hz = hz
+        self.microvolts = microvolts
+        self.level = level
+    }
+}
+
+public struct PerformanceDomainEntry: Hashable, Sendable {
+    public var id: UInt32
+    public var name: String
+    /// Path of the `operating-points-v2` table node.
+    public var oppTablePath: String
+    public var levels: [PerformanceLevel]
+
+    public init(id: UInt32, name: String, oppTablePath: String, levels: [PerformanceLevel]) {
+        self.id = id
+        self.name = name
+        self.oppTablePath = oppTablePath
+        self.levels = levels
+    }
+}
+
+public enum SensorType: String, Hashable, Sendable, CaseIterable {
+    case temperature, voltage, current, power, energy
+
+    /// SCMI unit type (DEN0056 table "sensor unit types"; Linux enum scmi_sensor_class).
+    public var unitType: UInt8 {
+        switch self {
+        case .temperature: 2  // degrees Celsius
+        case .voltage: 5
+        case .current: 6
+        case .power: 7
+        case .energy: 8  // joules
+        }
+    }
+}
+
+public enum SensorValueSource: Hashable, Sendable {
+    case constant(Int64)
+    /// A host file read on each request (its first integer).
+    case path(String)
+}
+
+public struct SensorEntry: Hashable, Sendable {
+    public var id: UInt32
+    public var name: String
+    public var type: SensorType
+    public var unitExponent: Int8
+    public var source: SensorValueSource
+
+    public init(id: UInt32, name: String, type: SensorType, unitExponent: Int8, source: SensorValueSource) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.unitExponent = unitExponent
+        self.source = source
+    }
+}
+
+// MARK: - Devices and agents
+
+public struct DeviceEntry: Hashable, Sendable {
+    /// `arm,scmi-devid`.
+    public var id: UInt32
+    /// `arm,scmi-devname`.
+    public var name: String
+    /// Devicetree path of the `device@N` node.
+    public var path: String
+    /// Every resource of the device, in binding.md section 3 order, without duplicates.
+    public var resources: [ResourceReference]
+
+    public init(id: UInt32, name: String, path: String, resources: [ResourceReference]) {
+        self.id = id
+        self.name = name
+        self.path = path
+        self.resources = resources
+    }
+}
+
+public struct AgentEntry: Hashable, Sendable {
+    /// SCMI agent id, 1...254.
+    public var id: UInt32
+    /// 1...15 printable bytes.
+    public var name: String
+    /// Device ids this agent may use at start.
+    public var devices: [UInt32]
+    /// Protocols this agent may use at start (never Base), sorted.
+    public var protocols: [ProtocolID]
+    public var trusted: Bool
+
+    public init(id: UInt32, name: String, devices: [UInt32], protocols: [ProtocolID], trusted: Bool) {
+        self.id = id
+        self.name = name
+        self.devices = devices
+        self.protocols = protocols
+        self.trusted = trusted
+    }
+}
+
+/// Everything a backend serves, resolved and validated.
+public struct PlatformTables: Hashable, Sendable {
+    public var vendor: String
+    public var subVendor: String
+    public var implementationVersion: UInt32
+    /// Enabled protocols (never Base), sorted ascending.
+    public var protocols: [ProtocolID]
+    public var clocks: [ClockEntry]
+    public var voltageDomains: [VoltageDomainEntry]
+    public var powerDomains: [ProviderResourceEntry]
+    public var performanceDomains: [PerformanceDomainEntry]
+    public var sensors: [SensorEntry]
+    public var resetDomains: [ProviderResourceEntry]
+    public var devices: [DeviceEntry]
+    /// Declared agents, sorted by id; one implicit agent when the tree has no `agents` node.
+    public var agents: [AgentEntry]
+    /// True when `agents` is the implicit single agent (id 1, "agent1", everything allowed).
+    public var agentsAreImplicit: Bool
+
+    public init(
+        vendor: String = "SCMI-VIO-BE", subVendor: String = "", implementationVersion: UInt32 = 1,
+        protocols: [ProtocolID] = [], clocks: [ClockEntry] = [], voltageDomains: [VoltageDomainEntry] = [],
+        powerDomains: [ProviderResourceEntry] = [], performanceDomains: [PerformanceDomainEntry] = [],
+        sensors: [SensorEntry] = [], resetDomains: [ProviderResourceEntry] = [],
+        devices: [DeviceEntry] = [], agents: [AgentEntry] = [], agentsAreImplicit: Bool = false
+    ) {
+        self.vendor = vendor
+        self.subVendor = subVendor
+        self.implementationVersion = implementationVersion
+        self.protocols = protocols
+        self.clocks = clocks
+        self.voltageDomains = voltageDomains
+        self.powerDomains = powerDomains
+        self.performanceDomains = performanceDomains
+        self.sensors = sensors
+        self.resetDomains = resetDomains
+        self.devices = devices
+        self.agents = agents
+        self.agentsAreImplicit = agentsAreImplicit
+    }
+
+    /// Number of entries in a protocol's table (0 for protocols without one).
+    public func resourceCount(of protocolID: ProtocolID) -> Int {
+        switch protocolID {
+        case .clock: clocks.count
+        case .voltage: voltageDomains.count
+        case .powerDomain: powerDomains.count
+        case .performance: performanceDomains.count
+        case .sensor: sensors.count
+        case .reset: resetDomains.count
+        default: 0
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// SCMIClient: see docs/architecture.md. Filled in by its owner.

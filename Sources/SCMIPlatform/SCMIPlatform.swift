@@ -1,0 +1,1 @@
+// SCMIPlatform: see docs/architecture.md. Filled in by its owner.

@@ -1,0 +1,1 @@
+// VhostUser: see docs/architecture.md. Filled in by its owner.

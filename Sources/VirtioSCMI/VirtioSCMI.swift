@@ -1,0 +1,1 @@
+// VirtioSCMI: see docs/architecture.md. Filled in by its owner.

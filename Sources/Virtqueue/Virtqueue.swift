@@ -1,0 +1,1 @@
+// Virtqueue: see docs/architecture.md. Filled in by its owner.

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `scmi-dt`: check, tabulate and serve the arm,scmi-vio-backend node of a devicetree.
+@main
+struct SCMIDT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scmi-dt",
+        abstract: "Check, tabulate and serve an arm,scmi-vio-backend devicetree over vhost-user.",
+        subcommands: [Check.self, Tables.self, GuestDTSI.self, Serve.self, Status.self, Call.self]
+    )
+}

@@ -1,0 +1,1 @@
+// BackendModelTests: tests of its module sit here.

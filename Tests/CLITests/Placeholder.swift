@@ -1,0 +1,1 @@
+// CLITests: tests of its module sit here.

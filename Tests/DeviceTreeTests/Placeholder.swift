@@ -1,0 +1,1 @@
+// DeviceTreeTests: tests of its module sit here.

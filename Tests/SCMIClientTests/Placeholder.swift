@@ -1,0 +1,1 @@
+// SCMIClientTests: tests of its module sit here.

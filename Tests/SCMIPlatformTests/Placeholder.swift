@@ -1,0 +1,1 @@
+// SCMIPlatformTests: tests of its module sit here.

@@ -1,0 +1,1 @@
+// VhostUserTests: tests of its module sit here.

@@ -1,0 +1,1 @@
+// VirtioSCMITests: tests of its module sit here.

@@ -1,0 +1,1 @@
+// VirtqueueTests: tests of its module sit here.
