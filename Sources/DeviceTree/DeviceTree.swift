@@ -1,1 +1,0 @@
-// DeviceTree: see docs/architecture.md. Filled in by its owner.

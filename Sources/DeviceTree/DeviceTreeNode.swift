@@ -1,0 +1,153 @@
+/// A node of a `FlattenedDeviceTree`: a cheap handle (the tree and the node's position in tree
+/// order). Everything is read from the tree's index; copying a node copies two words.
+/// Two nodes are equal when they are the same node of the same tree.
+public struct DeviceTreeNode: Hashable, Sendable {
+    public let tree: FlattenedDeviceTree
+    /// Position in tree order (root is 0); also libfdt's order of structure offsets.
+    public let index: Int
+
+    init(tree: FlattenedDeviceTree, index: Int32) {
+        self.tree = tree
+        self.index = Int(index)
+    }
+
+    public static func == (lhs: DeviceTreeNode, rhs: DeviceTreeNode) -> Bool {
+        lhs.index == rhs.index && lhs.tree === rhs.tree
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(index)
+        hasher.combine(ObjectIdentifier(tree))
+    }
+
+    /// Full name with unit address, `device@1`; `""` for the root.
+    public var name: String { tree.nodes[index].name }
+
+    /// The name without its unit address: `device`.
+    public var baseName: String {
+        let name = self.name
+        guard let at = name.firstIndex(of: "@") else { return name }
+        return String(name[..<at])
+    }
+
+    /// The unit address as written after `@` (`"1"`, `"fe200000"`), nil without one.
+    public var unitAddress: String? {
+        let name = self.name
+        guard let at = name.firstIndex(of: "@") else { return nil }
+        return String(name[name.index(after: at)...])
+    }
+
+    /// Absolute path, `/firmware/scmi-vio-backend/devices/device@1`; `/` for the root.
+    public var path: String { tree.nodes[index].path }
+
+    /// libfdt's structure-block offset of this node (for calling libfdt directly).
+    public var offset: Int32 { tree.nodes[index].offset }
+
+    public var parent: DeviceTreeNode? {
+        let parent = tree.nodes[index].parent
+        return parent < 0 ? nil : DeviceTreeNode(tree: tree, index: parent)
+    }
+
+    /// Direct children in blob order.
+    public var children: [DeviceTreeNode] {
+        var result = [DeviceTreeNode]()
+        result.reserveCapacity(Int(tree.nodes[index].childCount))
+        var child = tree.nodes[index].firstChild
+        while child >= 0 {
+            result.append(DeviceTreeNode(tree: tree, index: child))
+            child = tree.nodes[Int(child)].nextSibling
+        }
+        return result
+    }
+
+    /// The direct child with this exact name (`"devices"`, `"device@1"`), the first if several.
+    public func child(named name: String) -> DeviceTreeNode? {
+        var child = tree.nodes[index].firstChild
+        while child >= 0 {
+            if tree.nodes[Int(child)].name == name { return DeviceTreeNode(tree: tree, index: child) }
+            child = tree.nodes[Int(child)].nextSibling
+        }
+        return nil
+    }
+
+    /// Number of ancestors: 0 for the root.
+    public var depth: Int {
+        var depth = 0
+        var node = tree.nodes[index].parent
+        while node >= 0 { depth += 1; node = tree.nodes[Int(node)].parent }
+        return depth
+    }
+
+    /// All properties in blob order.
+    public var properties: [DeviceTreeProperty] {
+        let record = tree.nodes[index]
+        let first = Int(record.firstProperty)
+        return tree.properties[first..<(first + Int(record.propertyCount))].map(makeProperty)
+    }
+
+    /// The property with this name; the first one if a corrupt blob repeats it.
+    public func property(_ name: String) -> DeviceTreeProperty? {
+        guard let nameID = tree.propertyNameIDs[name] else { return nil }
+        let first = Int(tree.nodes[index].firstProperty)
+        let end = first + Int(tree.nodes[index].propertyCount)
+        for position in first..<end where tree.properties[position].nameID == nameID {
+            return makeProperty(tree.properties[position])
+        }
+        return nil
+    }
+
+    public func hasProperty(_ name: String) -> Bool {
+        guard let nameID = tree.propertyNameIDs[name] else { return false }
+        let first = Int(tree.nodes[index].firstProperty)
+        let end = first + Int(tree.nodes[index].propertyCount)
+        for position in first..<end where tree.properties[position].nameID == nameID { return true }
+        return false
+    }
+
+    private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
+        DeviceTreeProperty(
+            name: tree.propertyNames[Int(record.nameID)], storage: tree.storage,
+            start: Int(record.valueOffset), count: Int(record.length))
+    }
+
+    /// The node's phandle from `phandle` (or else `linux,phandle`); nil when absent, not one
+    /// cell, 0 or 0xffffffff.
+    public var phandle: UInt32? {
+        let phandle = tree.nodes[index].phandle
+        return phandle == 0 ? nil : phandle
+    }
+
+    /// True when `status` is absent, `"okay"` or `"ok"`. Any other value (including a malformed
+    /// one) disables the node, as Linux's `of_device_is_available` does.
+    public var isEnabled: Bool {
+        guard let status = property("status") else { return true }
+        guard let value = status.string else { return false }
+        return value == "okay" || value == "ok"
+    }
+
+    /// The `compatible` strings, most specific first; `[]` when absent or malformed.
+    public var compatible: [String] { property("compatible")?.stringList ?? [] }
+
+    /// True when `other` is a proper ancestor of this node.
+    public func isDescendant(of other: DeviceTreeNode) -> Bool {
+        guard other.tree === tree else { return false }
+        var node = tree.nodes[index].parent
+        while node >= 0 {
+            if Int(node) == other.index { return true }
+            node = tree.nodes[Int(node)].parent
+        }
+        return false
+    }
+}
+
+extension DeviceTreeNode: Comparable {
+    /// Tree order (depth-first, as in the blob). Nodes of different trees compare by tree identity.
+    public static func < (lhs: DeviceTreeNode, rhs: DeviceTreeNode) -> Bool {
+        if lhs.tree !== rhs.tree { return ObjectIdentifier(lhs.tree) < ObjectIdentifier(rhs.tree) }
+        return lhs.index < rhs.index
+    }
+}
+
+extension DeviceTreeNode: CustomStringConvertible {
+    public var description: String { path }
+}

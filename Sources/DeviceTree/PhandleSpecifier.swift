@@ -1,0 +1,111 @@
+/// One entry of a phandle-array property such as `clocks = <&gcc 12>, <&osc24m>;`:
+/// the provider the phandle names and the argument cells that follow it.
+public struct PhandleSpecifier: Hashable, Sendable {
+    /// Entry number within the property, 0-based.
+    public var index: Int
+    public var phandle: UInt32
+    public var provider: DeviceTreeNode
+    public var cells: [UInt32]
+
+    public init(index: Int, phandle: UInt32, provider: DeviceTreeNode, cells: [UInt32]) {
+        self.index = index
+        self.phandle = phandle
+        self.provider = provider
+        self.cells = cells
+    }
+}
+
+/// Why a phandle-array property cannot be walked. Entries are numbered from 0; walking stops
+/// at the first bad entry because the cells after it cannot be attributed to anything.
+public enum SpecifierError: Error, Hashable, Sendable {
+    /// The value's length is not a multiple of 4.
+    case notCells
+    /// Entry `index` has phandle 0, which names no node.
+    case zeroPhandle(index: Int)
+    /// Entry `index` names a phandle that no node has.
+    case dangling(index: Int, phandle: UInt32)
+    /// The provider of entry `index` lacks its `#…-cells` property.
+    case missingCellsProperty(index: Int, provider: DeviceTreeNode, cellsName: String)
+    /// The provider's `#…-cells` is not exactly one cell, or is larger than `maximumCells`.
+    case badCellsProperty(index: Int, provider: DeviceTreeNode, cellsName: String)
+    /// Entry `index` needs `expected` argument cells after its phandle but only `available` remain.
+    case truncated(index: Int, phandle: UInt32, expected: Int, available: Int)
+
+    /// Largest `#…-cells` value accepted; real bindings use at most 4, and a huge value would
+    /// only make a corrupt blob swallow the rest of the property.
+    public static let maximumCells: UInt32 = 8
+}
+
+extension SpecifierError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .notCells:
+            "the value is not a list of 32-bit cells (its length is not a multiple of 4)"
+        case .zeroPhandle(let index):
+            "entry \(index) has phandle 0, which refers to no node"
+        case .dangling(let index, let phandle):
+            "entry \(index) refers to phandle \(hex(phandle)), which no node has"
+        case .missingCellsProperty(let index, let provider, let cellsName):
+            "entry \(index) refers to \(provider.path), which has no \(cellsName)"
+        case .badCellsProperty(let index, let provider, let cellsName):
+            "entry \(index) refers to \(provider.path), whose \(cellsName) is not one cell of at most \(SpecifierError.maximumCells)"
+        case .truncated(let index, let phandle, let expected, let available):
+            "entry \(index) (phandle \(hex(phandle))) needs \(expected) cell(s) after the phandle but only \(available) remain"
+        }
+    }
+}
+
+extension DeviceTreeNode {
+    /// Walks a phandle-array property (`clocks`, `resets`, `power-domains`): each entry is a
+    /// phandle followed by as many cells as the provider's `cellsName` (`#clock-cells`) says.
+    /// nil when the property is absent.
+    public func specifiers(of property: String, cellsName: String) -> Result<[PhandleSpecifier], SpecifierError>? {
+        walkSpecifiers(of: property) { index, provider throws(SpecifierError) -> Int in
+            guard let cellsProperty = provider.property(cellsName) else {
+                throw .missingCellsProperty(index: index, provider: provider, cellsName: cellsName)
+            }
+            guard let cells = cellsProperty.u32, cells <= SpecifierError.maximumCells else {
+                throw .badCellsProperty(index: index, provider: provider, cellsName: cellsName)
+            }
+            return Int(cells)
+        }
+    }
+
+    /// Walks a property that is a plain list of phandles (`arm,scmi-devices`, `vdd-supply`,
+    /// `arm,scmi-basedev`): every cell is one phandle with no arguments.
+    /// nil when the property is absent.
+    public func phandles(of property: String) -> Result<[PhandleSpecifier], SpecifierError>? {
+        walkSpecifiers(of: property) { _, _ throws(SpecifierError) -> Int in 0 }
+    }
+
+    private func walkSpecifiers(
+        of propertyName: String,
+        argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int
+    ) -> Result<[PhandleSpecifier], SpecifierError>? {
+        guard let property = property(propertyName) else { return nil }
+        guard let total = property.cellCount else { return .failure(.notCells) }
+        var result = [PhandleSpecifier]()
+        var position = 0
+        do throws(SpecifierError) {
+            while position < total {
+                let index = result.count
+                let phandle = property.cell(position)!
+                guard phandle != 0 else { throw .zeroPhandle(index: index) }
+                guard let provider = tree.node(withPhandle: phandle) else {
+                    throw .dangling(index: index, phandle: phandle)
+                }
+                let expected = try argumentCount(index, provider)
+                let available = total - position - 1
+                guard expected <= available else {
+                    throw .truncated(index: index, phandle: phandle, expected: expected, available: available)
+                }
+                let cells = (0..<expected).map { property.cell(position + 1 + $0)! }
+                result.append(PhandleSpecifier(index: index, phandle: phandle, provider: provider, cells: cells))
+                position += 1 + expected
+            }
+        } catch {
+            return .failure(error)
+        }
+        return .success(result)
+    }
+}

@@ -1,1 +1,0 @@
-// DeviceTreeTests: tests of its module sit here.
