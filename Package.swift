@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "SCMIPlatform", dependencies: ["ResourceTables"]),
         // Agent-side SCMI: typed commands over any byte transport.
         .target(name: "SCMIClient", dependencies: ["SCMIPlatform"]),
+        // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides.
+        .systemLibrary(name: "CLinuxShim", path: "Sources/CLinuxShim"),
         // Guest memory, split rings, descriptor chains (device and driver side).
-        .target(name: "Virtqueue"),
+        .target(name: "Virtqueue", dependencies: ["CLinuxShim"]),
         // vhost-user socket protocol, backend and frontend; knows nothing of SCMI.
-        .target(name: "VhostUser", dependencies: ["Virtqueue", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "VhostUser", dependencies: ["Virtqueue", "CLinuxShim", .product(name: "Logging", package: "swift-log")]),
         // The virtio-scmi device: cmdq chains <-> SCMIPlatform.
         .target(
             name: "VirtioSCMI",

@@ -1,0 +1,104 @@
+/*
+ * The few Linux interfaces Swift's Glibc module does not expose, as tiny inline
+ * functions: eventfd and memfd (not declared without _GNU_SOURCE), the CMSG_*
+ * macros of SCM_RIGHTS fd passing (macros are invisible to Swift), and atomic
+ * 16-bit loads and stores on shared ring memory (Swift's Atomic cannot be laid
+ * over a raw pointer into guest memory, but the virtio ring indexes must be read
+ * and written as single atomic accesses with acquire/release ordering).
+ */
+#ifndef SCMI_DT_CLINUXSHIM_H
+#define SCMI_DT_CLINUXSHIM_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- eventfd / memfd ---------------------------------------------------- */
+
+static inline int shim_eventfd(unsigned int initial, int nonblocking) {
+    return eventfd(initial, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
+}
+
+static inline int shim_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
+}
+
+/* ---- SCM_RIGHTS ancillary data ------------------------------------------ */
+
+/* Bytes of control buffer needed to carry `count` file descriptors. */
+static inline size_t shim_cmsg_space_for_fds(size_t count) {
+    return CMSG_SPACE(count * sizeof(int));
+}
+
+/* Fill `control` (at least shim_cmsg_space_for_fds(count) bytes, zeroed by the
+ * caller) with one SCM_RIGHTS message; returns the msg_controllen to use. */
+static inline size_t shim_cmsg_put_fds(void *control, const int *fds, size_t count) {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
+    return msg.msg_controllen;
+}
+
+/* Collect every fd of every SCM_RIGHTS message of a received msghdr into `fds`
+ * (capacity `capacity`). Returns how many were found; fds beyond `capacity` are
+ * closed here and counted in *dropped. */
+static inline size_t shim_cmsg_take_fds(struct msghdr *msg, int *fds, size_t capacity, size_t *dropped) {
+    size_t found = 0;
+    *dropped = 0;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+        if (cmsg->cmsg_len < CMSG_LEN(0)) continue;
+        size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *data = CMSG_DATA(cmsg);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, data + i * sizeof(int), sizeof fd);
+            if (found < capacity) {
+                fds[found++] = fd;
+            } else {
+                close(fd);
+                (*dropped)++;
+            }
+        }
+    }
+    return found;
+}
+
+/* ---- atomics on shared ring memory ------------------------------------- */
+
+static inline uint16_t shim_load_acquire_u16(const void *address) {
+    return __atomic_load_n((const uint16_t *)address, __ATOMIC_ACQUIRE);
+}
+
+static inline uint16_t shim_load_relaxed_u16(const void *address) {
+    return __atomic_load_n((const uint16_t *)address, __ATOMIC_RELAXED);
+}
+
+static inline void shim_store_release_u16(void *address, uint16_t value) {
+    __atomic_store_n((uint16_t *)address, value, __ATOMIC_RELEASE);
+}
+
+static inline void shim_store_relaxed_u16(void *address, uint16_t value) {
+    __atomic_store_n((uint16_t *)address, value, __ATOMIC_RELAXED);
+}
+
+/* Full barrier: orders an earlier store before a later load (store-load), which
+ * acquire/release alone never does. Needed around the event-index handshakes. */
+static inline void shim_full_barrier(void) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+#endif

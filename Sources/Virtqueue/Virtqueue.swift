@@ -1,1 +1,0 @@
-// Virtqueue: see docs/architecture.md. Filled in by its owner.

@@ -1,1 +1,0 @@
-// VirtqueueTests: tests of its module sit here.
