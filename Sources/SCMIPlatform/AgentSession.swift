@@ -1,0 +1,108 @@
+// One agent's connection to the platform: decodes a request, routes it to the
+// protocol's file, and encodes the response in the guest's writable space.
+
+/// One session per connection. Driven by one connection thread at a time
+/// (serve runs each vhost-user connection on its own thread), which is what
+/// makes the unchecked Sendable true: the session's own fields never change
+/// after init, and the shared state it touches is behind the platform's Mutex.
+public final class AgentSession: @unchecked Sendable {
+    let platform: SCMIPlatform
+    /// Index of the agent in the catalog and in the shared state's rows.
+    let agent: Int
+    let info: AgentInfo
+
+    public var agentID: UInt32 { info.id }
+    public var agentName: String { info.name }
+
+    init(platform: SCMIPlatform, agent: Int) {
+        self.platform = platform
+        self.agent = agent
+        self.info = platform.catalog.agents[agent]
+    }
+
+    /// Answers one command. `request`: header + parameters as the guest sent
+    /// them. `response`: the writable space the guest gave; replies are sized
+    /// to it (capped at 8 + 128 bytes). Never allocates.
+    ///
+    /// - fewer than 4 request bytes, or fewer than 8 response bytes: nothing
+    ///   is written (responseLength 0);
+    /// - a request longer than 4 + 128 bytes, a header that is not a command
+    ///   (type ≠ 0) or has reserved bits set: PROTOCOL_ERROR;
+    /// - a reply that does not fit: header + COMMS_ERROR.
+    public func handle(request: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer) -> MessageOutcome {
+        guard request.count >= 4 else {
+            return MessageOutcome(responseLength: 0, header: nil, status: nil)
+        }
+        let header = MessageHeader(rawValue: UInt32(littleEndian: request.loadUnaligned(as: UInt32.self)))
+        guard response.count >= SCMILimits.minResponse else {
+            return MessageOutcome(responseLength: 0, header: header, status: nil)
+        }
+        var reply = Reply(space: response)
+        let status: SCMIStatus
+        if request.count > SCMILimits.maxRequest || !header.isWellFormedCommand {
+            status = .protocolError
+        } else {
+            let payload = Payload(bytes: UnsafeRawBufferPointer(rebasing: request[4...]))
+            status = dispatch(header, payload, &reply)
+        }
+        let (length, final) = reply.finish(header: header, status: status)
+        return MessageOutcome(responseLength: length, header: header, status: final)
+    }
+
+    /// The agent went away: withdraw every request it holds and recompute the
+    /// physical state at once. Its permissions stay as they are.
+    public func end() {
+        platform.state.withLock { state in
+            platform.withdrawRequests(&state, agent: agent, cause: .disconnect)
+        }
+    }
+
+    /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
+    /// this agent (binding.md §4); Base is always there.
+    private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        let protocolID = header.protocolID
+        if protocolID == BaseProtocol.id {
+            return handleBase(header.messageID, payload, &reply)
+        }
+        guard info.protocolMask & protocolBit(protocolID) != 0 else { return .notSupported }
+        switch protocolID {
+        case ClockProtocol.id: return handleClock(header.messageID, payload, &reply)
+        case VoltageProtocol.id: return handleVoltage(header.messageID, payload, &reply)
+        default: return handleDeclaredProtocol(protocolID, header.messageID, payload, &reply)
+        }
+    }
+}
+
+// MARK: - Commands every protocol has (scmi-messages.md §4)
+
+enum CommonMessage {
+    static let protocolVersion: UInt8 = 0x0
+    static let protocolAttributes: UInt8 = 0x1
+    static let protocolMessageAttributes: UInt8 = 0x2
+}
+
+extension AgentSession {
+    /// PROTOCOL_VERSION: no parameters, the version word.
+    func answerVersion(_ version: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 0 else { return .protocolError }
+        reply.append(version)
+        return .success
+    }
+
+    /// PROTOCOL_MESSAGE_ATTRIBUTES: SUCCESS with attributes 0 for a message
+    /// this platform implements (bit `id` of `implemented`), NOT_FOUND for any
+    /// other (scmi-messages.md §4; what SCP-firmware and scmi-tests expect).
+    func answerMessageAttributes(implemented: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 4 else { return .protocolError }
+        let messageID = payload.word(0)
+        guard messageID < 32, implemented & (1 << messageID) != 0 else { return .notFound }
+        reply.append(UInt32(0))
+        return .success
+    }
+
+    /// Whether this agent may read or change the state of a resource held by
+    /// `holders` through protocol `protocolID` (binding.md §4). Lock held.
+    func mayUse(_ state: borrowing SharedState, _ protocolID: UInt8, holders: [Int]) -> Bool {
+        state.mayUse(agent: agent, protocolBit: protocolBit(protocolID), holders: holders)
+    }
+}

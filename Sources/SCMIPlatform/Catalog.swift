@@ -1,0 +1,169 @@
+import ResourceTables
+
+// What never changes while serving: names padded to their wire widths, rate
+// and level descriptions, which devices hold which resource, each agent's view.
+// Built once from PlatformTables so that answering a message only reads it.
+
+/// Bit for protocol `id` in a protocol mask (bit 0 = 0x10, … bit 7 = 0x17).
+/// Only the standard range 0x10...0x2F has bits; vendor ids never appear in tables.
+func protocolBit(_ id: UInt8) -> UInt32 {
+    id >= 0x10 && id < 0x30 ? 1 << UInt32(id - 0x10) : 0
+}
+
+/// `text` as a NUL-terminated, NUL-padded field of `width` bytes (at most
+/// width-1 bytes of text), as SCMI name fields are.
+func paddedName(_ text: String, width: Int) -> [UInt8] {
+    var bytes = Array(text.utf8.prefix(width - 1))
+    bytes.append(contentsOf: repeatElement(0, count: width - bytes.count))
+    return bytes
+}
+
+struct AgentInfo: Sendable {
+    let id: UInt32
+    let name: String
+    /// 16-byte wire name.
+    let shortName: [UInt8]
+    let trusted: Bool
+    /// Protocols this agent sees and may use, Base excluded (protocolBit).
+    let protocolMask: UInt32
+    /// The same protocols as ids, ascending, for BASE_DISCOVER_LIST_PROTOCOLS.
+    let protocolList: [UInt8]
+    /// The devicetree's permissions: per device index, a protocol mask.
+    let initialPermissions: [UInt32]
+}
+
+struct DeviceInfo: Sendable {
+    let id: UInt32
+    let name: String
+}
+
+struct ClockInfo: Sendable {
+    let name: String
+    let shortName: [UInt8]
+    let longName: [UInt8]
+    /// The name does not fit the 15 bytes of CLOCK_ATTRIBUTES.
+    let hasExtendedName: Bool
+    let rates: ClockRates
+    let initialRate: UInt64
+    /// Indices (into Catalog.devices) of the devices that have this clock.
+    let devices: [Int]
+}
+
+struct VoltageInfo: Sendable {
+    let name: String
+    let shortName: [UInt8]
+    let longName: [UInt8]
+    let hasExtendedName: Bool
+    let levels: VoltageLevels
+    let initialLevel: Int32
+    let initiallyOn: Bool
+    let devices: [Int]
+}
+
+struct Catalog: Sendable {
+    let vendorName: [UInt8]
+    let subVendorName: [UInt8]
+    let implementationVersion: UInt32
+    /// Protocols enabled in the tables, Base excluded.
+    let enabledProtocols: UInt32
+    let agents: [AgentInfo]
+    let devices: [DeviceInfo]
+    let clocks: [ClockInfo]
+    let voltageDomains: [VoltageInfo]
+
+    init(tables: PlatformTables) {
+        vendorName = paddedName(tables.vendor, width: 16)
+        subVendorName = paddedName(tables.subVendor, width: 16)
+        implementationVersion = tables.implementationVersion
+
+        var enabled: UInt32 = 0
+        for id in tables.protocols where id != .base { enabled |= protocolBit(id.rawValue) }
+        enabledProtocols = enabled
+
+        devices = tables.devices.map { DeviceInfo(id: $0.id, name: $0.name) }
+
+        /// Index of the first device with that id (tables from BackendModel have unique ids).
+        func deviceIndex(_ id: UInt32) -> Int? { tables.devices.firstIndex { $0.id == id } }
+
+        /// Device indices holding each id of `protocolID`'s table, ignoring
+        /// references past the table (hand-built tables may have them).
+        func holders(of protocolID: ProtocolID, count: Int) -> [[Int]] {
+            var result = Array(repeating: [Int](), count: count)
+            for (index, device) in tables.devices.enumerated() {
+                for reference in device.resources where reference.protocolID == protocolID {
+                    let id = Int(reference.id)
+                    if id < count, !result[id].contains(index) { result[id].append(index) }
+                }
+            }
+            return result
+        }
+
+        let clockHolders = holders(of: .clock, count: tables.clocks.count)
+        clocks = tables.clocks.enumerated().map { index, entry in
+            ClockInfo(
+                name: entry.name,
+                shortName: paddedName(entry.name, width: 16),
+                longName: paddedName(entry.name, width: 64),
+                hasExtendedName: entry.name.utf8.count > 15,
+                rates: Catalog.normalized(entry.rates),
+                initialRate: entry.initialRate,
+                devices: clockHolders[index])
+        }
+
+        let voltageHolders = holders(of: .voltage, count: tables.voltageDomains.count)
+        voltageDomains = tables.voltageDomains.enumerated().map { index, entry in
+            VoltageInfo(
+                name: entry.name,
+                shortName: paddedName(entry.name, width: 16),
+                longName: paddedName(entry.name, width: 64),
+                hasExtendedName: entry.name.utf8.count > 15,
+                levels: Catalog.normalized(entry.levels),
+                initialLevel: entry.initialLevel,
+                initiallyOn: entry.initiallyOn,
+                devices: voltageHolders[index])
+        }
+
+        let deviceCount = tables.devices.count
+        agents = tables.agents.map { agent in
+            var mask: UInt32 = 0
+            for id in agent.protocols where id != .base { mask |= protocolBit(id.rawValue) }
+            mask &= enabled
+            let list = (0x11 ... 0x2F).map { UInt8($0) }.filter { mask & protocolBit($0) != 0 }
+            var permissions = Array(repeating: UInt32(0), count: deviceCount)
+            for id in agent.devices {
+                if let index = deviceIndex(id) { permissions[index] = mask }
+            }
+            return AgentInfo(
+                id: agent.id, name: agent.name, shortName: paddedName(agent.name, width: 16),
+                trusted: agent.trusted, protocolMask: mask, protocolList: list,
+                initialPermissions: permissions)
+        }
+    }
+
+    /// Index of the agent with SCMI id `id`.
+    func agentIndex(id: UInt32) -> Int? {
+        for index in agents.indices where agents[index].id == id { return index }
+        return nil
+    }
+
+    func deviceIndex(id: UInt32) -> Int? {
+        for index in devices.indices where devices[index].id == id { return index }
+        return nil
+    }
+
+    /// Descriptions the engine can serve whatever a hand-built table holds:
+    /// lists sorted without duplicates, ranges with min ≤ max and step ≥ 1.
+    static func normalized(_ rates: ClockRates) -> ClockRates {
+        switch rates {
+        case .discrete(let list): .discrete(Array(Set(list)).sorted())
+        case .range(let low, let high, let step): .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
+        }
+    }
+
+    static func normalized(_ levels: VoltageLevels) -> VoltageLevels {
+        switch levels {
+        case .discrete(let list): .discrete(Array(Set(list)).sorted())
+        case .range(let low, let high, let step): .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
+        }
+    }
+}

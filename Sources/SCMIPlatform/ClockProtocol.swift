@@ -1,0 +1,258 @@
+import ResourceTables
+
+// Clock management 0x14, version 3.0 — the highest Linux 6.12's clock.c speaks
+// (scmi-messages.md §10): every command clk-scmi sends for that version.
+
+enum ClockProtocol {
+    static let id: UInt8 = 0x14
+    static let version: UInt32 = 0x30000
+
+    static let attributes: UInt8 = 0x3
+    static let describeRates: UInt8 = 0x4
+    static let rateSet: UInt8 = 0x5
+    static let rateGet: UInt8 = 0x6
+    static let configSet: UInt8 = 0x7
+    static let nameGet: UInt8 = 0x8
+    static let rateNotify: UInt8 = 0x9
+    static let rateChangeRequestedNotify: UInt8 = 0xA
+    static let configGet: UInt8 = 0xB
+    static let possibleParentsGet: UInt8 = 0xC
+    static let parentSet: UInt8 = 0xD
+    static let parentGet: UInt8 = 0xE
+    static let getPermissions: UInt8 = 0xF
+
+    /// 0x0–0x8 and CONFIG_GET; not the notify, parent or permission commands.
+    static let implemented: UInt32 = 0x1FF | 1 << 0xB
+
+    /// CLOCK_ATTRIBUTES bits.
+    static let attributeEnabled: UInt32 = 1 << 0
+    static let attributeExtendedName: UInt32 = 1 << 29
+
+    /// CLOCK_DESCRIBE_RATES num_rates_flags bit 12: the reply is a {min, max, step} triplet.
+    static let rangeFormat: UInt32 = 1 << 12
+
+    /// CLOCK_RATE_SET flags.
+    static let flagAsync: UInt32 = 1 << 0
+    static let flagIgnoreDelayedResponse: UInt32 = 1 << 1
+    static let flagRoundUp: UInt32 = 1 << 2
+    static let flagRoundAuto: UInt32 = 1 << 3
+
+    enum Rounding { case down, up, nearest }
+
+    /// The described rate closest to `rate` in the direction asked, or nil when
+    /// `rate` lies outside min...max (OUT_OF_RANGE). In a range the valid rates
+    /// are min + k·step and max itself.
+    static func round(_ rate: UInt64, in rates: ClockRates, _ rounding: Rounding) -> UInt64? {
+        guard rate >= rates.lowest, rate <= rates.highest else { return nil }
+        let down: UInt64, up: UInt64
+        switch rates {
+        case .discrete(let list):
+            // First rate ≥ `rate`; it exists because rate ≤ highest.
+            var low = 0, high = list.count
+            while low < high {
+                let middle = low + (high - low) / 2
+                if list[middle] < rate { low = middle + 1 } else { high = middle }
+            }
+            guard low < list.count else { return nil }
+            if list[low] == rate || low == 0 { return list[low] }
+            down = list[low - 1]
+            up = list[low]
+        case .range(let minimum, let maximum, let step):
+            down = minimum + (rate - minimum) / step * step
+            if down == rate { return rate }
+            let (next, overflow) = down.addingReportingOverflow(step)
+            up = overflow || next > maximum ? maximum : next
+        }
+        switch rounding {
+        case .down: return down
+        case .up: return up
+        case .nearest: return rate - down <= up - rate ? down : up
+        }
+    }
+}
+
+extension AgentSession {
+    func handleClock(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        switch messageID {
+        case CommonMessage.protocolVersion:
+            return answerVersion(ClockProtocol.version, payload, &reply)
+        case CommonMessage.protocolAttributes:
+            // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
+            // delayed response would need the eventq (virtio-scmi.md §1).
+            guard payload.count == 0 else { return .protocolError }
+            reply.append(UInt32(min(platform.catalog.clocks.count, 0xFFFF)))
+            return .success
+        case CommonMessage.protocolMessageAttributes:
+            return answerMessageAttributes(implemented: ClockProtocol.implemented, payload, &reply)
+        case ClockProtocol.attributes: return clockAttributes(payload, &reply)
+        case ClockProtocol.describeRates: return describeRates(payload, &reply)
+        case ClockProtocol.rateSet: return rateSet(payload)
+        case ClockProtocol.rateGet: return rateGet(payload, &reply)
+        case ClockProtocol.configSet: return clockConfigSet(payload)
+        case ClockProtocol.nameGet: return clockNameGet(payload, &reply)
+        case ClockProtocol.configGet: return clockConfigGet(payload, &reply)
+        case ClockProtocol.rateNotify, ClockProtocol.rateChangeRequestedNotify:
+            // Notifications travel on the eventq, which is not offered: the
+            // virtio spec requires NOT_SUPPORTED (virtio-scmi.md §1).
+            return .notSupported
+        case ClockProtocol.possibleParentsGet, ClockProtocol.parentSet, ClockProtocol.parentGet:
+            // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
+            return .notSupported
+        case ClockProtocol.getPermissions:
+            // Not advertised (CLOCK_ATTRIBUTES bit 1 = 0): permissions change at
+            // run time through a trusted agent's BASE_SET_*_PERMISSIONS, but
+            // Linux asks once at probe and, when told "no", drops the clock's
+            // enable/rate operations for good. Without this command Linux keeps
+            // them, and a clock the agent may not use answers DENIED per command.
+            return .notSupported
+        default:
+            return .notFound
+        }
+    }
+
+    private func clockIndex(_ id: UInt32) -> Int? {
+        id < UInt32(platform.catalog.clocks.count) ? Int(id) : nil
+    }
+
+    /// +4 attributes, +8 name[16], +24 enable_delay (0: unknown). The enabled
+    /// bit is this agent's own request, like CONFIG_GET (serve.md).
+    private func clockAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 4 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        let clock = platform.catalog.clocks[index]
+        let slot = index * platform.catalog.agents.count + agent
+        let on = platform.state.withLock { $0.clockEnableRequests[slot] == .on }
+        var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
+        if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
+        reply.append(attributes)
+        reply.append(bytes: clock.shortName, width: 16)
+        reply.append(UInt32(0))
+        return .success
+    }
+
+    /// A discrete list from `rate_index` on, as many rates as the response
+    /// space holds (at most 15 in 128 bytes), the rest counted in bits 31:16;
+    /// a range as exactly one {min, max, step} triplet with 0 remaining.
+    /// An index past the end is OUT_OF_RANGE (scmi-tests test_c007).
+    private func describeRates(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 8 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        let first = payload.word(1)
+        switch platform.catalog.clocks[index].rates {
+        case .discrete(let rates):
+            guard first < UInt32(rates.count) else { return .outOfRange }
+            let start = Int(first)
+            let remaining = rates.count - start
+            guard reply.fits(4 + 8) else { return .commsError }
+            let count = min(remaining, (reply.freeBytes - 4) / 8)
+            reply.append(UInt32(count) | UInt32(min(remaining - count, 0xFFFF)) << 16)
+            for rate in rates[start ..< start + count] { reply.append(rate) }
+        case .range(let minimum, let maximum, let step):
+            guard first == 0 else { return .outOfRange }
+            reply.append(3 | ClockProtocol.rangeFormat)
+            reply.append(minimum)
+            reply.append(maximum)
+            reply.append(step)
+        }
+        return .success
+    }
+
+    /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
+    /// ask for up (bit 2) or nearest (bit 3, "auto"); this agent's request is
+    /// then arbitrated with the others' (the highest wins).
+    private func rateSet(_ payload: Payload) -> SCMIStatus {
+        guard payload.count == 16 else { return .protocolError }
+        guard let index = clockIndex(payload.word(1)) else { return .notFound }
+        let flags = payload.word(0)
+        let rate = payload.uint64(lowWord: 2)
+        let clock = platform.catalog.clocks[index]
+        return platform.state.withLock { state -> SCMIStatus in
+            guard mayUse(state, ClockProtocol.id, holders: clock.devices) else { return .denied }
+            guard flags & ~UInt32(0xF) == 0 else { return .invalidParameters }
+            // An asynchronous change ends in a delayed response on the eventq;
+            // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
+            // spec requires NOT_SUPPORTED (virtio-scmi.md §1). PROTOCOL_ATTRIBUTES
+            // says 0 pending async changes, so Linux never asks.
+            guard flags & ClockProtocol.flagAsync == 0 else { return .notSupported }
+            let rounding: ClockProtocol.Rounding =
+                flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
+                : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
+            guard let rounded = ClockProtocol.round(rate, in: clock.rates, rounding) else { return .outOfRange }
+            platform.requestClockRate(&state, clock: index, agent: agent, rate: rounded)
+            return .success
+        }
+    }
+
+    /// The physical rate (the arbitrated one), as two words.
+    private func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 4 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        let holders = platform.catalog.clocks[index].devices
+        let rate: UInt64? = platform.state.withLock { state in
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate[index] : nil
+        }
+        guard let rate else { return .denied }
+        reply.append(rate)
+        return .success
+    }
+
+    /// v3 form: +0 clock_id, +4 attributes (1:0 state: 0 off, 1 on, 2 reserved,
+    /// 3 unchanged; 23:16 OEM config type), +8 oem_config_val. The 8-byte
+    /// v1/v2 form (+4 bit 0 enable) is accepted too.
+    private func clockConfigSet(_ payload: Payload) -> SCMIStatus {
+        guard payload.count == 8 || payload.count == 12 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        let attributes = payload.word(1)
+        let holders = platform.catalog.clocks[index].devices
+        let isVersion3 = payload.count == 12
+        return platform.state.withLock { state -> SCMIStatus in
+            guard mayUse(state, ClockProtocol.id, holders: holders) else { return .denied }
+            let request: SwitchRequest
+            if isVersion3 {
+                guard attributes & 0xFF00_FFFC == 0 else { return .invalidParameters }
+                // No OEM configuration types are offered (attributes bit 27 = 0).
+                guard attributes & 0x00FF_0000 == 0 else { return .notSupported }
+                switch attributes & 0x3 {
+                case 0: request = .off
+                case 1: request = .on
+                case 3: return .success  // state unchanged, and no OEM type to set
+                default: return .invalidParameters
+                }
+            } else {
+                guard attributes & ~UInt32(1) == 0 else { return .invalidParameters }
+                request = attributes & 1 != 0 ? .on : .off
+            }
+            platform.requestClockEnable(&state, clock: index, agent: agent, request)
+            return .success
+        }
+    }
+
+    /// +0 clock_id, +4 flags (7:0 OEM type) → +4 attributes 0, +8 config (bit 0:
+    /// this agent's own request), +12 oem_config_val 0.
+    private func clockConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 8 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        let flags = payload.word(1)
+        let holders = platform.catalog.clocks[index].devices
+        let slot = index * platform.catalog.agents.count + agent
+        let on: Bool? = platform.state.withLock { state in
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnableRequests[slot] == .on : nil
+        }
+        guard let on else { return .denied }
+        guard flags & ~UInt32(0xFF) == 0 else { return .invalidParameters }
+        guard flags == 0 else { return .notSupported }
+        reply.append(UInt32(0))
+        reply.append(UInt32(on ? 1 : 0))
+        reply.append(UInt32(0))
+        return .success
+    }
+
+    /// +4 flags 0, +8 the whole name (up to 63 bytes).
+    private func clockNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard payload.count == 4 else { return .protocolError }
+        guard let index = clockIndex(payload.word(0)) else { return .notFound }
+        reply.append(UInt32(0))
+        reply.append(bytes: platform.catalog.clocks[index].longName, width: 64)
+        return .success
+    }
+}

@@ -1,0 +1,88 @@
+// Bounds-checked little-endian access to the raw bytes of one message. The
+// guest owns these bytes: every read and write is checked against the buffer,
+// and nothing here allocates.
+
+/// The parameters of a request (the bytes after the header), read as
+/// little-endian words.
+struct Payload {
+    let bytes: UnsafeRawBufferPointer
+
+    var count: Int { bytes.count }
+
+    /// Word `index` (byte offset 4·index), or 0 past the end. Handlers check
+    /// `count` against the command's size first, so the fallback never
+    /// answers a guest; it only keeps a mistake from reading out of bounds.
+    func word(_ index: Int) -> UInt32 {
+        let offset = index &* 4
+        guard index >= 0, offset <= bytes.count &- 4 else { return 0 }
+        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    func int32(_ index: Int) -> Int32 { Int32(bitPattern: word(index)) }
+
+    /// Two words, low then high, as SCMI sends 64-bit rates.
+    func uint64(lowWord index: Int) -> UInt64 {
+        UInt64(word(index)) | UInt64(word(index + 1)) << 32
+    }
+}
+
+/// The response being built in the guest's writable space: header and status
+/// are written last by `finish`; handlers append the return values after them.
+///
+/// An append that does not fit is dropped and remembered, and `finish` turns a
+/// successful reply that overflowed into COMMS_ERROR (serve.md: "a response
+/// buffer too small for the answer: header + status COMMS_ERROR").
+struct Reply {
+    private let space: UnsafeMutableRawBufferPointer
+    private(set) var length = SCMILimits.minResponse
+    private(set) var overflowed = false
+
+    /// `space` must hold at least 8 bytes; it is used up to 8 + 128 bytes.
+    init(space: UnsafeMutableRawBufferPointer) {
+        self.space = space
+    }
+
+    /// Bytes left for return values.
+    var freeBytes: Int { max(0, min(space.count, SCMILimits.maxResponse) - length) }
+
+    /// Whether `byteCount` more bytes of return values fit.
+    func fits(_ byteCount: Int) -> Bool { byteCount <= freeBytes }
+
+    mutating func append(_ value: UInt32) {
+        guard fits(4) else { overflowed = true; return }
+        space.storeBytes(of: value.littleEndian, toByteOffset: length, as: UInt32.self)
+        length += 4
+    }
+
+    mutating func append(_ value: Int32) { append(UInt32(bitPattern: value)) }
+
+    /// A 64-bit value as SCMI sends rates: low word, then high word.
+    mutating func append(_ value: UInt64) {
+        append(UInt32(truncatingIfNeeded: value))
+        append(UInt32(truncatingIfNeeded: value >> 32))
+    }
+
+    /// `width` bytes from `bytes`, which holds exactly `width` bytes (names are
+    /// padded when the catalog is built).
+    mutating func append(bytes: [UInt8], from start: Int = 0, width: Int) {
+        guard start >= 0, width >= 0, start <= bytes.count - width else { overflowed = true; return }
+        guard fits(width) else { overflowed = true; return }
+        bytes.withUnsafeBytes { source in
+            let destination = UnsafeMutableRawBufferPointer(rebasing: space[length ..< length + width])
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start ..< start + width]))
+        }
+        length += width
+    }
+
+    /// Writes header and status and says how many bytes the response has.
+    /// A failed status (or an overflow, which becomes COMMS_ERROR) leaves the
+    /// status word as the whole payload (virtio-scmi.md §2).
+    mutating func finish(header: MessageHeader, status: SCMIStatus) -> (length: Int, status: SCMIStatus) {
+        var status = status
+        if status.isSuccess && overflowed { status = .commsError }
+        if !status.isSuccess { length = SCMILimits.minResponse }
+        space.storeBytes(of: header.rawValue.littleEndian, toByteOffset: 0, as: UInt32.self)
+        space.storeBytes(of: UInt32(bitPattern: status.rawValue).littleEndian, toByteOffset: 4, as: UInt32.self)
+        return (length, status)
+    }
+}

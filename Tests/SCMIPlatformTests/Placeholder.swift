@@ -1,1 +1,0 @@
-// SCMIPlatformTests: tests of its module sit here.
