@@ -1,0 +1,115 @@
+import SCMIPlatform
+
+// Clock protocol 0x14 from the agent's side (scmi-messages.md §10), as
+// clk-scmi uses it: CONFIG_SET / CONFIG_GET in the layout of the platform's
+// major version.
+
+public struct ClockAttributes: Sendable, Equatable {
+    /// The short name (15 bytes at most).
+    public var name: String
+    /// Bit 0: enabled (for this agent, on this platform).
+    public var enabled: Bool
+    /// Bit 29: CLOCK_NAME_GET has a longer name.
+    public var hasExtendedName: Bool
+    public var rawAttributes: UInt32
+    public var enableDelayMicroseconds: UInt32
+}
+
+/// CLOCK_DESCRIBE_RATES, all pages.
+public enum RateDescription: Sendable, Equatable {
+    case discrete([UInt64])
+    case range(min: UInt64, max: UInt64, step: UInt64)
+}
+
+/// How CLOCK_RATE_SET rounds a rate that is not described.
+public enum RateRounding: Sendable {
+    case down, up, nearest
+
+    var flags: UInt32 {
+        switch self {
+        case .down: 0
+        case .up: 1 << 2
+        case .nearest: 1 << 3
+        }
+    }
+}
+
+extension SCMIClient {
+    static let clock: UInt8 = 0x14
+
+    public func clockCount() throws -> Int {
+        Int(try call(protocolID: Self.clock, messageID: 0x1).word(0) & 0xFFFF)
+    }
+
+    public func clockAttributes(_ id: UInt32) throws -> ClockAttributes {
+        let values = try call(protocolID: Self.clock, messageID: 0x3, parameters: [id])
+        let attributes = try values.word(0)
+        // enable_delay is there from version 2 on; a v1 platform may stop after the name.
+        let delay = values.count >= 24 ? try values.word(5) : 0
+        return ClockAttributes(
+            name: try values.name(at: 4, width: 16), enabled: attributes & 1 != 0,
+            hasExtendedName: attributes & (1 << 29) != 0, rawAttributes: attributes,
+            enableDelayMicroseconds: delay)
+    }
+
+    /// CLOCK_NAME_GET: the whole name (up to 63 bytes).
+    public func clockName(_ id: UInt32) throws -> String {
+        try call(protocolID: Self.clock, messageID: 0x8, parameters: [id]).name(at: 4, width: 64)
+    }
+
+    /// Every rate, following the pages of a discrete list.
+    public func describeRates(_ id: UInt32, responseCapacity: Int = SCMILimits.maxResponse) throws -> RateDescription {
+        var rates: [UInt64] = []
+        var total: Int? = nil
+        while true {
+            let values = try call(protocolID: Self.clock, messageID: 0x4, parameters: [id, UInt32(rates.count)], responseCapacity: responseCapacity)
+            let flags = try values.word(0)
+            let returned = Int(flags & 0xFFF), remaining = Int(flags >> 16)
+            if flags & (1 << 12) != 0 {
+                guard rates.isEmpty, returned == 3, remaining == 0 else {
+                    throw values.malformed("a range must be exactly one {min, max, step} triplet with 0 remaining")
+                }
+                return .range(min: try values.uint64(1), max: try values.uint64(3), step: try values.uint64(5))
+            }
+            let expected = total ?? returned + remaining
+            total = expected
+            guard returned > 0, rates.count + returned + remaining == expected else {
+                throw values.malformed("rate pages disagree: " + String(rates.count) + " read, " + String(returned)
+                    + " returned, " + String(remaining) + " remaining, " + String(expected) + " in all")
+            }
+            for index in 0 ..< returned { rates.append(try values.uint64(1 + 2 * index)) }
+            if remaining == 0 { return .discrete(rates) }
+        }
+    }
+
+    /// The physical rate in Hz.
+    public func rateGet(_ id: UInt32) throws -> UInt64 {
+        try call(protocolID: Self.clock, messageID: 0x6, parameters: [id]).uint64(0)
+    }
+
+    /// Asks for `rate` (synchronously), rounded as `rounding` says.
+    public func rateSet(_ id: UInt32, rate: UInt64, rounding: RateRounding = .down) throws {
+        _ = try call(protocolID: Self.clock, messageID: 0x5, parameters: [
+            rounding.flags, id, UInt32(truncatingIfNeeded: rate), UInt32(truncatingIfNeeded: rate >> 32),
+        ])
+    }
+
+    public func enable(clock id: UInt32) throws { try clockConfigSet(id, on: true) }
+    public func disable(clock id: UInt32) throws { try clockConfigSet(id, on: false) }
+
+    /// Version 3 and later: the 12-byte form (state in bits 1:0, no OEM type);
+    /// before: the 8-byte form (bit 0).
+    private func clockConfigSet(_ id: UInt32, on: Bool) throws {
+        let parameters: [UInt32] = try cachedVersion(Self.clock) >> 16 >= 3 ? [id, on ? 1 : 0, 0] : [id, on ? 1 : 0]
+        _ = try call(protocolID: Self.clock, messageID: 0x7, parameters: parameters)
+    }
+
+    /// Whether the clock is enabled for this agent: CLOCK_CONFIG_GET from
+    /// version 3 on, CLOCK_ATTRIBUTES bit 0 before (as Linux does).
+    public func clockConfigGet(_ id: UInt32) throws -> Bool {
+        if try cachedVersion(Self.clock) >> 16 >= 3 {
+            return try call(protocolID: Self.clock, messageID: 0xB, parameters: [id, 0]).word(1) & 1 != 0
+        }
+        return try clockAttributes(id).enabled
+    }
+}

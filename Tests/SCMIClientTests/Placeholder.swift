@@ -1,1 +1,0 @@
-// SCMIClientTests: tests of its module sit here.
