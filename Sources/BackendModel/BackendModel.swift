@@ -1,1 +1,0 @@
-// BackendModel: see docs/architecture.md. Filled in by its owner.

@@ -1,0 +1,100 @@
+import DeviceTree
+import ResourceTables
+
+/// What the backend node says, read into types but not yet resolved to SCMI
+/// ids: `check` builds it, the resolvers turn it into `PlatformTables`.
+
+/// A host resource named by a provider node and specifier cells (`<&ccu 12>`).
+public struct ResourceSpecifier: Hashable, Sendable, CustomStringConvertible {
+    public var provider: DeviceTreeNode
+    public var cells: [UInt32]
+
+    public init(provider: DeviceTreeNode, cells: [UInt32]) {
+        self.provider = provider
+        self.cells = cells
+    }
+
+    public var description: String {
+        provider.path + (cells.isEmpty ? "" : " <" + cells.map { String($0) }.joined(separator: " ") + ">")
+    }
+}
+
+/// `vdd-supply = <&reg>`: the supply's name (`vdd`) and the regulator node.
+public struct SupplyReference: Hashable, Sendable {
+    public var name: String
+    public var regulator: DeviceTreeNode
+}
+
+/// The resources one node names directly: a device node or its base device.
+public struct NodeResources: Sendable {
+    /// The node they were read from.
+    public var node: DeviceTreeNode
+    public var clocks: [ResourceSpecifier] = []
+    public var supplies: [SupplyReference] = []
+    public var resets: [ResourceSpecifier] = []
+    public var powerDomains: [ResourceSpecifier] = []
+
+    public var isEmpty: Bool { clocks.isEmpty && supplies.isEmpty && resets.isEmpty && powerDomains.isEmpty }
+}
+
+public struct DeviceDescription: Sendable {
+    public var node: DeviceTreeNode
+    /// `arm,scmi-devid`.
+    public var id: UInt32
+    /// `arm,scmi-devname`.
+    public var name: String
+    public var clockNames: [String]
+    public var direct: NodeResources
+    /// From `arm,scmi-basedev`, when it resolves to a usable host node.
+    public var basedev: NodeResources?
+    /// `arm,scmi-*-ids`, in property order.
+    public var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])]
+
+    public var path: String { node.path }
+}
+
+public struct AgentDescription: Sendable {
+    public var node: DeviceTreeNode
+    public var id: UInt32
+    public var name: String
+    /// Device ids from `arm,scmi-devices`, in listed order, without disabled or unresolvable ones.
+    public var devices: [UInt32]
+    /// `arm,scmi-protocols` as written; nil: every enabled protocol.
+    public var protocols: [ProtocolID]?
+    public var trusted: Bool
+}
+
+/// A table child of a protocol node (`clock@3`, `regulator@0`, …).
+public struct TableEntryNode: Sendable {
+    public var node: DeviceTreeNode
+    public var id: UInt32
+}
+
+public struct ProtocolDescription: Sendable {
+    public var node: DeviceTreeNode
+    public var id: ProtocolID
+    /// Enabled table children with a usable `reg`, sorted by id; empty: the table is derived.
+    public var entries: [TableEntryNode]
+    public var hasExplicitTable: Bool
+}
+
+/// The typed backend: identity, protocols, devices and agents.
+public struct BackendDescription: Sendable {
+    public var node: DeviceTreeNode
+    public var vendor: String
+    public var subVendor: String
+    public var implementationVersion: UInt32
+    /// Enabled, implemented protocols, sorted by id.
+    public var protocols: [ProtocolDescription]
+    /// Enabled devices with a usable id and name, in tree order.
+    public var devices: [DeviceDescription]
+    /// Declared agents in tree order; empty when `agentsAreImplicit`.
+    public var agents: [AgentDescription]
+    public var agentsAreImplicit: Bool
+
+    public var path: String { node.path }
+
+    public func protocolDescription(_ id: ProtocolID) -> ProtocolDescription? {
+        protocols.first { $0.id == id }
+    }
+}

@@ -1,0 +1,342 @@
+import DeviceTree
+import ResourceTables
+
+/// Reads the backend node into a `BackendDescription`, reporting the semantic
+/// rules of binding.md sections 1–4 (uniqueness, unit addresses, phandle
+/// targets). Malformed values were already reported by the schema; they read
+/// as nil here and are skipped without a second finding.
+struct BackendReader {
+    let backend: DeviceTreeNode
+    var findings: DiagnosticCollector
+
+    static let defaultVendor = "SCMI-VIO-BE"
+
+    init(backend: DeviceTreeNode, file: String) {
+        self.backend = backend
+        self.findings = DiagnosticCollector(file: file)
+    }
+
+    mutating func read() -> BackendDescription {
+        findings.checkAddressCells(of: backend)
+        let protocols = readProtocols()
+        let enabled = Set(protocols.map(\.id))
+        let (devices, deviceIDs) = readDevices(enabledProtocols: enabled)
+        let agentsNode = backend.child(named: "agents")
+        var agents: [AgentDescription] = []
+        var implicit = false
+        if let agentsNode, agentsNode.isEnabled {
+            agents = readAgents(agentsNode, deviceIDs: deviceIDs, enabledProtocols: enabled)
+        } else {
+            implicit = true
+            findings.add(
+                .agentsImplicit, at: backend,
+                "no agents node: one implicit agent (id 1, \"agent1\") gets every device and protocol, and so does every connection",
+                hint: "add an agents node with one agent@N per guest")
+        }
+        return BackendDescription(
+            node: backend,
+            vendor: backend.property("arm,scmi-vendor")?.string ?? Self.defaultVendor,
+            subVendor: backend.property("arm,scmi-sub-vendor")?.string ?? "",
+            implementationVersion: backend.property("arm,scmi-impl-version")?.u32 ?? 1,
+            protocols: protocols, devices: devices, agents: agents, agentsAreImplicit: implicit)
+    }
+
+    // MARK: - Protocols (section 2)
+
+    private mutating func readProtocols() -> [ProtocolDescription] {
+        var byID: [ProtocolID: ProtocolDescription] = [:]
+        var seen: [UInt32: DeviceTreeNode] = [:]
+        for node in backend.children where node.baseName == "protocol" {
+            guard let reg = node.property("reg")?.u32 else { continue }  // schema: required, one cell
+            findings.checkUnitAddress(of: node, equals: reg, property: "reg")
+            if let first = seen[reg] {
+                findings.add(.protocolDuplicate, at: node, property: "reg", "protocol \(hex(reg)) is already described by \(first.path)")
+                continue
+            }
+            seen[reg] = node
+            guard checkProtocolID(reg, at: node) else { continue }
+            let id = ProtocolID(UInt8(reg))
+            // A disabled protocol node turns the protocol off.
+            guard node.isEnabled else { continue }
+            byID[id] = readTable(of: node, id: id)
+        }
+        return byID.values.sorted { $0.id < $1.id }
+    }
+
+    /// True when `reg` names a protocol this backend serves; otherwise reports why not.
+    private mutating func checkProtocolID(_ reg: UInt32, at node: DeviceTreeNode) -> Bool {
+        if reg <= 0xFF, ProtocolID.servable.contains(ProtocolID(UInt8(reg))) { return true }
+        switch reg {
+        case 0x10:
+            findings.add(
+                .protocolBase, at: node, property: "reg", "protocol 0x10 (Base) is always implemented and must not be listed",
+                hint: "delete this node")
+        case 0x12, 0x18, 0x19, 0x80...0xFF:
+            let name = [0x12: "system power", 0x18: "powercap", 0x19: "pin control"][reg].map { " (\($0))" } ?? " (vendor)"
+            findings.add(
+                .protocolUnimplemented, at: node, property: "reg", "protocol \(hex(reg))\(name) is not implemented by this backend",
+                hint: "served protocols: 0x11, 0x13, 0x14, 0x15, 0x16, 0x17")
+        default:
+            findings.add(
+                .protocolUnknown, at: node, property: "reg", "\(formatNumber(reg)) is not an SCMI protocol",
+                hint: "SCMI protocol ids are 0x10..0x19 and 0x80..0xff; this backend serves 0x11, 0x13, 0x14, 0x15, 0x16, 0x17")
+        }
+        return false
+    }
+
+    /// The explicit table of a protocol node: its enabled children with a `reg`.
+    private mutating func readTable(of node: DeviceTreeNode, id: ProtocolID) -> ProtocolDescription {
+        let expectedKind = TableKind(protocol: id)
+        var entries: [TableEntryNode] = []
+        var firstWithID: [UInt32: DeviceTreeNode] = [:]
+        let children = node.children
+        if !children.isEmpty { findings.checkAddressCells(of: node) }
+        for child in children where child.isEnabled {
+            guard let kind = TableKind(nodeName: child.baseName) else { continue }  // schema: node-unknown
+            if kind != expectedKind {
+                findings.add(
+                    .tableChildKind, at: child,
+                    "a \(kind.nodeName) node does not belong in protocol \(id) (\(id.name)), whose entries are \(expectedKind.nodeName)@N",
+                    hint: "move it under protocol@\(String(kind.protocolID.rawValue, radix: 16))")
+                continue
+            }
+            guard let reg = child.property("reg")?.u32 else { continue }
+            findings.checkUnitAddress(of: child, equals: reg, property: "reg")
+            if let first = firstWithID[reg] {
+                findings.add(.tableIDDuplicate, at: child, property: "reg", "id \(reg) is already taken by \(first.path)")
+                continue
+            }
+            firstWithID[reg] = child
+            entries.append(TableEntryNode(node: child, id: reg))
+        }
+        entries.sort { $0.id < $1.id }
+        checkDense(entries, of: node)
+        return ProtocolDescription(node: node, id: id, entries: entries, hasExplicitTable: !entries.isEmpty)
+    }
+
+    /// Explicit ids must be 0..N-1; names the missing ones (as ranges, at most a few).
+    private mutating func checkDense(_ entries: [TableEntryNode], of node: DeviceTreeNode) {
+        var missing: [String] = []
+        var next: UInt64 = 0
+        var gaps = 0
+        for entry in entries {
+            let id = UInt64(entry.id)
+            if id > next {
+                gaps += 1
+                if missing.count < 6 { missing.append(id - 1 == next ? String(next) : "\(next)..\(id - 1)") }
+            }
+            next = id + 1
+        }
+        guard gaps > 0 else { return }
+        let list = missing.joined(separator: ", ") + (gaps > missing.count ? ", …" : "")
+        findings.add(
+            .tableIDGap, at: node, "table ids must be dense from 0; missing: \(list)",
+            hint: "renumber the entries 0..\(entries.count - 1)")
+    }
+
+    // MARK: - Devices (section 3)
+
+    private mutating func readDevices(enabledProtocols: Set<ProtocolID>) -> ([DeviceDescription], [DeviceTreeNode: UInt32]) {
+        guard let devicesNode = backend.child(named: "devices"), devicesNode.isEnabled else { return ([], [:]) }
+        findings.checkAddressCells(of: devicesNode)
+        var devices: [DeviceDescription] = []
+        var idOfNode: [DeviceTreeNode: UInt32] = [:]
+        var pathOfID: [UInt32: String] = [:]
+        var pathOfName: [String: String] = [:]
+        for node in devicesNode.children where node.isEnabled && node.baseName == "device" {
+            guard let id = node.property("arm,scmi-devid")?.u32, let name = node.property("arm,scmi-devname")?.string else { continue }
+            findings.checkUnitAddress(of: node, equals: id, property: "arm,scmi-devid")
+            if let reg = node.property("reg")?.u32, reg != id {
+                findings.add(
+                    .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
+                    hint: "reg, the unit address and arm,scmi-devid are the same number")
+            }
+            if let other = pathOfID[id] {
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(other)")
+                continue
+            }
+            if let other = pathOfName[name] {
+                findings.add(.devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(other)")
+                continue
+            }
+            pathOfID[id] = node.path
+            pathOfName[name] = node.path
+            idOfNode[node] = id
+            devices.append(readDevice(node, id: id, name: name))
+        }
+        return (devices, idOfNode)
+    }
+
+    private mutating func readDevice(_ node: DeviceTreeNode, id: UInt32, name: String) -> DeviceDescription {
+        let direct = readResources(of: node, inBackend: true)
+        if let names = node.property("clock-names")?.stringList, let clocks = node.property("clocks"),
+            case .success(let specifiers)? = node.specifiers(of: clocks.name, cellsName: "#clock-cells"), names.count != specifiers.count
+        {
+            findings.add(
+                .clockNamesCount, at: node, property: "clock-names",
+                "clock-names has \(names.count) \(names.count == 1 ? "entry" : "entries") but clocks has \(specifiers.count)",
+                hint: "give one name per clock, in the same order")
+        }
+        var basedev: NodeResources?
+        if let target = findings.resolveSinglePhandle(of: node, property: "arm,scmi-basedev") {
+            if target == backend || target.isDescendant(of: backend) {
+                findings.add(
+                    .basedevInBackend, at: node, property: "arm,scmi-basedev",
+                    "points at \(target.path), inside the backend; a base device is a host device node",
+                    hint: "point it at the host node of the device (e.g. &gpu)")
+            } else {
+                if !target.isEnabled {
+                    findings.add(
+                        .basedevDisabled, at: node, property: "arm,scmi-basedev",
+                        "base device \(target.path) is disabled; its resources are still exported")
+                }
+                let resources = readResources(of: target, inBackend: false)
+                if resources.isEmpty {
+                    findings.add(
+                        .basedevNoResources, at: node, property: "arm,scmi-basedev",
+                        "base device \(target.path) has no clocks, supplies, resets or power domains")
+                }
+                basedev = resources
+            }
+        }
+        var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])] = []
+        for property in node.properties {
+            guard let protocolID = Self.idListProtocols[property.name], let ids = property.u32Array, !ids.isEmpty else { continue }
+            explicitIDs.append((protocolID, property.name, ids))
+        }
+        return DeviceDescription(
+            node: node, id: id, name: name, clockNames: node.property("clock-names")?.stringList ?? [], direct: direct,
+            basedev: basedev, explicitIDs: explicitIDs)
+    }
+
+    static let idListProtocols: [String: ProtocolID] = [
+        "arm,scmi-clock-ids": .clock, "arm,scmi-voltage-ids": .voltage, "arm,scmi-reset-ids": .reset,
+        "arm,scmi-power-domain-ids": .powerDomain, "arm,scmi-sensor-ids": .sensor, "arm,scmi-perf-domain-ids": .performance,
+    ]
+
+    /// The clocks, supplies, resets and power domains `node` names. For nodes
+    /// outside the backend the shape of the values is checked here too.
+    private mutating func readResources(of node: DeviceTreeNode, inBackend: Bool) -> NodeResources {
+        var resources = NodeResources(node: node)
+        resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend)
+        for property in node.properties where property.name.hasSuffix("-supply") {
+            if let regulator = findings.resolveSupply(of: node, property: property.name, inBackend: inBackend) {
+                resources.supplies.append(SupplyReference(name: String(property.name.dropLast("-supply".count)), regulator: regulator))
+            }
+        }
+        resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend)
+        resources.powerDomains = specifiers(of: node, "power-domains", cellsName: "#power-domain-cells", inBackend: inBackend)
+        return resources
+    }
+
+    private mutating func specifiers(of node: DeviceTreeNode, _ property: String, cellsName: String, inBackend: Bool) -> [ResourceSpecifier] {
+        switch node.specifiers(of: property, cellsName: cellsName) {
+        case .none:
+            return []
+        case .success(let list)?:
+            return list.map { ResourceSpecifier(provider: $0.provider, cells: $0.cells) }
+        case .failure(let error)?:
+            findings.report(error, at: node, property: property, shapeAlreadyReported: inBackend)
+            return []
+        }
+    }
+
+    // MARK: - Agents (section 4)
+
+    private mutating func readAgents(
+        _ agentsNode: DeviceTreeNode, deviceIDs: [DeviceTreeNode: UInt32], enabledProtocols: Set<ProtocolID>
+    ) -> [AgentDescription] {
+        findings.checkAddressCells(of: agentsNode)
+        var agents: [AgentDescription] = []
+        var pathOfID: [UInt32: String] = [:]
+        var pathOfName: [String: String] = [:]
+        let devicesNode = backend.child(named: "devices")
+        for node in agentsNode.children where node.isEnabled && node.baseName == "agent" {
+            guard let id = node.property("reg")?.u32, let name = node.property("arm,scmi-agent-name")?.string else { continue }
+            findings.checkUnitAddress(of: node, equals: id, property: "reg")
+            if let other = pathOfID[id] {
+                findings.add(.agentIDDuplicate, at: node, property: "reg", "agent id \(id) is already used by \(other)")
+                continue
+            }
+            if let other = pathOfName[name] {
+                findings.add(.agentNameDuplicate, at: node, property: "arm,scmi-agent-name", "agent name \"\(printable(name))\" is already used by \(other)")
+                continue
+            }
+            pathOfID[id] = node.path
+            pathOfName[name] = node.path
+
+            var devices: [UInt32] = []
+            switch node.phandles(of: "arm,scmi-devices") {
+            case .none:
+                break
+            case .failure(let error)?:
+                findings.report(error, at: node, property: "arm,scmi-devices", shapeAlreadyReported: true)
+            case .success(let targets)?:
+                for (index, target) in targets.enumerated() {
+                    let device = target.provider
+                    guard let devicesNode, device.parent == devicesNode, device.baseName == "device" else {
+                        findings.add(
+                            .agentDeviceInvalid, at: node, property: "arm,scmi-devices",
+                            "entry \(index) points at \(device.path), which is not a device@ node of this backend",
+                            hint: "list labels of nodes under \(backend.path)/devices")
+                        continue
+                    }
+                    guard device.isEnabled else {
+                        findings.add(
+                            .agentDeviceDisabled, at: node, property: "arm,scmi-devices",
+                            "entry \(index) points at the disabled device \(device.path); it is ignored")
+                        continue
+                    }
+                    if let id = deviceIDs[device], !devices.contains(id) { devices.append(id) }
+                }
+            }
+
+            var protocols: [ProtocolID]?
+            if let values = node.property("arm,scmi-protocols")?.u32Array, !values.isEmpty {
+                var listed: [ProtocolID] = []
+                for value in values {
+                    guard value <= 0xFF, ProtocolID.servable.contains(ProtocolID(UInt8(value))) else { continue }  // schema: enum
+                    let id = ProtocolID(UInt8(value))
+                    guard enabledProtocols.contains(id) else {
+                        findings.add(
+                            .agentProtocolDisabled, at: node, property: "arm,scmi-protocols",
+                            "protocol \(id) (\(id.name)) is not enabled in this backend",
+                            hint: "add protocol@\(String(value, radix: 16)) to the backend or remove it here")
+                        continue
+                    }
+                    if !listed.contains(id) { listed.append(id) }
+                }
+                protocols = listed.sorted()
+            }
+            agents.append(
+                AgentDescription(
+                    node: node, id: id, name: name, devices: devices, protocols: protocols,
+                    trusted: node.hasProperty("arm,scmi-trusted")))
+        }
+        return agents
+    }
+}
+
+extension DiagnosticCollector {
+    /// Reports why a phandle-array property could not be walked, naming the entry.
+    mutating func report(_ error: SpecifierError, at node: DeviceTreeNode, property: String, shapeAlreadyReported: Bool) {
+        switch error {
+        case .notCells:
+            if !shapeAlreadyReported {
+                add(.propertyType, at: node, property: property, "is not a list of 32-bit cells (its length is not a multiple of 4)")
+            }
+        case .zeroPhandle:
+            add(.phandleZero, at: node, property: property, error.description)
+        case .dangling:
+            add(.phandleDangling, at: node, property: property, error.description, hint: "the referenced node is missing or has no phandle")
+        case .missingCellsProperty(_, let provider, let cellsName):
+            add(.providerCellsMissing, at: node, property: property, error.description, hint: "add \(cellsName) to \(provider.path)")
+        case .badCellsProperty(_, let provider, let cellsName):
+            add(
+                .providerCellsInvalid, at: node, property: property, error.description,
+                hint: "\(cellsName) in \(provider.path) must be one cell, e.g. <1>")
+        case .truncated:
+            add(.specifierTruncated, at: node, property: property, error.description)
+        }
+    }
+}

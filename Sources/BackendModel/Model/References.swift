@@ -1,0 +1,43 @@
+import DeviceTree
+
+/// binding.md section 3: what counts as a regulator node.
+func isRegulator(_ node: DeviceTreeNode) -> Bool {
+    node.hasProperty("regulator-name") || node.hasProperty("regulator-min-microvolt") || node.hasProperty("regulator-max-microvolt")
+        || node.compatible.contains { $0.hasPrefix("regulator-") }
+}
+
+extension DiagnosticCollector {
+    /// A `*-supply` (or `arm,scmi-supply`) that is one phandle of a regulator node.
+    mutating func resolveSupply(of node: DeviceTreeNode, property: String, inBackend: Bool) -> DeviceTreeNode? {
+        guard let raw = node.property(property) else { return nil }
+        guard raw.count == 4 else {
+            if !inBackend {
+                add(.propertyType, at: node, property: property, "is \(raw.count) bytes; a supply is exactly one phandle (4 bytes)")
+            }
+            return nil
+        }
+        guard let regulator = resolveSinglePhandle(of: node, property: property) else { return nil }
+        guard isRegulator(regulator) else {
+            add(
+                .supplyNotRegulator, at: node, property: property, "points at \(regulator.path), which is not a regulator",
+                hint: "a regulator node has regulator-name, regulator-min/max-microvolt or a regulator-* compatible")
+            return nil
+        }
+        return regulator
+    }
+
+    /// The node a one-cell phandle property names; reports 0 and dangling phandles.
+    mutating func resolveSinglePhandle(of node: DeviceTreeNode, property: String) -> DeviceTreeNode? {
+        guard let phandle = node.property(property)?.u32 else { return nil }
+        guard phandle != 0 else {
+            add(.phandleZero, at: node, property: property, "phandle is 0, which refers to no node")
+            return nil
+        }
+        guard let target = node.tree.node(withPhandle: phandle) else {
+            add(.phandleDangling, at: node, property: property, "refers to phandle \(hex(phandle)), which no node has")
+            return nil
+        }
+        return target
+    }
+
+}

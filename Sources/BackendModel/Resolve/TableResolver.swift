@@ -1,0 +1,244 @@
+import DeviceTree
+import ResourceTables
+
+/// A resource a device names, keyed as binding.md section 5 says resources are distinct.
+struct SpecifierKey: Hashable {
+    var provider: DeviceTreeNode
+    var cells: [UInt32]
+
+    init(_ specifier: ResourceSpecifier) {
+        provider = specifier.provider
+        cells = specifier.cells
+    }
+}
+
+/// Turns a `BackendDescription` into `PlatformTables`: assigns ids (explicit
+/// or derived, section 5), maps every device's resources to ids, then reads
+/// each table entry's facts from its host node.
+struct TableResolver {
+    let backend: BackendDescription
+    let schema: NodeSchema
+    var findings: DiagnosticCollector
+    /// Checks host-node properties (rates, steps) against the table entries' schemas.
+    var hostValidator: StructuralValidator
+
+    private var clocks = IDTable<SpecifierKey>()
+    private var voltages = IDTable<DeviceTreeNode>()
+    private var resets = IDTable<SpecifierKey>()
+    private var powerDomains = IDTable<SpecifierKey>()
+    /// Explicit table entry node of each id, per protocol.
+    private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
+    private var enabled: Set<ProtocolID> = []
+
+    init(backend: BackendDescription, schema: NodeSchema, file: String) {
+        self.backend = backend
+        self.schema = schema
+        self.findings = DiagnosticCollector(file: file)
+        self.hostValidator = StructuralValidator(file: file)
+    }
+
+    var diagnostics: [Diagnostic] { findings.diagnostics + hostValidator.diagnostics }
+
+    mutating func resolve() -> PlatformTables {
+        enabled = Set(backend.protocols.map(\.id))
+        readExplicitTables()
+        var devices = backend.devices.map { resolveDirectResources(of: $0) }
+        for index in devices.indices {
+            resolveExplicitIDs(of: backend.devices[index], into: &devices[index])
+        }
+        var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
+        let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices) : []
+        let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
+        let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? []) : []
+        let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? []) : []
+        let sensorEntries = enabled.contains(.sensor) ? facts.sensorEntries(entryNodes[.sensor] ?? []) : []
+        let perfEntries = enabled.contains(.performance) ? facts.performanceEntries(entryNodes[.performance] ?? []) : []
+        findings = facts.findings
+        hostValidator = facts.hostValidator
+
+        let protocols = backend.protocols.map(\.id)
+        let agents: [AgentEntry]
+        if backend.agentsAreImplicit {
+            agents = [AgentEntry(id: 1, name: "agent1", devices: devices.map(\.id).sorted(), protocols: protocols, trusted: false)]
+        } else {
+            agents = backend.agents.map {
+                AgentEntry(id: $0.id, name: $0.name, devices: $0.devices, protocols: $0.protocols ?? protocols, trusted: $0.trusted)
+            }.sorted { $0.id < $1.id }
+        }
+        return PlatformTables(
+            vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
+            protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
+            performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
+            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit)
+    }
+
+    // MARK: - Ids
+
+    /// Binds the explicit tables' ids to their host resources.
+    private mutating func readExplicitTables() {
+        for description in backend.protocols where description.hasExplicitTable {
+            let count = description.entries.count
+            entryNodes[description.id] = description.entries.map(\.node)
+            switch description.id {
+            case .clock:
+                clocks = IDTable(explicitCount: count)
+                for entry in description.entries {
+                    if let key = singleSpecifier(of: entry.node, "clocks", cellsName: "#clock-cells") { clocks.assign(key, to: entry.id) }
+                }
+            case .reset:
+                resets = IDTable(explicitCount: count)
+                for entry in description.entries {
+                    if let key = singleSpecifier(of: entry.node, "resets", cellsName: "#reset-cells") { resets.assign(key, to: entry.id) }
+                }
+            case .powerDomain:
+                powerDomains = IDTable(explicitCount: count)
+                for entry in description.entries {
+                    if let key = singleSpecifier(of: entry.node, "power-domains", cellsName: "#power-domain-cells") {
+                        powerDomains.assign(key, to: entry.id)
+                    }
+                }
+            case .voltage:
+                voltages = IDTable(explicitCount: count)
+                for entry in description.entries {
+                    if let regulator = findings.resolveSupply(of: entry.node, property: "arm,scmi-supply", inBackend: true) {
+                        voltages.assign(regulator, to: entry.id)
+                    }
+                }
+            default:
+                break  // sensors and performance domains have no device-side keys
+            }
+        }
+    }
+
+    /// The one specifier a table entry's `clocks`/`resets`/`power-domains` holds.
+    private mutating func singleSpecifier(of node: DeviceTreeNode, _ property: String, cellsName: String) -> SpecifierKey? {
+        switch node.specifiers(of: property, cellsName: cellsName) {
+        case .success(let list)? where list.count == 1:
+            return SpecifierKey(ResourceSpecifier(provider: list[0].provider, cells: list[0].cells))
+        case .failure(let error)?:
+            findings.report(error, at: node, property: property, shapeAlreadyReported: true)
+            return nil
+        default:
+            return nil  // absent or not one entry: the schema said so
+        }
+    }
+
+    /// Direct and base-device resources, in section 3 order, as SCMI ids.
+    private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
+        var entry = DeviceEntry(id: device.id, name: device.name, path: device.path, resources: [])
+        var seen = Set<ResourceReference>()
+        var unreachable: [ProtocolID: String] = [:]
+
+        func add(_ reference: ResourceReference) {
+            if seen.insert(reference).inserted { entry.resources.append(reference) }
+        }
+
+        for (resources, viaBasedev) in [(device.direct, false)] + (device.basedev.map { [($0, true)] } ?? []) {
+            let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
+            for (index, clock) in resources.clocks.enumerated() {
+                guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
+                if let id = clocks.id(for: SpecifierKey(clock)) {
+                    add(ResourceReference(.clock, id))
+                } else {
+                    reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
+                }
+            }
+            for supply in resources.supplies {
+                guard enabled.contains(.voltage) else {
+                    unreachable[.voltage] = unreachable[.voltage] ?? property(supply.name + "-supply")
+                    continue
+                }
+                if let id = voltages.id(for: supply.regulator) {
+                    add(ResourceReference(.voltage, id))
+                } else {
+                    reportNotInTable(device, .voltage, supply.name + "-supply", 0, supply.regulator.path, viaBasedev: viaBasedev, from: resources.node)
+                }
+            }
+            for (index, reset) in resources.resets.enumerated() {
+                guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
+                if let id = resets.id(for: SpecifierKey(reset)) {
+                    add(ResourceReference(.reset, id))
+                } else {
+                    reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
+                }
+            }
+            for (index, domain) in resources.powerDomains.enumerated() {
+                guard enabled.contains(.powerDomain) else {
+                    unreachable[.powerDomain] = unreachable[.powerDomain] ?? property("power-domains")
+                    continue
+                }
+                if let id = powerDomains.id(for: SpecifierKey(domain)) {
+                    add(ResourceReference(.powerDomain, id))
+                } else {
+                    reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
+                }
+            }
+        }
+        for (protocolID, property) in unreachable.sorted(by: { $0.key < $1.key }) {
+            findings.add(
+                .resourceUnreachable, at: device.node, property: property,
+                "the device has \(protocolID.name) resources but protocol \(protocolID) is not enabled; guests cannot reach them",
+                hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) { reg = <\(protocolID)>; }; to the backend")
+        }
+        let namesNothing = device.direct.isEmpty && (device.basedev?.isEmpty ?? true) && device.explicitIDs.isEmpty
+        if namesNothing && !device.node.hasProperty("arm,scmi-basedev") {
+            findings.add(
+                .deviceNoResources, at: device.node, "the device has no clocks, supplies, resets, power domains or ids",
+                hint: "name its resources, or point arm,scmi-basedev at its host node")
+        }
+        return entry
+    }
+
+    private mutating func reportNotInTable(
+        _ device: DeviceDescription, _ protocolID: ProtocolID, _ property: String, _ index: Int, _ what: String,
+        viaBasedev: Bool, from node: DeviceTreeNode
+    ) {
+        let table = backend.protocolDescription(protocolID)?.node.path ?? "protocol@\(String(protocolID.rawValue, radix: 16))"
+        if viaBasedev {
+            findings.add(
+                .basedevResourceNotInTable, at: device.node, property: "arm,scmi-basedev",
+                "\(node.path):\(property) entry \(index) (\(what)) is not in the explicit table of \(table); the guest cannot control it",
+                hint: "add an entry for it to \(table)")
+        } else {
+            findings.add(
+                .resourceNotInTable, at: device.node, property: property,
+                "entry \(index) (\(what)) is not in the explicit table of \(table)",
+                hint: "add an entry for it to \(table), or use derived ids (no table children)")
+        }
+    }
+
+    /// `arm,scmi-*-ids`: the protocol must be enabled and every id in its table.
+    private mutating func resolveExplicitIDs(of device: DeviceDescription, into entry: inout DeviceEntry) {
+        var seen = Set(entry.resources)
+        for (protocolID, property, ids) in device.explicitIDs {
+            guard enabled.contains(protocolID) else {
+                findings.add(
+                    .idListProtocolDisabled, at: device.node, property: property,
+                    "protocol \(protocolID) (\(protocolID.name)) is not enabled, so its ids mean nothing",
+                    hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) to the backend or remove \(property)")
+                continue
+            }
+            let count = tableCount(protocolID)
+            for id in ids {
+                guard Int(id) < count else {
+                    findings.add(
+                        .idNotInTable, at: device.node, property: property,
+                        "id \(id) is not in the \(protocolID.name) table, which has \(count == 0 ? "no entries" : "ids 0..\(count - 1)")")
+                    continue
+                }
+                let reference = ResourceReference(protocolID, id)
+                if seen.insert(reference).inserted { entry.resources.append(reference) }
+            }
+        }
+    }
+
+    private func tableCount(_ protocolID: ProtocolID) -> Int {
+        switch protocolID {
+        case .clock: clocks.count
+        case .voltage: voltages.count
+        case .reset: resets.count
+        case .powerDomain: powerDomains.count
+        default: backend.protocolDescription(protocolID)?.entries.count ?? 0
+        }
+    }
+}

@@ -1,0 +1,159 @@
+/// The subset of dt-schema (JSON Schema draft 2019-09 as devicetree bindings
+/// use it) that schemas/arm,scmi-vio-backend.yaml is written in, compiled
+/// once into plain values. `SchemaCompiler` refuses any keyword it does not
+/// implement, so a rule added to the YAML is either enforced or a compile
+/// error — never silently ignored.
+
+/// How a property's bytes are decoded (types.yaml#/definitions/…).
+public enum PropertyValueType: Hashable, Sendable, CustomStringConvertible {
+    case flag
+    case string
+    case stringArray
+    case uint32
+    case int32
+    case uint64
+    case uint32Array
+    case int32Array
+    case uint64Array
+    case phandle
+    /// Phandles each followed by the provider's `cellsName` cells; nil: plain phandles.
+    case phandleArray(cellsName: String?)
+    /// `reg`, `ranges`: 32-bit cells (this binding only uses one-cell addresses).
+    case cells
+
+    public var description: String {
+        switch self {
+        case .flag: "flag"
+        case .string: "string"
+        case .stringArray: "string-array"
+        case .uint32: "uint32"
+        case .int32: "int32"
+        case .uint64: "uint64"
+        case .uint32Array: "uint32-array"
+        case .int32Array: "int32-array"
+        case .uint64Array: "uint64-array"
+        case .phandle: "phandle"
+        case .phandleArray: "phandle-array"
+        case .cells: "cell array"
+        }
+    }
+}
+
+/// A `const`/`enum` value from the schema.
+public enum SchemaScalar: Hashable, Sendable, CustomStringConvertible {
+    case number(Int64)
+    case string(String)
+
+    public var description: String {
+        switch self {
+        case .number(let n): n > 9 ? "0x" + String(n, radix: 16) : String(n)
+        case .string(let s): "\"" + s + "\""
+        }
+    }
+}
+
+/// A compiled `pattern` / `patternProperties` key. JSON Schema patterns are
+/// unanchored searches; the schema anchors them itself where it means to.
+public struct SchemaPattern: @unchecked Sendable {
+    // @unchecked: the Regex is built once and never mutated; matching is read-only.
+    public let source: String
+    private let regex: Regex<AnyRegexOutput>
+
+    init(_ source: String) throws {
+        self.source = source
+        self.regex = try Regex(source)
+    }
+
+    public func matches(_ text: String) -> Bool {
+        (try? regex.firstMatch(in: text)) != nil
+    }
+}
+
+/// The constraints on one property (or on one item of it, under `items`).
+public final class PropertySchema: Sendable {
+    /// From `$ref: /schemas/types.yaml#/definitions/…` or `type: boolean`; nil: a core property.
+    public let type: PropertyValueType?
+    public let constValue: SchemaScalar?
+    public let enumValues: [SchemaScalar]?
+    public let minimum: Int64?
+    public let maximum: Int64?
+    public let pattern: SchemaPattern?
+    public let minItems: Int?
+    public let maxItems: Int?
+    public let items: ItemsSchema?
+    public let description: String?
+
+    init(
+        type: PropertyValueType?, constValue: SchemaScalar?, enumValues: [SchemaScalar]?, minimum: Int64?, maximum: Int64?,
+        pattern: SchemaPattern?, minItems: Int?, maxItems: Int?, items: ItemsSchema?, description: String?
+    ) {
+        self.type = type
+        self.constValue = constValue
+        self.enumValues = enumValues
+        self.minimum = minimum
+        self.maximum = maximum
+        self.pattern = pattern
+        self.minItems = minItems
+        self.maxItems = maxItems
+        self.items = items
+        self.description = description
+    }
+}
+
+public enum ItemsSchema: Sendable {
+    /// `items: {…}`: every item.
+    case each(PropertySchema)
+    /// `items: [{…}, {…}]`: item i by schema i (and exactly that many items, as dt-schema's fixups make it).
+    case positional([PropertySchema])
+}
+
+/// The constraints on one node (`type: object`).
+public final class NodeSchema: Sendable {
+    public let nodeName: PropertySchema?
+    public let properties: [String: PropertySchema]
+    public let childNodes: [String: NodeSchema]
+    public let patternProperties: [(SchemaPattern, PropertySchema)]
+    public let patternChildNodes: [(SchemaPattern, NodeSchema)]
+    /// `additionalProperties` (false in every node of this binding).
+    public let allowsAdditional: Bool
+    public let required: [String]
+    public let oneOf: [NodeSchema]
+    public let anyOf: [NodeSchema]
+    public let description: String?
+
+    init(
+        nodeName: PropertySchema?, properties: [String: PropertySchema], childNodes: [String: NodeSchema],
+        patternProperties: [(SchemaPattern, PropertySchema)], patternChildNodes: [(SchemaPattern, NodeSchema)],
+        allowsAdditional: Bool, required: [String], oneOf: [NodeSchema], anyOf: [NodeSchema], description: String?
+    ) {
+        self.nodeName = nodeName
+        self.properties = properties
+        self.childNodes = childNodes
+        self.patternProperties = patternProperties
+        self.patternChildNodes = patternChildNodes
+        self.allowsAdditional = allowsAdditional
+        self.required = required
+        self.oneOf = oneOf
+        self.anyOf = anyOf
+        self.description = description
+    }
+
+    /// The schema of a child node called `name`, if this node allows one.
+    public func childSchema(named name: String) -> NodeSchema? {
+        if let schema = childNodes[name] { return schema }
+        for (pattern, schema) in patternChildNodes where pattern.matches(name) { return schema }
+        return nil
+    }
+
+    /// The schema of a property called `name`, if this node allows one.
+    public func propertySchema(named name: String) -> PropertySchema? {
+        if let schema = properties[name] { return schema }
+        for (pattern, schema) in patternProperties where pattern.matches(name) { return schema }
+        return nil
+    }
+
+    /// Names the user may write here, for "did you mean" hints.
+    var allowedPropertyNames: [String] {
+        properties.keys.filter { $0 != "$nodename" }.sorted() + patternProperties.map { "/" + $0.0.source + "/" }
+    }
+}
