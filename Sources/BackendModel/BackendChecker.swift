@@ -107,7 +107,7 @@ public enum BackendChecker {
         let disabled = candidates.isEmpty ? "" : " (\(candidates.map(\.path).joined(separator: ", ")) \(candidates.count == 1 ? "is" : "are") disabled)"
         findings.add(
             .backendMissing, at: "/", "no enabled node with compatible \"\(compatible)\"\(disabled)",
-            hint: "add a scmi-vio-backend node (usually under /firmware); see docs/binding.md")
+            hint: "add a scmi-vio-backend node (usually under /firmware); see schemas/arm,scmi-vio-backend.yaml")
         return nil
     }
 

@@ -1,8 +1,235 @@
 import ArgumentParser
+import BackendModel
+import ResourceTables
 
 struct Tables: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tables", abstract: "Print the resolved protocol, clock, voltage, device and agent tables.")
+    static let configuration = CommandConfiguration(
+        commandName: "tables",
+        abstract: "Print the resolved protocol, clock, voltage, device and agent tables.",
+        discussion: "The tables are what `serve` exposes: SCMI ids and the host resources behind them. A blob with errors prints its diagnostics instead (exit 1; 2 when it is not a usable devicetree).")
+
+    @Argument(help: "The blob (.dtb) or devicetree source (.dts).")
+    var blob: String
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
     func run() throws {
-        throw ValidationError("'tables' is not built yet")
+        let result = BackendChecker.check(blobAt: blob)
+        guard let tables = result.tables, let backend = result.backend else {
+            for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
+            printError(result.diagnostics.summary)
+            throw ExitCode(result.isUnusable ? 2 : 1)
+        }
+        switch format {
+        case .text: print(TablesText.render(tables, backendPath: backend.path))
+        case .json: print(TablesJSON.render(tables, backendPath: backend.path).rendered())
+        }
+    }
+}
+
+/// The aligned text form of `tables`.
+enum TablesText {
+    static func render(_ tables: PlatformTables, backendPath: String) -> String {
+        var sections: [String] = []
+        sections.append(
+            "backend \(backendPath): vendor \"\(tables.vendor)\", sub-vendor \"\(tables.subVendor)\", "
+                + "implementation version 0x\(String(tables.implementationVersion, radix: 16))")
+
+        var protocols = TextTable("ID", "NAME", "ENTRIES")
+        protocols.add("0x10", "base", "-")
+        for id in tables.protocols { protocols.add(id.description, id.name, String(tables.resourceCount(of: id))) }
+        sections.append("protocols\n" + protocols.rendered())
+
+        if tables.protocols.contains(.clock) {
+            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER")
+            for clock in tables.clocks {
+                clocks.add(String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier))
+            }
+            sections.append("clocks (protocol 0x14)\n" + clocks.rendered())
+        }
+        if tables.protocols.contains(.voltage) {
+            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR")
+            for domain in tables.voltageDomains {
+                voltages.add(
+                    String(domain.id), domain.name, levels(domain.levels), formatMicrovolts(domain.initialLevel),
+                    domain.initiallyOn ? "on" : "off", domain.regulatorPath)
+            }
+            sections.append("voltage domains (protocol 0x17)\n" + voltages.rendered())
+        }
+        if tables.protocols.contains(.powerDomain) {
+            sections.append("power domains (protocol 0x11)\n" + providerTable(tables.powerDomains))
+        }
+        if tables.protocols.contains(.performance) {
+            var domains = TextTable("ID", "NAME", "LEVELS", "OPP TABLE")
+            for domain in tables.performanceDomains {
+                domains.add(String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "), domain.oppTablePath)
+            }
+            sections.append("performance domains (protocol 0x13)\n" + domains.rendered())
+        }
+        if tables.protocols.contains(.sensor) {
+            var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "SOURCE")
+            for sensor in tables.sensors {
+                let source: String
+                switch sensor.source {
+                case .constant(let value): source = "constant \(value)"
+                case .path(let path): source = path
+                }
+                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", source)
+            }
+            sections.append("sensors (protocol 0x15)\n" + sensors.rendered())
+        }
+        if tables.protocols.contains(.reset) {
+            sections.append("reset domains (protocol 0x16)\n" + providerTable(tables.resetDomains))
+        }
+
+        var devices = TextTable("ID", "NAME", "RESOURCES", "PATH")
+        for device in tables.devices { devices.add(String(device.id), device.name, resources(device.resources), device.path) }
+        sections.append("devices\n" + devices.rendered())
+
+        var agents = TextTable("ID", "NAME", "TRUSTED", "PROTOCOLS", "DEVICES")
+        for agent in tables.agents {
+            agents.add(
+                String(agent.id), agent.name, agent.trusted ? "yes" : "no", agent.protocols.map(\.description).joined(separator: " "),
+                agent.devices.isEmpty ? "-" : agent.devices.map(String.init).joined(separator: " "))
+        }
+        sections.append("agents" + (tables.agentsAreImplicit ? " (implicit: no agents node)" : "") + "\n" + agents.rendered())
+        return sections.joined(separator: "\n\n")
+    }
+
+    static func rates(_ rates: ClockRates) -> String {
+        switch rates {
+        case .discrete(let list): list.map(formatHertz).joined(separator: ", ")
+        case .range(let minimum, let maximum, let step): "\(formatHertz(minimum)) .. \(formatHertz(maximum)) step \(formatHertz(step))"
+        }
+    }
+
+    static func levels(_ levels: VoltageLevels) -> String {
+        switch levels {
+        case .discrete(let list): list.map(formatMicrovolts).joined(separator: ", ")
+        case .range(let minimum, let maximum, let step):
+            "\(formatMicrovolts(minimum)) .. \(formatMicrovolts(maximum)) step \(formatMicrovolts(step))"
+        }
+    }
+
+    static func provider(_ path: String, _ specifier: [UInt32]) -> String {
+        specifier.isEmpty ? path : path + " <" + specifier.map(String.init).joined(separator: " ") + ">"
+    }
+
+    /// `clock 0 1, voltage 0`: ids grouped by protocol, in the device's order.
+    static func resources(_ references: [ResourceReference]) -> String {
+        if references.isEmpty { return "-" }
+        var groups: [(ProtocolID, [UInt32])] = []
+        for reference in references {
+            if let index = groups.firstIndex(where: { $0.0 == reference.protocolID }) {
+                groups[index].1.append(reference.id)
+            } else {
+                groups.append((reference.protocolID, [reference.id]))
+            }
+        }
+        return groups.map { $0.0.name + " " + $0.1.map(String.init).joined(separator: " ") }.joined(separator: ", ")
+    }
+
+    private static func providerTable(_ entries: [ProviderResourceEntry]) -> String {
+        var table = TextTable("ID", "NAME", "PROVIDER")
+        for entry in entries { table.add(String(entry.id), entry.name, provider(entry.providerPath, entry.specifier)) }
+        return table.rendered()
+    }
+}
+
+/// The JSON form of `tables`: stable keys, numbers as numbers, paths as strings.
+enum TablesJSON {
+    static func render(_ tables: PlatformTables, backendPath: String) -> JSONValue {
+        .object([
+            (
+                "backend",
+                .object([
+                    ("path", .string(backendPath)), ("vendor", .string(tables.vendor)), ("sub_vendor", .string(tables.subVendor)),
+                    ("implementation_version", .number(tables.implementationVersion)),
+                ])
+            ),
+            ("protocols", .array(tables.protocols.map { .object([("id", .number($0.rawValue)), ("name", .string($0.name)), ("entries", .number(tables.resourceCount(of: $0)))]) })),
+            ("clocks", .array(tables.clocks.map(clock))),
+            ("voltage_domains", .array(tables.voltageDomains.map(voltage))),
+            ("power_domains", .array(tables.powerDomains.map(providerEntry))),
+            ("performance_domains", .array(tables.performanceDomains.map(performance))),
+            ("sensors", .array(tables.sensors.map(sensor))),
+            ("reset_domains", .array(tables.resetDomains.map(providerEntry))),
+            ("devices", .array(tables.devices.map(device))),
+            ("agents", .array(tables.agents.map(agent))),
+            ("agents_implicit", .bool(tables.agentsAreImplicit)),
+        ])
+    }
+
+    static func clock(_ clock: ClockEntry) -> JSONValue {
+        let rates: JSONValue
+        switch clock.rates {
+        case .discrete(let list): rates = .object([("discrete", .array(list.map { .number($0) }))])
+        case .range(let minimum, let maximum, let step):
+            rates = .object([("min", .number(minimum)), ("max", .number(maximum)), ("step", .number(step))])
+        }
+        return .object([
+            ("id", .number(clock.id)), ("name", .string(clock.name)), ("provider", .string(clock.providerPath)),
+            ("specifier", .array(clock.specifier.map { .number($0) })), ("rates", rates), ("initial_rate", .number(clock.initialRate)),
+        ])
+    }
+
+    static func voltage(_ domain: VoltageDomainEntry) -> JSONValue {
+        let levels: JSONValue
+        switch domain.levels {
+        case .discrete(let list): levels = .object([("discrete", .array(list.map { .number($0) }))])
+        case .range(let minimum, let maximum, let step):
+            levels = .object([("min", .number(minimum)), ("max", .number(maximum)), ("step", .number(step))])
+        }
+        return .object([
+            ("id", .number(domain.id)), ("name", .string(domain.name)), ("regulator", .string(domain.regulatorPath)),
+            ("levels_microvolts", levels), ("initial_microvolts", .number(domain.initialLevel)), ("initially_on", .bool(domain.initiallyOn)),
+        ])
+    }
+
+    static func providerEntry(_ entry: ProviderResourceEntry) -> JSONValue {
+        .object([
+            ("id", .number(entry.id)), ("name", .string(entry.name)), ("provider", .string(entry.providerPath)),
+            ("specifier", .array(entry.specifier.map { .number($0) })),
+        ])
+    }
+
+    static func performance(_ domain: PerformanceDomainEntry) -> JSONValue {
+        .object([
+            ("id", .number(domain.id)), ("name", .string(domain.name)), ("opp_table", .string(domain.oppTablePath)),
+            (
+                "levels",
+                .array(
+                    domain.levels.map {
+                        .object([("hz", .number($0.hz)), ("microvolts", $0.microvolts.map { .number($0) } ?? .null), ("level", $0.level.map { .number($0) } ?? .null)])
+                    })
+            ),
+        ])
+    }
+
+    static func sensor(_ sensor: SensorEntry) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .number(sensor.id)), ("name", .string(sensor.name)), ("type", .string(sensor.type.rawValue)),
+            ("unit_exponent", .number(sensor.unitExponent)),
+        ]
+        switch sensor.source {
+        case .constant(let value): members.append(("value", .number(value)))
+        case .path(let path): members.append(("path", .string(path)))
+        }
+        return .object(members)
+    }
+
+    static func device(_ device: DeviceEntry) -> JSONValue {
+        .object([
+            ("id", .number(device.id)), ("name", .string(device.name)), ("path", .string(device.path)),
+            ("resources", .array(device.resources.map { .object([("protocol", .number($0.protocolID.rawValue)), ("id", .number($0.id))]) })),
+        ])
+    }
+
+    static func agent(_ agent: AgentEntry) -> JSONValue {
+        .object([
+            ("id", .number(agent.id)), ("name", .string(agent.name)), ("trusted", .bool(agent.trusted)),
+            ("protocols", .array(agent.protocols.map { .number($0.rawValue) })), ("devices", .array(agent.devices.map { .number($0) })),
+        ])
     }
 }

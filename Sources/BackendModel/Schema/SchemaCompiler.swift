@@ -221,13 +221,13 @@ public enum SchemaCompiler {
 
     private static func scalar(_ node: Node, at location: String) throws(SchemaError) -> SchemaScalar {
         guard node.scalar != nil else { throw SchemaError(location: location, message: "must be a scalar") }
-        if node.tag.name == .int, let value = node.int { return .number(Int64(value)) }
+        if node.tag.rawValue == Tag.Name.int.rawValue, let value = node.int { return .number(Int64(value)) }
         if let text = node.string { return .string(text) }
         throw SchemaError(location: location, message: "must be a number or a string")
     }
 
     private static func integer(_ node: Node, at location: String) throws(SchemaError) -> Int64 {
-        guard node.tag.name == .int, let value = node.int else { throw SchemaError(location: location, message: "must be an integer") }
+        guard node.tag.rawValue == Tag.Name.int.rawValue, let value = node.int else { throw SchemaError(location: location, message: "must be an integer") }
         return Int64(value)
     }
 
