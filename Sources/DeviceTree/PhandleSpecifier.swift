@@ -59,8 +59,15 @@ extension DeviceTreeNode {
     /// Walks a phandle-array property (`clocks`, `resets`, `power-domains`): each entry is a
     /// phandle followed by as many cells as the provider's `cellsName` (`#clock-cells`) says.
     /// nil when the property is absent.
-    public func specifiers(of property: String, cellsName: String) -> Result<[PhandleSpecifier], SpecifierError>? {
-        walkSpecifiers(of: property) { index, provider throws(SpecifierError) -> Int in
+    ///
+    /// `allowingHoles`: Linux reads a 0 phandle as an empty entry of one cell (real boards use
+    /// `<0>` as a placeholder, e.g. for clocks a bootloader fills in); with it set such entries
+    /// are skipped (their index is used up), without it they are `.zeroPhandle`, which the
+    /// backend binding requires for its own nodes.
+    public func specifiers(
+        of property: String, cellsName: String, allowingHoles: Bool = false
+    ) -> Result<[PhandleSpecifier], SpecifierError>? {
+        walkSpecifiers(of: property, allowingHoles: allowingHoles) { index, provider throws(SpecifierError) -> Int in
             guard let cellsProperty = provider.property(cellsName) else {
                 throw .missingCellsProperty(index: index, provider: provider, cellsName: cellsName)
             }
@@ -75,21 +82,27 @@ extension DeviceTreeNode {
     /// `arm,scmi-basedev`): every cell is one phandle with no arguments.
     /// nil when the property is absent.
     public func phandles(of property: String) -> Result<[PhandleSpecifier], SpecifierError>? {
-        walkSpecifiers(of: property) { _, _ throws(SpecifierError) -> Int in 0 }
+        walkSpecifiers(of: property, allowingHoles: false) { _, _ throws(SpecifierError) -> Int in 0 }
     }
 
     private func walkSpecifiers(
         of propertyName: String,
+        allowingHoles: Bool,
         argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int
     ) -> Result<[PhandleSpecifier], SpecifierError>? {
         guard let property = property(propertyName) else { return nil }
         guard let total = property.cellCount else { return .failure(.notCells) }
         var result = [PhandleSpecifier]()
         var position = 0
+        var index = 0
         do throws(SpecifierError) {
             while position < total {
-                let index = result.count
+                defer { index += 1 }
                 let phandle = property.cell(position)!
+                if phandle == 0, allowingHoles {
+                    position += 1
+                    continue
+                }
                 guard phandle != 0 else { throw .zeroPhandle(index: index) }
                 guard let provider = tree.node(withPhandle: phandle) else {
                     throw .dangling(index: index, phandle: phandle)
