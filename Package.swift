@@ -56,6 +56,12 @@ let package = Package(
             ]
         ),
 
+        // Large valid backend trees for benchmarks (libfdt's writer; dtc cannot do 10k siblings).
+        .executableTarget(
+            name: "scmi-dt-gen-tree",
+            dependencies: ["DeviceTree", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT"]),
         .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),

@@ -16,6 +16,12 @@ final class BlobStorage: @unchecked Sendable {
         count = bytes.count
     }
 
+    /// Takes ownership of `memory` (allocated with alignment 8), of which `count` bytes are the blob.
+    init(adopting memory: UnsafeMutableRawPointer, count: Int) {
+        base = UnsafeRawPointer(memory)
+        self.count = count
+    }
+
     deinit { UnsafeMutableRawPointer(mutating: base).deallocate() }
 
     /// The byte at `offset`; the caller keeps `offset` inside `0..<count`.

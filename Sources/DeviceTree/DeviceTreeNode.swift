@@ -80,28 +80,26 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// All properties in blob order.
     public var properties: [DeviceTreeProperty] {
-        let record = tree.nodes[index]
-        let first = Int(record.firstProperty)
-        return tree.properties[first..<(first + Int(record.propertyCount))].map(makeProperty)
+        let first = Int(tree.nodes[index].firstProperty)
+        return tree.properties[first..<(first + Int(tree.nodes[index].propertyCount))].map(makeProperty)
     }
 
     /// The property with this name; the first one if a corrupt blob repeats it.
     public func property(_ name: String) -> DeviceTreeProperty? {
-        guard let nameID = tree.propertyNameIDs[name] else { return nil }
-        let first = Int(tree.nodes[index].firstProperty)
-        let end = first + Int(tree.nodes[index].propertyCount)
-        for position in first..<end where tree.properties[position].nameID == nameID {
-            return makeProperty(tree.properties[position])
-        }
-        return nil
+        propertyRecord(named: name).map(makeProperty)
     }
 
-    public func hasProperty(_ name: String) -> Bool {
-        guard let nameID = tree.propertyNameIDs[name] else { return false }
+    public func hasProperty(_ name: String) -> Bool { propertyRecord(named: name) != nil }
+
+    /// A node has a handful of properties, so comparing names beats hashing `name` into the
+    /// tree's name table (and interned names of up to 15 bytes compare as two words).
+    private func propertyRecord(named name: String) -> PropertyRecord? {
         let first = Int(tree.nodes[index].firstProperty)
-        let end = first + Int(tree.nodes[index].propertyCount)
-        for position in first..<end where tree.properties[position].nameID == nameID { return true }
-        return false
+        for position in first..<(first + Int(tree.nodes[index].propertyCount))
+        where tree.propertyNames[Int(tree.properties[position].nameID)] == name {
+            return tree.properties[position]
+        }
+        return nil
     }
 
     private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {

@@ -21,7 +21,7 @@ public final class FlattenedDeviceTree: Sendable {
     /// Distinct property names; `PropertyRecord.nameID` indexes this.
     let propertyNames: [String]
     let propertyNameIDs: [String: Int32]
-    let phandles: [UInt32: Int32]
+    let phandles: PhandleTable
     /// Phandles that more than one node claims, each with every claimant in tree order.
     let duplicatedPhandles: [UInt32: [Int32]]
     private let pathIndex = Mutex<[String: Int32]?>(nil)
@@ -32,16 +32,24 @@ public final class FlattenedDeviceTree: Sendable {
     static let magic: UInt32 = 0xd00d_feed
 
     /// Checks and indexes a blob. The bytes are copied (into 8-byte aligned memory).
-    public init(bytes: [UInt8]) throws(BlobError) {
-        guard !bytes.isEmpty else {
+    public convenience init(bytes: [UInt8]) throws(BlobError) {
+        try self.init(storage: BlobStorage(copying: bytes))
+    }
+
+    /// Reads and checks the blob at `path`; an unreadable file is `UNREADABLE` naming the path.
+    public convenience init(contentsOf path: String) throws(BlobError) {
+        try self.init(storage: try Self.readFile(path))
+    }
+
+    init(storage: BlobStorage) throws(BlobError) {
+        guard storage.count > 0 else {
             throw BlobError(code: "EMPTY", message: "the file is empty (0 bytes), not a flattened devicetree")
         }
-        guard bytes.count >= Self.headerSize else {
+        guard storage.count >= Self.headerSize else {
             throw BlobError(
                 code: "FDT_ERR_TRUNCATED",
-                message: "the file is \(bytes.count) bytes, shorter than the \(Self.headerSize)-byte devicetree header")
+                message: "the file is \(storage.count) bytes, shorter than the \(Self.headerSize)-byte devicetree header")
         }
-        let storage = BlobStorage(copying: bytes)
         try Self.checkHeader(storage)
         let fdt = storage.base
         let full = fdt_check_full(fdt, storage.count)
@@ -57,11 +65,6 @@ public final class FlattenedDeviceTree: Sendable {
         self.propertyNameIDs = builder.propertyNameIDs
         self.phandles = builder.phandles
         self.duplicatedPhandles = builder.duplicatedPhandles
-    }
-
-    /// Reads and checks the blob at `path`; an unreadable file is `UNREADABLE` naming the path.
-    public convenience init(contentsOf path: String) throws(BlobError) {
-        try self.init(bytes: try Self.readFile(path))
     }
 
     /// Size of the blob in bytes (the file size it was opened from).
@@ -173,7 +176,8 @@ struct PropertyRecord: Sendable {
 }
 
 extension FlattenedDeviceTree {
-    static func readFile(_ path: String) throws(BlobError) -> [UInt8] {
+    /// Reads a whole file straight into aligned memory (no intermediate array).
+    static func readFile(_ path: String) throws(BlobError) -> BlobStorage {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw unreadable(path, errno) }
         defer { close(descriptor) }
@@ -182,19 +186,29 @@ extension FlattenedDeviceTree {
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             throw BlobError(code: "UNREADABLE", message: "cannot read \(path): not a regular file")
         }
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: max(Int(status.st_size), 0) + 1)
+        // The size may change under us; read until EOF, growing as needed.
+        var capacity = max(Int(status.st_size), 0) + 1
+        var memory = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        var count = 0
         while true {
-            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count == capacity {
+                let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 8)
+                bigger.copyMemory(from: memory, byteCount: count)
+                memory.deallocate()
+                memory = bigger
+                capacity *= 2
+            }
+            let got = read(descriptor, memory + count, capacity - count)
             if got < 0 {
-                if errno == EINTR { continue }
-                throw unreadable(path, errno)
+                let code = errno
+                if code == EINTR { continue }
+                memory.deallocate()
+                throw unreadable(path, code)
             }
             if got == 0 { break }
-            bytes.append(contentsOf: chunk[0..<got])
-            if chunk.count < 1 << 20 { chunk = [UInt8](repeating: 0, count: 1 << 20) }
+            count += got
         }
-        return bytes
+        return BlobStorage(adopting: memory, count: count)
     }
 
     private static func unreadable(_ path: String, _ code: Int32) -> BlobError {

@@ -2,7 +2,7 @@ import DeviceTree
 import Foundation
 
 /// Compiles devicetree source with the real dtc (/usr/bin/dtc), as a user's build would.
-func compileDTS(_ source: String, file: String = #function) throws -> [UInt8] {
+func compileDTS(_ source: String, dtcArguments: [String] = []) throws -> [UInt8] {
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("dt-tests-\(getpid())-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -12,7 +12,7 @@ func compileDTS(_ source: String, file: String = #function) throws -> [UInt8] {
     try source.write(to: input, atomically: true, encoding: .utf8)
     let dtc = Process()
     dtc.executableURL = URL(fileURLWithPath: "/usr/bin/dtc")
-    dtc.arguments = ["-q", "-I", "dts", "-O", "dtb", "-o", output.path, input.path]
+    dtc.arguments = ["-q", "-I", "dts", "-O", "dtb"] + dtcArguments + ["-o", output.path, input.path]
     let errors = Pipe()
     dtc.standardError = errors
     try dtc.run()
