@@ -9,18 +9,24 @@
 #ifndef SCMI_DT_CLINUXSHIM_H
 #define SCMI_DT_CLINUXSHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 /* ---- eventfd / memfd ---------------------------------------------------- */
+
+/* glibc declares memfd_create only under _GNU_SOURCE, and defining that here
+ * would make this module's view of system structs differ from Swift's Glibc
+ * module; so declare it (glibc >= 2.27) and its flag ourselves. */
+extern int memfd_create(const char *name, unsigned int flags);
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
 
 static inline int shim_eventfd(unsigned int initial, int nonblocking) {
     return eventfd(initial, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
@@ -28,6 +34,19 @@ static inline int shim_eventfd(unsigned int initial, int nonblocking) {
 
 static inline int shim_memfd_create(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
+}
+
+/* accept4 is declared only under _GNU_SOURCE as well. */
+extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+/* Accepts a connection with close-on-exec set atomically. */
+static inline int shim_accept_cloexec(int listening) {
+    return accept4(listening, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Names the calling thread (first 15 bytes), for ps/top/gdb. */
+static inline void shim_set_thread_name(const char *name) {
+    (void)prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 
 /* ---- SCM_RIGHTS ancillary data ------------------------------------------ */

@@ -1,0 +1,209 @@
+import CLinuxShim
+import Glibc
+import Logging
+import Synchronization
+import Virtqueue
+
+/// A vhost-user backend on one listening Unix socket, serving one frontend at a time.
+///
+/// Threads:
+/// - the accept thread waits in poll() on the listening socket and the stop latch;
+///   it admits a frontend when none is connected, and refuses (accept + close, one
+///   log line) a second one while the first keeps working;
+/// - per connection, a control thread reads and answers vhost-user requests and
+///   starts/stops the ring workers (`BackendConnection`);
+/// - per running handled vring, a ring worker serves chains (`RingWorker`).
+/// Several backends (one per agent) run side by side on their own threads.
+public final class VhostUserBackend: Sendable {
+    public let socketPath: String
+    public let device: VhostUserDeviceDescription
+    private let logger: Logger
+    private let makeHandler: @Sendable () -> any VhostUserDeviceHandler
+    private let listenFD: Int32
+    /// Latch eventfd: written once by stop(), never read, so every poller sees it.
+    private let stopFD: Int32
+    private let statistics = BackendStatistics()
+    private let state = Mutex(State())
+
+    private struct State {
+        var started = false
+        var stopped = false
+        var acceptThread: NativeThread?
+        var active: BackendConnection?
+        var activeThread: NativeThread?
+        /// Control threads that have finished and wait to be joined.
+        var finishedThreads: [NativeThread] = []
+    }
+
+    /// Creates the socket at `socketPath`, binds and listens (a stale socket file
+    /// nobody listens on is replaced). Nothing is accepted before `start()`.
+    public init(socketPath: String, device: VhostUserDeviceDescription, logger: Logger,
+                makeHandler: @escaping @Sendable () -> any VhostUserDeviceHandler) throws
+    {
+        guard device.queueCount >= 1, device.queueCount <= 256, SplitRing.isValidSize(device.maxQueueSize) else {
+            throw VhostUserError.invalidArgument("queue count 1...256 and a power-of-2 maximum queue size")
+        }
+        self.socketPath = socketPath
+        self.device = device
+        self.logger = logger
+        self.makeHandler = makeHandler
+        stopFD = try EventNotifier.create()
+        do {
+            listenFD = try UnixSocket.listen(on: socketPath)
+        } catch {
+            closeQuietly(stopFD)
+            throw error
+        }
+    }
+
+    deinit {
+        // Only reachable when no thread runs (they hold the backend): not started, or stopped.
+        let wasStopped = state.withLock { $0.stopped }
+        if !wasStopped {
+            closeQuietly(listenFD)
+            unlink(socketPath)
+        }
+        closeQuietly(stopFD)
+    }
+
+    /// Starts accepting frontends.
+    public func start() throws {
+        let alreadyRunning = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return state.started || state.stopped
+        }
+        guard !alreadyRunning else { return }
+        let thread = try NativeThread(name: "vhost-accept") { [self] in acceptLoop() }
+        state.withLock { $0.acceptThread = thread }
+        logger.info("vhost-user backend listening on \(socketPath)")
+    }
+
+    /// Stops accepting, lets the connection finish the message in hand, closes it
+    /// (the handler hears `connectionClosed`), removes the socket file. Idempotent.
+    public func stop() {
+        let acceptThread = state.withLock { state -> NativeThread?? in
+            if state.stopped { return .none }
+            state.stopped = true
+            return .some(state.acceptThread)
+        }
+        guard let acceptThread else { return }
+        EventNotifier.signal(stopFD)
+        acceptThread?.join()
+        closeQuietly(listenFD)
+        unlink(socketPath)
+        let threads = state.withLock { state -> [NativeThread] in
+            defer {
+                state.finishedThreads = []
+                state.activeThread = nil
+            }
+            return state.finishedThreads + (state.activeThread.map { [$0] } ?? [])
+        }
+        for thread in threads { thread.join() }
+        logger.info("vhost-user backend on \(socketPath) stopped")
+    }
+
+    /// What `scmi-dt status` shows.
+    public var status: ConnectionStatus {
+        let connected = state.withLock { $0.active != nil }
+        return ConnectionStatus(
+            socketPath: socketPath,
+            isConnected: connected,
+            connectedSince: connected ? statistics.connectedSince.withLock { $0 } : nil,
+            connectionsAccepted: statistics.connectionsAccepted.load(ordering: .relaxed),
+            connectionsRefused: statistics.connectionsRefused.load(ordering: .relaxed),
+            chainsServed: statistics.chainsServed.load(ordering: .relaxed),
+            chainsServedThisConnection: statistics.chainsServedThisConnection.load(ordering: .relaxed),
+            brokenChains: statistics.brokenChains.load(ordering: .relaxed),
+            errors: statistics.errors.load(ordering: .relaxed),
+            lastError: statistics.lastError.withLock { $0 })
+    }
+
+    // MARK: Accept thread
+
+    private func acceptLoop() {
+        while true {
+            var watched = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&watched, 2, -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                logger.error("poll on \(socketPath) failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            if watched[1].revents != 0 { return }
+            guard watched[0].revents != 0 else { continue }
+            let fd = shim_accept_cloexec(listenFD)
+            if fd < 0 {
+                switch errno {
+                case EINTR, EAGAIN, ECONNABORTED:
+                    continue
+                default:  // EMFILE and the like: do not spin
+                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(errno)))")
+                    usleep(100_000)
+                    continue
+                }
+            }
+            admit(fd)
+        }
+    }
+
+    private func admit(_ fd: Int32) {
+        // A frontend that reconnects right after closing may beat the old
+        // connection's teardown: give that a moment before refusing.
+        var busy = state.withLock { $0.active != nil }
+        var waited = 0
+        while busy && waited < 250 {
+            usleep(10_000)
+            waited += 10
+            busy = state.withLock { $0.active != nil }
+        }
+        if busy {
+            statistics.connectionsRefused.add(1, ordering: .relaxed)
+            logger.warning("refusing a second frontend on \(socketPath): one is already connected")
+            closeQuietly(fd)
+            return
+        }
+        let finished = state.withLock { state -> [NativeThread] in
+            defer { state.finishedThreads = [] }
+            return state.finishedThreads
+        }
+        for thread in finished { thread.join() }
+
+        let connection = BackendConnection(
+            channel: VhostUserChannel(adopting: fd), device: device, handler: makeHandler(),
+            logger: logger, statistics: statistics, stopFD: stopFD)
+        statistics.chainsServedThisConnection.store(0, ordering: .relaxed)
+        statistics.connectedSince.withLock { $0 = wallClockSeconds() }
+        state.withLock { $0.active = connection }
+        do {
+            let thread = try NativeThread(name: "vhost-control") { [self] in
+                connection.run()
+                connectionFinished(connection)
+            }
+            state.withLock { state in
+                if state.active === connection {
+                    state.activeThread = thread
+                } else {  // it already finished
+                    state.finishedThreads.append(thread)
+                }
+            }
+            statistics.connectionsAccepted.add(1, ordering: .relaxed)
+            logger.info("frontend connected on \(socketPath)")
+        } catch {
+            logger.error("cannot start a control thread: \(error)")
+            state.withLock { $0.active = nil }
+            connection.abandon()
+        }
+    }
+
+    private func connectionFinished(_ connection: BackendConnection) {
+        state.withLock { state in
+            guard state.active === connection else { return }
+            state.active = nil
+            if let thread = state.activeThread {
+                state.finishedThreads.append(thread)
+                state.activeThread = nil
+            }
+        }
+    }
+}

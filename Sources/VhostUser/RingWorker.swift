@@ -1,0 +1,131 @@
+import Glibc
+import Logging
+import Synchronization
+import Virtqueue
+
+/// The thread that serves one running vring.
+///
+/// Loop: serve everything available (`DeviceQueue.serveAvailable`: chains to the
+/// handler, one used-index store and at most one call-eventfd write per pass,
+/// re-arm kicks and re-check before sleeping), then sleep in `read()` on the kick
+/// eventfd. It serves what is already in the ring before the first sleep, which
+/// covers a kick that arrived before the ring was enabled.
+///
+/// Per batch that costs one kick read and one call write, no allocation. QEMU's
+/// kick eventfds are non-blocking (their file status flags are shared with QEMU,
+/// whose own read at vhost stop would hang if we cleared O_NONBLOCK), so for those
+/// the worker first waits in poll(): one extra syscall per sleep, none per message.
+///
+/// Stopping: set `stopRequested`, add 1 to the kick eventfd, join. The worker only
+/// borrows the fds; the connection closes them after the join.
+final class RingWorker: @unchecked Sendable {
+    // @unchecked: `queue` is used only by the worker thread between start() and
+    // the join in stop(); the connection reads it only after that join.
+
+    let queueIndex: Int
+    let queue: DeviceQueue
+    private let handler: HandlerReference
+    private let kickFD: Int32
+    private let callFD: Int32
+    private let errFD: Int32
+    private let kickIsNonblocking: Bool
+    private let stopRequested = Atomic<Bool>(false)
+    private let statistics: BackendStatistics
+    private let loggedCauses: LoggedCauses
+    private let logger: Logger
+    private var thread: NativeThread?
+
+    init(queueIndex: Int, queue: DeviceQueue, handler: HandlerReference, kickFD: Int32, callFD: Int32, errFD: Int32,
+         statistics: BackendStatistics, loggedCauses: LoggedCauses, logger: Logger)
+    {
+        self.queueIndex = queueIndex
+        self.queue = queue
+        self.handler = handler
+        self.kickFD = kickFD
+        self.callFD = callFD
+        self.errFD = errFD
+        kickIsNonblocking = EventNotifier.isNonblocking(kickFD)
+        self.statistics = statistics
+        self.loggedCauses = loggedCauses
+        self.logger = logger
+    }
+
+    func start() throws {
+        thread = try NativeThread(name: "vhost-ring\(queueIndex)") { [self] in run() }
+    }
+
+    /// Stops the thread and waits for it. Idempotent.
+    func stop() {
+        guard let thread else { return }
+        stopRequested.store(true, ordering: .releasing)
+        EventNotifier.signal(kickFD)
+        thread.join()
+        self.thread = nil
+    }
+
+    private func run() {
+        let handler = self.handler.handler
+        let queueIndex = self.queueIndex
+        let callFD = self.callFD
+        let statistics = self.statistics
+        let budget = 4 * queue.size  // bounds one serve call, so a flood cannot delay stop()
+        while !stopRequested.load(ordering: .acquiring) {
+            let summary = queue.serveAvailable(
+                chainBudget: budget,
+                handle: { chain in
+                    // Counted before the answer is published, so a status read
+                    // after a reply always includes it. Relaxed atomics: no syscall.
+                    statistics.chainsServed.add(1, ordering: .relaxed)
+                    statistics.chainsServedThisConnection.add(1, ordering: .relaxed)
+                    return handler.handle(chain: chain, queueIndex: queueIndex)
+                },
+                notify: { if callFD >= 0 { EventNotifier.signal(callFD) } })
+            account(summary)
+            if let fault = summary.queueError {
+                report(fault)
+                waitForStop()
+                return
+            }
+            if summary.budgetExhausted { continue }
+            waitForKick()
+        }
+    }
+
+    @inline(__always) private func waitForKick() {
+        if kickIsNonblocking { _ = waitReadable(kickFD, timeoutMilliseconds: -1) }
+        _ = EventNotifier.consume(kickFD)
+    }
+
+    /// A faulted queue takes nothing more; it only waits to be stopped.
+    private func waitForStop() {
+        while !stopRequested.load(ordering: .acquiring) { waitForKick() }
+    }
+
+    private func account(_ summary: ServeSummary) {
+        guard summary.chainsBroken > 0 else { return }
+        statistics.brokenChains.add(UInt64(summary.chainsBroken), ordering: .relaxed)
+        let fresh = loggedCauses.firstTime(summary.brokenCauses)
+        for cause in fresh.errors {
+            // Once per cause and connection: a guest cannot flood the log.
+            logger.warning("guest put a broken chain on queue \(queueIndex): \(cause); returned with length 0 (logged once per cause)")
+            statistics.recordError("queue \(queueIndex): \(cause)")
+        }
+    }
+
+    private func report(_ fault: QueueError) {
+        logger.error("queue \(queueIndex) stopped: \(fault)")
+        statistics.recordError("queue \(queueIndex): \(fault)")
+        if errFD >= 0 { EventNotifier.signal(errFD) }
+    }
+}
+
+/// The broken-chain causes already logged on one connection.
+final class LoggedCauses: Sendable {
+    private let bits = Atomic<UInt32>(0)
+
+    /// The causes of `causes` not logged before (and now marked as logged).
+    func firstTime(_ causes: ChainErrorSet) -> ChainErrorSet {
+        let old = bits.bitwiseOr(causes.rawValue, ordering: .relaxed).oldValue
+        return causes.subtracting(ChainErrorSet(rawValue: old))
+    }
+}

@@ -1,0 +1,52 @@
+import CLinuxShim
+import Glibc
+
+/// Guest RAM as a frontend owns it: a memfd mapped shared into this process, known
+/// to the device at a guest-physical base address (like QEMU's
+/// `memory-backend-memfd,share=on`). Its fd is what SET_MEM_TABLE passes.
+public final class SharedMemory {
+    public let fileDescriptor: Int32
+    public let base: UnsafeMutableRawPointer
+    public let size: Int
+    public let guestPhysicalAddress: UInt64
+
+    /// The address this process has the memory at: the region's "userspace_addr".
+    public var userAddress: UInt64 { UInt64(UInt(bitPattern: base)) }
+
+    public init(size: Int, guestPhysicalAddress: UInt64, name: String = "vhost-user-guest-ram") throws {
+        let fd = shim_memfd_create(name)
+        guard fd >= 0 else { throw VhostUserError.lastError("memfd_create") }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let error = VhostUserError.lastError("ftruncate of the memfd")
+            closeQuietly(fd)
+            throw error
+        }
+        guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            let error = VhostUserError.lastError("mmap of the memfd")
+            closeQuietly(fd)
+            throw error
+        }
+        fileDescriptor = fd
+        self.base = base
+        self.size = size
+        self.guestPhysicalAddress = guestPhysicalAddress
+    }
+
+    deinit {
+        munmap(base, size)
+        closeQuietly(fileDescriptor)
+    }
+
+    /// The local pointer of an offset.
+    public func pointer(offset: Int) -> UnsafeMutableRawPointer { base + offset }
+    /// The guest-physical address of an offset.
+    public func guestAddress(offset: Int) -> UInt64 { guestPhysicalAddress + UInt64(offset) }
+    /// The frontend user address of an offset (what SET_VRING_ADDR carries).
+    public func userAddress(offset: Int) -> UInt64 { userAddress + UInt64(offset) }
+
+    /// This memory as the one region of a memory table.
+    public var regionDescription: MemoryRegionDescription {
+        MemoryRegionDescription(guestPhysicalAddress: guestPhysicalAddress, size: UInt64(size),
+                                userAddress: userAddress, mmapOffset: 0)
+    }
+}

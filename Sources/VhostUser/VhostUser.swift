@@ -1,1 +1,0 @@
-// VhostUser: see docs/architecture.md. Filled in by its owner.

@@ -1,1 +1,0 @@
-// VhostUserTests: tests of its module sit here.
