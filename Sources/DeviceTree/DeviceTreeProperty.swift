@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// One property of a node: a name and a raw big-endian value, with typed views that check the
 /// value's shape instead of guessing. Every typed accessor returns nil when the value does not
 /// have that shape, so a malformed blob can never make a reader trap or read out of bounds.
@@ -94,6 +100,33 @@ public struct DeviceTreeProperty: Sendable {
             stringStart = offset + 1
         }
         return result
+    }
+
+    /// The `index`-th string of a string list (`clock-output-names[cell]`) without decoding the
+    /// others; nil when the list is malformed or too short. Use this (or decode `stringList`
+    /// once and keep it) instead of `stringList[index]` in a loop over a long list.
+    public func string(at index: Int) -> String? {
+        guard index >= 0, count > 0, storage.byte(at: start + count - 1) == 0 else { return nil }
+        var remaining = index
+        var position = start
+        let end = start + count
+        while position < end {
+            let nul = memchr(storage.base + position, 0, end - position)!  // the last byte is NUL
+            let length = UnsafeRawPointer(nul) - (storage.base + position)
+            if remaining == 0 { return decode(position, length) }
+            remaining -= 1
+            position += length + 1
+        }
+        return nil
+    }
+
+    /// Number of strings in a string list, nil when the list is malformed.
+    public var stringCount: Int? {
+        if count == 0 { return 0 }
+        guard storage.byte(at: start + count - 1) == 0 else { return nil }
+        var strings = 0
+        for offset in start..<(start + count) where storage.byte(at: offset) == 0 { strings += 1 }
+        return strings
     }
 
     private func decode(_ offset: Int, _ length: Int) -> String {

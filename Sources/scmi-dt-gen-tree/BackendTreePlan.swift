@@ -84,10 +84,15 @@ struct BackendTreePlan {
         }
     }
 
-    /// The devices agent `agent` (1-based) may use at start: an even share, in devid order.
+    /// The schema's limit on `arm,scmi-devices` entries per agent.
+    static let maximumDevicesPerAgent = 1024
+
+    /// The devices agent `agent` (1-based) may use at start: the first (at most 1024) of an even
+    /// share, in devid order. With more devices than agents × 1024 the rest start unassigned,
+    /// which the binding allows (a trusted agent can grant them).
     func devices(ofAgent agent: Int) -> Range<Int> {
         let start = deviceCount * (agent - 1) / agentCount
         let end = deviceCount * agent / agentCount
-        return start..<end
+        return start..<min(end, start + Self.maximumDevicesPerAgent)
     }
 }

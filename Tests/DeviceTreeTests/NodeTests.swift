@@ -171,6 +171,15 @@ import Testing
         #expect(values.property("strs")?.stringList == ["a", "", "bc"])
         #expect(values.property("str")?.stringList == ["hello"])
         #expect(values.property("bytes")?.bytes == [1, 2, 3])
+        let strs = try #require(values.property("strs"))
+        #expect((0..<3).map { strs.string(at: $0) } == ["a", "", "bc"])
+        #expect(strs.string(at: 3) == nil)
+        #expect(strs.string(at: -1) == nil)
+        #expect(strs.stringCount == 3)
+        #expect(values.property("unterminated")?.string(at: 0) == nil)
+        #expect(values.property("unterminated")?.stringCount == nil)
+        #expect(values.property("empty")?.string(at: 0) == nil)
+        #expect(values.property("empty")?.stringCount == 0)
     }
 
     // A value of the wrong shape must read as "not that type" (nil), never as a truncated or
