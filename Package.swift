@@ -12,6 +12,11 @@ let package = Package(
     name: "scmi-dt",
     products: [
         .executable(name: "scmi-dt", targets: ["scmi-dt"]),
+        // Every library module, for the nested Benchmarks/ package.
+        .library(
+            name: "SCMIDTKit",
+            targets: ["DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
