@@ -79,8 +79,8 @@ final class RingWorker: @unchecked Sendable {
                     statistics.chainsServedThisConnection.add(1, ordering: .relaxed)
                     return handler.handle(chain: chain, queueIndex: queueIndex)
                 },
+                broken: { cause in self.recordBroken(cause) },
                 notify: { if callFD >= 0 { EventNotifier.signal(callFD) } })
-            account(summary)
             if let fault = summary.queueError {
                 report(fault)
                 waitForStop()
@@ -101,15 +101,15 @@ final class RingWorker: @unchecked Sendable {
         while !stopRequested.load(ordering: .acquiring) { waitForKick() }
     }
 
-    private func account(_ summary: ServeSummary) {
-        guard summary.chainsBroken > 0 else { return }
-        statistics.brokenChains.add(UInt64(summary.chainsBroken), ordering: .relaxed)
-        let fresh = loggedCauses.firstTime(summary.brokenCauses)
-        for cause in fresh.errors {
-            // Once per cause and connection: a guest cannot flood the log.
-            logger.warning("guest put a broken chain on queue \(queueIndex): \(cause); returned with length 0 (logged once per cause)")
-            statistics.recordError("queue \(queueIndex): \(cause)")
-        }
+    /// Counts a broken chain and logs its cause the first time on this connection
+    /// (a guest cannot flood the log). Runs before the chain is published.
+    private func recordBroken(_ cause: ChainError) {
+        statistics.brokenChains.add(1, ordering: .relaxed)
+        var causes = ChainErrorSet()
+        causes.insert(cause)
+        guard !loggedCauses.firstTime(causes).isEmpty else { return }
+        logger.warning("guest put a broken chain on queue \(queueIndex): \(cause); returned with length 0 (logged once per cause)")
+        statistics.recordError("queue \(queueIndex): \(cause)")
     }
 
     private func report(_ fault: QueueError) {

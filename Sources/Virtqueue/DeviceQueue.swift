@@ -266,8 +266,9 @@ public final class DeviceQueue: @unchecked Sendable {
     /// available entries and `notify` is called when the driver wants it. Before
     /// returning it re-arms kicks and re-checks, so nothing made available before
     /// the return is left behind (unless `chainBudget` ran out: see the summary).
+    /// `broken` hears about each broken chain before it is published.
     public func serveAvailable(chainBudget: Int = .max, handle: (DescriptorChain) -> UInt32,
-                               notify: () -> Void) -> ServeSummary
+                               broken: (ChainError) -> Void = { _ in }, notify: () -> Void) -> ServeSummary
     {
         var summary = ServeSummary()
         var budget = chainBudget
@@ -293,6 +294,7 @@ public final class DeviceQueue: @unchecked Sendable {
                     complete(headIndex: chain.headIndex, length: min(written, UInt32(truncatingIfNeeded: chain.writableLength)))
                     summary.chainsServed += 1
                 case .broken(let head, let cause):
+                    broken(cause)
                     complete(headIndex: head, length: 0)
                     summary.chainsBroken += 1
                     summary.brokenCauses.insert(cause)
