@@ -1,8 +1,39 @@
 import ArgumentParser
+import BackendModel
+import ResourceTables
 
 struct GuestDTSI: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "guest-dtsi", abstract: "Print the guest-side arm,scmi-virtio node for one agent.")
+    static let configuration = CommandConfiguration(
+        commandName: "guest-dtsi",
+        abstract: "Print the guest-side arm,scmi-virtio node for one agent.",
+        discussion: "The output goes inside /firmware of the guest devicetree (guest/run.sh --scmi-dtsi FILE). It lists only the protocols the agent may use and, for voltage, only the domains of its devices.")
+
+    @Argument(help: "The blob (.dtb) or devicetree source (.dts).")
+    var blob: String
+
+    @Option(help: "The agent (arm,scmi-agent-name, or its id); required when the blob declares several.")
+    var agent: String?
+
     func run() throws {
-        throw ValidationError("'guest-dtsi' is not built yet")
+        let result = BackendChecker.check(blobAt: blob)
+        guard let tables = result.tables else {
+            for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
+            printError(result.diagnostics.summary)
+            throw ExitCode(result.isUnusable ? 2 : 1)
+        }
+        let names = tables.agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")
+        let chosen: AgentEntry
+        if let agent {
+            guard let match = tables.agents.first(where: { $0.name == agent || String($0.id) == agent }) else {
+                throw ValidationError("no agent '\(agent)' in \(blob); its agents: \(names)")
+            }
+            chosen = match
+        } else {
+            guard tables.agents.count == 1 else {
+                throw ValidationError("\(blob) declares \(tables.agents.count) agents; choose one with --agent: \(names)")
+            }
+            chosen = tables.agents[0]
+        }
+        print(GuestNode.render(tables, agent: chosen, source: blob), terminator: "")
     }
 }
