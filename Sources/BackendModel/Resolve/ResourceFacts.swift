@@ -13,6 +13,7 @@ struct ResourceFacts {
     private var rateMemo: [DeviceTreeNode: ClockRates?] = [:]
     private var fixedRateMemo: [DeviceTreeNode: UInt64?] = [:]
     private var reportedNodes: Set<DeviceTreeNode> = []
+    private var mismatchReported: Set<DeviceTreeNode> = []
 
     init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -67,8 +68,7 @@ struct ResourceFacts {
         }
         if let fixed {
             for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
-                guard let node, let rates, rates != .discrete([fixed]), rates != .range(min: fixed, max: fixed, step: 1) else { continue }
-                guard reportedNodes.insert(node).inserted || node == entryNode else { continue }
+                guard let node, let rates, rates != .discrete([fixed]), mismatchReported.insert(node).inserted else { continue }
                 findings.add(
                     .clockRateMismatch, at: node, property: Self.rateProperties.first { node.hasProperty($0) },
                     "the rates given here disagree with \(provider.path), whose rate is fixed at \(fixed) Hz",
@@ -78,7 +78,9 @@ struct ResourceFacts {
         }
         if let entryRates { return entryRates }
         if let providerRates { return providerRates }
-        if reportedNodes.insert(provider).inserted {
+        // A rate property that is there but unusable was reported already; do not call it missing.
+        let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
+        if !described && reportedNodes.insert(provider).inserted {
             findings.add(
                 .clockRateUndescribed, at: provider,
                 "no rate description: clocks of this provider are served as 1 Hz .. 4294967295 Hz in 1 Hz steps",
