@@ -39,7 +39,7 @@ public enum BackendChecker {
         do {
             tree = try BlobLoader.load(path)
         } catch {
-            return unusable(file, error.message)
+            return unusable(file, error.description)
         }
         return check(tree: tree, file: file)
     }
@@ -49,7 +49,7 @@ public enum BackendChecker {
         do {
             return check(tree: try FlattenedDeviceTree(bytes: bytes), file: file)
         } catch {
-            return unusable(file, error.message + " [" + error.code + "]")
+            return unusable(file, error.description)
         }
     }
 

@@ -1,1 +1,0 @@
-// BackendModelTests: tests of its module sit here.

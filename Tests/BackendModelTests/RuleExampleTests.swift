@@ -1,0 +1,72 @@
+@testable import BackendModel
+import Foundation
+import Testing
+
+/// examples/bad/<rule>.dts: one realistic mistake per error rule, each naming
+/// the finding it must produce in an `expect:` line.
+struct BadExample: CustomTestStringConvertible, Sendable {
+    var file: String
+    var rule: String
+    var path: String
+    var property: String?
+
+    var testDescription: String { rule }
+
+    static let all: [BadExample] = {
+        let directory = packageRoot.appendingPathComponent("examples/bad")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".dts") }.sorted().compactMap { name in
+            let path = directory.appendingPathComponent(name).path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let line = text.split(separator: "\n").first(where: { $0.contains("expect: error[") })
+            else { return BadExample(file: path, rule: "?", path: "?", property: nil) }
+            // " * expect: error[rule] at /path[:property]"
+            let afterBracket = line.split(separator: "[", maxSplits: 1)[1]
+            let rule = String(afterBracket.prefix { $0 != "]" })
+            let place = String(line.split(separator: " at ", maxSplits: 1)[1])
+            let lastSlash = place.lastIndex(of: "/") ?? place.startIndex
+            let colon = place[lastSlash...].firstIndex(of: ":")
+            return BadExample(
+                file: path, rule: rule, path: colon.map { String(place[..<$0]) } ?? place,
+                property: colon.map { String(place[place.index(after: $0)...]) })
+        }
+    }()
+}
+
+@Suite struct RuleExampleTests {
+    @Test(arguments: BadExample.all)
+    func badExampleProducesItsRule(_ example: BadExample) {
+        #expect(URL(fileURLWithPath: example.file).deletingPathExtension().lastPathComponent == example.rule)
+        let result = BackendChecker.check(blobAt: example.file, displayName: "bad.dts")
+        #expect(
+            result.diagnostics.contains { $0.rule == example.rule && $0.path == example.path && $0.property == example.property },
+            "\(example.rule): \(result.summaryText)")
+        #expect(result.hasErrors)
+        #expect(result.tables == nil)
+        #expect(result.isUnusable == (example.rule == "blob-unusable"))
+    }
+
+    @Test func everyErrorRuleHasABadExample() {
+        let covered = Set(BadExample.all.map(\.rule))
+        let missing = Rule.allCases.filter { $0.severity == .error && !covered.contains($0.id) }.map(\.id)
+        #expect(missing.isEmpty, "error rules without examples/bad/<rule>.dts: \(missing)")
+        let unknown = covered.subtracting(Rule.allCases.map(\.id))
+        #expect(unknown.isEmpty, "examples for rules that do not exist: \(unknown)")
+    }
+
+    @Test func goodExamplesAreClean() {
+        for name in ["board.dts", "minimal.dts"] {
+            let result = BackendChecker.check(blobAt: examplePath(name))
+            #expect(result.diagnostics.isEmpty, "\(name): \(result.summaryText)")
+            #expect(result.tables != nil)
+        }
+    }
+
+    /// docs/rules.md is the table the README shows; it must list exactly the rules.
+    @Test func rulesDocumentListsEveryRule() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("docs/rules.md"), encoding: .utf8)
+        for rule in Rule.allCases {
+            #expect(text.contains("| `\(rule.id)` | \(rule.severity.rawValue) |"), "docs/rules.md lacks \(rule.id)")
+        }
+    }
+}

@@ -1,0 +1,181 @@
+@testable import BackendModel
+import ResourceTables
+import Testing
+
+/// Ids, names, rates and levels as binding.md section 5 assigns them.
+@Suite struct TableTests {
+    static let board: PlatformTables? = BackendChecker.check(blobAt: examplePath("board.dts")).tables
+
+    @Test func boardIdentityAndProtocols() throws {
+        let tables = try #require(Self.board)
+        #expect(tables.vendor == "ACME")
+        #expect(tables.subVendor == "vs1-evb")
+        #expect(tables.implementationVersion == 0x10200)
+        #expect(tables.protocols == [.powerDomain, .clock, .sensor, .reset, .voltage])
+    }
+
+    /// Derived clock ids: devices in tree order, each device's direct clocks, then its base device's.
+    @Test func boardDerivedClocks() throws {
+        let tables = try #require(Self.board)
+        #expect(tables.clocks.map(\.name) == ["ccu-usb-core", "osc24m", "ccu-gpu-core", "ccu-disp-pixel", "ccu-dsp-core", "audio-pll", "ccu-emmc-core"])
+        #expect(tables.clocks.map(\.id) == Array(0..<7))
+        let usb = tables.clocks[0]
+        #expect(usb.providerPath == "/soc/clock-controller@10000000")
+        #expect(usb.specifier == [1])
+        #expect(usb.rates == .range(min: 1_000_000, max: 1_000_000_000, step: 1_000_000))
+        #expect(usb.initialRate == 125_000_000, "assigned-clock-rates of the device")
+        #expect(tables.clocks[1].rates == .discrete([24_000_000]))
+        #expect(tables.clocks[5].rates == .discrete([256_000_000]), "fixed-factor: 24 MHz * 32 / 3")
+        #expect(tables.clocks[2].initialRate == 1_000_000, "lowest rate without an assignment")
+    }
+
+    @Test func boardExplicitVoltageTable() throws {
+        let tables = try #require(Self.board)
+        #expect(tables.voltageDomains.map(\.name) == ["vcc-1v8", "vdd-gpu", "vdd-dsp", "vddio-sd", "vcc-3v3"])
+        let gpu = tables.voltageDomains[1]
+        #expect(gpu.levels == .range(min: 600_000, max: 1_100_000, step: 12_500))
+        #expect(gpu.initialLevel == 600_000)
+        #expect(!gpu.initiallyOn)
+        #expect(tables.voltageDomains[0].levels == .discrete([1_800_000]))
+        #expect(tables.voltageDomains[0].initiallyOn, "regulator-boot-on")
+        #expect(tables.voltageDomains[4].initiallyOn, "regulator-always-on")
+    }
+
+    @Test func boardDevicesAndAgents() throws {
+        let tables = try #require(Self.board)
+        let resources = Dictionary(uniqueKeysWithValues: tables.devices.map { ($0.name, $0.resources) })
+        #expect(resources["usb0"] == [.init(.clock, 0), .init(.clock, 1), .init(.voltage, 0)])
+        #expect(resources["gpu"] == [.init(.clock, 2), .init(.voltage, 1), .init(.reset, 0), .init(.powerDomain, 0)])
+        #expect(resources["dsp"] == [.init(.clock, 4), .init(.voltage, 2), .init(.sensor, 1)])
+        #expect(resources["audio"] == [.init(.clock, 5), .init(.clock, 1)], "arm,scmi-clock-ids after the direct clocks")
+        #expect(tables.agents.map(\.name) == ["vm-ivi", "vm-cluster", "vm-admin"])
+        #expect(tables.agents[1].protocols == [.clock, .sensor, .voltage])
+        #expect(tables.agents[2].trusted && tables.agents[2].devices.isEmpty)
+        // The serve tests rely on a clock and a voltage domain shared by two agents' devices.
+        func uses(_ agent: AgentEntry, _ reference: ResourceReference) -> Bool {
+            tables.devices.contains { agent.devices.contains($0.id) && $0.resources.contains(reference) }
+        }
+        #expect(uses(tables.agents[0], .init(.clock, 1)) && uses(tables.agents[1], .init(.clock, 1)))
+        #expect(uses(tables.agents[0], .init(.voltage, 0)) && uses(tables.agents[1], .init(.voltage, 0)))
+    }
+
+    @Test func boardSensorsResetsAndPowerDomains() throws {
+        let tables = try #require(Self.board)
+        #expect(tables.sensors == [
+            SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45500)),
+            SensorEntry(id: 1, name: "board-temp", type: .temperature, unitExponent: -3, source: .path("/sys/class/thermal/thermal_zone0/temp")),
+        ])
+        #expect(tables.resetDomains.map(\.specifier) == [[7], [8]])
+        #expect(tables.powerDomains.map(\.name) == ["power-controller-3", "power-controller-4"])
+    }
+
+    /// A distinct clock is provider + cells; ids follow first use across devices.
+    @Test func derivedIdsAreDeterministicAndShared() throws {
+        let source = tree(
+            backend: backend(
+                devices: """
+                    device@2 { arm,scmi-devid = <2>; arm,scmi-devname = "b"; clocks = <&ccu 1>, <&osc24m>; arm,scmi-basedev = <&gpu>; };
+                    device@1 { arm,scmi-devid = <1>; arm,scmi-devname = "a"; clocks = <&osc24m>, <&ccu 1>, <&ccu 0>; vdd-supply = <&reg_io>; };
+                    """))
+        let tables = try #require(try check(source).tables)
+        #expect(tables.clocks.map(\.name) == ["ccu-b", "clock-24000000", "ccu-c", "ccu-a"], "no clock-output-names: the node name")
+        #expect(tables.voltageDomains.map(\.name) == ["vdd-a", "vdd-io"])
+        #expect(tables.devices.map(\.id) == [1, 2], "devices are listed by id")
+        #expect(tables.devices[0].resources == [.init(.clock, 1), .init(.clock, 0), .init(.clock, 3), .init(.voltage, 1)])
+        #expect(tables.devices[1].resources == [.init(.clock, 0), .init(.clock, 1), .init(.clock, 2), .init(.voltage, 0)])
+    }
+
+    @Test func explicitTablesFixIdsAndNames() throws {
+        let source = tree(
+            backend: backend(
+                protocols: [],
+                devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"a\"; clocks = <&osc24m>; resets = <&ccu 3>; };",
+                extra: """
+                    protocol@14 { reg = <0x14>; #address-cells = <1>; #size-cells = <0>;
+                        clock@1 { reg = <1>; clocks = <&osc24m>; label = "ref"; };
+                        clock@0 { reg = <0>; clocks = <&ccu 2>; label = "core"; arm,scmi-rates-64 = /bits/ 64 <5000000000 2000000000 2000000000>; };
+                    };
+                    protocol@16 { reg = <0x16>; #address-cells = <1>; #size-cells = <0>;
+                        reset@0 { reg = <0>; resets = <&ccu 3>; label = "usb-reset"; };
+                    };
+                    protocol@17 { reg = <0x17>; #address-cells = <1>; #size-cells = <0>;
+                        regulator@0 { reg = <0>; arm,scmi-supply = <&reg_a>; arm,scmi-voltage-step-microvolt = <100000>; };
+                    };
+                    """))
+        let result = try check(source)
+        let tables = try #require(result.tables, "\(result.summaryText)")
+        #expect(tables.clocks.map(\.name) == ["core", "ref"])
+        #expect(tables.clocks[0].rates == .discrete([2_000_000_000, 5_000_000_000]), "sorted, without duplicates, 64-bit")
+        #expect(tables.resetDomains.map(\.name) == ["usb-reset"])
+        #expect(tables.voltageDomains.first?.levels == .range(min: 800_000, max: 1_000_000, step: 100_000), "the entry's step wins")
+        #expect(tables.devices.first?.resources == [.init(.clock, 1), .init(.reset, 0)])
+    }
+
+    @Test func clockNamingRules() throws {
+        let source = tree(
+            backend: backend(
+                devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"a\"; clocks = <&plain>, <&ccu 9>, <&two 1 2>; };"),
+            host: """
+                plain: osc@5 { compatible = "fixed-clock"; #clock-cells = <0>; clock-frequency = <1000>; };
+                two: mux@6 { #clock-cells = <2>; arm,scmi-rates = <100 200>; };
+                """)
+        let tables = try #require(try check(source).tables)
+        #expect(tables.clocks.map(\.name) == ["osc", "clock-controller-9", "mux-1-2"])
+        #expect(tables.clocks[2].rates == .discrete([100, 200]))
+    }
+
+    @Test func fixedClockRatesMustAgree() throws {
+        let result = try check(
+            tree(
+                backend: backend(devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"a\"; clocks = <&osc>; };"),
+                host: "osc: osc@5 { compatible = \"fixed-clock\"; #clock-cells = <0>; clock-frequency = <1000>; arm,scmi-rates = <1000 2000>; };"))
+        #expect(result.has(.clockRateMismatch, at: "/osc@5", property: "arm,scmi-rates"))
+    }
+
+    /// Sensors and performance domains come from explicit tables only.
+    @Test func sensorsAndPerformanceDomains() throws {
+        let source = tree(
+            backend: backend(
+                protocols: [0x14],
+                devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"cpu\"; clocks = <&osc24m>; arm,scmi-perf-domain-ids = <0>; arm,scmi-sensor-ids = <0 1>; };",
+                extra: """
+                    protocol@13 { reg = <0x13>; #address-cells = <1>; #size-cells = <0>;
+                        perf-domain@0 { reg = <0>; label = "big"; operating-points-v2 = <&opp>; };
+                    };
+                    protocol@15 { reg = <0x15>; #address-cells = <1>; #size-cells = <0>;
+                        sensor@0 { reg = <0>; arm,scmi-sensor-type = "voltage"; arm,scmi-sensor-value = <(-5)>; };
+                        sensor@1 { reg = <1>; label = "pwr"; arm,scmi-sensor-type = "power"; arm,scmi-sensor-unit-exponent = <(-6)>; arm,scmi-sensor-path = "/run/pwr"; };
+                    };
+                    """),
+            host: """
+                opp: opp-table { compatible = "operating-points-v2";
+                    opp-2 { opp-hz = /bits/ 64 <1800000000>; opp-microvolt = <950000>; };
+                    opp-1 { opp-hz = /bits/ 64 <1200000000>; opp-microvolt = <800000>; opp-level = <1>; };
+                    opp-3 { opp-hz = /bits/ 64 <2000000000>; status = "disabled"; };
+                };
+                """)
+        let result = try check(source)
+        let tables = try #require(result.tables, "\(result.summaryText)")
+        #expect(tables.performanceDomains == [
+            PerformanceDomainEntry(
+                id: 0, name: "big", oppTablePath: "/opp-table",
+                levels: [PerformanceLevel(hz: 1_200_000_000, microvolts: 800_000, level: 1), PerformanceLevel(hz: 1_800_000_000, microvolts: 950_000)])
+        ])
+        #expect(tables.sensors.map(\.name) == ["sensor0", "pwr"])
+        #expect(tables.sensors[0].source == .constant(-5))
+        #expect(tables.sensors[1].unitExponent == -6)
+        #expect(tables.devices[0].resources == [.init(.clock, 0), .init(.performance, 0), .init(.sensor, 0), .init(.sensor, 1)])
+    }
+
+    /// A disabled protocol node turns the protocol off.
+    @Test func disabledProtocolIsOff() throws {
+        let result = try check(
+            tree(
+                backend: backend(
+                    protocols: [0x14],
+                    devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"a\"; clocks = <&osc24m>; };",
+                    extra: "protocol@17 { reg = <0x17>; status = \"disabled\"; };")))
+        #expect(result.tables?.protocols == [.clock])
+        #expect(result.diagnostics.isEmpty, "\(result.summaryText)")
+    }
+}

@@ -1,1 +1,0 @@
-// CLITests: tests of its module sit here.
