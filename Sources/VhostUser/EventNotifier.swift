@@ -34,7 +34,8 @@ public enum EventNotifier {
     /// non-zero and consumes it. Returns false on timeout.
     public static func wait(_ fd: Int32, timeoutMilliseconds: Int32) -> Bool {
         guard waitReadable(fd, timeoutMilliseconds: timeoutMilliseconds) else { return false }
-        return consume(fd) != nil || true
+        _ = consume(fd)
+        return true
     }
 
     /// Whether the fd has O_NONBLOCK set (on its shared file description).

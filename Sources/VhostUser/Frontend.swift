@@ -278,9 +278,14 @@ public final class VhostUserFrontend {
         let queue = queues[0]
         while !queue.prepareForNotification() {
             if let timeout = timeoutMilliseconds {
-                guard waitReadable(callFDs[0], timeoutMilliseconds: timeout) else {
-                    throw VhostUserError.timedOut("used buffers on queue 0")
-                }
+                // Also watch the socket: the backend never speaks unasked, so
+                // anything there (EOF above all) means it went away.
+                var watched = [pollfd(fd: callFDs[0], events: Int16(POLLIN), revents: 0),
+                               pollfd(fd: channel.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&watched, 2, timeout)
+                if ready < 0 && errno == EINTR { continue }
+                guard ready > 0 else { throw VhostUserError.timedOut("used buffers on queue 0") }
+                if watched[1].revents != 0 && watched[0].revents == 0 { throw VhostUserError.disconnected }
             }
             _ = EventNotifier.consume(callFDs[0])
         }

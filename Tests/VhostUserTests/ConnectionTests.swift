@@ -133,3 +133,66 @@ import Virtqueue
         }
     }
 }
+
+@Suite struct FrontendTests {
+    @Test func aFrontendWaitingForAnswersNoticesTheBackendGoingAway() throws {
+        let fixture = try BackendFixture()
+        let frontend = try VhostUserFrontend(socketPath: fixture.path, options: frontendOptions())
+        defer { frontend.disconnect() }
+        frontend.driverQueue(0).storeAvailIndex(999)  // a broken queue never answers
+        frontend.kick(queue: 0)
+        #expect(frontend.waitForError(queue: 0, timeoutMilliseconds: 10_000))
+        fixture.backend.stop()
+        try frontend.submit(slot: 0, requestLength: 0, responseCapacity: 8)
+        #expect(throws: VhostUserError.disconnected) { try frontend.waitForCompletions(timeoutMilliseconds: 20_000) }
+    }
+
+    @Test func aFrontendRefusesABackendWithoutVersion1AndReportsRejections() throws {
+        // A backend that does not offer VIRTIO_F_VERSION_1 cannot be driven; a raw
+        // listener plays that backend.
+        let path = "/tmp/scmi-dt-vu-\(getpid())-fake.sock"
+        unlink(path)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        listen(listener, 1)
+        defer {
+            close(listener)
+            unlink(path)
+        }
+        let fake = try NativeTestThread {
+            let fd = accept(listener, nil, nil)
+            let channel = VhostUserChannel(adopting: fd)
+            if let message = try? channel.receive(timeoutMilliseconds: 10_000) {
+                try? channel.send(request: message.header.request, flags: 0x5, payload: U64Payload.encode(1 << 30))
+            }
+            _ = try? channel.receive(timeoutMilliseconds: 10_000)
+        }
+        #expect(throws: VhostUserError.missingFeature("VIRTIO_F_VERSION_1")) {
+            _ = try VhostUserFrontend(socketPath: path, options: frontendOptions())
+        }
+        fake.join()
+    }
+}
+
+/// A plain thread for a test's fake peer.
+final class NativeTestThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
+    init(_ body: @escaping @Sendable () -> Void) throws {
+        let box = Unmanaged.passRetained(Box(body))
+        guard pthread_create(&thread, nil, { context in
+            Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, box.toOpaque()) == 0 else { throw VhostUserError.lastErrorForTests }
+    }
+    func join() { pthread_join(thread, nil) }
+}
+
+extension VhostUserError {
+    static var lastErrorForTests: VhostUserError { .system(call: "pthread_create", errno: errno) }
+}

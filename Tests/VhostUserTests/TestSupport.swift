@@ -16,7 +16,7 @@ final class ReversingDevice: VhostUserDeviceHandler, Sendable {
         calls.add(1, ordering: .relaxed)
         queuesSeen.withLock { _ = $0.insert(queueIndex) }
         // Allocation-free like the real device: a fixed stack buffer.
-        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buffer in
+        return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 8) { buffer in
             let count = chain.gatherReadable(into: buffer)
             var bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
             bytes.reverse()
