@@ -228,6 +228,7 @@ final class BackendConnection: @unchecked Sendable {
             }
             protocolFeatures = value
             protocolFeaturesSet = true
+            logger.debug("protocol features acked: 0x\(String(value, radix: 16))")
             return .success
         case .getQueueNum:
             return .reply(U64Payload.encode(UInt64(device.queueCount)))
@@ -257,6 +258,7 @@ final class BackendConnection: @unchecked Sendable {
         }
         stopAllWorkers()
         ackedFeatures = value
+        logger.debug("features acked: 0x\(String(value, radix: 16))")
         startReadyRings()
         return .success
     }
