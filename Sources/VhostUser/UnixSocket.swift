@@ -1,3 +1,4 @@
+import CLinuxShim
 import Glibc
 
 /// Unix stream sockets: listening with stale-file handling, connecting.
