@@ -1,0 +1,122 @@
+import Logging
+import SCMIPlatform
+import VhostUser
+import Virtqueue
+
+/// The virtio-scmi device (virtio device id 32) as a vhost-user backend sees it:
+/// queue 0 (cmdq) carries one SCMI command per descriptor chain, readable
+/// request then writable response; queue 1 (eventq) stays idle because
+/// VIRTIO_SCMI_F_P2A_CHANNELS is not offered (no notifications or delayed
+/// responses exist yet, and virtio-scmi.md §1 forbids offering it then).
+public enum SCMIVirtioDevice {
+    /// Largest SCMI payload the Linux virtio transport sends or expects (VIRTIO_SCMI_MAX_MSG_SIZE).
+    public static let maxPayload = 128
+    /// Header + payload: the longest request we accept.
+    public static let maxRequest = 4 + maxPayload
+    /// Header + status + payload: the longest reply we ever write.
+    public static let maxResponse = 8 + maxPayload
+
+    /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256).
+    public static let description = VhostUserDeviceDescription(
+        queueCount: 2,
+        maxQueueSize: 1024,
+        deviceFeatures: VirtioFeatures.eventIndex | VirtioFeatures.indirectDescriptors | VirtioFeatures.notifyOnEmpty
+    )
+}
+
+/// One connection's device logic: turns each cmdq chain into one call of the
+/// agent's SCMI session. Owns two fixed scratch buffers so that the hot path
+/// (gather → handle → scatter) allocates nothing.
+///
+/// Called only on the connection's worker thread (VhostUser's contract), which
+/// is what makes the unsynchronised scratch buffers safe.
+public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable {
+    private let session: AgentSession
+    private let agentName: String
+    private let logger: Logger
+    private let trace: Bool
+    private let request: UnsafeMutableRawBufferPointer
+    private let response: UnsafeMutableRawBufferPointer
+    /// Causes already logged on this connection: a hostile guest gets one line per cause, not a flood.
+    private var loggedCauses: UInt32 = 0
+    private var closed = false
+
+    public init(session: AgentSession, agentName: String, logger: Logger, trace: Bool) {
+        self.session = session
+        self.agentName = agentName
+        self.logger = logger
+        self.trace = trace
+        // One spare byte tells "exactly the maximum" from "longer than the maximum".
+        request = .allocate(byteCount: SCMIVirtioDevice.maxRequest + 1, alignment: 8)
+        response = .allocate(byteCount: SCMIVirtioDevice.maxResponse, alignment: 8)
+    }
+
+    deinit {
+        request.deallocate()
+        response.deallocate()
+    }
+
+    private enum Cause: UInt32 {
+        case eventQueueBuffer = 1, shortRequest = 2, oversizeRequest = 4, tinyResponse = 8, replyTruncated = 16
+        var text: String {
+            switch self {
+            case .eventQueueBuffer: "eventq buffer consumed although P2A is not offered"
+            case .shortRequest: "request shorter than the 4-byte SCMI header: returned with length 0"
+            case .oversizeRequest: "request longer than \(SCMIVirtioDevice.maxRequest) bytes: PROTOCOL_ERROR"
+            case .tinyResponse: "response buffer shorter than 8 bytes: returned with length 0"
+            case .replyTruncated: "response buffer too small for the reply: COMMS_ERROR"
+            }
+        }
+    }
+
+    private func noteOnce(_ cause: Cause) {
+        guard loggedCauses & cause.rawValue == 0 else { return }
+        loggedCauses |= cause.rawValue
+        logger.warning("agent \(agentName): \(cause.text) (logged once per connection)")
+    }
+
+    public func handle(chain: DescriptorChain, queueIndex: Int) -> UInt32 {
+        guard queueIndex == 0 else {
+            noteOnce(.eventQueueBuffer)
+            return 0
+        }
+        let readable = chain.readableLength
+        if readable < 4 {
+            noteOnce(.shortRequest)
+            return 0
+        }
+        if chain.writableLength < 8 {
+            noteOnce(.tinyResponse)
+            return 0
+        }
+        let started = trace ? ContinuousClock.now : nil
+        let copied = chain.gatherReadable(into: request)
+        if copied > SCMIVirtioDevice.maxRequest { noteOnce(.oversizeRequest) }
+        let capacity = min(chain.writableLength, response.count)
+        let outcome = session.handle(
+            request: UnsafeRawBufferPointer(rebasing: request[0..<copied]),
+            response: UnsafeMutableRawBufferPointer(rebasing: response[0..<capacity])
+        )
+        if outcome.status == .commsError { noteOnce(.replyTruncated) }
+        let written = chain.scatterWritable(from: UnsafeRawBufferPointer(rebasing: response[0..<outcome.responseLength]))
+        if let started { traceMessage(outcome, took: ContinuousClock.now - started) }
+        return UInt32(written)
+    }
+
+    private func traceMessage(_ outcome: MessageOutcome, took: Duration) {
+        guard let header = outcome.header else { return }
+        let name = SCMIMessageNames.name(protocolID: header.protocolID, messageID: header.messageID)
+        let status = outcome.status.map { "\($0)" } ?? "no reply"
+        let micros = Double(took.components.attoseconds) / 1e12 + Double(took.components.seconds) * 1e6
+        logger.info(
+            "agent \(session.agentID) \(agentName): \(name) proto=0x\(String(header.protocolID, radix: 16)) msg=0x\(String(header.messageID, radix: 16)) token=\(header.token) -> \(status) (\(String(format: "%.1f", micros)) us)"
+        )
+    }
+
+    public func connectionClosed() {
+        guard !closed else { return }
+        closed = true
+        session.end()
+        logger.info("agent \(session.agentID) \(agentName): disconnected, requests withdrawn")
+    }
+}

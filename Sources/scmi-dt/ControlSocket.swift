@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+import SCMIPlatform
+import VhostUser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `scmi-dt status` shows: the blob, the platform's physical and per-agent
+/// state, and each listening socket's connection.
+struct StatusReport: Codable {
+    var blob: String
+    var platform: PlatformSnapshot
+    var connections: [ConnectionReport]
+}
+
+struct ConnectionReport: Codable {
+    var agent: String
+    var socket: String
+    var status: ConnectionStatus
+}
+
+/// The operator's window into a running `serve`: a Unix socket that answers
+/// every connection with one JSON `StatusReport` and closes. Read-only by
+/// design, so it needs no protocol beyond "connect, read to EOF".
+final class ControlServer: @unchecked Sendable {
+    private let path: String
+    private let listener: Int32
+    private let logger: Logger
+    private let report: @Sendable () -> StatusReport
+    private let stopping = Mutex(false)
+
+    init(path: String, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
+        self.path = path
+        self.logger = logger
+        self.report = report
+        listener = try UnixSocket.listen(at: path)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "control"
+        thread.start()
+    }
+
+    private func acceptLoop() {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return  // listener closed by stop()
+            }
+            if stopping.withLock({ $0 }) {
+                close(client)
+                return
+            }
+            do {
+                let data = try encoder.encode(report())
+                UnixSocket.writeAll(client, data)
+            } catch {
+                logger.error("control socket: cannot encode status: \(error)")
+            }
+            close(client)
+        }
+    }
+
+    func stop() {
+        stopping.withLock { $0 = true }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        unlink(path)
+    }
+}
+
+/// Small helpers over AF_UNIX stream sockets for the control channel.
+enum UnixSocket {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func address(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { throw Failure(description: "socket path too long (\(bytes.count) bytes, at most \(capacity - 1)): \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    static func listen(at path: String) throws -> Int32 {
+        var address = try address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 8) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot listen on \(path): \(message)")
+        }
+        return fd
+    }
+
+    static func connect(to path: String) throws -> Int32 {
+        var address = try address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot connect to \(path): \(message)")
+        }
+        return fd
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data) {
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+
+    static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return data
+    }
+}
