@@ -9,13 +9,6 @@ import Virtqueue
 /// VIRTIO_SCMI_F_P2A_CHANNELS is not offered (no notifications or delayed
 /// responses exist yet, and virtio-scmi.md §1 forbids offering it then).
 public enum SCMIVirtioDevice {
-    /// Largest SCMI payload the Linux virtio transport sends or expects (VIRTIO_SCMI_MAX_MSG_SIZE).
-    public static let maxPayload = 128
-    /// Header + payload: the longest request we accept.
-    public static let maxRequest = 4 + maxPayload
-    /// Header + status + payload: the longest reply we ever write.
-    public static let maxResponse = 8 + maxPayload
-
     /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256).
     public static let description = VhostUserDeviceDescription(
         queueCount: 2,
@@ -47,8 +40,8 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
         self.logger = logger
         self.trace = trace
         // One spare byte tells "exactly the maximum" from "longer than the maximum".
-        request = .allocate(byteCount: SCMIVirtioDevice.maxRequest + 1, alignment: 8)
-        response = .allocate(byteCount: SCMIVirtioDevice.maxResponse, alignment: 8)
+        request = .allocate(byteCount: SCMILimits.maxRequest + 1, alignment: 8)
+        response = .allocate(byteCount: SCMILimits.maxResponse, alignment: 8)
     }
 
     deinit {
@@ -62,7 +55,7 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
             switch self {
             case .eventQueueBuffer: "eventq buffer consumed although P2A is not offered"
             case .shortRequest: "request shorter than the 4-byte SCMI header: returned with length 0"
-            case .oversizeRequest: "request longer than \(SCMIVirtioDevice.maxRequest) bytes: PROTOCOL_ERROR"
+            case .oversizeRequest: "request longer than \(SCMILimits.maxRequest) bytes: PROTOCOL_ERROR"
             case .tinyResponse: "response buffer shorter than 8 bytes: returned with length 0"
             case .replyTruncated: "response buffer too small for the reply: COMMS_ERROR"
             }
@@ -80,24 +73,20 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
             noteOnce(.eventQueueBuffer)
             return 0
         }
-        let readable = chain.readableLength
-        if readable < 4 {
-            noteOnce(.shortRequest)
-            return 0
-        }
-        if chain.writableLength < 8 {
-            noteOnce(.tinyResponse)
-            return 0
-        }
         let started = trace ? ContinuousClock.now : nil
         let copied = chain.gatherReadable(into: request)
-        if copied > SCMIVirtioDevice.maxRequest { noteOnce(.oversizeRequest) }
         let capacity = min(chain.writableLength, response.count)
         let outcome = session.handle(
             request: UnsafeRawBufferPointer(rebasing: request[0..<copied]),
             response: UnsafeMutableRawBufferPointer(rebasing: response[0..<capacity])
         )
-        if outcome.status == .commsError { noteOnce(.replyTruncated) }
+        if outcome.responseLength == 0 {
+            noteOnce(outcome.header == nil ? .shortRequest : .tinyResponse)
+        } else if copied > SCMILimits.maxRequest {
+            noteOnce(.oversizeRequest)
+        } else if outcome.status == .commsError {
+            noteOnce(.replyTruncated)
+        }
         let written = chain.scatterWritable(from: UnsafeRawBufferPointer(rebasing: response[0..<outcome.responseLength]))
         if let started { traceMessage(outcome, took: ContinuousClock.now - started) }
         return UInt32(written)
@@ -105,11 +94,12 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
 
     private func traceMessage(_ outcome: MessageOutcome, took: Duration) {
         guard let header = outcome.header else { return }
-        let name = SCMIMessageNames.name(protocolID: header.protocolID, messageID: header.messageID)
+        let name = MessageNames.messageName(protocolID: header.protocolID, messageID: header.messageID)
+        let protocolName = MessageNames.protocolName(header.protocolID)
         let status = outcome.status.map { "\($0)" } ?? "no reply"
-        let micros = Double(took.components.attoseconds) / 1e12 + Double(took.components.seconds) * 1e6
+        let nanoseconds = took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000
         logger.info(
-            "agent \(session.agentID) \(agentName): \(name) proto=0x\(String(header.protocolID, radix: 16)) msg=0x\(String(header.messageID, radix: 16)) token=\(header.token) -> \(status) (\(String(format: "%.1f", micros)) us)"
+            "agent \(session.agentID) \(agentName): \(protocolName) \(name) (0x\(String(header.protocolID, radix: 16))/0x\(String(header.messageID, radix: 16)) token \(header.token)) -> \(status), \(nanoseconds / 1000).\(nanoseconds % 1000 / 100) us"
         )
     }
 
