@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""expect.py - what a guest of one agent must observe, derived from `scmi-dt tables --format json`.
+
+    expect.py TABLES.json AGENT_NAME > expect.env      (a shell file the guest sources)
+    expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock and a voltage domain both may use, for arbitration)
+    expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
+
+Nothing here is hard-coded to the example board: every value comes from the tables.
+"""
+import json
+import sys
+
+CLOCK, VOLTAGE = 0x14, 0x17
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def agent_by_name(tables, name):
+    for agent in tables["agents"]:
+        if agent["name"] == name:
+            return agent
+    sys.exit(f"expect.py: no agent named {name!r}")
+
+
+def reachable(tables, agent, protocol):
+    """Resource ids of `protocol` that belong to a device the agent may use (and the protocol is allowed)."""
+    if protocol not in agent["protocols"]:
+        return []
+    ids = []
+    for device in tables["devices"]:
+        if device["id"] in agent["devices"]:
+            for ref in device["resources"]:
+                if ref["protocol"] == protocol and ref["id"] not in ids:
+                    ids.append(ref["id"])
+    return ids
+
+
+def rates(clock):
+    r = clock["rates"]
+    if "discrete" in r:
+        return r["discrete"]
+    return [r["min"], r["max"]]
+
+
+def levels(domain):
+    lv = domain["levels_microvolts"]
+    if "discrete" in lv:
+        return lv["discrete"]
+    return [lv["min"], lv["max"]]
+
+
+def settable_rate(clock, higher=False):
+    """A described rate other than the initial one (the lowest or highest)."""
+    r = clock["rates"]
+    if "discrete" in r:
+        candidates = [x for x in r["discrete"] if x != clock["initial_rate"]] or r["discrete"]
+        return candidates[-1] if higher else candidates[0]
+    lo, hi, step = r["min"], r["max"], r["step"]
+    pick = lo + step * ((hi - lo) // step // (2 if not higher else 1))
+    if pick == clock["initial_rate"] and pick - step >= lo:
+        pick -= step
+    return pick
+
+
+def settable_level(domain, higher=False):
+    lv = domain["levels_microvolts"]
+    if "discrete" in lv:
+        values = lv["discrete"]
+        return values[-1] if higher else values[0]
+    lo, hi, step = lv["min"], lv["max"], lv["step"]
+    n = (hi - lo) // step
+    return lo + step * (n if higher else max(1, n // 2) if n > 1 else 0)
+
+
+def agent_env(tables, name):
+    agent = agent_by_name(tables, name)
+    backend = tables["backend"]
+    clocks = {c["id"]: c for c in tables["clocks"]}
+    domains = {d["id"]: d for d in tables["voltage_domains"]}
+    own_clocks = reachable(tables, agent, CLOCK)
+    own_domains = reachable(tables, agent, VOLTAGE)
+    out = {
+        "AGENT_ID": agent["id"],
+        "AGENT_NAME": agent["name"],
+        "TRUSTED": 1 if agent["trusted"] else 0,
+        "VENDOR": backend["vendor"],
+        "SUBVENDOR": backend["sub_vendor"],
+        "FIRMWARE_VERSION": "0x%x" % backend["implementation_version"],
+        "CLOCK_PROTOCOL": 1 if CLOCK in agent["protocols"] else 0,
+        "VOLTAGE_PROTOCOL": 1 if VOLTAGE in agent["protocols"] else 0,
+        # every clock of the platform (discovery answers for all of them)
+        "ALL_CLOCKS": " ".join(c["name"] for c in tables["clocks"]),
+        # the agent's own clocks with the rate nobody has changed yet
+        "OWN_CLOCKS": " ".join("%s:%d" % (clocks[i]["name"], clocks[i]["initial_rate"]) for i in own_clocks),
+        "OWN_REGULATORS": " ".join("%s:%d" % (domains[i]["name"], domains[i]["initial_microvolts"]) for i in own_domains),
+    }
+    if own_clocks:
+        # prefer a clock with a choice of rates
+        pick = next((i for i in own_clocks if len(set(rates(clocks[i]))) > 1), own_clocks[0])
+        out["PERMITTED_CLOCK"] = pick
+        out["PERMITTED_RATE"] = settable_rate(clocks[pick])
+        out["PERMITTED_INITIAL_RATE"] = clocks[pick]["initial_rate"]
+    foreign = [i for i in clocks if i not in own_clocks]
+    if foreign:
+        out["DENIED_CLOCK"] = foreign[0]
+        # a device that owns it, for the trusted agent's self-grant
+        for device in tables["devices"]:
+            if {"protocol": CLOCK, "id": foreign[0]} in device["resources"]:
+                out["DENIED_CLOCK_DEVICE"] = device["id"]
+                break
+    return out
+
+
+def shared(tables, a_name, b_name):
+    a, b = agent_by_name(tables, a_name), agent_by_name(tables, b_name)
+    clocks = {c["id"]: c for c in tables["clocks"]}
+    domains = {d["id"]: d for d in tables["voltage_domains"]}
+    common_clocks = [i for i in reachable(tables, a, CLOCK) if i in reachable(tables, b, CLOCK)]
+    common_domains = [i for i in reachable(tables, a, VOLTAGE) if i in reachable(tables, b, VOLTAGE)]
+    # arbitration is only visible on resources with a choice of values
+    common_clocks.sort(key=lambda i: len(set(rates(clocks[i]))) < 2)
+    common_domains.sort(key=lambda i: len(set(levels(domains[i]))) < 2)
+    out = {}
+    if common_clocks:
+        c = clocks[common_clocks[0]]
+        out.update(SHARED_CLOCK=c["id"], SHARED_CLOCK_NAME=c["name"], LOW_RATE=settable_rate(c), HIGH_RATE=settable_rate(c, higher=True))
+    if common_domains:
+        d = domains[common_domains[0]]
+        out.update(SHARED_DOMAIN=d["id"], SHARED_DOMAIN_NAME=d["name"], LOW_LEVEL=settable_level(d), HIGH_LEVEL=settable_level(d, higher=True))
+    return out
+
+
+def best_pair(tables):
+    """Two agents sharing resources, preferring a clock and a domain with a choice of values."""
+    clocks = {c["id"]: c for c in tables["clocks"]}
+    domains = {d["id"]: d for d in tables["voltage_domains"]}
+    best, best_score = None, -1
+    agents = tables["agents"]
+    for i, a in enumerate(agents):
+        for b in agents[i + 1:]:
+            cc = [x for x in reachable(tables, a, CLOCK) if x in reachable(tables, b, CLOCK)]
+            dd = [x for x in reachable(tables, a, VOLTAGE) if x in reachable(tables, b, VOLTAGE)]
+            score = (4 if any(len(set(rates(clocks[x]))) > 1 for x in cc) else 1 if cc else 0) + \
+                    (2 if any(len(set(levels(domains[x]))) > 1 for x in dd) else 1 if dd else 0)
+            if score > best_score:
+                best, best_score = (a["name"], b["name"]), score
+    return best if best_score > 0 else None
+
+
+def emit(values):
+    for key, value in values.items():
+        text = str(value).replace("'", "")
+        print(f"{key}='{text}'")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and not sys.argv[2].startswith("--"):
+        emit(agent_env(load(sys.argv[1]), sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[2] == "--pair":
+        pair = best_pair(load(sys.argv[1]))
+        print(" ".join(pair) if pair else "")
+    elif len(sys.argv) == 5 and sys.argv[2] == "--shared":
+        emit(shared(load(sys.argv[1]), sys.argv[3], sys.argv[4]))
+    else:
+        sys.exit(__doc__)

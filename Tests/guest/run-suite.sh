@@ -1,0 +1,157 @@
+#!/bin/bash
+# run-suite.sh - the real-guest acceptance suite: arm64 Linux 6.12 under QEMU 10
+# (vhost-user-scmi-pci) against `scmi-dt serve`, using ../shared/guest/run.sh.
+#
+#   Tests/guest/run-suite.sh [BLOB]        (default: examples/board.dtb)
+#
+# For the blob it: starts serve on temporary sockets with a control socket;
+#   1. boots one guest per agent with that agent's `scmi-dt guest-dtsi` node and
+#      checks the Base handshake, clocks, regulators and raw-mode permissions;
+#   2. boots two guests at once sharing a clock and a voltage domain and watches
+#      arbitration with `scmi-dt status` on the host, before and after one leaves;
+#   3. boots a guest again on a socket that already served one (a reboot).
+# Prints what it checked; on failure prints the guest's console log. Exit 0 = all passed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+BLOB=${1:-examples/board.dtb}
+BIN=${SCMI_DT:-$ROOT/.build/debug/scmi-dt}
+HARNESS=${GUEST_HARNESS:-$ROOT/../shared/guest}
+HERE=$ROOT/Tests/guest
+
+PASSED=0
+FAILED=0
+ok() { PASSED=$((PASSED + 1)); echo "  PASS $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+
+if [ ! -x "$HARNESS/run.sh" ] && [ ! -f "$HARNESS/run.sh" ]; then
+	echo "guest suite: no harness at $HARNESS (../shared/guest); nothing to run" >&2
+	exit 1
+fi
+for tool in qemu-system-aarch64 dtc cpio python3; do
+	command -v $tool >/dev/null || { echo "guest suite: missing $tool (run scripts/setup.sh --guest)" >&2; exit 1; }
+done
+[ -x "$BIN" ] || { echo "guest suite: build scmi-dt first ($BIN)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/scmi-guest-suite.XXXXXX)
+SERVE_PID=""
+cleanup() {
+	[ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+	[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" tables --format json "$BLOB" >"$WORK/tables.json" || { echo "guest suite: scmi-dt tables failed on $BLOB" >&2; exit 1; }
+AGENTS=$(python3 -c 'import json,sys; print(" ".join(a["name"] for a in json.load(open(sys.argv[1]))["agents"]))' "$WORK/tables.json")
+
+"$BIN" serve "$BLOB" --socket-dir "$WORK" --control "$WORK/control.sock" --trace >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 100); do [ -S "$WORK/control.sock" ] && break; sleep 0.1; done
+[ -S "$WORK/control.sock" ] || { cat "$WORK/serve.log"; echo "guest suite: serve did not start" >&2; exit 1; }
+echo "guest suite: serving $BLOB for agents: $AGENTS (work dir $WORK)"
+
+# boot AGENT SCRIPT TAG [extra run.sh args...] -> run.sh exit status; console in $WORK/TAG.console
+boot() {
+	local agent=$1 script=$2 tag=$3
+	shift 3
+	"$BIN" guest-dtsi "$BLOB" --agent "$agent" >"$WORK/$agent.dtsi" || return 90
+	python3 "$HERE/expect.py" "$WORK/tables.json" "$agent" >"$WORK/$agent.env" || return 91
+	[ -f "$WORK/shared.env" ] || : >"$WORK/shared.env"
+	bash "$HARNESS/run.sh" --socket "$WORK/$agent.sock" --scmi-dtsi "$WORK/$agent.dtsi" \
+		--script "$HERE/$script" --guest-file "$HERE/lib.sh:/harness/lib.sh" \
+		--guest-file "$WORK/$agent.env:/harness/expect.env" --guest-file "$WORK/shared.env:/harness/shared.env" \
+		--timeout 180 --quiet --log "$WORK/$tag.console" "$@" >"$WORK/$tag.run" 2>&1
+}
+
+# report TAG STATUS: print the guest's PASS/FAIL lines; the whole console on failure
+report() {
+	local tag=$1 status=$2
+	grep -a -E '^(PASS|FAIL) ' "$WORK/$tag.console" | sed 's/^/    /'
+	if [ "$status" = 0 ]; then
+		ok "guest $tag: $(grep -a -c '^PASS ' "$WORK/$tag.console") checks passed"
+	else
+		bad "guest $tag: run.sh exit status $status"
+		echo "---- console of $tag ----"; cat "$WORK/$tag.console"; cat "$WORK/$tag.run"; echo "---- end of $tag ----"
+	fi
+}
+
+# status_value PYTHON-EXPRESSION: evaluate against `scmi-dt status --format json` as `s`
+status_value() {
+	"$BIN" status --control "$WORK/control.sock" --format json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+}
+
+wait_marker() { # FILE MARKER SECONDS
+	for _ in $(seq $(($3 * 10))); do grep -a -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+echo "1. one guest per agent: Base handshake, clocks, regulators, permissions"
+for agent in $AGENTS; do
+	boot "$agent" guest-basics.sh "basics-$agent"
+	report "basics-$agent" $?
+done
+
+PAIR=$(python3 "$HERE/expect.py" "$WORK/tables.json" --pair)
+if [ -n "$PAIR" ]; then
+	set -- $PAIR
+	LOW=$1 HIGH=$2
+	python3 "$HERE/expect.py" "$WORK/tables.json" --shared "$LOW" "$HIGH" >"$WORK/shared.env"
+	. "$WORK/shared.env"
+	echo "2. two guests at once: $LOW and $HIGH share ${SHARED_CLOCK_NAME:-no clock} and ${SHARED_DOMAIN_NAME:-no voltage domain}"
+	boot "$LOW" guest-share-low.sh "share-$LOW" &
+	LOW_PID=$!
+	if wait_marker "$WORK/share-$LOW.console" '@@LOW-SET@@' 120; then
+		[ -n "${SHARED_CLOCK:-}" ] && { v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && ok "host status: $SHARED_CLOCK_NAME at $v Hz with one request" || bad "host status: $SHARED_CLOCK_NAME at $v Hz, expected $LOW_RATE"; }
+		boot "$HIGH" guest-share-high.sh "share-$HIGH" &
+		HIGH_PID=$!
+		if wait_marker "$WORK/share-$HIGH.console" '@@HIGH-SET@@' 120; then
+			if [ -n "${SHARED_CLOCK:-}" ]; then
+				v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]")
+				[ "$v" = "$HIGH_RATE" ] && ok "host status while both run: $SHARED_CLOCK_NAME at the highest request, $v Hz" || bad "host status while both run: $SHARED_CLOCK_NAME at $v Hz, expected $HIGH_RATE"
+				v=$(status_value "[c['enabled'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]")
+				[ "$v" = "True" ] && ok "host status: $SHARED_CLOCK_NAME on (one agent's vote)" || bad "host status: $SHARED_CLOCK_NAME enabled=$v"
+			fi
+			if [ -n "${SHARED_DOMAIN:-}" ]; then
+				v=$(status_value "[d['levelMicrovolts'] for d in s['platform']['voltageDomains'] if d['id']==$SHARED_DOMAIN][0]")
+				[ "$v" = "$HIGH_LEVEL" ] && ok "host status while both run: $SHARED_DOMAIN_NAME at the highest request, $v uV" || bad "host status while both run: $SHARED_DOMAIN_NAME at $v uV, expected $HIGH_LEVEL"
+			fi
+		else
+			bad "guest $HIGH never set its request"
+		fi
+		wait $HIGH_PID
+		report "share-$HIGH" $?
+		# the high guest has powered off and disconnected: its requests are withdrawn
+		if [ -n "${SHARED_CLOCK:-}" ]; then
+			for _ in $(seq 50); do v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && break; sleep 0.1; done
+			[ "$v" = "$LOW_RATE" ] && ok "host status after $HIGH powered off: $SHARED_CLOCK_NAME recomputed to $v Hz" || bad "host status after $HIGH left: $SHARED_CLOCK_NAME at $v Hz, expected $LOW_RATE"
+		fi
+		if [ -n "${SHARED_DOMAIN:-}" ]; then
+			v=$(status_value "[d['levelMicrovolts'] for d in s['platform']['voltageDomains'] if d['id']==$SHARED_DOMAIN][0]")
+			[ "$v" = "$LOW_LEVEL" ] && ok "host status after $HIGH powered off: $SHARED_DOMAIN_NAME recomputed to $v uV" || bad "host status after $HIGH left: $SHARED_DOMAIN_NAME at $v uV, expected $LOW_LEVEL"
+		fi
+	else
+		bad "guest $LOW never set its request"
+	fi
+	wait $LOW_PID
+	report "share-$LOW" $?
+	: >"$WORK/shared.env"
+else
+	echo "2. skipped: no two agents of $BLOB share a clock or a voltage domain"
+fi
+
+FIRST=${AGENTS%% *}
+echo "3. a second boot on $FIRST's socket (reboot)"
+boot "$FIRST" guest-reboot.sh "reboot-$FIRST"
+report "reboot-$FIRST" $?
+
+if grep -q -i -E 'fatal|precondition|trap' "$WORK/serve.log"; then
+	bad "serve log shows a crash"; tail -20 "$WORK/serve.log"
+else
+	ok "serve survived every guest ($(grep -c ' -> ' "$WORK/serve.log") SCMI messages traced)"
+fi
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID"; rc=$?; SERVE_PID=""
+[ "$rc" = 0 ] && ok "serve exited 0 on SIGTERM" || bad "serve exit status $rc on SIGTERM"
+ls "$WORK"/*.sock >/dev/null 2>&1 && bad "sockets left behind: $(ls "$WORK"/*.sock)" || ok "no socket left behind"
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
