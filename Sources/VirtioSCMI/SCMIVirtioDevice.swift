@@ -9,12 +9,11 @@ import Virtqueue
 /// VIRTIO_SCMI_F_P2A_CHANNELS is not offered (no notifications or delayed
 /// responses exist yet, and virtio-scmi.md §1 forbids offering it then).
 public enum SCMIVirtioDevice {
-    /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256).
-    public static let description = VhostUserDeviceDescription(
-        queueCount: 2,
-        maxQueueSize: 1024,
-        deviceFeatures: VirtioFeatures.eventIndex | VirtioFeatures.indirectDescriptors | VirtioFeatures.notifyOnEmpty
-    )
+    /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256). No
+    /// device-specific feature bits: the transport offers VERSION_1, EVENT_IDX,
+    /// INDIRECT_DESC and NOTIFY_ON_EMPTY itself, and P2A is withheld (above).
+    /// Only the cmdq's chains reach the handler.
+    public static let description = VhostUserDeviceDescription(queueCount: 2, maxQueueSize: 1024, deviceFeatures: 0, handledQueues: [0])
 }
 
 /// One connection's device logic: turns each cmdq chain into one call of the

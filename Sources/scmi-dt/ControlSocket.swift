@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SCMIPlatform
+import Synchronization
 import VhostUser
 
 #if canImport(Glibc)
@@ -18,7 +19,30 @@ struct StatusReport: Codable {
 struct ConnectionReport: Codable {
     var agent: String
     var socket: String
-    var status: ConnectionStatus
+    var connected: Bool
+    /// Seconds since the epoch when the current frontend connected.
+    var connectedSince: Double?
+    var connectionsAccepted: UInt64
+    var connectionsRefused: UInt64
+    var chainsServed: UInt64
+    var chainsServedThisConnection: UInt64
+    var brokenChains: UInt64
+    var errors: UInt64
+    var lastError: String?
+
+    init(agent: String, status: ConnectionStatus) {
+        self.agent = agent
+        socket = status.socketPath
+        connected = status.isConnected
+        connectedSince = status.connectedSince
+        connectionsAccepted = status.connectionsAccepted
+        connectionsRefused = status.connectionsRefused
+        chainsServed = status.chainsServed
+        chainsServedThisConnection = status.chainsServedThisConnection
+        brokenChains = status.brokenChains
+        errors = status.errors
+        lastError = status.lastError
+    }
 }
 
 /// The operator's window into a running `serve`: a Unix socket that answers

@@ -8,6 +8,7 @@ import SCMIPlatform
 import Synchronization
 import VhostUser
 import VirtioSCMI
+import Virtqueue
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -117,8 +118,17 @@ final class Server: @unchecked Sendable {
         current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
     }
 
+    /// With --trace every physical change is logged with its cause, by resource name.
     private static func makePlatform(_ tables: PlatformTables, logger: Logger, trace: Bool) -> SCMIPlatform {
-        SCMIPlatform(tables: tables, onPhysicalChange: trace ? { change in logger.info("physical: \(change)") } : nil)
+        guard trace else { return SCMIPlatform(tables: tables) }
+        // The platform names the resources; the callback needs it after it exists.
+        let named = WeakPlatform()
+        let log: @Sendable (PhysicalChange) -> Void = { change in
+            logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
+        }
+        let platform = SCMIPlatform(tables: tables, onPhysicalChange: log)
+        named.platform = platform
+        return platform
     }
 
     func start(bindings: [(agent: AgentEntry, path: String)], controlPath: String?) throws {
@@ -159,7 +169,7 @@ final class Server: @unchecked Sendable {
         return StatusReport(
             blob: blobPath,
             platform: platform.snapshot(),
-            connections: listeners.map { ConnectionReport(agent: $0.agentName, socket: $0.path, status: $0.backend.status) }
+            connections: listeners.map { ConnectionReport(agent: $0.agentName, status: $0.backend.status) }
         )
     }
 
@@ -193,6 +203,12 @@ final class Server: @unchecked Sendable {
         current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
     }
+}
+
+/// Lets the trace callback reach the platform it belongs to without a retain cycle.
+private final class WeakPlatform: @unchecked Sendable {
+    // Written once, before any connection exists; read afterwards.
+    weak var platform: SCMIPlatform?
 }
 
 /// Answers every chain with length 0: used only for an agent that a reload removed.

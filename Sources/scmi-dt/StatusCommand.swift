@@ -62,29 +62,29 @@ enum StatusText {
 
         if !report.platform.clocks.isEmpty {
             out += "\nclocks (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state", "rate Hz", "requests"]]
+            var rows = [["id", "name", "state", "rate", "requests"]]
             for clock in report.platform.clocks {
                 let requests = clock.requests.map { request -> String in
                     var parts: [String] = []
                     if let enabled = request.enabled { parts.append(enabled ? "on" : "off") }
-                    if let rate = request.rateHz { parts.append("\(rate) Hz") }
+                    if let rate = request.rateHz { parts.append(formatHertz(rate)) }
                     return "\(request.agentName): " + parts.joined(separator: " ")
                 }
-                rows.append([String(clock.id), clock.name, clock.enabled ? "on" : "off", String(clock.rateHz), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
+                rows.append([String(clock.id), clock.name, clock.enabled ? "on" : "off", formatHertz(clock.rateHz), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
             }
             out += TextTable.render(rows)
         }
         if !report.platform.voltageDomains.isEmpty {
             out += "\nvoltage domains (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state", "level uV", "requests"]]
+            var rows = [["id", "name", "state", "level", "requests"]]
             for domain in report.platform.voltageDomains {
                 let requests = domain.requests.map { request -> String in
                     var parts: [String] = []
                     if let on = request.on { parts.append(on ? "on" : "off") }
-                    if let level = request.levelMicrovolts { parts.append("\(level) uV") }
+                    if let level = request.levelMicrovolts { parts.append(formatMicrovolts(level)) }
                     return "\(request.agentName): " + parts.joined(separator: " ")
                 }
-                rows.append([String(domain.id), domain.name, domain.on ? "on" : "off", String(domain.levelMicrovolts), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
+                rows.append([String(domain.id), domain.name, domain.on ? "on" : "off", formatMicrovolts(domain.levelMicrovolts), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
             }
             out += TextTable.render(rows)
         }
@@ -99,38 +99,25 @@ enum StatusText {
         }
         out += TextTable.render(rows)
         out += "\nconnections\n"
-        var connectionRows = [["agent", "socket", "state", "chains", "since"]]
+        var connectionRows = [["agent", "socket", "frontend", "chains (this connection)", "broken", "refused", "last error"]]
         for connection in report.connections {
-            let status = connection.status
-            connectionRows.append([connection.agent, connection.socket, status.summary, String(status.chainsServed), status.sinceDescription])
+            connectionRows.append([
+                connection.agent, connection.socket, connection.connected ? "connected" : "waiting",
+                "\(connection.chainsServed) (\(connection.chainsServedThisConnection))", String(connection.brokenChains),
+                String(connection.connectionsRefused), connection.lastError ?? "-",
+            ])
         }
         out += TextTable.render(connectionRows)
         return out
     }
 }
 
-/// Left-aligned columns separated by two spaces; the first row is the heading.
-enum TextTable {
+extension TextTable {
+    /// A table from rows whose first row is the heading.
     static func render(_ rows: [[String]]) -> String {
-        guard let first = rows.first else { return "" }
-        var widths = Array(repeating: 0, count: first.count)
-        for row in rows {
-            for (column, cell) in row.enumerated() where column < widths.count {
-                widths[column] = max(widths[column], cell.count)
-            }
-        }
-        var out = ""
-        for row in rows {
-            var line = ""
-            for (column, cell) in row.enumerated() {
-                if column == row.count - 1 {
-                    line += cell
-                } else {
-                    line += cell + String(repeating: " ", count: widths[column] - cell.count + 2)
-                }
-            }
-            out += "  " + line + "\n"
-        }
-        return out
+        var table = TextTable()
+        table.header = rows.first ?? []
+        table.rows = Array(rows.dropFirst())
+        return table.rendered() + "\n"
     }
 }
