@@ -124,10 +124,11 @@ def shared(tables, a_name, b_name):
     common_clocks.sort(key=lambda i: len(set(rates(clocks[i]))) < 2)
     common_domains.sort(key=lambda i: len(set(levels(domains[i]))) < 2)
     out = {}
-    if common_clocks:
+    # a resource with a single value cannot show arbitration: leave it out rather than pass vacuously
+    if common_clocks and len(set(rates(clocks[common_clocks[0]]))) > 1:
         c = clocks[common_clocks[0]]
         out.update(SHARED_CLOCK=c["id"], SHARED_CLOCK_NAME=c["name"], LOW_RATE=settable_rate(c), HIGH_RATE=settable_rate(c, higher=True))
-    if common_domains:
+    if common_domains and len(set(levels(domains[common_domains[0]]))) > 1:
         d = domains[common_domains[0]]
         out.update(SHARED_DOMAIN=d["id"], SHARED_DOMAIN_NAME=d["name"], LOW_LEVEL=settable_level(d), HIGH_LEVEL=settable_level(d, higher=True))
     return out

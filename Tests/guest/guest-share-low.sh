@@ -29,4 +29,7 @@ if [ -n "$SHARED_DOMAIN" ]; then
 	if wait_for "withdrawal" 30 level_is "$LOW_LEVEL"; then pass "physical level back to $LOW_LEVEL uV after the other guest left"; else fail "physical level not recomputed (now $(voltage_level_get $SHARED_DOMAIN))"; fi
 fi
 echo "@@LOW-DONE@@"
+# Keep holding the requests while the host looks at the recomputed state
+# (leaving would withdraw them too).
+sleep "${HOLD:-8}"
 finish
