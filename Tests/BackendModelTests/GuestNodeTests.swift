@@ -45,7 +45,7 @@ import Testing
         let scmi = try #require(tree.node(atPath: "/firmware/scmi"))
         #expect(scmi.children.map(\.name) == ["protocol@14", "protocol@15", "protocol@17"])
         let regulators = try #require(tree.node(atPath: "/firmware/scmi/protocol@17/regulators"))
-        #expect(regulators.children.map(\.name) == ["regulator@0", "regulator@2"])
+        #expect(regulators.children.map(\.name) == ["regulator@0", "regulator@1", "regulator@2"])
     }
 
     /// An agent with no devices gets no regulators node (Linux would probe regulators it may not use).
