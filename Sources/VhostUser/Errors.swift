@@ -20,6 +20,9 @@ public enum VhostUserError: Error, Equatable, CustomStringConvertible {
     case timedOut(String)
     /// The peer closed the connection.
     case disconnected
+    /// The backend closed the connection before negotiation finished: most often
+    /// because another frontend is connected to it (one at a time).
+    case closedDuringNegotiation
     /// A frontend call was used wrongly (slot out of range, too large a request, ...).
     case invalidArgument(String)
 
@@ -35,6 +38,8 @@ public enum VhostUserError: Error, Equatable, CustomStringConvertible {
         case .missingFeature(let what): return "the backend does not offer \(what)"
         case .timedOut(let what): return "timed out waiting for \(what)"
         case .disconnected: return "the peer closed the connection"
+        case .closedDuringNegotiation:
+            return "the backend closed the connection during vhost-user negotiation (is another frontend already connected?)"
         case .invalidArgument(let what): return "invalid argument: \(what)"
         }
     }

@@ -102,7 +102,7 @@ public final class VhostUserFrontend {
             closeNotifiers()
             channel.close()
             isClosed = true
-            throw error
+            throw error as? VhostUserError == .disconnected ? VhostUserError.closedDuringNegotiation : error
         }
     }
 

@@ -55,6 +55,11 @@ import Virtqueue
         #expect(fixture.log.contains("refusing a second frontend"))
 
         #expect(try first.exchange(request: [3, 4, 5], responseCapacity: 4) == [5, 4, 3])
+        #expect(throws: VhostUserError.closedDuringNegotiation) {
+            _ = try VhostUserFrontend(socketPath: fixture.path, options: frontendOptions())
+        }
+        #expect(fixture.backend.status.connectionsRefused == 2)
+        #expect(try first.exchange(request: [6], responseCapacity: 4) == [6])
         #expect(fixture.deviceCount == 1)
         #expect(fixture.backend.status.isConnected)
     }
