@@ -171,17 +171,19 @@ import Testing
         #expect(error?.message.contains("structure block") == true)
     }
 
-    // The reservation map placed inside the structure block: reservation entries would be
-    // read out of node data (libfdt only checks it lies within the blob).
-    @Test func reserveMapOverlappingStructureBlock() throws {
-        var bytes = try compileDTS("/dts-v1/;\n/ { a { }; b { }; c { }; };")
-        // An all-zero 16-byte run (an empty map) inside the structure block does not exist in
-        // dtc output, so point the map at the struct block's root name padding + first tag
-        // region only after making a zero run there: a NOP-free tree has none, so use the
-        // header's tail instead and check the header/map overlap.
-        bytes[.reserveMapOffset] = 24
+    // The memory reservation map placed inside the structure block, on a property value of 16
+    // zero bytes so that libfdt sees a well-formed empty map there and accepts the blob:
+    // only the overlap check catches that reservation entries would be read out of node data.
+    @Test func reserveMapInsideStructureBlock() throws {
+        var bytes = try compileDTS("/dts-v1/;\n/ { zeros = [00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00]; };")
+        let structOffset = Int(bytes[.structOffset])
+        var offset = structOffset
+        while bytes[offset..<offset + 16].contains(where: { $0 != 0 }) { offset += 4 }
+        bytes[.reserveMapOffset] = UInt32(offset)
         let error = openingError(bytes)
-        #expect(error?.code.hasPrefix("FDT_ERR_") == true)
+        #expect(error?.code == "FDT_ERR_BADLAYOUT")
+        #expect(error?.message.contains("memory reservation map") == true)
+        #expect(error?.message.contains("structure block") == true)
     }
 
     // The last property name runs off the end of the strings block (not NUL-terminated there).
@@ -241,6 +243,46 @@ import Testing
         let error = openingError(bytes)
         #expect(error?.code == "FDT_ERR_BADSTRUCTURE")
         #expect(error?.message.contains("unclosed") == true)
+    }
+
+    // Every possible cut of a blob, with `totalsize` rewritten to match the cut, so the header
+    // check passes and libfdt must find the missing structure or strings itself.
+    @Test func everyConsistentTruncationIsRejected() throws {
+        let bytes = try valid
+        for length in 40..<bytes.count {
+            var cut = Array(bytes.prefix(length))
+            cut[.totalSize] = UInt32(length)
+            let error = openingError(cut)
+            #expect(error?.code.hasPrefix("FDT_ERR_") == true, "cut at \(length)")
+        }
+    }
+
+    // A real board (juno-scmi) corrupted at random: a larger tree with every feature dtc emits.
+    @Test func mutatedRealBoardNeverCrashes() throws {
+        let path = packageRoot().deletingLastPathComponent().appendingPathComponent("shared/corpus/real/juno-scmi.dtb").path
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var generator = SeededGenerator(state: 99)
+        var rejected = 0
+        for _ in 0..<500 {
+            var mutated = bytes
+            for _ in 0..<8 {
+                let position = Int.random(in: 0..<mutated.count, using: &generator)
+                mutated[position] = UInt8.random(in: 0...255, using: &generator)
+            }
+            do {
+                let tree = try FlattenedDeviceTree(bytes: mutated)
+                tree.forEachNode { node in
+                    _ = node.compatible
+                    for property in node.properties { _ = property.stringList; _ = property.u64Array }
+                    _ = node.specifiers(of: "clocks", cellsName: "#clock-cells", allowingHoles: true)
+                    _ = node.specifiers(of: "interrupts-extended", cellsName: "#interrupt-cells")
+                }
+            } catch {
+                rejected += 1
+                #expect(error.code.hasPrefix("FDT_ERR_"), "\(error)")
+            }
+        }
+        #expect(rejected > 0)
     }
 
     // Thousands of single-byte and header corruptions of a valid blob: every one either opens
