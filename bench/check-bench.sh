@@ -22,8 +22,15 @@ OUT=bench-out
 mkdir -p "$OUT"
 
 echo "== building release"
-swift build -c release --product scmi-dt >/dev/null
-swift build -c release --product scmi-dt-gen-tree >/dev/null
+build() {
+    local log
+    if ! log=$(swift build -c release --product "$1" 2>&1); then
+        echo "$log" >&2
+        exit 1
+    fi
+}
+build scmi-dt
+build scmi-dt-gen-tree
 BIN=$(swift build -c release --show-bin-path)
 CHECK="$BIN/scmi-dt"
 GEN="$BIN/scmi-dt-gen-tree"

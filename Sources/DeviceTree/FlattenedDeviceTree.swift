@@ -322,7 +322,8 @@ struct Header {
 
     var layout: String {
         "totalsize \(totalSize), reserve map at \(hex(reserveMapOffset)), "
-            + "structure block \(hex(structOffset))+\(hex(structSize)), strings block \(hex(stringsOffset))+\(hex(stringsSize))"
+            + "structure block \(hex(structOffset))" + (version >= 17 ? "+\(hex(structSize))" : "")
+            + ", strings block \(hex(stringsOffset))" + (version >= 3 ? "+\(hex(stringsSize))" : "")
     }
 }
 

@@ -64,8 +64,11 @@ struct IndexBuilder {
         var collectingProperties = false
         var linuxPhandle: UInt32 = 0
         var next: Int32 = 0
-        nodes.reserveCapacity(Int(header.structSize) / 96)
-        properties.reserveCapacity(Int(header.structSize) / 20)
+        // A guess from the block size (size_dt_struct exists from v17; it is bounded by the blob
+        // after fdt_check_header, but never trust it for more than the file holds).
+        let structBytes = header.version >= 17 ? min(Int(header.structSize), storage.count) : storage.count
+        nodes.reserveCapacity(structBytes / 96)
+        properties.reserveCapacity(structBytes / 20)
         tags: while true {
             let offset = next
             let tag = fdt_next_tag(fdt, offset, &next)

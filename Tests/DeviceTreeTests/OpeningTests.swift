@@ -91,6 +91,8 @@ import Testing
         #expect(error?.message.contains("0x2f647473") == true)  // "/dts"
     }
 
+    // A blob with its first word damaged (or byte-swapped by a little-endian tool): the message
+    // shows the value found so the user can tell which.
     @Test func badMagicNamesTheValue() throws {
         var bytes = try valid
         bytes[.magic] = 0xfeed_d00d
