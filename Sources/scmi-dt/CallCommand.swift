@@ -10,7 +10,11 @@ struct Call: ParsableCommand {
         abstract: "Send SCMI commands to a running serve as a vhost-user frontend.",
         discussion: """
             Connects to an agent's socket like QEMU would (memfd "guest" memory, its own
-            virtqueue and eventfds), sends one command and prints the decoded answer.
+            virtqueue and eventfds), sends the commands and prints the decoded answers.
+            Several commands run on one connection when separated by a lone `+`:
+              scmi-dt call --socket S clock.enable 2 + clock.rate-set 2 500000000
+            The agent's requests last as long as the connection (serve withdraws them when
+            a frontend goes away, as for a guest that powers off): --hold keeps it open.
 
             Commands:
               base.info                           version, vendor, agent, protocols
@@ -37,8 +41,11 @@ struct Call: ParsableCommand {
     @Argument(help: "The command, e.g. base.info, clock.rate-set.")
     var command: String
 
-    @Argument(help: "The command's arguments.")
+    @Argument(help: "The command's arguments; `+` starts another command on the same connection.")
     var arguments: [String] = []
+
+    @Option(help: "Keep the connection, and so this agent's requests, open this many seconds after the commands.")
+    var hold: Double = 0
 
     func run() throws {
         let frontend: VhostUserFrontend
@@ -51,7 +58,11 @@ struct Call: ParsableCommand {
         defer { frontend.close() }
         let client = SCMIClient(transport: FrontendTransport(frontend: frontend))
         do {
-            try CallRunner(client: client, arguments: arguments).run(command)
+            for (name, words) in commands() {
+                if commands().count > 1 { print("> \(([name] + words).joined(separator: " "))") }
+                try CallRunner(client: client, arguments: words).run(name)
+            }
+            if hold > 0 { Thread.sleep(forTimeInterval: hold) }
         } catch let error as SCMIClientError {
             FileHandle.standardError.write(Data("call: \(error)\n".utf8))
             throw ExitCode(error.status == nil ? 2 : 1)
@@ -61,6 +72,22 @@ struct Call: ParsableCommand {
             FileHandle.standardError.write(Data("call: \(error)\n".utf8))
             throw ExitCode(2)
         }
+    }
+}
+
+extension Call {
+    /// `command args… + command args…` split into commands.
+    func commands() -> [(String, [String])] {
+        var result: [(String, [String])] = []
+        var current = [command] + arguments
+        while !current.isEmpty {
+            let end = current.firstIndex(of: "+") ?? current.endIndex
+            if end > current.startIndex {
+                result.append((current[current.startIndex], Array(current[(current.startIndex + 1)..<end])))
+            }
+            current = end < current.endIndex ? Array(current[(end + 1)...]) : []
+        }
+        return result
     }
 }
 

@@ -1,0 +1,75 @@
+#!/bin/bash
+# demo.sh - the main job on the bundled example, as `make demo` runs it:
+# check, tables, guest node, serve (one socket per agent), two guests' worth of
+# `call`s sharing a clock and a rail, one denied request, status, stop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${SCMI_DT:-.build/debug/scmi-dt}
+BLOB=${1:-examples/board.dtb}
+DIR=$(mktemp -d /tmp/scmi-demo.XXXXXX)
+SERVE_PID=""
+cleanup() {
+	[ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null || true
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+say() { printf '\n$ %s\n' "$*"; }
+run() { say "$*"; "$@"; }
+
+run "$BIN" check "$BLOB"
+run "$BIN" tables "$BLOB"
+say "$BIN guest-dtsi $BLOB --agent vm-cluster"
+"$BIN" guest-dtsi "$BLOB" --agent vm-cluster | sed -n '/^scmi {/,$p'
+
+say "$BIN serve $BLOB --socket-dir $DIR --control $DIR/control.sock --trace &"
+"$BIN" serve "$BLOB" --socket-dir "$DIR" --control "$DIR/control.sock" --trace 2>"$DIR/serve.log" &
+SERVE_PID=$!
+for _ in $(seq 100); do [ -S "$DIR/control.sock" ] && break; sleep 0.1; done
+ls "$DIR"/*.sock
+
+run "$BIN" call --socket "$DIR/vm-ivi.sock" base.info
+run "$BIN" call --socket "$DIR/vm-ivi.sock" clock.list
+
+# vm-ivi (gpu) and vm-cluster (display) share clock 2 (ccu-gpu-core) and rail 1 (vdd-gpu).
+# Each `call` is a frontend like a guest: its requests last while it stays connected.
+say "$BIN call --socket $DIR/vm-ivi.sock --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 &"
+"$BIN" call --socket "$DIR/vm-ivi.sock" --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 >"$DIR/ivi.out" &
+IVI=$!
+sleep 1
+say "$BIN call --socket $DIR/vm-cluster.sock --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 &"
+"$BIN" call --socket "$DIR/vm-cluster.sock" --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 >"$DIR/cluster.out" &
+CLUSTER=$!
+sleep 1
+echo "(both connected: the physical rate and level are the highest requests)"
+run "$BIN" status --control "$DIR/control.sock"
+
+wait $CLUSTER
+echo "(vm-cluster's call printed:)"; cat "$DIR/cluster.out"
+echo "(vm-cluster disconnected: its requests are withdrawn, vm-ivi's remain)"
+say "$BIN status --control $DIR/control.sock | sed -n '/^clocks/,/^\$/p'"
+"$BIN" status --control "$DIR/control.sock" | sed -n '/^clocks/,/^$/p'
+wait $IVI
+echo "(vm-ivi's call printed:)"; cat "$DIR/ivi.out"
+
+say "$BIN call --socket $DIR/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
+set +e
+"$BIN" call --socket "$DIR/vm-cluster.sock" clock.rate-set 0 100000000
+status=$?
+set -e
+[ "$status" = 1 ] || { echo "demo: expected DENIED (exit status 1), got $status" >&2; exit 1; }
+echo "(exit status 1: the platform answered DENIED)"
+run "$BIN" call --socket "$DIR/vm-admin.sock" base.agent 2
+
+say "kill -TERM $SERVE_PID   # serve stops and removes its sockets"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+SERVE_PID=""
+if ls "$DIR"/*.sock >/dev/null 2>&1; then
+	echo "demo: sockets left behind" >&2
+	exit 1
+fi
+echo "serve exited 0; no socket left in $DIR"
+echo
+echo "last lines of serve --trace:"
+tail -n 6 "$DIR/serve.log"
