@@ -19,8 +19,8 @@ struct Call: ParsableCommand {
             Commands:
               base.info                           version, vendor, agent, protocols
               base.agent [ID]                     BASE_DISCOVER_AGENT (default: this agent)
-              base.allow-device AGENT DEVICE      BASE_SET_DEVICE_PERMISSIONS allow (trusted agents)
-              base.deny-device AGENT DEVICE       BASE_SET_DEVICE_PERMISSIONS deny
+              base.allow-device AGENT DEVICE      grant a device (trusted agents only)
+              base.deny-device AGENT DEVICE       revoke a device
               base.allow-protocol AGENT DEVICE PROTOCOL / base.deny-protocol …
               base.reset-agent AGENT [keep|permissions]
               clock.list                          every clock: name, rates, state, rate
@@ -29,8 +29,7 @@ struct Call: ParsableCommand {
               clock.enable ID | clock.disable ID
               voltage.list | voltage.levels ID | voltage.level-get ID | voltage.state ID
               voltage.level-set ID MICROVOLTS | voltage.on ID | voltage.off ID
-              raw HEX                             header + parameters as little-endian bytes;
-                                                  prints the reply bytes
+              raw HEX                             send header + parameters (LE bytes)
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
             """
     )
