@@ -44,6 +44,13 @@ final class RunningServe {
     /// A connected agent: the frontend and a client over it.
     func connect(_ agent: String) throws -> Agent { try Agent(socketPath: socket(agent)) }
 
+    /// Connects as `agent`, runs `body` and leaves (a short-lived guest).
+    func asAgent<T>(_ agent: String, _ body: (SCMIClient) throws -> T) throws -> T {
+        let connection = try connect(agent)
+        defer { connection.leave() }
+        return try body(connection.client)
+    }
+
     /// `scmi-dt status --format json`, decoded.
     func status() throws -> [String: Any] {
         let result = try scmiDT("status", "--control", directory.path("control.sock"), "--format", "json")
@@ -110,6 +117,17 @@ final class Agent {
     func leave() { frontend.close() }
 
     deinit { frontend.close() }
+}
+
+/// Waits (bounded, polling) until `condition` holds: for effects serve applies
+/// asynchronously, like withdrawing a departed frontend's requests. Returns
+/// whether it came true; the caller asserts on that, never on the time taken.
+func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<200 {
+        if try condition() { return true }
+        usleep(25_000)
+    }
+    return try condition()
 }
 
 /// The SCMI status a call failed with (nil when it succeeded).
@@ -229,10 +247,11 @@ struct ServeCLITests {
         #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == 900_000)
 
         cluster.leave()
-        #expect(try ivi.client.rateGet(2) == 400_000_000)
+        #expect(try eventually { try ivi.client.rateGet(2) == 400_000_000 })
         #expect(try ivi.client.levelGet(1) == 800_000)
         ivi.leave()
         // Nobody asks for anything: initial rate and level, clock off.
+        #expect(try eventually { try serve.clock(2)["enabled"] as? Bool == false })
         let clock = try serve.clock(2)
         #expect(clock["enabled"] as? Bool == false)
         #expect(clock["rateHz"] as? Int == 1_000_000)
@@ -331,6 +350,30 @@ struct ServeCLITests {
         for name in ["vm-ivi.sock", "vm-cluster.sock", "vm-admin.sock", "control.sock"] {
             #expect(!FileManager.default.fileExists(atPath: serve.directory.path(name)), "\(name) left behind")
         }
+    }
+
+    /// SIGHUP re-reads the blob: one with errors leaves the old model in place
+    /// (and says why); a clean one applies to connections made afterwards.
+    @Test func sighupReloadsTheBlob() throws {
+        let directory = try TemporaryDirectory("scmi-dt-serve-hup")
+        defer { directory.cleanup() }
+        let source = try String(contentsOfFile: examplePath("board.dts"), encoding: .utf8)
+        let blob = try directory.write("board.dtb", compileDTS(source: source))
+        let serve = try RunningServe(blob: blob)
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
+
+        _ = try directory.write("board.dtb", compileDTS(file: examplePath("bad/phandle-dangling.dts")))
+        kill(serve.process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !serve.log.contains("keeping the old model") { usleep(50_000) }
+        #expect(serve.log.contains("keeping the old model"))
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
+
+        let renamed = source.replacingOccurrences(of: "arm,scmi-vendor = \"ACME\"", with: "arm,scmi-vendor = \"ACME-B\"")
+        #expect(renamed != source)
+        _ = try directory.write("board.dtb", compileDTS(source: renamed))
+        kill(serve.process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !serve.log.contains("reloaded") { usleep(50_000) }
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME-B")
     }
 
     /// A blob with errors is refused with the diagnostics and exit status 1;
