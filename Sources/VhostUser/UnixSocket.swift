@@ -2,7 +2,8 @@ import CLinuxShim
 import Glibc
 
 /// Unix stream sockets: listening with stale-file handling, connecting.
-enum UnixSocket {
+/// Public because serve's control socket wants the same care.
+public enum UnixSocket {
     /// Fills a sockaddr_un for `path`, or throws when it does not fit.
     static func address(for path: String) throws -> sockaddr_un {
         var address = sockaddr_un()
@@ -25,7 +26,7 @@ enum UnixSocket {
         return fd
     }
 
-    static func connect(to path: String) throws -> Int32 {
+    public static func connect(to path: String) throws -> Int32 {
         var address = try address(for: path)
         let fd = try makeSocket()
         let result = withUnsafePointer(to: &address) {
@@ -43,7 +44,7 @@ enum UnixSocket {
 
     /// Binds and listens on `path`. A socket file nobody listens on (left by a
     /// crashed run) is removed first; a live listener or a non-socket file is an error.
-    static func listen(on path: String, backlog: Int32 = 4) throws -> Int32 {
+    public static func listen(on path: String, backlog: Int32 = 4) throws -> Int32 {
         var address = try address(for: path)
         var info = stat()
         if lstat(path, &info) == 0 {

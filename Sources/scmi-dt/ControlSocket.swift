@@ -59,7 +59,7 @@ final class ControlServer: @unchecked Sendable {
         self.path = path
         self.logger = logger
         self.report = report
-        listener = try UnixSocket.listen(at: path)
+        listener = try UnixSocket.listen(on: path)
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "control"
         thread.start()
@@ -80,7 +80,7 @@ final class ControlServer: @unchecked Sendable {
             }
             do {
                 let data = try encoder.encode(report())
-                UnixSocket.writeAll(client, data)
+                ControlChannel.writeAll(client, data)
             } catch {
                 logger.error("control socket: cannot encode status: \(error)")
             }
@@ -96,56 +96,8 @@ final class ControlServer: @unchecked Sendable {
     }
 }
 
-/// Small helpers over AF_UNIX stream sockets for the control channel.
-enum UnixSocket {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func address(_ path: String) throws -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { throw Failure(description: "socket path too long (\(bytes.count) bytes, at most \(capacity - 1)): \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return address
-    }
-
-    static func listen(at path: String) throws -> Int32 {
-        var address = try address(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
-        unlink(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 8) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw Failure(description: "cannot listen on \(path): \(message)")
-        }
-        return fd
-    }
-
-    static func connect(to path: String) throws -> Int32 {
-        var address = try address(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw Failure(description: "cannot connect to \(path): \(message)")
-        }
-        return fd
-    }
-
+/// Whole-buffer I/O on the control channel's stream sockets.
+enum ControlChannel {
     static func writeAll(_ fd: Int32, _ data: Data) {
         data.withUnsafeBytes { raw in
             var offset = 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SCMIPlatform
+import VhostUser
 
 #if canImport(Glibc)
 import Glibc
@@ -28,9 +29,9 @@ struct Status: ParsableCommand {
         do {
             fd = try UnixSocket.connect(to: control)
         } catch {
-            throw CleanExit.message("status: \(error) (is `scmi-dt serve --control \(control)` running?)").asFailure()
+            throw failure("status: \(error) (is `scmi-dt serve --control \(control)` running?)")
         }
-        let data = UnixSocket.readToEnd(fd)
+        let data = ControlChannel.readToEnd(fd)
         close(fd)
         if format == .json {
             FileHandle.standardOutput.write(data)
@@ -41,22 +42,28 @@ struct Status: ParsableCommand {
         do {
             report = try JSONDecoder().decode(StatusReport.self, from: data)
         } catch {
-            throw CleanExit.message("status: the control socket answered something that is not a status report: \(error)").asFailure()
+            throw failure("status: the control socket answered something that is not a status report: \(error)")
         }
         print(StatusText.render(report), terminator: "")
     }
 }
 
-extension CleanExit {
-    /// A message on standard error with exit status 2 (the input or environment is unusable).
-    fileprivate func asFailure() -> Error {
-        FileHandle.standardError.write(Data((description + "\n").utf8))
-        return ExitCode(2)
-    }
+/// `message` on standard error; exit status 2 (nothing to ask, or a garbled answer).
+private func failure(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    return ExitCode(2)
 }
 
 /// The operator's text view of a status report.
 enum StatusText {
+    private static func onOff(_ on: Bool) -> String { on ? "on" : "off" }
+    private static func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ", ") }
+
+    /// One agent's request: "vm-ivi: on 400 MHz" (either part may be absent).
+    private static func request(_ agent: String, _ on: Bool?, _ value: String?) -> String {
+        agent + ":" + [on.map(onOff), value].compactMap { $0.map { " " + $0 } }.joined()
+    }
+
     static func render(_ report: StatusReport) -> String {
         var out = "blob: \(report.blob)\n"
 
@@ -64,13 +71,8 @@ enum StatusText {
             out += "\nclocks (physical state; each agent's request)\n"
             var rows = [["id", "name", "state", "rate", "requests"]]
             for clock in report.platform.clocks {
-                let requests = clock.requests.map { request -> String in
-                    var parts: [String] = []
-                    if let enabled = request.enabled { parts.append(enabled ? "on" : "off") }
-                    if let rate = request.rateHz { parts.append(formatHertz(rate)) }
-                    return "\(request.agentName): " + parts.joined(separator: " ")
-                }
-                rows.append([String(clock.id), clock.name, clock.enabled ? "on" : "off", formatHertz(clock.rateHz), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
+                let requests = clock.requests.map { request($0.agentName, $0.enabled, $0.rateHz.map(formatHertz)) }
+                rows.append([String(clock.id), clock.name, onOff(clock.enabled), formatHertz(clock.rateHz), list(requests)])
             }
             out += TextTable.render(rows)
         }
@@ -78,13 +80,8 @@ enum StatusText {
             out += "\nvoltage domains (physical state; each agent's request)\n"
             var rows = [["id", "name", "state", "level", "requests"]]
             for domain in report.platform.voltageDomains {
-                let requests = domain.requests.map { request -> String in
-                    var parts: [String] = []
-                    if let on = request.on { parts.append(on ? "on" : "off") }
-                    if let level = request.levelMicrovolts { parts.append(formatMicrovolts(level)) }
-                    return "\(request.agentName): " + parts.joined(separator: " ")
-                }
-                rows.append([String(domain.id), domain.name, domain.on ? "on" : "off", formatMicrovolts(domain.levelMicrovolts), requests.isEmpty ? "-" : requests.joined(separator: ", ")])
+                let requests = domain.requests.map { request($0.agentName, $0.on, $0.levelMicrovolts.map(formatMicrovolts)) }
+                rows.append([String(domain.id), domain.name, onOff(domain.on), formatMicrovolts(domain.levelMicrovolts), list(requests)])
             }
             out += TextTable.render(rows)
         }
