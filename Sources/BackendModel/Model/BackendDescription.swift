@@ -33,6 +33,8 @@ public struct NodeResources: Sendable {
     public var supplies: [SupplyReference] = []
     public var resets: [ResourceSpecifier] = []
     public var powerDomains: [ResourceSpecifier] = []
+    /// The node has a clocks, resets, power-domains or *-supply property (resolved or not).
+    public var namesResources = false
 
     public var isEmpty: Bool { clocks.isEmpty && supplies.isEmpty && resets.isEmpty && powerDomains.isEmpty }
 }

@@ -46,7 +46,7 @@ struct BackendReader {
     private mutating func readProtocols() -> [ProtocolDescription] {
         var byID: [ProtocolID: ProtocolDescription] = [:]
         var seen: [UInt32: DeviceTreeNode] = [:]
-        for node in backend.children where node.baseName == "protocol" {
+        for node in backend.children where node.isNamed("protocol") {
             guard let reg = node.property("reg")?.u32 else { continue }  // schema: required, one cell
             findings.checkUnitAddress(of: node, equals: reg, property: "reg")
             if let first = seen[reg] {
@@ -92,7 +92,7 @@ struct BackendReader {
         let children = node.children
         if !children.isEmpty { findings.checkAddressCells(of: node) }
         for child in children where child.isEnabled {
-            guard let kind = TableKind(nodeName: child.baseName) else { continue }  // schema: node-unknown
+            guard let kind = TableKind.allCases.first(where: { child.isNamed($0.nodeName) }) else { continue }  // schema: node-unknown
             if kind != expectedKind {
                 findings.add(
                     .tableChildKind, at: child,
@@ -141,44 +141,49 @@ struct BackendReader {
         findings.checkAddressCells(of: devicesNode)
         var devices: [DeviceDescription] = []
         var idOfNode: [DeviceTreeNode: UInt32] = [:]
-        var pathOfID: [UInt32: String] = [:]
-        var pathOfName: [String: String] = [:]
-        for node in devicesNode.children where node.isEnabled && node.baseName == "device" {
-            guard let id = node.property("arm,scmi-devid")?.u32, let name = node.property("arm,scmi-devname")?.string else { continue }
+        let children = devicesNode.children
+        var nodeWithID: [UInt32: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
+        var nodeWithName: [String: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
+        idOfNode.reserveCapacity(children.count)
+        devices.reserveCapacity(children.count)
+        for node in children where node.isNamed("device") {
+            // One pass over the properties: a backend may have tens of thousands of devices.
+            let scan = DeviceScan(node)
+            guard scan.isEnabled, let id = scan.devid, let name = scan.devname else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "arm,scmi-devid")
-            if let reg = node.property("reg")?.u32, reg != id {
+            if let reg = scan.reg, reg != id {
                 findings.add(
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            if let other = pathOfID[id] {
-                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(other)")
+            if let other = nodeWithID[id] {
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(other.path)")
                 continue
             }
-            if let other = pathOfName[name] {
-                findings.add(.devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(other)")
+            if let other = nodeWithName[name] {
+                findings.add(.devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(other.path)")
                 continue
             }
-            pathOfID[id] = node.path
-            pathOfName[name] = node.path
+            nodeWithID[id] = node
+            nodeWithName[name] = node
             idOfNode[node] = id
-            devices.append(readDevice(node, id: id, name: name))
+            devices.append(readDevice(node, id: id, name: name, scan: scan))
         }
         return (devices, idOfNode)
     }
 
-    private mutating func readDevice(_ node: DeviceTreeNode, id: UInt32, name: String) -> DeviceDescription {
-        let direct = readResources(of: node, inBackend: true)
-        if let names = node.property("clock-names")?.stringList, let clocks = node.property("clocks"),
-            case .success(let specifiers)? = node.specifiers(of: clocks.name, cellsName: "#clock-cells"), names.count != specifiers.count
-        {
+    private mutating func readDevice(_ node: DeviceTreeNode, id: UInt32, name: String, scan: DeviceScan) -> DeviceDescription {
+        let direct = readResources(of: node, scan.resources, inBackend: true)
+        let clockNames = scan.clockNames
+        // Compared with the clocks that resolved; a clocks property that did not resolve was reported.
+        if !clockNames.isEmpty, !direct.clocks.isEmpty, clockNames.count != direct.clocks.count {
             findings.add(
                 .clockNamesCount, at: node, property: "clock-names",
-                "clock-names has \(names.count) \(names.count == 1 ? "entry" : "entries") but clocks has \(specifiers.count)",
+                "clock-names has \(clockNames.count) \(clockNames.count == 1 ? "entry" : "entries") but clocks has \(direct.clocks.count)",
                 hint: "give one name per clock, in the same order")
         }
         var basedev: NodeResources?
-        if let target = findings.resolveSinglePhandle(of: node, property: "arm,scmi-basedev") {
+        if scan.hasBasedev, let target = findings.resolveSinglePhandle(of: node, property: "arm,scmi-basedev") {
             if target == backend || target.isDescendant(of: backend) {
                 findings.add(
                     .basedevInBackend, at: node, property: "arm,scmi-basedev",
@@ -190,7 +195,7 @@ struct BackendReader {
                         .basedevDisabled, at: node, property: "arm,scmi-basedev",
                         "base device \(target.path) is disabled; its resources are still exported")
                 }
-                let resources = readResources(of: target, inBackend: false)
+                let resources = readResources(of: target, ResourceScan(target), inBackend: false)
                 if resources.isEmpty {
                     findings.add(
                         .basedevNoResources, at: node, property: "arm,scmi-basedev",
@@ -199,14 +204,8 @@ struct BackendReader {
                 basedev = resources
             }
         }
-        var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])] = []
-        for property in node.properties {
-            guard let protocolID = Self.idListProtocols[property.name], let ids = property.u32Array, !ids.isEmpty else { continue }
-            explicitIDs.append((protocolID, property.name, ids))
-        }
         return DeviceDescription(
-            node: node, id: id, name: name, clockNames: node.property("clock-names")?.stringList ?? [], direct: direct,
-            basedev: basedev, explicitIDs: explicitIDs)
+            node: node, id: id, name: name, clockNames: clockNames, direct: direct, basedev: basedev, explicitIDs: scan.explicitIDs)
     }
 
     static let idListProtocols: [String: ProtocolID] = [
@@ -216,16 +215,20 @@ struct BackendReader {
 
     /// The clocks, supplies, resets and power domains `node` names. For nodes
     /// outside the backend the shape of the values is checked here too.
-    private mutating func readResources(of node: DeviceTreeNode, inBackend: Bool) -> NodeResources {
+    /// Resolves the resource properties a scan found.
+    private mutating func readResources(of node: DeviceTreeNode, _ scan: ResourceScan, inBackend: Bool) -> NodeResources {
         var resources = NodeResources(node: node)
-        resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend)
-        for property in node.properties where property.name.hasSuffix("-supply") {
-            if let regulator = findings.resolveSupply(of: node, property: property.name, inBackend: inBackend) {
-                resources.supplies.append(SupplyReference(name: String(property.name.dropLast("-supply".count)), regulator: regulator))
+        resources.namesResources = scan.namesResources
+        if scan.clocks { resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend) }
+        for name in scan.supplies {
+            if let regulator = findings.resolveSupply(of: node, property: name, inBackend: inBackend) {
+                resources.supplies.append(SupplyReference(name: String(name.dropLast("-supply".count)), regulator: regulator))
             }
         }
-        resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend)
-        resources.powerDomains = specifiers(of: node, "power-domains", cellsName: "#power-domain-cells", inBackend: inBackend)
+        if scan.resets { resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend) }
+        if scan.powerDomains {
+            resources.powerDomains = specifiers(of: node, "power-domains", cellsName: "#power-domain-cells", inBackend: inBackend)
+        }
         return resources
     }
 
@@ -248,22 +251,22 @@ struct BackendReader {
     ) -> [AgentDescription] {
         findings.checkAddressCells(of: agentsNode)
         var agents: [AgentDescription] = []
-        var pathOfID: [UInt32: String] = [:]
-        var pathOfName: [String: String] = [:]
+        var nodeWithID: [UInt32: DeviceTreeNode] = [:]
+        var nodeWithName: [String: DeviceTreeNode] = [:]
         let devicesNode = backend.child(named: "devices")
-        for node in agentsNode.children where node.isEnabled && node.baseName == "agent" {
+        for node in agentsNode.children where node.isNamed("agent") && node.isEnabled {
             guard let id = node.property("reg")?.u32, let name = node.property("arm,scmi-agent-name")?.string else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "reg")
-            if let other = pathOfID[id] {
-                findings.add(.agentIDDuplicate, at: node, property: "reg", "agent id \(id) is already used by \(other)")
+            if let other = nodeWithID[id] {
+                findings.add(.agentIDDuplicate, at: node, property: "reg", "agent id \(id) is already used by \(other.path)")
                 continue
             }
-            if let other = pathOfName[name] {
-                findings.add(.agentNameDuplicate, at: node, property: "arm,scmi-agent-name", "agent name \"\(printable(name))\" is already used by \(other)")
+            if let other = nodeWithName[name] {
+                findings.add(.agentNameDuplicate, at: node, property: "arm,scmi-agent-name", "agent name \"\(printable(name))\" is already used by \(other.path)")
                 continue
             }
-            pathOfID[id] = node.path
-            pathOfName[name] = node.path
+            nodeWithID[id] = node
+            nodeWithName[name] = node
 
             var devices: [UInt32] = []
             switch node.phandles(of: "arm,scmi-devices") {
@@ -274,7 +277,7 @@ struct BackendReader {
             case .success(let targets)?:
                 for (index, target) in targets.enumerated() {
                     let device = target.provider
-                    guard let devicesNode, device.parent == devicesNode, device.baseName == "device" else {
+                    guard let devicesNode, device.parent == devicesNode, device.isNamed("device") else {
                         findings.add(
                             .agentDeviceInvalid, at: node, property: "arm,scmi-devices",
                             "entry \(index) points at \(device.path), which is not a device@ node of this backend",
@@ -337,6 +340,68 @@ extension DiagnosticCollector {
                 hint: "\(cellsName) in \(provider.path) must be one cell, e.g. <1>")
         case .truncated:
             add(.specifierTruncated, at: node, property: property, error.description)
+        }
+    }
+}
+
+/// Which resource properties a node has, found in one pass over its properties.
+struct ResourceScan {
+    var clocks = false
+    var resets = false
+    var powerDomains = false
+    /// `*-supply` property names, in property order.
+    var supplies: [String] = []
+
+    var namesResources: Bool { clocks || resets || powerDomains || !supplies.isEmpty }
+
+    init() {}
+
+    init(_ node: DeviceTreeNode) {
+        for property in node.properties { _ = note(property) }
+    }
+
+    /// Records `property` if it is a resource property; false otherwise.
+    mutating func note(_ property: DeviceTreeProperty) -> Bool {
+        let name = property.name
+        switch name {
+        case "clocks": clocks = true
+        case "resets": resets = true
+        case "power-domains": powerDomains = true
+        default:
+            guard name.utf8.count > 7 && name.hasSuffix("-supply") else { return false }
+            supplies.append(name)
+        }
+        return true
+    }
+}
+
+/// A device node's properties, read in one pass.
+struct DeviceScan {
+    var isEnabled = true
+    var devid: UInt32?
+    var devname: String?
+    var reg: UInt32?
+    var hasBasedev = false
+    var clockNames: [String] = []
+    var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])] = []
+    var resources = ResourceScan()
+
+    init(_ node: DeviceTreeNode) {
+        for property in node.properties {
+            if resources.note(property) { continue }
+            switch property.name {
+            case "status":
+                let status = property.string
+                isEnabled = status == "okay" || status == "ok"  // as DeviceTreeNode.isEnabled
+            case "arm,scmi-devid": devid = property.u32
+            case "arm,scmi-devname": devname = property.string
+            case "reg": reg = property.u32
+            case "arm,scmi-basedev": hasBasedev = true
+            case "clock-names": clockNames = property.stringList ?? []
+            case let name:
+                guard let protocolID = BackendReader.idListProtocols[name], let ids = property.u32Array, !ids.isEmpty else { continue }
+                explicitIDs.append((protocolID, name, ids))
+            }
         }
     }
 }

@@ -6,6 +6,16 @@ func isRegulator(_ node: DeviceTreeNode) -> Bool {
         || node.compatible.contains { $0.hasPrefix("regulator-") }
 }
 
+extension DeviceTreeNode {
+    /// True when the node is called `base` or `base@…`; cheaper than comparing `baseName`.
+    func isNamed(_ base: String) -> Bool {
+        let name = self.name.utf8
+        guard name.starts(with: base.utf8) else { return false }
+        let rest = name.dropFirst(base.utf8.count)
+        return rest.isEmpty || rest.first == UInt8(ascii: "@")
+    }
+}
+
 extension DiagnosticCollector {
     /// A `*-supply` (or `arm,scmi-supply`) that is one phandle of a regulator node.
     mutating func resolveSupply(of node: DeviceTreeNode, property: String, inBackend: Bool) -> DeviceTreeNode? {

@@ -7,18 +7,36 @@ struct UnitAddress {
     /// Lower-case hex without `0x` and without leading zeros.
     var isCanonical: Bool
 
+    /// Parses what follows the `@` of a node name, or `text` itself when it has no `@`.
     init(_ text: String) {
-        var digits = Substring(text)
+        var digits = Substring(text).utf8[...]
+        if let at = digits.firstIndex(of: UInt8(ascii: "@")) { digits = digits[digits.index(after: at)...] }
         var canonical = true
-        if digits.hasPrefix("0x") || digits.hasPrefix("0X") {
+        if digits.count > 2, digits.first == UInt8(ascii: "0"), digits.dropFirst().first.map({ $0 | 0x20 }) == UInt8(ascii: "x") {
             digits = digits.dropFirst(2)
             canonical = false
         }
-        if digits.count > 1 && digits.hasPrefix("0") { canonical = false }
-        if digits.contains(where: { $0.isUppercase }) { canonical = false }
-        value = digits.isEmpty ? nil : UInt64(digits, radix: 16)
-        if value == nil { canonical = false }
-        isCanonical = canonical
+        if digits.count > 1 && digits.first == UInt8(ascii: "0") { canonical = false }
+        var value: UInt64 = 0
+        var valid = !digits.isEmpty
+        for byte in digits {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"):
+                digit = byte - UInt8(ascii: "A") + 10
+                canonical = false
+            default:
+                valid = false
+                digit = 0
+            }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 16)
+            if overflow { valid = false }
+            value = shifted | UInt64(digit)
+        }
+        self.value = valid ? value : nil
+        isCanonical = canonical && valid
     }
 }
 
@@ -26,8 +44,10 @@ extension DiagnosticCollector {
     /// Checks that `node`'s unit address equals `expected` (the value of `property`),
     /// and warns about a non-canonical spelling. Nodes without a unit address pass.
     mutating func checkUnitAddress(of node: DeviceTreeNode, equals expected: UInt32, property: String) {
-        guard let text = node.unitAddress else { return }
-        let address = UnitAddress(text)
+        let name = node.name
+        guard name.utf8.contains(UInt8(ascii: "@")) else { return }
+        let address = UnitAddress(name)
+        let text = node.unitAddress ?? ""
         if address.value != UInt64(expected) {
             add(
                 .unitAddressMismatch, at: node, property: property,

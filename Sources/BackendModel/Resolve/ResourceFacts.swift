@@ -14,6 +14,7 @@ struct ResourceFacts {
     private var fixedRateMemo: [DeviceTreeNode: UInt64?] = [:]
     private var reportedNodes: Set<DeviceTreeNode> = []
     private var mismatchReported: Set<DeviceTreeNode> = []
+    private var outputNamesMemo: [DeviceTreeNode: [String]] = [:]
 
     init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -38,7 +39,7 @@ struct ResourceFacts {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let rates = clockRates(key, entryNode: entryNode)
-            let name = entryNode?.property("label")?.string ?? Self.resourceName(key.provider, key.cells, outputNames: true)
+            let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: true)
             if let first = idOfName[name] {
                 let namer = entryNode ?? key.provider
                 findings.add(
@@ -201,8 +202,17 @@ struct ResourceFacts {
 
     /// Section 5.1's naming: output names where the provider has them, else
     /// the node name (without unit address) and the cells.
-    static func resourceName(_ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool) -> String {
-        let names = outputNames ? provider.property("clock-output-names")?.stringList ?? [] : []
+    mutating func resourceName(_ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool) -> String {
+        var names: [String] = []
+        if outputNames {
+            // Decoded once per provider: a controller with thousands of outputs is common.
+            if let memo = outputNamesMemo[provider] {
+                names = memo
+            } else {
+                names = provider.property("clock-output-names")?.stringList ?? []
+                outputNamesMemo[provider] = names
+            }
+        }
         switch cells.count {
         case 0:
             return names.first ?? provider.baseName
@@ -287,13 +297,15 @@ struct ResourceFacts {
 
     // MARK: - Power domains (0x11) and reset domains (0x16)
 
-    func providerEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode]) -> [ProviderResourceEntry] {
-        keys.enumerated().compactMap { index, key in
-            guard let key else { return nil }
+    mutating func providerEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode]) -> [ProviderResourceEntry] {
+        var entries: [ProviderResourceEntry] = []
+        for (index, key) in keys.enumerated() {
+            guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryNode?.property("label")?.string ?? Self.resourceName(key.provider, key.cells, outputNames: false)
-            return ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.path, specifier: key.cells)
+            let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: false)
+            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.path, specifier: key.cells))
         }
+        return entries
     }
 
     // MARK: - Sensors (0x15)

@@ -181,11 +181,7 @@ struct TableResolver {
                 hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) { reg = <\(protocolID)>; }; to the backend")
         }
         // Judged on what the node names, not on what resolved: a broken reference is reported on its own.
-        let names = device.node.properties.contains { property in
-            ["clocks", "resets", "power-domains", "arm,scmi-basedev"].contains(property.name) || property.name.hasSuffix("-supply")
-                || BackendReader.idListProtocols[property.name] != nil
-        }
-        if !names {
+        if !device.direct.namesResources && device.explicitIDs.isEmpty && !device.node.hasProperty("arm,scmi-basedev") {
             findings.add(
                 .deviceNoResources, at: device.node, "the device has no clocks, supplies, resets, power domains or ids",
                 hint: "name its resources, or point arm,scmi-basedev at its host node")

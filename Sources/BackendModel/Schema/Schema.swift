@@ -54,19 +54,16 @@ public enum SchemaScalar: Hashable, Sendable, CustomStringConvertible {
 
 /// A compiled `pattern` / `patternProperties` key. JSON Schema patterns are
 /// unanchored searches; the schema anchors them itself where it means to.
-public struct SchemaPattern: @unchecked Sendable {
-    // @unchecked: the Regex is built once and never mutated; matching is read-only.
+public struct SchemaPattern: Sendable {
     public let source: String
-    private let regex: Regex<AnyRegexOutput>
+    private let matcher: PatternMatcher
 
     init(_ source: String) throws {
         self.source = source
-        self.regex = try Regex(source)
+        self.matcher = try PatternMatcher(source)
     }
 
-    public func matches(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
-    }
+    public func matches(_ text: String) -> Bool { matcher.matches(text) }
 }
 
 /// The constraints on one property (or on one item of it, under `items`).

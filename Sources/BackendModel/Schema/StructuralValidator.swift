@@ -5,8 +5,6 @@ import DeviceTree
 /// afterwards on the same nodes and read values through accessors that return
 /// nil on malformed bytes, so a malformed property is reported once, here.
 struct StructuralValidator {
-    /// Properties binding.md allows on every node of the binding.
-    static let alwaysAllowed: Set<String> = ["status", "phandle", "linux,phandle"]
 
     private var findings: DiagnosticCollector
 
@@ -26,9 +24,11 @@ struct StructuralValidator {
     }
 
     private mutating func validate(node: DeviceTreeNode, schema: NodeSchema) {
+        var requiredSeen = 0
         for property in node.properties {
             let name = property.name
-            if Self.alwaysAllowed.contains(name) { continue }
+            if name == "status" || name == "phandle" || name == "linux,phandle" { continue }
+            if schema.required.contains(name) { requiredSeen += 1 }
             guard let propertySchema = schema.propertySchema(named: name) else {
                 if !schema.allowsAdditional {
                     findings.add(
@@ -39,8 +39,10 @@ struct StructuralValidator {
             }
             validate(property: property, of: node, schema: propertySchema)
         }
-        for name in schema.required where !node.hasProperty(name) && node.child(named: name) == nil {
-            findings.add(.propertyMissing, at: node, property: name, "required property '\(name)' is missing")
+        if requiredSeen < schema.required.count {
+            for name in schema.required where !node.hasProperty(name) && node.child(named: name) == nil {
+                findings.add(.propertyMissing, at: node, property: name, "required property '\(name)' is missing")
+            }
         }
         checkAlternatives(node, schema.oneOf, exactlyOne: true)
         checkAlternatives(node, schema.anyOf, exactlyOne: false)
