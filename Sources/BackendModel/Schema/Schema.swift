@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// The subset of dt-schema (JSON Schema draft 2019-09 as devicetree bindings
 /// use it) that schemas/arm,scmi-vio-backend.yaml is written in, compiled
 /// once into plain values. `SchemaCompiler` refuses any keyword it does not
@@ -56,14 +59,60 @@ public enum SchemaScalar: Hashable, Sendable, CustomStringConvertible {
 /// unanchored searches; the schema anchors them itself where it means to.
 public struct SchemaPattern: Sendable {
     public let source: String
-    private let matcher: PatternMatcher
+    private let expression: PosixExpression
 
     init(_ source: String) throws {
         self.source = source
-        self.matcher = try PatternMatcher(source)
+        self.expression = try PosixExpression(source)
     }
 
-    public func matches(_ text: String) -> Bool { matcher.matches(text) }
+    public func matches(_ text: String) -> Bool { expression.matches(text) }
+}
+
+/// A schema pattern compiled by the C library's POSIX extended regular
+/// expressions (regcomp/regexec): dt-schema writes Python `re` patterns, and
+/// the binding's patterns (`^[ -~]{1,15}$`, `^device@(0x)?[0-9a-fA-F]+$`, …)
+/// are also valid POSIX EREs. The two Python spellings ERE lacks that schemas
+/// commonly use, `\d` and `(?:`, are rewritten; any other backslash class is
+/// refused at compile time rather than matched differently. Matching is over
+/// the string's UTF-8 bytes in the C locale (devicetree strings are bytes), so
+/// `.` is one byte where Python's would be one character; the binding's
+/// patterns never use `.`.
+final class PosixExpression: @unchecked Sendable {
+    // regexec on a compiled expression is thread-safe (POSIX); it is never modified after init.
+    private let compiled: UnsafeMutablePointer<regex_t>
+
+    struct SyntaxError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(_ pattern: String) throws {
+        let translated = pattern.replacingOccurrences(of: "(?:", with: "(").replacingOccurrences(of: "\\d", with: "[0-9]")
+        if let escape = translated.firstRange(of: /\\[A-Za-z]/) {
+            throw SyntaxError(description: "pattern \(pattern): \(translated[escape]) has no POSIX equivalent")
+        }
+        let expression = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
+        let status = regcomp(expression, translated, REG_EXTENDED | REG_NOSUB)
+        guard status == 0 else {
+            var message = [CChar](repeating: 0, count: 256)
+            let text = message.withUnsafeMutableBufferPointer { buffer in
+                _ = regerror(status, expression, buffer.baseAddress, buffer.count)
+                return String(cString: buffer.baseAddress!)
+            }
+            expression.deallocate()
+            throw SyntaxError(description: "pattern \(pattern): \(text)")
+        }
+        compiled = expression
+    }
+
+    deinit {
+        regfree(compiled)
+        compiled.deallocate()
+    }
+
+    func matches(_ text: String) -> Bool {
+        text.withCString { regexec(compiled, $0, 0, nil, 0) == 0 }
+    }
 }
 
 /// The constraints on one property (or on one item of it, under `items`).
