@@ -35,9 +35,8 @@ unit-test: build examples
 guest-test: setup-guest build examples
 	@Tests/guest/run-suite.sh
 
-test: setup-guest
-	$(MAKE) unit-test
-	$(MAKE) guest-test
+test: setup-guest build examples
+	@BUILD_FLAGS="$(BUILD_FLAGS)" scripts/test.sh
 
 bench: setup examples
 	@scripts/bench.sh
