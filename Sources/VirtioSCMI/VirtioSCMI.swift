@@ -1,1 +1,0 @@
-// VirtioSCMI: see docs/architecture.md. Filled in by its owner.

@@ -1,1 +1,0 @@
-// VirtioSCMITests: tests of its module sit here.
