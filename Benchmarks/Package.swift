@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(name: "scmi-dt", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.29.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Messages per second through one AgentSession on one core, and
@@ -22,6 +23,21 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/Engine",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+        // serve's data path through the socket: round-trip latency with one
+        // request in flight, throughput with 64 per kick, the eventfd ping-pong
+        // floor, and mallocs per message over every thread.
+        .executableTarget(
+            name: "Transport",
+            dependencies: [
+                .product(name: "SCMIDTKit", package: "scmi-dt"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Transport",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]

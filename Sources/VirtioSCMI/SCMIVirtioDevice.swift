@@ -72,7 +72,17 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
             noteOnce(.eventQueueBuffer)
             return 0
         }
-        let started = trace ? ContinuousClock.now : nil
+        // Two paths rather than an optional start time: ContinuousClock.Instant is
+        // resilient, so `Instant?` costs value-witness calls on every message.
+        guard trace else { return serve(chain).written }
+        let started = ContinuousClock.now
+        let (written, outcome) = serve(chain)
+        traceMessage(outcome, took: ContinuousClock.now - started)
+        return written
+    }
+
+    /// gather → handle → scatter; returns the bytes written and the outcome.
+    @inline(__always) private func serve(_ chain: DescriptorChain) -> (written: UInt32, outcome: MessageOutcome) {
         let copied = chain.gatherReadable(into: request)
         let capacity = min(chain.writableLength, response.count)
         let outcome = session.handle(
@@ -87,8 +97,7 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
             noteOnce(.replyTruncated)
         }
         let written = chain.scatterWritable(from: UnsafeRawBufferPointer(rebasing: response[0..<outcome.responseLength]))
-        if let started { traceMessage(outcome, took: ContinuousClock.now - started) }
-        return UInt32(written)
+        return (UInt32(written), outcome)
     }
 
     private func traceMessage(_ outcome: MessageOutcome, took: Duration) {

@@ -1,0 +1,67 @@
+import Benchmark
+
+// serve's whole data path measured from a frontend: kick → ring worker wakes →
+// chain → SCMIChainHandler → AgentSession → used ring → call → frontend wakes.
+// Next to it, the floor: the same two wake-ups with nothing in between (an
+// eventfd ping-pong between two threads).
+//
+// One iteration is one round trip (wall clock percentiles = latency
+// percentiles), or one batch of 64 messages. The malloc counter is the whole
+// process (every thread: benchmark, ring worker, ponger), so 0 mallocs per
+// iteration means neither side allocates; the control proves the counter sees
+// other threads' mallocs.
+
+let benchmarks: @Sendable () -> Void = {
+    func configuration(setup: @escaping Benchmark.BenchmarkSetupHook,
+                       teardown: @escaping Benchmark.BenchmarkTeardownHook) -> Benchmark.Configuration
+    {
+        Benchmark.Configuration(
+            metrics: [.wallClock, .throughput, .mallocCountTotal],
+            timeUnits: .nanoseconds,
+            warmupIterations: 2000,
+            scalingFactor: .one,
+            maxDuration: .seconds(4),
+            maxIterations: 200_000,
+            setup: setup, teardown: teardown)
+    }
+
+    let transport = RigSlot<TransportRig>()
+    let transportHooks = (setup: { transport.rig = try TransportRig() } as Benchmark.BenchmarkSetupHook,
+                          teardown: { transport.rig?.close(); transport.rig = nil } as Benchmark.BenchmarkTeardownHook)
+
+    Benchmark("round trip: one CLOCK_RATE_GET in flight",
+              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
+    { _ in
+        let rig = transport.rig!
+        rig.submitRateGet(slot: 0)
+        rig.frontend.kick()
+        rig.collect(1)
+    }
+
+    Benchmark("batch: 64 CLOCK_RATE_GET per kick (1 iteration = 64 messages)",
+              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
+    { _ in
+        let rig = transport.rig!
+        for slot in 0 ..< 64 { rig.submitRateGet(slot: slot) }
+        rig.frontend.kick()
+        rig.collect(64)
+    }
+
+    let pingPong = RigSlot<PingPongRig>()
+    Benchmark("floor: eventfd ping-pong between two threads",
+              configuration: configuration(setup: { pingPong.rig = try PingPongRig() },
+                                           teardown: { pingPong.rig?.close(); pingPong.rig = nil }))
+    { _ in
+        pingPong.rig!.roundTrip()
+    }
+
+    // Reads 1 malloc per iteration: the interposer counts the answering thread's
+    // mallocs too, so the 0 of the benchmarks above covers the backend's threads.
+    let control = RigSlot<PingPongRig>()
+    Benchmark("control: ping-pong whose other thread mallocs once per pong",
+              configuration: configuration(setup: { control.rig = try PingPongRig(allocatesPerPong: true) },
+                                           teardown: { control.rig?.close(); control.rig = nil }))
+    { _ in
+        control.rig!.roundTrip()
+    }
+}
