@@ -7,6 +7,7 @@ import SCMIPlatform
 import Synchronization
 import VhostUser
 import VirtioSCMI
+import Virtqueue
 
 // The two set-ups the Transport benchmarks measure: serve's real backend with a
 // real frontend connected to it, and a bare eventfd ping-pong between two threads.
@@ -138,6 +139,89 @@ final class TransportRig: @unchecked Sendable {
                 let status = Int32(littleEndian: response.loadUnaligned(fromByteOffset: 4, as: Int32.self))
                 precondition(header.token == UInt16(slot) && status == 0, "CLOCK_RATE_GET failed: status \(status)")
             }
+        }
+    }
+}
+
+/// The same ring path with no threads and no eventfds: one thread plays the
+/// driver (`DriverQueue`, indirect chains, EVENT_IDX) and then the device
+/// (`DeviceQueue.serveAvailable` with serve's `SCMIChainHandler`) over one memfd.
+/// What a batch costs in software alone; the threaded batch adds the wake-ups.
+final class RingPathRig: @unchecked Sendable {
+    // @unchecked: used by one benchmark thread at a time.
+    static let queueSize = 256
+    static let slotCount = 64
+    private static let bufferSize = 256
+    private static let slotStride = 2 * bufferSize + 32
+
+    private let memory: SharedMemory
+    private let driver: DriverQueue
+    private let device: DeviceQueue
+    private let handler: SCMIChainHandler
+    private let slotOffset: Int
+    private let clockID: UInt32
+
+    init() throws {
+        let tables = exampleTables()
+        let agent = tables.agents.first(where: { $0.name == TransportRig.agentName })!
+        clockID = tables.devices.filter { agent.devices.contains($0.id) }.flatMap(\.resources)
+            .first(where: { $0.protocolID == .clock })!.id
+        var logger = Logger(label: "bench.ring")
+        logger.logLevel = .warning
+        handler = SCMIChainHandler(session: SCMIPlatform(tables: tables).makeSession(agentID: agent.id)!,
+                                   agentName: agent.name, logger: logger, trace: false)
+
+        let ringBytes = (DriverQueue.memorySize(size: Self.queueSize) + 4095) & ~4095
+        slotOffset = ringBytes
+        memory = try SharedMemory(size: (ringBytes + Self.slotCount * Self.slotStride + 4095) & ~4095,
+                                  guestPhysicalAddress: VhostUserFrontend.guestMemoryBase)
+        driver = DriverQueue(size: Self.queueSize, area: memory.pointer(offset: 0),
+                             areaAddress: memory.guestAddress(offset: 0), eventIndex: true)
+        let guestMemory = try GuestMemory(regions: [GuestMemoryRegion(
+            guestPhysicalAddress: memory.guestPhysicalAddress, size: UInt64(memory.size),
+            userAddress: memory.userAddress, base: memory.base)])
+        device = try DeviceQueue(
+            configuration: DeviceQueueConfiguration(
+                size: Self.queueSize, descriptorTableAddress: driver.descriptorTableAddress,
+                availRingAddress: driver.availRingAddress, usedRingAddress: driver.usedRingAddress,
+                addressSpace: .guestPhysical, eventIndex: true, indirectDescriptors: true),
+            memory: guestMemory)
+    }
+
+    /// 64 CLOCK_RATE_GET: add, publish, serve, take back; every answer checked.
+    @inline(__always) func batch() {
+        for slot in 0 ..< Self.slotCount {
+            let request = slotOffset + slot * Self.slotStride
+            let response = request + Self.bufferSize
+            let table = response + Self.bufferSize
+            let header = MessageHeader(protocolID: 0x14, messageID: 0x6, token: UInt16(slot)).rawValue
+            memory.pointer(offset: request).storeBytes(of: header.littleEndian, as: UInt32.self)
+            memory.pointer(offset: request + 4).storeBytes(of: clockID.littleEndian, as: UInt32.self)
+            memory.pointer(offset: response + 4).storeBytes(of: UInt32.max, as: UInt32.self)
+            let head = withUnsafeTemporaryAllocation(of: DriverSegment.self, capacity: 2) { pair in
+                pair[0] = DriverSegment(address: memory.guestAddress(offset: request), length: 8, writable: false)
+                pair[1] = DriverSegment(address: memory.guestAddress(offset: response),
+                                        length: UInt32(SCMILimits.maxResponse), writable: true)
+                return driver.addIndirectChain(UnsafeBufferPointer(pair), table: memory.pointer(offset: table),
+                                               tableAddress: memory.guestAddress(offset: table))
+            }
+            precondition(head != nil, "ring full")
+        }
+        _ = driver.publish()
+        let handler = self.handler
+        let summary = device.serveAvailable(handle: { handler.handle(chain: $0, queueIndex: 0) }, notify: {})
+        precondition(summary.chainsServed == Self.slotCount && summary.queueError == nil, "served \(summary)")
+        var returned = 0
+        while let element = driver.popUsed() {
+            precondition(element.length == 16, "CLOCK_RATE_GET answered \(element.length) bytes")
+            returned += 1
+        }
+        precondition(returned == Self.slotCount, "\(returned) answers")
+        for slot in 0 ..< Self.slotCount {
+            let response = memory.pointer(offset: slotOffset + slot * Self.slotStride + Self.bufferSize)
+            let header = MessageHeader(rawValue: UInt32(littleEndian: response.load(as: UInt32.self)))
+            let status = Int32(littleEndian: response.load(fromByteOffset: 4, as: Int32.self))
+            precondition(header.token == UInt16(slot) && status == 0, "CLOCK_RATE_GET failed: status \(status)")
         }
     }
 }

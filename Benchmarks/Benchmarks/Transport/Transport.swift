@@ -47,6 +47,17 @@ let benchmarks: @Sendable () -> Void = {
         rig.collect(64)
     }
 
+    // The breakdown: the batch's software alone (driver + DeviceQueue +
+    // SCMIChainHandler + engine on one thread, no eventfds). The threaded batch
+    // above minus this is what the two wake-ups and the handover cost.
+    let ringPath = RigSlot<RingPathRig>()
+    Benchmark("breakdown: the batch's ring path on one thread, no wake-ups (1 iteration = 64 messages)",
+              configuration: configuration(setup: { ringPath.rig = try RingPathRig() },
+                                           teardown: { ringPath.rig = nil }))
+    { _ in
+        ringPath.rig!.batch()
+    }
+
     let pingPong = RigSlot<PingPongRig>()
     Benchmark("floor: eventfd ping-pong between two threads",
               configuration: configuration(setup: { pingPong.rig = try PingPongRig() },
