@@ -9,8 +9,9 @@ import VhostUser
 import VirtioSCMI
 import Virtqueue
 
-// The two set-ups the Transport benchmarks measure: serve's real backend with a
-// real frontend connected to it, and a bare eventfd ping-pong between two threads.
+// The set-ups the Transport benchmarks measure: serve's real backend with a real
+// frontend connected to it, the same ring path on one thread (the breakdown),
+// and a bare eventfd ping-pong between two threads (the floor).
 
 /// The example board's tables, read the way `serve` reads them. The blob is
 /// examples/board.dtb (`make examples`), or $SCMI_DT_BENCH_BLOB.
