@@ -53,10 +53,7 @@ run_target() {
     }
 }
 
-# The Engine target also asks for `instructions`; where the CPU counters are not
-# available (most VMs) the harness itself then mallocs per iteration and blurs
-# the malloc count, so name the metrics here.
-PIN= run_target Engine engine --metric throughput --metric wallClock --metric mallocCountTotal
+PIN= run_target Engine engine
 # As serve runs: the scheduler places the threads.
 PIN= run_target Transport transport
 # For reference, everything on one CPU: a wake-up is then a context switch on

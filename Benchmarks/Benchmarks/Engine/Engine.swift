@@ -60,7 +60,7 @@ let benchmarks: @Sendable () -> Void = {
     let platform = SCMIPlatform(tables: tables)
     guard let session = platform.makeSession(agentID: 1) else { fatalError("agent 1 is declared above") }
     let configuration = Benchmark.Configuration(
-        metrics: [.throughput, .wallClock, .mallocCountTotal, .instructions],
+        metrics: [.throughput, .wallClock, .mallocCountTotal],
         warmupIterations: 100,
         scalingFactor: .kilo,
         maxDuration: .seconds(3),

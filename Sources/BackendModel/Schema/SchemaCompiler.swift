@@ -18,7 +18,7 @@ public enum SchemaCompiler {
     public static func compile(yaml text: String) throws(SchemaError) -> NodeSchema {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw SchemaError(location: "/", message: "empty document") }
+            guard let node = try Yams.compose(yaml: text, schemaResolver) else { throw SchemaError(location: "/", message: "empty document") }
             root = node
         } catch let error as SchemaError {
             throw error
@@ -218,6 +218,12 @@ public enum SchemaCompiler {
         }
         return result
     }
+
+    /// The schema only needs YAML's int and bool implicit types: Yams's default
+    /// resolver would also compile float, null, timestamp, merge and value
+    /// patterns (ICU regular expressions) on every run, a third of what
+    /// checking a small board costs.
+    private static let schemaResolver = Resolver.basic.appending(.bool).appending(.int)
 
     private static func scalar(_ node: Node, at location: String) throws(SchemaError) -> SchemaScalar {
         guard node.scalar != nil else { throw SchemaError(location: location, message: "must be a scalar") }
