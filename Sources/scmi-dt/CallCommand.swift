@@ -57,8 +57,9 @@ struct Call: ParsableCommand {
         defer { frontend.close() }
         let client = SCMIClient(transport: FrontendTransport(frontend: frontend))
         do {
-            for (name, words) in commands() {
-                if commands().count > 1 { print("> \(([name] + words).joined(separator: " "))") }
+            let commands = commands()
+            for (name, words) in commands {
+                if commands.count > 1 { print("> \(([name] + words).joined(separator: " "))") }
                 try CallRunner(client: client, arguments: words).run(name)
             }
             if hold > 0 { Thread.sleep(forTimeInterval: hold) }
@@ -186,7 +187,8 @@ struct CallRunner {
     private func clockList() throws {
         var rows = [["id", "name", "state", "rate Hz", "rates"]]
         for clock in 0..<UInt32(try client.clockCount()) {
-            let name = try client.clockAttributes(clock).hasExtendedName ? try client.clockName(clock) : try client.clockAttributes(clock).name
+            let attributes = try client.clockAttributes(clock)
+            let name = attributes.hasExtendedName ? try client.clockName(clock) : attributes.name
             rows.append([
                 String(clock), name,
                 try attempt({ try client.clockConfigGet(clock) }) { $0 ? "on" : "off" },
