@@ -36,17 +36,22 @@ public struct Diagnostic: Hashable, Sendable {
     }
 
     /// `board.dtb: /path:prop: error[rule]: message` — the compiler-style line, without the hint.
+    ///
+    /// Node and property names come from the blob, and a blob can put any byte in them: the
+    /// path and property are escaped like property values (`printable`), and controls inside
+    /// the message (which quotes paths) are escaped too, so that one finding is always one
+    /// line and nothing reaches the terminal as an escape sequence.
     public var rendered: String {
-        var line = file + ": " + path
-        if let property { line += ":" + property }
-        line += ": " + severity.rawValue + "[" + rule + "]: " + message
+        var line = TerminalText.escapingControls(file) + ": " + printable(path)
+        if let property { line += ":" + printable(property) }
+        line += ": " + severity.rawValue + "[" + rule + "]: " + TerminalText.escapingControls(message)
         return line
     }
 
     /// The rendered line, plus an indented `hint:` line when there is a hint.
     public var renderedWithHint: String {
         guard let hint else { return rendered }
-        return rendered + "\n  hint: " + hint
+        return rendered + "\n  hint: " + TerminalText.escapingControls(hint)
     }
 
     /// One JSON object with the keys of binding.md section 6, in a fixed order.
@@ -84,6 +89,34 @@ extension Array where Element == Diagnostic {
 
 private func plural(_ n: Int, _ word: String) -> String {
     "\(n) \(word)" + (n == 1 ? "" : "s")
+}
+
+/// Text bound for a terminal or a log line.
+public enum TerminalText {
+    /// `text` with every character that could break a line or steer a terminal written as
+    /// `\u{…}`: C0 controls (newline, carriage return, ESC …), DEL, C1 controls (U+0080–U+009F,
+    /// which some terminals obey as CSI and OSC), and the Unicode bidirectional overrides
+    /// and isolates (which reorder what the reader sees). Everything else, µ included,
+    /// passes unchanged, so a message that already quotes values with `printable` is untouched.
+    public static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
 }
 
 /// Minimal JSON text helpers: the output formats need fixed key order, which

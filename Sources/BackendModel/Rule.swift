@@ -72,6 +72,9 @@ public enum Rule: String, CaseIterable, Sendable {
     case clockNameDuplicate = "clock-name-duplicate"
     case clockRatesTooMany = "clock-rates-too-many"
 
+    // Names guests see (5.1–5.4)
+    case resourceNameUnprintable = "resource-name-unprintable"
+
     // Voltage domains (5.2)
     case regulatorLevelsMissing = "regulator-levels-missing"
     case regulatorLevelsInvalid = "regulator-levels-invalid"
@@ -118,7 +121,7 @@ public enum Rule: String, CaseIterable, Sendable {
         case .propertyUnknown: "a property the schema does not allow here (additionalProperties: false)"
         case .propertyMissing: "a required property is absent"
         case .propertyType: "a property's bytes do not have its type (length, NUL-terminated string, empty flag)"
-        case .propertyValue: "a value outside the schema's const, enum, minimum/maximum or pattern"
+        case .propertyValue: "a value outside the schema's const, enum, minimum/maximum or pattern (e.g. an agent name that is not one safe file name)"
         case .propertyCount: "too few or too many entries (minItems/maxItems)"
         case .propertyAlternatives: "none or several of mutually exclusive property sets (oneOf/anyOf)"
         case .addressCellsMissing: "#address-cells/#size-cells absent on a node whose children have unit addresses"
@@ -162,6 +165,7 @@ public enum Rule: String, CaseIterable, Sendable {
         case .clockRateUndescribed: "a clock with no rate description: served as 1 Hz .. 4294967295 Hz"
         case .clockNameDuplicate: "two clocks with the same name"
         case .clockRatesTooMany: "more than 16 discrete rates: Linux guests reject the clock"
+        case .resourceNameUnprintable: "a name derived from the host tree (clock-output-names, regulator-name, node name) that is empty or not printable ASCII; guests would get it verbatim"
         case .regulatorLevelsMissing: "an exported regulator without regulator-min-microvolt and regulator-max-microvolt"
         case .regulatorLevelsInvalid: "regulator min > max, or a level above 2147483647 µV"
         case .voltageStepMissing: "a voltage range without arm,scmi-voltage-step-microvolt: served with a 1 µV step"

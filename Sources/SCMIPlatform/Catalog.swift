@@ -70,6 +70,8 @@ struct Catalog: Sendable {
     let devices: [DeviceInfo]
     let clocks: [ClockInfo]
     let voltageDomains: [VoltageInfo]
+    /// SCMI device id → index into `devices` (the first, should ids repeat).
+    let deviceIndexByID: [UInt32: Int]
 
     init(tables: PlatformTables) {
         vendorName = paddedName(tables.vendor, width: 16)
@@ -82,8 +84,13 @@ struct Catalog: Sendable {
 
         devices = tables.devices.map { DeviceInfo(id: $0.id, name: $0.name) }
 
-        /// Index of the first device with that id (tables from BackendModel have unique ids).
-        func deviceIndex(_ id: UInt32) -> Int? { tables.devices.firstIndex { $0.id == id } }
+        // Index of the first device with each id (tables from BackendModel have unique ids):
+        // one hash lookup per agent grant, so start-up stays linear in devices × grants.
+        var deviceIndexByID = [UInt32: Int](minimumCapacity: tables.devices.count)
+        for (index, device) in tables.devices.enumerated() where deviceIndexByID[device.id] == nil {
+            deviceIndexByID[device.id] = index
+        }
+        self.deviceIndexByID = deviceIndexByID
 
         /// Device indices holding each id of `protocolID`'s table, ignoring
         /// references past the table (hand-built tables may have them).
@@ -92,7 +99,8 @@ struct Catalog: Sendable {
             for (index, device) in tables.devices.enumerated() {
                 for reference in device.resources where reference.protocolID == protocolID {
                     let id = Int(reference.id)
-                    if id < count, !result[id].contains(index) { result[id].append(index) }
+                    // Devices are visited in order, so a repeat can only be the last one added.
+                    if id < count, result[id].last != index { result[id].append(index) }
                 }
             }
             return result
@@ -131,7 +139,7 @@ struct Catalog: Sendable {
             let list = (0x11 ... 0x2F).map { UInt8($0) }.filter { mask & protocolBit($0) != 0 }
             var permissions = Array(repeating: UInt32(0), count: deviceCount)
             for id in agent.devices {
-                if let index = deviceIndex(id) { permissions[index] = mask }
+                if let index = deviceIndexByID[id] { permissions[index] = mask }
             }
             return AgentInfo(
                 id: agent.id, name: agent.name, shortName: paddedName(agent.name, width: 16),
@@ -146,10 +154,7 @@ struct Catalog: Sendable {
         return nil
     }
 
-    func deviceIndex(id: UInt32) -> Int? {
-        for index in devices.indices where devices[index].id == id { return index }
-        return nil
-    }
+    func deviceIndex(id: UInt32) -> Int? { deviceIndexByID[id] }
 
     /// Descriptions the engine can serve whatever a hand-built table holds:
     /// lists sorted without duplicates, ranges with min ≤ max and step ≥ 1.

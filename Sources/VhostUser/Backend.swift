@@ -67,7 +67,12 @@ public final class VhostUserBackend: Sendable {
     }
 
     /// Starts accepting frontends.
+    ///
+    /// Sets SIGPIPE to ignored for the whole process: the backend writes to fds the
+    /// frontend chose (its call and err fds may be pipes whose reader is gone), and such
+    /// a write must fail with EPIPE for that connection, not end every agent's service.
     public func start() throws {
+        signal(SIGPIPE, SIG_IGN)
         let alreadyRunning = state.withLock { state -> Bool in
             defer { state.started = true }
             return state.started || state.stopped

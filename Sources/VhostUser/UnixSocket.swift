@@ -26,9 +26,13 @@ public enum UnixSocket {
         return fd
     }
 
-    public static func connect(to path: String) throws -> Int32 {
+    /// Connects to the stream socket at `path`. With a `timeout`, a listener whose backlog is
+    /// full (a stuck or flooded server) makes this fail with EAGAIN after that long instead of
+    /// blocking for ever: Linux bounds a Unix-socket connect by the socket's send timeout.
+    public static func connect(to path: String, timeout: Duration? = nil) throws -> Int32 {
         var address = try address(for: path)
         let fd = try makeSocket()
+        if let timeout { setTimeout(fd, SO_SNDTIMEO, timeout) }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -42,18 +46,31 @@ public enum UnixSocket {
         return fd
     }
 
+    /// Sets SO_SNDTIMEO or SO_RCVTIMEO: a blocking send, receive (or connect) on `fd` then
+    /// fails with EAGAIN once `timeout` has passed without progress.
+    public static func setTimeout(_ fd: Int32, _ option: Int32, _ timeout: Duration) {
+        let (seconds, attoseconds) = timeout.components
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        if value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }  // 0 would mean "no timeout"
+        _ = setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Binds and listens on `path`. A socket file nobody listens on (left by a
-    /// crashed run) is removed first; a live listener or a non-socket file is an error.
+    /// crashed run: connecting is refused) is removed first; a live listener — even
+    /// one too busy to accept within a second — or a non-socket file is an error.
     public static func listen(on path: String, backlog: Int32 = 4) throws -> Int32 {
         var address = try address(for: path)
         var info = stat()
         if lstat(path, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFSOCK else { throw VhostUserError.pathIsNotASocket(path) }
-            if let probe = try? connect(to: path) {
-                closeQuietly(probe)
+            do {
+                closeQuietly(try connect(to: path, timeout: .seconds(1)))
+                throw VhostUserError.socketInUse(path)
+            } catch VhostUserError.system(_, let code) where code == ECONNREFUSED || code == ENOENT {
+                unlink(path)
+            } catch VhostUserError.system(_, let code) where code == EAGAIN {
                 throw VhostUserError.socketInUse(path)
             }
-            unlink(path)
         }
         let fd = try makeSocket()
         let bound = withUnsafePointer(to: &address) {

@@ -118,3 +118,36 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
         logger.info("agent \(session.agentID) \(agentName): disconnected, requests withdrawn")
     }
 }
+
+/// The device for an agent that a reload (SIGHUP) removed from the blob while its socket
+/// still listens: every command is answered with its own header and NOT_SUPPORTED, so the
+/// guest's SCMI driver gives up at once (Base PROTOCOL_VERSION fails) instead of timing out
+/// on silent chains. Requests shorter than a header, and response buffers shorter than
+/// header + status, get a used entry of length 0, as on a served connection.
+public final class SCMIRetiredAgentHandler: VhostUserDeviceHandler, @unchecked Sendable {
+    private let agentName: String
+    private let logger: Logger
+    private var answered = false
+
+    public init(agentName: String, logger: Logger) {
+        self.agentName = agentName
+        self.logger = logger
+    }
+
+    public func handle(chain: DescriptorChain, queueIndex: Int) -> UInt32 {
+        guard queueIndex == 0, chain.writableLength >= SCMILimits.minResponse else { return 0 }
+        var header: UInt32 = 0
+        let copied = withUnsafeMutableBytes(of: &header) { chain.gatherReadable(into: $0) }
+        guard copied == 4 else { return 0 }
+        if !answered {
+            answered = true
+            logger.warning("agent \(agentName): no longer declared; answering NOT_SUPPORTED (logged once per connection)")
+        }
+        // The header echoed bit for bit (it is little-endian on the wire and in `header`).
+        var reply: (UInt32, Int32) = (header, SCMIStatus.notSupported.rawValue.littleEndian)
+        let written = withUnsafeBytes(of: &reply) { chain.scatterWritable(from: UnsafeRawBufferPointer(rebasing: $0[0..<8])) }
+        return UInt32(written)
+    }
+
+    public func connectionClosed() {}
+}

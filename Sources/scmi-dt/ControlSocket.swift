@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import SCMIPlatform
@@ -48,43 +49,84 @@ struct ConnectionReport: Codable {
 /// The operator's window into a running `serve`: a Unix socket that answers
 /// every connection with one JSON `StatusReport` and closes. Read-only by
 /// design, so it needs no protocol beyond "connect, read to EOF".
+///
+/// The report can be a megabyte on a large board, and a client is anyone who can
+/// open the socket, so no client may hold up another, the accept loop or the
+/// platform: each one is answered on its own short-lived thread, at most
+/// `maximumClients` at once (the next ones wait in the listen backlog until a
+/// slot frees), and a client that has not taken the whole report within
+/// `sendDeadline` is dropped, however slowly it reads. Writes never raise
+/// SIGPIPE (MSG_NOSIGNAL).
 final class ControlServer: @unchecked Sendable {
+    /// Clients answered at the same time.
+    static let maximumClients = 16
+    /// How long one client may take to read its report before it is dropped.
+    static let sendDeadline: Duration = .seconds(5)
+
     private let path: String
     private let listener: Int32
     private let logger: Logger
     private let report: @Sendable () -> StatusReport
     private let stopping = Mutex(false)
+    private let slots = DispatchSemaphore(value: ControlServer.maximumClients)
 
     init(path: String, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
         self.path = path
         self.logger = logger
         self.report = report
-        listener = try UnixSocket.listen(on: path)
+        listener = try UnixSocket.listen(on: path, backlog: 128)
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "control"
         thread.start()
     }
 
     private func acceptLoop() {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         while true {
+            slots.wait()
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR { continue }
+                let code = errno
+                slots.signal()
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    logger.warning("control socket: accept: \(String(cString: strerror(code))); retrying")
+                    usleep(100_000)
+                    continue
+                }
                 return  // listener closed by stop()
             }
             if stopping.withLock({ $0 }) {
                 close(client)
                 return
             }
-            do {
-                let data = try encoder.encode(report())
-                ControlChannel.writeAll(client, data)
-            } catch {
-                logger.error("control socket: cannot encode status: \(error)")
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            let thread = Thread { [self] in
+                answer(client)
+                slots.signal()
             }
-            close(client)
+            thread.name = "control-client"
+            thread.start()
+        }
+    }
+
+    /// One report to one client; closes it.
+    private func answer(_ client: Int32) {
+        defer { close(client) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do {
+            data = try encoder.encode(report())
+        } catch {
+            logger.error("control socket: cannot encode status: \(error)")
+            return
+        }
+        switch ControlChannel.sendAll(client, data, until: .now + Self.sendDeadline) {
+        case .sent, .peerClosed: break
+        case .timedOut:
+            logger.notice("control socket: a client did not read its report within \(Self.sendDeadline); dropped it")
+        case .failed(let code):
+            logger.notice("control socket: sending the report: \(String(cString: strerror(code)))")
         }
     }
 
@@ -98,27 +140,70 @@ final class ControlServer: @unchecked Sendable {
 
 /// Whole-buffer I/O on the control channel's stream sockets.
 enum ControlChannel {
-    static func writeAll(_ fd: Int32, _ data: Data) {
+    enum SendResult: Equatable {
+        case sent, peerClosed, timedOut
+        case failed(Int32)
+    }
+
+    /// Sends all of `data` before `deadline`, waiting in poll() between partial sends so
+    /// that a slow reader cannot hold the sender past the deadline. MSG_DONTWAIT keeps each
+    /// send from blocking; MSG_NOSIGNAL makes a peer that went away EPIPE, never SIGPIPE.
+    static func sendAll(_ fd: Int32, _ data: Data, until deadline: ContinuousClock.Instant) -> SendResult {
         data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
+                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if n >= 0 {
+                    offset += n
+                    continue
+                }
+                switch errno {
+                case EINTR: continue
+                case EPIPE, ECONNRESET: return .peerClosed
+                case EAGAIN:
+                    guard let milliseconds = millisecondsLeft(until: deadline) else { return .timedOut }
+                    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&poller, 1, milliseconds)
+                case let code: return .failed(code)
+                }
             }
+            return .sent
         }
     }
 
-    static func readToEnd(_ fd: Int32) -> Data {
+    /// Milliseconds until `deadline` (at least 1), or nil once it has passed.
+    static func millisecondsLeft(until deadline: ContinuousClock.Instant) -> Int32? {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { return nil }
+        let (seconds, attoseconds) = left.components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+    }
+
+    enum ReadError: Error {
+        case timedOut
+        case failed(Int32)
+    }
+
+    /// Reads until the peer closes, giving up when `deadline` passes first.
+    static func readToEnd(_ fd: Int32, until deadline: ContinuousClock.Instant) throws(ReadError) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
+            guard let milliseconds = millisecondsLeft(until: deadline) else { throw .timedOut }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, milliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw .failed(errno)
+            }
+            if ready == 0 { continue }  // the deadline check above ends it
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw .failed(errno)
+            }
+            if n == 0 { return data }
             data.append(contentsOf: buffer[0..<n])
         }
-        return data
     }
 }

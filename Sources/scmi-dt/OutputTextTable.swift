@@ -1,3 +1,5 @@
+import BackendModel
+
 /// Left-aligned text columns: a header row and data rows, padded to the widest cell.
 struct TextTable {
     var header: [String]
@@ -7,7 +9,9 @@ struct TextTable {
 
     mutating func add(_ cells: String...) { rows.append(cells) }
 
+    /// Cells hold names from the blob: controls in them are escaped so a row stays one line.
     func rendered(indent: String = "  ") -> String {
+        let rows = self.rows.map { $0.map(TerminalText.escapingControls) }
         var widths = header.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }

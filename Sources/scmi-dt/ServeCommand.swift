@@ -56,6 +56,9 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // Nothing serve writes to (control clients, frontends' call fds, a closed stderr
+        // pipe) may end the process: each such write fails with EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .trace
@@ -94,6 +97,10 @@ struct Serve: ParsableCommand {
             return [(tables.agents[0], socket)]
         }
         let directory = socketDirectory!
+        // check guarantees agent names are single file names; never build a path from one that is not.
+        if let unsafe = tables.agents.first(where: { $0.name.isEmpty || $0.name.hasPrefix(".") || $0.name.contains("/") }) {
+            throw ValidationError("agent name '\(unsafe.name)' cannot name a socket in \(directory)")
+        }
         return tables.agents.map { ($0, directory + "/" + $0.name + ".sock") }
     }
 }
@@ -159,9 +166,9 @@ final class Server: @unchecked Sendable {
             logger.info("agent \(agent.id) \(agentName): frontend connected")
             return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
         }
-        // Only possible after SIGHUP dropped this agent: serve it as nobody (every protocol refused).
-        logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED")
-        return RefusingHandler()
+        // Only possible after SIGHUP dropped this agent: every command is answered NOT_SUPPORTED.
+        logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED for every command")
+        return SCMIRetiredAgentHandler(agentName: agentName, logger: logger)
     }
 
     func statusReport() -> StatusReport {
@@ -209,10 +216,4 @@ final class Server: @unchecked Sendable {
 private final class WeakPlatform: @unchecked Sendable {
     // Written once, before any connection exists; read afterwards.
     weak var platform: SCMIPlatform?
-}
-
-/// Answers every chain with length 0: used only for an agent that a reload removed.
-private final class RefusingHandler: VhostUserDeviceHandler, @unchecked Sendable {
-    func handle(chain: DescriptorChain, queueIndex: Int) -> UInt32 { 0 }
-    func connectionClosed() {}
 }

@@ -24,15 +24,33 @@ struct Status: ParsableCommand {
     @Option(help: "text or json.")
     var format: Format = .text
 
+    @Option(help: "Give up after this many seconds without a complete report.")
+    var timeout: Double = 10
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be between 0 and 3600 seconds") }
+    }
+
     func run() throws {
+        let limit = Duration.milliseconds(Int64(timeout * 1000))
+        let deadline = ContinuousClock.now + limit
         let fd: Int32
         do {
-            fd = try UnixSocket.connect(to: control)
+            fd = try UnixSocket.connect(to: control, timeout: limit)
+        } catch VhostUserError.system(_, let code) where code == EAGAIN {
+            throw failure("status: \(control) did not accept within \(timeout) s (is serve stuck, or flooded with clients?)")
         } catch {
             throw failure("status: \(error) (is `scmi-dt serve --control \(control)` running?)")
         }
-        let data = ControlChannel.readToEnd(fd)
-        close(fd)
+        defer { close(fd) }
+        let data: Data
+        do {
+            data = try ControlChannel.readToEnd(fd, until: deadline)
+        } catch .timedOut {
+            throw failure("status: no complete report from \(control) within \(timeout) s (is serve stuck?)")
+        } catch .failed(let code) {
+            throw failure("status: reading from \(control): \(String(cString: strerror(code)))")
+        }
         if format == .json {
             FileHandle.standardOutput.write(data)
             print()

@@ -13,6 +13,20 @@ import Testing
         #expect(whole.rendered == "a.dtb: /: warning[x]: m")
     }
 
+    /// Names come from the blob: a newline cannot forge a second finding, ESC and the C1 and
+    /// bidi controls cannot reach the terminal; µ and quoted values stay as they are.
+    @Test func renderedLineEscapesNamesAndControls() {
+        let forged = Diagnostic(
+            file: "board.dtb", path: "/soc/a\nboard.dtb: /fake: error[x]: forged", property: "p\u{1b}[2J",
+            severity: .error, rule: "r", message: "points at /x\ny\u{9b}1m \u{202e}txt, 1.8 µV \"ok\"", hint: "add #clock-cells to /a\rb")
+        let text = forged.renderedWithHint
+        #expect(text.split(separator: "\n").count == 2)  // the finding and its hint
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        #expect(!text.unicodeScalars.contains { (0x7F...0x9F).contains($0.value) || $0.value == 0x202E })
+        #expect(forged.rendered == #"board.dtb: /soc/a\u{a}board.dtb: /fake: error[x]: forged:p\u{1b}[2J: error[r]: points at /x\u{a}y\u{9b}1m \u{202e}txt, 1.8 µV "ok""#)
+        #expect(text.hasSuffix(#"hint: add #clock-cells to /a\u{d}b"#))
+    }
+
     @Test func jsonIsParseableWithFixedKeys() throws {
         let diagnostics = [
             Diagnostic(file: "q\"uote\\.dtb", path: "/", severity: .error, rule: "r", message: "tab\there\nnl \u{1}"),

@@ -15,6 +15,7 @@ struct ResourceFacts {
     private var reportedNodes: Set<DeviceTreeNode> = []
     private var mismatchReported: Set<DeviceTreeNode> = []
     private var outputNamesMemo: [DeviceTreeNode: [String]] = [:]
+    private var unprintableReported: Set<DeviceTreeNode> = []
 
     init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -40,6 +41,9 @@ struct ResourceFacts {
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let rates = clockRates(key, entryNode: entryNode)
             let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: true)
+            if entryNode?.property("label") == nil {
+                requirePrintable(name, of: "clock \(index)", from: key.provider, property: fromOutputNames(key) ? "clock-output-names" : nil)
+            }
             if let first = idOfName[name] {
                 let namer = entryNode ?? key.provider
                 findings.add(
@@ -224,6 +228,25 @@ struct ResourceFacts {
         }
     }
 
+    /// Whether a clock's derived name comes from its provider's clock-output-names.
+    private mutating func fromOutputNames(_ key: SpecifierKey) -> Bool {
+        let names = outputNamesMemo[key.provider] ?? []
+        return key.cells.count == 0 ? !names.isEmpty : key.cells.count == 1 && Int(key.cells[0]) < names.count
+    }
+
+    /// A name a guest will be sent (CLOCK_ATTRIBUTES, NAME_GET, …) that was derived from the
+    /// host tree rather than written into the backend: SCMI names are ASCII strings, and a
+    /// control byte in one reaches the guest's logs and sysfs verbatim. Reported once per
+    /// source node, at the property the name came from.
+    private mutating func requirePrintable(_ name: String, of what: String, from node: DeviceTreeNode, property: String?) {
+        guard name.isEmpty || !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return }
+        guard unprintableReported.insert(node).inserted else { return }
+        findings.add(
+            .resourceNameUnprintable, at: node, property: property,
+            "\(what) would be named \"\(printable(name))\"; names sent to guests must be printable ASCII",
+            hint: "give the resource's table entry a label (its id's child node under the protocol node)")
+    }
+
     // MARK: - Voltage domains (5.2)
 
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
@@ -232,6 +255,9 @@ struct ResourceFacts {
             guard let regulator else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryNode?.property("label")?.string ?? regulator.property("regulator-name")?.string ?? regulator.baseName
+            if entryNode?.property("label") == nil {
+                requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulator.hasProperty("regulator-name") ? "regulator-name" : nil)
+            }
             let levels = voltageLevels(of: regulator, entryNode: entryNode) ?? .discrete([0])
             entries.append(
                 VoltageDomainEntry(
@@ -297,12 +323,13 @@ struct ResourceFacts {
 
     // MARK: - Power domains (0x11) and reset domains (0x16)
 
-    mutating func providerEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode]) -> [ProviderResourceEntry] {
+    mutating func providerEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: false)
+            if entryNode?.property("label") == nil { requirePrintable(name, of: "\(kind) \(index)", from: key.provider, property: nil) }
             entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.path, specifier: key.cells))
         }
         return entries
@@ -349,6 +376,7 @@ struct ResourceFacts {
                 continue
             }
             levels.sort { $0.hz < $1.hz }
+            if node.property("label") == nil { requirePrintable(table.baseName, of: "performance domain \(index)", from: table, property: nil) }
             entries.append(
                 PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.path, levels: levels))
         }

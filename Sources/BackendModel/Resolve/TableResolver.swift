@@ -49,8 +49,8 @@ struct TableResolver {
         var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
-        let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? []) : []
-        let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? []) : []
+        let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? [], kind: "reset domain") : []
+        let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? [], kind: "power domain") : []
         let sensorEntries = enabled.contains(.sensor) ? facts.sensorEntries(entryNodes[.sensor] ?? []) : []
         let perfEntries = enabled.contains(.performance) ? facts.performanceEntries(entryNodes[.performance] ?? []) : []
         findings = facts.findings
