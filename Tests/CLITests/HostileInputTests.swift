@@ -8,7 +8,11 @@ import Glibc
 #endif
 
 /// The built `scmi-dt-gen-tree` (next to scmi-dt): large valid boards without dtc.
-let genTreeBinary: String = URL(fileURLWithPath: scmiDTBinary).deletingLastPathComponent().appendingPathComponent("scmi-dt-gen-tree").path
+let genTreeBinary: String = {
+    let besideBinary = URL(fileURLWithPath: scmiDTBinary).deletingLastPathComponent().appendingPathComponent("scmi-dt-gen-tree").path
+    if FileManager.default.isExecutableFile(atPath: besideBinary) { return besideBinary }
+    return packageRoot.appendingPathComponent(".build/debug/scmi-dt-gen-tree").path
+}()
 
 /// A generated board whose status report (hundreds of KB) is larger than a Unix socket's
 /// buffer, so a control client that does not read really leaves serve's write pending.
