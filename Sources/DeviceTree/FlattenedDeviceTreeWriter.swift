@@ -94,6 +94,34 @@ public final class FlattenedDeviceTreeWriter {
         try property(name, bytes: bytes)
     }
 
+    /// Writes `node` and its whole subtree as they are: names, and properties with their
+    /// bytes in blob order. A loop over tree order with a stack of open nodes, not recursion,
+    /// so a tree nested 100,000 deep copies like a flat one. `beforeClosing` runs just before
+    /// each copied node is closed, to add children to it (a node's properties come before its
+    /// children, so only nodes can be added there). Names are copied as they decode: a name
+    /// whose bytes are not UTF-8 is written with U+FFFD in their place.
+    public func copy(
+        _ node: DeviceTreeNode, beforeClosing: (DeviceTreeNode) throws(BlobError) -> Void = { _ throws(BlobError) in }
+    ) throws(BlobError) {
+        let tree = node.tree
+        var open: [DeviceTreeNode] = []
+        for index in node.index..<Int(tree.nodes[node.index].subtreeEnd) {
+            let current = DeviceTreeNode(tree: tree, index: Int32(index))
+            while let last = open.last, last.depth >= current.depth {
+                try beforeClosing(last)
+                try endNode()
+                open.removeLast()
+            }
+            try beginNode(current.name)
+            for property in current.properties { try self.property(property.name, bytes: property.bytes) }
+            open.append(current)
+        }
+        while let last = open.popLast() {
+            try beforeClosing(last)
+            try endNode()
+        }
+    }
+
     /// Closes the blob and returns its bytes (exactly `totalsize` of them).
     public func finish() throws(BlobError) -> [UInt8] {
         guard !finished else { throw BlobError(code: "FDT_ERR_BADSTATE", message: "finish() called twice") }
