@@ -18,7 +18,7 @@ public final class FlattenedDeviceTreeWriter {
     /// Starts a blob; `reservations` become the memory reservation block.
     public init(initialCapacity: Int = 4096, reservations: [(address: UInt64, size: UInt64)] = []) throws(BlobError) {
         capacity = min(max(initialCapacity, 256), Int(Int32.max))
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        buffer = Self.zeroedBuffer(capacity)
         try call("fdt_create") { fdt_create($0, Int32(capacity)) }
         for reservation in reservations {
             try call("fdt_add_reservemap_entry") { fdt_add_reservemap_entry($0, reservation.address, reservation.size) }
@@ -151,7 +151,7 @@ public final class FlattenedDeviceTreeWriter {
                 throw BlobError(libfdt: result, what)
             }
             let newCapacity = min(capacity * 2, Int(Int32.max))
-            let newBuffer = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+            let newBuffer = Self.zeroedBuffer(newCapacity)
             let resized = fdt_resize(buffer, newBuffer, Int32(newCapacity))
             guard resized == 0 else {
                 newBuffer.deallocate()
@@ -161,6 +161,15 @@ public final class FlattenedDeviceTreeWriter {
             buffer = newBuffer
             capacity = newCapacity
         }
+    }
+
+    /// libfdt's sequential writer copies a name or value without clearing the padding after
+    /// it, and `fdt_resize` leaves the new buffer's gap as it finds it: zeroed memory keeps
+    /// those bytes 0, so the same tree always gives the same blob.
+    private static func zeroedBuffer(_ count: Int) -> UnsafeMutableRawPointer {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 8)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        return memory
     }
 
     private func cString(_ string: String, what: String) throws(BlobError) -> [CChar] {

@@ -289,10 +289,10 @@ extension IndexBuilder {
         var at: Int? = nil
         for (position, byte) in name.enumerated() {
             if byte == UInt8(ascii: "@") {
-                if at != nil { return "the node name has a second '@' at byte \(position)" }
+                if at != nil { return "the node name has a second '@' at position \(position)" }
                 at = position
             } else if nameCharacters[Int(byte)] & 1 == 0 {
-                return "the node name has \(describe(byte)) at byte \(position); node names use only A-Z a-z 0-9 , . _ + - and one @"
+                return "the node name has \(describe(byte)) at position \(position); node names use only A-Z a-z 0-9 , . _ + - and one @"
             }
         }
         return nil
@@ -302,7 +302,7 @@ extension IndexBuilder {
     static func propertyNameProblem(_ name: UnsafeRawBufferPointer) -> String? {
         if name.isEmpty { return "the property name is empty" }
         for (position, byte) in name.enumerated() where nameCharacters[Int(byte)] & 2 == 0 {
-            return "the property name has \(describe(byte)) at byte \(position); property names use only A-Z a-z 0-9 , . _ + ? # * -"
+            return "the property name has \(describe(byte)) at position \(position); property names use only A-Z a-z 0-9 , . _ + ? # * -"
         }
         return nil
     }

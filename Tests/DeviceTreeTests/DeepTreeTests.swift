@@ -86,9 +86,9 @@ import Testing
         }
         #expect(found == [
             "#1 p: duplicate property: the property is repeated",
-            "#1 bad name: property name: the property name has byte 0x20 at byte 3; property names use only A-Z a-z 0-9 , . _ + ? # * -",
+            "#1 bad name: property name: the property name has byte 0x20 at position 3; property names use only A-Z a-z 0-9 , . _ + ? # * -",
             "#3 -: duplicate of #1: an earlier sibling has the same name",
-            "#4 -: node name: the node name has a second '@' at byte 3",
+            "#4 -: node name: the node name has a second '@' at position 3",
             "#5 -: node name: the node name is empty",
         ])
         // Lookups see the first of repeated names.
