@@ -310,6 +310,8 @@ import Testing
             }
             do {
                 let tree = try FlattenedDeviceTree(bytes: mutated)
+                // A mutated name is a defect to report, never a trap: spell every one.
+                for defect in tree.defects { _ = (defect.node.path, defect.problem) }
                 tree.forEachNode { node in
                     _ = node.compatible
                     for property in node.properties { _ = property.stringList; _ = property.u64Array }
@@ -342,6 +344,7 @@ import Testing
             do {
                 let tree = try FlattenedDeviceTree(bytes: mutated)
                 opened += 1
+                for defect in tree.defects { _ = (defect.node.path, defect.problem) }
                 tree.forEachNode { node in
                     _ = node.path
                     _ = node.compatible
