@@ -75,6 +75,6 @@ let package = Package(
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Virtqueue"]),
         .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables"]),
         // Run the built scmi-dt binary end to end (examples, serve + call).
-        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "VhostUser", "SCMIClient", "SCMIPlatform"]),
+        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform"]),
     ]
 )

@@ -66,6 +66,7 @@ public enum BackendChecker {
         }
 
         var findings = DiagnosticCollector(file: file)
+        TreeIntegrity.report(tree, into: &findings)
         guard let backendNode = findBackend(in: tree, findings: &findings) else {
             return CheckResult(diagnostics: findings.diagnostics, tables: nil, backend: nil, isUnusable: false)
         }

@@ -4,6 +4,12 @@ public enum Rule: String, CaseIterable, Sendable {
     // Input
     case blobUnusable = "blob-unusable"
 
+    // The tree itself, anywhere in it: what dtc refuses to write but libfdt reads
+    case propertyDuplicate = "property-duplicate"
+    case nodeDuplicate = "node-duplicate"
+    case phandleDuplicate = "phandle-duplicate"
+    case nameCharacters = "name-characters"
+
     // The backend node (binding.md section 1)
     case backendMissing = "backend-missing"
     case backendDuplicate = "backend-duplicate"
@@ -113,6 +119,10 @@ public enum Rule: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .blobUnusable: "the input is missing, unreadable, not a valid flattened devicetree, or a .dts that dtc cannot compile"
+        case .propertyDuplicate: "a property name repeated within one node: every reader sees only the first"
+        case .nodeDuplicate: "two sibling nodes with the same name (unit address included): lookups by path find only the first"
+        case .phandleDuplicate: "two nodes claim the same phandle: references resolve to the first"
+        case .nameCharacters: "a node or property name that is empty, has a character dtc rejects, or (nodes) a second '@'"
         case .backendMissing: "no enabled node with compatible \"arm,scmi-vio-backend\" in the tree"
         case .backendDuplicate: "a second enabled backend node"
         case .backendCompatibleMissing: "a node named scmi-vio-backend without compatible \"arm,scmi-vio-backend\""

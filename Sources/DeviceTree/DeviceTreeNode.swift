@@ -38,7 +38,29 @@ public struct DeviceTreeNode: Hashable, Sendable {
     }
 
     /// Absolute path, `/firmware/scmi-vio-backend/devices/device@1`; `/` for the root.
-    public var path: String { tree.nodes[index].path }
+    /// Built on each call by walking up the parents (the index keeps no paths: one per node
+    /// would cost memory quadratic in the depth), so it costs the depth: keep it, do not
+    /// recompute it in a loop over a deep tree.
+    public var path: String {
+        let nodes = tree.nodes
+        guard index > 0 else { return "/" }
+        var chain: [Int32] = []
+        chain.reserveCapacity(Int(nodes[index].depth))
+        var length = 0
+        var node = Int32(index)
+        while node > 0 {
+            chain.append(node)
+            length += Int(nodes[Int(node)].nameLength) + 1
+            node = nodes[Int(node)].parent
+        }
+        var path = ""
+        path.reserveCapacity(length)
+        for node in chain.reversed() {
+            path += "/"
+            path += nodes[Int(node)].name
+        }
+        return path
+    }
 
     /// libfdt's structure-block offset of this node (for calling libfdt directly).
     public var offset: Int32 { tree.nodes[index].offset }
@@ -61,22 +83,13 @@ public struct DeviceTreeNode: Hashable, Sendable {
     }
 
     /// The direct child with this exact name (`"devices"`, `"device@1"`), the first if several.
+    /// One hash lookup, however many children there are.
     public func child(named name: String) -> DeviceTreeNode? {
-        var child = tree.nodes[index].firstChild
-        while child >= 0 {
-            if tree.nodes[Int(child)].name == name { return DeviceTreeNode(tree: tree, index: child) }
-            child = tree.nodes[Int(child)].nextSibling
-        }
-        return nil
+        tree.child(of: Int32(index), named: Array(name.utf8)).map { DeviceTreeNode(tree: tree, index: $0) }
     }
 
     /// Number of ancestors: 0 for the root.
-    public var depth: Int {
-        var depth = 0
-        var node = tree.nodes[index].parent
-        while node >= 0 { depth += 1; node = tree.nodes[Int(node)].parent }
-        return depth
-    }
+    public var depth: Int { Int(tree.nodes[index].depth) }
 
     /// All properties in blob order.
     public var properties: [DeviceTreeProperty] {
@@ -126,15 +139,11 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.
     public var compatible: [String] { property("compatible")?.stringList ?? [] }
 
-    /// True when `other` is a proper ancestor of this node.
+    /// True when `other` is a proper ancestor of this node. A subtree is a contiguous range in
+    /// tree order, so this is two comparisons, not a walk up a possibly very deep chain.
     public func isDescendant(of other: DeviceTreeNode) -> Bool {
         guard other.tree === tree else { return false }
-        var node = tree.nodes[index].parent
-        while node >= 0 {
-            if Int(node) == other.index { return true }
-            node = tree.nodes[Int(node)].parent
-        }
-        return false
+        return other.index < index && index < Int(tree.nodes[other.index].subtreeEnd)
     }
 }
 

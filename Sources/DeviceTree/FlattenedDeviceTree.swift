@@ -9,11 +9,14 @@ import Musl
 
 /// A flattened devicetree blob that libfdt has fully checked, indexed once for fast reading.
 ///
-/// Opening runs, in order: non-empty, at least a header, magic, `totalsize` within the file,
-/// `fdt_check_header` and `fdt_check_full`, so every later libfdt call works on a blob whose
-/// offsets and strings are known to be in bounds. Then one pass over the structure block records
-/// every node (name, path built from the parent, parent/child links) and every property
-/// (name, value range), and a phandle index. Paths and compatibles are indexed on first use.
+/// Opening runs, in order: non-empty, at least a header, every header field vetted in Swift
+/// (`checkHeader`: version, sizes, offsets, alignment, overlap), then `fdt_check_header` and
+/// `fdt_check_full`, so every later libfdt call works on a blob whose offsets and strings are
+/// known to be in bounds. Then one pass over the structure block records every node (name,
+/// parent/child links, subtree extent) and every property (name, value range), a
+/// (parent, name) → child table and a phandle index. Nothing per node grows with the depth:
+/// paths are built on demand, so memory and time stay linear in the blob even for a tree
+/// nested 100,000 deep. Compatibles are indexed on first use.
 public final class FlattenedDeviceTree: Sendable {
     let storage: BlobStorage
     let nodes: [NodeRecord]
@@ -24,7 +27,10 @@ public final class FlattenedDeviceTree: Sendable {
     let phandles: PhandleTable
     /// Phandles that more than one node claims, each with every claimant in tree order.
     let duplicatedPhandles: [UInt32: [Int32]]
-    private let pathIndex = Mutex<[String: Int32]?>(nil)
+    /// (parent, name) → first such child, for `node(atPath:)` and `child(named:)`.
+    let children: ChildTable
+    /// Repeated and badly spelled names, in the order found (see `defects`).
+    let defectRecords: [DefectRecord]
     private let compatibleIndex = Mutex<[String: [Int32]]?>(nil)
 
     /// Size of the version-17 header that `fdt_check_header` reads.
@@ -51,10 +57,9 @@ public final class FlattenedDeviceTree: Sendable {
                 message: "the file is \(storage.count) bytes, shorter than the \(Self.headerSize)-byte devicetree header")
         }
         try Self.checkHeader(storage)
-        let fdt = storage.base
-        let full = fdt_check_full(fdt, storage.count)
+        let full = fdt_check_full(storage.base, storage.count)
         if full != 0 { throw Self.structureError(storage, full) }
-        try Self.checkBlocksDisjoint(storage)
+        try Self.checkVersion16StructureBlock(storage)
 
         var builder = IndexBuilder(storage: storage)
         try builder.walk()
@@ -65,6 +70,8 @@ public final class FlattenedDeviceTree: Sendable {
         self.propertyNameIDs = builder.propertyNameIDs
         self.phandles = builder.phandles
         self.duplicatedPhandles = builder.duplicatedPhandles
+        self.children = builder.children
+        self.defectRecords = builder.defects
     }
 
     /// Size of the blob in bytes (the file size it was opened from).
@@ -77,22 +84,32 @@ public final class FlattenedDeviceTree: Sendable {
 
     /// The node at an absolute path (`/firmware/scmi-vio-backend`), or at an alias
     /// (`serial0`, `serial0/child`) resolved through `/aliases` when the path does not start
-    /// with `/`. Trailing slashes are ignored. The path index is built on first use.
+    /// with `/`. Trailing slashes are ignored. Each component is one hash lookup of
+    /// (parent, name), so a lookup costs the length of the path, whatever the tree's size.
+    /// Where siblings share a name (a corrupt blob), the first in tree order is found.
     public func node(atPath path: String) -> DeviceTreeNode? {
         if !path.hasPrefix("/") { return node(atAliasPath: path) }
-        var normalized = Substring(path)
-        while normalized.count > 1, normalized.hasSuffix("/") { normalized = normalized.dropLast() }
-        let index = pathIndex.withLock { index -> Int32? in
-            if index == nil {
-                var built = [String: Int32](minimumCapacity: nodes.count)
-                for (position, record) in nodes.enumerated() where built[record.path] == nil {
-                    built[record.path] = Int32(position)
-                }
-                index = built
-            }
-            return index![String(normalized)]
+        var utf8 = Substring(path).utf8.dropFirst()
+        while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
+        if utf8.isEmpty { return root }
+        var current: Int32 = 0
+        for component in utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            guard let child = child(of: current, named: Array(component)) else { return nil }
+            current = child
         }
-        return index.map { DeviceTreeNode(tree: self, index: $0) }
+        return DeviceTreeNode(tree: self, index: current)
+    }
+
+    /// The first child of `parent` whose name is exactly `name`'s bytes.
+    func child(of parent: Int32, named name: [UInt8]) -> Int32? {
+        let base = storage.base + Int(Header(storage).structOffset)
+        return name.withUnsafeBytes { name in
+            children.find(parent: parent, name: name) { candidate in
+                let record = nodes[Int(candidate)]
+                return record.parent == parent && Int(record.nameLength) == name.count
+                    && (name.isEmpty || memcmp(base + Int(record.offset) + 4, name.baseAddress!, name.count) == 0)
+            }
+        }
     }
 
     private func node(atAliasPath path: String) -> DeviceTreeNode? {
@@ -153,8 +170,8 @@ public final class FlattenedDeviceTree: Sendable {
     }
 }
 
-/// What the index keeps per node. Offsets are libfdt structure offsets; links are indices
-/// into `FlattenedDeviceTree.nodes` (-1 for none).
+/// What the index keeps per node: a fixed size, whatever the depth (no path). Offsets are
+/// libfdt structure offsets; links are indices into `FlattenedDeviceTree.nodes` (-1 for none).
 struct NodeRecord: Sendable {
     var offset: Int32
     var parent: Int32
@@ -164,8 +181,13 @@ struct NodeRecord: Sendable {
     var firstProperty: Int32
     var propertyCount: Int32 = 0
     var phandle: UInt32 = 0
+    /// Number of ancestors (0 for the root).
+    var depth: Int32
+    /// One past the last descendant: the subtree is `index..<subtreeEnd` in tree order.
+    var subtreeEnd: Int32 = 0
+    /// The name's length in bytes in the blob (it starts 4 bytes after `offset`).
+    var nameLength: Int32
     var name: String
-    var path: String
 }
 
 /// What the index keeps per property: its name (as an id) and the value's place in the blob.
@@ -215,7 +237,19 @@ extension FlattenedDeviceTree {
         BlobError(code: "UNREADABLE", message: "cannot read \(path): \(String(cString: strerror(code)))")
     }
 
-    /// Magic, `totalsize` and then libfdt's header check, each with a message naming the field.
+    /// Vets every header field libfdt trusts, in Swift, before any libfdt call sees the blob.
+    ///
+    /// libfdt 1.6.1's own `fdt_check_header` is not enough: it accepts versions 2..15, and for
+    /// those `fdt_check_full` expects full-path node names and dereferences NULL (SIGSEGV) when
+    /// a name has no '/' — which is what a v17 blob with its version field changed looks like.
+    /// So this refuses what libfdt cannot read safely and checks each offset and size against
+    /// `totalsize` in 64-bit arithmetic (no field can overflow a sum), the alignment libfdt
+    /// assumes when it loads cells (reservation map 8, structure block 4), and that the blocks
+    /// do not overlap. `fdt_check_header` runs afterwards as a second opinion.
+    ///
+    /// Version policy: 16 and later, with a last compatible version of at most 17 (what libfdt
+    /// reads) and no later than the version itself. dtc has written 17 by default since 2007;
+    /// older layouts exist only as `dtc -V 2/3` output, and recompiling the source fixes them.
     static func checkHeader(_ storage: BlobStorage) throws(BlobError) {
         let magic = storage.bigEndianUInt32(at: 0)
         guard magic == Self.magic else {
@@ -223,39 +257,107 @@ extension FlattenedDeviceTree {
                 code: "FDT_ERR_BADMAGIC",
                 message: "bad magic \(hex(magic)) at offset 0 (a flattened devicetree starts with 0xd00dfeed)")
         }
-        let total = Int(storage.bigEndianUInt32(at: 4))
+        let header = Header(storage)
+        guard header.version >= Self.oldestVersion else {
+            throw BlobError(
+                code: "FDT_ERR_BADVERSION",
+                message: "version \(header.version) predates \(Self.oldestVersion): layouts before 16 (full-path node names) are not read; "
+                    + "recompile the source with dtc, which writes version 17")
+        }
+        guard header.lastCompatibleVersion <= Self.newestVersion else {
+            throw BlobError(
+                code: "FDT_ERR_BADVERSION",
+                message: "version \(header.version), last compatible version \(header.lastCompatibleVersion) is not supported "
+                    + "(the blob needs a reader of version \(header.lastCompatibleVersion) or later; libfdt reads up to \(Self.newestVersion))")
+        }
+        guard header.lastCompatibleVersion <= header.version else {
+            throw BlobError(
+                code: "FDT_ERR_BADVERSION",
+                message: "last compatible version \(header.lastCompatibleVersion) is later than the version \(header.version) itself")
+        }
+        let total = Int(header.totalSize)
         guard total <= storage.count else {
             throw BlobError(
                 code: "FDT_ERR_TRUNCATED",
                 message: "totalsize \(total) is larger than the file (\(storage.count) bytes)")
         }
+        // libfdt keeps offsets in `int`; a larger blob would make them negative.
+        guard total <= Int(Int32.max), total >= header.size else {
+            throw BlobError(
+                code: "FDT_ERR_TRUNCATED",
+                message: "totalsize \(total) cannot hold the \(header.size)-byte version \(header.version) header")
+        }
+        let reserveMap = Int(header.reserveMapOffset)
+        guard reserveMap >= header.size, reserveMap <= total - 16 else {
+            throw BlobError(
+                code: "FDT_ERR_TRUNCATED",
+                message: "the memory reservation map at \(hex(reserveMap)) is outside \(hex(header.size))..<\(hex(total)) "
+                    + "(the header to totalsize less one 16-byte entry): \(header.layout)")
+        }
+        guard reserveMap % 8 == 0 else {
+            throw BlobError(
+                code: "FDT_ERR_ALIGNMENT",
+                message: "the memory reservation map at \(hex(reserveMap)) is not 8-byte aligned: \(header.layout)")
+        }
+        let structStart = Int(header.structOffset)
+        guard structStart >= header.size, structStart < total,
+              header.version < 17 || Int(header.structSize) <= total - structStart
+        else {
+            throw BlobError(
+                code: "FDT_ERR_TRUNCATED",
+                message: "the structure block does not lie between the header and totalsize: \(header.layout)")
+        }
+        guard structStart % 4 == 0 else {
+            throw BlobError(
+                code: "FDT_ERR_ALIGNMENT",
+                message: "the structure block at \(hex(structStart)) is not 4-byte aligned (its tags are 32-bit cells): \(header.layout)")
+        }
+        let stringsStart = Int(header.stringsOffset)
+        guard stringsStart >= header.size, stringsStart <= total, Int(header.stringsSize) <= total - stringsStart else {
+            throw BlobError(
+                code: "FDT_ERR_TRUNCATED",
+                message: "the strings block does not lie between the header and totalsize: \(header.layout)")
+        }
+        // The map ends with an all-zero entry; libfdt's `fdt_num_mem_rsv` walks to it.
+        var reservations = 0
+        while true {
+            let entry = reserveMap + 16 * reservations
+            guard entry <= total - 16 else {
+                throw BlobError(
+                    code: "FDT_ERR_TRUNCATED",
+                    message: "the memory reservation map at \(hex(reserveMap)) has no terminating zero entry before totalsize \(total)")
+            }
+            if storage.bigEndianUInt64(at: entry) == 0 && storage.bigEndianUInt64(at: entry + 8) == 0 { break }
+            reservations += 1
+        }
+        var blocks = [
+            Block(name: "header", start: 0, size: header.size),
+            Block(name: "memory reservation map", start: reserveMap, size: 16 * (reservations + 1)),
+            Block(name: "strings block", start: stringsStart, size: Int(header.stringsSize)),
+        ]
+        // Before version 17 the structure block's size is known only after walking it.
+        if header.version >= 17 { blocks.append(Block(name: "structure block", start: structStart, size: Int(header.structSize))) }
+        try checkDisjoint(blocks)
+
         let result = fdt_check_header(storage.base)
         guard result != 0 else { return }
-        let header = Header(storage)
-        let what: String
-        switch -result {
-        case FDT_ERR_BADVERSION:
-            what = "version \(header.version), last compatible version \(header.lastCompatibleVersion) is not supported (libfdt reads versions 2..17)"
-        case FDT_ERR_TRUNCATED, FDT_ERR_BADLAYOUT, FDT_ERR_BADSTRUCTURE:
-            what = "the header's block layout is invalid: \(header.layout)"
-        default:
-            what = "the header is invalid: \(header.layout)"
-        }
-        throw BlobError(libfdt: result, what)
+        throw BlobError(libfdt: result, "the header is invalid: \(header.layout)")
+    }
+
+    static let oldestVersion: UInt32 = 16
+    static let newestVersion: UInt32 = 17
+
+    /// A region of the blob, for the overlap check.
+    struct Block {
+        var name: String
+        var start: Int
+        var size: Int
     }
 
     /// libfdt checks that each block lies inside the blob but not that the blocks are apart:
     /// a strings block overlapping the structure block would make node data double as property
-    /// names. Rejected as FDT_ERR_BADLAYOUT, naming both blocks.
-    static func checkBlocksDisjoint(_ storage: BlobStorage) throws(BlobError) {
-        let header = Header(storage)
-        let reservations = max(Int(fdt_num_mem_rsv(storage.base)), 0)
-        var blocks: [(name: String, start: Int, size: Int)] = [
-            ("header", 0, Int(fdt_header_size(storage.base))),
-            ("memory reservation map", Int(header.reserveMapOffset), (reservations + 1) * 16),
-            ("strings block", Int(header.stringsOffset), header.version >= 3 ? Int(header.stringsSize) : 0),
-        ]
-        if header.version >= 17 { blocks.append(("structure block", Int(header.structOffset), Int(header.structSize))) }
+    /// names. Rejected as FDT_ERR_BADLAYOUT, naming both blocks. Four blocks: pairwise is fine.
+    static func checkDisjoint(_ blocks: [Block]) throws(BlobError) {
         for (first, a) in blocks.enumerated() {
             for b in blocks[(first + 1)...] where a.size > 0 && b.size > 0 {
                 if a.start < b.start + b.size && b.start < a.start + a.size {
@@ -265,6 +367,24 @@ extension FlattenedDeviceTree {
                 }
             }
         }
+    }
+
+    /// A version 16 blob does not record its structure block's size: once libfdt has checked
+    /// the block, walk its tags to FDT_END and check that the block misses the others.
+    static func checkVersion16StructureBlock(_ storage: BlobStorage) throws(BlobError) {
+        let header = Header(storage)
+        guard header.version < 17 else { return }
+        var next: Int32 = 0
+        while fdt_next_tag(storage.base, next, &next) != UInt32(FDT_END) {
+            guard next >= 0 else { throw BlobError(libfdt: next, "walking the structure block") }
+        }
+        let reservations = max(Int(fdt_num_mem_rsv(storage.base)), 0)
+        try checkDisjoint([
+            Block(name: "header", start: 0, size: header.size),
+            Block(name: "memory reservation map", start: Int(header.reserveMapOffset), size: 16 * (reservations + 1)),
+            Block(name: "strings block", start: Int(header.stringsOffset), size: Int(header.stringsSize)),
+            Block(name: "structure block", start: Int(header.structOffset), size: Int(next)),
+        ])
     }
 
     /// An `fdt_check_full` failure, with the structure-block offset where walking the tags
@@ -304,7 +424,7 @@ extension FlattenedDeviceTree {
     }
 }
 
-/// The v17 header fields, for messages (read with bounds already checked by the caller).
+/// The header fields (the caller has checked the blob holds 40 bytes; version 16 fields end at 36).
 struct Header {
     var totalSize, structOffset, stringsOffset, reserveMapOffset, version, lastCompatibleVersion: UInt32
     var structSize, stringsSize: UInt32
@@ -320,10 +440,13 @@ struct Header {
         structSize = storage.bigEndianUInt32(at: 36)
     }
 
+    /// Bytes of header this version has: 36 for version 16 (no `size_dt_struct`), else 40.
+    var size: Int { version >= 17 ? 40 : 36 }
+
     var layout: String {
         "totalsize \(totalSize), reserve map at \(hex(reserveMapOffset)), "
             + "structure block \(hex(structOffset))" + (version >= 17 ? "+\(hex(structSize))" : "")
-            + ", strings block \(hex(stringsOffset))" + (version >= 3 ? "+\(hex(stringsSize))" : "")
+            + ", strings block \(hex(stringsOffset))+\(hex(stringsSize))"
     }
 }
 

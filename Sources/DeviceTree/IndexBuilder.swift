@@ -23,8 +23,11 @@ enum PhandleTable: Sendable {
 }
 
 /// The one pass over a checked blob that builds `FlattenedDeviceTree`'s index: nodes in tree
-/// order with paths built from their parent's (never `fdt_get_path`, which is quadratic over a
-/// whole tree), properties with interned names, and the phandle table.
+/// order with their name and parent (never a path: a path per node is quadratic in the depth),
+/// properties with interned names, the (parent, name) → child table, the phandle table, and
+/// the defects dtc would have refused to write (repeated or badly spelled names).
+/// Everything here is linear in the blob: one `fdt_next_tag` walk, one hash per node and per
+/// property, no recursion (a 100,000-deep tree is an ordinary loop).
 struct IndexBuilder {
     let storage: BlobStorage
     var nodes: [NodeRecord] = []
@@ -33,17 +36,22 @@ struct IndexBuilder {
     var propertyNameIDs: [String: Int32] = [:]
     var phandles: PhandleTable = .sparse([:])
     var duplicatedPhandles: [UInt32: [Int32]] = [:]
+    var children = ChildTable()
+    var defects: [DefectRecord] = []
 
     /// Name id per offset in the strings block, so each distinct name is decoded once.
     private var nameIDAtStringOffset: [Int32]
     private var phandleNameID: Int32 = -1
     private var linuxPhandleNameID: Int32 = -1
+    /// Per name id: the last node seen with a property of that name (a repeat within one node
+    /// is a duplicate), and whether the name has a character dtc rejects.
+    private var lastNodeWithName: [Int32] = []
+    private var nameIsMisspelled: [Bool] = []
 
     init(storage: BlobStorage) {
         self.storage = storage
-        let header = Header(storage)
-        let stringsSize = header.version >= 3 ? Int(header.stringsSize) : 0
-        nameIDAtStringOffset = [Int32](repeating: -1, count: stringsSize <= storage.count ? stringsSize : 0)
+        let stringsSize = Int(Header(storage).stringsSize)  // checkHeader: inside the blob
+        nameIDAtStringOffset = [Int32](repeating: -1, count: stringsSize)
     }
 
     /// One pass of `fdt_next_tag` over the structure block. libfdt bounds-checks every tag
@@ -58,14 +66,13 @@ struct IndexBuilder {
         let fdt = storage.base
         let header = Header(storage)
         let structStart = Int(header.structOffset)
-        let legacyLayout = header.version < 0x10   // full-path names, 8-byte aligned large values
         var lastChild: [Int32] = []
         var openNodes: [Int32] = []
         var collectingProperties = false
         var linuxPhandle: UInt32 = 0
         var next: Int32 = 0
         // A guess from the block size (size_dt_struct exists from v17; it is bounded by the blob
-        // after fdt_check_header, but never trust it for more than the file holds).
+        // after checkHeader, but never trust it for more than the file holds).
         let structBytes = header.version >= 17 ? min(Int(header.structSize), storage.count) : storage.count
         nodes.reserveCapacity(structBytes / 96)
         properties.reserveCapacity(structBytes / 20)
@@ -78,14 +85,14 @@ struct IndexBuilder {
                 if let current = openNodes.last, collectingProperties { finishNode(current, linuxPhandle: linuxPhandle) }
                 let index = Int32(nodes.count)
                 let parent = openNodes.last ?? -1
-                let name = try nodeName(at: offset, end: next, structStart: structStart, legacy: legacyLayout)
-                let path: String
-                if parent < 0 { path = "/" } else {
-                    let parentPath = nodes[Int(parent)].path
-                    path = parentPath == "/" ? "/" + name : parentPath + "/" + name
-                }
+                let name = try nodeName(at: offset, end: next, structStart: structStart)
                 nodes.append(NodeRecord(
-                    offset: offset, parent: parent, firstProperty: Int32(properties.count), name: name, path: path))
+                    offset: offset, parent: parent, firstProperty: Int32(properties.count),
+                    depth: Int32(openNodes.count), nameLength: Int32(name.count),
+                    name: String(decoding: name, as: UTF8.self)))
+                if parent >= 0, !Self.isWellFormedNodeName(name) {
+                    defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
+                }
                 lastChild.append(-1)
                 if parent >= 0 {
                     let previous = lastChild[Int(parent)]
@@ -101,21 +108,22 @@ struct IndexBuilder {
                 let tagStart = structStart + Int(offset)
                 let length = storage.bigEndianUInt32(at: tagStart + 4)
                 let nameOffset = storage.bigEndianUInt32(at: tagStart + 8)
-                var valueOffset = tagStart + 12
-                if legacyLayout {
-                    var checkedLength: Int32 = 0
-                    guard let value = fdt_getprop_by_offset(fdt, offset, nil, &checkedLength) else {
-                        throw BlobError(libfdt: checkedLength, "\(nodes[Int(current)].path): the property at structure offset \(hex(offset)) cannot be read")
-                    }
-                    valueOffset = UnsafeRawPointer(value) - storage.base
-                }
+                let valueOffset = tagStart + 12
                 guard length <= UInt32(Int32.max), valueOffset + Int(length) <= structStart + Int(next) else {
-                    throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "\(nodes[Int(current)].path): the property at structure offset \(hex(offset)) is longer than its tag")
+                    throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "\(path(of: current)): the property at structure offset \(hex(offset)) is longer than its tag")
                 }
                 let nameID = try internName(at: nameOffset, node: current)
+                let position = Int32(properties.count)
                 properties.append(PropertyRecord(
                     nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset), length: Int32(length)))
                 nodes[Int(current)].propertyCount += 1
+                if lastNodeWithName[Int(nameID)] == current {
+                    defects.append(DefectRecord(kind: .duplicateProperty, node: current, other: position))
+                }
+                lastNodeWithName[Int(nameID)] = current
+                if nameIsMisspelled[Int(nameID)] {
+                    defects.append(DefectRecord(kind: .propertyNameCharacters, node: current, other: position))
+                }
                 if length == 4, nameID == phandleNameID || nameID == linuxPhandleNameID {
                     let phandle = storage.bigEndianUInt32(at: valueOffset)
                     // The first of duplicated properties counts, as for `property(_:)`.
@@ -130,6 +138,7 @@ struct IndexBuilder {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "unbalanced end of node at structure offset \(hex(offset))")
                 }
                 if collectingProperties { finishNode(current, linuxPhandle: linuxPhandle) }
+                nodes[Int(current)].subtreeEnd = Int32(nodes.count)
                 collectingProperties = false
                 if openNodes.isEmpty { break tags }
             case UInt32(FDT_END):
@@ -141,25 +150,47 @@ struct IndexBuilder {
         guard !nodes.isEmpty else {
             throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "the structure block has no root node")
         }
+        buildChildTable()
         buildPhandleTable()
     }
 
-    /// The node's name: for v16+ blobs the NUL-terminated string after the tag (libfdt has
-    /// checked it ends before `end`); for older blobs, where it is a full path, libfdt's leaf.
-    private func nodeName(at offset: Int32, end: Int32, structStart: Int, legacy: Bool) throws(BlobError) -> String {
-        if legacy {
-            var length: Int32 = 0
-            guard let name = fdt_get_name(storage.base, offset, &length), length >= 0 else {
-                throw BlobError(libfdt: length, "the node at structure offset \(hex(offset)) has no readable name")
-            }
-            return String(decoding: UnsafeRawBufferPointer(start: name, count: Int(length)), as: UTF8.self)
-        }
+    /// The node's name bytes: the NUL-terminated string after the tag (libfdt has checked that
+    /// it ends before `end`). A view into the blob.
+    private func nodeName(at offset: Int32, end: Int32, structStart: Int) throws(BlobError) -> UnsafeRawBufferPointer {
         let start = storage.base + structStart + Int(offset) + 4
         let limit = Int(end - offset) - 4
         guard limit > 0, let nul = memchr(start, 0, limit) else {
             throw BlobError(code: "FDT_ERR_TRUNCATED", message: "the node name at structure offset \(hex(offset)) is not NUL-terminated")
         }
-        return String(decoding: UnsafeRawBufferPointer(start: start, count: UnsafeRawPointer(nul) - start), as: UTF8.self)
+        return UnsafeRawBufferPointer(start: start, count: UnsafeRawPointer(nul) - start)
+    }
+
+    /// Path of a node already indexed, for messages while walking (O(depth); only on failure).
+    private func path(of index: Int32) -> String {
+        var names: [String] = []
+        var node = index
+        while node > 0 {
+            names.append(nodes[Int(node)].name)
+            node = nodes[Int(node)].parent
+        }
+        return "/" + names.reversed().joined(separator: "/")
+    }
+
+    /// Every node but the root into the child table, in tree order: a node whose name an
+    /// earlier sibling already has is a duplicate (lookups find that earlier sibling).
+    private mutating func buildChildTable() {
+        children = ChildTable(capacity: nodes.count)
+        let nodes = self.nodes
+        let base = storage.base + Int(Header(storage).structOffset)
+        for index in nodes.indices.dropFirst() {
+            let record = nodes[index]
+            let name = UnsafeRawBufferPointer(start: base + Int(record.offset) + 4, count: Int(record.nameLength))
+            let first = children.insert(Int32(index), parent: record.parent, name: name) { other in
+                nodes[Int(other)].parent == record.parent && nodes[Int(other)].nameLength == record.nameLength
+                    && memcmp(base + Int(nodes[Int(other)].offset) + 4, name.baseAddress!, name.count) == 0
+            }
+            if let first { defects.append(DefectRecord(kind: .duplicateNode, node: Int32(index), other: first)) }
+        }
     }
 
     /// A node's properties are complete: settle its phandle (`phandle`, else `linux,phandle`).
@@ -201,20 +232,145 @@ struct IndexBuilder {
         var length: Int32 = 0
         guard nameOffset <= UInt32(Int32.max), let pointer = fdt_get_string(storage.base, Int32(nameOffset), &length), length >= 0 else {
             throw BlobError(libfdt: length < 0 ? length : -FDT_ERR_BADOFFSET,
-                            "\(nodes[Int(node)].path): a property name at strings offset \(hex(nameOffset)) cannot be read")
+                            "\(path(of: node)): a property name at strings offset \(hex(nameOffset)) cannot be read")
         }
-        let name = String(decoding: UnsafeRawBufferPointer(start: pointer, count: Int(length)), as: UTF8.self)
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(length))
+        let name = String(decoding: bytes, as: UTF8.self)
         let id: Int32
-        if let known = propertyNameIDs[name] {
+        if let known = propertyNameIDs[name], Self.sameBytes(propertyNames[Int(known)], bytes) {
             id = known
         } else {
+            // A new name, or one whose bytes were not UTF-8 and decode like a different name's:
+            // such names get their own id so that duplicates are judged on the real bytes.
             id = Int32(propertyNames.count)
             propertyNames.append(name)
-            propertyNameIDs[name] = id
+            if propertyNameIDs[name] == nil { propertyNameIDs[name] = id }
+            lastNodeWithName.append(-1)
+            nameIsMisspelled.append(!Self.isWellFormedPropertyName(bytes))
             if name == "phandle" { phandleNameID = id }
             if name == "linux,phandle" { linuxPhandleNameID = id }
         }
         if Int(nameOffset) < nameIDAtStringOffset.count { nameIDAtStringOffset[Int(nameOffset)] = id }
         return id
     }
+
+    /// True when `string`'s UTF-8 is exactly `bytes` (false for bytes that were not UTF-8).
+    private static func sameBytes(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        string.utf8.elementsEqual(bytes)
+    }
+}
+
+// MARK: - Names dtc accepts
+
+extension IndexBuilder {
+    /// Per byte: 1 when dtc accepts it in a node name (NODECHARS less '@'), 2 in a property
+    /// name (PROPCHARS). dtc's sets, not the Devicetree Specification's stricter ones: dtc also
+    /// takes '*' in property names, and what dtc compiles must not be an error here.
+    static let nameCharacters: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for byte in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+-".utf8) { table[Int(byte)] |= 1 | 2 }
+        for byte in Array("*#?".utf8) { table[Int(byte)] |= 2 }
+        return table
+    }()
+
+    /// A non-root node name as dtc writes it: not empty, characters from `[A-Za-z0-9,._+-]`,
+    /// at most one '@' (the unit address after it uses the same characters).
+    static func isWellFormedNodeName(_ name: UnsafeRawBufferPointer) -> Bool {
+        nodeNameProblem(name) == nil
+    }
+
+    static func isWellFormedPropertyName(_ name: UnsafeRawBufferPointer) -> Bool {
+        propertyNameProblem(name) == nil
+    }
+
+    /// Why a non-root node name is not one dtc writes, in words; nil when it is.
+    static func nodeNameProblem(_ name: UnsafeRawBufferPointer) -> String? {
+        if name.isEmpty { return "the node name is empty" }
+        var at: Int? = nil
+        for (position, byte) in name.enumerated() {
+            if byte == UInt8(ascii: "@") {
+                if at != nil { return "the node name has a second '@' at position \(position)" }
+                at = position
+            } else if nameCharacters[Int(byte)] & 1 == 0 {
+                return "the node name has \(describe(byte)) at position \(position); node names use only A-Z a-z 0-9 , . _ + - and one @"
+            }
+        }
+        return nil
+    }
+
+    /// Why a property name is not one dtc writes, in words; nil when it is.
+    static func propertyNameProblem(_ name: UnsafeRawBufferPointer) -> String? {
+        if name.isEmpty { return "the property name is empty" }
+        for (position, byte) in name.enumerated() where nameCharacters[Int(byte)] & 2 == 0 {
+            return "the property name has \(describe(byte)) at position \(position); property names use only A-Z a-z 0-9 , . _ + ? # * -"
+        }
+        return nil
+    }
+
+    /// A byte for a message: printable ASCII quoted, anything else as hex.
+    private static func describe(_ byte: UInt8) -> String {
+        byte > 0x20 && byte < 0x7f && byte != UInt8(ascii: "'") ? "'\(Character(Unicode.Scalar(byte)))'" : "byte \(hex(byte))"
+    }
+}
+
+// MARK: - Child table
+
+/// (parent, name bytes) → the first child of that parent with that name, as an open-addressing
+/// hash table of node indices: 4 bytes a slot, no per-node allocation, names compared as the
+/// blob's bytes (Swift's String equality would merge canonically equivalent names).
+struct ChildTable: Sendable {
+    private var slots: [Int32] = []
+    private var mask = 0
+
+    init() {}
+
+    /// Room for `count` nodes at a load of at most one half.
+    init(capacity count: Int) {
+        var size = 16
+        while size < 2 * count { size *= 2 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    private static func hash(parent: Int32, name: UnsafeRawBufferPointer) -> Int {
+        var hasher = Hasher()
+        hasher.combine(parent)
+        hasher.combine(bytes: name)
+        return hasher.finalize()
+    }
+
+    /// Adds `node` unless a node for which `isSameName` holds is there; returns that one.
+    mutating func insert(
+        _ node: Int32, parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool
+    ) -> Int32? {
+        var slot = Self.hash(parent: parent, name: name) & mask
+        while slots[slot] >= 0 {
+            if isSameName(slots[slot]) { return slots[slot] }
+            slot = (slot + 1) & mask
+        }
+        slots[slot] = node
+        return nil
+    }
+
+    /// The first node for which `isSameName` holds, hashed as (parent, name).
+    func find(parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool) -> Int32? {
+        guard !slots.isEmpty else { return nil }
+        var slot = Self.hash(parent: parent, name: name) & mask
+        while slots[slot] >= 0 {
+            if isSameName(slots[slot]) { return slots[slot] }
+            slot = (slot + 1) & mask
+        }
+        return nil
+    }
+}
+
+/// One defect found while indexing: what, at which node, and a second index (the property's
+/// position for property defects, the earlier sibling for a duplicate node).
+struct DefectRecord: Sendable {
+    enum Kind: UInt8, Sendable {
+        case duplicateProperty, duplicateNode, nodeNameCharacters, propertyNameCharacters
+    }
+    var kind: Kind
+    var node: Int32
+    var other: Int32 = -1
 }

@@ -9,7 +9,7 @@ struct GenTree: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scmi-dt-gen-tree",
         abstract: "Generate a large valid arm,scmi-vio-backend devicetree blob (no dtc needed).",
-        subcommands: [Generate.self, Walk.self],
+        subcommands: [Generate.self, Nest.self, Walk.self],
         defaultSubcommand: Generate.self)
 }
 
@@ -34,6 +34,35 @@ struct Generate: ParsableCommand {
         let blob = try BackendTreeWriter(plan: plan).write()
         try Data(blob).write(to: URL(fileURLWithPath: output))
         print("\(output): \(blob.count) bytes, \(devices) devices, \(clocks) clocks, \(regulators) regulators, \(agents) agents")
+    }
+}
+
+/// Copy a blob with a chain of nested host nodes added under its root: the input for depth
+/// tests (`check` must stay linear in time and memory however deep a tree is nested).
+struct Nest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a blob, adding a chain of nested host nodes /level/level/... under the root.")
+
+    @Option(help: "How many nested nodes to add.") var depth = 10_000
+    @Option(help: "The chain's node name.") var name = "level"
+    @Argument(help: "The blob to copy (e.g. examples/board.dtb).") var input: String
+    @Option(name: [.short, .customLong("output")], help: "Where to write the .dtb.") var output: String
+
+    func validate() throws {
+        guard depth >= 0, depth <= 10_000_000 else { throw ValidationError("--depth must be 0..10000000") }
+    }
+
+    func run() throws {
+        let tree = try FlattenedDeviceTree(contentsOf: input)
+        let out = try FlattenedDeviceTreeWriter(initialCapacity: tree.byteCount + depth * 16 + 64)
+        try out.copy(tree.root) { node throws(BlobError) in
+            guard node == tree.root else { return }
+            for _ in 0..<depth { try out.beginNode(name) }
+            for _ in 0..<depth { try out.endNode() }
+        }
+        let blob = try out.finish()
+        try Data(blob).write(to: URL(fileURLWithPath: output))
+        print("\(output): \(blob.count) bytes, \(tree.nodeCount + depth) nodes, nested \(depth) deep under /")
     }
 }
 

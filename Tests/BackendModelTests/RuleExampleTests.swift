@@ -46,9 +46,14 @@ struct BadExample: CustomTestStringConvertible, Sendable {
         #expect(result.isUnusable == (example.rule == "blob-unusable"))
     }
 
+    /// Rules for what dtc refuses to write (repeated or misspelled names, a phandle claimed
+    /// twice): no .dts can produce them, so TreeIntegrityTests corrupts a compiled board instead
+    /// (and checks that dtc does refuse each of them).
+    static let dtcCannotWrite: Set<Rule> = [.propertyDuplicate, .nodeDuplicate, .phandleDuplicate, .nameCharacters]
+
     @Test func everyErrorRuleHasABadExample() {
         let covered = Set(BadExample.all.map(\.rule))
-        let missing = Rule.allCases.filter { $0.severity == .error && !covered.contains($0.id) }.map(\.id)
+        let missing = Rule.allCases.filter { $0.severity == .error && !covered.contains($0.id) && !Self.dtcCannotWrite.contains($0) }.map(\.id)
         #expect(missing.isEmpty, "error rules without examples/bad/<rule>.dts: \(missing)")
         let unknown = covered.subtracting(Rule.allCases.map(\.id))
         #expect(unknown.isEmpty, "examples for rules that do not exist: \(unknown)")

@@ -179,6 +179,34 @@ import Testing
         try expectUnusable(bytes, "version.dtb", mentioning: "version")
     }
 
+    // Versions 2..15 in the header: libfdt 1.6.1's fdt_check_full dereferenced NULL on them
+    // and `check` died of SIGSEGV; now each is one diagnostic saying why and how to fix it.
+    @Test(arguments: [UInt32(2), 3, 15]) func versionBeforeSixteen(version: UInt32) throws {
+        var bytes = Self.minimal
+        Self.setField(&bytes, 20, version)
+        Self.setField(&bytes, 24, min(version, 2))
+        try expectUnusable(bytes, "v\(version).dtb", mentioning: "version \(version) predates 16")
+        try expectUnusable(bytes, "v\(version).dtb", mentioning: "recompile the source with dtc")
+    }
+
+    // A second `devices` node (the agents node renamed in the blob, which dtc would refuse to
+    // write): before, its devices were silently dropped; now an error naming the place.
+    @Test func secondDevicesNodeIsAnError() throws {
+        var bytes = Self.minimal
+        let agents: [UInt8] = [0, 0, 0, 1] + Array("agents".utf8) + [0]
+        let at = try #require((0...(bytes.count - agents.count)).first { Array(bytes[$0..<($0 + agents.count)]) == agents })
+        bytes.replaceSubrange((at + 4)..<(at + 12), with: Array("devices".utf8) + [0])
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let blob = try directory.write("two-devices.dtb", bytes)
+        let result = try scmiDT("check", "--format", "json", blob)
+        #expect(result.status == 1, "\(result.output)")
+        let findings = try parseFindings(result.stdout)
+        #expect(
+            findings.contains { $0.rule == "node-duplicate" && $0.severity == "error" && $0.path == "/firmware/scmi-vio-backend/devices" },
+            "\(findings)")
+    }
+
     @Test func overlappingBlocks() throws {
         var bytes = Self.minimal
         Self.setField(&bytes, 12, Self.field(bytes, 8))  // strings block starts where the structure block does

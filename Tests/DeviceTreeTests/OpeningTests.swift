@@ -173,19 +173,56 @@ import Testing
         #expect(error?.message.contains("structure block") == true)
     }
 
-    // The memory reservation map placed inside the structure block, on a property value of 16
-    // zero bytes so that libfdt sees a well-formed empty map there and accepts the blob:
-    // only the overlap check catches that reservation entries would be read out of node data.
+    // The memory reservation map placed inside the structure block, on a property value of
+    // zero bytes (at an 8-aligned place, as a map must be) so that libfdt sees a well-formed
+    // empty map there and would accept the blob: only the overlap check catches that
+    // reservation entries would be read out of node data.
     @Test func reserveMapInsideStructureBlock() throws {
-        var bytes = try compileDTS("/dts-v1/;\n/ { zeros = [00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00]; };")
+        var bytes = try compileDTS("/dts-v1/;\n/ { zeros = [" + String(repeating: "00 ", count: 24) + "]; };")
         let structOffset = Int(bytes[.structOffset])
         var offset = structOffset
-        while bytes[offset..<offset + 16].contains(where: { $0 != 0 }) { offset += 4 }
+        while bytes[offset..<offset + 16].contains(where: { $0 != 0 }) || offset % 8 != 0 { offset += 4 }
         bytes[.reserveMapOffset] = UInt32(offset)
         let error = openingError(bytes)
         #expect(error?.code == "FDT_ERR_BADLAYOUT")
         #expect(error?.message.contains("memory reservation map") == true)
         #expect(error?.message.contains("structure block") == true)
+    }
+
+    // Blocks where libfdt would load cells from misaligned addresses: the reservation map's
+    // 64-bit entries and the structure block's 32-bit tags.
+    @Test func misalignedBlocksAreRefused() throws {
+        var map = try valid
+        map[.reserveMapOffset] += 4
+        let mapError = openingError(map)
+        #expect(mapError?.code == "FDT_ERR_ALIGNMENT")
+        #expect(mapError?.message.contains("memory reservation map") == true)
+        var structure = try valid
+        structure[.structOffset] += 2
+        let structureError = openingError(structure)
+        #expect(structureError?.code == "FDT_ERR_ALIGNMENT")
+        #expect(structureError?.message.contains("structure block") == true)
+    }
+
+    // Each offset and size field set to values that would overflow a 32-bit sum or point
+    // into the header: all refused before libfdt, none opens.
+    @Test func headerFieldsAtTheirExtremesAreRefused() throws {
+        let bytes = try valid
+        let fields: [HeaderField] = [.totalSize, .structOffset, .stringsOffset, .reserveMapOffset, .stringsSize, .structSize]
+        for field in fields {
+            for value: UInt32 in [0, 4, 36, 0x7fff_fffc, 0x8000_0000, 0xffff_fff8, 0xffff_ffff] {
+                var mutated = bytes
+                mutated[field] = value
+                if mutated == bytes { continue }
+                do {
+                    _ = try FlattenedDeviceTree(bytes: mutated)
+                    // Only a size of 0 where 0 is harmless may open (an empty strings block is not).
+                    Issue.record("\(field) = \(hex(value)) opened")
+                } catch {
+                    #expect(error.code.hasPrefix("FDT_ERR_"), "\(field) = \(hex(value)): \(error)")
+                }
+            }
+        }
     }
 
     // The last property name runs off the end of the strings block (not NUL-terminated there).
@@ -273,6 +310,8 @@ import Testing
             }
             do {
                 let tree = try FlattenedDeviceTree(bytes: mutated)
+                // A mutated name is a defect to report, never a trap: spell every one.
+                for defect in tree.defects { _ = (defect.node.path, defect.problem) }
                 tree.forEachNode { node in
                     _ = node.compatible
                     for property in node.properties { _ = property.stringList; _ = property.u64Array }
@@ -305,6 +344,7 @@ import Testing
             do {
                 let tree = try FlattenedDeviceTree(bytes: mutated)
                 opened += 1
+                for defect in tree.defects { _ = (defect.node.path, defect.problem) }
                 tree.forEachNode { node in
                     _ = node.path
                     _ = node.compatible

@@ -76,3 +76,5 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }

@@ -1,4 +1,5 @@
 import DeviceTree
+import ResourceTables
 
 /// binding.md section 3: what counts as a regulator node.
 func isRegulator(_ node: DeviceTreeNode) -> Bool {
@@ -7,6 +8,10 @@ func isRegulator(_ node: DeviceTreeNode) -> Bool {
 }
 
 extension DeviceTreeNode {
+    /// The node's path for a table entry, spelled only when read: building it costs the
+    /// depth, and a table may have an entry for each node of a deep chain (see `NodePath`).
+    var lazyPath: NodePath { NodePath { [self] in self.path } }
+
     /// True when the node is called `base` or `base@…`; cheaper than comparing `baseName`.
     func isNamed(_ base: String) -> Bool {
         let name = self.name.utf8

@@ -56,7 +56,7 @@ struct ResourceFacts {
             if let rate = assigned[key], Self.supports(rates, rate) { initial = rate }
             entries.append(
                 ClockEntry(
-                    id: UInt32(index), name: name, providerPath: key.provider.path, specifier: key.cells, rates: rates, initialRate: initial))
+                    id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates, initialRate: initial))
         }
         return entries
     }
@@ -261,7 +261,7 @@ struct ResourceFacts {
             let levels = voltageLevels(of: regulator, entryNode: entryNode) ?? .discrete([0])
             entries.append(
                 VoltageDomainEntry(
-                    id: UInt32(index), name: name, regulatorPath: regulator.path, levels: levels, initialLevel: levels.lowest,
+                    id: UInt32(index), name: name, regulatorPath: regulator.lazyPath, levels: levels, initialLevel: levels.lowest,
                     initiallyOn: regulator.hasProperty("regulator-always-on") || regulator.hasProperty("regulator-boot-on")))
         }
         return entries
@@ -330,7 +330,7 @@ struct ResourceFacts {
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: false)
             if entryNode?.property("label") == nil { requirePrintable(name, of: "\(kind) \(index)", from: key.provider, property: nil) }
-            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.path, specifier: key.cells))
+            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
         }
         return entries
     }
@@ -378,7 +378,7 @@ struct ResourceFacts {
             levels.sort { $0.hz < $1.hz }
             if node.property("label") == nil { requirePrintable(table.baseName, of: "performance domain \(index)", from: table, property: nil) }
             entries.append(
-                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.path, levels: levels))
+                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.lazyPath, levels: levels))
         }
         return entries
     }

@@ -125,7 +125,7 @@ struct TableResolver {
 
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
     private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
-        var entry = DeviceEntry(id: device.id, name: device.name, path: device.path, resources: [])
+        var entry = DeviceEntry(id: device.id, name: device.name, path: device.node.lazyPath, resources: [])
         var seen = Set<ResourceReference>()
         var unreachable: [ProtocolID: String] = [:]
 
