@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "SCMIPlatform", dependencies: ["ResourceTables"]),
         // Agent-side SCMI: typed commands over any byte transport.
         .target(name: "SCMIClient", dependencies: ["SCMIPlatform"]),
-        // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides.
-        .systemLibrary(name: "CLinuxShim", path: "Sources/CLinuxShim"),
+        // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides;
+        // and in C, the SIGBUS handler that guards mapped guest memory.
+        .target(name: "CLinuxShim"),
         // Guest memory, split rings, descriptor chains (device and driver side).
         .target(name: "Virtqueue", dependencies: ["CLinuxShim"]),
         // vhost-user socket protocol, backend and frontend; knows nothing of SCMI.

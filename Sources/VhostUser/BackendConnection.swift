@@ -10,6 +10,11 @@ import Virtqueue
 /// started, and the control thread joins it before changing any of that. So the
 /// memory a worker translates through, and the fds it reads and writes, never
 /// change or close under it.
+///
+/// The frontend can still take memory away by shrinking a region's file. The
+/// SIGBUS guard then swaps the table's mappings for zero pages and wakes the
+/// control thread through `memoryFault`, which closes this connection and only
+/// this one.
 final class BackendConnection: @unchecked Sendable {
     // @unchecked: see above — single control thread, workers joined before any change.
 
@@ -30,6 +35,8 @@ final class BackendConnection: @unchecked Sendable {
         case success
         case failure(String)
         case reply([UInt8])
+        /// Broken beyond a refusal: close the connection.
+        case violation(String)
     }
 
     private let channel: VhostUserChannel
@@ -44,6 +51,8 @@ final class BackendConnection: @unchecked Sendable {
     private var protocolFeatures: UInt64 = 0
     private var protocolFeaturesSet = false
     private var memory: GuestMemory?
+    /// Where a shrink of `memory`'s files is reported.
+    private var memoryFault: GuestMemoryFault?
     private var rings: [Vring]
     private let loggedCauses = LoggedCauses()
     private var loggedUnsupported: Set<UInt32> = []
@@ -67,9 +76,16 @@ final class BackendConnection: @unchecked Sendable {
     func run() {
         defer { tearDown() }
         while true {
+            if let report = memoryFault?.report {
+                logger.error("\(report)")
+                statistics.recordError(report)
+                return
+            }
+            // A negative fd (no memory table yet) is ignored by poll.
             var watched = [pollfd(fd: channel.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&watched, 2, -1)
+                           pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: memoryFault?.notifier ?? -1, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&watched, 3, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 fail("poll: \(String(cString: strerror(errno)))")
@@ -79,6 +95,7 @@ final class BackendConnection: @unchecked Sendable {
                 logger.info("backend stopping: closing the frontend connection")
                 return
             }
+            if watched[2].revents != 0 { continue }  // reported at the top
             let message: VhostUserMessage
             do {
                 message = try channel.receive()
@@ -110,6 +127,7 @@ final class BackendConnection: @unchecked Sendable {
             rings[index] = Vring()
         }
         memory = nil  // unmaps guest RAM (no worker holds it any more)
+        memoryFault = nil
         channel.close()
         handler.handler.connectionClosed()
     }
@@ -159,6 +177,9 @@ final class BackendConnection: @unchecked Sendable {
             logger.warning("\(request) refused: \(reason)")
             statistics.recordError("\(request): \(reason)")
             return acknowledge(header, success: false)
+        case .violation(let reason):
+            fail("\(request): \(reason)")
+            return false
         }
     }
 
@@ -264,14 +285,20 @@ final class BackendConnection: @unchecked Sendable {
     }
 
     private func setMemoryTable(_ regions: [MemoryRegionDescription], _ fds: [Int32]) -> Outcome {
-        let newMemory: GuestMemory
+        let mapped: (memory: GuestMemory, fault: GuestMemoryFault)
         do {
-            newMemory = try MappedMemoryTable.map(regions: regions, fileDescriptors: fds)
+            mapped = try MappedMemoryTable.map(regions: regions, fileDescriptors: fds)
+        } catch let violation as MemoryTableViolation {
+            return .violation(violation.description)
         } catch {
             return .failure("\(error)")
         }
         stopAllWorkers()
-        memory = newMemory  // the old table is unmapped here: no worker holds it now
+        // A shrink of the old table's files, caught until its workers stopped,
+        // would be lost with it; it still ends the connection.
+        if let report = memoryFault?.report { return .violation(report) }
+        memory = mapped.memory  // the old table is unmapped here: no worker holds it now
+        memoryFault = mapped.fault
         logger.debug("memory table: \(regions.map { "gpa 0x\(String($0.guestPhysicalAddress, radix: 16)) size 0x\(String($0.size, radix: 16))" }.joined(separator: ", "))")
         startReadyRings()
         return .success
@@ -397,7 +424,7 @@ final class BackendConnection: @unchecked Sendable {
     /// kick fd and is enabled. Its first act is to serve what is already there.
     private func startIfReady(_ index: Int) {
         let ring = rings[index]
-        guard ring.worker == nil, device.handledQueues.contains(index), let memory, ring.size > 0,
+        guard ring.worker == nil, device.handledQueues.contains(index), let memory, let memoryFault, ring.size > 0,
               let address = ring.address, ring.kickFD >= 0, isEnabled(index)
         else { return }
         let configuration = DeviceQueueConfiguration(
@@ -408,9 +435,9 @@ final class BackendConnection: @unchecked Sendable {
             notifyOnEmpty: ackedFeatures & VirtioFeatures.notifyOnEmpty != 0)
         do {
             let queue = try DeviceQueue(configuration: configuration, memory: memory)
-            let worker = RingWorker(queueIndex: index, queue: queue, handler: handler, kickFD: ring.kickFD,
-                                    callFD: ring.callFD, errFD: ring.errFD, statistics: statistics,
-                                    loggedCauses: loggedCauses, logger: logger)
+            let worker = RingWorker(queueIndex: index, queue: queue, memoryFault: memoryFault, handler: handler,
+                                    kickFD: ring.kickFD, callFD: ring.callFD, errFD: ring.errFD,
+                                    statistics: statistics, loggedCauses: loggedCauses, logger: logger)
             try worker.start()
             rings[index].worker = worker
             logger.debug("queue \(index) running: size \(ring.size), next avail \(ring.nextAvailIndex), used \(queue.usedIndex)")

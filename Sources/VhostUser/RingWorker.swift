@@ -18,12 +18,18 @@ import Virtqueue
 ///
 /// Stopping: set `stopRequested`, add 1 to the kick eventfd, join. The worker only
 /// borrows the fds; the connection closes them after the join.
+///
+/// A shrink of guest memory under the mapping (see `GuestMemoryFault`) is checked
+/// once per batch, one relaxed load: after it the worker serves nothing more and
+/// logs nothing about what it read from the zero pages; the control thread, woken
+/// by the SIGBUS guard, reports it and closes the connection.
 final class RingWorker: @unchecked Sendable {
     // @unchecked: `queue` is used only by the worker thread between start() and
     // the join in stop(); the connection reads it only after that join.
 
     let queueIndex: Int
     let queue: DeviceQueue
+    private let memoryFault: GuestMemoryFault
     private let handler: HandlerReference
     private let kickFD: Int32
     private let callFD: Int32
@@ -35,11 +41,13 @@ final class RingWorker: @unchecked Sendable {
     private let logger: Logger
     private var thread: NativeThread?
 
-    init(queueIndex: Int, queue: DeviceQueue, handler: HandlerReference, kickFD: Int32, callFD: Int32, errFD: Int32,
-         statistics: BackendStatistics, loggedCauses: LoggedCauses, logger: Logger)
+    init(queueIndex: Int, queue: DeviceQueue, memoryFault: GuestMemoryFault, handler: HandlerReference,
+         kickFD: Int32, callFD: Int32, errFD: Int32, statistics: BackendStatistics, loggedCauses: LoggedCauses,
+         logger: Logger)
     {
         self.queueIndex = queueIndex
         self.queue = queue
+        self.memoryFault = memoryFault
         self.handler = handler
         self.kickFD = kickFD
         self.callFD = callFD
@@ -68,6 +76,7 @@ final class RingWorker: @unchecked Sendable {
         let queueIndex = self.queueIndex
         let callFD = self.callFD
         let statistics = self.statistics
+        let memoryFault = self.memoryFault
         let budget = 4 * queue.size  // bounds one serve call, so a flood cannot delay stop()
         while !stopRequested.load(ordering: .acquiring) {
             let summary = queue.serveAvailable(
@@ -81,6 +90,12 @@ final class RingWorker: @unchecked Sendable {
                 },
                 broken: { cause in self.recordBroken(cause) },
                 notify: { if callFD >= 0 { EventNotifier.signal(callFD) } })
+            // Whatever this batch read after the fault came from zero pages, and
+            // what it wrote went to them: nothing of it reached the guest.
+            if memoryFault.hasOccurred {
+                waitForStop()
+                return
+            }
             if let fault = summary.queueError {
                 report(fault)
                 waitForStop()
@@ -104,6 +119,7 @@ final class RingWorker: @unchecked Sendable {
     /// Counts a broken chain and logs its cause the first time on this connection
     /// (a guest cannot flood the log). Runs before the chain is published.
     private func recordBroken(_ cause: ChainError) {
+        if memoryFault.hasOccurred { return }  // zero pages, not the guest's doing
         statistics.brokenChains.add(1, ordering: .relaxed)
         var causes = ChainErrorSet()
         causes.insert(cause)

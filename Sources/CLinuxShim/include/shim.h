@@ -5,6 +5,10 @@
  * 16-bit loads and stores on shared ring memory (Swift's Atomic cannot be laid
  * over a raw pointer into guest memory, but the virtio ring indexes must be read
  * and written as single atomic accesses with acquire/release ordering).
+ *
+ * One part is real C code, in sigbus_guard.c: the SIGBUS handler that keeps a
+ * frontend shrinking its guest-memory file from killing the process. A signal
+ * handler may only do async-signal-safe things, which Swift code cannot promise.
  */
 #ifndef SCMI_DT_CLINUXSHIM_H
 #define SCMI_DT_CLINUXSHIM_H
@@ -118,6 +122,44 @@ static inline void shim_store_relaxed_u16(void *address, uint16_t value) {
  * acquire/release alone never does. Needed around the event-index handshakes. */
 static inline void shim_full_barrier(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* ---- SIGBUS guard over mapped guest memory (sigbus_guard.c) ------------ */
+
+/* How many mapped ranges can be watched at once, process-wide. */
+#define SHIM_SIGBUS_GUARD_CAPACITY 1024
+
+/* Installs the process-wide SIGBUS handler; the first call does it, later calls
+ * return the first call's result. 0, or the errno of sigaction. A SIGBUS outside
+ * every watched range goes on to the handler installed before (or kills the
+ * process, as without this handler). */
+int shim_sigbus_guard_install(void);
+
+/* Watches [start, start + length), a MAP_SHARED mapping of a file the peer
+ * controls. When the kernel raises SIGBUS for an address inside it (the file
+ * shrank under the mapping), the handler replaces every range watched with the
+ * same `fault` word by private anonymous zero pages (MAP_FIXED), stores the
+ * faulting address in *fault unless a fault was stored before, adds 1 to the
+ * eventfd `notifier`, and returns: the faulting access is retried and reads
+ * zeros. Returns the slot to pass to shim_sigbus_guard_remove, or -1 when all
+ * SHIM_SIGBUS_GUARD_CAPACITY slots are taken. `fault` and `notifier` must stay
+ * valid until the range is removed. */
+int shim_sigbus_guard_add(void *start, size_t length, uintptr_t *fault, int notifier);
+
+/* Stops watching a slot. Call it before unmapping the range. */
+void shim_sigbus_guard_remove(int slot);
+
+/* 1 when `fd` is on hugetlbfs (its mappings are made of huge pages), 0 when
+ * not, -1 with errno when fstatfs fails. */
+int shim_is_hugetlbfs(int fd);
+
+/* The fault word of shim_sigbus_guard_add, read from another thread. */
+static inline uintptr_t shim_load_relaxed_uptr(const uintptr_t *address) {
+    return __atomic_load_n(address, __ATOMIC_RELAXED);
+}
+
+static inline uintptr_t shim_load_acquire_uptr(const uintptr_t *address) {
+    return __atomic_load_n(address, __ATOMIC_ACQUIRE);
 }
 
 #endif
