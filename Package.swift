@@ -1,11 +1,8 @@
 // swift-tools-version:6.1
 //
-// One module per layer; arrows point one way (see docs/architecture.md):
-//
-//   CLibFDT ─► DeviceTree ─► BackendModel ─┐
-//                                ResourceTables ◄── SCMIPlatform ◄── SCMIClient
-//   Virtqueue ─► VhostUser ─► VirtioSCMI (◄── SCMIPlatform)
-//   scmi-dt (CLI) wires them together.
+// One module per layer. docs/architecture.md draws the dependencies declared
+// below (A --> B: B is in A's dependencies) and, apart, the data flow;
+// scripts/check-architecture.sh fails when it and this file disagree.
 import PackageDescription
 
 let package = Package(

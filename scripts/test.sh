@@ -1,11 +1,15 @@
 #!/bin/bash
 # test.sh - every test, as `make test` runs it after setup and build:
-# swift test (unit + CLI end to end), then the real-guest suite under QEMU.
-# Ends with one line counting both: "tests: N passed, M failed".
+# the architecture check (docs/architecture.md against Package.swift), swift test
+# (unit + CLI end to end), then the real-guest suite under QEMU.
+# Ends with one line counting all: "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG=$(mktemp /tmp/scmi-dt-test.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
+
+scripts/check-architecture.sh
+architecture_status=$?
 
 swift test ${BUILD_FLAGS:-} 2>&1 | tee "$LOG"
 swift_status=${PIPESTATUS[0]}
@@ -21,7 +25,8 @@ passed=$(( ${swift_total:-0} - ${swift_failed:-0} + ${guest_passed:-0} ))
 failed=$(( ${swift_failed:-0} + ${guest_failed:-0} ))
 if [ "$swift_status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # swift test failed without a countable test
 if [ "$guest_status" != 0 ] && [ "${guest_failed:-0}" = 0 ]; then failed=$((failed + 1)); fi
+if [ "$architecture_status" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo
-echo "swift test: exit status $swift_status; real-guest suite: exit status $guest_status"
+echo "architecture check: exit status $architecture_status; swift test: exit status $swift_status; real-guest suite: exit status $guest_status"
 echo "tests: $passed passed, $failed failed"
-[ "$swift_status" = 0 ] && [ "$guest_status" = 0 ]
+[ "$architecture_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$guest_status" = 0 ]

@@ -23,7 +23,7 @@ public struct CheckResult: Sendable {
 }
 
 /// Checks the `arm,scmi-vio-backend` node of a blob: the schema's structural
-/// rules, then binding.md's semantic rules, then the tables.
+/// rules, then docs/binding.md's semantic rules, then the tables.
 public enum BackendChecker {
     /// The binding schema compiled from the embedded schemas/arm,scmi-vio-backend.yaml.
     public static let schema: Result<NodeSchema, SchemaError> = {

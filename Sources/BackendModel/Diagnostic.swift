@@ -12,7 +12,7 @@ public enum Severity: String, Sendable, Comparable, CaseIterable {
     }
 }
 
-/// One finding about one place in one blob (binding.md section 6).
+/// One finding about one place in one blob (docs/binding.md §6).
 public struct Diagnostic: Hashable, Sendable {
     /// The blob as the user named it.
     public var file: String
@@ -54,7 +54,7 @@ public struct Diagnostic: Hashable, Sendable {
         return rendered + "\n  hint: " + TerminalText.escapingControls(hint)
     }
 
-    /// One JSON object with the keys of binding.md section 6, in a fixed order.
+    /// One JSON object with the keys of docs/binding.md §6, in a fixed order.
     public var json: String {
         var out = "{"
         out += "\"file\": " + JSON.quote(file)

@@ -1,7 +1,7 @@
 import ResourceTables
 
 /// Writes the guest side of one agent: the `scmi` node Linux's arm,scmi
-/// binding wants (virtio-scmi reference section 6), to be placed inside the
+/// binding wants (docs/protocol.md §19), to be placed inside the
 /// guest's `/firmware` (what guest/run.sh --scmi-dtsi takes).
 public enum GuestNode {
     /// Labels a guest's consumers reference: `clocks = <&scmi_clk 3>`.

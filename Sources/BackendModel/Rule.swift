@@ -10,7 +10,7 @@ public enum Rule: String, CaseIterable, Sendable {
     case phandleDuplicate = "phandle-duplicate"
     case nameCharacters = "name-characters"
 
-    // The backend node (binding.md section 1)
+    // The backend node (docs/binding.md §1)
     case backendMissing = "backend-missing"
     case backendDuplicate = "backend-duplicate"
     case backendCompatibleMissing = "backend-compatible-missing"

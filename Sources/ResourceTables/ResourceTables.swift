@@ -41,7 +41,7 @@ public struct ProtocolID: RawRepresentable, Hashable, Comparable, Sendable, Cust
     public static let reset = ProtocolID(0x16)
     public static let voltage = ProtocolID(0x17)
 
-    /// The protocols a backend node may list (binding.md section 2); Base is implicit.
+    /// The protocols a backend node may list (docs/binding.md §2); Base is implicit.
     public static let servable: [ProtocolID] = [.powerDomain, .performance, .clock, .sensor, .reset, .voltage]
 
     public static func < (a: ProtocolID, b: ProtocolID) -> Bool { a.rawValue < b.rawValue }
@@ -286,7 +286,7 @@ public struct DeviceEntry: Hashable, Sendable {
     }
     /// `path` before it is spelled out (see `NodePath`).
     public var nodePath: NodePath
-    /// Every resource of the device, in binding.md section 3 order, without duplicates.
+    /// Every resource of the device, in docs/binding.md §3 order, without duplicates.
     public var resources: [ResourceReference]
 
     public init(id: UInt32, name: String, path: String, resources: [ResourceReference]) {

@@ -1,6 +1,6 @@
 import SCMIPlatform
 
-// Base protocol 0x10 from the agent's side (scmi-messages.md §6).
+// Base protocol 0x10 from the agent's side (docs/protocol.md §6).
 
 /// What a guest learns about the platform at boot.
 public struct BaseInfo: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import SCMIPlatform
 
-// Clock protocol 0x14 from the agent's side (scmi-messages.md §10), as
+// Clock protocol 0x14 from the agent's side (docs/protocol.md §10), as
 // clk-scmi uses it: CONFIG_SET / CONFIG_GET in the layout of the platform's
 // major version.
 

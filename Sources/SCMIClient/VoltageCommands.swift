@@ -1,6 +1,6 @@
 import SCMIPlatform
 
-// Voltage domain protocol 0x17 from the agent's side (scmi-messages.md §13),
+// Voltage domain protocol 0x17 from the agent's side (docs/protocol.md §13),
 // as scmi-regulator uses it.
 
 public struct VoltageDomainAttributes: Sendable, Equatable {

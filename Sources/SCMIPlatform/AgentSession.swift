@@ -58,7 +58,7 @@ public final class AgentSession: @unchecked Sendable {
     }
 
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
-    /// this agent (binding.md §4); Base is always there.
+    /// this agent (docs/binding.md §4); Base is always there.
     private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let protocolID = header.protocolID
         if protocolID == BaseProtocol.id {
@@ -73,7 +73,7 @@ public final class AgentSession: @unchecked Sendable {
     }
 }
 
-// MARK: - Commands every protocol has (scmi-messages.md §4)
+// MARK: - Commands every protocol has (docs/protocol.md §4)
 
 enum CommonMessage {
     static let protocolVersion: UInt8 = 0x0
@@ -91,7 +91,7 @@ extension AgentSession {
 
     /// PROTOCOL_MESSAGE_ATTRIBUTES: SUCCESS with attributes 0 for a message
     /// this platform implements (bit `id` of `implemented`), NOT_FOUND for any
-    /// other (scmi-messages.md §4; what SCP-firmware and scmi-tests expect).
+    /// other (docs/protocol.md §4; what SCP-firmware and scmi-tests expect).
     func answerMessageAttributes(implemented: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard payload.count == 4 else { return .protocolError }
         let messageID = payload.word(0)
@@ -101,7 +101,7 @@ extension AgentSession {
     }
 
     /// Whether this agent may read or change the state of a resource held by
-    /// `holders` through protocol `protocolID` (binding.md §4). Lock held.
+    /// `holders` through protocol `protocolID` (docs/binding.md §4). Lock held.
     func mayUse(_ state: borrowing SharedState, _ protocolID: UInt8, holders: [Int]) -> Bool {
         state.mayUse(agent: agent, protocolBit: protocolBit(protocolID), holders: holders)
     }

@@ -1,5 +1,5 @@
 // Recording an agent's request and deriving the physical state from every
-// agent's requests (serve.md "Arbitration between agents"). Every function
+// agent's requests (docs/serve.md §4, "Arbitration between agents"). Every function
 // here runs with the state lock held and reports each change it makes.
 
 extension SCMIPlatform {
@@ -77,7 +77,7 @@ extension SCMIPlatform {
     }
 
     /// On while any agent has it on; with no request at all, the host
-    /// regulator's initial state (always-on / boot-on, binding.md 5.2).
+    /// regulator's initial state (always-on / boot-on, docs/binding.md §5.2).
     private func settleVoltageEnable(_ state: inout SharedState, domain: Int, agent: Int, cause: ChangeCause) {
         let initial = catalog.voltageDomains[domain].initiallyOn
         let on = state.derivedSwitch(state.voltageEnableRequests, resource: domain, initial: initial)

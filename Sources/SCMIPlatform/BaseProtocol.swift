@@ -1,5 +1,5 @@
-// Base protocol 0x10, version 2.0 (scmi-messages.md §6): discovery, the
-// agents, and the trusted agents' permission commands (binding.md §4).
+// Base protocol 0x10, version 2.0 (docs/protocol.md §6): discovery, the
+// agents, and the trusted agents' permission commands (docs/binding.md §4).
 
 enum BaseProtocol {
     static let id: UInt8 = 0x10
@@ -55,7 +55,7 @@ extension AgentSession {
             return discoverAgent(payload, &reply)
         case BaseProtocol.notifyErrors:
             // Optional, and a notification needs the eventq, which is not
-            // offered (virtio-scmi.md §1: answer NOT_SUPPORTED).
+            // offered (docs/protocol.md §15: answer NOT_SUPPORTED).
             return .notSupported
         case BaseProtocol.setDevicePermissions:
             return setDevicePermissions(payload)

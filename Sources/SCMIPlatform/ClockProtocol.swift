@@ -1,7 +1,7 @@
 import ResourceTables
 
 // Clock management 0x14, version 3.0 — the highest Linux 6.12's clock.c speaks
-// (scmi-messages.md §10): every command clk-scmi sends for that version.
+// (docs/protocol.md §10): every command clk-scmi sends for that version.
 
 enum ClockProtocol {
     static let id: UInt8 = 0x14
@@ -78,7 +78,7 @@ extension AgentSession {
             return answerVersion(ClockProtocol.version, payload, &reply)
         case CommonMessage.protocolAttributes:
             // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
-            // delayed response would need the eventq (virtio-scmi.md §1).
+            // delayed response would need the eventq (docs/protocol.md §15).
             guard payload.count == 0 else { return .protocolError }
             reply.append(UInt32(min(platform.catalog.clocks.count, 0xFFFF)))
             return .success
@@ -93,7 +93,7 @@ extension AgentSession {
         case ClockProtocol.configGet: return clockConfigGet(payload, &reply)
         case ClockProtocol.rateNotify, ClockProtocol.rateChangeRequestedNotify:
             // Notifications travel on the eventq, which is not offered: the
-            // virtio spec requires NOT_SUPPORTED (virtio-scmi.md §1).
+            // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
             return .notSupported
         case ClockProtocol.possibleParentsGet, ClockProtocol.parentSet, ClockProtocol.parentGet:
             // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
@@ -115,7 +115,7 @@ extension AgentSession {
     }
 
     /// +4 attributes, +8 name[16], +24 enable_delay (0: unknown). The enabled
-    /// bit is this agent's own request, like CONFIG_GET (serve.md).
+    /// bit is this agent's own request, like CONFIG_GET (docs/serve.md §4).
     private func clockAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard payload.count == 4 else { return .protocolError }
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
@@ -171,7 +171,7 @@ extension AgentSession {
             guard flags & ~UInt32(0xF) == 0 else { return .invalidParameters }
             // An asynchronous change ends in a delayed response on the eventq;
             // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
-            // spec requires NOT_SUPPORTED (virtio-scmi.md §1). PROTOCOL_ATTRIBUTES
+            // spec requires NOT_SUPPORTED (docs/protocol.md §15). PROTOCOL_ATTRIBUTES
             // says 0 pending async changes, so Linux never asks.
             guard flags & ClockProtocol.flagAsync == 0 else { return .notSupported }
             let rounding: ClockProtocol.Rounding =

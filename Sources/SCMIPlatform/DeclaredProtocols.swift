@@ -1,10 +1,10 @@
 // Power domain 0x11, performance 0x13, sensor 0x15 and reset 0x16: declared
 // in the binding and enabled by a blob's protocol nodes, but not served yet
-// (binding.md 5.3–5.6). Each answers honestly that it has no resources, so a
+// (docs/binding.md §5.3–5.6, docs/serve.md §7). Each answers honestly that it has no resources, so a
 // guest that probes it finds an empty protocol instead of an error.
 
 enum DeclaredProtocol {
-    /// The version each reports: one Linux 6.12 speaks (scmi-messages.md §3).
+    /// The version each reports: one Linux 6.12 speaks (docs/protocol.md §3).
     static func version(_ protocolID: UInt8) -> UInt32 {
         switch protocolID {
         case 0x11: 0x30000  // power domain

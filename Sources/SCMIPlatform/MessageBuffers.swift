@@ -30,7 +30,7 @@ struct Payload {
 /// are written last by `finish`; handlers append the return values after them.
 ///
 /// An append that does not fit is dropped and remembered, and `finish` turns a
-/// successful reply that overflowed into COMMS_ERROR (serve.md: "a response
+/// successful reply that overflowed into COMMS_ERROR (docs/serve.md §3: "a response
 /// buffer too small for the answer: header + status COMMS_ERROR").
 struct Reply {
     private let space: UnsafeMutableRawBufferPointer
@@ -76,7 +76,7 @@ struct Reply {
 
     /// Writes header and status and says how many bytes the response has.
     /// A failed status (or an overflow, which becomes COMMS_ERROR) leaves the
-    /// status word as the whole payload (virtio-scmi.md §2).
+    /// status word as the whole payload (docs/protocol.md §16).
     mutating func finish(header: MessageHeader, status: SCMIStatus) -> (length: Int, status: SCMIStatus) {
         var status = status
         if status.isSuccess && overflowed { status = .commsError }

@@ -1,5 +1,5 @@
 // The 32-bit header that starts every SCMI message (DEN0056 §4.1.1,
-// scmi-messages.md §1): id | type<<8 | protocol<<10 | token<<18, bits 31:28 reserved.
+// docs/protocol.md §1): id | type<<8 | protocol<<10 | token<<18, bits 31:28 reserved.
 
 /// An SCMI message header, kept as the raw word so that the response can echo
 /// the request's header bit for bit.
@@ -43,7 +43,7 @@ public enum MessageType: UInt8, Sendable {
     case notification = 3
 }
 
-/// Transport limits of virtio-scmi (virtio-scmi.md §4): at most 128 payload
+/// Transport limits of virtio-scmi (docs/protocol.md §18): at most 128 payload
 /// bytes either way (VIRTIO_SCMI_MAX_MSG_SIZE), so a request is at most
 /// header + 128 bytes and a response at most header + status + 128
 /// (VIRTIO_SCMI_MAX_PDU_SIZE, 136).

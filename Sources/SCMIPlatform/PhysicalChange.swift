@@ -1,5 +1,5 @@
 // A change of a host resource's physical state, reported to serve's trace
-// (serve.md "Arbitration between agents"). Only ids and numbers, so that
+// (docs/serve.md §4, "Arbitration between agents"). Only ids and numbers, so that
 // reporting one never allocates; SCMIPlatform.describe(_:) adds the names.
 
 /// Why the physical state changed.

@@ -1,4 +1,4 @@
-// SCMI status codes (DEN0056 §4.1.4, scmi-messages.md §2). The first word of
+// SCMI status codes (DEN0056 §4.1.4, docs/protocol.md §2). The first word of
 // every response payload; a failed status is the whole payload.
 
 /// An SCMI status word. A struct rather than an enum so that any value a

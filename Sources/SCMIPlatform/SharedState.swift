@@ -1,5 +1,5 @@
 // Mutable state shared by every agent: permissions, each agent's requests, and
-// the physical state derived from them (serve.md "Arbitration between agents").
+// the physical state derived from them (docs/serve.md §4, "Arbitration between agents").
 // Flat arrays sized at start, indexed [resource × agentCount + agent] and
 // [agent × deviceCount + device], so that no message ever grows them.
 // Lives inside SCMIPlatform's Mutex; every method runs with the lock held.
@@ -28,7 +28,7 @@ struct SharedState: Sendable {
     var voltageOn: [Bool]
     var voltageLevel: [Int32]
 
-    /// Nobody has asked for anything (serve.md: every agent's CONFIG_GET says
+    /// Nobody has asked for anything (docs/serve.md §4: every agent's CONFIG_GET says
     /// off); clocks start off at their initial rate, voltage domains at their
     /// initial level and on when the host regulator is always-on or boot-on.
     init(catalog: Catalog) {
@@ -54,7 +54,7 @@ struct SharedState: Sendable {
     // MARK: Permissions
 
     /// Whether `agent` may currently use protocol `bit` on a device in `holders`
-    /// (binding.md §4: the resource belongs to a device the agent may use).
+    /// (docs/binding.md §4: the resource belongs to a device the agent may use).
     func mayUse(agent: Int, protocolBit bit: UInt32, holders: [Int]) -> Bool {
         let row = agent * deviceCount
         for device in holders where permissions[row + device] & bit != 0 { return true }

@@ -1,6 +1,6 @@
 import ResourceTables
 
-// Voltage domain management 0x17, version 2.0 (scmi-messages.md §13): what
+// Voltage domain management 0x17, version 2.0 (docs/protocol.md §13): what
 // Linux's scmi-regulator sends.
 
 enum VoltageProtocol {
@@ -154,7 +154,7 @@ extension AgentSession {
             guard mayUse(state, VoltageProtocol.id, holders: domain.devices) else { return .denied }
             guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
             // Asynchronous ends in a delayed response on the eventq, which is
-            // not offered (virtio-scmi.md §1): NOT_SUPPORTED.
+            // not offered (docs/protocol.md §15): NOT_SUPPORTED.
             guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
             switch VoltageProtocol.check(level, in: domain.levels) {
             case .outOfRange: return .outOfRange

@@ -18,7 +18,7 @@ import Virtqueue
 final class BackendConnection: @unchecked Sendable {
     // @unchecked: see above — single control thread, workers joined before any change.
 
-    /// Per-vring state (vhost-user.md §6).
+    /// Per-vring state (docs/protocol.md §25).
     struct Vring {
         var size = 0
         var nextAvailIndex: UInt16 = 0
@@ -345,7 +345,7 @@ final class BackendConnection: @unchecked Sendable {
         return .success
     }
 
-    /// Stops the ring and reports where to resume (vhost-user.md §6).
+    /// Stops the ring and reports where to resume (docs/protocol.md §25).
     private func getVringBase(_ state: VringState) -> Outcome {
         guard let index = ringIndex(state.index) else {
             // It must carry a reply, and there is no honest one: answer 0.

@@ -72,7 +72,7 @@ public final class VhostUserFrontend {
     private let slotOfHead: UnsafeMutableBufferPointer<Int>
     private var isClosed = false
 
-    /// Connects to `socketPath` and negotiates like QEMU 10 (vhost-user.md §6):
+    /// Connects to `socketPath` and negotiates like QEMU 10 (docs/protocol.md §25):
     /// GET_FEATURES, GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_OWNER,
     /// GET_FEATURES, SET_VRING_CALL/ERR, SET_FEATURES, SET_MEM_TABLE, then per
     /// started queue SET_VRING_NUM/BASE/ADDR/KICK/CALL, and SET_VRING_ENABLE.

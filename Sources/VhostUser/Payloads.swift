@@ -1,4 +1,4 @@
-// Payload layouts (vhost-user.md §2). All little-endian, fixed sizes; decoding
+// Payload layouts (docs/protocol.md §21). All little-endian, fixed sizes; decoding
 // checks the exact size the request calls for.
 
 /// Little-endian field reader over a payload; the caller checked the size.

@@ -1,5 +1,5 @@
 // The vhost-user wire protocol: request codes, header flags, feature bits
-// (QEMU docs/interop/vhost-user.rst; ../shared/reference/vhost-user.md §1-§5).
+// (QEMU docs/interop/vhost-user.rst; docs/protocol.md §20-§24).
 
 /// Request codes the frontend sends to the backend.
 public enum VhostUserRequest: UInt32, Sendable, CaseIterable, CustomStringConvertible {

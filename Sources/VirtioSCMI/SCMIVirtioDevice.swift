@@ -7,7 +7,7 @@ import Virtqueue
 /// queue 0 (cmdq) carries one SCMI command per descriptor chain, readable
 /// request then writable response; queue 1 (eventq) stays idle because
 /// VIRTIO_SCMI_F_P2A_CHANNELS is not offered (no notifications or delayed
-/// responses exist yet, and virtio-scmi.md §1 forbids offering it then).
+/// responses exist yet, and docs/protocol.md §15 forbids offering it then).
 public enum SCMIVirtioDevice {
     /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256). No
     /// device-specific feature bits: the transport offers VERSION_1, EVENT_IDX,

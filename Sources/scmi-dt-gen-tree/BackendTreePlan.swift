@@ -1,7 +1,7 @@
 /// What the generator will write, decided before writing anything so that every phandle is
 /// known up front and explicit ids can be checked against the size of the derived tables.
 ///
-/// The shape follows /work/shared/design/binding.md: host clocks (one `#clock-cells = <1>`
+/// The shape follows docs/binding.md: host clocks (one `#clock-cells = <1>`
 /// controller with `clock-output-names`, the rest fixed clocks), host regulators with
 /// min/max/step, host peripherals used as `arm,scmi-basedev`, then the backend with
 /// protocol@14 and @17 (derived tables), `devices` and `agents`.

@@ -2,7 +2,7 @@
 import ResourceTables
 import Testing
 
-/// Ids, names, rates and levels as binding.md section 5 assigns them.
+/// Ids, names, rates and levels as docs/binding.md §5 assigns them.
 @Suite struct TableTests {
     static let board: PlatformTables? = BackendChecker.check(blobAt: examplePath("board.dts")).tables
 

@@ -2,7 +2,7 @@
 import ResourceTables
 import Testing
 
-/// Each warning rule: reported where binding.md says, and the tables still resolve.
+/// Each warning rule: reported where docs/binding.md says, and the tables still resolve.
 @Suite struct WarningRuleTests {
     func expectWarning(_ rule: Rule, at path: String, property: String? = nil, in source: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> CheckResult {
         let result = try check(source)

@@ -4,8 +4,8 @@ import ResourceTables
 import SCMIPlatform
 import Testing
 
-/// Several guests sharing host clocks and regulators (serve.md "Arbitration
-/// between agents"), and the permissions a trusted agent changes (binding.md §4).
+/// Several guests sharing host clocks and regulators (docs/serve.md §4, "Arbitration
+/// between agents"), and the permissions a trusted agent changes (docs/binding.md §4).
 @Suite struct ArbitrationTests {
     // Clock 0 and voltage domain 0 belong to USB and GPU: vm-ivi (USB, GPU)
     // and vm-cluster (GPU) share them.

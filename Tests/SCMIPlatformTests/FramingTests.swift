@@ -4,7 +4,7 @@ import Testing
 
 /// What every message gets regardless of protocol: the header echoed, the
 /// status the spec gives for each kind of mistake, and replies sized to the
-/// space the guest gave (serve.md "Hostile or broken guests").
+/// space the guest gave (docs/serve.md §3, "Hostile or broken guests").
 @Suite struct FramingTests {
     let platform = SCMIPlatform(tables: Board.tables)
 

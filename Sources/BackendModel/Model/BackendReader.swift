@@ -2,7 +2,7 @@ import DeviceTree
 import ResourceTables
 
 /// Reads the backend node into a `BackendDescription`, reporting the semantic
-/// rules of binding.md sections 1–4 (uniqueness, unit addresses, phandle
+/// rules of docs/binding.md §1–§4 (uniqueness, unit addresses, phandle
 /// targets). Malformed values were already reported by the schema; they read
 /// as nil here and are skipped without a second finding.
 struct BackendReader {

@@ -1,7 +1,7 @@
 import DeviceTree
 import ResourceTables
 
-/// binding.md section 3: what counts as a regulator node.
+/// docs/binding.md §3: what counts as a regulator node.
 func isRegulator(_ node: DeviceTreeNode) -> Bool {
     node.hasProperty("regulator-name") || node.hasProperty("regulator-min-microvolt") || node.hasProperty("regulator-max-microvolt")
         || node.compatible.contains { $0.hasPrefix("regulator-") }

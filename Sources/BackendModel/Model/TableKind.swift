@@ -1,6 +1,6 @@
 import ResourceTables
 
-/// The kinds of table children, one per served protocol (binding.md section 5).
+/// The kinds of table children, one per served protocol (docs/binding.md §5).
 enum TableKind: CaseIterable {
     case clock, regulator, powerDomain, perfDomain, sensor, reset
 

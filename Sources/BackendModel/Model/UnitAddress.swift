@@ -1,6 +1,6 @@
 import DeviceTree
 
-/// A unit address read as a hexadecimal number (binding.md conventions).
+/// A unit address read as a hexadecimal number (docs/binding.md, Conventions).
 struct UnitAddress {
     /// nil when the text is not a hexadecimal number that fits 64 bits.
     var value: UInt64?

@@ -1,7 +1,7 @@
 import DeviceTree
 import ResourceTables
 
-/// A resource a device names, keyed as binding.md section 5 says resources are distinct.
+/// A resource a device names, keyed as docs/binding.md §5 says resources are distinct.
 struct SpecifierKey: Hashable {
     var provider: DeviceTreeNode
     var cells: [UInt32]

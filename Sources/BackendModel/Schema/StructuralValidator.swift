@@ -56,7 +56,7 @@ struct StructuralValidator {
                 }
                 continue
             }
-            // A disabled node is checked no further than its name (binding.md conventions).
+            // A disabled node is checked no further than its name (docs/binding.md, Conventions).
             guard child.isEnabled else { continue }
             validate(node: child, schema: childSchema)
         }
