@@ -210,10 +210,11 @@ struct BoardBlob {
 
     // Random byte changes in the board's structure and strings blocks (names, tags, values):
     // each check ends in findings or blob-unusable, never a trap, and every finding names a
-    // place. Seeded, so a failure reproduces.
+    // place. Seeded (TestSeed), so a failure reproduces.
     @Test func mutatedBoardAlwaysEndsInFindings() throws {
         let board = try BoardBlob()
-        var state: UInt64 = 0x5eed
+        let seed = try TestSeed(default: 0x5eed)
+        var state = seed.value
         func next(_ bound: Int) -> Int {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(bound))
@@ -227,9 +228,9 @@ struct BoardBlob {
             }
             let result = BackendChecker.check(bytes: bytes, file: "m.dtb")
             if result.isUnusable { unusable += 1 } else if result.hasErrors { withErrors += 1 }
-            #expect(result.diagnostics.allSatisfy { $0.path.hasPrefix("/") && !$0.message.isEmpty })
+            #expect(result.diagnostics.allSatisfy { $0.path.hasPrefix("/") && !$0.message.isEmpty }, seed.comment)
             _ = result.tables.map { tables in tables.clocks.map(\.providerPath) + tables.devices.map(\.path) }
         }
-        #expect(unusable > 0 && withErrors > 0, "unusable \(unusable), with errors \(withErrors)")
+        #expect(unusable > 0 && withErrors > 0, "unusable \(unusable), with errors \(withErrors); \(seed)")
     }
 }

@@ -7,6 +7,16 @@ import Testing
 /// The package root, from this file's path (Tests/CLITests/CLITestSupport.swift).
 let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// The real board blobs (Debian's kernel package), beside the repository in ../shared.
+let realCorpus: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/real")
+
+extension Tag {
+    /// A test far slower than the rest (dt-validate over every example). `swift test` on this
+    /// toolchain filters by name, so the fast suite is `swift test --skip CheckDTValidateTests`
+    /// (README, Tests); IDEs and newer toolchains can filter by the tag.
+    @Tag static var slow: Self
+}
+
 /// The built `scmi-dt`: $SCMI_DT_BINARY, next to the test bundle, or .build/debug.
 let scmiDTBinary: String = {
     let fileManager = FileManager.default
@@ -177,4 +187,44 @@ func parseFindings(_ json: String) throws -> [Finding] {
             rule: try #require(object["rule"] as? String), message: try #require(object["message"] as? String),
             hint: object["hint"] as? String)
     }
+}
+
+/// A tiny deterministic generator (SplitMix64), so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// The seed of a randomised test: $SCMI_DT_SEED when set (decimal or 0x-hex), else the test's
+/// own fixed default, so a plain run is deterministic. Every failure message names the seed
+/// (`"\(seed)"`); `SCMI_DT_SEED=<seed> swift test --filter <test>` replays it, and
+/// `SCMI_DT_SEED=$RANDOM swift test` tries new inputs.
+struct TestSeed: CustomStringConvertible, Sendable {
+    let value: UInt64
+
+    init(default fallback: UInt64) throws {
+        guard let text = ProcessInfo.processInfo.environment["SCMI_DT_SEED"] else {
+            value = fallback
+            return
+        }
+        let hex = text.lowercased().hasPrefix("0x")
+        guard let parsed = hex ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text) else { throw BadSeed(text: text) }
+        value = parsed
+    }
+
+    var generator: SplitMix { SplitMix(seed: value) }
+    var description: String { "seed \(value) (SCMI_DT_SEED=\(value) replays it)" }
+    var comment: Comment { Comment(rawValue: description) }
+}
+
+struct BadSeed: Error, CustomStringConvertible {
+    var text: String
+    var description: String { "SCMI_DT_SEED=\(text) is not a number (decimal or 0x-hex)" }
 }

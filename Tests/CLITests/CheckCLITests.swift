@@ -97,7 +97,7 @@ import Testing
 
     /// A real board's blob without a backend node: one clean error, quickly.
     @Test func realBoardsHaveNoBackend() throws {
-        let directory = "/work/shared/corpus/real"
+        let directory = realCorpus.path
         let blobs = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".dtb") }
         try #require(!blobs.isEmpty, "no corpus blobs in \(directory)")
         for blob in blobs {
@@ -130,27 +130,30 @@ import Testing
         bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    func expectUnusable(_ bytes: [UInt8], _ name: String, mentioning word: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// `seed`: the random bytes' seed, named in every failure.
+    func expectUnusable(_ bytes: [UInt8], _ name: String, mentioning word: String? = nil, seed: TestSeed? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let path = try directory.write(name, bytes)
         let result = try scmiDT("check", "--format", "json", path)
-        #expect(result.status == 2, "\(name): \(result.output)", sourceLocation: sourceLocation)
+        let seedNote = seed.map { "; \($0)" } ?? ""
+        #expect(result.status == 2, "\(name): \(result.output)\(seedNote)", sourceLocation: sourceLocation)
         let findings = try parseFindings(result.stdout)
-        #expect(findings.count == 1, sourceLocation: sourceLocation)
-        #expect(findings.first?.rule == "blob-unusable", sourceLocation: sourceLocation)
-        #expect(findings.first?.file == path, sourceLocation: sourceLocation)
+        #expect(findings.count == 1, seed?.comment, sourceLocation: sourceLocation)
+        #expect(findings.first?.rule == "blob-unusable", seed?.comment, sourceLocation: sourceLocation)
+        #expect(findings.first?.file == path, seed?.comment, sourceLocation: sourceLocation)
         if let word { #expect(findings.first?.message.lowercased().contains(word) == true, "\(findings)", sourceLocation: sourceLocation) }
         let text = try scmiDT("check", path)
-        #expect(text.status == 2 && text.stdout.hasPrefix(path + ": /: error[blob-unusable]: "), sourceLocation: sourceLocation)
+        #expect(text.status == 2 && text.stdout.hasPrefix(path + ": /: error[blob-unusable]: "), seed?.comment, sourceLocation: sourceLocation)
     }
 
     @Test func zeroLengthFile() throws { try expectUnusable([], "empty.dtb", mentioning: "empty") }
 
     @Test func randomBytes() throws {
-        var generator = SystemRandomNumberGenerator()
+        let seed = try TestSeed(default: 0xd00d_feed)
+        var generator = seed.generator
         for size in [1, 39, 40, 4096] {
-            try expectUnusable((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }, "random\(size).dtb")
+            try expectUnusable((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }, "random\(size).dtb", seed: seed)
         }
     }
 

@@ -3,8 +3,8 @@ import DeviceTree
 import Foundation
 import Testing
 
-/// Real arm64 board blobs from Debian's kernel package (/work/shared/corpus/real, reached as
-/// `../shared/corpus/real` from the package root): trees nobody here wrote. Every node, path and
+/// Real arm64 board blobs from Debian's kernel package (`../shared/corpus/real` from the
+/// package root): trees nobody here wrote. Every node, path and
 /// phandle our index builds is cross-checked against libfdt's own lookups.
 @Suite struct RealBoardTests {
     static let corpus = packageRoot().deletingLastPathComponent().appendingPathComponent("shared/corpus/real")

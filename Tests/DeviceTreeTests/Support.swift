@@ -1,7 +1,8 @@
 import DeviceTree
 import Foundation
+import Testing
 
-/// Compiles devicetree source with the real dtc (/usr/bin/dtc), as a user's build would.
+/// Compiles devicetree source with the real dtc (found in PATH), as a user's build would.
 func compileDTS(_ source: String, dtcArguments: [String] = []) throws -> [UInt8] {
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("dt-tests-\(getpid())-\(UUID().uuidString)")
@@ -11,7 +12,7 @@ func compileDTS(_ source: String, dtcArguments: [String] = []) throws -> [UInt8]
     let output = directory.appendingPathComponent("out.dtb")
     try source.write(to: input, atomically: true, encoding: .utf8)
     let dtc = Process()
-    dtc.executableURL = URL(fileURLWithPath: "/usr/bin/dtc")
+    dtc.executableURL = URL(fileURLWithPath: dtcPath)
     dtc.arguments = ["-q", "-I", "dts", "-O", "dtb"] + dtcArguments + ["-o", output.path, input.path]
     let errors = Pipe()
     dtc.standardError = errors
@@ -23,6 +24,12 @@ func compileDTS(_ source: String, dtcArguments: [String] = []) throws -> [UInt8]
     }
     return [UInt8](try Data(contentsOf: output))
 }
+
+/// dtc as the shell finds it (first in PATH), /usr/bin/dtc when PATH has none.
+let dtcPath: String = {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { String($0) + "/dtc" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/dtc"
+}()
 
 struct DTCFailed: Error, CustomStringConvertible {
     var message: String
@@ -75,6 +82,33 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+}
+
+/// The seed of a randomised test: $SCMI_DT_SEED when set (decimal or 0x-hex), else the test's
+/// own fixed default, so a plain run is deterministic. Every failure message names the seed
+/// (`"\(seed)"`); `SCMI_DT_SEED=<seed> swift test --filter <test>` replays it, and
+/// `SCMI_DT_SEED=$RANDOM swift test` tries new inputs.
+struct TestSeed: CustomStringConvertible, Sendable {
+    let value: UInt64
+
+    init(default fallback: UInt64) throws {
+        guard let text = ProcessInfo.processInfo.environment["SCMI_DT_SEED"] else {
+            value = fallback
+            return
+        }
+        let hex = text.lowercased().hasPrefix("0x")
+        guard let parsed = hex ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text) else { throw BadSeed(text: text) }
+        value = parsed
+    }
+
+    var generator: SeededGenerator { SeededGenerator(state: value) }
+    var description: String { "seed \(value) (SCMI_DT_SEED=\(value) replays it)" }
+    var comment: Comment { Comment(rawValue: description) }
+}
+
+struct BadSeed: Error, CustomStringConvertible {
+    var text: String
+    var description: String { "SCMI_DT_SEED=\(text) is not a number (decimal or 0x-hex)" }
 }
 
 func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }

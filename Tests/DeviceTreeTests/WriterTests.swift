@@ -56,7 +56,7 @@ import Testing
         try Data(try writer.finish()).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let dtc = Process()
-        dtc.executableURL = URL(fileURLWithPath: "/usr/bin/dtc")
+        dtc.executableURL = URL(fileURLWithPath: dtcPath)
         dtc.arguments = ["-q", "-I", "dtb", "-O", "dts", path]
         let output = Pipe()
         dtc.standardOutput = output
