@@ -12,7 +12,7 @@ let package = Package(
         // Every library module, for the nested Benchmarks/ package.
         .library(
             name: "SCMIDTKit",
-            targets: ["DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI"]
+            targets: ["DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI", "ServeRuntime"]
         ),
     ],
     dependencies: [
@@ -49,11 +49,16 @@ let package = Package(
             name: "VirtioSCMI",
             dependencies: ["Virtqueue", "VhostUser", "SCMIPlatform", .product(name: "Logging", package: "swift-log")]
         ),
+        // The serve runtime: listeners per agent, reload, the control socket, status reports.
+        .target(
+            name: "ServeRuntime",
+            dependencies: ["BackendModel", "ResourceTables", "SCMIPlatform", "VhostUser", "VirtioSCMI", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "scmi-dt",
             dependencies: [
                 "DeviceTree", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient",
-                "Virtqueue", "VhostUser", "VirtioSCMI",
+                "VhostUser", "ServeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,6 +78,11 @@ let package = Package(
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Virtqueue"]),
         .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables"]),
         // Run the built scmi-dt binary end to end (examples, serve + call).
+        // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket.
+        .testTarget(
+            name: "ServeRuntimeTests",
+            dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform"]),
     ]
 )

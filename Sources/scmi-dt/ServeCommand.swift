@@ -1,14 +1,9 @@
 import ArgumentParser
 import BackendModel
-import Dispatch
 import Foundation
 import Logging
 import ResourceTables
-import SCMIPlatform
-import Synchronization
-import VhostUser
-import VirtioSCMI
-import Virtqueue
+import ServeRuntime
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,7 +76,7 @@ struct Serve: ParsableCommand {
     }
 
     /// Which agent listens where.
-    private func socketBindings(for tables: PlatformTables) throws -> [(agent: AgentEntry, path: String)] {
+    private func socketBindings(for tables: PlatformTables) throws -> [Server.Binding] {
         if let socket {
             if let agent {
                 guard let entry = tables.agents.first(where: { $0.name == agent }) else {
@@ -103,117 +98,4 @@ struct Serve: ParsableCommand {
         }
         return tables.agents.map { ($0, directory + "/" + $0.name + ".sock") }
     }
-}
-
-/// The running backend: one vhost-user listener per agent over one SCMI platform,
-/// an optional control socket, and signal handling.
-final class Server: @unchecked Sendable {
-    private let blobPath: String
-    private let logger: Logger
-    private let trace: Bool
-    /// The platform new connections get. SIGHUP with a clean blob swaps it.
-    private let current: Mutex<SCMIPlatform>
-    private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
-    private var controlServer: ControlServer?
-    private var signalSources: [DispatchSourceSignal] = []
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool) {
-        self.blobPath = blobPath
-        self.logger = logger
-        self.trace = trace
-        current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
-    }
-
-    /// With --trace every physical change is logged with its cause, by resource name.
-    private static func makePlatform(_ tables: PlatformTables, logger: Logger, trace: Bool) -> SCMIPlatform {
-        guard trace else { return SCMIPlatform(tables: tables) }
-        // The platform names the resources; the callback needs it after it exists.
-        let named = WeakPlatform()
-        let log: @Sendable (PhysicalChange) -> Void = { change in
-            logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
-        }
-        let platform = SCMIPlatform(tables: tables, onPhysicalChange: log)
-        named.platform = platform
-        return platform
-    }
-
-    func start(bindings: [(agent: AgentEntry, path: String)], controlPath: String?) throws {
-        for (agent, path) in bindings {
-            let agentName = agent.name
-            let backend = try VhostUserBackend(
-                socketPath: path,
-                device: SCMIVirtioDevice.description,
-                logger: logger,
-                makeHandler: { [self] in makeHandler(agentName: agentName) }
-            )
-            try backend.start()
-            listeners.append((agentName, path, backend))
-            logger.info("agent \(agent.id) \(agentName): listening on \(path)")
-        }
-        if let controlPath {
-            controlServer = try ControlServer(path: controlPath, logger: logger) { [self] in statusReport() }
-            logger.info("control socket: \(controlPath)")
-        }
-    }
-
-    /// A new frontend connected to `agentName`'s socket.
-    private func makeHandler(agentName: String) -> any VhostUserDeviceHandler {
-        let platform = current.withLock { $0 }
-        if let agent = platform.tables.agents.first(where: { $0.name == agentName }),
-            let session = platform.makeSession(agentID: agent.id)
-        {
-            logger.info("agent \(agent.id) \(agentName): frontend connected")
-            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
-        }
-        // Only possible after SIGHUP dropped this agent: every command is answered NOT_SUPPORTED.
-        logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED for every command")
-        return SCMIRetiredAgentHandler(agentName: agentName, logger: logger)
-    }
-
-    func statusReport() -> StatusReport {
-        let platform = current.withLock { $0 }
-        return StatusReport(
-            blob: blobPath,
-            platform: platform.snapshot(),
-            connections: listeners.map { ConnectionReport(agent: $0.agentName, status: $0.backend.status) }
-        )
-    }
-
-    func waitForSignals() {
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in
-                if signalNumber == SIGHUP { reload() } else { shutDown(signalNumber) }
-            }
-            source.resume()
-            signalSources.append(source)
-        }
-        finished.wait()
-    }
-
-    private func shutDown(_ signalNumber: Int32) {
-        logger.info("signal \(signalNumber): stopping")
-        for listener in listeners { listener.backend.stop() }
-        controlServer?.stop()
-        finished.signal()
-    }
-
-    private func reload() {
-        let result = BackendChecker.check(blobAt: blobPath)
-        guard let tables = result.tables, !result.hasErrors else {
-            let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
-            logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
-            return
-        }
-        current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
-        logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
-    }
-}
-
-/// Lets the trace callback reach the platform it belongs to without a retain cycle.
-private final class WeakPlatform: @unchecked Sendable {
-    // Written once, before any connection exists; read afterwards.
-    weak var platform: SCMIPlatform?
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SCMIPlatform
-import VhostUser
+import ServeRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -32,24 +32,20 @@ struct Status: ParsableCommand {
     }
 
     func run() throws {
-        let limit = Duration.milliseconds(Int64(timeout * 1000))
-        let deadline = ContinuousClock.now + limit
-        let fd: Int32
-        do {
-            fd = try UnixSocket.connect(to: control, timeout: limit)
-        } catch VhostUserError.system(_, let code) where code == EAGAIN {
-            throw failure("status: \(control) did not accept within \(timeout) s (is serve stuck, or flooded with clients?)")
-        } catch {
-            throw failure("status: \(error) (is `scmi-dt serve --control \(control)` running?)")
-        }
-        defer { close(fd) }
         let data: Data
         do {
-            data = try ControlChannel.readToEnd(fd, until: deadline)
-        } catch .timedOut {
-            throw failure("status: no complete report from \(control) within \(timeout) s (is serve stuck?)")
-        } catch .failed(let code) {
-            throw failure("status: reading from \(control): \(String(cString: strerror(code)))")
+            data = try StatusClient.fetch(from: control, timeout: .milliseconds(Int64(timeout * 1000)))
+        } catch {
+            switch error {
+            case .notAccepted:
+                throw failure("status: \(control) did not accept within \(timeout) s (is serve stuck, or flooded with clients?)")
+            case .cannotConnect(let reason):
+                throw failure("status: \(reason) (is `scmi-dt serve --control \(control)` running?)")
+            case .timedOut:
+                throw failure("status: no complete report from \(control) within \(timeout) s (is serve stuck?)")
+            case .readFailed(let code):
+                throw failure("status: reading from \(control): \(String(cString: strerror(code)))")
+            }
         }
         if format == .json {
             FileHandle.standardOutput.write(data)

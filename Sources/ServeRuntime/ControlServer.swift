@@ -11,27 +11,33 @@ import Glibc
 
 /// What `scmi-dt status` shows: the blob, the platform's physical and per-agent
 /// state, and each listening socket's connection.
-struct StatusReport: Codable {
-    var blob: String
-    var platform: PlatformSnapshot
-    var connections: [ConnectionReport]
+public struct StatusReport: Codable, Sendable {
+    public var blob: String
+    public var platform: PlatformSnapshot
+    public var connections: [ConnectionReport]
+
+    public init(blob: String, platform: PlatformSnapshot, connections: [ConnectionReport]) {
+        self.blob = blob
+        self.platform = platform
+        self.connections = connections
+    }
 }
 
-struct ConnectionReport: Codable {
-    var agent: String
-    var socket: String
-    var connected: Bool
+public struct ConnectionReport: Codable, Sendable {
+    public var agent: String
+    public var socket: String
+    public var connected: Bool
     /// Seconds since the epoch when the current frontend connected.
-    var connectedSince: Double?
-    var connectionsAccepted: UInt64
-    var connectionsRefused: UInt64
-    var chainsServed: UInt64
-    var chainsServedThisConnection: UInt64
-    var brokenChains: UInt64
-    var errors: UInt64
-    var lastError: String?
+    public var connectedSince: Double?
+    public var connectionsAccepted: UInt64
+    public var connectionsRefused: UInt64
+    public var chainsServed: UInt64
+    public var chainsServedThisConnection: UInt64
+    public var brokenChains: UInt64
+    public var errors: UInt64
+    public var lastError: String?
 
-    init(agent: String, status: ConnectionStatus) {
+    public init(agent: String, status: ConnectionStatus) {
         self.agent = agent
         socket = status.socketPath
         connected = status.isConnected
@@ -57,11 +63,11 @@ struct ConnectionReport: Codable {
 /// slot frees), and a client that has not taken the whole report within
 /// `sendDeadline` is dropped, however slowly it reads. Writes never raise
 /// SIGPIPE (MSG_NOSIGNAL).
-final class ControlServer: @unchecked Sendable {
+public final class ControlServer: @unchecked Sendable {
     /// Clients answered at the same time.
-    static let maximumClients = 16
+    public static let maximumClients = 16
     /// How long one client may take to read its report before it is dropped.
-    static let sendDeadline: Duration = .seconds(5)
+    public static let sendDeadline: Duration = .seconds(5)
 
     private let path: String
     private let listener: Int32
@@ -70,7 +76,7 @@ final class ControlServer: @unchecked Sendable {
     private let stopping = Mutex(false)
     private let slots = DispatchSemaphore(value: ControlServer.maximumClients)
 
-    init(path: String, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
+    public init(path: String, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
         self.path = path
         self.logger = logger
         self.report = report
@@ -130,7 +136,7 @@ final class ControlServer: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         stopping.withLock { $0 = true }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
@@ -139,8 +145,8 @@ final class ControlServer: @unchecked Sendable {
 }
 
 /// Whole-buffer I/O on the control channel's stream sockets.
-enum ControlChannel {
-    enum SendResult: Equatable {
+public enum ControlChannel {
+    public enum SendResult: Equatable, Sendable {
         case sent, peerClosed, timedOut
         case failed(Int32)
     }
@@ -148,7 +154,7 @@ enum ControlChannel {
     /// Sends all of `data` before `deadline`, waiting in poll() between partial sends so
     /// that a slow reader cannot hold the sender past the deadline. MSG_DONTWAIT keeps each
     /// send from blocking; MSG_NOSIGNAL makes a peer that went away EPIPE, never SIGPIPE.
-    static func sendAll(_ fd: Int32, _ data: Data, until deadline: ContinuousClock.Instant) -> SendResult {
+    public static func sendAll(_ fd: Int32, _ data: Data, until deadline: ContinuousClock.Instant) -> SendResult {
         data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -172,20 +178,20 @@ enum ControlChannel {
     }
 
     /// Milliseconds until `deadline` (at least 1), or nil once it has passed.
-    static func millisecondsLeft(until deadline: ContinuousClock.Instant) -> Int32? {
+    public static func millisecondsLeft(until deadline: ContinuousClock.Instant) -> Int32? {
         let left = deadline - ContinuousClock.now
         guard left > .zero else { return nil }
         let (seconds, attoseconds) = left.components
         return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
 
-    enum ReadError: Error {
+    public enum ReadError: Error, Sendable {
         case timedOut
         case failed(Int32)
     }
 
     /// Reads until the peer closes, giving up when `deadline` passes first.
-    static func readToEnd(_ fd: Int32, until deadline: ContinuousClock.Instant) throws(ReadError) -> Data {
+    public static func readToEnd(_ fd: Int32, until deadline: ContinuousClock.Instant) throws(ReadError) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -1,0 +1,156 @@
+import BackendModel
+import Dispatch
+import Foundation
+import Logging
+import ResourceTables
+import SCMIPlatform
+import Synchronization
+import VhostUser
+import VirtioSCMI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running backend: one vhost-user listener per agent over one SCMI platform,
+/// an optional control socket, reload and (for the executable) signal handling.
+/// Everything but `waitForSignals` can be driven in process.
+public final class Server: @unchecked Sendable {
+    /// Which agent listens where.
+    public typealias Binding = (agent: AgentEntry, path: String)
+
+    /// What `reload()` did.
+    public enum ReloadOutcome: Equatable, Sendable {
+        /// The blob passed check; connections made from now on use it.
+        case reloaded
+        /// The blob fails check (these rendered errors); the old model stays.
+        case keptOldModel(errors: [String])
+    }
+
+    public let blobPath: String
+    private let logger: Logger
+    private let trace: Bool
+    /// The platform new connections get. A reload with a clean blob swaps it.
+    private let current: Mutex<SCMIPlatform>
+    private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
+    private var controlServer: ControlServer?
+    private var signalSources: [DispatchSourceSignal] = []
+    private let finished = DispatchSemaphore(value: 0)
+    private let stopped = Mutex(false)
+
+    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+        self.blobPath = blobPath
+        self.logger = logger
+        self.trace = trace
+        current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
+    }
+
+    /// The platform connections made now get (each connection keeps the one it got).
+    public var platform: SCMIPlatform { current.withLock { $0 } }
+
+    /// With --trace every physical change is logged with its cause, by resource name.
+    private static func makePlatform(_ tables: PlatformTables, logger: Logger, trace: Bool) -> SCMIPlatform {
+        guard trace else { return SCMIPlatform(tables: tables) }
+        // The platform names the resources; the callback needs it after it exists.
+        let named = WeakPlatform()
+        let log: @Sendable (PhysicalChange) -> Void = { change in
+            logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
+        }
+        let platform = SCMIPlatform(tables: tables, onPhysicalChange: log)
+        named.platform = platform
+        return platform
+    }
+
+    /// Listens on each binding's socket and, with `controlPath`, on the control socket.
+    public func start(bindings: [Binding], controlPath: String?) throws {
+        for (agent, path) in bindings {
+            let agentName = agent.name
+            let backend = try VhostUserBackend(
+                socketPath: path,
+                device: SCMIVirtioDevice.description,
+                logger: logger,
+                makeHandler: { [self] in makeHandler(agentName: agentName) }
+            )
+            try backend.start()
+            listeners.append((agentName, path, backend))
+            logger.info("agent \(agent.id) \(agentName): listening on \(path)")
+        }
+        if let controlPath {
+            controlServer = try ControlServer(path: controlPath, logger: logger) { [self] in statusReport() }
+            logger.info("control socket: \(controlPath)")
+        }
+    }
+
+    /// A new frontend connected to `agentName`'s socket.
+    private func makeHandler(agentName: String) -> any VhostUserDeviceHandler {
+        let platform = current.withLock { $0 }
+        if let agent = platform.tables.agents.first(where: { $0.name == agentName }),
+            let session = platform.makeSession(agentID: agent.id)
+        {
+            logger.info("agent \(agent.id) \(agentName): frontend connected")
+            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
+        }
+        // Only possible after a reload dropped this agent: every command is answered NOT_SUPPORTED.
+        logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED for every command")
+        return SCMIRetiredAgentHandler(agentName: agentName, logger: logger)
+    }
+
+    /// What the control socket answers: the blob, the current platform, every listener.
+    public func statusReport() -> StatusReport {
+        let platform = current.withLock { $0 }
+        return StatusReport(
+            blob: blobPath,
+            platform: platform.snapshot(),
+            connections: listeners.map { ConnectionReport(agent: $0.agentName, status: $0.backend.status) }
+        )
+    }
+
+    /// Until SIGINT or SIGTERM (then `stop()`); SIGHUP calls `reload()`.
+    public func waitForSignals() {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in
+                if signalNumber == SIGHUP {
+                    reload()
+                } else {
+                    logger.info("signal \(signalNumber): stopping")
+                    stop()
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+        finished.wait()
+    }
+
+    /// Stops every listener and the control socket (their sockets removed); ends `waitForSignals`.
+    /// Only the first call does anything.
+    public func stop() {
+        guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
+        for listener in listeners { listener.backend.stop() }
+        controlServer?.stop()
+        finished.signal()
+    }
+
+    /// Re-reads the blob: a clean one becomes the model of connections made from now on;
+    /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
+    @discardableResult
+    public func reload() -> ReloadOutcome {
+        let result = BackendChecker.check(blobAt: blobPath)
+        guard let tables = result.tables, !result.hasErrors else {
+            let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
+            logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
+            return .keptOldModel(errors: errors)
+        }
+        current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
+        logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
+        return .reloaded
+    }
+}
+
+/// Lets the trace callback reach the platform it belongs to without a retain cycle.
+private final class WeakPlatform: @unchecked Sendable {
+    // Written once, before any connection exists; read afterwards.
+    weak var platform: SCMIPlatform?
+}

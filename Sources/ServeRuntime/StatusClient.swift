@@ -1,0 +1,48 @@
+import Foundation
+import VhostUser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The asking side of the control socket: connect, read one report to EOF, all
+/// within one deadline. `scmi-dt status` uses it; so can a test, in process.
+public enum StatusClient {
+    public enum Failure: Error, Sendable {
+        /// The socket did not accept within the time (serve stuck, or flooded with clients).
+        case notAccepted
+        /// Nothing listens there, or connecting failed otherwise.
+        case cannotConnect(String)
+        /// The report did not arrive whole within the time.
+        case timedOut
+        /// Reading failed with this errno.
+        case readFailed(Int32)
+    }
+
+    /// The raw report (JSON) from the control socket at `path`, within `timeout`.
+    public static func fetch(from path: String, timeout: Duration) throws(Failure) -> Data {
+        let deadline = ContinuousClock.now + timeout
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect(to: path, timeout: timeout)
+        } catch VhostUserError.system(_, let code) where code == EAGAIN {
+            throw .notAccepted
+        } catch {
+            throw .cannotConnect("\(error)")
+        }
+        defer { close(fd) }
+        do {
+            return try ControlChannel.readToEnd(fd, until: deadline)
+        } catch {
+            switch error {
+            case .timedOut: throw .timedOut
+            case .failed(let code): throw .readFailed(code)
+            }
+        }
+    }
+
+    /// The report from the control socket at `path`, decoded.
+    public static func report(from path: String, timeout: Duration) throws -> StatusReport {
+        try JSONDecoder().decode(StatusReport.self, from: fetch(from: path, timeout: timeout))
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import SCMIClient
+import SCMIPlatform
+import ServeRuntime
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The serve runtime driven in process: a `Server` on the example board (compiled by the
+/// real dtc), the real vhost-user frontend and SCMI client on its sockets, `reload()`
+/// called directly, and the control socket read with the status client.
+@Suite struct ServerTests {
+    /// Every declared agent gets a listening socket and is served by the blob's model.
+    @Test func servesEveryAgent() throws {
+        let serve = try InProcessServe()
+        for name in ["vm-ivi", "vm-cluster", "vm-admin"] {
+            #expect(FileManager.default.fileExists(atPath: serve.socket(name)), "\(name).sock")
+            #expect(try serve.asAgent(name) { try $0.discoverAgent().name } == name)
+        }
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
+    }
+
+    /// A failing blob leaves the old model and says why; a clean one applies to
+    /// connections made afterwards, while a connection made before keeps its model
+    /// (one frontend per agent, so that one is vm-cluster's).
+    @Test func reloadGoodAndBadBlobs() throws {
+        let source = try String(contentsOfFile: examplePath("board.dts"), encoding: .utf8)
+        let serve = try InProcessServe(blob: compileDTS(source: source))
+        let before = try serve.connect("vm-cluster")  // one frontend per agent: another agent's
+        defer { before.leave() }
+        #expect(try before.client.vendor() == "ACME")
+
+        try serve.replaceBlob(compileDTS(file: examplePath("bad/phandle-dangling.dts")))
+        let refused = serve.server.reload()
+        guard case .keptOldModel(let errors) = refused else {
+            Issue.record("a blob with errors was loaded: \(refused)")
+            return
+        }
+        #expect(errors.contains { $0.contains("error[phandle-dangling]") }, "\(errors)")
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
+
+        let renamed = source.replacingOccurrences(of: "arm,scmi-vendor = \"ACME\"", with: "arm,scmi-vendor = \"ACME-B\"")
+        #expect(renamed != source)
+        try serve.replaceBlob(compileDTS(source: renamed))
+        #expect(serve.server.reload() == .reloaded)
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME-B")
+        #expect(try before.client.vendor() == "ACME")  // its session is on the model it connected to
+    }
+
+    /// A reload that drops an agent: its socket stays (the guest may still be configured
+    /// for it), but a frontend connecting afterwards gets NOT_SUPPORTED for every command.
+    @Test func reloadRetiresADroppedAgent() throws {
+        let source = try String(contentsOfFile: examplePath("board.dts"), encoding: .utf8)
+        let serve = try InProcessServe(blob: compileDTS(source: source))
+        let admin = try #require(source.range(of: #"\t*agent@3 \{[^}]*\};\n"#, options: .regularExpression))
+        var withoutAdmin = source
+        withoutAdmin.removeSubrange(admin)
+        try serve.replaceBlob(compileDTS(source: withoutAdmin))
+        #expect(serve.server.reload() == .reloaded)
+
+        let retired = try serve.connect("vm-admin")
+        defer { retired.leave() }
+        #expect(statusOf { _ = try retired.client.vendor() } == .notSupported)
+        #expect(statusOf { _ = try retired.client.discoverAgent() } == .notSupported)
+        #expect(try serve.asAgent("vm-ivi") { try $0.discoverAgent().name } == "vm-ivi")
+        let report = serve.server.statusReport()
+        #expect(!report.platform.agents.contains { $0.name == "vm-admin" })
+        #expect(report.connections.contains { $0.agent == "vm-admin" && $0.connected })
+    }
+
+    /// A blob libfdt cannot open at all (header version 15) is refused like any failing blob.
+    @Test func reloadUnopenableBlobKeepsTheOldModel() throws {
+        var bytes = try compileDTS(file: examplePath("board.dts"))
+        let serve = try InProcessServe(blob: bytes)
+        bytes[23] = 15  // version 17 → 15 (big-endian word at offset 20)
+        bytes[27] = 15
+        try serve.replaceBlob(bytes)
+        guard case .keptOldModel(let errors) = serve.server.reload() else {
+            Issue.record("a version 15 blob was loaded")
+            return
+        }
+        #expect(errors.contains { $0.contains("version 15 predates 16") }, "\(errors)")
+        #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
+    }
+
+    /// The control socket's report, read in process: the blob, the platform's state as
+    /// agents change it, and each listener's connection.
+    @Test func controlSocketReport() throws {
+        let serve = try InProcessServe()
+        let ivi = try serve.connect("vm-ivi")
+        try ivi.client.enable(clock: 2)
+        try ivi.client.rateSet(2, rate: 400_000_000)
+
+        let report = try StatusClient.report(from: serve.controlPath, timeout: .seconds(10))
+        #expect(report.blob == serve.blobPath)
+        let clock = try #require(report.platform.clocks.first { $0.id == 2 })
+        #expect(clock.enabled)
+        #expect(clock.rateHz == 400_000_000)
+        #expect(Set(report.platform.agents.map(\.name)) == ["vm-ivi", "vm-cluster", "vm-admin"])
+        let connections = Dictionary(uniqueKeysWithValues: report.connections.map { ($0.agent, $0) })
+        #expect(connections["vm-ivi"]?.connected == true)
+        #expect(connections["vm-ivi"]?.socket == serve.socket("vm-ivi"))
+        #expect(connections["vm-cluster"]?.connected == false)
+        #expect((connections["vm-ivi"]?.chainsServed ?? 0) >= 2)
+
+        // The same report the server assembles directly (the socket only encodes it).
+        #expect(serve.server.statusReport().platform == report.platform)
+
+        ivi.leave()
+        #expect(try eventually { try StatusClient.report(from: serve.controlPath, timeout: .seconds(10)).platform.clocks.first { $0.id == 2 }?.enabled == false })
+    }
+
+    /// More clients than `maximumClients` at once all get a whole report.
+    @Test func controlSocketManyClients() throws {
+        let serve = try InProcessServe()
+        let count = ControlServer.maximumClients * 2
+        let answers = Answers()
+        let controlPath = serve.controlPath
+        DispatchQueue.concurrentPerform(iterations: count) { _ in
+            if let data = try? StatusClient.fetch(from: controlPath, timeout: .seconds(20)),
+                (try? JSONDecoder().decode(StatusReport.self, from: data)) != nil
+            {
+                answers.add()
+            }
+        }
+        #expect(answers.count == count)
+    }
+
+    /// Nothing listening: the status client says so instead of waiting.
+    @Test func statusClientWithoutServer() throws {
+        let directory = try TemporaryDirectory("scmi-dt-runtime-nobody")
+        defer { directory.cleanup() }
+        #expect(throws: StatusClient.Failure.self) { _ = try StatusClient.fetch(from: directory.path("control.sock"), timeout: .seconds(2)) }
+    }
+
+    /// stop() removes every socket, and a second stop() is harmless.
+    @Test func stopRemovesSockets() throws {
+        let serve = try InProcessServe()
+        let ivi = try serve.connect("vm-ivi")
+        defer { ivi.leave() }
+        serve.server.stop()
+        serve.server.stop()
+        for name in ["vm-ivi.sock", "vm-cluster.sock", "vm-admin.sock", "control.sock"] {
+            #expect(!FileManager.default.fileExists(atPath: serve.directory.path(name)), "\(name) left behind")
+        }
+    }
+}
+
+/// A counter the concurrent clients share.
+final class Answers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func add() { lock.lock(); value += 1; lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return value }
+}

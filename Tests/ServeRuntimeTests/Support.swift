@@ -1,0 +1,158 @@
+import BackendModel
+import Foundation
+import Logging
+import SCMIClient
+import SCMIPlatform
+import ServeRuntime
+import VhostUser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The package root, from this file's path (Tests/ServeRuntimeTests/Support.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func examplePath(_ relative: String) -> String { packageRoot.appendingPathComponent("examples/" + relative).path }
+
+/// A fresh directory under /tmp, removed by `cleanup()`.
+struct TemporaryDirectory {
+    let url: URL
+
+    init(_ prefix: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: url) }
+}
+
+struct DTCError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { "dtc failed: \(message)" }
+}
+
+/// Devicetree source (a file, or text) compiled with the real dtc.
+func compileDTS(file: String) throws -> [UInt8] {
+    let directory = try TemporaryDirectory("scmi-dt-runtime-dtc")
+    defer { directory.cleanup() }
+    let output = directory.path("out.dtb")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", output, file]
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let message = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw DTCError(message: String(decoding: message, as: UTF8.self)) }
+    return [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
+}
+
+func compileDTS(source: String) throws -> [UInt8] {
+    let directory = try TemporaryDirectory("scmi-dt-runtime-src")
+    defer { directory.cleanup() }
+    return try compileDTS(file: directory.write("in.dts", Array(source.utf8)))
+}
+
+struct BlobHasErrors: Error, CustomStringConvertible {
+    var diagnostics: [String]
+    var description: String { "the blob fails check: " + diagnostics.joined(separator: "; ") }
+}
+
+/// A `Server` started in process on a blob in a temporary directory: a socket per
+/// agent (DIR/NAME.sock) and a control socket, as `serve --socket-dir DIR --control` has.
+final class InProcessServe {
+    let directory: TemporaryDirectory
+    let blobPath: String
+    let server: Server
+
+    /// `blob` defaults to examples/board.dts compiled by dtc.
+    init(blob: [UInt8]? = nil) throws {
+        directory = try TemporaryDirectory("scmi-dt-runtime")
+        blobPath = try directory.write("board.dtb", blob ?? compileDTS(file: examplePath("board.dts")))
+        let result = BackendChecker.check(blobAt: blobPath)
+        guard let tables = result.tables, !result.hasErrors else {
+            directory.cleanup()
+            throw BlobHasErrors(diagnostics: result.diagnostics.map(\.rendered))
+        }
+        let logger = Logger(label: "serve-runtime-tests") { _ in SwiftLogNoOpLogHandler() }
+        server = Server(blobPath: blobPath, tables: tables, logger: logger)
+        try server.start(bindings: tables.agents.map { ($0, directory.path($0.name + ".sock")) }, controlPath: controlPath)
+    }
+
+    var controlPath: String { directory.path("control.sock") }
+
+    func socket(_ agent: String) -> String { directory.path(agent + ".sock") }
+
+    /// Replaces the blob file (what an operator does before SIGHUP).
+    func replaceBlob(_ bytes: [UInt8]) throws { try directory.write("board.dtb", bytes) }
+
+    func connect(_ agent: String) throws -> Agent { try Agent(socketPath: socket(agent)) }
+
+    /// Connects as `agent`, runs `body` and leaves.
+    func asAgent<T>(_ agent: String, _ body: (SCMIClient) throws -> T) throws -> T {
+        let connection = try connect(agent)
+        defer { connection.leave() }
+        return try body(connection.client)
+    }
+
+    deinit {
+        server.stop()
+        directory.cleanup()
+    }
+}
+
+/// One frontend connection (a "guest") and its SCMI client.
+final class Agent {
+    let frontend: VhostUserFrontend
+    let client: SCMIClient
+
+    init(socketPath: String) throws {
+        frontend = try VhostUserFrontend(socketPath: socketPath)
+        client = SCMIClient(transport: Transport(frontend: frontend))
+    }
+
+    struct Transport: SCMITransport {
+        let frontend: VhostUserFrontend
+        mutating func exchange(request: [UInt8], responseCapacity: Int) throws -> [UInt8] {
+            try frontend.exchange(request: request, responseCapacity: responseCapacity)
+        }
+    }
+
+    /// Like a guest powering off: rings stopped, socket closed.
+    func leave() { frontend.close() }
+
+    deinit { frontend.close() }
+}
+
+/// Waits (bounded, polling) until `condition` holds.
+func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<200 {
+        if try condition() { return true }
+        usleep(25_000)
+    }
+    return try condition()
+}
+
+/// The SCMI status a call failed with (`.success` when it did not fail; nil for other errors).
+func statusOf(_ body: () throws -> Void) -> SCMIStatus? {
+    do {
+        try body()
+        return .success
+    } catch let error as SCMIClientError {
+        return error.status
+    } catch {
+        return nil
+    }
+}
