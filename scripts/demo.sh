@@ -29,7 +29,7 @@ for _ in $(seq 100); do [ -S "$DIR/control.sock" ] && break; sleep 0.1; done
 ls "$DIR"/*.sock
 
 run "$BIN" call --socket "$DIR/vm-ivi.sock" base.info
-run "$BIN" call --socket "$DIR/vm-ivi.sock" clock.list
+run "$BIN" call clock list --socket "$DIR/vm-ivi.sock"   # typed form; `call clock list --help`
 
 # vm-ivi (gpu) and vm-cluster (display) share clock 2 (ccu-gpu-core) and rail 1 (vdd-gpu).
 # Each `call` is a frontend like a guest: its requests last while it stays connected.

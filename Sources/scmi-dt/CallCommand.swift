@@ -4,6 +4,9 @@ import SCMIClient
 import SCMIPlatform
 import VhostUser
 
+/// `scmi-dt call`: typed subcommands (`call clock rate-set ID HZ`), each with its own
+/// generated help, and `call chain` (the default), which runs several of them on one
+/// connection: `call --socket S clock.enable 2 + clock.rate-set 2 500000000`.
 struct Call: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
@@ -11,42 +14,50 @@ struct Call: ParsableCommand {
         discussion: """
             Connects to an agent's socket like QEMU would (memfd "guest" memory, its own
             virtqueue and eventfds), sends the commands and prints the decoded answers.
-            Several commands run on one connection when separated by a lone `+`:
+            One command:
+              scmi-dt call clock rate-set 2 500000000 --socket S
+            Several on one connection (the `chain` subcommand, the default), each written
+            PROTOCOL.COMMAND or PROTOCOL COMMAND and separated by a lone `+`:
               scmi-dt call --socket S clock.enable 2 + clock.rate-set 2 500000000
             The agent's requests last as long as the connection (serve withdraws them when
             a frontend goes away, as for a guest that powers off): --hold keeps it open.
-
-            Commands:
-              base.info                           version, vendor, agent, protocols
-              base.agent [ID]                     BASE_DISCOVER_AGENT (default: this agent)
-              base.allow-device AGENT DEVICE      grant a device (trusted agents only)
-              base.deny-device AGENT DEVICE       revoke a device
-              base.allow-protocol AGENT DEVICE PROTOCOL / base.deny-protocol …
-              base.reset-agent AGENT [keep|permissions]
-              clock.list                          every clock: name, rates, state, rate
-              clock.rates ID | clock.rate-get ID | clock.state ID
-              clock.rate-set ID HZ [down|up|nearest]
-              clock.enable ID | clock.disable ID
-              voltage.list | voltage.levels ID | voltage.level-get ID | voltage.state ID
-              voltage.level-set ID MICROVOLTS | voltage.on ID | voltage.off ID
-              raw HEX                             send header + parameters (LE bytes)
+            `scmi-dt call clock rate-set --help` (and so on) describes each command.
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
-            """
+            """,
+        subcommands: [CallChain.self, CallBase.self, CallClock.self, CallVoltage.self, CallRaw.self],
+        defaultSubcommand: CallChain.self
     )
+}
 
+/// Where to send, and how long to stay: every call command has these.
+struct CallConnection: ParsableArguments {
     @Option(help: "The agent's vhost-user socket (serve --socket or --socket-dir DIR/NAME.sock).")
     var socket: String
-
-    @Argument(help: "The command, e.g. base.info, clock.rate-set.")
-    var command: String
-
-    @Argument(help: "The command's arguments; `+` starts another command on the same connection.")
-    var arguments: [String] = []
 
     @Option(help: "Keep the connection, and so this agent's requests, open this many seconds after the commands.")
     var hold: Double = 0
 
+    func validate() throws {
+        guard hold >= 0, hold <= 86400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
+    }
+}
+
+/// A typed call command: its arguments parsed by argument-parser, sent on a client.
+protocol SCMICall: ParsableCommand {
+    var connection: CallConnection { get }
+    /// Sends the command on `client` and prints the decoded answer.
+    func send(_ client: SCMIClient) throws
+}
+
+extension SCMICall {
     func run() throws {
+        try CallSession.run(socket: connection.socket, hold: connection.hold, [(nil, self)])
+    }
+}
+
+/// One connection, several commands, the exit status `call` has always had.
+enum CallSession {
+    static func run(socket: String, hold: Double, _ commands: [(label: String?, command: any SCMICall)]) throws {
         let frontend: VhostUserFrontend
         do {
             frontend = try VhostUserFrontend(socketPath: socket)
@@ -57,10 +68,9 @@ struct Call: ParsableCommand {
         defer { frontend.close() }
         let client = SCMIClient(transport: FrontendTransport(frontend: frontend))
         do {
-            let commands = commands()
-            for (name, words) in commands {
-                if commands.count > 1 { print("> \(([name] + words).joined(separator: " "))") }
-                try CallRunner(client: client, arguments: words).run(name)
+            for (label, command) in commands {
+                if let label { print("> \(label)") }
+                try command.send(client)
             }
             if hold > 0 { Thread.sleep(forTimeInterval: hold) }
         } catch let error as SCMIClientError {
@@ -75,22 +85,6 @@ struct Call: ParsableCommand {
     }
 }
 
-extension Call {
-    /// `command args… + command args…` split into commands.
-    func commands() -> [(String, [String])] {
-        var result: [(String, [String])] = []
-        var current = [command] + arguments
-        while !current.isEmpty {
-            let end = current.firstIndex(of: "+") ?? current.endIndex
-            if end > current.startIndex {
-                result.append((current[current.startIndex], Array(current[(current.startIndex + 1)..<end])))
-            }
-            current = end < current.endIndex ? Array(current[(end + 1)...]) : []
-        }
-        return result
-    }
-}
-
 /// The client's byte pipe over a vhost-user frontend's cmdq.
 struct FrontendTransport: SCMITransport {
     let frontend: VhostUserFrontend
@@ -99,143 +93,371 @@ struct FrontendTransport: SCMITransport {
     }
 }
 
-/// Parses one `call` command line and prints its decoded answer.
-struct CallRunner {
-    let client: SCMIClient
-    let arguments: [String]
+/// `call [chain] --socket S COMMAND [ARGS…] [+ COMMAND [ARGS…]…]`: each command is parsed
+/// by its typed subcommand's parser, then all run on one connection.
+struct CallChain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chain",
+        abstract: "Run several commands on one connection (the default: `call --socket S clock.enable 2 + clock.state 2`).",
+        discussion: """
+            Each command is PROTOCOL.COMMAND or PROTOCOL COMMAND (base.info, clock rate-set, …)
+            or raw, with the arguments its subcommand takes; a lone `+` starts the next one.
+            """
+    )
 
-    private func number<T: FixedWidthInteger>(_ index: Int, _ what: String, as: T.Type = T.self) throws -> T {
-        guard index < arguments.count else { throw ValidationError("missing \(what)") }
-        let text = arguments[index]
-        let value = text.hasPrefix("0x") ? T(text.dropFirst(2), radix: 16) : T(text)
-        guard let value else { throw ValidationError("\(what) '\(text)' is not a number") }
-        return value
-    }
+    @OptionGroup var connection: CallConnection
 
-    private func id(_ index: Int = 0) throws -> UInt32 { try number(index, "id") }
+    @Argument(help: "COMMAND [ARGS…] [+ COMMAND [ARGS…]…], e.g. clock.enable 2 + clock.rate-set 2 400000000.")
+    var words: [String]
 
-    func run(_ command: String) throws {
-        switch command {
-        case "base.info": try baseInfo()
-        case "base.agent":
-            let agent = try client.discoverAgent(arguments.isEmpty ? 0xFFFF_FFFF : try number(0, "agent id"))
-            print("agent \(agent.id) \"\(agent.name)\"")
-        case "base.allow-device", "base.deny-device":
-            try client.setDevicePermissions(agent: try number(0, "agent id"), device: try number(1, "device id"), allow: command == "base.allow-device")
-            print("ok")
-        case "base.allow-protocol", "base.deny-protocol":
-            try client.setProtocolPermissions(
-                agent: try number(0, "agent id"), device: try number(1, "device id"), protocolID: try number(2, "protocol id"),
-                allow: command == "base.allow-protocol")
-            print("ok")
-        case "base.reset-agent":
-            try client.resetAgentConfiguration(agent: try number(0, "agent id"), resetPermissions: arguments.dropFirst().first == "permissions")
-            print("ok")
-        case "clock.list": try clockList()
-        case "clock.rates": print(describe(try client.describeRates(try id())))
-        case "clock.rate-get": print("\(try client.rateGet(try id())) Hz")
-        case "clock.rate-set":
-            let clock = try id()
-            let rate: UInt64 = try number(1, "rate in Hz")
-            let rounding: RateRounding
-            switch arguments.count > 2 ? arguments[2] : "down" {
-            case "down": rounding = .down
-            case "up": rounding = .up
-            case "nearest", "auto": rounding = .nearest
-            case let other: throw ValidationError("rounding '\(other)' is not down, up or nearest")
-            }
-            try client.rateSet(clock, rate: rate, rounding: rounding)
-            print("ok; clock \(clock) now runs at \(try client.rateGet(clock)) Hz")
-        case "clock.enable": try client.enable(clock: try id()); print("ok")
-        case "clock.disable": try client.disable(clock: try id()); print("ok")
-        case "clock.state": print(try client.clockConfigGet(try id()) ? "on" : "off")
-        case "voltage.list": try voltageList()
-        case "voltage.levels": print(describe(try client.describeLevels(try id())))
-        case "voltage.level-get": print("\(try client.levelGet(try id())) uV")
-        case "voltage.level-set":
-            let domain = try id()
-            try client.levelSet(domain, microvolts: try number(1, "level in microvolts"))
-            print("ok; domain \(domain) now at \(try client.levelGet(domain)) uV")
-        case "voltage.on": try client.voltageOn(try id()); print("ok")
-        case "voltage.off": try client.voltageOff(try id()); print("ok")
-        case "voltage.state": print(try client.voltageConfigGet(try id()) & 0x7 != 0 ? "on" : "off")
-        case "raw": try raw()
-        default:
-            throw ValidationError("unknown command '\(command)' (see scmi-dt call --help)")
+    func run() throws {
+        let segments = Self.split(words)
+        let commands = try segments.map { segment in
+            (label: segments.count > 1 ? segment.joined(separator: " ") : nil, command: try Self.command(segment, socket: connection.socket))
         }
+        try CallSession.run(socket: connection.socket, hold: connection.hold, commands)
     }
 
-    private func baseInfo() throws {
-        let info = try client.baseInfo()
-        let me = try client.discoverAgent()
-        print("SCMI \(info.version >> 16).\(info.version & 0xFFFF)  vendor \"\(info.vendor)\"  sub-vendor \"\(info.subVendor)\"  implementation 0x\(String(info.implementationVersion, radix: 16))")
-        print("agent \(me.id) \"\(me.name)\" of \(info.agentCount)")
-        let protocols = info.protocols.map { "0x\(String($0, radix: 16)) \(MessageNames.protocolName($0))" }
-        print("protocols (\(info.protocolCount)): " + (protocols.isEmpty ? "none" : protocols.joined(separator: ", ")))
+    /// `command args… + command args…` split into commands (empty ones dropped).
+    static func split(_ words: [String]) -> [[String]] {
+        words.split(separator: "+", omittingEmptySubsequences: true).map(Array.init)
     }
 
-    /// A value, or the SCMI status name when this agent may not read it.
-    private func attempt<T>(_ body: () throws -> T, _ show: (T) -> String) throws -> String {
+    /// The typed subcommands under `call`, by path: ["clock", "rate-set"], ["raw"].
+    static func leaf(_ path: [String]) -> (any SCMICall.Type)? {
+        var candidates: [any ParsableCommand.Type] = Call.configuration.subcommands.filter { $0 != CallChain.self }
+        var found: (any ParsableCommand.Type)?
+        for name in path {
+            guard let next = candidates.first(where: { $0._commandName == name }) else { return nil }
+            found = next
+            candidates = next.configuration.subcommands
+        }
+        return found as? any SCMICall.Type
+    }
+
+    /// One segment parsed by its subcommand's own parser.
+    static func command(_ segment: [String], socket: String) throws -> any SCMICall {
+        guard let first = segment.first else { throw ValidationError("no command") }
+        var path: [String]
+        var rest: ArraySlice<String>
+        if first.contains(".") {
+            path = first.split(separator: ".", maxSplits: 1).map(String.init)
+            rest = segment.dropFirst()
+        } else if first == "raw" {
+            path = [first]
+            rest = segment.dropFirst()
+        } else {
+            path = Array(segment.prefix(2))
+            rest = segment.dropFirst(2)
+        }
+        guard let type = leaf(path) else {
+            throw ValidationError("unknown command '\(path.joined(separator: "."))' (see scmi-dt call --help)")
+        }
+        let parsed: any ParsableArguments
         do {
-            return show(try body())
-        } catch let error as SCMIClientError {
-            guard let status = error.status else { throw error }
-            return status.name
+            parsed = try type.parse(["--socket", socket] + Array(rest))
+        } catch {
+            throw ValidationError("\(path.joined(separator: ".")): \(type.message(for: error))")
+        }
+        guard let command = parsed as? any SCMICall else { throw ValidationError("'\(first)' is not a command") }
+        return command
+    }
+}
+
+/// A number argument: decimal or 0x-hex.
+struct CallNumber<T: FixedWidthInteger & Sendable>: ExpressibleByArgument, Sendable {
+    let value: T
+    init?(argument: String) {
+        let parsed = argument.hasPrefix("0x") ? T(argument.dropFirst(2), radix: 16) : T(argument)
+        guard let parsed else { return nil }
+        value = parsed
+    }
+}
+
+// MARK: - base
+
+struct CallBase: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "base",
+        abstract: "Base protocol (0x10): discovery, agents and permissions.",
+        subcommands: [Info.self, Agent.self, AllowDevice.self, DenyDevice.self, AllowProtocol.self, DenyProtocol.self, ResetAgent.self]
+    )
+
+    struct Info: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "Version, vendor, this agent and the protocols it sees.")
+        @OptionGroup var connection: CallConnection
+
+        func send(_ client: SCMIClient) throws {
+            let info = try client.baseInfo()
+            let me = try client.discoverAgent()
+            print("SCMI \(info.version >> 16).\(info.version & 0xFFFF)  vendor \"\(info.vendor)\"  sub-vendor \"\(info.subVendor)\"  implementation 0x\(String(info.implementationVersion, radix: 16))")
+            print("agent \(me.id) \"\(me.name)\" of \(info.agentCount)")
+            let protocols = info.protocols.map { "0x\(String($0, radix: 16)) \(MessageNames.protocolName($0))" }
+            print("protocols (\(info.protocolCount)): " + (protocols.isEmpty ? "none" : protocols.joined(separator: ", ")))
         }
     }
 
-    private func clockList() throws {
-        var rows = [["id", "name", "state", "rate Hz", "rates"]]
-        for clock in 0..<UInt32(try client.clockCount()) {
-            let attributes = try client.clockAttributes(clock)
-            let name = attributes.hasExtendedName ? try client.clockName(clock) : attributes.name
-            rows.append([
-                String(clock), name,
-                try attempt({ try client.clockConfigGet(clock) }) { $0 ? "on" : "off" },
-                try attempt({ try client.rateGet(clock) }) { String($0) },
-                describe(try client.describeRates(clock)),
-            ])
-        }
-        print(TextTable.render(rows), terminator: "")
-    }
+    struct Agent: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "agent", abstract: "BASE_DISCOVER_AGENT: an agent's id and name.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id (default: this agent).")
+        var agent: CallNumber<UInt32>?
 
-    private func voltageList() throws {
-        var rows = [["id", "name", "state", "level uV", "levels"]]
-        for domain in 0..<UInt32(try client.voltageDomainCount()) {
-            let attributes = try client.voltageDomainAttributes(domain)
-            let name = attributes.hasExtendedName ? try client.voltageDomainName(domain) : attributes.name
-            rows.append([
-                String(domain), name,
-                try attempt({ try client.voltageConfigGet(domain) }) { $0 & 0x7 != 0 ? "on" : "off" },
-                try attempt({ try client.levelGet(domain) }) { String($0) },
-                describe(try client.describeLevels(domain)),
-            ])
-        }
-        print(TextTable.render(rows), terminator: "")
-    }
-
-    private func describe(_ rates: RateDescription) -> String {
-        switch rates {
-        case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
-        case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
+        func send(_ client: SCMIClient) throws {
+            let found = try client.discoverAgent(agent?.value ?? 0xFFFF_FFFF)
+            print("agent \(found.id) \"\(found.name)\"")
         }
     }
 
-    private func describe(_ levels: LevelDescription) -> String {
-        switch levels {
-        case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
-        case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
+    struct AllowDevice: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "allow-device", abstract: "Grant an agent a device (trusted agents only).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: true)
+            print("ok")
         }
     }
 
-    private func raw() throws {
-        let hex = arguments.joined().replacingOccurrences(of: " ", with: "")
-        guard hex.count % 2 == 0, hex.count >= 8 else { throw ValidationError("raw wants hex bytes, at least the 4 header bytes") }
+    struct DenyDevice: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "deny-device", abstract: "Revoke an agent's device (trusted agents only).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: false)
+            print("ok")
+        }
+    }
+
+    struct AllowProtocol: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "allow-protocol", abstract: "Grant an agent one protocol of a device (trusted agents only).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
+
+        func send(_ client: SCMIClient) throws {
+            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: true)
+            print("ok")
+        }
+    }
+
+    struct DenyProtocol: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "deny-protocol", abstract: "Revoke one protocol of a device from an agent (trusted agents only).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
+
+        func send(_ client: SCMIClient) throws {
+            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: false)
+            print("ok")
+        }
+    }
+
+    struct ResetAgent: SCMICall {
+        enum Permissions: String, ExpressibleByArgument, CaseIterable { case keep, permissions }
+
+        static let configuration = CommandConfiguration(
+            commandName: "reset-agent", abstract: "RESET_AGENT_CONFIGURATION: withdraw an agent's requests, and with `permissions` its granted permissions.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "keep (the permissions) or permissions (reset them too).") var permissions: Permissions = .keep
+
+        func send(_ client: SCMIClient) throws {
+            try client.resetAgentConfiguration(agent: agent.value, resetPermissions: permissions == .permissions)
+            print("ok")
+        }
+    }
+}
+
+// MARK: - clock
+
+struct CallClock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clock",
+        abstract: "Clock protocol (0x14).",
+        subcommands: [List.self, Rates.self, RateGet.self, RateSet.self, Enable.self, Disable.self, State.self]
+    )
+
+    struct List: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every clock: name, state, rate, rates.")
+        @OptionGroup var connection: CallConnection
+
+        func send(_ client: SCMIClient) throws {
+            var rows = [["id", "name", "state", "rate Hz", "rates"]]
+            for clock in 0..<UInt32(try client.clockCount()) {
+                let attributes = try client.clockAttributes(clock)
+                let name = attributes.hasExtendedName ? try client.clockName(clock) : attributes.name
+                rows.append([
+                    String(clock), name,
+                    try attempt({ try client.clockConfigGet(clock) }) { $0 ? "on" : "off" },
+                    try attempt({ try client.rateGet(clock) }) { String($0) },
+                    describe(try client.describeRates(clock)),
+                ])
+            }
+            print(TextTable.render(rows), terminator: "")
+        }
+    }
+
+    struct Rates: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "rates", abstract: "CLOCK_DESCRIBE_RATES: the rates a clock can run at.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print(describe(try client.describeRates(id.value))) }
+    }
+
+    struct RateGet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "rate-get", abstract: "CLOCK_RATE_GET: the clock's rate.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print("\(try client.rateGet(id.value)) Hz") }
+    }
+
+    struct RateSet: SCMICall {
+        enum Rounding: String, ExpressibleByArgument, CaseIterable { case down, up, nearest, auto }
+
+        static let configuration = CommandConfiguration(commandName: "rate-set", abstract: "CLOCK_RATE_SET: ask for a rate.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        @Argument(help: "The rate in Hz.") var hz: CallNumber<UInt64>
+        @Argument(help: "How to round to a supported rate (auto is nearest).") var rounding: Rounding = .down
+
+        func send(_ client: SCMIClient) throws {
+            let mode: RateRounding =
+                switch rounding {
+                case .down: .down
+                case .up: .up
+                case .nearest, .auto: .nearest
+                }
+            try client.rateSet(id.value, rate: hz.value, rounding: mode)
+            print("ok; clock \(id.value) now runs at \(try client.rateGet(id.value)) Hz")
+        }
+    }
+
+    struct Enable: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "CLOCK_CONFIG_SET: vote the clock on.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { try client.enable(clock: id.value); print("ok") }
+    }
+
+    struct Disable: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "disable", abstract: "CLOCK_CONFIG_SET: withdraw the vote for the clock.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { try client.disable(clock: id.value); print("ok") }
+    }
+
+    struct State: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "state", abstract: "CLOCK_CONFIG_GET: on or off (this agent's request).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print(try client.clockConfigGet(id.value) ? "on" : "off") }
+    }
+}
+
+// MARK: - voltage
+
+struct CallVoltage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voltage",
+        abstract: "Voltage domain protocol (0x17).",
+        subcommands: [List.self, Levels.self, LevelGet.self, LevelSet.self, On.self, Off.self, State.self]
+    )
+
+    struct List: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every voltage domain: name, state, level, levels.")
+        @OptionGroup var connection: CallConnection
+
+        func send(_ client: SCMIClient) throws {
+            var rows = [["id", "name", "state", "level uV", "levels"]]
+            for domain in 0..<UInt32(try client.voltageDomainCount()) {
+                let attributes = try client.voltageDomainAttributes(domain)
+                let name = attributes.hasExtendedName ? try client.voltageDomainName(domain) : attributes.name
+                rows.append([
+                    String(domain), name,
+                    try attempt({ try client.voltageConfigGet(domain) }) { $0 & 0x7 != 0 ? "on" : "off" },
+                    try attempt({ try client.levelGet(domain) }) { String($0) },
+                    describe(try client.describeLevels(domain)),
+                ])
+            }
+            print(TextTable.render(rows), terminator: "")
+        }
+    }
+
+    struct Levels: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "levels", abstract: "VOLTAGE_DESCRIBE_LEVELS: the levels a domain supports.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print(describe(try client.describeLevels(id.value))) }
+    }
+
+    struct LevelGet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "level-get", abstract: "VOLTAGE_LEVEL_GET: the domain's level.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print("\(try client.levelGet(id.value)) uV") }
+    }
+
+    struct LevelSet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "level-set", abstract: "VOLTAGE_LEVEL_SET: ask for a level.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        @Argument(help: "The level in microvolts.") var microvolts: CallNumber<Int32>
+
+        func send(_ client: SCMIClient) throws {
+            try client.levelSet(id.value, microvolts: microvolts.value)
+            print("ok; domain \(id.value) now at \(try client.levelGet(id.value)) uV")
+        }
+    }
+
+    struct On: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "on", abstract: "VOLTAGE_CONFIG_SET: vote the domain on.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { try client.voltageOn(id.value); print("ok") }
+    }
+
+    struct Off: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "off", abstract: "VOLTAGE_CONFIG_SET: withdraw the vote for the domain.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { try client.voltageOff(id.value); print("ok") }
+    }
+
+    struct State: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "state", abstract: "VOLTAGE_CONFIG_GET: on or off (this agent's request).")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        func send(_ client: SCMIClient) throws { print(try client.voltageConfigGet(id.value) & 0x7 != 0 ? "on" : "off") }
+    }
+}
+
+// MARK: - raw
+
+struct CallRaw: SCMICall {
+    static let configuration = CommandConfiguration(
+        commandName: "raw", abstract: "Send a message as hex bytes: the header, then the parameters (little-endian).")
+    @OptionGroup var connection: CallConnection
+    @Argument(help: "Hex bytes, at least the 4 header bytes (spaces allowed between words).") var hex: [String]
+
+    func validate() throws {
+        let bytes = hex.joined().replacingOccurrences(of: " ", with: "")
+        guard bytes.count % 2 == 0, bytes.count >= 8 else { throw ValidationError("raw wants hex bytes, at least the 4 header bytes") }
+    }
+
+    func send(_ client: SCMIClient) throws {
+        let text = hex.joined().replacingOccurrences(of: " ", with: "")
         var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { throw ValidationError("'\(hex[index..<next])' is not a hex byte") }
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { throw ValidationError("'\(text[index..<next])' is not a hex byte") }
             bytes.append(byte)
             index = next
         }
@@ -248,5 +470,31 @@ struct CallRunner {
             print("status \(status)")
             if !status.isSuccess { throw SCMIClientError.status(status, protocolID: header.protocolID, messageID: header.messageID) }
         }
+    }
+}
+
+// MARK: - answers
+
+/// A value, or the SCMI status name when this agent may not read it.
+private func attempt<T>(_ body: () throws -> T, _ show: (T) -> String) throws -> String {
+    do {
+        return show(try body())
+    } catch let error as SCMIClientError {
+        guard let status = error.status else { throw error }
+        return status.name
+    }
+}
+
+private func describe(_ rates: RateDescription) -> String {
+    switch rates {
+    case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
+    case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
+    }
+}
+
+private func describe(_ levels: LevelDescription) -> String {
+    switch levels {
+    case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
+    case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
     }
 }
