@@ -140,7 +140,9 @@ final class DeviceWorker: @unchecked Sendable {
     func fill(queueIndex: Int, _ body: (DescriptorChain) -> UInt32) -> Bool {
         guard let lane = lane(queueIndex), !lane.served, !memoryFault.hasOccurred else { return false }
         let queue = lane.queue
-        while true {
+        // A guest that keeps posting broken chains cannot hold the worker here.
+        var brokenBudget = queue.size
+        while brokenBudget > 0 {
             guard let pending = queue.availableCount() else {
                 fault(lane)
                 return false
@@ -159,8 +161,10 @@ final class DeviceWorker: @unchecked Sendable {
                 recordBroken(cause, queueIndex: queueIndex)
                 queue.complete(headIndex: head, length: 0)
                 lane.dirty = true
+                brokenBudget -= 1
             }
         }
+        return false
     }
 
     // MARK: The thread

@@ -220,6 +220,44 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
         #expect(device.completedLater.load(ordering: .relaxed) == 0)
         #expect(device.surprises.load(ordering: .relaxed) == 0)
     }
+
+    /// Hostile rings under the device worker: a broken chain on the handled
+    /// queue and one on the filled queue are returned with length 0 (the next
+    /// good buffer still gets the message); an avail index jump on the filled
+    /// queue stops that queue alone (its error fd fires) while queue 0 goes on.
+    @Test func brokenChainsAndAFaultedFilledQueue() throws {
+        let fixture = try Fixture()
+        let frontend = try fixture.frontend()
+        defer { frontend.close() }
+        let device = try #require(fixture.device())
+
+        frontend.driverQueue(0).makeAvailable(rawHead: 999)  // beyond the 256-entry queue
+        frontend.kick()
+        #expect(frontend.waitForCall(queue: 0, timeoutMilliseconds: 10_000))
+        #expect(frontend.driverQueue(0).popUsed() == UsedElement(id: 999, length: 0))
+
+        frontend.driverQueue(1).makeAvailable(rawHead: 1000)
+        let head = try #require(Self.postEventBuffer(frontend, offset: 0, length: 8))
+        device.send([5, 6])
+        let used = usedElements(frontend, queue: 1, count: 2)
+        #expect(used == [UsedElement(id: 1000, length: 0), UsedElement(id: UInt32(head), length: 2)])
+        #expect(fixture.backend.status.brokenChains == 2)
+
+        frontend.driverQueue(1).storeAvailIndex(frontend.driverQueue(1).availIndex &+ 257)
+        device.send([1])
+        #expect(frontend.waitForError(queue: 1, timeoutMilliseconds: 10_000))
+
+        frontend.requestBuffer(slot: 0).copyBytes(from: [7, 8, 9])
+        try frontend.submit(slot: 0, requestLength: 3, responseCapacity: 16)
+        frontend.kick()
+        #expect(EventNotifier.wait(device.heldSignal, timeoutMilliseconds: 10_000))
+        EventNotifier.signal(device.wake)
+        try frontend.waitForCompletions(timeoutMilliseconds: 10_000)
+        var answers: [[UInt8]] = []
+        #expect(frontend.collect { _, response in answers.append(Array(response)) } == 1)
+        #expect(answers == [[9, 8, 7]])
+        #expect(device.surprises.load(ordering: .relaxed) == 0)
+    }
 }
 
 /// Waits (bounded, only so a failure cannot hang the run) until `condition` holds.
