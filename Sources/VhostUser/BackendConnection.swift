@@ -432,8 +432,7 @@ final class BackendConnection: @unchecked Sendable {
         for index in rings.indices { startIfReady(index) }
     }
 
-    /// Starts a worker for a handled ring that has memory, a size, addresses, a
-    /// kick fd and is enabled. Its first act is to serve what is already there.
+    /// Whether the device's queues run on one `DeviceWorker` (see `VhostUserEventDevice`).
     private var usesDeviceWorker: Bool { eventDevice != nil && !eventSources.isEmpty }
 
     /// The queue configuration of a ring that has memory, a size, addresses, a
@@ -494,6 +493,9 @@ final class BackendConnection: @unchecked Sendable {
         deviceWorker = nil
     }
 
+    /// Starts a worker for a handled ring that has memory, a size, addresses, a
+    /// kick fd and is enabled. Its first act is to serve what is already there.
+    /// With a device worker: (re)starts it over all the device's ready rings.
     private func startIfReady(_ index: Int) {
         if usesDeviceWorker {
             startDeviceWorker()

@@ -31,8 +31,8 @@ public protocol VhostUserDeviceHandler: AnyObject {
 /// (one `RingWorker` per handled queue, `handle(chain:queueIndex:)`).
 public protocol VhostUserEventDevice: VhostUserDeviceHandler {
     /// What the worker must watch for this negotiation. Called on the control
-    /// thread after SET_FEATURES and before any worker starts with them (no
-    /// worker runs during the call).
+    /// thread when the connection starts (features 0) and after each
+    /// SET_FEATURES, before any worker starts with them (none runs meanwhile).
     func eventSources(ackedFeatures: UInt64) -> DeviceEventSources
 
     /// One chain from handled queue `queueIndex`: answer it now
@@ -91,9 +91,10 @@ public enum DeviceEvent: Sendable, Equatable {
 
 /// A chain the device kept: the queue, the head index that goes back on the
 /// used ring, and the worker run it belongs to. Plain value, no allocation.
-/// It goes stale when the worker stops (SET_VRING_*, GET_VRING_BASE, a new
-/// memory table, the end of the connection): the worker then returns every
-/// kept chain with length 0 itself, and completing a stale token does nothing.
+/// It goes stale when the worker stops (SET_VRING_* or GET_VRING_BASE for ANY
+/// of the device's queues, a new memory table, SET_FEATURES, the end of the
+/// connection): the worker then returns every kept chain with length 0
+/// itself, and completing a stale token does nothing.
 public struct HeldChain: Sendable, Equatable {
     public let queueIndex: Int
     public let headIndex: UInt16
