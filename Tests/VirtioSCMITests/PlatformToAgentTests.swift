@@ -101,6 +101,10 @@ import Virtqueue
         // The cmdq is served on the same worker, synchronously as before.
         let reply = try frontend.exchange(request: Self.protocolVersion, responseCapacity: 64)
         #expect(Array(reply.prefix(8)) == Self.protocolVersion + [0, 0, 0, 0])
+
+        // QEMU's stop (SET_VRING_ENABLE 0, GET_VRING_BASE per queue): each queue
+        // reports where it stopped, the eventq after the two buffers it used.
+        #expect(frontend.close() == [1, 2])
     }
 
     /// Without VIRTIO_SCMI_F_P2A_CHANNELS negotiated nothing is taken from the
