@@ -42,6 +42,14 @@ final class BackendConnection: @unchecked Sendable {
     private let channel: VhostUserChannel
     private let device: VhostUserDeviceDescription
     private let handler: HandlerReference
+    /// The handler when it is a `VhostUserEventDevice`.
+    private let eventDevice: (any VhostUserEventDevice)?
+    /// What it watches under the current features; when not empty, one
+    /// `DeviceWorker` serves all its queues instead of one `RingWorker` each.
+    private var eventSources = DeviceEventSources()
+    private var deviceWorker: DeviceWorker?
+    /// Numbers the device workers, so a stale `HeldChain` is recognised.
+    private var workerRuns: UInt64 = 0
     private let logger: Logger
     private let statistics: BackendStatistics
     /// The backend's stop latch: readable once stop() was called.
@@ -63,10 +71,12 @@ final class BackendConnection: @unchecked Sendable {
         self.channel = channel
         self.device = device
         self.handler = HandlerReference(handler: handler)
+        eventDevice = handler as? any VhostUserEventDevice
         self.logger = logger
         self.statistics = statistics
         self.stopFD = stopFD
         rings = Array(repeating: Vring(), count: device.queueCount)
+        eventSources = eventDevice?.eventSources(ackedFeatures: 0) ?? DeviceEventSources()
     }
 
     // MARK: Control thread
@@ -279,6 +289,7 @@ final class BackendConnection: @unchecked Sendable {
         }
         stopAllWorkers()
         ackedFeatures = value
+        eventSources = eventDevice?.eventSources(ackedFeatures: value) ?? DeviceEventSources()
         logger.debug("features acked: 0x\(String(value, radix: 16))")
         startReadyRings()
         return .success
@@ -355,6 +366,7 @@ final class BackendConnection: @unchecked Sendable {
         stopWorker(index)
         closeQuietly(rings[index].kickFD)
         rings[index].kickFD = -1  // stopped until the next SET_VRING_KICK
+        if usesDeviceWorker { startDeviceWorker() }  // the other queues go on
         return .reply(VringState(index: state.index, number: UInt32(rings[index].nextAvailIndex)).payload)
     }
 
@@ -420,19 +432,79 @@ final class BackendConnection: @unchecked Sendable {
         for index in rings.indices { startIfReady(index) }
     }
 
-    /// Starts a worker for a handled ring that has memory, a size, addresses, a
-    /// kick fd and is enabled. Its first act is to serve what is already there.
-    private func startIfReady(_ index: Int) {
+    /// Whether the device's queues run on one `DeviceWorker` (see `VhostUserEventDevice`).
+    private var usesDeviceWorker: Bool { eventDevice != nil && !eventSources.isEmpty }
+
+    /// The queue configuration of a ring that has memory, a size, addresses, a
+    /// kick fd and is enabled.
+    private func readyConfiguration(_ index: Int) -> DeviceQueueConfiguration? {
         let ring = rings[index]
-        guard ring.worker == nil, device.handledQueues.contains(index), let memory, let memoryFault, ring.size > 0,
-              let address = ring.address, ring.kickFD >= 0, isEnabled(index)
-        else { return }
-        let configuration = DeviceQueueConfiguration(
+        guard memory != nil, ring.size > 0, let address = ring.address, ring.kickFD >= 0, isEnabled(index) else {
+            return nil
+        }
+        return DeviceQueueConfiguration(
             size: ring.size, descriptorTableAddress: address.descriptorTable, availRingAddress: address.availRing,
             usedRingAddress: address.usedRing, addressSpace: .frontendUser, nextAvailIndex: ring.nextAvailIndex,
             eventIndex: ackedFeatures & VirtioFeatures.eventIndex != 0,
             indirectDescriptors: ackedFeatures & VirtioFeatures.indirectDescriptors != 0,
             notifyOnEmpty: ackedFeatures & VirtioFeatures.notifyOnEmpty != 0)
+    }
+
+    /// Starts the device worker over every ready queue the device handles or
+    /// fills (when none is ready, none starts). Its first acts are to serve what
+    /// is already there and to tell the device `.started`.
+    private func startDeviceWorker() {
+        guard deviceWorker == nil, let eventDevice, let memory, let memoryFault else { return }
+        var lanes: [DeviceWorker.Lane] = []
+        for index in rings.indices {
+            let served = device.handledQueues.contains(index)
+            guard served || eventSources.filledQueues.contains(index),
+                  let configuration = readyConfiguration(index) else { continue }
+            do {
+                let queue = try DeviceQueue(configuration: configuration, memory: memory)
+                lanes.append(DeviceWorker.Lane(queueIndex: index, queue: queue, served: served, kickFD: rings[index].kickFD,
+                                               callFD: rings[index].callFD, errFD: rings[index].errFD))
+            } catch {
+                logger.error("queue \(index) cannot start: \(error)")
+                statistics.recordError("queue \(index): \(error)")
+                if rings[index].errFD >= 0 { EventNotifier.signal(rings[index].errFD) }
+            }
+        }
+        guard !lanes.isEmpty else { return }
+        workerRuns += 1
+        do {
+            let worker = try DeviceWorker(
+                lanes: lanes, queueCount: rings.count, ackedFeatures: ackedFeatures, run: workerRuns,
+                device: eventDevice, deviceFDs: eventSources.fileDescriptors, memoryFault: memoryFault,
+                statistics: statistics, loggedCauses: loggedCauses, logger: logger)
+            try worker.start()
+            deviceWorker = worker
+            logger.debug("device worker running: queues \(lanes.map { "\($0.queueIndex)\($0.served ? "" : " (filled)")" }.joined(separator: ", ")), \(eventSources.fileDescriptors.count) device fds")
+        } catch {
+            logger.error("device worker cannot start: \(error)")
+            statistics.recordError("device worker: \(error)")
+        }
+    }
+
+    private func stopDeviceWorker() {
+        guard let worker = deviceWorker else { return }
+        worker.stop()
+        for lane in worker.lanes { rings[lane.queueIndex].nextAvailIndex = lane.queue.nextAvailIndex }
+        deviceWorker = nil
+    }
+
+    /// Starts a worker for a handled ring that has memory, a size, addresses, a
+    /// kick fd and is enabled. Its first act is to serve what is already there.
+    /// With a device worker: (re)starts it over all the device's ready rings.
+    private func startIfReady(_ index: Int) {
+        if usesDeviceWorker {
+            startDeviceWorker()
+            return
+        }
+        let ring = rings[index]
+        guard ring.worker == nil, device.handledQueues.contains(index), let memory, let memoryFault,
+              let configuration = readyConfiguration(index)
+        else { return }
         do {
             let queue = try DeviceQueue(configuration: configuration, memory: memory)
             let worker = RingWorker(queueIndex: index, queue: queue, memoryFault: memoryFault, handler: handler,
@@ -448,7 +520,10 @@ final class BackendConnection: @unchecked Sendable {
         }
     }
 
+    /// Stops ring `index`'s worker; the device worker, which serves all the
+    /// device's rings, stops as a whole (and is restarted by `startIfReady`).
     private func stopWorker(_ index: Int) {
+        stopDeviceWorker()
         guard let worker = rings[index].worker else { return }
         worker.stop()
         rings[index].nextAvailIndex = worker.queue.nextAvailIndex

@@ -14,6 +14,15 @@ public enum SCMIVirtioDevice {
     /// INDIRECT_DESC and NOTIFY_ON_EMPTY itself, and P2A is withheld (above).
     /// Only the cmdq's chains reach the handler.
     public static let description = VhostUserDeviceDescription(queueCount: 2, maxQueueSize: 1024, deviceFeatures: 0, handledQueues: [0])
+
+    /// VIRTIO_SCMI_F_P2A_CHANNELS (feature bit 0): the eventq carries platform →
+    /// agent messages.
+    public static let p2aChannels: UInt64 = 1 << 0
+
+    /// `description` with P2A offered: for tests of the platform → agent path
+    /// only, until the engine sends notifications (serve does not use it).
+    public static let descriptionOfferingP2A = VhostUserDeviceDescription(
+        queueCount: 2, maxQueueSize: 1024, deviceFeatures: p2aChannels, handledQueues: [0])
 }
 
 /// One connection's device logic: turns each cmdq chain into one call of the
@@ -22,7 +31,16 @@ public enum SCMIVirtioDevice {
 ///
 /// Called only on the connection's worker thread (VhostUser's contract), which
 /// is what makes the unsynchronised scratch buffers safe.
-public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable {
+///
+/// Platform → agent: with an `outbox` and VIRTIO_SCMI_F_P2A_CHANNELS
+/// negotiated, the eventq runs on the same worker (a `VhostUserEventDevice`):
+/// its buffers stay in the available ring until the outbox has a message, then
+/// each message goes into the next buffer. Otherwise (no outbox, or P2A not
+/// negotiated; serve today) nothing changes: the eventq is not started and the
+/// cmdq is served by the synchronous path.
+public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
+    /// Where the engine's platform → agent messages wait; nil: none are sent.
+    public let outbox: SCMIOutbox?
     private let session: AgentSession
     private let agentName: String
     private let logger: Logger
@@ -33,7 +51,8 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
     private var loggedCauses: UInt32 = 0
     private var closed = false
 
-    public init(session: AgentSession, agentName: String, logger: Logger, trace: Bool) {
+    public init(session: AgentSession, agentName: String, logger: Logger, trace: Bool, outbox: SCMIOutbox? = nil) {
+        self.outbox = outbox
         self.session = session
         self.agentName = agentName
         self.logger = logger
@@ -109,6 +128,22 @@ public final class SCMIChainHandler: VhostUserDeviceHandler, @unchecked Sendable
         logger.info(
             "agent \(session.agentID) \(agentName): \(protocolName) \(name) (0x\(String(header.protocolID, radix: 16))/0x\(String(header.messageID, radix: 16)) token \(header.token)) -> \(status), \(nanoseconds / 1000).\(nanoseconds % 1000 / 100) us"
         )
+    }
+
+    // MARK: Platform → agent
+
+    public func eventSources(ackedFeatures: UInt64) -> DeviceEventSources {
+        guard let outbox, ackedFeatures & SCMIVirtioDevice.p2aChannels != 0 else { return DeviceEventSources() }
+        return DeviceEventSources(filledQueues: [1], fileDescriptors: [outbox.notifier])
+    }
+
+    public func handleEvent(_ event: DeviceEvent, rings: DeviceRings) {
+        guard let outbox else { return }
+        if case .device = event { outbox.acknowledgeNotification() }
+        // Oldest first, one message per eventq buffer, until either runs out.
+        while outbox.deliverFirst({ message in
+            rings.fill(queueIndex: 1) { chain in UInt32(chain.scatterWritable(from: message)) }
+        }) {}
     }
 
     public func connectionClosed() {

@@ -307,6 +307,59 @@ public final class DeviceQueue: @unchecked Sendable {
         }
     }
 
+    /// `serveAvailable` for a device that may keep a chain and complete it later:
+    /// `handle` returns the bytes written, or nil when it keeps the chain (the
+    /// caller then owes one `complete(headIndex:length:)` for it, before taking
+    /// more than N chains in all). Everything else is as in `serveAvailable`.
+    /// A separate copy so that the synchronous path keeps its exact code.
+    public func serveAvailable(chainBudget: Int = .max, holding handle: (DescriptorChain) -> UInt32?,
+                               broken: (ChainError) -> Void = { _ in }, notify: () -> Void) -> ServeSummary
+    {
+        var summary = ServeSummary()
+        var budget = chainBudget
+        while true {
+            guard let pending = availableCount() else {
+                summary.queueError = error
+                return summary
+            }
+            if pending == 0 {
+                if prepareForKick() { continue }
+                return summary
+            }
+            if budget <= 0 {
+                summary.budgetExhausted = true
+                return summary
+            }
+            let batch = min(pending, budget)
+            budget -= batch
+            for _ in 0..<batch {
+                switch nextChain() {
+                case .chain(let chain):
+                    summary.chainsServed += 1
+                    guard let written = handle(chain) else { continue }
+                    complete(headIndex: chain.headIndex, length: min(written, UInt32(truncatingIfNeeded: chain.writableLength)))
+                case .broken(let head, let cause):
+                    broken(cause)
+                    complete(headIndex: head, length: 0)
+                    summary.chainsBroken += 1
+                    summary.brokenCauses.insert(cause)
+                }
+            }
+            if publishUsed() {
+                notify()
+                summary.notifications += 1
+            }
+        }
+    }
+
+    /// Walks the chain with head `headIndex` again (a chain the caller took
+    /// earlier and kept): every descriptor is read and checked anew, so a guest
+    /// that rewrote it meanwhile gets a broken chain, never an unchecked buffer.
+    /// Like `nextChain`, the result is valid until the next walk.
+    public func rewalkChain(headIndex: UInt16) -> ChainOutcome {
+        walkChain(head: headIndex)
+    }
+
     // MARK: Walking a chain
 
     private struct WalkState {
