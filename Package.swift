@@ -12,7 +12,7 @@ let package = Package(
         // Every library module, for the nested Benchmarks/ package.
         .library(
             name: "SCMIDTKit",
-            targets: ["DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI", "ServeRuntime"]
+            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI", "ServeRuntime"]
         ),
     ],
     dependencies: [
@@ -25,8 +25,10 @@ let package = Package(
         .systemLibrary(name: "CLibFDT", path: "Sources/CLibFDT"),
         // A validated blob as nodes, paths, typed properties, phandles.
         .target(name: "DeviceTree", dependencies: ["CLibFDT"]),
+        // SCMI on the wire: header, status, limits, protocol and message ids, codecs.
+        .target(name: "SCMIWire"),
         // Plain value types: the resolved tables a backend serves.
-        .target(name: "ResourceTables"),
+        .target(name: "ResourceTables", dependencies: ["SCMIWire"]),
         // The arm,scmi-vio-backend binding: parse, validate, resolve; diagnostics.
         .target(
             name: "BackendModel",
@@ -34,9 +36,9 @@ let package = Package(
             resources: [.embedInCode("Resources/arm,scmi-vio-backend.yaml")]
         ),
         // SCMI messages in, SCMI messages out; one file per protocol.
-        .target(name: "SCMIPlatform", dependencies: ["ResourceTables"]),
+        .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables"]),
         // Agent-side SCMI: typed commands over any byte transport.
-        .target(name: "SCMIClient", dependencies: ["SCMIPlatform"]),
+        .target(name: "SCMIClient", dependencies: ["SCMIWire"]),
         // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides;
         // and in C, the SIGBUS handler that guards mapped guest memory.
         .target(name: "CLinuxShim"),
@@ -70,6 +72,7 @@ let package = Package(
             dependencies: ["DeviceTree", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        .testTarget(name: "SCMIWireTests", dependencies: ["SCMIWire"]),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT"]),
         .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),

@@ -1,3 +1,8 @@
+// ProtocolID is SCMIWire's: one definition of the protocol ids for the tables,
+// the engine and the client. Re-exported so that `import ResourceTables` still
+// brings it, as before it moved.
+@_exported import struct SCMIWire.ProtocolID
+
 // The resolved tables of an SCMI backend: what `tables` prints and what `serve`
 // boots from. Plain values only. BackendModel produces them from a devicetree;
 // SCMIPlatform consumes them. Neither side needs to know about the other.
@@ -26,42 +31,9 @@ public struct NodePath: Hashable, Sendable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(description) }
 }
 
-/// An SCMI protocol identifier (DEN0056 section 4.1.1).
-public struct ProtocolID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public init(_ rawValue: UInt8) { self.rawValue = rawValue }
-
-    public static let base = ProtocolID(0x10)
-    public static let powerDomain = ProtocolID(0x11)
-    public static let systemPower = ProtocolID(0x12)
-    public static let performance = ProtocolID(0x13)
-    public static let clock = ProtocolID(0x14)
-    public static let sensor = ProtocolID(0x15)
-    public static let reset = ProtocolID(0x16)
-    public static let voltage = ProtocolID(0x17)
-
+extension ProtocolID {
     /// The protocols a backend node may list (docs/binding.md §2); Base is implicit.
     public static let servable: [ProtocolID] = [.powerDomain, .performance, .clock, .sensor, .reset, .voltage]
-
-    public static func < (a: ProtocolID, b: ProtocolID) -> Bool { a.rawValue < b.rawValue }
-
-    /// "clock", "voltage", … as used in tables, logs and the client.
-    public var name: String {
-        switch self {
-        case .base: "base"
-        case .powerDomain: "power-domain"
-        case .systemPower: "system-power"
-        case .performance: "performance"
-        case .clock: "clock"
-        case .sensor: "sensor"
-        case .reset: "reset"
-        case .voltage: "voltage"
-        default: "protocol-0x" + String(rawValue, radix: 16)
-        }
-    }
-
-    public var description: String { "0x" + String(rawValue, radix: 16) }
 }
 
 /// A reference from a device to one entry of a protocol's table.

@@ -1,4 +1,4 @@
-import SCMIPlatform
+import SCMIWire
 
 // Base protocol 0x10 from the agent's side (docs/protocol.md §6).
 
@@ -28,12 +28,10 @@ public struct AgentIdentity: Sendable, Equatable {
 }
 
 extension SCMIClient {
-    static let base: UInt8 = 0x10
-
     /// Version, attributes, vendor, sub-vendor, implementation version and the
     /// protocol list, in the order Linux asks for them.
     public func baseInfo() throws -> BaseInfo {
-        let version = try protocolVersion(Self.base)
+        let version = try protocolVersion(ProtocolID.base.rawValue)
         let (protocolCount, agentCount) = try baseAttributes()
         return BaseInfo(
             version: version, protocolCount: protocolCount, agentCount: agentCount,
@@ -43,20 +41,20 @@ extension SCMIClient {
     }
 
     public func baseAttributes() throws -> (protocols: Int, agents: Int) {
-        let attributes = try call(protocolID: Self.base, messageID: 0x1).word(0)
+        let attributes = try call(BaseMessage.protocolAttributes).word(0)
         return (Int(attributes & 0xFF), Int((attributes >> 8) & 0xFF))
     }
 
     public func vendor() throws -> String {
-        try call(protocolID: Self.base, messageID: 0x3).name(at: 0, width: 16)
+        try call(BaseMessage.discoverVendor).name(at: 0, width: NameField.short.width)
     }
 
     public func subVendor() throws -> String {
-        try call(protocolID: Self.base, messageID: 0x4).name(at: 0, width: 16)
+        try call(BaseMessage.discoverSubVendor).name(at: 0, width: NameField.short.width)
     }
 
     public func implementationVersion() throws -> UInt32 {
-        try call(protocolID: Self.base, messageID: 0x5).word(0)
+        try call(BaseMessage.discoverImplementationVersion).word(0)
     }
 
     /// Every protocol id the platform lists for this agent, following the
@@ -66,7 +64,7 @@ extension SCMIClient {
         let total = try expected ?? baseAttributes().protocols
         var protocols: [UInt8] = []
         while protocols.count < total {
-            let values = try call(protocolID: Self.base, messageID: 0x6, parameters: [UInt32(protocols.count)], responseCapacity: responseCapacity)
+            let values = try call(BaseMessage.discoverListProtocols, parameters: [UInt32(protocols.count)], responseCapacity: responseCapacity)
             let returned = Int(try values.word(0))
             if returned == 0 { break }
             guard protocols.count + returned <= total else {
@@ -80,23 +78,23 @@ extension SCMIClient {
 
     /// 0: the platform; 0xFFFFFFFF: this agent; else a declared agent.
     public func discoverAgent(_ id: UInt32 = 0xFFFF_FFFF) throws -> AgentIdentity {
-        let values = try call(protocolID: Self.base, messageID: 0x7, parameters: [id])
-        return AgentIdentity(id: try values.word(0), name: try values.name(at: 4, width: 16))
+        let values = try call(BaseMessage.discoverAgent, parameters: [id])
+        return AgentIdentity(id: try values.word(0), name: try values.name(at: 4, width: NameField.short.width))
     }
 
     /// BASE_SET_DEVICE_PERMISSIONS (trusted agents only).
     public func setDevicePermissions(agent: UInt32, device: UInt32, allow: Bool) throws {
-        _ = try call(protocolID: Self.base, messageID: 0x9, parameters: [agent, device, allow ? 1 : 0])
+        _ = try call(BaseMessage.setDevicePermissions, parameters: [agent, device, allow ? 1 : 0])
     }
 
     /// BASE_SET_PROTOCOL_PERMISSIONS (trusted agents only).
     public func setProtocolPermissions(agent: UInt32, device: UInt32, protocolID: UInt8, allow: Bool) throws {
-        _ = try call(protocolID: Self.base, messageID: 0xA, parameters: [agent, device, UInt32(protocolID), allow ? 1 : 0])
+        _ = try call(BaseMessage.setProtocolPermissions, parameters: [agent, device, UInt32(protocolID), allow ? 1 : 0])
     }
 
     /// BASE_RESET_AGENT_CONFIGURATION (trusted agents only): withdraws the
     /// agent's requests, and restores its devicetree permissions when asked.
     public func resetAgentConfiguration(agent: UInt32, resetPermissions: Bool) throws {
-        _ = try call(protocolID: Self.base, messageID: 0xB, parameters: [agent, resetPermissions ? 1 : 0])
+        _ = try call(BaseMessage.resetAgentConfiguration, parameters: [agent, resetPermissions ? 1 : 0])
     }
 }

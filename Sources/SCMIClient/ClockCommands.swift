@@ -1,4 +1,4 @@
-import SCMIPlatform
+import SCMIWire
 
 // Clock protocol 0x14 from the agent's side (docs/protocol.md §10), as
 // clk-scmi uses it: CONFIG_SET / CONFIG_GET in the layout of the platform's
@@ -35,26 +35,24 @@ public enum RateRounding: Sendable {
 }
 
 extension SCMIClient {
-    static let clock: UInt8 = 0x14
-
     public func clockCount() throws -> Int {
-        Int(try call(protocolID: Self.clock, messageID: 0x1).word(0) & 0xFFFF)
+        Int(try call(ClockMessage.protocolAttributes).word(0) & 0xFFFF)
     }
 
     public func clockAttributes(_ id: UInt32) throws -> ClockAttributes {
-        let values = try call(protocolID: Self.clock, messageID: 0x3, parameters: [id])
+        let values = try call(ClockMessage.attributes, parameters: [id])
         let attributes = try values.word(0)
         // enable_delay is there from version 2 on; a v1 platform may stop after the name.
         let delay = values.count >= 24 ? try values.word(5) : 0
         return ClockAttributes(
-            name: try values.name(at: 4, width: 16), enabled: attributes & 1 != 0,
+            name: try values.name(at: 4, width: NameField.short.width), enabled: attributes & 1 != 0,
             hasExtendedName: attributes & (1 << 29) != 0, rawAttributes: attributes,
             enableDelayMicroseconds: delay)
     }
 
     /// CLOCK_NAME_GET: the whole name (up to 63 bytes).
     public func clockName(_ id: UInt32) throws -> String {
-        try call(protocolID: Self.clock, messageID: 0x8, parameters: [id]).name(at: 4, width: 64)
+        try call(ClockMessage.nameGet, parameters: [id]).name(at: 4, width: NameField.extended.width)
     }
 
     /// Every rate, following the pages of a discrete list.
@@ -62,10 +60,10 @@ extension SCMIClient {
         var rates: [UInt64] = []
         var total: Int? = nil
         while true {
-            let values = try call(protocolID: Self.clock, messageID: 0x4, parameters: [id, UInt32(rates.count)], responseCapacity: responseCapacity)
-            let flags = try values.word(0)
-            let returned = Int(flags & 0xFFF), remaining = Int(flags >> 16)
-            if flags & (1 << 12) != 0 {
+            let values = try call(ClockMessage.describeRates, parameters: [id, UInt32(rates.count)], responseCapacity: responseCapacity)
+            let page = DescribePage(word: try values.word(0))
+            let returned = page.returned, remaining = page.remaining
+            if page.isTriplet {
                 guard rates.isEmpty, returned == 3, remaining == 0 else {
                     throw values.malformed("a range must be exactly one {min, max, step} triplet with 0 remaining")
                 }
@@ -84,12 +82,12 @@ extension SCMIClient {
 
     /// The physical rate in Hz.
     public func rateGet(_ id: UInt32) throws -> UInt64 {
-        try call(protocolID: Self.clock, messageID: 0x6, parameters: [id]).uint64(0)
+        try call(ClockMessage.rateGet, parameters: [id]).uint64(0)
     }
 
     /// Asks for `rate` (synchronously), rounded as `rounding` says.
     public func rateSet(_ id: UInt32, rate: UInt64, rounding: RateRounding = .down) throws {
-        _ = try call(protocolID: Self.clock, messageID: 0x5, parameters: [
+        _ = try call(ClockMessage.rateSet, parameters: [
             rounding.flags, id, UInt32(truncatingIfNeeded: rate), UInt32(truncatingIfNeeded: rate >> 32),
         ])
     }
@@ -100,15 +98,15 @@ extension SCMIClient {
     /// Version 3 and later: the 12-byte form (state in bits 1:0, no OEM type);
     /// before: the 8-byte form (bit 0).
     private func clockConfigSet(_ id: UInt32, on: Bool) throws {
-        let parameters: [UInt32] = try cachedVersion(Self.clock) >> 16 >= 3 ? [id, on ? 1 : 0, 0] : [id, on ? 1 : 0]
-        _ = try call(protocolID: Self.clock, messageID: 0x7, parameters: parameters)
+        let parameters: [UInt32] = try cachedVersion(ProtocolID.clock.rawValue) >> 16 >= 3 ? [id, on ? 1 : 0, 0] : [id, on ? 1 : 0]
+        _ = try call(ClockMessage.configSet, parameters: parameters)
     }
 
     /// Whether the clock is enabled for this agent: CLOCK_CONFIG_GET from
     /// version 3 on, CLOCK_ATTRIBUTES bit 0 before (as Linux does).
     public func clockConfigGet(_ id: UInt32) throws -> Bool {
-        if try cachedVersion(Self.clock) >> 16 >= 3 {
-            return try call(protocolID: Self.clock, messageID: 0xB, parameters: [id, 0]).word(1) & 1 != 0
+        if try cachedVersion(ProtocolID.clock.rawValue) >> 16 >= 3 {
+            return try call(ClockMessage.configGet, parameters: [id, 0]).word(1) & 1 != 0
         }
         return try clockAttributes(id).enabled
     }

@@ -1,4 +1,6 @@
-import SCMIPlatform
+// The client's API speaks in wire types (MessageHeader, SCMIStatus,
+// SCMILimits); re-exported so that its users need not import SCMIWire too.
+@_exported import SCMIWire
 
 // The agent side of SCMI over any transport: builds headers with fresh
 // tokens, checks that the response belongs to the request, turns a failed
@@ -32,11 +34,7 @@ public final class SCMIClient {
     ) throws -> ReturnValues {
         let header = MessageHeader(protocolID: protocolID, messageID: messageID, token: nextToken)
         nextToken = (nextToken + 1) & UInt16(MessageHeader.tokenMask)
-        var request: [UInt8] = []
-        request.reserveCapacity(4 + 4 * parameters.count)
-        for word in [header.rawValue] + parameters {
-            withUnsafeBytes(of: word.littleEndian) { request.append(contentsOf: $0) }
-        }
+        let request = LittleEndian.bytes(of: [header.rawValue] + parameters)
         let response = try transport.exchange(request: request, responseCapacity: responseCapacity)
         guard response.count >= 8 else {
             throw SCMIClientError.headerMismatch(sent: header, received: response.count >= 4 ? MessageHeader(rawValue: Self.word(response, 0)) : nil)
@@ -48,28 +46,37 @@ public final class SCMIClient {
         return ReturnValues(bytes: Array(response[8...]), protocolID: protocolID, messageID: messageID)
     }
 
+    /// Sends `message` of its protocol; see call(protocolID:messageID:…).
+    func call<Message: SCMIMessage>(
+        _ message: Message, parameters: [UInt32] = [], responseCapacity: Int = SCMILimits.maxResponse
+    ) throws -> ReturnValues {
+        try call(protocolID: Message.protocolID.rawValue, messageID: message.rawValue,
+                 parameters: parameters, responseCapacity: responseCapacity)
+    }
+
+    /// The word at byte `offset`; the caller has checked that it lies inside.
     static func word(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+        LittleEndian.word(bytes, at: offset)!
     }
 
     // MARK: Commands every protocol has
 
     public func protocolVersion(_ protocolID: UInt8) throws -> UInt32 {
-        let version = try call(protocolID: protocolID, messageID: 0x0).word(0)
+        let version = try call(protocolID: protocolID, messageID: CommonMessage.protocolVersion.rawValue).word(0)
         versions[protocolID] = version
         return version
     }
 
     /// The PROTOCOL_ATTRIBUTES words (their meaning is the protocol's).
     public func protocolAttributes(_ protocolID: UInt8) throws -> [UInt32] {
-        let values = try call(protocolID: protocolID, messageID: 0x1)
+        let values = try call(protocolID: protocolID, messageID: CommonMessage.protocolAttributes.rawValue)
         return try (0 ..< values.count / 4).map { try values.word($0) }
     }
 
     /// PROTOCOL_MESSAGE_ATTRIBUTES: the attributes word; NOT_FOUND (thrown) when
     /// the platform does not implement that message.
     public func messageAttributes(protocolID: UInt8, messageID: UInt8) throws -> UInt32 {
-        try call(protocolID: protocolID, messageID: 0x2, parameters: [UInt32(messageID)]).word(0)
+        try call(protocolID: protocolID, messageID: CommonMessage.protocolMessageAttributes.rawValue, parameters: [UInt32(messageID)]).word(0)
     }
 
     /// The protocol's version, asked once.
@@ -105,6 +112,7 @@ public struct ReturnValues: Sendable, Equatable {
     public func name(at offset: Int, width: Int) throws -> String {
         try require(offset + width)
         let field = bytes[offset ..< offset + width]
+        if let kind = NameField(rawValue: width) { return kind.decode(field) }
         return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
     }
 

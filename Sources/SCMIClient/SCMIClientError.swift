@@ -1,4 +1,4 @@
-import SCMIPlatform
+import SCMIWire
 
 /// Why a call failed. Each case names the command, so that `scmi-dt call`
 /// can print it as is.

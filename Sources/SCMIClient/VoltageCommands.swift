@@ -1,4 +1,4 @@
-import SCMIPlatform
+import SCMIWire
 
 // Voltage domain protocol 0x17 from the agent's side (docs/protocol.md §13),
 // as scmi-regulator uses it.
@@ -19,32 +19,30 @@ public enum LevelDescription: Sendable, Equatable {
 }
 
 extension SCMIClient {
-    static let voltage: UInt8 = 0x17
-
     public func voltageDomainCount() throws -> Int {
-        Int(try call(protocolID: Self.voltage, messageID: 0x1).word(0) & 0xFFFF)
+        Int(try call(VoltageMessage.protocolAttributes).word(0) & 0xFFFF)
     }
 
     public func voltageDomainAttributes(_ id: UInt32) throws -> VoltageDomainAttributes {
-        let values = try call(protocolID: Self.voltage, messageID: 0x3, parameters: [id])
+        let values = try call(VoltageMessage.domainAttributes, parameters: [id])
         let attributes = try values.word(0)
         return VoltageDomainAttributes(
-            name: try values.name(at: 4, width: 16), hasExtendedName: attributes & (1 << 30) != 0,
+            name: try values.name(at: 4, width: NameField.short.width), hasExtendedName: attributes & (1 << 30) != 0,
             supportsAsyncLevelSet: attributes & (1 << 31) != 0, rawAttributes: attributes)
     }
 
     public func voltageDomainName(_ id: UInt32) throws -> String {
-        try call(protocolID: Self.voltage, messageID: 0x9, parameters: [id]).name(at: 4, width: 64)
+        try call(VoltageMessage.domainNameGet, parameters: [id]).name(at: 4, width: NameField.extended.width)
     }
 
     public func describeLevels(_ id: UInt32, responseCapacity: Int = SCMILimits.maxResponse) throws -> LevelDescription {
         var levels: [Int32] = []
         var total: Int? = nil
         while true {
-            let values = try call(protocolID: Self.voltage, messageID: 0x4, parameters: [id, UInt32(levels.count)], responseCapacity: responseCapacity)
-            let flags = try values.word(0)
-            let returned = Int(flags & 0xFFF), remaining = Int(flags >> 16)
-            if flags & (1 << 12) != 0 {
+            let values = try call(VoltageMessage.describeLevels, parameters: [id, UInt32(levels.count)], responseCapacity: responseCapacity)
+            let page = DescribePage(word: try values.word(0))
+            let returned = page.returned, remaining = page.remaining
+            if page.isTriplet {
                 guard levels.isEmpty, returned == 3, remaining == 0 else {
                     throw values.malformed("a segment must be exactly one {low, high, step} triplet with 0 remaining")
                 }
@@ -63,26 +61,26 @@ extension SCMIClient {
 
     /// The physical level in µV.
     public func levelGet(_ id: UInt32) throws -> Int32 {
-        try call(protocolID: Self.voltage, messageID: 0x8, parameters: [id]).int32(0)
+        try call(VoltageMessage.levelGet, parameters: [id]).int32(0)
     }
 
     /// Asks for `microvolts`, synchronously.
     public func levelSet(_ id: UInt32, microvolts: Int32) throws {
-        _ = try call(protocolID: Self.voltage, messageID: 0x7, parameters: [id, 0, UInt32(bitPattern: microvolts)])
+        _ = try call(VoltageMessage.levelSet, parameters: [id, 0, UInt32(bitPattern: microvolts)])
     }
 
     /// VOLTAGE_CONFIG_SET with the architectural ON mode (0x7).
     public func voltageOn(_ id: UInt32) throws {
-        _ = try call(protocolID: Self.voltage, messageID: 0x5, parameters: [id, 0x7])
+        _ = try call(VoltageMessage.configSet, parameters: [id, 0x7])
     }
 
     /// VOLTAGE_CONFIG_SET with the architectural OFF mode (0x0).
     public func voltageOff(_ id: UInt32) throws {
-        _ = try call(protocolID: Self.voltage, messageID: 0x5, parameters: [id, 0x0])
+        _ = try call(VoltageMessage.configSet, parameters: [id, 0x0])
     }
 
     /// The config word (0x7 on, 0x0 off); Linux counts any of bits 2:0 as on.
     public func voltageConfigGet(_ id: UInt32) throws -> UInt32 {
-        try call(protocolID: Self.voltage, messageID: 0x6, parameters: [id]).word(0)
+        try call(VoltageMessage.configGet, parameters: [id]).word(0)
     }
 }

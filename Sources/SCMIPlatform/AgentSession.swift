@@ -60,26 +60,20 @@ public final class AgentSession: @unchecked Sendable {
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
     /// this agent (docs/binding.md §4); Base is always there.
     private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        let protocolID = header.protocolID
-        if protocolID == BaseProtocol.id {
+        let protocolID = ProtocolID(header.protocolID)
+        if protocolID == .base {
             return handleBase(header.messageID, payload, &reply)
         }
-        guard info.protocolMask & protocolBit(protocolID) != 0 else { return .notSupported }
+        guard info.protocolMask & protocolBit(protocolID.rawValue) != 0 else { return .notSupported }
         switch protocolID {
-        case ClockProtocol.id: return handleClock(header.messageID, payload, &reply)
-        case VoltageProtocol.id: return handleVoltage(header.messageID, payload, &reply)
+        case .clock: return handleClock(header.messageID, payload, &reply)
+        case .voltage: return handleVoltage(header.messageID, payload, &reply)
         default: return handleDeclaredProtocol(protocolID, header.messageID, payload, &reply)
         }
     }
 }
 
-// MARK: - Commands every protocol has (docs/protocol.md §4)
-
-enum CommonMessage {
-    static let protocolVersion: UInt8 = 0x0
-    static let protocolAttributes: UInt8 = 0x1
-    static let protocolMessageAttributes: UInt8 = 0x2
-}
+// MARK: - Commands every protocol has (docs/protocol.md §4; SCMIWire's CommonMessage)
 
 extension AgentSession {
     /// PROTOCOL_VERSION: no parameters, the version word.
@@ -102,7 +96,7 @@ extension AgentSession {
 
     /// Whether this agent may read or change the state of a resource held by
     /// `holders` through protocol `protocolID` (docs/binding.md §4). Lock held.
-    func mayUse(_ state: borrowing SharedState, _ protocolID: UInt8, holders: [Int]) -> Bool {
-        state.mayUse(agent: agent, protocolBit: protocolBit(protocolID), holders: holders)
+    func mayUse(_ state: borrowing SharedState, _ protocolID: ProtocolID, holders: [Int]) -> Bool {
+        state.mayUse(agent: agent, protocolBit: protocolBit(protocolID.rawValue), holders: holders)
     }
 }

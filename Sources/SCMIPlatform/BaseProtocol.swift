@@ -2,18 +2,8 @@
 // agents, and the trusted agents' permission commands (docs/binding.md §4).
 
 enum BaseProtocol {
-    static let id: UInt8 = 0x10
+    static let id = ProtocolID.base
     static let version: UInt32 = 0x20000
-
-    static let discoverVendor: UInt8 = 0x3
-    static let discoverSubVendor: UInt8 = 0x4
-    static let discoverImplementationVersion: UInt8 = 0x5
-    static let discoverListProtocols: UInt8 = 0x6
-    static let discoverAgent: UInt8 = 0x7
-    static let notifyErrors: UInt8 = 0x8
-    static let setDevicePermissions: UInt8 = 0x9
-    static let setProtocolPermissions: UInt8 = 0xA
-    static let resetAgentConfiguration: UInt8 = 0xB
 
     /// Every message but BASE_NOTIFY_ERRORS (no notifications without an eventq).
     static let implemented: UInt32 = 0xFFF & ~(1 << 0x8)
@@ -25,46 +15,45 @@ enum BaseProtocol {
 extension AgentSession {
     func handleBase(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let catalog = platform.catalog
-        switch messageID {
-        case CommonMessage.protocolVersion:
+        guard let message = BaseMessage(rawValue: messageID) else { return .notFound }
+        switch message {
+        case .protocolVersion:
             return answerVersion(BaseProtocol.version, payload, &reply)
-        case CommonMessage.protocolAttributes:
+        case .protocolAttributes:
             // Bits 7:0 protocols this agent may use (Base excluded), 15:8 declared agents.
             guard payload.count == 0 else { return .protocolError }
             let protocols = UInt32(min(info.protocolList.count, 0xFF))
             let agents = UInt32(min(catalog.agents.count, 0xFF))
             reply.append(protocols | agents << 8)
             return .success
-        case CommonMessage.protocolMessageAttributes:
+        case .protocolMessageAttributes:
             return answerMessageAttributes(implemented: BaseProtocol.implemented, payload, &reply)
-        case BaseProtocol.discoverVendor:
+        case .discoverVendor:
             guard payload.count == 0 else { return .protocolError }
-            reply.append(bytes: catalog.vendorName, width: 16)
+            reply.append(bytes: catalog.vendorName, width: NameField.short.width)
             return .success
-        case BaseProtocol.discoverSubVendor:
+        case .discoverSubVendor:
             guard payload.count == 0 else { return .protocolError }
-            reply.append(bytes: catalog.subVendorName, width: 16)
+            reply.append(bytes: catalog.subVendorName, width: NameField.short.width)
             return .success
-        case BaseProtocol.discoverImplementationVersion:
+        case .discoverImplementationVersion:
             guard payload.count == 0 else { return .protocolError }
             reply.append(catalog.implementationVersion)
             return .success
-        case BaseProtocol.discoverListProtocols:
+        case .discoverListProtocols:
             return discoverListProtocols(payload, &reply)
-        case BaseProtocol.discoverAgent:
+        case .discoverAgent:
             return discoverAgent(payload, &reply)
-        case BaseProtocol.notifyErrors:
+        case .notifyErrors:
             // Optional, and a notification needs the eventq, which is not
             // offered (docs/protocol.md §15: answer NOT_SUPPORTED).
             return .notSupported
-        case BaseProtocol.setDevicePermissions:
+        case .setDevicePermissions:
             return setDevicePermissions(payload)
-        case BaseProtocol.setProtocolPermissions:
+        case .setProtocolPermissions:
             return setProtocolPermissions(payload)
-        case BaseProtocol.resetAgentConfiguration:
+        case .resetAgentConfiguration:
             return resetAgentConfiguration(payload)
-        default:
-            return .notFound
         }
     }
 
@@ -103,13 +92,13 @@ extension AgentSession {
         let asked = payload.word(0)
         if asked == 0 {
             reply.append(UInt32(0))
-            reply.append(bytes: catalog.vendorName, width: 16)
+            reply.append(bytes: catalog.vendorName, width: NameField.short.width)
         } else if asked == BaseProtocol.callingAgent {
             reply.append(info.id)
-            reply.append(bytes: info.shortName, width: 16)
+            reply.append(bytes: info.shortName, width: NameField.short.width)
         } else if let index = catalog.agentIndex(id: asked) {
             reply.append(asked)
-            reply.append(bytes: catalog.agents[index].shortName, width: 16)
+            reply.append(bytes: catalog.agents[index].shortName, width: NameField.short.width)
         } else {
             return .notFound
         }
@@ -146,7 +135,7 @@ extension AgentSession {
         let command = payload.word(2), flags = payload.word(3)
         guard command & ~0xFF == 0, flags & ~1 == 0 else { return .invalidParameters }
         let protocolID = UInt8(command)
-        guard protocolID != BaseProtocol.id else { return .denied }
+        guard protocolID != BaseProtocol.id.rawValue else { return .denied }
         let bit = protocolBit(protocolID)
         guard bit != 0, catalog.agents[target].protocolMask & bit != 0 else { return .notFound }
         platform.state.withLock { state in

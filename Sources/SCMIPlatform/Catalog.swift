@@ -10,14 +10,6 @@ func protocolBit(_ id: UInt8) -> UInt32 {
     id >= 0x10 && id < 0x30 ? 1 << UInt32(id - 0x10) : 0
 }
 
-/// `text` as a NUL-terminated, NUL-padded field of `width` bytes (at most
-/// width-1 bytes of text), as SCMI name fields are.
-func paddedName(_ text: String, width: Int) -> [UInt8] {
-    var bytes = Array(text.utf8.prefix(width - 1))
-    bytes.append(contentsOf: repeatElement(0, count: width - bytes.count))
-    return bytes
-}
-
 struct AgentInfo: Sendable {
     let id: UInt32
     let name: String
@@ -74,8 +66,8 @@ struct Catalog: Sendable {
     let deviceIndexByID: [UInt32: Int]
 
     init(tables: PlatformTables) {
-        vendorName = paddedName(tables.vendor, width: 16)
-        subVendorName = paddedName(tables.subVendor, width: 16)
+        vendorName = NameField.short.encode(tables.vendor)
+        subVendorName = NameField.short.encode(tables.subVendor)
         implementationVersion = tables.implementationVersion
 
         var enabled: UInt32 = 0
@@ -110,9 +102,9 @@ struct Catalog: Sendable {
         clocks = tables.clocks.enumerated().map { index, entry in
             ClockInfo(
                 name: entry.name,
-                shortName: paddedName(entry.name, width: 16),
-                longName: paddedName(entry.name, width: 64),
-                hasExtendedName: entry.name.utf8.count > 15,
+                shortName: NameField.short.encode(entry.name),
+                longName: NameField.extended.encode(entry.name),
+                hasExtendedName: !NameField.short.fits(entry.name),
                 rates: Catalog.normalized(entry.rates),
                 initialRate: entry.initialRate,
                 devices: clockHolders[index])
@@ -122,9 +114,9 @@ struct Catalog: Sendable {
         voltageDomains = tables.voltageDomains.enumerated().map { index, entry in
             VoltageInfo(
                 name: entry.name,
-                shortName: paddedName(entry.name, width: 16),
-                longName: paddedName(entry.name, width: 64),
-                hasExtendedName: entry.name.utf8.count > 15,
+                shortName: NameField.short.encode(entry.name),
+                longName: NameField.extended.encode(entry.name),
+                hasExtendedName: !NameField.short.fits(entry.name),
                 levels: Catalog.normalized(entry.levels),
                 initialLevel: entry.initialLevel,
                 initiallyOn: entry.initiallyOn,
@@ -142,7 +134,7 @@ struct Catalog: Sendable {
                 if let index = deviceIndexByID[id] { permissions[index] = mask }
             }
             return AgentInfo(
-                id: agent.id, name: agent.name, shortName: paddedName(agent.name, width: 16),
+                id: agent.id, name: agent.name, shortName: NameField.short.encode(agent.name),
                 trusted: agent.trusted, protocolMask: mask, protocolList: list,
                 initialPermissions: permissions)
         }

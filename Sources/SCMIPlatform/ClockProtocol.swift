@@ -4,22 +4,8 @@ import ResourceTables
 // (docs/protocol.md §10): every command clk-scmi sends for that version.
 
 enum ClockProtocol {
-    static let id: UInt8 = 0x14
+    static let id = ProtocolID.clock
     static let version: UInt32 = 0x30000
-
-    static let attributes: UInt8 = 0x3
-    static let describeRates: UInt8 = 0x4
-    static let rateSet: UInt8 = 0x5
-    static let rateGet: UInt8 = 0x6
-    static let configSet: UInt8 = 0x7
-    static let nameGet: UInt8 = 0x8
-    static let rateNotify: UInt8 = 0x9
-    static let rateChangeRequestedNotify: UInt8 = 0xA
-    static let configGet: UInt8 = 0xB
-    static let possibleParentsGet: UInt8 = 0xC
-    static let parentSet: UInt8 = 0xD
-    static let parentGet: UInt8 = 0xE
-    static let getPermissions: UInt8 = 0xF
 
     /// 0x0–0x8 and CONFIG_GET; not the notify, parent or permission commands.
     static let implemented: UInt32 = 0x1FF | 1 << 0xB
@@ -27,9 +13,6 @@ enum ClockProtocol {
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
     static let attributeExtendedName: UInt32 = 1 << 29
-
-    /// CLOCK_DESCRIBE_RATES num_rates_flags bit 12: the reply is a {min, max, step} triplet.
-    static let rangeFormat: UInt32 = 1 << 12
 
     /// CLOCK_RATE_SET flags.
     static let flagAsync: UInt32 = 1 << 0
@@ -73,40 +56,39 @@ enum ClockProtocol {
 
 extension AgentSession {
     func handleClock(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        switch messageID {
-        case CommonMessage.protocolVersion:
+        guard let message = ClockMessage(rawValue: messageID) else { return .notFound }
+        switch message {
+        case .protocolVersion:
             return answerVersion(ClockProtocol.version, payload, &reply)
-        case CommonMessage.protocolAttributes:
+        case .protocolAttributes:
             // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
             // delayed response would need the eventq (docs/protocol.md §15).
             guard payload.count == 0 else { return .protocolError }
             reply.append(UInt32(min(platform.catalog.clocks.count, 0xFFFF)))
             return .success
-        case CommonMessage.protocolMessageAttributes:
+        case .protocolMessageAttributes:
             return answerMessageAttributes(implemented: ClockProtocol.implemented, payload, &reply)
-        case ClockProtocol.attributes: return clockAttributes(payload, &reply)
-        case ClockProtocol.describeRates: return describeRates(payload, &reply)
-        case ClockProtocol.rateSet: return rateSet(payload)
-        case ClockProtocol.rateGet: return rateGet(payload, &reply)
-        case ClockProtocol.configSet: return clockConfigSet(payload)
-        case ClockProtocol.nameGet: return clockNameGet(payload, &reply)
-        case ClockProtocol.configGet: return clockConfigGet(payload, &reply)
-        case ClockProtocol.rateNotify, ClockProtocol.rateChangeRequestedNotify:
+        case .attributes: return clockAttributes(payload, &reply)
+        case .describeRates: return describeRates(payload, &reply)
+        case .rateSet: return rateSet(payload)
+        case .rateGet: return rateGet(payload, &reply)
+        case .configSet: return clockConfigSet(payload)
+        case .nameGet: return clockNameGet(payload, &reply)
+        case .configGet: return clockConfigGet(payload, &reply)
+        case .rateNotify, .rateChangeRequestedNotify:
             // Notifications travel on the eventq, which is not offered: the
             // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
             return .notSupported
-        case ClockProtocol.possibleParentsGet, ClockProtocol.parentSet, ClockProtocol.parentGet:
+        case .possibleParentsGet, .parentSet, .parentGet:
             // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
             return .notSupported
-        case ClockProtocol.getPermissions:
+        case .getPermissions:
             // Not advertised (CLOCK_ATTRIBUTES bit 1 = 0): permissions change at
             // run time through a trusted agent's BASE_SET_*_PERMISSIONS, but
             // Linux asks once at probe and, when told "no", drops the clock's
             // enable/rate operations for good. Without this command Linux keeps
             // them, and a clock the agent may not use answers DENIED per command.
             return .notSupported
-        default:
-            return .notFound
         }
     }
 
@@ -125,7 +107,7 @@ extension AgentSession {
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
         if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
         reply.append(attributes)
-        reply.append(bytes: clock.shortName, width: 16)
+        reply.append(bytes: clock.shortName, width: NameField.short.width)
         reply.append(UInt32(0))
         return .success
     }
@@ -145,11 +127,11 @@ extension AgentSession {
             let remaining = rates.count - start
             guard reply.fits(4 + 8) else { return .commsError }
             let count = min(remaining, (reply.freeBytes - 4) / 8)
-            reply.append(UInt32(count) | UInt32(min(remaining - count, 0xFFFF)) << 16)
+            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
             for rate in rates[start ..< start + count] { reply.append(rate) }
         case .range(let minimum, let maximum, let step):
             guard first == 0 else { return .outOfRange }
-            reply.append(3 | ClockProtocol.rangeFormat)
+            reply.append(DescribePage.triplet.word)
             reply.append(minimum)
             reply.append(maximum)
             reply.append(step)
@@ -252,7 +234,7 @@ extension AgentSession {
         guard payload.count == 4 else { return .protocolError }
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.clocks[index].longName, width: 64)
+        reply.append(bytes: platform.catalog.clocks[index].longName, width: NameField.extended.width)
         return .success
     }
 }

@@ -5,21 +5,21 @@
 
 enum DeclaredProtocol {
     /// The version each reports: one Linux 6.12 speaks (docs/protocol.md §3).
-    static func version(_ protocolID: UInt8) -> UInt32 {
+    static func version(_ protocolID: ProtocolID) -> UInt32 {
         switch protocolID {
-        case 0x11: 0x30000  // power domain
-        case 0x13: 0x30000  // performance
-        case 0x15: 0x30000  // sensor
-        case 0x16: 0x30000  // reset
+        case .powerDomain: 0x30000
+        case .performance: 0x30000
+        case .sensor: 0x30000
+        case .reset: 0x30000
         default: 0x10000
         }
     }
 
     /// PROTOCOL_ATTRIBUTES words: the resource count (0) and the protocol's
     /// other words, all 0 (no statistics or sensor shared memory, no async).
-    static func attributeWords(_ protocolID: UInt8) -> Int {
+    static func attributeWords(_ protocolID: ProtocolID) -> Int {
         switch protocolID {
-        case 0x11, 0x13, 0x15: 4  // count/flags, address low, address high, length
+        case .powerDomain, .performance, .sensor: 4  // count/flags, address low, address high, length
         default: 1  // reset: the count
         }
     }
@@ -31,17 +31,17 @@ enum DeclaredProtocol {
 extension AgentSession {
     /// Every other message is about a resource, and none exists: NOT_FOUND
     /// (also what an undefined message id gets).
-    func handleDeclaredProtocol(_ protocolID: UInt8, _ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        switch messageID {
-        case CommonMessage.protocolVersion:
+    func handleDeclaredProtocol(_ protocolID: ProtocolID, _ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        switch CommonMessage(rawValue: messageID) {
+        case .protocolVersion?:
             return answerVersion(DeclaredProtocol.version(protocolID), payload, &reply)
-        case CommonMessage.protocolAttributes:
+        case .protocolAttributes?:
             guard payload.count == 0 else { return .protocolError }
             for _ in 0 ..< DeclaredProtocol.attributeWords(protocolID) { reply.append(UInt32(0)) }
             return .success
-        case CommonMessage.protocolMessageAttributes:
+        case .protocolMessageAttributes?:
             return answerMessageAttributes(implemented: DeclaredProtocol.implemented, payload, &reply)
-        default:
+        case nil:
             return .notFound
         }
     }

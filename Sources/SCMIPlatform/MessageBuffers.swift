@@ -13,9 +13,8 @@ struct Payload {
     /// `count` against the command's size first, so the fallback never
     /// answers a guest; it only keeps a mistake from reading out of bounds.
     func word(_ index: Int) -> UInt32 {
-        let offset = index &* 4
-        guard index >= 0, offset <= bytes.count &- 4 else { return 0 }
-        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        guard index >= 0 else { return 0 }
+        return LittleEndian.word(bytes, at: index &* 4) ?? 0
     }
 
     func int32(_ index: Int) -> Int32 { Int32(bitPattern: word(index)) }
@@ -50,7 +49,7 @@ struct Reply {
 
     mutating func append(_ value: UInt32) {
         guard fits(4) else { overflowed = true; return }
-        space.storeBytes(of: value.littleEndian, toByteOffset: length, as: UInt32.self)
+        LittleEndian.store(value, into: space, at: length)
         length += 4
     }
 
@@ -81,8 +80,8 @@ struct Reply {
         var status = status
         if status.isSuccess && overflowed { status = .commsError }
         if !status.isSuccess { length = SCMILimits.minResponse }
-        space.storeBytes(of: header.rawValue.littleEndian, toByteOffset: 0, as: UInt32.self)
-        space.storeBytes(of: UInt32(bitPattern: status.rawValue).littleEndian, toByteOffset: 4, as: UInt32.self)
+        LittleEndian.store(header.rawValue, into: space, at: 0)
+        LittleEndian.store(UInt32(bitPattern: status.rawValue), into: space, at: 4)
         return (length, status)
     }
 }

@@ -1,4 +1,7 @@
 import ResourceTables
+// Header, status, limits, ids and names are SCMIWire's; re-exported so that
+// code that imports the engine sees them as before they moved.
+@_exported import SCMIWire
 import Synchronization
 
 // The embedded SCMI platform: one per served blob, shared by every agent's

@@ -4,22 +4,13 @@ import ResourceTables
 // Linux's scmi-regulator sends.
 
 enum VoltageProtocol {
-    static let id: UInt8 = 0x17
+    static let id = ProtocolID.voltage
     static let version: UInt32 = 0x20000
-
-    static let domainAttributes: UInt8 = 0x3
-    static let describeLevels: UInt8 = 0x4
-    static let configSet: UInt8 = 0x5
-    static let configGet: UInt8 = 0x6
-    static let levelSet: UInt8 = 0x7
-    static let levelGet: UInt8 = 0x8
-    static let nameGet: UInt8 = 0x9
 
     /// Every command of version 2.0 (0x0–0x9).
     static let implemented: UInt32 = 0x3FF
 
     static let attributeExtendedName: UInt32 = 1 << 30
-    static let segmentFormat: UInt32 = 1 << 12
 
     /// Architectural modes of VOLTAGE_CONFIG_SET / GET.
     static let modeOff: UInt32 = 0x0
@@ -47,23 +38,23 @@ enum VoltageProtocol {
 
 extension AgentSession {
     func handleVoltage(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        switch messageID {
-        case CommonMessage.protocolVersion:
+        guard let message = VoltageMessage(rawValue: messageID) else { return .notFound }
+        switch message {
+        case .protocolVersion:
             return answerVersion(VoltageProtocol.version, payload, &reply)
-        case CommonMessage.protocolAttributes:
+        case .protocolAttributes:
             guard payload.count == 0 else { return .protocolError }
             reply.append(UInt32(min(platform.catalog.voltageDomains.count, 0xFFFF)))
             return .success
-        case CommonMessage.protocolMessageAttributes:
+        case .protocolMessageAttributes:
             return answerMessageAttributes(implemented: VoltageProtocol.implemented, payload, &reply)
-        case VoltageProtocol.domainAttributes: return voltageDomainAttributes(payload, &reply)
-        case VoltageProtocol.describeLevels: return describeLevels(payload, &reply)
-        case VoltageProtocol.configSet: return voltageConfigSet(payload)
-        case VoltageProtocol.configGet: return voltageConfigGet(payload, &reply)
-        case VoltageProtocol.levelSet: return levelSet(payload)
-        case VoltageProtocol.levelGet: return levelGet(payload, &reply)
-        case VoltageProtocol.nameGet: return voltageNameGet(payload, &reply)
-        default: return .notFound
+        case .domainAttributes: return voltageDomainAttributes(payload, &reply)
+        case .describeLevels: return describeLevels(payload, &reply)
+        case .configSet: return voltageConfigSet(payload)
+        case .configGet: return voltageConfigGet(payload, &reply)
+        case .levelSet: return levelSet(payload)
+        case .levelGet: return levelGet(payload, &reply)
+        case .domainNameGet: return voltageNameGet(payload, &reply)
         }
     }
 
@@ -77,7 +68,7 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let domain = platform.catalog.voltageDomains[index]
         reply.append(domain.hasExtendedName ? VoltageProtocol.attributeExtendedName : 0)
-        reply.append(bytes: domain.shortName, width: 16)
+        reply.append(bytes: domain.shortName, width: NameField.short.width)
         return .success
     }
 
@@ -96,11 +87,11 @@ extension AgentSession {
             let remaining = levels.count - start
             guard reply.fits(4 + 4) else { return .commsError }
             let count = min(remaining, (reply.freeBytes - 4) / 4)
-            reply.append(UInt32(count) | UInt32(min(remaining - count, 0xFFFF)) << 16)
+            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
             for level in levels[start ..< start + count] { reply.append(level) }
         case .range(let minimum, let maximum, let step):
             guard first == 0 else { return .outOfRange }
-            reply.append(3 | VoltageProtocol.segmentFormat)
+            reply.append(DescribePage.triplet.word)
             reply.append(minimum)
             reply.append(maximum)
             reply.append(step)
@@ -183,7 +174,7 @@ extension AgentSession {
         guard payload.count == 4 else { return .protocolError }
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: 64)
+        reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: NameField.extended.width)
         return .success
     }
 }

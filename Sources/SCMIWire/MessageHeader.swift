@@ -15,9 +15,14 @@ public struct MessageHeader: RawRepresentable, Hashable, Sendable, CustomStringC
             | (UInt32(token) & MessageHeader.tokenMask) << 18
     }
 
+    /// The header of `message`, whose protocol the message type names.
+    public init<Message: SCMIMessage>(_ message: Message, type: MessageType = .command, token: UInt16 = 0) {
+        self.init(protocolID: Message.protocolID.rawValue, messageID: message.rawValue, type: type, token: token)
+    }
+
     /// Tokens are 10 bits wide.
     public static let tokenMask: UInt32 = 0x3FF
-    static let reservedMask: UInt32 = 0xF000_0000
+    public static let reservedMask: UInt32 = 0xF000_0000
 
     public var messageID: UInt8 { UInt8(truncatingIfNeeded: rawValue) }
     public var type: MessageType { MessageType(rawValue: UInt8(truncatingIfNeeded: (rawValue >> 8) & 0x3)) ?? .reserved }
