@@ -73,8 +73,10 @@ let package = Package(
         ),
 
         .testTarget(name: "SCMIWireTests", dependencies: ["SCMIWire"]),
-        .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT"]),
-        .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables"]),
+        // What several test targets share (seeded generators, tool lookup); never in a product.
+        .target(name: "TestKit", path: "Tests/TestKit"),
+        .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT", "TestKit"]),
+        .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables", "TestKit"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),
@@ -86,6 +88,6 @@ let package = Package(
             name: "ServeRuntimeTests",
             dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform"]),
+        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform", "TestKit"]),
     ]
 )

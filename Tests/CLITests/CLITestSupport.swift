@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TestKit  // every file of this test target uses its seeds and tool lookup
 import Testing
 
 /// Running the BUILT scmi-dt binary end to end, as a user would. Shared by all
@@ -113,15 +114,6 @@ func scmiDT(arguments: [String], environment: [String: String] = [:]) throws -> 
 
 func examplePath(_ relative: String) -> String { packageRoot.appendingPathComponent("examples/" + relative).path }
 
-/// `/usr/bin/dtc`-style lookup in PATH.
-func findInPath(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-        let candidate = String(directory) + "/" + name
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-}
 
 /// A fresh directory under /tmp, removed by `cleanup()`.
 struct TemporaryDirectory {
@@ -189,42 +181,8 @@ func parseFindings(_ json: String) throws -> [Finding] {
     }
 }
 
-/// A tiny deterministic generator (SplitMix64), so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
-/// The seed of a randomised test: $SCMI_DT_SEED when set (decimal or 0x-hex), else the test's
-/// own fixed default, so a plain run is deterministic. Every failure message names the seed
-/// (`"\(seed)"`); `SCMI_DT_SEED=<seed> swift test --filter <test>` replays it, and
-/// `SCMI_DT_SEED=$RANDOM swift test` tries new inputs.
-struct TestSeed: CustomStringConvertible, Sendable {
-    let value: UInt64
-
-    init(default fallback: UInt64) throws {
-        guard let text = ProcessInfo.processInfo.environment["SCMI_DT_SEED"] else {
-            value = fallback
-            return
-        }
-        let hex = text.lowercased().hasPrefix("0x")
-        guard let parsed = hex ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text) else { throw BadSeed(text: text) }
-        value = parsed
-    }
-
-    var generator: SplitMix { SplitMix(seed: value) }
-    var description: String { "seed \(value) (SCMI_DT_SEED=\(value) replays it)" }
+extension TestSeed {
+    /// The seed as a swift-testing comment, for every expectation of a randomised test.
     var comment: Comment { Comment(rawValue: description) }
 }
 
-struct BadSeed: Error, CustomStringConvertible {
-    var text: String
-    var description: String { "SCMI_DT_SEED=\(text) is not a number (decimal or 0x-hex)" }
-}
