@@ -74,7 +74,7 @@ let package = Package(
 
         .testTarget(name: "SCMIWireTests", dependencies: ["SCMIWire"]),
         // What several test targets share (seeded generators, tool lookup); never in a product.
-        .target(name: "TestKit", path: "Tests/TestKit"),
+        .target(name: "TestKit", dependencies: ["VhostUser", "SCMIClient"], path: "Tests/TestKit"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT", "TestKit"]),
         .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables", "TestKit"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
@@ -86,7 +86,7 @@ let package = Package(
         // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket.
         .testTarget(
             name: "ServeRuntimeTests",
-            dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", "TestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform", "TestKit"]),
     ]

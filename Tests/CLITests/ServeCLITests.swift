@@ -96,51 +96,6 @@ struct StatusFailed: Error, CustomStringConvertible {
     var description: String { "status failed: " + output }
 }
 
-/// One frontend connection (a "guest") and its SCMI client.
-final class Agent {
-    let frontend: VhostUserFrontend
-    let client: SCMIClient
-
-    init(socketPath: String) throws {
-        frontend = try VhostUserFrontend(socketPath: socketPath)
-        client = SCMIClient(transport: Transport(frontend: frontend))
-    }
-
-    struct Transport: SCMITransport {
-        let frontend: VhostUserFrontend
-        mutating func exchange(request: [UInt8], responseCapacity: Int) throws -> [UInt8] {
-            try frontend.exchange(request: request, responseCapacity: responseCapacity)
-        }
-    }
-
-    /// Like a guest powering off: rings stopped, socket closed.
-    func leave() { frontend.close() }
-
-    deinit { frontend.close() }
-}
-
-/// Waits (bounded, polling) until `condition` holds: for effects serve applies
-/// asynchronously, like withdrawing a departed frontend's requests. Returns
-/// whether it came true; the caller asserts on that, never on the time taken.
-func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
-    for _ in 0..<200 {
-        if try condition() { return true }
-        usleep(25_000)
-    }
-    return try condition()
-}
-
-/// The SCMI status a call failed with (nil when it succeeded).
-func statusOf(_ body: () throws -> Void) -> SCMIStatus? {
-    do {
-        try body()
-        return .success
-    } catch let error as SCMIClientError {
-        return error.status
-    } catch {
-        return nil
-    }
-}
 
 /// Little-endian words → bytes (for raw requests).
 func words(_ values: UInt32...) -> [UInt8] { values.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } } }

@@ -4,6 +4,7 @@ import Logging
 import SCMIClient
 import SCMIPlatform
 import ServeRuntime
+@_exported import TestKit  // Agent, eventually, statusOf for every file of this target
 import VhostUser
 
 #if canImport(Glibc)
@@ -113,46 +114,3 @@ final class InProcessServe {
     }
 }
 
-/// One frontend connection (a "guest") and its SCMI client.
-final class Agent {
-    let frontend: VhostUserFrontend
-    let client: SCMIClient
-
-    init(socketPath: String) throws {
-        frontend = try VhostUserFrontend(socketPath: socketPath)
-        client = SCMIClient(transport: Transport(frontend: frontend))
-    }
-
-    struct Transport: SCMITransport {
-        let frontend: VhostUserFrontend
-        mutating func exchange(request: [UInt8], responseCapacity: Int) throws -> [UInt8] {
-            try frontend.exchange(request: request, responseCapacity: responseCapacity)
-        }
-    }
-
-    /// Like a guest powering off: rings stopped, socket closed.
-    func leave() { frontend.close() }
-
-    deinit { frontend.close() }
-}
-
-/// Waits (bounded, polling) until `condition` holds.
-func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
-    for _ in 0..<200 {
-        if try condition() { return true }
-        usleep(25_000)
-    }
-    return try condition()
-}
-
-/// The SCMI status a call failed with (`.success` when it did not fail; nil for other errors).
-func statusOf(_ body: () throws -> Void) -> SCMIStatus? {
-    do {
-        try body()
-        return .success
-    } catch let error as SCMIClientError {
-        return error.status
-    } catch {
-        return nil
-    }
-}
