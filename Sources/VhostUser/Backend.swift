@@ -1,5 +1,5 @@
-import CLinuxShim
 import Glibc
+import LinuxIO
 import Logging
 import Synchronization
 import Virtqueue
@@ -49,7 +49,7 @@ public final class VhostUserBackend: Sendable {
         self.makeHandler = makeHandler
         stopFD = try EventNotifier.create()
         do {
-            listenFD = try UnixSocket.listen(on: socketPath)
+            listenFD = try UnixSocket.listen(on: socketPath).rawValue
         } catch {
             closeQuietly(stopFD)
             throw error
@@ -137,18 +137,20 @@ public final class VhostUserBackend: Sendable {
             }
             if watched[1].revents != 0 { return }
             guard watched[0].revents != 0 else { continue }
-            let fd = shim_accept_cloexec(listenFD)
-            if fd < 0 {
-                switch errno {
+            let fd: FileDescriptor
+            do {
+                fd = try UnixSocket.accept(FileDescriptor(rawValue: listenFD))
+            } catch {
+                switch error.errno ?? 0 {
                 case EINTR, EAGAIN, ECONNABORTED:
                     continue
-                default:  // EMFILE and the like: do not spin
-                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(errno)))")
+                case let code:  // EMFILE and the like: do not spin
+                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(code)))")
                     usleep(100_000)
                     continue
                 }
             }
-            admit(fd)
+            admit(fd.rawValue)
         }
     }
 
