@@ -48,6 +48,8 @@ public func closeAll(_ fds: [FileDescriptor]) {
 
 /// Waits until `fd` is readable (or hung up); false on timeout. `timeout` < 0 waits
 /// forever. Errors other than EINTR count as readable: the following read reports them.
+/// Inlinable: a ring worker on a non-blocking kick fd waits with it before every read.
+@inlinable
 public func waitReadable(_ fd: Int32, timeoutMilliseconds timeout: Int32) -> Bool {
     var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     while true {
