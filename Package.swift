@@ -12,7 +12,7 @@ let package = Package(
         // Every library module, for the nested Benchmarks/ package.
         .library(
             name: "SCMIDTKit",
-            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "VhostUser", "VirtioSCMI", "ServeRuntime"]
+            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "LinuxIO", "VhostUser", "VirtioSCMI", "ServeRuntime"]
         ),
     ],
     dependencies: [
@@ -42,10 +42,12 @@ let package = Package(
         // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides;
         // and in C, the SIGBUS handler that guards mapped guest memory.
         .target(name: "CLinuxShim"),
+        // Typed file descriptors, Unix sockets, eventfd, memfd, named threads: the Linux layer.
+        .target(name: "LinuxIO", dependencies: ["CLinuxShim"]),
         // Guest memory, split rings, descriptor chains (device and driver side).
         .target(name: "Virtqueue", dependencies: ["CLinuxShim"]),
         // vhost-user socket protocol, backend and frontend; knows nothing of SCMI.
-        .target(name: "VhostUser", dependencies: ["Virtqueue", "CLinuxShim", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "VhostUser", dependencies: ["Virtqueue", "LinuxIO", "CLinuxShim", .product(name: "Logging", package: "swift-log")]),
         // The virtio-scmi device: cmdq chains <-> SCMIPlatform.
         .target(
             name: "VirtioSCMI",
@@ -54,7 +56,7 @@ let package = Package(
         // The serve runtime: listeners per agent, reload, the control socket, status reports.
         .target(
             name: "ServeRuntime",
-            dependencies: ["BackendModel", "ResourceTables", "SCMIPlatform", "VhostUser", "VirtioSCMI", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["BackendModel", "ResourceTables", "SCMIPlatform", "LinuxIO", "VhostUser", "VirtioSCMI", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "scmi-dt",
@@ -80,7 +82,8 @@ let package = Package(
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),
-        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Virtqueue"]),
+        .testTarget(name: "LinuxIOTests", dependencies: ["LinuxIO"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "LinuxIO", "Virtqueue"]),
         .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables"]),
         // Run the built scmi-dt binary end to end (examples, serve + call).
         // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket.
@@ -88,6 +91,6 @@ let package = Package(
             name: "ServeRuntimeTests",
             dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", "TestKit", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "VhostUser", "SCMIClient", "SCMIPlatform", "TestKit"]),
+        .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "LinuxIO", "VhostUser", "SCMIClient", "SCMIPlatform", "TestKit"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LinuxIO
 import Logging
 import SCMIPlatform
 import Synchronization
@@ -70,7 +71,7 @@ public final class ControlServer: @unchecked Sendable {
     public static let sendDeadline: Duration = .seconds(5)
 
     private let path: String
-    private let listener: Int32
+    private let listener: FileDescriptor
     private let logger: Logger
     private let report: @Sendable () -> StatusReport
     private let stopping = Mutex(false)
@@ -89,9 +90,11 @@ public final class ControlServer: @unchecked Sendable {
     private func acceptLoop() {
         while true {
             slots.wait()
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                let code = errno
+            let client: Int32
+            do {
+                client = try UnixSocket.accept(listener).rawValue  // close-on-exec from the start
+            } catch {
+                let code = error.errno ?? 0
                 slots.signal()
                 if code == EINTR || code == ECONNABORTED { continue }
                 if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
@@ -105,7 +108,6 @@ public final class ControlServer: @unchecked Sendable {
                 close(client)
                 return
             }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             let thread = Thread { [self] in
                 answer(client)
                 slots.signal()
@@ -138,8 +140,8 @@ public final class ControlServer: @unchecked Sendable {
 
     public func stop() {
         stopping.withLock { $0 = true }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        shutdown(listener.rawValue, Int32(SHUT_RDWR))
+        listener.closeQuietly()
         unlink(path)
     }
 }

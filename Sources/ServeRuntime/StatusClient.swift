@@ -1,5 +1,5 @@
 import Foundation
-import VhostUser
+import LinuxIO
 
 #if canImport(Glibc)
 import Glibc
@@ -22,17 +22,16 @@ public enum StatusClient {
     /// The raw report (JSON) from the control socket at `path`, within `timeout`.
     public static func fetch(from path: String, timeout: Duration) throws(Failure) -> Data {
         let deadline = ContinuousClock.now + timeout
-        let fd: Int32
+        let fd: FileDescriptor
         do {
             fd = try UnixSocket.connect(to: path, timeout: timeout)
-        } catch VhostUserError.system(_, let code) where code == EAGAIN {
-            throw .notAccepted
         } catch {
+            if error.errno == EAGAIN { throw .notAccepted }
             throw .cannotConnect("\(error)")
         }
-        defer { close(fd) }
+        defer { fd.closeQuietly() }
         do {
-            return try ControlChannel.readToEnd(fd, until: deadline)
+            return try ControlChannel.readToEnd(fd.rawValue, until: deadline)
         } catch {
             switch error {
             case .timedOut: throw .timedOut

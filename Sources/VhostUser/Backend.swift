@@ -1,5 +1,5 @@
-import CLinuxShim
 import Glibc
+import LinuxIO
 import Logging
 import Synchronization
 import Virtqueue
@@ -19,9 +19,9 @@ public final class VhostUserBackend: Sendable {
     public let device: VhostUserDeviceDescription
     private let logger: Logger
     private let makeHandler: @Sendable () -> any VhostUserDeviceHandler
-    private let listenFD: Int32
+    private let listenFD: FileDescriptor
     /// Latch eventfd: written once by stop(), never read, so every poller sees it.
-    private let stopFD: Int32
+    private let stopFD: FileDescriptor
     private let statistics = BackendStatistics()
     private let state = Mutex(State())
 
@@ -47,11 +47,11 @@ public final class VhostUserBackend: Sendable {
         self.device = device
         self.logger = logger
         self.makeHandler = makeHandler
-        stopFD = try EventNotifier.create()
+        stopFD = try EventNotifier.make()
         do {
             listenFD = try UnixSocket.listen(on: socketPath)
         } catch {
-            closeQuietly(stopFD)
+            stopFD.closeQuietly()
             throw error
         }
     }
@@ -60,10 +60,10 @@ public final class VhostUserBackend: Sendable {
         // Only reachable when no thread runs (they hold the backend): not started, or stopped.
         let wasStopped = state.withLock { $0.stopped }
         if !wasStopped {
-            closeQuietly(listenFD)
+            listenFD.closeQuietly()
             unlink(socketPath)
         }
-        closeQuietly(stopFD)
+        stopFD.closeQuietly()
     }
 
     /// Starts accepting frontends.
@@ -94,7 +94,7 @@ public final class VhostUserBackend: Sendable {
         guard let acceptThread else { return }
         EventNotifier.signal(stopFD)
         acceptThread?.join()
-        closeQuietly(listenFD)
+        listenFD.closeQuietly()
         unlink(socketPath)
         let threads = state.withLock { state -> [NativeThread] in
             defer {
@@ -127,8 +127,8 @@ public final class VhostUserBackend: Sendable {
 
     private func acceptLoop() {
         while true {
-            var watched = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+            var watched = [pollfd(fd: listenFD.rawValue, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: stopFD.rawValue, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&watched, 2, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
@@ -137,18 +137,20 @@ public final class VhostUserBackend: Sendable {
             }
             if watched[1].revents != 0 { return }
             guard watched[0].revents != 0 else { continue }
-            let fd = shim_accept_cloexec(listenFD)
-            if fd < 0 {
-                switch errno {
+            let fd: FileDescriptor
+            do {
+                fd = try UnixSocket.accept(listenFD)
+            } catch {
+                switch error.errno ?? 0 {
                 case EINTR, EAGAIN, ECONNABORTED:
                     continue
-                default:  // EMFILE and the like: do not spin
-                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(errno)))")
+                case let code:  // EMFILE and the like: do not spin
+                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(code)))")
                     usleep(100_000)
                     continue
                 }
             }
-            admit(fd)
+            admit(fd.rawValue)
         }
     }
 
@@ -176,7 +178,7 @@ public final class VhostUserBackend: Sendable {
 
         let connection = BackendConnection(
             channel: VhostUserChannel(adopting: fd), device: device, handler: makeHandler(),
-            logger: logger, statistics: statistics, stopFD: stopFD)
+            logger: logger, statistics: statistics, stopFD: stopFD.rawValue)
         statistics.chainsServedThisConnection.store(0, ordering: .relaxed)
         statistics.connectedSince.withLock { $0 = wallClockSeconds() }
         state.withLock { $0.active = connection }

@@ -1,5 +1,5 @@
-import CLinuxShim
 import Glibc
+import LinuxIO
 
 /// One received message. The receiver owns `fileDescriptors` and must close every
 /// one it does not keep.
@@ -40,7 +40,7 @@ public final class VhostUserChannel: @unchecked Sendable {
 
     /// Connects to a listening vhost-user socket.
     public static func connect(to path: String) throws -> VhostUserChannel {
-        VhostUserChannel(adopting: try UnixSocket.connect(to: path))
+        VhostUserChannel(adopting: try UnixSocket.connect(to: path).rawValue)
     }
 
     public func close() {
@@ -84,31 +84,19 @@ public final class VhostUserChannel: @unchecked Sendable {
     }
 
     private func sendWithFileDescriptors(_ bytes: [UInt8], _ fds: [Int32]) throws -> Int {
-        var bytes = bytes
-        var control = [UInt8](repeating: 0, count: max(shim_cmsg_space_for_fds(fds.count), 1))
-        while true {
-            let count = bytes.withUnsafeMutableBytes { data in
-                control.withUnsafeMutableBytes { controlBytes in
-                    fds.withUnsafeBufferPointer { fdBuffer in
-                        var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                        var message = msghdr()
-                        return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                            message.msg_iov = vectorPointer
-                            message.msg_iovlen = 1
-                            if !fds.isEmpty {
-                                message.msg_control = controlBytes.baseAddress
-                                message.msg_controllen = shim_cmsg_put_fds(controlBytes.baseAddress, fdBuffer.baseAddress,
-                                                                           fds.count)
-                            }
-                            return sendmsg(fileDescriptor, &message, Int32(MSG_NOSIGNAL))
-                        }
-                    }
-                }
+        do {
+            return try bytes.withUnsafeBytes { bytes throws(LinuxIOError) in
+                try UnixSocket.send(fileDescriptor, bytes, attaching: fds)
             }
-            if count >= 0 { return count }
-            if errno == EINTR { continue }
-            throw errno == EPIPE || errno == ECONNRESET ? VhostUserError.disconnected : .lastError("sendmsg")
+        } catch let error as LinuxIOError {
+            throw error.errno == EPIPE || error.errno == ECONNRESET ? VhostUserError.disconnected : Self.converting(error)
         }
+    }
+
+    /// A LinuxIO failure as this module's error (same text).
+    private static func converting(_ error: LinuxIOError) -> VhostUserError {
+        if case .system(let call, let code) = error { return .system(call: call, errno: code) }
+        return .protocolViolation("\(error)")
     }
 
     // MARK: Receiving
@@ -152,44 +140,21 @@ public final class VhostUserChannel: @unchecked Sendable {
     /// The first recvmsg of a message: up to 12 header bytes plus any fds.
     private func receiveFirstChunk(into header: inout [UInt8], fds: inout [Int32]) throws -> Int {
         let capacity = VhostUserLimits.maximumFileDescriptors
-        var control = [UInt8](repeating: 0, count: shim_cmsg_space_for_fds(capacity))
-        var received = [Int32](repeating: -1, count: capacity)
-        var dropped = 0
-        var truncated = false
-        var found = 0
-        let count: Int = header.withUnsafeMutableBytes { data in
-            control.withUnsafeMutableBytes { controlBytes in
-                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
-                    var result: Int
-                    repeat {
-                        result = recvmsg(fileDescriptor, &message, Int32(MSG_CMSG_CLOEXEC))
-                    } while result < 0 && errno == EINTR
-                    if result >= 0 {
-                        truncated = message.msg_flags & Int32(MSG_CTRUNC) != 0
-                        found = received.withUnsafeMutableBufferPointer {
-                            shim_cmsg_take_fds(&message, $0.baseAddress, capacity, &dropped)
-                        }
-                    }
-                    return result
-                }
+        let chunk: ReceivedChunk
+        do {
+            chunk = try header.withUnsafeMutableBytes { data throws(LinuxIOError) in
+                try UnixSocket.receive(fileDescriptor, into: data, fileDescriptorCapacity: capacity)
             }
+        } catch let error as LinuxIOError {
+            throw error.errno == ECONNRESET ? VhostUserError.disconnected : Self.converting(error)
         }
-        if count < 0 {
-            throw errno == ECONNRESET ? VhostUserError.disconnected : .lastError("recvmsg")
-        }
-        fds = Array(received[0..<found])
-        if truncated || dropped > 0 {
+        fds = chunk.fileDescriptors
+        if chunk.overflowed {
             closeAll(fds)
             fds = []
             throw VhostUserError.protocolViolation("more than \(capacity) file descriptors on one message")
         }
-        return count
+        return chunk.byteCount
     }
 
     /// Fills `buffer[start...]` with plain recv calls, each preceded by a bounded wait.

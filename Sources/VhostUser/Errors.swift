@@ -1,15 +1,11 @@
 import Glibc
+import LinuxIO
 
 /// Everything that can go wrong in this module, with the place it went wrong.
+/// Sockets, eventfds, memfds and threads fail with `LinuxIOError` (LinuxIO).
 public enum VhostUserError: Error, Equatable, CustomStringConvertible {
     /// A system call failed.
     case system(call: String, errno: Int32)
-    /// A socket path does not fit `sockaddr_un` (107 bytes).
-    case socketPathTooLong(String)
-    /// Another process is listening on the path.
-    case socketInUse(String)
-    /// The path exists and is not a socket: we will not remove it.
-    case pathIsNotASocket(String)
     /// The peer broke the protocol (framing, sizes, replies).
     case protocolViolation(String)
     /// The peer refused a request (REPLY_ACK with a non-zero value).
@@ -30,9 +26,6 @@ public enum VhostUserError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .system(let call, let errno):
             return "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))"
-        case .socketPathTooLong(let path): return "socket path too long for a Unix socket: \(path)"
-        case .socketInUse(let path): return "another process is already listening on \(path)"
-        case .pathIsNotASocket(let path): return "\(path) exists and is not a socket"
         case .protocolViolation(let what): return "vhost-user protocol violation: \(what)"
         case .requestRejected(let request): return "the backend rejected \(request)"
         case .missingFeature(let what): return "the backend does not offer \(what)"
@@ -47,16 +40,6 @@ public enum VhostUserError: Error, Equatable, CustomStringConvertible {
     static func lastError(_ call: String) -> VhostUserError { .system(call: call, errno: errno) }
 }
 
-/// Closes `fd` when it is valid, ignoring errors (nothing useful can be done).
-@inline(__always) func closeQuietly(_ fd: Int32) {
-    if fd >= 0 { _ = Glibc.close(fd) }
-}
-
-/// Closes every fd of a list.
-func closeAll(_ fds: [Int32]) {
-    for fd in fds { closeQuietly(fd) }
-}
-
 /// Seconds since the Unix epoch, for status displays.
 func wallClockSeconds() -> Double {
     var now = timespec()
@@ -64,13 +47,7 @@ func wallClockSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
-/// Waits until `fd` is readable (or hung up); false on timeout. `timeout` < 0 waits forever.
-func waitReadable(_ fd: Int32, timeoutMilliseconds timeout: Int32) -> Bool {
-    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-    while true {
-        let result = poll(&entry, 1, timeout)
-        if result > 0 { return true }
-        if result == 0 { return false }
-        if errno != EINTR { return true }  // let the following read report the error
-    }
-}
+/// The Linux layer's eventfd helpers, under the name VhostUser exported before
+/// LinuxIO existed: VirtioSCMI and the Benchmarks package still spell it so.
+/// New code imports LinuxIO.
+public typealias EventNotifier = LinuxIO.EventNotifier

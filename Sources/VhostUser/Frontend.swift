@@ -1,4 +1,5 @@
 import Glibc
+import LinuxIO
 import Virtqueue
 
 /// How a frontend sets itself up.

@@ -1,5 +1,6 @@
 import CLinuxShim
 import Glibc
+import LinuxIO
 import Virtqueue
 
 /// The guest RAM regions of one SET_MEM_TABLE, mmapped from the fds QEMU passed.

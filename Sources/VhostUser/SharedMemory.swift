@@ -1,5 +1,5 @@
-import CLinuxShim
 import Glibc
+import LinuxIO
 
 /// Guest RAM as a frontend owns it: a memfd mapped shared into this process, known
 /// to the device at a guest-physical base address (like QEMU's
@@ -14,18 +14,15 @@ public final class SharedMemory {
     public var userAddress: UInt64 { UInt64(UInt(bitPattern: base)) }
 
     public init(size: Int, guestPhysicalAddress: UInt64, name: String = "vhost-user-guest-ram") throws {
-        let fd = shim_memfd_create(name)
-        guard fd >= 0 else { throw VhostUserError.lastError("memfd_create") }
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let error = VhostUserError.lastError("ftruncate of the memfd")
-            closeQuietly(fd)
+        let file = try MemoryFile.create(name: name, size: size)
+        let base: UnsafeMutableRawPointer
+        do {
+            base = try MemoryFile.map(file, size: size)
+        } catch {
+            file.closeQuietly()
             throw error
         }
-        guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
-            let error = VhostUserError.lastError("mmap of the memfd")
-            closeQuietly(fd)
-            throw error
-        }
+        let fd = file.rawValue
         fileDescriptor = fd
         self.base = base
         self.size = size

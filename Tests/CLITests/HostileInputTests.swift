@@ -1,4 +1,5 @@
 import Foundation
+import LinuxIO
 import SCMIPlatform
 import Testing
 import VhostUser
@@ -24,7 +25,7 @@ func largeBoard(in directory: TemporaryDirectory, devices: Int = 4000) throws ->
 }
 
 /// A raw connection to a Unix socket that the test drives by hand.
-func rawConnect(_ path: String) throws -> Int32 { try UnixSocket.connect(to: path) }
+func rawConnect(_ path: String) throws -> Int32 { try UnixSocket.connect(to: path).rawValue }
 
 /// Regressions from fuzzing `serve` and `check` with hostile clients, frontends and blobs
 /// (issue: "serve and check must survive hostile clients, frontends and blobs").
@@ -96,7 +97,7 @@ struct HostileInputTests {
         defer { directory.cleanup() }
         let path = directory.path("silent.sock")
         let listener = try UnixSocket.listen(on: path)
-        defer { close(listener) }
+        defer { listener.closeQuietly() }
         let result = try runTool(scmiDTBinary, ["status", "--control", path, "--timeout", "0.5"], timeout: 30)
         #expect(result.status == 2)
         #expect(result.stderr.contains("no complete report from \(path) within 0.5 s"), "\(result.stderr)")

@@ -1,4 +1,5 @@
 import Glibc
+import LinuxIO
 import Logging
 import Testing
 import VhostUser
@@ -82,7 +83,7 @@ import Virtqueue
     @Test func staleSocketFilesAreReplacedButLiveOnesAndOtherFilesAreNot() throws {
         let fixture = try BackendFixture()
         // Live listener on the path.
-        #expect(throws: VhostUserError.socketInUse(fixture.path)) {
+        #expect(throws: LinuxIOError.socketInUse(fixture.path)) {
             _ = try VhostUserBackend(socketPath: fixture.path, device: VhostUserDeviceDescription(queueCount: 2),
                                      logger: fixture.log.logger, makeHandler: { ReversingDevice() })
         }
@@ -108,11 +109,11 @@ import Virtqueue
         let file = open(fixture.path, O_CREAT | O_WRONLY, 0o600)
         close(file)
         defer { unlink(fixture.path) }
-        #expect(throws: VhostUserError.pathIsNotASocket(fixture.path)) {
+        #expect(throws: LinuxIOError.pathIsNotASocket(fixture.path)) {
             _ = try VhostUserBackend(socketPath: fixture.path, device: VhostUserDeviceDescription(queueCount: 2),
                                      logger: fixture.log.logger, makeHandler: { ReversingDevice() })
         }
-        #expect(throws: VhostUserError.socketPathTooLong(String(repeating: "x", count: 200))) {
+        #expect(throws: LinuxIOError.socketPathTooLong(String(repeating: "x", count: 200))) {
             _ = try VhostUserBackend(socketPath: String(repeating: "x", count: 200),
                                      device: VhostUserDeviceDescription(queueCount: 2),
                                      logger: fixture.log.logger, makeHandler: { ReversingDevice() })
