@@ -102,8 +102,7 @@ extension AgentSession {
         guard payload.count == 4 else { return .protocolError }
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let clock = platform.catalog.clocks[index]
-        let slot = index * platform.catalog.agents.count + agent
-        let on = platform.state.withLock { $0.clockEnableRequests[slot] == .on }
+        let on = platform.state.withLock { $0.clockEnable.request(resource: index, agent: agent) == .on }
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
         if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
         reply.append(attributes)
@@ -160,7 +159,9 @@ extension AgentSession {
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
             guard let rounded = ClockProtocol.round(rate, in: clock.rates, rounding) else { return .outOfRange }
-            platform.requestClockRate(&state, clock: index, agent: agent, rate: rounded)
+            if let change = state.clockRate.request(rounded, resource: index, agent: agent) {
+                platform.reportClockRate(index, change, agent: agent, cause: .request)
+            }
             return .success
         }
     }
@@ -171,7 +172,7 @@ extension AgentSession {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.clocks[index].devices
         let rate: UInt64? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate[index] : nil
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate.value[index] : nil
         }
         guard let rate else { return .denied }
         reply.append(rate)
@@ -204,7 +205,9 @@ extension AgentSession {
                 guard attributes & ~UInt32(1) == 0 else { return .invalidParameters }
                 request = attributes & 1 != 0 ? .on : .off
             }
-            platform.requestClockEnable(&state, clock: index, agent: agent, request)
+            if let on = state.clockEnable.request(request, resource: index, agent: agent) {
+                platform.reportClockEnable(index, on, agent: agent, cause: .request)
+            }
             return .success
         }
     }
@@ -216,9 +219,8 @@ extension AgentSession {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let holders = platform.catalog.clocks[index].devices
-        let slot = index * platform.catalog.agents.count + agent
         let on: Bool? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnableRequests[slot] == .on : nil
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         guard flags & ~UInt32(0xFF) == 0 else { return .invalidParameters }
@@ -236,5 +238,31 @@ extension AgentSession {
         reply.append(UInt32(0))
         reply.append(bytes: platform.catalog.clocks[index].longName, width: NameField.extended.width)
         return .success
+    }
+}
+
+// MARK: - Arbitration (docs/serve.md §4)
+
+extension SCMIPlatform {
+    /// Withdraws `agent`'s enable and rate requests on every clock, reporting
+    /// each change clock by clock (enable first, then rate).
+    func withdrawClockRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
+        for clock in catalog.clocks.indices {
+            if let on = state.clockEnable.withdraw(resource: clock, agent: agent) {
+                reportClockEnable(clock, on, agent: agent, cause: cause)
+            }
+            if let change = state.clockRate.withdraw(resource: clock, agent: agent) {
+                reportClockRate(clock, change, agent: agent, cause: cause)
+            }
+        }
+    }
+
+    func reportClockEnable(_ clock: Int, _ on: Bool, agent: Int, cause: ChangeCause) {
+        let id = UInt32(clock), who = catalog.agents[agent].id
+        report(on ? .clockEnabled(clock: id, agent: who, cause: cause) : .clockDisabled(clock: id, agent: who, cause: cause))
+    }
+
+    func reportClockRate(_ clock: Int, _ change: (from: UInt64, to: UInt64), agent: Int, cause: ChangeCause) {
+        report(.clockRate(clock: UInt32(clock), from: change.from, to: change.to, agent: catalog.agents[agent].id, cause: cause))
     }
 }

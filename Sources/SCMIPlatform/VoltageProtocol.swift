@@ -114,7 +114,9 @@ extension AgentSession {
             case VoltageProtocol.modeOff: request = .off
             default: return .invalidParameters
             }
-            platform.requestVoltageEnable(&state, domain: index, agent: agent, request)
+            if let on = state.voltageEnable.request(request, resource: index, agent: agent) {
+                platform.reportVoltageEnable(index, on, agent: agent, cause: .request)
+            }
             return .success
         }
     }
@@ -124,9 +126,8 @@ extension AgentSession {
         guard payload.count == 4 else { return .protocolError }
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
-        let slot = index * platform.catalog.agents.count + agent
         let on: Bool? = platform.state.withLock { state in
-            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageEnableRequests[slot] == .on : nil
+            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageEnable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         reply.append(on ? VoltageProtocol.modeOn : VoltageProtocol.modeOff)
@@ -152,7 +153,9 @@ extension AgentSession {
             case .offGrid: return .invalidParameters
             case .valid: break
             }
-            platform.requestVoltageLevel(&state, domain: index, agent: agent, level: level)
+            if let change = state.voltageLevel.request(level, resource: index, agent: agent) {
+                platform.reportVoltageLevel(index, change, agent: agent, cause: .request)
+            }
             return .success
         }
     }
@@ -163,7 +166,7 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
         let level: Int32? = platform.state.withLock { state in
-            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageLevel[index] : nil
+            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageLevel.value[index] : nil
         }
         guard let level else { return .denied }
         reply.append(level)
@@ -176,5 +179,31 @@ extension AgentSession {
         reply.append(UInt32(0))
         reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: NameField.extended.width)
         return .success
+    }
+}
+
+// MARK: - Arbitration (docs/serve.md §4)
+
+extension SCMIPlatform {
+    /// Withdraws `agent`'s on/off and level requests on every domain,
+    /// reporting each change domain by domain (on/off first, then level).
+    func withdrawVoltageRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
+        for domain in catalog.voltageDomains.indices {
+            if let on = state.voltageEnable.withdraw(resource: domain, agent: agent) {
+                reportVoltageEnable(domain, on, agent: agent, cause: cause)
+            }
+            if let change = state.voltageLevel.withdraw(resource: domain, agent: agent) {
+                reportVoltageLevel(domain, change, agent: agent, cause: cause)
+            }
+        }
+    }
+
+    func reportVoltageEnable(_ domain: Int, _ on: Bool, agent: Int, cause: ChangeCause) {
+        let id = UInt32(domain), who = catalog.agents[agent].id
+        report(on ? .voltageOn(domain: id, agent: who, cause: cause) : .voltageOff(domain: id, agent: who, cause: cause))
+    }
+
+    func reportVoltageLevel(_ domain: Int, _ change: (from: Int32, to: Int32), agent: Int, cause: ChangeCause) {
+        report(.voltageLevel(domain: UInt32(domain), from: change.from, to: change.to, agent: catalog.agents[agent].id, cause: cause))
     }
 }
