@@ -58,42 +58,22 @@ public final class AgentSession: @unchecked Sendable {
     }
 
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
-    /// this agent (docs/binding.md §4); Base is always there.
+    /// this agent (docs/binding.md §4); Base is always there. The protocol's
+    /// unit (SCMIPlatform.units) answers the rest.
     private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        let protocolID = ProtocolID(header.protocolID)
-        if protocolID == .base {
-            return handleBase(header.messageID, payload, &reply)
+        let protocolID = header.protocolID
+        if protocolID != ProtocolID.base.rawValue {
+            guard info.protocolMask & protocolBit(protocolID) != 0 else { return .notSupported }
         }
-        guard info.protocolMask & protocolBit(protocolID.rawValue) != 0 else { return .notSupported }
-        switch protocolID {
-        case .clock: return handleClock(header.messageID, payload, &reply)
-        case .voltage: return handleVoltage(header.messageID, payload, &reply)
-        default: return handleDeclaredProtocol(protocolID, header.messageID, payload, &reply)
-        }
+        let index = SCMIPlatform.unitIndex[Int(protocolID)]
+        guard index >= 0 else { return .notSupported }
+        return SCMIPlatform.units[Int(index)].dispatch(self, header.messageID, payload, &reply)
     }
 }
 
-// MARK: - Commands every protocol has (docs/protocol.md §4; SCMIWire's CommonMessage)
+// MARK: - Shared by every protocol
 
 extension AgentSession {
-    /// PROTOCOL_VERSION: no parameters, the version word.
-    func answerVersion(_ version: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 0 else { return .protocolError }
-        reply.append(version)
-        return .success
-    }
-
-    /// PROTOCOL_MESSAGE_ATTRIBUTES: SUCCESS with attributes 0 for a message
-    /// this platform implements (bit `id` of `implemented`), NOT_FOUND for any
-    /// other (docs/protocol.md §4; what SCP-firmware and scmi-tests expect).
-    func answerMessageAttributes(implemented: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
-        let messageID = payload.word(0)
-        guard messageID < 32, implemented & (1 << messageID) != 0 else { return .notFound }
-        reply.append(UInt32(0))
-        return .success
-    }
-
     /// Whether this agent may read or change the state of a resource held by
     /// `holders` through protocol `protocolID` (docs/binding.md §4). Lock held.
     func mayUse(_ state: borrowing SharedState, _ protocolID: ProtocolID, holders: [Int]) -> Bool {

@@ -137,12 +137,3 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return (old, derived)
     }
 }
-
-extension SCMIPlatform {
-    /// Withdraws every request `agent` holds (disconnect, or
-    /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, and reports each change.
-    func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        withdrawClockRequests(&state, agent: agent, cause: cause)
-        withdrawVoltageRequests(&state, agent: agent, cause: cause)
-    }
-}

@@ -8,7 +8,22 @@ enum VoltageProtocol {
     static let version: UInt32 = 0x20000
 
     /// Every command of version 2.0 (0x0–0x9).
-    static let implemented: UInt32 = 0x3FF
+    static let unit = ProtocolUnit(
+        id, version: version,
+        attributes: { session, _, reply in
+            reply.append(UInt32(min(session.platform.catalog.voltageDomains.count, 0xFFFF)))
+            return .success
+        },
+        messages: [
+            .handle(VoltageMessage.domainAttributes, size: .exactly(4)) { $0.voltageDomainAttributes($1, &$2) },
+            .handle(VoltageMessage.describeLevels, size: .exactly(8)) { $0.describeLevels($1, &$2) },
+            .handle(VoltageMessage.configSet, size: .exactly(8)) { session, payload, _ in session.voltageConfigSet(payload) },
+            .handle(VoltageMessage.configGet, size: .exactly(4)) { $0.voltageConfigGet($1, &$2) },
+            .handle(VoltageMessage.levelSet, size: .exactly(12)) { session, payload, _ in session.levelSet(payload) },
+            .handle(VoltageMessage.levelGet, size: .exactly(4)) { $0.levelGet($1, &$2) },
+            .handle(VoltageMessage.domainNameGet, size: .exactly(4)) { $0.voltageNameGet($1, &$2) },
+        ],
+        withdraw: { platform, state, agent, cause in platform.withdrawVoltageRequests(&state, agent: agent, cause: cause) })
 
     static let attributeExtendedName: UInt32 = 1 << 30
 
@@ -37,34 +52,12 @@ enum VoltageProtocol {
 }
 
 extension AgentSession {
-    func handleVoltage(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard let message = VoltageMessage(rawValue: messageID) else { return .notFound }
-        switch message {
-        case .protocolVersion:
-            return answerVersion(VoltageProtocol.version, payload, &reply)
-        case .protocolAttributes:
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(UInt32(min(platform.catalog.voltageDomains.count, 0xFFFF)))
-            return .success
-        case .protocolMessageAttributes:
-            return answerMessageAttributes(implemented: VoltageProtocol.implemented, payload, &reply)
-        case .domainAttributes: return voltageDomainAttributes(payload, &reply)
-        case .describeLevels: return describeLevels(payload, &reply)
-        case .configSet: return voltageConfigSet(payload)
-        case .configGet: return voltageConfigGet(payload, &reply)
-        case .levelSet: return levelSet(payload)
-        case .levelGet: return levelGet(payload, &reply)
-        case .domainNameGet: return voltageNameGet(payload, &reply)
-        }
-    }
-
-    private func domainIndex(_ id: UInt32) -> Int? {
+    fileprivate func domainIndex(_ id: UInt32) -> Int? {
         id < UInt32(platform.catalog.voltageDomains.count) ? Int(id) : nil
     }
 
     /// +4 attributes (bit 30: the name is longer than 15 bytes; no async), +8 name[16].
-    private func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let domain = platform.catalog.voltageDomains[index]
         reply.append(domain.hasExtendedName ? VoltageProtocol.attributeExtendedName : 0)
@@ -76,8 +69,7 @@ extension AgentSession {
     /// holds (at most 31 in 128 bytes), the rest in bits 31:16; a range as
     /// exactly one {low, high, step} segment with 0 remaining. An index past
     /// the end is OUT_OF_RANGE, as for clocks.
-    private func describeLevels(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func describeLevels(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let first = payload.word(1)
         switch platform.catalog.voltageDomains[index].levels {
@@ -101,8 +93,7 @@ extension AgentSession {
 
     /// +0 domain_id, +4 config: architectural 0x7 on or 0x0 off; any other
     /// mode (implementation-defined ones included: none exist) INVALID_PARAMETERS.
-    private func voltageConfigSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func voltageConfigSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let config = payload.word(1)
         let holders = platform.catalog.voltageDomains[index].devices
@@ -122,8 +113,7 @@ extension AgentSession {
     }
 
     /// This agent's own request: 0x7 when it asked for on, else 0x0.
-    private func voltageConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
         let on: Bool? = platform.state.withLock { state in
@@ -136,8 +126,7 @@ extension AgentSession {
 
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
     /// highest request among agents wins.
-    private func levelSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 12 else { return .protocolError }
+    fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let level = payload.int32(2)
@@ -161,8 +150,7 @@ extension AgentSession {
     }
 
     /// The physical (arbitrated) level.
-    private func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
         let level: Int32? = platform.state.withLock { state in
@@ -173,8 +161,7 @@ extension AgentSession {
         return .success
     }
 
-    private func voltageNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         reply.append(UInt32(0))
         reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: NameField.extended.width)
