@@ -17,11 +17,11 @@ enum BaseProtocol {
         },
         messages: [
             .handle(BaseMessage.discoverVendor, size: .exactly(0)) { session, _, reply in
-                reply.append(bytes: session.platform.catalog.vendorName, width: NameField.short.width)
+                reply.appendName(session.platform.catalog.vendorName, .short)
                 return .success
             },
             .handle(BaseMessage.discoverSubVendor, size: .exactly(0)) { session, _, reply in
-                reply.append(bytes: session.platform.catalog.subVendorName, width: NameField.short.width)
+                reply.appendName(session.platform.catalog.subVendorName, .short)
                 return .success
             },
             .handle(BaseMessage.discoverImplementationVersion, size: .exactly(0)) { session, _, reply in
@@ -76,13 +76,13 @@ extension AgentSession {
         let asked = payload.word(0)
         if asked == 0 {
             reply.append(UInt32(0))
-            reply.append(bytes: catalog.vendorName, width: NameField.short.width)
+            reply.appendName(catalog.vendorName, .short)
         } else if asked == BaseProtocol.callingAgent {
             reply.append(info.id)
-            reply.append(bytes: info.shortName, width: NameField.short.width)
+            reply.appendName(info.shortName, .short)
         } else if let index = catalog.agentIndex(id: asked) {
             reply.append(asked)
-            reply.append(bytes: catalog.agents[index].shortName, width: NameField.short.width)
+            reply.appendName(catalog.agents[index].shortName, .short)
         } else {
             return .notFound
         }

@@ -99,7 +99,7 @@ extension AgentSession {
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
         if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
         reply.append(attributes)
-        reply.append(bytes: clock.shortName, width: NameField.short.width)
+        reply.appendName(clock.shortName, .short)
         reply.append(UInt32(0))
         return .success
     }
@@ -112,22 +112,9 @@ extension AgentSession {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let first = payload.word(1)
         switch platform.catalog.clocks[index].rates {
-        case .discrete(let rates):
-            guard first < UInt32(rates.count) else { return .outOfRange }
-            let start = Int(first)
-            let remaining = rates.count - start
-            guard reply.fits(4 + 8) else { return .commsError }
-            let count = min(remaining, (reply.freeBytes - 4) / 8)
-            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
-            for rate in rates[start ..< start + count] { reply.append(rate) }
-        case .range(let minimum, let maximum, let step):
-            guard first == 0 else { return .outOfRange }
-            reply.append(DescribePage.triplet.word)
-            reply.append(minimum)
-            reply.append(maximum)
-            reply.append(step)
+        case .discrete(let rates): return reply.appendDescribePage(rates, from: first)
+        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
         }
-        return .success
     }
 
     /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
@@ -222,9 +209,7 @@ extension AgentSession {
     /// +4 flags 0, +8 the whole name (up to 63 bytes).
     fileprivate func clockNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.clocks[index].longName, width: NameField.extended.width)
-        return .success
+        return reply.appendExtendedNameReply(platform.catalog.clocks[index].longName)
     }
 }
 

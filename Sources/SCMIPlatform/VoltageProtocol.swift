@@ -61,7 +61,7 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let domain = platform.catalog.voltageDomains[index]
         reply.append(domain.hasExtendedName ? VoltageProtocol.attributeExtendedName : 0)
-        reply.append(bytes: domain.shortName, width: NameField.short.width)
+        reply.appendName(domain.shortName, .short)
         return .success
     }
 
@@ -73,22 +73,9 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let first = payload.word(1)
         switch platform.catalog.voltageDomains[index].levels {
-        case .discrete(let levels):
-            guard first < UInt32(levels.count) else { return .outOfRange }
-            let start = Int(first)
-            let remaining = levels.count - start
-            guard reply.fits(4 + 4) else { return .commsError }
-            let count = min(remaining, (reply.freeBytes - 4) / 4)
-            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
-            for level in levels[start ..< start + count] { reply.append(level) }
-        case .range(let minimum, let maximum, let step):
-            guard first == 0 else { return .outOfRange }
-            reply.append(DescribePage.triplet.word)
-            reply.append(minimum)
-            reply.append(maximum)
-            reply.append(step)
+        case .discrete(let levels): return reply.appendDescribePage(levels, from: first)
+        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
         }
-        return .success
     }
 
     /// +0 domain_id, +4 config: architectural 0x7 on or 0x0 off; any other
@@ -163,9 +150,7 @@ extension AgentSession {
 
     fileprivate func voltageNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: NameField.extended.width)
-        return .success
+        return reply.appendExtendedNameReply(platform.catalog.voltageDomains[index].longName)
     }
 }
 
