@@ -10,23 +10,26 @@ public final class AgentSession: @unchecked Sendable {
     /// Index of the agent in the catalog and in the shared state's rows.
     let agent: Int
     let info: AgentInfo
+    /// What this session's transport can carry.
+    public let transport: TransportCapabilities
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }
 
-    init(platform: SCMIPlatform, agent: Int) {
+    init(platform: SCMIPlatform, agent: Int, transport: TransportCapabilities) {
         self.platform = platform
         self.agent = agent
+        self.transport = transport
         self.info = platform.catalog.agents[agent]
     }
 
     /// Answers one command. `request`: header + parameters as the guest sent
     /// them. `response`: the writable space the guest gave; replies are sized
-    /// to it (capped at 8 + 128 bytes). Never allocates.
+    /// to it (capped at 8 + transport.maxPayload bytes; 8 + 128 on virtio). Never allocates.
     ///
     /// - fewer than 4 request bytes, or fewer than 8 response bytes: nothing
     ///   is written (responseLength 0);
-    /// - a request longer than 4 + 128 bytes, a header that is not a command
+    /// - a request longer than 4 + transport.maxPayload bytes, a header that is not a command
     ///   (type ≠ 0) or has reserved bits set: PROTOCOL_ERROR;
     /// - a reply that does not fit: header + COMMS_ERROR.
     public func handle(request: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer) -> MessageOutcome {
@@ -37,9 +40,9 @@ public final class AgentSession: @unchecked Sendable {
         guard response.count >= SCMILimits.minResponse else {
             return MessageOutcome(responseLength: 0, header: header, status: nil)
         }
-        var reply = Reply(space: response)
+        var reply = Reply(space: response, maxPayload: transport.maxPayload)
         let status: SCMIStatus
-        if request.count > SCMILimits.maxRequest || !header.isWellFormedCommand {
+        if request.count - 4 > transport.maxPayload || !header.isWellFormedCommand {
             status = .protocolError
         } else {
             let payload = Payload(bytes: UnsafeRawBufferPointer(rebasing: request[4...]))

@@ -35,14 +35,18 @@ struct Reply {
     private let space: UnsafeMutableRawBufferPointer
     private(set) var length = SCMILimits.minResponse
     private(set) var overflowed = false
+    /// 8 + the transport's largest payload.
+    private let limit: Int
 
-    /// `space` must hold at least 8 bytes; it is used up to 8 + 128 bytes.
-    init(space: UnsafeMutableRawBufferPointer) {
+    /// `space` must hold at least 8 bytes; it is used up to 8 + `maxPayload`
+    /// bytes (the transport's, TransportCapabilities).
+    init(space: UnsafeMutableRawBufferPointer, maxPayload: Int = SCMILimits.maxPayload) {
         self.space = space
+        self.limit = min(space.count, SCMILimits.minResponse + maxPayload)
     }
 
     /// Bytes left for return values.
-    var freeBytes: Int { max(0, min(space.count, SCMILimits.maxResponse) - length) }
+    var freeBytes: Int { max(0, limit - length) }
 
     /// Whether `byteCount` more bytes of return values fit.
     func fits(_ byteCount: Int) -> Bool { byteCount <= freeBytes }
