@@ -12,6 +12,10 @@ public final class AgentSession: @unchecked Sendable {
     let info: AgentInfo
     /// What this session's transport can carry.
     public let transport: TransportCapabilities
+    /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
+    /// two fields instead of two globals.
+    private let units: UnsafeBufferPointer<ProtocolUnit>
+    private let unitIndex: UnsafeBufferPointer<Int8>
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }
@@ -20,6 +24,8 @@ public final class AgentSession: @unchecked Sendable {
         self.platform = platform
         self.agent = agent
         self.transport = transport
+        self.units = SCMIPlatform.units
+        self.unitIndex = SCMIPlatform.unitIndex
         self.info = platform.catalog.agents[agent]
     }
 
@@ -62,15 +68,15 @@ public final class AgentSession: @unchecked Sendable {
 
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
     /// this agent (docs/binding.md §4); Base is always there. The protocol's
-    /// unit (SCMIPlatform.units) answers the rest.
+    /// unit (SCMIPlatform.unitList) answers the rest.
     private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let protocolID = header.protocolID
         if protocolID != ProtocolID.base.rawValue {
             guard info.protocolMask & protocolBit(protocolID) != 0 else { return .notSupported }
         }
-        let index = SCMIPlatform.unitIndex[Int(protocolID)]
+        let index = unitIndex[Int(protocolID)]
         guard index >= 0 else { return .notSupported }
-        return SCMIPlatform.units[Int(index)].dispatch(self, header.messageID, payload, &reply)
+        return ProtocolUnit.dispatch(units.baseAddress.unsafelyUnwrapped + Int(index), self, header.messageID, payload, &reply)
     }
 }
 

@@ -4,10 +4,14 @@
 // trace name), its handler and its payload size. Dispatch (NOT_FOUND for an
 // id the table does not name, PROTOCOL_ERROR for a wrong size), the
 // PROTOCOL_MESSAGE_ATTRIBUTES implemented set and the withdrawal of an
-// agent's requests are all derived from the units in SCMIPlatform.units.
+// agent's requests are all derived from the units in SCMIPlatform.unitList.
 //
 // Handlers are non-capturing closures ({ $0.rateGet($1, &$2) }), stored once in
-// static tables: calling one allocates nothing and boxes nothing.
+// static tables: calling one allocates nothing and boxes nothing. The tables
+// the hot path reads (each unit's messages, the units, the index by protocol
+// id) are allocated once and never freed, so that reading them takes no
+// reference count (an Array's buffer would be retained and released per
+// message, which the Engine benchmark shows).
 
 /// Answers one message: the session, the parameters, the reply being built.
 typealias MessageHandler = @Sendable (AgentSession, Payload, inout Reply) -> SCMIStatus
@@ -53,14 +57,15 @@ struct MessageEntry: Sendable {
     }
 }
 
-struct ProtocolUnit: Sendable {
+struct ProtocolUnit: @unchecked Sendable {
     let id: ProtocolID
     let version: UInt32
     /// PROTOCOL_ATTRIBUTES (no parameters).
     let attributes: MessageHandler
     /// Indexed by message id; nil for an id the protocol does not define or
     /// this platform does not know (NOT_FOUND). Ids 0–2 are answered by dispatch.
-    let messages: [MessageEntry?]
+    /// Immutable and never freed (units live as long as the process).
+    let messages: UnsafeBufferPointer<MessageEntry?>
     /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
     /// and the three common messages.
     let implemented: UInt32
@@ -79,44 +84,50 @@ struct ProtocolUnit: Sendable {
             table[Int(entry.messageID)] = entry
             if entry.handler != nil, entry.messageID < 32 { implemented |= 1 << UInt32(entry.messageID) }
         }
-        self.messages = table
+        self.messages = UnsafeBufferPointer(immortalCopyOf: table)
         self.implemented = implemented
     }
 
-    /// Answers one message of this protocol for `session`.
-    func dispatch(_ session: AgentSession, _ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+    /// Answers one message of protocol `unit` for `session`. Reads the unit
+    /// through its pointer, field by field: copying a whole unit per message
+    /// (its closures) would show in the Engine benchmark.
+    static func dispatch(_ unit: UnsafePointer<ProtocolUnit>, _ session: AgentSession, _ messageID: UInt8,
+                         _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         switch messageID {
         case CommonMessage.protocolVersion.rawValue:
             guard payload.count == 0 else { return .protocolError }
-            reply.append(version)
+            reply.append(unit.pointee.version)
             return .success
         case CommonMessage.protocolAttributes.rawValue:
             guard payload.count == 0 else { return .protocolError }
-            return attributes(session, payload, &reply)
+            return unit.pointee.attributes(session, payload, &reply)
         case CommonMessage.protocolMessageAttributes.rawValue:
             // SUCCESS with attributes 0 for a message this platform implements,
             // NOT_FOUND for any other (docs/protocol.md §4; what SCP-firmware
             // and scmi-tests expect).
             guard payload.count == 4 else { return .protocolError }
             let asked = payload.word(0)
-            guard asked < 32, implemented & (1 << asked) != 0 else { return .notFound }
+            guard asked < 32, unit.pointee.implemented & (1 << asked) != 0 else { return .notFound }
             reply.append(UInt32(0))
             return .success
         default:
+            let messages = unit.pointee.messages
             let index = Int(messageID)
-            guard index < messages.count, let entry = messages[index] else { return .notFound }
-            guard let handler = entry.handler else { return .notSupported }
-            guard entry.size.accepts(payload.count) else { return .protocolError }
+            guard index < messages.count else { return .notFound }
+            let entry = messages.baseAddress.unsafelyUnwrapped + index
+            guard entry.pointee != nil else { return .notFound }
+            guard let handler = entry.pointee.unsafelyUnwrapped.handler else { return .notSupported }
+            guard entry.pointee.unsafelyUnwrapped.size.accepts(payload.count) else { return .protocolError }
             return handler(session, payload, &reply)
         }
     }
 }
 
 extension SCMIPlatform {
-    /// Every protocol the engine answers, by id. A new protocol is a file
-    /// with its unit and one line here (and, if it enables through the
+    /// Every protocol the engine answers, by id: the list of units. A new
+    /// protocol is a file with its unit and one line here (and, if it enables through the
     /// binding, its id in BackendModel's list).
-    static let units: [ProtocolUnit] = [
+    static let unitList: [ProtocolUnit] = [
         BaseProtocol.unit,
         DeclaredProtocol.powerDomain,
         DeclaredProtocol.performance,
@@ -126,17 +137,30 @@ extension SCMIPlatform {
         VoltageProtocol.unit,
     ]
 
+    /// `unitList`, as the hot path reads it (AgentSession keeps the pointer).
+    nonisolated(unsafe) static let units = UnsafeBufferPointer(immortalCopyOf: unitList)
+
     /// Index into `units` per protocol id (0x00–0xFF), -1 for none.
-    static let unitIndex: [Int8] = {
+    nonisolated(unsafe) static let unitIndex: UnsafeBufferPointer<Int8> = {
         var index = [Int8](repeating: -1, count: 256)
-        for (position, unit) in units.enumerated() { index[Int(unit.id.rawValue)] = Int8(position) }
-        return index
+        for (position, unit) in unitList.enumerated() { index[Int(unit.id.rawValue)] = Int8(position) }
+        return UnsafeBufferPointer(immortalCopyOf: index)
     }()
 
     /// Withdraws every request `agent` holds (disconnect, or
     /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, in id order, and
     /// reports each change.
     func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        for unit in Self.units { unit.withdraw?(self, &state, agent, cause) }
+        for unit in Self.unitList { unit.withdraw?(self, &state, agent, cause) }
+    }
+}
+
+extension UnsafeBufferPointer {
+    /// A copy of `elements` in memory that is never freed: for tables built
+    /// once per process and read on every message.
+    init(immortalCopyOf elements: [Element]) {
+        let storage = UnsafeMutableBufferPointer<Element>.allocate(capacity: Swift.max(elements.count, 1))
+        _ = storage.initialize(from: elements)
+        self.init(start: storage.baseAddress, count: elements.count)
     }
 }
