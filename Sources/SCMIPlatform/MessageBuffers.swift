@@ -119,6 +119,7 @@ extension Reply {
     /// `list` from index `first` on, as many values as the response space
     /// holds, the rest counted in bits 31:16 of the leading word. An index
     /// past the end is OUT_OF_RANGE (scmi-tests test_c007).
+    @inline(__always)
     mutating func appendDescribePage<Value: ReplyValue>(_ list: [Value], from first: UInt32) -> SCMIStatus {
         guard first < UInt32(list.count) else { return .outOfRange }
         let start = Int(first)
@@ -132,6 +133,7 @@ extension Reply {
 
     /// A range as a DESCRIBE reply: exactly one {min, max, step} triplet with
     /// 0 remaining; only index 0 exists.
+    @inline(__always)
     mutating func appendDescribeTriplet<Value: ReplyValue>(_ minimum: Value, _ maximum: Value, _ step: Value, from first: UInt32) -> SCMIStatus {
         guard first == 0 else { return .outOfRange }
         append(DescribePage.triplet.word)
@@ -143,11 +145,13 @@ extension Reply {
 
     /// A name in its fixed field: 16 bytes (the short name of *_ATTRIBUTES and
     /// discovery) or 64 (*_NAME_GET); the catalog pads names to both widths.
+    @inline(__always)
     mutating func appendName(_ bytes: [UInt8], _ field: NameField) {
         append(bytes: bytes, width: field.width)
     }
 
     /// A *_NAME_GET reply: flags 0, then the whole (extended) name.
+    @inline(__always)
     mutating func appendExtendedNameReply(_ longName: [UInt8]) -> SCMIStatus {
         append(UInt32(0))
         appendName(longName, .extended)
