@@ -39,22 +39,36 @@ enum PayloadSize: Sendable {
 
 /// One row of a protocol's message table.
 struct MessageEntry: Sendable {
+    enum Kind: UInt8, Sendable {
+        /// Not in the table: NOT_FOUND (only in the built table's gaps).
+        case undefined
+        /// Defined but not offered: NOT_SUPPORTED, and
+        /// PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND for it.
+        case notSupported
+        case handled
+    }
+
     let messageID: UInt8
+    let kind: Kind
     let size: PayloadSize
-    /// nil: the message is defined but not offered; it answers NOT_SUPPORTED
-    /// and PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND for it.
-    let handler: MessageHandler?
+    /// Called only for `.handled`.
+    let handler: MessageHandler
 
     /// A message this platform implements.
     static func handle<Message: SCMIMessage>(_ message: Message, size: PayloadSize, _ handler: @escaping MessageHandler) -> MessageEntry {
-        MessageEntry(messageID: message.rawValue, size: size, handler: handler)
+        MessageEntry(messageID: message.rawValue, kind: .handled, size: size, handler: handler)
     }
 
     /// A message the spec defines that this platform answers NOT_SUPPORTED
     /// (notifications without an eventq, clock parents, …).
     static func notSupported<Message: SCMIMessage>(_ message: Message) -> MessageEntry {
-        MessageEntry(messageID: message.rawValue, size: .any, handler: nil)
+        MessageEntry(messageID: message.rawValue, kind: .notSupported, size: .any, handler: unreachable)
     }
+
+    /// A gap in the built table.
+    static let undefined = MessageEntry(messageID: 0, kind: .undefined, size: .any, handler: unreachable)
+
+    private static let unreachable: MessageHandler = { _, _, _ in .notSupported }
 }
 
 struct ProtocolUnit: @unchecked Sendable {
@@ -62,10 +76,11 @@ struct ProtocolUnit: @unchecked Sendable {
     let version: UInt32
     /// PROTOCOL_ATTRIBUTES (no parameters).
     let attributes: MessageHandler
-    /// Indexed by message id; nil for an id the protocol does not define or
-    /// this platform does not know (NOT_FOUND). Ids 0–2 are answered by dispatch.
+    /// Indexed by message id; `.undefined` for an id the protocol does not
+    /// define or this platform does not know (NOT_FOUND). Ids 0–2 are answered
+    /// by dispatch.
     /// Immutable and never freed (units live as long as the process).
-    let messages: UnsafeBufferPointer<MessageEntry?>
+    let messages: UnsafeBufferPointer<MessageEntry>
     /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
     /// and the three common messages.
     let implemented: UInt32
@@ -77,12 +92,12 @@ struct ProtocolUnit: @unchecked Sendable {
         self.version = version
         self.attributes = attributes
         self.withdraw = withdraw
-        var table = [MessageEntry?](repeating: nil, count: Int(messages.map(\.messageID).max() ?? 2) + 1)
+        var table = [MessageEntry](repeating: .undefined, count: Int(messages.map(\.messageID).max() ?? 2) + 1)
         var implemented: UInt32 = 0x7
         for entry in messages {
-            precondition(entry.messageID > 2 && table[Int(entry.messageID)] == nil, "message table of protocol \(id.rawValue)")
+            precondition(entry.messageID > 2 && table[Int(entry.messageID)].kind == .undefined, "message table of protocol \(id.rawValue)")
             table[Int(entry.messageID)] = entry
-            if entry.handler != nil, entry.messageID < 32 { implemented |= 1 << UInt32(entry.messageID) }
+            if entry.kind == .handled, entry.messageID < 32 { implemented |= 1 << UInt32(entry.messageID) }
         }
         self.messages = UnsafeBufferPointer(immortalCopyOf: table)
         self.implemented = implemented
@@ -115,10 +130,13 @@ struct ProtocolUnit: @unchecked Sendable {
             let index = Int(messageID)
             guard index < messages.count else { return .notFound }
             let entry = messages.baseAddress.unsafelyUnwrapped + index
-            guard entry.pointee != nil else { return .notFound }
-            guard let handler = entry.pointee.unsafelyUnwrapped.handler else { return .notSupported }
-            guard entry.pointee.unsafelyUnwrapped.size.accepts(payload.count) else { return .protocolError }
-            return handler(session, payload, &reply)
+            switch entry.pointee.kind {
+            case .undefined: return .notFound
+            case .notSupported: return .notSupported
+            case .handled: break
+            }
+            guard entry.pointee.size.accepts(payload.count) else { return .protocolError }
+            return entry.pointee.handler(session, payload, &reply)
         }
     }
 }
