@@ -10,23 +10,32 @@ public final class AgentSession: @unchecked Sendable {
     /// Index of the agent in the catalog and in the shared state's rows.
     let agent: Int
     let info: AgentInfo
+    /// What this session's transport can carry.
+    public let transport: TransportCapabilities
+    /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
+    /// two fields instead of two globals.
+    private let units: UnsafeBufferPointer<ProtocolUnit>
+    private let unitIndex: UnsafeBufferPointer<Int8>
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }
 
-    init(platform: SCMIPlatform, agent: Int) {
+    init(platform: SCMIPlatform, agent: Int, transport: TransportCapabilities) {
         self.platform = platform
         self.agent = agent
+        self.transport = transport
+        self.units = SCMIPlatform.units
+        self.unitIndex = SCMIPlatform.unitIndex
         self.info = platform.catalog.agents[agent]
     }
 
     /// Answers one command. `request`: header + parameters as the guest sent
     /// them. `response`: the writable space the guest gave; replies are sized
-    /// to it (capped at 8 + 128 bytes). Never allocates.
+    /// to it (capped at 8 + transport.maxPayload bytes; 8 + 128 on virtio). Never allocates.
     ///
     /// - fewer than 4 request bytes, or fewer than 8 response bytes: nothing
     ///   is written (responseLength 0);
-    /// - a request longer than 4 + 128 bytes, a header that is not a command
+    /// - a request longer than 4 + transport.maxPayload bytes, a header that is not a command
     ///   (type ≠ 0) or has reserved bits set: PROTOCOL_ERROR;
     /// - a reply that does not fit: header + COMMS_ERROR.
     public func handle(request: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer) -> MessageOutcome {
@@ -37,9 +46,9 @@ public final class AgentSession: @unchecked Sendable {
         guard response.count >= SCMILimits.minResponse else {
             return MessageOutcome(responseLength: 0, header: header, status: nil)
         }
-        var reply = Reply(space: response)
+        var reply = Reply(space: response, maxPayload: transport.maxPayload)
         let status: SCMIStatus
-        if request.count > SCMILimits.maxRequest || !header.isWellFormedCommand {
+        if request.count - 4 > transport.maxPayload || !header.isWellFormedCommand {
             status = .protocolError
         } else {
             let payload = Payload(bytes: UnsafeRawBufferPointer(rebasing: request[4...]))
@@ -58,42 +67,22 @@ public final class AgentSession: @unchecked Sendable {
     }
 
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for
-    /// this agent (docs/binding.md §4); Base is always there.
+    /// this agent (docs/binding.md §4); Base is always there. The protocol's
+    /// unit (SCMIPlatform.unitList) answers the rest.
     private func dispatch(_ header: MessageHeader, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        let protocolID = ProtocolID(header.protocolID)
-        if protocolID == .base {
-            return handleBase(header.messageID, payload, &reply)
+        let protocolID = header.protocolID
+        if protocolID != ProtocolID.base.rawValue {
+            guard info.protocolMask & protocolBit(protocolID) != 0 else { return .notSupported }
         }
-        guard info.protocolMask & protocolBit(protocolID.rawValue) != 0 else { return .notSupported }
-        switch protocolID {
-        case .clock: return handleClock(header.messageID, payload, &reply)
-        case .voltage: return handleVoltage(header.messageID, payload, &reply)
-        default: return handleDeclaredProtocol(protocolID, header.messageID, payload, &reply)
-        }
+        let index = unitIndex[Int(protocolID)]
+        guard index >= 0 else { return .notSupported }
+        return ProtocolUnit.dispatch(units.baseAddress.unsafelyUnwrapped + Int(index), self, header.messageID, payload, &reply)
     }
 }
 
-// MARK: - Commands every protocol has (docs/protocol.md §4; SCMIWire's CommonMessage)
+// MARK: - Shared by every protocol
 
 extension AgentSession {
-    /// PROTOCOL_VERSION: no parameters, the version word.
-    func answerVersion(_ version: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 0 else { return .protocolError }
-        reply.append(version)
-        return .success
-    }
-
-    /// PROTOCOL_MESSAGE_ATTRIBUTES: SUCCESS with attributes 0 for a message
-    /// this platform implements (bit `id` of `implemented`), NOT_FOUND for any
-    /// other (docs/protocol.md §4; what SCP-firmware and scmi-tests expect).
-    func answerMessageAttributes(implemented: UInt32, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
-        let messageID = payload.word(0)
-        guard messageID < 32, implemented & (1 << messageID) != 0 else { return .notFound }
-        reply.append(UInt32(0))
-        return .success
-    }
-
     /// Whether this agent may read or change the state of a resource held by
     /// `holders` through protocol `protocolID` (docs/binding.md §4). Lock held.
     func mayUse(_ state: borrowing SharedState, _ protocolID: ProtocolID, holders: [Int]) -> Bool {

@@ -1,97 +1,139 @@
-// Recording an agent's request and deriving the physical state from every
-// agent's requests (docs/serve.md §4, "Arbitration between agents"). Every function
-// here runs with the state lock held and reports each change it makes.
+// The two arbitration rules between agents (docs/serve.md §4, "Arbitration
+// between agents"), as reusable value types: "on while anyone wants it on"
+// (SwitchArbiter) and "highest request wins" (HighestRequestArbiter). Each
+// owns every agent's request for every resource of one kind and the physical
+// state derived from them, in flat arrays sized at start and indexed
+// [resource × agentCount + agent], so that no message ever grows them. They
+// live inside SCMIPlatform's Mutex (SharedState); every method runs with the
+// lock held. Recording or withdrawing a request settles the resource and
+// returns the change of physical state, if any, for the protocol to report.
 
-extension SCMIPlatform {
-    /// Records `agent`'s enable request for `clock` and settles the clock.
-    func requestClockEnable(_ state: inout SharedState, clock: Int, agent: Int, _ request: SwitchRequest) {
-        state.clockEnableRequests[clock * state.agentCount + agent] = request
-        settleClockEnable(&state, clock: clock, agent: agent, cause: .request)
+/// One agent's request for something that is on or off.
+enum SwitchRequest: UInt8, Sendable {
+    case none, off, on
+}
+
+/// On while any agent has it on; off when every request is off; with no
+/// request at all, the resource's initial state.
+struct SwitchArbiter: Sendable {
+    let agentCount: Int
+    /// Per resource: the state with no request at all.
+    let initial: [Bool]
+    private var requests: [SwitchRequest]
+    /// Per resource: the derived (physical) state.
+    private(set) var isOn: [Bool]
+
+    init(initial: [Bool], agentCount: Int) {
+        self.agentCount = agentCount
+        self.initial = initial
+        requests = Array(repeating: .none, count: initial.count * agentCount)
+        isOn = initial
     }
 
-    /// Records `agent`'s rate request for `clock` and settles the clock.
-    func requestClockRate(_ state: inout SharedState, clock: Int, agent: Int, rate: UInt64) {
-        let slot = clock * state.agentCount + agent
-        state.clockRateRequests[slot] = rate
-        state.clockHasRateRequest[slot] = true
-        settleClockRate(&state, clock: clock, agent: agent, cause: .request)
+    var resourceCount: Int { initial.count }
+
+    /// `agent`'s own request for `resource`.
+    func request(resource: Int, agent: Int) -> SwitchRequest {
+        requests[resource * agentCount + agent]
     }
 
-    func requestVoltageEnable(_ state: inout SharedState, domain: Int, agent: Int, _ request: SwitchRequest) {
-        state.voltageEnableRequests[domain * state.agentCount + agent] = request
-        settleVoltageEnable(&state, domain: domain, agent: agent, cause: .request)
-    }
-
-    func requestVoltageLevel(_ state: inout SharedState, domain: Int, agent: Int, level: Int32) {
-        let slot = domain * state.agentCount + agent
-        state.voltageLevelRequests[slot] = level
-        state.voltageHasLevelRequest[slot] = true
-        settleVoltageLevel(&state, domain: domain, agent: agent, cause: .request)
-    }
-
-    /// Withdraws every request `agent` holds (disconnect, or
-    /// BASE_RESET_AGENT_CONFIGURATION) and settles each resource it touched.
-    func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        for clock in catalog.clocks.indices {
-            let slot = clock * state.agentCount + agent
-            if state.clockEnableRequests[slot] != .none {
-                state.clockEnableRequests[slot] = .none
-                settleClockEnable(&state, clock: clock, agent: agent, cause: cause)
-            }
-            if state.clockHasRateRequest[slot] {
-                state.clockHasRateRequest[slot] = false
-                settleClockRate(&state, clock: clock, agent: agent, cause: cause)
-            }
-        }
-        for domain in catalog.voltageDomains.indices {
-            let slot = domain * state.agentCount + agent
-            if state.voltageEnableRequests[slot] != .none {
-                state.voltageEnableRequests[slot] = .none
-                settleVoltageEnable(&state, domain: domain, agent: agent, cause: cause)
-            }
-            if state.voltageHasLevelRequest[slot] {
-                state.voltageHasLevelRequest[slot] = false
-                settleVoltageLevel(&state, domain: domain, agent: agent, cause: cause)
-            }
+    /// `agent`'s request as a snapshot row: nil when it has not asked.
+    func requested(resource: Int, agent: Int) -> Bool? {
+        switch request(resource: resource, agent: agent) {
+        case .none: nil
+        case .off: false
+        case .on: true
         }
     }
 
-    // MARK: Settling one resource
-
-    /// A clock runs while any agent has it on. Clocks have no initial enable
-    /// state in the binding (5.1), so with no request they are off.
-    private func settleClockEnable(_ state: inout SharedState, clock: Int, agent: Int, cause: ChangeCause) {
-        let on = state.derivedSwitch(state.clockEnableRequests, resource: clock, initial: false)
-        guard on != state.clockEnabled[clock] else { return }
-        state.clockEnabled[clock] = on
-        let id = UInt32(clock), who = catalog.agents[agent].id
-        report(on ? .clockEnabled(clock: id, agent: who, cause: cause) : .clockDisabled(clock: id, agent: who, cause: cause))
+    /// Records `agent`'s request and settles; the new physical state when it changed.
+    mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
+        requests[resource * agentCount + agent] = request
+        return settle(resource: resource)
     }
 
-    private func settleClockRate(_ state: inout SharedState, clock: Int, agent: Int, cause: ChangeCause) {
-        let rate = state.derivedRate(clock: clock, initial: catalog.clocks[clock].initialRate)
-        let old = state.clockRate[clock]
-        guard rate != old else { return }
-        state.clockRate[clock] = rate
-        report(.clockRate(clock: UInt32(clock), from: old, to: rate, agent: catalog.agents[agent].id, cause: cause))
+    /// Withdraws `agent`'s request, if it holds one, and settles; the new
+    /// physical state when it changed.
+    mutating func withdraw(resource: Int, agent: Int) -> Bool? {
+        let slot = resource * agentCount + agent
+        guard requests[slot] != .none else { return nil }
+        requests[slot] = .none
+        return settle(resource: resource)
     }
 
-    /// On while any agent has it on; with no request at all, the host
-    /// regulator's initial state (always-on / boot-on, docs/binding.md §5.2).
-    private func settleVoltageEnable(_ state: inout SharedState, domain: Int, agent: Int, cause: ChangeCause) {
-        let initial = catalog.voltageDomains[domain].initiallyOn
-        let on = state.derivedSwitch(state.voltageEnableRequests, resource: domain, initial: initial)
-        guard on != state.voltageOn[domain] else { return }
-        state.voltageOn[domain] = on
-        let id = UInt32(domain), who = catalog.agents[agent].id
-        report(on ? .voltageOn(domain: id, agent: who, cause: cause) : .voltageOff(domain: id, agent: who, cause: cause))
+    private mutating func settle(resource: Int) -> Bool? {
+        var anyRequest = false
+        var on = false
+        let first = resource * agentCount
+        for slot in first ..< first + agentCount {
+            switch requests[slot] {
+            case .on: on = true
+            case .off: anyRequest = true
+            case .none: break
+            }
+            if on { break }
+        }
+        let derived = on ? true : anyRequest ? false : initial[resource]
+        guard derived != isOn[resource] else { return nil }
+        isOn[resource] = derived
+        return derived
+    }
+}
+
+/// The highest value any agent requested; with no request at all, the
+/// resource's initial value.
+struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
+    let agentCount: Int
+    /// Per resource: the value with no request at all.
+    let initial: [Value]
+    private var requests: [Value]
+    private var hasRequest: [Bool]
+    /// Per resource: the derived (physical) value.
+    private(set) var value: [Value]
+
+    init(initial: [Value], agentCount: Int, placeholder: Value) {
+        self.agentCount = agentCount
+        self.initial = initial
+        requests = Array(repeating: placeholder, count: initial.count * agentCount)
+        hasRequest = Array(repeating: false, count: initial.count * agentCount)
+        value = initial
     }
 
-    private func settleVoltageLevel(_ state: inout SharedState, domain: Int, agent: Int, cause: ChangeCause) {
-        let level = state.derivedLevel(domain: domain, initial: catalog.voltageDomains[domain].initialLevel)
-        let old = state.voltageLevel[domain]
-        guard level != old else { return }
-        state.voltageLevel[domain] = level
-        report(.voltageLevel(domain: UInt32(domain), from: old, to: level, agent: catalog.agents[agent].id, cause: cause))
+    var resourceCount: Int { initial.count }
+
+    /// `agent`'s request for `resource` as a snapshot row: nil when it has not asked.
+    func requested(resource: Int, agent: Int) -> Value? {
+        let slot = resource * agentCount + agent
+        return hasRequest[slot] ? requests[slot] : nil
+    }
+
+    /// Records `agent`'s request and settles; the change when the physical value changed.
+    mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
+        let slot = resource * agentCount + agent
+        requests[slot] = request
+        hasRequest[slot] = true
+        return settle(resource: resource)
+    }
+
+    /// Withdraws `agent`'s request, if it holds one, and settles.
+    mutating func withdraw(resource: Int, agent: Int) -> (from: Value, to: Value)? {
+        let slot = resource * agentCount + agent
+        guard hasRequest[slot] else { return nil }
+        hasRequest[slot] = false
+        return settle(resource: resource)
+    }
+
+    private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+        var highest: Value? = nil
+        let first = resource * agentCount
+        for slot in first ..< first + agentCount where hasRequest[slot] {
+            let request = requests[slot]
+            if let current = highest { highest = max(current, request) } else { highest = request }
+        }
+        let derived = highest ?? initial[resource]
+        let old = value[resource]
+        guard derived != old else { return nil }
+        value[resource] = derived
+        return (old, derived)
     }
 }

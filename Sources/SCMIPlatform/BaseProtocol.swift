@@ -6,62 +6,47 @@ enum BaseProtocol {
     static let version: UInt32 = 0x20000
 
     /// Every message but BASE_NOTIFY_ERRORS (no notifications without an eventq).
-    static let implemented: UInt32 = 0xFFF & ~(1 << 0x8)
+    static let unit = ProtocolUnit(
+        id, version: version,
+        attributes: { session, _, reply in
+            // Bits 7:0 protocols this agent may use (Base excluded), 15:8 declared agents.
+            let protocols = UInt32(min(session.info.protocolList.count, 0xFF))
+            let agents = UInt32(min(session.platform.catalog.agents.count, 0xFF))
+            reply.append(protocols | agents << 8)
+            return .success
+        },
+        messages: [
+            .handle(BaseMessage.discoverVendor, size: .exactly(0)) { session, _, reply in
+                reply.appendName(session.platform.catalog.vendorName, .short)
+                return .success
+            },
+            .handle(BaseMessage.discoverSubVendor, size: .exactly(0)) { session, _, reply in
+                reply.appendName(session.platform.catalog.subVendorName, .short)
+                return .success
+            },
+            .handle(BaseMessage.discoverImplementationVersion, size: .exactly(0)) { session, _, reply in
+                reply.append(session.platform.catalog.implementationVersion)
+                return .success
+            },
+            .handle(BaseMessage.discoverListProtocols, size: .exactly(4)) { $0.discoverListProtocols($1, &$2) },
+            .handle(BaseMessage.discoverAgent, size: .exactly(4)) { $0.discoverAgent($1, &$2) },
+            // Optional, and a notification needs the eventq, which is not
+            // offered (docs/protocol.md §15: answer NOT_SUPPORTED).
+            .notSupported(BaseMessage.notifyErrors),
+            .handle(BaseMessage.setDevicePermissions, size: .exactly(12)) { session, payload, _ in session.setDevicePermissions(payload) },
+            .handle(BaseMessage.setProtocolPermissions, size: .exactly(16)) { session, payload, _ in session.setProtocolPermissions(payload) },
+            .handle(BaseMessage.resetAgentConfiguration, size: .exactly(8)) { session, payload, _ in session.resetAgentConfiguration(payload) },
+        ])
 
     /// BASE_DISCOVER_AGENT's "the caller itself".
     static let callingAgent: UInt32 = 0xFFFF_FFFF
 }
 
 extension AgentSession {
-    func handleBase(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        let catalog = platform.catalog
-        guard let message = BaseMessage(rawValue: messageID) else { return .notFound }
-        switch message {
-        case .protocolVersion:
-            return answerVersion(BaseProtocol.version, payload, &reply)
-        case .protocolAttributes:
-            // Bits 7:0 protocols this agent may use (Base excluded), 15:8 declared agents.
-            guard payload.count == 0 else { return .protocolError }
-            let protocols = UInt32(min(info.protocolList.count, 0xFF))
-            let agents = UInt32(min(catalog.agents.count, 0xFF))
-            reply.append(protocols | agents << 8)
-            return .success
-        case .protocolMessageAttributes:
-            return answerMessageAttributes(implemented: BaseProtocol.implemented, payload, &reply)
-        case .discoverVendor:
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(bytes: catalog.vendorName, width: NameField.short.width)
-            return .success
-        case .discoverSubVendor:
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(bytes: catalog.subVendorName, width: NameField.short.width)
-            return .success
-        case .discoverImplementationVersion:
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(catalog.implementationVersion)
-            return .success
-        case .discoverListProtocols:
-            return discoverListProtocols(payload, &reply)
-        case .discoverAgent:
-            return discoverAgent(payload, &reply)
-        case .notifyErrors:
-            // Optional, and a notification needs the eventq, which is not
-            // offered (docs/protocol.md §15: answer NOT_SUPPORTED).
-            return .notSupported
-        case .setDevicePermissions:
-            return setDevicePermissions(payload)
-        case .setProtocolPermissions:
-            return setProtocolPermissions(payload)
-        case .resetAgentConfiguration:
-            return resetAgentConfiguration(payload)
-        }
-    }
-
     /// The protocols this agent may use, from `skip` on, as bytes packed four
     /// to a word; exactly 4 + 4·ceil(n/4) bytes after the status (Linux checks
     /// the length), and as many as the response space holds.
-    private func discoverListProtocols(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func discoverListProtocols(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let list = info.protocolList
         let skip = payload.word(0)
         guard skip <= UInt32(list.count) else { return .invalidParameters }
@@ -86,19 +71,18 @@ extension AgentSession {
 
     /// 0 is the platform (named by the vendor), 0xFFFFFFFF the caller, any
     /// declared agent itself; anything else NOT_FOUND.
-    private func discoverAgent(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func discoverAgent(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let catalog = platform.catalog
         let asked = payload.word(0)
         if asked == 0 {
             reply.append(UInt32(0))
-            reply.append(bytes: catalog.vendorName, width: NameField.short.width)
+            reply.appendName(catalog.vendorName, .short)
         } else if asked == BaseProtocol.callingAgent {
             reply.append(info.id)
-            reply.append(bytes: info.shortName, width: NameField.short.width)
+            reply.appendName(info.shortName, .short)
         } else if let index = catalog.agentIndex(id: asked) {
             reply.append(asked)
-            reply.append(bytes: catalog.agents[index].shortName, width: NameField.short.width)
+            reply.appendName(catalog.agents[index].shortName, .short)
         } else {
             return .notFound
         }
@@ -107,8 +91,7 @@ extension AgentSession {
 
     /// Adds (flags bit 0 = 1) or removes every (device, protocol) pair of one
     /// device for an agent: all the protocols that agent may use.
-    private func setDevicePermissions(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 12 else { return .protocolError }
+    fileprivate func setDevicePermissions(_ payload: Payload) -> SCMIStatus {
         guard info.trusted else { return .denied }
         let catalog = platform.catalog
         guard let target = catalog.agentIndex(id: payload.word(0)),
@@ -125,8 +108,7 @@ extension AgentSession {
     /// taken: DENIED, as SCP-firmware answers. A protocol the agent cannot use
     /// at all (not enabled, or outside its arm,scmi-protocols) does not exist
     /// for it: NOT_FOUND.
-    private func setProtocolPermissions(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 16 else { return .protocolError }
+    fileprivate func setProtocolPermissions(_ payload: Payload) -> SCMIStatus {
         guard info.trusted else { return .denied }
         let catalog = platform.catalog
         guard let target = catalog.agentIndex(id: payload.word(0)),
@@ -147,8 +129,7 @@ extension AgentSession {
 
     /// Withdraws every request the agent holds; flags bit 0 also restores the
     /// permissions the devicetree gave it.
-    private func resetAgentConfiguration(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func resetAgentConfiguration(_ payload: Payload) -> SCMIStatus {
         guard info.trusted else { return .denied }
         let catalog = platform.catalog
         guard let target = catalog.agentIndex(id: payload.word(0)) else { return .notFound }

@@ -8,7 +8,38 @@ enum ClockProtocol {
     static let version: UInt32 = 0x30000
 
     /// 0x0–0x8 and CONFIG_GET; not the notify, parent or permission commands.
-    static let implemented: UInt32 = 0x1FF | 1 << 0xB
+    static let unit = ProtocolUnit(
+        id, version: version,
+        attributes: { session, _, reply in
+            // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
+            // delayed response would need the eventq (docs/protocol.md §15).
+            reply.append(UInt32(min(session.platform.catalog.clocks.count, 0xFFFF)))
+            return .success
+        },
+        messages: [
+            .handle(ClockMessage.attributes, size: .exactly(4)) { $0.clockAttributes($1, &$2) },
+            .handle(ClockMessage.describeRates, size: .exactly(8)) { $0.describeRates($1, &$2) },
+            .handle(ClockMessage.rateSet, size: .exactly(16)) { session, payload, _ in session.rateSet(payload) },
+            .handle(ClockMessage.rateGet, size: .exactly(4)) { $0.rateGet($1, &$2) },
+            .handle(ClockMessage.configSet, size: .either(8, 12)) { session, payload, _ in session.clockConfigSet(payload) },
+            .handle(ClockMessage.nameGet, size: .exactly(4)) { $0.clockNameGet($1, &$2) },
+            .handle(ClockMessage.configGet, size: .exactly(8)) { $0.clockConfigGet($1, &$2) },
+            // Notifications travel on the eventq, which is not offered: the
+            // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
+            .notSupported(ClockMessage.rateNotify),
+            .notSupported(ClockMessage.rateChangeRequestedNotify),
+            // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
+            .notSupported(ClockMessage.possibleParentsGet),
+            .notSupported(ClockMessage.parentSet),
+            .notSupported(ClockMessage.parentGet),
+            // Not advertised (CLOCK_ATTRIBUTES bit 1 = 0): permissions change at
+            // run time through a trusted agent's BASE_SET_*_PERMISSIONS, but
+            // Linux asks once at probe and, when told "no", drops the clock's
+            // enable/rate operations for good. Without this command Linux keeps
+            // them, and a clock the agent may not use answers DENIED per command.
+            .notSupported(ClockMessage.getPermissions),
+        ],
+        withdraw: { platform, state, agent, cause in platform.withdrawClockRequests(&state, agent: agent, cause: cause) })
 
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
@@ -55,59 +86,20 @@ enum ClockProtocol {
 }
 
 extension AgentSession {
-    func handleClock(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard let message = ClockMessage(rawValue: messageID) else { return .notFound }
-        switch message {
-        case .protocolVersion:
-            return answerVersion(ClockProtocol.version, payload, &reply)
-        case .protocolAttributes:
-            // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
-            // delayed response would need the eventq (docs/protocol.md §15).
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(UInt32(min(platform.catalog.clocks.count, 0xFFFF)))
-            return .success
-        case .protocolMessageAttributes:
-            return answerMessageAttributes(implemented: ClockProtocol.implemented, payload, &reply)
-        case .attributes: return clockAttributes(payload, &reply)
-        case .describeRates: return describeRates(payload, &reply)
-        case .rateSet: return rateSet(payload)
-        case .rateGet: return rateGet(payload, &reply)
-        case .configSet: return clockConfigSet(payload)
-        case .nameGet: return clockNameGet(payload, &reply)
-        case .configGet: return clockConfigGet(payload, &reply)
-        case .rateNotify, .rateChangeRequestedNotify:
-            // Notifications travel on the eventq, which is not offered: the
-            // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
-            return .notSupported
-        case .possibleParentsGet, .parentSet, .parentGet:
-            // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
-            return .notSupported
-        case .getPermissions:
-            // Not advertised (CLOCK_ATTRIBUTES bit 1 = 0): permissions change at
-            // run time through a trusted agent's BASE_SET_*_PERMISSIONS, but
-            // Linux asks once at probe and, when told "no", drops the clock's
-            // enable/rate operations for good. Without this command Linux keeps
-            // them, and a clock the agent may not use answers DENIED per command.
-            return .notSupported
-        }
-    }
-
-    private func clockIndex(_ id: UInt32) -> Int? {
+    fileprivate func clockIndex(_ id: UInt32) -> Int? {
         id < UInt32(platform.catalog.clocks.count) ? Int(id) : nil
     }
 
     /// +4 attributes, +8 name[16], +24 enable_delay (0: unknown). The enabled
     /// bit is this agent's own request, like CONFIG_GET (docs/serve.md §4).
-    private func clockAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func clockAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let clock = platform.catalog.clocks[index]
-        let slot = index * platform.catalog.agents.count + agent
-        let on = platform.state.withLock { $0.clockEnableRequests[slot] == .on }
+        let on = platform.state.withLock { $0.clockEnable.request(resource: index, agent: agent) == .on }
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
         if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
         reply.append(attributes)
-        reply.append(bytes: clock.shortName, width: NameField.short.width)
+        reply.appendName(clock.shortName, .short)
         reply.append(UInt32(0))
         return .success
     }
@@ -116,34 +108,19 @@ extension AgentSession {
     /// space holds (at most 15 in 128 bytes), the rest counted in bits 31:16;
     /// a range as exactly one {min, max, step} triplet with 0 remaining.
     /// An index past the end is OUT_OF_RANGE (scmi-tests test_c007).
-    private func describeRates(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func describeRates(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let first = payload.word(1)
         switch platform.catalog.clocks[index].rates {
-        case .discrete(let rates):
-            guard first < UInt32(rates.count) else { return .outOfRange }
-            let start = Int(first)
-            let remaining = rates.count - start
-            guard reply.fits(4 + 8) else { return .commsError }
-            let count = min(remaining, (reply.freeBytes - 4) / 8)
-            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
-            for rate in rates[start ..< start + count] { reply.append(rate) }
-        case .range(let minimum, let maximum, let step):
-            guard first == 0 else { return .outOfRange }
-            reply.append(DescribePage.triplet.word)
-            reply.append(minimum)
-            reply.append(maximum)
-            reply.append(step)
+        case .discrete(let rates): return reply.appendDescribePage(rates, from: first)
+        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
         }
-        return .success
     }
 
     /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
     /// ask for up (bit 2) or nearest (bit 3, "auto"); this agent's request is
     /// then arbitrated with the others' (the highest wins).
-    private func rateSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 16 else { return .protocolError }
+    fileprivate func rateSet(_ payload: Payload) -> SCMIStatus {
         guard let index = clockIndex(payload.word(1)) else { return .notFound }
         let flags = payload.word(0)
         let rate = payload.uint64(lowWord: 2)
@@ -160,18 +137,19 @@ extension AgentSession {
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
             guard let rounded = ClockProtocol.round(rate, in: clock.rates, rounding) else { return .outOfRange }
-            platform.requestClockRate(&state, clock: index, agent: agent, rate: rounded)
+            if let change = state.clockRate.request(rounded, resource: index, agent: agent) {
+                platform.reportClockRate(index, change, agent: agent, cause: .request)
+            }
             return .success
         }
     }
 
     /// The physical rate (the arbitrated one), as two words.
-    private func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.clocks[index].devices
         let rate: UInt64? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate[index] : nil
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate.value[index] : nil
         }
         guard let rate else { return .denied }
         reply.append(rate)
@@ -181,8 +159,7 @@ extension AgentSession {
     /// v3 form: +0 clock_id, +4 attributes (1:0 state: 0 off, 1 on, 2 reserved,
     /// 3 unchanged; 23:16 OEM config type), +8 oem_config_val. The 8-byte
     /// v1/v2 form (+4 bit 0 enable) is accepted too.
-    private func clockConfigSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 8 || payload.count == 12 else { return .protocolError }
+    fileprivate func clockConfigSet(_ payload: Payload) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let attributes = payload.word(1)
         let holders = platform.catalog.clocks[index].devices
@@ -204,21 +181,21 @@ extension AgentSession {
                 guard attributes & ~UInt32(1) == 0 else { return .invalidParameters }
                 request = attributes & 1 != 0 ? .on : .off
             }
-            platform.requestClockEnable(&state, clock: index, agent: agent, request)
+            if let on = state.clockEnable.request(request, resource: index, agent: agent) {
+                platform.reportClockEnable(index, on, agent: agent, cause: .request)
+            }
             return .success
         }
     }
 
     /// +0 clock_id, +4 flags (7:0 OEM type) → +4 attributes 0, +8 config (bit 0:
     /// this agent's own request), +12 oem_config_val 0.
-    private func clockConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func clockConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let holders = platform.catalog.clocks[index].devices
-        let slot = index * platform.catalog.agents.count + agent
         let on: Bool? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnableRequests[slot] == .on : nil
+            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         guard flags & ~UInt32(0xFF) == 0 else { return .invalidParameters }
@@ -230,11 +207,34 @@ extension AgentSession {
     }
 
     /// +4 flags 0, +8 the whole name (up to 63 bytes).
-    private func clockNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func clockNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.clocks[index].longName, width: NameField.extended.width)
-        return .success
+        return reply.appendExtendedNameReply(platform.catalog.clocks[index].longName)
+    }
+}
+
+// MARK: - Arbitration (docs/serve.md §4)
+
+extension SCMIPlatform {
+    /// Withdraws `agent`'s enable and rate requests on every clock, reporting
+    /// each change clock by clock (enable first, then rate).
+    func withdrawClockRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
+        for clock in catalog.clocks.indices {
+            if let on = state.clockEnable.withdraw(resource: clock, agent: agent) {
+                reportClockEnable(clock, on, agent: agent, cause: cause)
+            }
+            if let change = state.clockRate.withdraw(resource: clock, agent: agent) {
+                reportClockRate(clock, change, agent: agent, cause: cause)
+            }
+        }
+    }
+
+    func reportClockEnable(_ clock: Int, _ on: Bool, agent: Int, cause: ChangeCause) {
+        let id = UInt32(clock), who = catalog.agents[agent].id
+        report(on ? .clockEnabled(clock: id, agent: who, cause: cause) : .clockDisabled(clock: id, agent: who, cause: cause))
+    }
+
+    func reportClockRate(_ clock: Int, _ change: (from: UInt64, to: UInt64), agent: Int, cause: ChangeCause) {
+        report(.clockRate(clock: UInt32(clock), from: change.from, to: change.to, agent: catalog.agents[agent].id, cause: cause))
     }
 }

@@ -35,14 +35,18 @@ struct Reply {
     private let space: UnsafeMutableRawBufferPointer
     private(set) var length = SCMILimits.minResponse
     private(set) var overflowed = false
+    /// 8 + the transport's largest payload.
+    private let limit: Int
 
-    /// `space` must hold at least 8 bytes; it is used up to 8 + 128 bytes.
-    init(space: UnsafeMutableRawBufferPointer) {
+    /// `space` must hold at least 8 bytes; it is used up to 8 + `maxPayload`
+    /// bytes (the transport's, TransportCapabilities).
+    init(space: UnsafeMutableRawBufferPointer, maxPayload: Int = SCMILimits.maxPayload) {
         self.space = space
+        self.limit = min(space.count, SCMILimits.minResponse + maxPayload)
     }
 
     /// Bytes left for return values.
-    var freeBytes: Int { max(0, min(space.count, SCMILimits.maxResponse) - length) }
+    var freeBytes: Int { max(0, limit - length) }
 
     /// Whether `byteCount` more bytes of return values fit.
     func fits(_ byteCount: Int) -> Bool { byteCount <= freeBytes }
@@ -83,5 +87,74 @@ struct Reply {
         LittleEndian.store(header.rawValue, into: space, at: 0)
         LittleEndian.store(UInt32(bitPattern: status.rawValue), into: space, at: 4)
         return (length, status)
+    }
+}
+
+// MARK: - Reply shapes several protocols share
+
+/// A value a DESCRIBE reply lists: a word, a signed word, or a 64-bit value
+/// sent low word first.
+protocol ReplyValue {
+    static var byteCount: Int { get }
+    func write(to reply: inout Reply)
+}
+
+extension UInt32: ReplyValue {
+    static var byteCount: Int { 4 }
+    func write(to reply: inout Reply) { reply.append(self) }
+}
+
+extension Int32: ReplyValue {
+    static var byteCount: Int { 4 }
+    func write(to reply: inout Reply) { reply.append(self) }
+}
+
+extension UInt64: ReplyValue {
+    static var byteCount: Int { 8 }
+    func write(to reply: inout Reply) { reply.append(self) }
+}
+
+extension Reply {
+    /// A paginated DESCRIBE reply (CLOCK_DESCRIBE_RATES, VOLTAGE_DESCRIBE_LEVELS):
+    /// `list` from index `first` on, as many values as the response space
+    /// holds, the rest counted in bits 31:16 of the leading word. An index
+    /// past the end is OUT_OF_RANGE (scmi-tests test_c007).
+    @inline(__always)
+    mutating func appendDescribePage<Value: ReplyValue>(_ list: [Value], from first: UInt32) -> SCMIStatus {
+        guard first < UInt32(list.count) else { return .outOfRange }
+        let start = Int(first)
+        let remaining = list.count - start
+        guard fits(4 + Value.byteCount) else { return .commsError }
+        let count = min(remaining, (freeBytes - 4) / Value.byteCount)
+        append(DescribePage(returned: count, remaining: remaining - count).word)
+        for value in list[start ..< start + count] { value.write(to: &self) }
+        return .success
+    }
+
+    /// A range as a DESCRIBE reply: exactly one {min, max, step} triplet with
+    /// 0 remaining; only index 0 exists.
+    @inline(__always)
+    mutating func appendDescribeTriplet<Value: ReplyValue>(_ minimum: Value, _ maximum: Value, _ step: Value, from first: UInt32) -> SCMIStatus {
+        guard first == 0 else { return .outOfRange }
+        append(DescribePage.triplet.word)
+        minimum.write(to: &self)
+        maximum.write(to: &self)
+        step.write(to: &self)
+        return .success
+    }
+
+    /// A name in its fixed field: 16 bytes (the short name of *_ATTRIBUTES and
+    /// discovery) or 64 (*_NAME_GET); the catalog pads names to both widths.
+    @inline(__always)
+    mutating func appendName(_ bytes: [UInt8], _ field: NameField) {
+        append(bytes: bytes, width: field.width)
+    }
+
+    /// A *_NAME_GET reply: flags 0, then the whole (extended) name.
+    @inline(__always)
+    mutating func appendExtendedNameReply(_ longName: [UInt8]) -> SCMIStatus {
+        append(UInt32(0))
+        appendName(longName, .extended)
+        return .success
     }
 }

@@ -64,42 +64,32 @@ extension SCMIPlatform {
         let agents = catalog.agents
         let agentCount = agents.count
 
-        func switchValue(_ request: SwitchRequest) -> Bool? {
-            switch request {
-            case .none: nil
-            case .off: false
-            case .on: true
-            }
-        }
-
         let clocks = catalog.clocks.indices.map { clock in
             var requests: [ClockRequest] = []
             for agent in 0 ..< agentCount {
-                let slot = clock * agentCount + agent
-                let enabled = switchValue(state.clockEnableRequests[slot])
-                let rate = state.clockHasRateRequest[slot] ? state.clockRateRequests[slot] : nil
+                let enabled = state.clockEnable.requested(resource: clock, agent: agent)
+                let rate = state.clockRate.requested(resource: clock, agent: agent)
                 if enabled != nil || rate != nil {
                     requests.append(ClockRequest(agentID: agents[agent].id, agentName: agents[agent].name, enabled: enabled, rateHz: rate))
                 }
             }
             return ClockSnapshot(
-                id: UInt32(clock), name: catalog.clocks[clock].name, enabled: state.clockEnabled[clock],
-                rateHz: state.clockRate[clock], requests: requests)
+                id: UInt32(clock), name: catalog.clocks[clock].name, enabled: state.clockEnable.isOn[clock],
+                rateHz: state.clockRate.value[clock], requests: requests)
         }
 
         let domains = catalog.voltageDomains.indices.map { domain in
             var requests: [VoltageRequest] = []
             for agent in 0 ..< agentCount {
-                let slot = domain * agentCount + agent
-                let on = switchValue(state.voltageEnableRequests[slot])
-                let level = state.voltageHasLevelRequest[slot] ? state.voltageLevelRequests[slot] : nil
+                let on = state.voltageEnable.requested(resource: domain, agent: agent)
+                let level = state.voltageLevel.requested(resource: domain, agent: agent)
                 if on != nil || level != nil {
                     requests.append(VoltageRequest(agentID: agents[agent].id, agentName: agents[agent].name, on: on, levelMicrovolts: level))
                 }
             }
             return VoltageDomainSnapshot(
-                id: UInt32(domain), name: catalog.voltageDomains[domain].name, on: state.voltageOn[domain],
-                levelMicrovolts: state.voltageLevel[domain], requests: requests)
+                id: UInt32(domain), name: catalog.voltageDomains[domain].name, on: state.voltageEnable.isOn[domain],
+                levelMicrovolts: state.voltageLevel.value[domain], requests: requests)
         }
 
         func protocols(_ mask: UInt32) -> [UInt8] {

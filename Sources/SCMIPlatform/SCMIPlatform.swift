@@ -31,9 +31,11 @@ public final class SCMIPlatform: Sendable {
     /// One session per connection; nil when the agent id is not declared.
     /// serve keeps one connection per agent at a time and ends a session
     /// (withdrawing its requests) before the agent's next one starts.
-    public func makeSession(agentID: UInt32) -> AgentSession? {
+    /// `transport` is what the connection's transport can carry; by default
+    /// virtio-scmi without VIRTIO_SCMI_F_P2A_CHANNELS.
+    public func makeSession(agentID: UInt32, transport: TransportCapabilities = .virtioWithoutP2A) -> AgentSession? {
         guard let index = catalog.agentIndex(id: agentID) else { return nil }
-        return AgentSession(platform: self, agent: index)
+        return AgentSession(platform: self, agent: index, transport: transport)
     }
 
     /// `change` with the resource's name, for serve's trace:
@@ -68,4 +70,34 @@ public struct MessageOutcome: Hashable, Sendable {
         self.header = header
         self.status = status
     }
+}
+
+/// What a session's transport can do, told to the engine by whoever owns the
+/// transport (VirtioSCMI, ServeRuntime) instead of the engine assuming it.
+public struct TransportCapabilities: Hashable, Sendable {
+    /// Largest payload (after the header; after the status in a response)
+    /// the transport carries: requests longer than 4 + this are
+    /// PROTOCOL_ERROR, replies are cut to 8 + this (paginated replies return
+    /// fewer entries).
+    public var maxPayload: Int
+    /// Whether platform → agent notifications can be delivered (an eventq).
+    public var deliversNotifications: Bool
+    /// Whether delayed responses to asynchronous commands can be delivered.
+    public var deliversDelayedResponses: Bool
+    // The engine sends neither notifications nor delayed responses yet, so
+    // the *_NOTIFY commands and asynchronous flags answer NOT_SUPPORTED
+    // whatever these say; they are what a protocol that sends them will check.
+
+    public init(maxPayload: Int, deliversNotifications: Bool, deliversDelayedResponses: Bool) {
+        self.maxPayload = max(0, maxPayload)
+        self.deliversNotifications = deliversNotifications
+        self.deliversDelayedResponses = deliversDelayedResponses
+    }
+
+    /// virtio-scmi without VIRTIO_SCMI_F_P2A_CHANNELS: 128-byte payloads
+    /// (VIRTIO_SCMI_MAX_PDU_SIZE), no eventq, so neither notifications nor
+    /// delayed responses (the *_NOTIFY commands and asynchronous flags answer
+    /// NOT_SUPPORTED, docs/protocol.md §15).
+    public static let virtioWithoutP2A = TransportCapabilities(
+        maxPayload: SCMILimits.maxPayload, deliversNotifications: false, deliversDelayedResponses: false)
 }

@@ -8,7 +8,22 @@ enum VoltageProtocol {
     static let version: UInt32 = 0x20000
 
     /// Every command of version 2.0 (0x0–0x9).
-    static let implemented: UInt32 = 0x3FF
+    static let unit = ProtocolUnit(
+        id, version: version,
+        attributes: { session, _, reply in
+            reply.append(UInt32(min(session.platform.catalog.voltageDomains.count, 0xFFFF)))
+            return .success
+        },
+        messages: [
+            .handle(VoltageMessage.domainAttributes, size: .exactly(4)) { $0.voltageDomainAttributes($1, &$2) },
+            .handle(VoltageMessage.describeLevels, size: .exactly(8)) { $0.describeLevels($1, &$2) },
+            .handle(VoltageMessage.configSet, size: .exactly(8)) { session, payload, _ in session.voltageConfigSet(payload) },
+            .handle(VoltageMessage.configGet, size: .exactly(4)) { $0.voltageConfigGet($1, &$2) },
+            .handle(VoltageMessage.levelSet, size: .exactly(12)) { session, payload, _ in session.levelSet(payload) },
+            .handle(VoltageMessage.levelGet, size: .exactly(4)) { $0.levelGet($1, &$2) },
+            .handle(VoltageMessage.domainNameGet, size: .exactly(4)) { $0.voltageNameGet($1, &$2) },
+        ],
+        withdraw: { platform, state, agent, cause in platform.withdrawVoltageRequests(&state, agent: agent, cause: cause) })
 
     static let attributeExtendedName: UInt32 = 1 << 30
 
@@ -37,38 +52,16 @@ enum VoltageProtocol {
 }
 
 extension AgentSession {
-    func handleVoltage(_ messageID: UInt8, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard let message = VoltageMessage(rawValue: messageID) else { return .notFound }
-        switch message {
-        case .protocolVersion:
-            return answerVersion(VoltageProtocol.version, payload, &reply)
-        case .protocolAttributes:
-            guard payload.count == 0 else { return .protocolError }
-            reply.append(UInt32(min(platform.catalog.voltageDomains.count, 0xFFFF)))
-            return .success
-        case .protocolMessageAttributes:
-            return answerMessageAttributes(implemented: VoltageProtocol.implemented, payload, &reply)
-        case .domainAttributes: return voltageDomainAttributes(payload, &reply)
-        case .describeLevels: return describeLevels(payload, &reply)
-        case .configSet: return voltageConfigSet(payload)
-        case .configGet: return voltageConfigGet(payload, &reply)
-        case .levelSet: return levelSet(payload)
-        case .levelGet: return levelGet(payload, &reply)
-        case .domainNameGet: return voltageNameGet(payload, &reply)
-        }
-    }
-
-    private func domainIndex(_ id: UInt32) -> Int? {
+    fileprivate func domainIndex(_ id: UInt32) -> Int? {
         id < UInt32(platform.catalog.voltageDomains.count) ? Int(id) : nil
     }
 
     /// +4 attributes (bit 30: the name is longer than 15 bytes; no async), +8 name[16].
-    private func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let domain = platform.catalog.voltageDomains[index]
         reply.append(domain.hasExtendedName ? VoltageProtocol.attributeExtendedName : 0)
-        reply.append(bytes: domain.shortName, width: NameField.short.width)
+        reply.appendName(domain.shortName, .short)
         return .success
     }
 
@@ -76,33 +69,18 @@ extension AgentSession {
     /// holds (at most 31 in 128 bytes), the rest in bits 31:16; a range as
     /// exactly one {low, high, step} segment with 0 remaining. An index past
     /// the end is OUT_OF_RANGE, as for clocks.
-    private func describeLevels(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func describeLevels(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let first = payload.word(1)
         switch platform.catalog.voltageDomains[index].levels {
-        case .discrete(let levels):
-            guard first < UInt32(levels.count) else { return .outOfRange }
-            let start = Int(first)
-            let remaining = levels.count - start
-            guard reply.fits(4 + 4) else { return .commsError }
-            let count = min(remaining, (reply.freeBytes - 4) / 4)
-            reply.append(DescribePage(returned: count, remaining: remaining - count).word)
-            for level in levels[start ..< start + count] { reply.append(level) }
-        case .range(let minimum, let maximum, let step):
-            guard first == 0 else { return .outOfRange }
-            reply.append(DescribePage.triplet.word)
-            reply.append(minimum)
-            reply.append(maximum)
-            reply.append(step)
+        case .discrete(let levels): return reply.appendDescribePage(levels, from: first)
+        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
         }
-        return .success
     }
 
     /// +0 domain_id, +4 config: architectural 0x7 on or 0x0 off; any other
     /// mode (implementation-defined ones included: none exist) INVALID_PARAMETERS.
-    private func voltageConfigSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 8 else { return .protocolError }
+    fileprivate func voltageConfigSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let config = payload.word(1)
         let holders = platform.catalog.voltageDomains[index].devices
@@ -114,19 +92,19 @@ extension AgentSession {
             case VoltageProtocol.modeOff: request = .off
             default: return .invalidParameters
             }
-            platform.requestVoltageEnable(&state, domain: index, agent: agent, request)
+            if let on = state.voltageEnable.request(request, resource: index, agent: agent) {
+                platform.reportVoltageEnable(index, on, agent: agent, cause: .request)
+            }
             return .success
         }
     }
 
     /// This agent's own request: 0x7 when it asked for on, else 0x0.
-    private func voltageConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
-        let slot = index * platform.catalog.agents.count + agent
         let on: Bool? = platform.state.withLock { state in
-            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageEnableRequests[slot] == .on : nil
+            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageEnable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         reply.append(on ? VoltageProtocol.modeOn : VoltageProtocol.modeOff)
@@ -135,8 +113,7 @@ extension AgentSession {
 
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
     /// highest request among agents wins.
-    private func levelSet(_ payload: Payload) -> SCMIStatus {
-        guard payload.count == 12 else { return .protocolError }
+    fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let level = payload.int32(2)
@@ -152,29 +129,53 @@ extension AgentSession {
             case .offGrid: return .invalidParameters
             case .valid: break
             }
-            platform.requestVoltageLevel(&state, domain: index, agent: agent, level: level)
+            if let change = state.voltageLevel.request(level, resource: index, agent: agent) {
+                platform.reportVoltageLevel(index, change, agent: agent, cause: .request)
+            }
             return .success
         }
     }
 
     /// The physical (arbitrated) level.
-    private func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = platform.catalog.voltageDomains[index].devices
         let level: Int32? = platform.state.withLock { state in
-            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageLevel[index] : nil
+            mayUse(state, VoltageProtocol.id, holders: holders) ? state.voltageLevel.value[index] : nil
         }
         guard let level else { return .denied }
         reply.append(level)
         return .success
     }
 
-    private func voltageNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard payload.count == 4 else { return .protocolError }
+    fileprivate func voltageNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        reply.append(UInt32(0))
-        reply.append(bytes: platform.catalog.voltageDomains[index].longName, width: NameField.extended.width)
-        return .success
+        return reply.appendExtendedNameReply(platform.catalog.voltageDomains[index].longName)
+    }
+}
+
+// MARK: - Arbitration (docs/serve.md §4)
+
+extension SCMIPlatform {
+    /// Withdraws `agent`'s on/off and level requests on every domain,
+    /// reporting each change domain by domain (on/off first, then level).
+    func withdrawVoltageRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
+        for domain in catalog.voltageDomains.indices {
+            if let on = state.voltageEnable.withdraw(resource: domain, agent: agent) {
+                reportVoltageEnable(domain, on, agent: agent, cause: cause)
+            }
+            if let change = state.voltageLevel.withdraw(resource: domain, agent: agent) {
+                reportVoltageLevel(domain, change, agent: agent, cause: cause)
+            }
+        }
+    }
+
+    func reportVoltageEnable(_ domain: Int, _ on: Bool, agent: Int, cause: ChangeCause) {
+        let id = UInt32(domain), who = catalog.agents[agent].id
+        report(on ? .voltageOn(domain: id, agent: who, cause: cause) : .voltageOff(domain: id, agent: who, cause: cause))
+    }
+
+    func reportVoltageLevel(_ domain: Int, _ change: (from: Int32, to: Int32), agent: Int, cause: ChangeCause) {
+        report(.voltageLevel(domain: UInt32(domain), from: change.from, to: change.to, agent: catalog.agents[agent].id, cause: cause))
     }
 }

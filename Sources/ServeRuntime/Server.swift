@@ -85,7 +85,7 @@ public final class Server: @unchecked Sendable {
     private func makeHandler(agentName: String) -> any VhostUserDeviceHandler {
         let platform = current.withLock { $0 }
         if let agent = platform.tables.agents.first(where: { $0.name == agentName }),
-            let session = platform.makeSession(agentID: agent.id)
+            let session = platform.makeSession(agentID: agent.id, transport: SCMIVirtioDevice.transportCapabilities)
         {
             logger.info("agent \(agent.id) \(agentName): frontend connected")
             return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)

@@ -19,6 +19,11 @@ public enum SCMIVirtioDevice {
     /// agent messages.
     public static let p2aChannels: UInt64 = 1 << 0
 
+    /// What an SCMI session served through `description` can carry: 128-byte
+    /// payloads (VIRTIO_SCMI_MAX_PDU_SIZE) and, with P2A withheld, neither
+    /// notifications nor delayed responses. Passed to makeSession.
+    public static let transportCapabilities = TransportCapabilities.virtioWithoutP2A
+
     /// `description` with P2A offered: for tests of the platform → agent path
     /// only, until the engine sends notifications (serve does not use it).
     public static let descriptionOfferingP2A = VhostUserDeviceDescription(

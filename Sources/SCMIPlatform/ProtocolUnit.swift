@@ -1,0 +1,184 @@
+// A protocol as the engine serves it, in the manner of Linux's struct
+// scmi_protocol (drivers/firmware/arm_scmi/): its id, its version, and one
+// table that names each message (by SCMIWire's enum case, which also gives the
+// trace name), its handler and its payload size. Dispatch (NOT_FOUND for an
+// id the table does not name, PROTOCOL_ERROR for a wrong size), the
+// PROTOCOL_MESSAGE_ATTRIBUTES implemented set and the withdrawal of an
+// agent's requests are all derived from the units in SCMIPlatform.unitList.
+//
+// Handlers are non-capturing closures ({ $0.rateGet($1, &$2) }), stored once in
+// static tables: calling one allocates nothing and boxes nothing. The tables
+// the hot path reads (each unit's messages, the units, the index by protocol
+// id) are allocated once and never freed, so that reading them takes no
+// reference count (an Array's buffer would be retained and released per
+// message, which the Engine benchmark shows).
+
+/// Answers one message: the session, the parameters, the reply being built.
+typealias MessageHandler = @Sendable (AgentSession, Payload, inout Reply) -> SCMIStatus
+
+/// Withdraws every request an agent holds in one protocol, reporting each
+/// change (disconnect, BASE_RESET_AGENT_CONFIGURATION). Lock held.
+typealias RequestWithdrawal = @Sendable (SCMIPlatform, inout SharedState, _ agent: Int, ChangeCause) -> Void
+
+/// The parameter bytes a message must carry; any other count is PROTOCOL_ERROR.
+enum PayloadSize: Sendable {
+    case exactly(Int)
+    /// Two accepted forms (CLOCK_CONFIG_SET's v1/v2 and v3).
+    case either(Int, Int)
+    /// Not checked (messages answered NOT_SUPPORTED whatever they carry).
+    case any
+
+    func accepts(_ count: Int) -> Bool {
+        switch self {
+        case .exactly(let size): count == size
+        case .either(let one, let other): count == one || count == other
+        case .any: true
+        }
+    }
+}
+
+/// One row of a protocol's message table.
+struct MessageEntry: Sendable {
+    enum Kind: UInt8, Sendable {
+        /// Not in the table: NOT_FOUND (only in the built table's gaps).
+        case undefined
+        /// Defined but not offered: NOT_SUPPORTED, and
+        /// PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND for it.
+        case notSupported
+        case handled
+    }
+
+    let messageID: UInt8
+    let kind: Kind
+    let size: PayloadSize
+    /// Called only for `.handled`.
+    let handler: MessageHandler
+
+    /// A message this platform implements.
+    static func handle<Message: SCMIMessage>(_ message: Message, size: PayloadSize, _ handler: @escaping MessageHandler) -> MessageEntry {
+        MessageEntry(messageID: message.rawValue, kind: .handled, size: size, handler: handler)
+    }
+
+    /// A message the spec defines that this platform answers NOT_SUPPORTED
+    /// (notifications without an eventq, clock parents, …).
+    static func notSupported<Message: SCMIMessage>(_ message: Message) -> MessageEntry {
+        MessageEntry(messageID: message.rawValue, kind: .notSupported, size: .any, handler: unreachable)
+    }
+
+    /// A gap in the built table.
+    static let undefined = MessageEntry(messageID: 0, kind: .undefined, size: .any, handler: unreachable)
+
+    private static let unreachable: MessageHandler = { _, _, _ in .notSupported }
+}
+
+struct ProtocolUnit: @unchecked Sendable {
+    let id: ProtocolID
+    let version: UInt32
+    /// PROTOCOL_ATTRIBUTES (no parameters).
+    let attributes: MessageHandler
+    /// Indexed by message id; `.undefined` for an id the protocol does not
+    /// define or this platform does not know (NOT_FOUND). Ids 0–2 are answered
+    /// by dispatch.
+    /// Immutable and never freed (units live as long as the process).
+    let messages: UnsafeBufferPointer<MessageEntry>
+    /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
+    /// and the three common messages.
+    let implemented: UInt32
+    let withdraw: RequestWithdrawal?
+
+    init(_ id: ProtocolID, version: UInt32, attributes: @escaping MessageHandler,
+         messages: [MessageEntry], withdraw: RequestWithdrawal? = nil) {
+        self.id = id
+        self.version = version
+        self.attributes = attributes
+        self.withdraw = withdraw
+        var table = [MessageEntry](repeating: .undefined, count: Int(messages.map(\.messageID).max() ?? 2) + 1)
+        var implemented: UInt32 = 0x7
+        for entry in messages {
+            precondition(entry.messageID > 2 && table[Int(entry.messageID)].kind == .undefined, "message table of protocol \(id.rawValue)")
+            table[Int(entry.messageID)] = entry
+            if entry.kind == .handled, entry.messageID < 32 { implemented |= 1 << UInt32(entry.messageID) }
+        }
+        self.messages = UnsafeBufferPointer(immortalCopyOf: table)
+        self.implemented = implemented
+    }
+
+    /// Answers one message of protocol `unit` for `session`. Reads the unit
+    /// through its pointer, field by field: copying a whole unit per message
+    /// (its closures) would show in the Engine benchmark.
+    static func dispatch(_ unit: UnsafePointer<ProtocolUnit>, _ session: AgentSession, _ messageID: UInt8,
+                         _ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        switch messageID {
+        case CommonMessage.protocolVersion.rawValue:
+            guard payload.count == 0 else { return .protocolError }
+            reply.append(unit.pointee.version)
+            return .success
+        case CommonMessage.protocolAttributes.rawValue:
+            guard payload.count == 0 else { return .protocolError }
+            return unit.pointee.attributes(session, payload, &reply)
+        case CommonMessage.protocolMessageAttributes.rawValue:
+            // SUCCESS with attributes 0 for a message this platform implements,
+            // NOT_FOUND for any other (docs/protocol.md §4; what SCP-firmware
+            // and scmi-tests expect).
+            guard payload.count == 4 else { return .protocolError }
+            let asked = payload.word(0)
+            guard asked < 32, unit.pointee.implemented & (1 << asked) != 0 else { return .notFound }
+            reply.append(UInt32(0))
+            return .success
+        default:
+            let messages = unit.pointee.messages
+            let index = Int(messageID)
+            guard index < messages.count else { return .notFound }
+            let entry = messages.baseAddress.unsafelyUnwrapped + index
+            switch entry.pointee.kind {
+            case .undefined: return .notFound
+            case .notSupported: return .notSupported
+            case .handled: break
+            }
+            guard entry.pointee.size.accepts(payload.count) else { return .protocolError }
+            return entry.pointee.handler(session, payload, &reply)
+        }
+    }
+}
+
+extension SCMIPlatform {
+    /// Every protocol the engine answers, by id: the list of units. A new
+    /// protocol is a file with its unit and one line here (and, if it enables through the
+    /// binding, its id in BackendModel's list).
+    static let unitList: [ProtocolUnit] = [
+        BaseProtocol.unit,
+        DeclaredProtocol.powerDomain,
+        DeclaredProtocol.performance,
+        ClockProtocol.unit,
+        DeclaredProtocol.sensor,
+        DeclaredProtocol.reset,
+        VoltageProtocol.unit,
+    ]
+
+    /// `unitList`, as the hot path reads it (AgentSession keeps the pointer).
+    nonisolated(unsafe) static let units = UnsafeBufferPointer(immortalCopyOf: unitList)
+
+    /// Index into `units` per protocol id (0x00–0xFF), -1 for none.
+    nonisolated(unsafe) static let unitIndex: UnsafeBufferPointer<Int8> = {
+        var index = [Int8](repeating: -1, count: 256)
+        for (position, unit) in unitList.enumerated() { index[Int(unit.id.rawValue)] = Int8(position) }
+        return UnsafeBufferPointer(immortalCopyOf: index)
+    }()
+
+    /// Withdraws every request `agent` holds (disconnect, or
+    /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, in id order, and
+    /// reports each change.
+    func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
+        for unit in Self.unitList { unit.withdraw?(self, &state, agent, cause) }
+    }
+}
+
+extension UnsafeBufferPointer {
+    /// A copy of `elements` in memory that is never freed: for tables built
+    /// once per process and read on every message.
+    init(immortalCopyOf elements: [Element]) {
+        let storage = UnsafeMutableBufferPointer<Element>.allocate(capacity: Swift.max(elements.count, 1))
+        _ = storage.initialize(from: elements)
+        self.init(start: storage.baseAddress, count: elements.count)
+    }
+}
