@@ -76,15 +76,15 @@ let package = Package(
 
         .testTarget(name: "SCMIWireTests", dependencies: ["SCMIWire"]),
         // What several test targets share (seeded generators, tool lookup); never in a product.
-        .target(name: "TestKit", dependencies: ["VhostUser", "SCMIClient"], path: "Tests/TestKit"),
+        .target(name: "TestKit", dependencies: ["Virtqueue", "VhostUser", "SCMIClient"], path: "Tests/TestKit"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT", "TestKit"]),
         .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables", "TestKit"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),
         .testTarget(name: "LinuxIOTests", dependencies: ["LinuxIO"]),
-        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "LinuxIO", "Virtqueue"]),
-        .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "LinuxIO", "Virtqueue", "TestKit"]),
+        .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables", "TestKit"]),
         // Run the built scmi-dt binary end to end (examples, serve + call).
         // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket.
         .testTarget(

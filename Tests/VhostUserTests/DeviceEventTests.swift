@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import Logging
 import Synchronization
+import TestKit
 import Testing
 import VhostUser
 import Virtqueue
@@ -123,16 +124,6 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
         }
     }
 
-    /// One device-writable buffer on queue 1, in the frontend's scratch area.
-    static func postEventBuffer(_ frontend: VhostUserFrontend, offset: Int, length: Int) -> UInt16? {
-        let scratch = frontend.scratch(offset: offset)
-        scratch.pointer.initializeMemory(as: UInt8.self, repeating: 0xEE, count: length)
-        var segment = DriverSegment(address: scratch.guestAddress, length: UInt32(length), writable: true)
-        let head = withUnsafePointer(to: &segment) { frontend.driverQueue(1).addChain(UnsafeBufferPointer(start: $0, count: 1)) }
-        _ = frontend.driverQueue(1).publish()
-        frontend.kick(queue: 1)
-        return head
-    }
 
     /// A chain kept on queue 0 is completed later from the worker, after another
     /// thread wrote the device's eventfd; a message handed over from that thread
@@ -150,7 +141,7 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
         // Kept: nothing on the used ring yet.
         #expect(frontend.driverQueue(0).usedIndexInMemory == 0)
 
-        let head = try #require(Self.postEventBuffer(frontend, offset: 0, length: 64))
+        let head = try #require(frontend.postEventBuffer(offset: 0, length: 64))
         let message: [UInt8] = Array(0..<40).map { UInt8($0 * 3 + 1) }
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { device.send(message) }
@@ -183,7 +174,7 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
         // Wait until the device saw the wake-up (its message found no buffer).
         #expect(fixtureEventually { device.events.withLock { $0.contains(.device(0)) } })
         #expect(device.outgoing.withLock { $0.count } == 1)
-        let head = try #require(Self.postEventBuffer(frontend, offset: 0, length: 8))
+        let head = try #require(frontend.postEventBuffer(offset: 0, length: 8))
         #expect(frontend.waitForCall(queue: 1, timeoutMilliseconds: 10_000))
         #expect(frontend.driverQueue(1).popUsed() == UsedElement(id: UInt32(head), length: 3))
         #expect(Array(UnsafeRawBufferPointer(start: frontend.scratch(offset: 0).pointer, count: 4)) == [9, 8, 7, 0xEE])
@@ -211,7 +202,7 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
 
         // Queue 1 still runs on the restarted worker; the stale token is refused there.
         try frontend.setVringEnable(0, true)
-        let head = try #require(Self.postEventBuffer(frontend, offset: 0, length: 8))
+        let head = try #require(frontend.postEventBuffer(offset: 0, length: 8))
         device.send([42])
         #expect(frontend.waitForCall(queue: 1, timeoutMilliseconds: 10_000))
         #expect(frontend.driverQueue(1).popUsed() == UsedElement(id: UInt32(head), length: 1))
@@ -237,7 +228,7 @@ final class HoldingDevice: VhostUserEventDevice, @unchecked Sendable {
         #expect(frontend.driverQueue(0).popUsed() == UsedElement(id: 999, length: 0))
 
         frontend.driverQueue(1).makeAvailable(rawHead: 1000)
-        let head = try #require(Self.postEventBuffer(frontend, offset: 0, length: 8))
+        let head = try #require(frontend.postEventBuffer(offset: 0, length: 8))
         device.send([5, 6])
         let used = usedElements(frontend, queue: 1, count: 2)
         #expect(used == [UsedElement(id: 1000, length: 0), UsedElement(id: UInt32(head), length: 2)])

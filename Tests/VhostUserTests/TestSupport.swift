@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import Synchronization
+import TestKit
 import Testing
 import VhostUser
 import Virtqueue
@@ -119,19 +120,6 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 /// notification at the next one (EVENT_IDX), wait for the call only when
 /// nothing arrived meanwhile. Bounded waits; fewer elements on a timeout.
 func usedElements(_ frontend: VhostUserFrontend, queue: Int, count: Int) -> [UsedElement] {
-    usedElementsAndCalls(frontend, queue: queue, count: count).used
+    frontend.usedElementsAndCalls(queue: queue, count: count).used
 }
 
-/// `usedElements`, and how many call notifications were waited for.
-func usedElementsAndCalls(_ frontend: VhostUserFrontend, queue: Int, count: Int) -> (used: [UsedElement], calls: Int) {
-    var used: [UsedElement] = []
-    var calls = 0
-    let ring = frontend.driverQueue(queue)
-    while used.count < count {
-        while let element = ring.popUsed() { used.append(element) }
-        if used.count >= count || ring.prepareForNotification() { continue }
-        guard frontend.waitForCall(queue: queue, timeoutMilliseconds: 10_000) else { break }
-        calls += 1
-    }
-    return (used, calls)
-}

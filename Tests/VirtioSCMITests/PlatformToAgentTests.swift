@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import SCMIPlatform
 import Synchronization
+import TestKit
 import Testing
 import VhostUser
 import Virtqueue
@@ -49,16 +50,6 @@ import Virtqueue
         }
     }
 
-    /// One device-writable eventq buffer in the frontend's scratch area, filled with 0xEE.
-    static func postEventBuffer(_ frontend: VhostUserFrontend, offset: Int, length: Int) -> UInt16? {
-        let scratch = frontend.scratch(offset: offset)
-        scratch.pointer.initializeMemory(as: UInt8.self, repeating: 0xEE, count: length)
-        var segment = DriverSegment(address: scratch.guestAddress, length: UInt32(length), writable: true)
-        let head = withUnsafePointer(to: &segment) { frontend.driverQueue(1).addChain(UnsafeBufferPointer(start: $0, count: 1)) }
-        _ = frontend.driverQueue(1).publish()
-        frontend.kick(queue: 1)
-        return head
-    }
 
     static let protocolVersion = SCMIChainHandlerTests.words(SCMIChainHandlerTests.header(0x10, 0))
 
@@ -72,8 +63,8 @@ import Virtqueue
         defer { frontend.close() }
         #expect(frontend.ackedFeatures & SCMIVirtioDevice.p2aChannels != 0)
 
-        let first = try #require(Self.postEventBuffer(frontend, offset: 0, length: SCMIOutbox.slotSize))
-        let second = try #require(Self.postEventBuffer(frontend, offset: 256, length: SCMIOutbox.slotSize))
+        let first = try #require(frontend.postEventBuffer(offset: 0, length: SCMIOutbox.slotSize))
+        let second = try #require(frontend.postEventBuffer(offset: 256, length: SCMIOutbox.slotSize))
         let long: [UInt8] = SCMIChainHandlerTests.words(SCMIChainHandlerTests.header(0x14, 0x0, token: 0) | 3 << 8)
             + (0..<(SCMIOutbox.slotSize - 4)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
         let short: [UInt8] = SCMIChainHandlerTests.words(SCMIChainHandlerTests.header(0x14, 0x1, token: 0) | 3 << 8, 0, 1)
@@ -87,7 +78,7 @@ import Virtqueue
         group.wait()
         #expect(posted.load(ordering: .relaxed) == 2)
 
-        let (used, calls) = usedElementsAndCalls(frontend, queue: 1, count: 2)
+        let (used, calls) = frontend.usedElementsAndCalls(queue: 1, count: 2)
         // The eventq's call eventfd was written (perhaps after both were already seen).
         #expect(calls >= 1 || frontend.waitForCall(queue: 1, timeoutMilliseconds: 10_000))
         #expect(used == [UsedElement(id: UInt32(first), length: UInt32(long.count)),
@@ -115,7 +106,7 @@ import Virtqueue
         let frontend = try fixture.frontend(p2a: false)
         defer { frontend.close() }
         #expect(frontend.ackedFeatures & SCMIVirtioDevice.p2aChannels == 0)
-        _ = try #require(Self.postEventBuffer(frontend, offset: 0, length: 16))
+        _ = try #require(frontend.postEventBuffer(offset: 0, length: 16))
         #expect(fixture.outbox.post([1, 2, 3, 4]))
         let reply = try frontend.exchange(request: Self.protocolVersion, responseCapacity: 64)
         #expect(Array(reply.prefix(8)) == Self.protocolVersion + [0, 0, 0, 0])
@@ -149,18 +140,3 @@ import Virtqueue
     }
 }
 
-/// Collects `count` used elements of `queue` (and counts the calls waited for) as a driver does: pop, ask for a
-/// notification at the next one (EVENT_IDX), wait for the call only when
-/// nothing arrived meanwhile. Bounded waits; fewer elements on a timeout.
-private func usedElementsAndCalls(_ frontend: VhostUserFrontend, queue: Int, count: Int) -> (used: [UsedElement], calls: Int) {
-    var used: [UsedElement] = []
-    var calls = 0
-    let ring = frontend.driverQueue(queue)
-    while used.count < count {
-        while let element = ring.popUsed() { used.append(element) }
-        if used.count >= count || ring.prepareForNotification() { continue }
-        guard frontend.waitForCall(queue: queue, timeoutMilliseconds: 10_000) else { break }
-        calls += 1
-    }
-    return (used, calls)
-}
