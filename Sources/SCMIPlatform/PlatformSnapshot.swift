@@ -114,3 +114,61 @@ extension SCMIPlatform {
         return PlatformSnapshot(clocks: clocks, voltageDomains: domains, agents: agentSnapshots)
     }
 }
+
+// MARK: - JSON keys
+// `scmi-dt status --format json` is the stable interface for scripts: snake_case keys,
+// as in `tables --format json`, spelled out here so that renaming a property cannot
+// change them. A key whose value is absent (an agent that never asked for a rate) is left out.
+
+extension PlatformSnapshot {
+    enum CodingKeys: String, CodingKey {
+        case clocks, agents
+        case voltageDomains = "voltage_domains"
+    }
+}
+
+extension ClockSnapshot {
+    enum CodingKeys: String, CodingKey {
+        case id, name, enabled, requests
+        case rateHz = "rate_hz"
+    }
+}
+
+extension ClockRequest {
+    enum CodingKeys: String, CodingKey {
+        case enabled
+        case agentID = "agent_id"
+        case agentName = "agent_name"
+        case rateHz = "rate_hz"
+    }
+}
+
+extension VoltageDomainSnapshot {
+    enum CodingKeys: String, CodingKey {
+        case id, name, on, requests
+        case levelMicrovolts = "level_microvolts"
+    }
+}
+
+extension VoltageRequest {
+    enum CodingKeys: String, CodingKey {
+        case on
+        case agentID = "agent_id"
+        case agentName = "agent_name"
+        case levelMicrovolts = "level_microvolts"
+    }
+}
+
+extension AgentSnapshot {
+    enum CodingKeys: String, CodingKey {
+        case id, name, trusted, protocols, permissions
+    }
+}
+
+extension DevicePermission {
+    enum CodingKeys: String, CodingKey {
+        case protocols
+        case deviceID = "device_id"
+        case deviceName = "device_name"
+    }
+}

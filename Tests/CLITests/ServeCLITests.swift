@@ -66,7 +66,7 @@ final class RunningServe {
     }
 
     func voltageDomain(_ id: Int) throws -> [String: Any] {
-        let domains = (try status()["platform"] as? [String: Any])?["voltageDomains"] as? [[String: Any]] ?? []
+        let domains = (try status()["platform"] as? [String: Any])?["voltage_domains"] as? [[String: Any]] ?? []
         return domains.first { $0["id"] as? Int == id } ?? [:]
     }
 
@@ -199,7 +199,7 @@ struct ServeCLITests {
         try ivi.client.levelSet(1, microvolts: 800_000)
         try cluster.client.levelSet(1, microvolts: 900_000)
         #expect(try ivi.client.levelGet(1) == 900_000)
-        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == 900_000)
+        #expect(try serve.voltageDomain(1)["level_microvolts"] as? Int == 900_000)
 
         cluster.leave()
         #expect(try eventually { try ivi.client.rateGet(2) == 400_000_000 })
@@ -209,8 +209,8 @@ struct ServeCLITests {
         #expect(try eventually { try serve.clock(2)["enabled"] as? Bool == false })
         let clock = try serve.clock(2)
         #expect(clock["enabled"] as? Bool == false)
-        #expect(clock["rateHz"] as? Int == 1_000_000)
-        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == 600_000)
+        #expect(clock["rate_hz"] as? Int == 1_000_000)
+        #expect(try serve.voltageDomain(1)["level_microvolts"] as? Int == 600_000)
     }
 
     /// One frontend per agent: a second is refused and the first keeps working;
@@ -225,7 +225,7 @@ struct ServeCLITests {
         #expect(try again.client.discoverAgent().name == "vm-ivi")
         let connections = try serve.status()["connections"] as? [[String: Any]] ?? []
         let ivi = connections.first { $0["agent"] as? String == "vm-ivi" }
-        #expect(ivi?["connectionsRefused"] as? Int == 1)
+        #expect(ivi?["connections_refused"] as? Int == 1)
         #expect(ivi?["connected"] as? Bool == true)
     }
 
@@ -246,7 +246,7 @@ struct ServeCLITests {
         try back.client.rateSet(0, rate: 200_000_000)  // … its permission did not
         try admin.client.resetAgentConfiguration(agent: 2, resetPermissions: true)
         #expect(statusOf { _ = try back.client.rateGet(0) } == .denied)
-        #expect(try serve.clock(0)["rateHz"] as? Int == 125_000_000)  // requests withdrawn too
+        #expect(try serve.clock(0)["rate_hz"] as? Int == 125_000_000)  // requests withdrawn too
         #expect(statusOf { try admin.client.setDevicePermissions(agent: 9, device: 1, allow: true) } == .notFound)
         #expect(statusOf { try admin.client.setDevicePermissions(agent: 2, device: 99, allow: true) } == .notFound)
     }
