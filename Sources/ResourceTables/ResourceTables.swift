@@ -334,6 +334,18 @@ public struct PlatformTables: Hashable, Sendable {
         self.agentsAreImplicit = agentsAreImplicit
     }
 
+    /// The agent a user means by `nameOrID`: its arm,scmi-agent-name, else its id (decimal
+    /// or 0x-hex). Names win: an agent named "2" is found by that name before agent id 2.
+    public func agent(_ nameOrID: String) -> AgentEntry? {
+        if let named = agents.first(where: { $0.name == nameOrID }) { return named }
+        let number = nameOrID.hasPrefix("0x") ? UInt32(nameOrID.dropFirst(2), radix: 16) : UInt32(nameOrID)
+        guard let number else { return nil }
+        return agents.first { $0.id == number }
+    }
+
+    /// "name (id), …": every agent, for messages that ask the user to choose one.
+    public var agentList: String { agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ") }
+
     /// Number of entries in a protocol's table (0 for protocols without one).
     public func resourceCount(of protocolID: ProtocolID) -> Int {
         switch protocolID {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinuxIO
 import SCMIClient
 import SCMIPlatform
 import VhostUser
@@ -62,7 +63,11 @@ enum CallSession {
         do {
             frontend = try VhostUserFrontend(socketPath: socket)
         } catch {
-            FileHandle.standardError.write(Data("call: cannot reach \(socket): \(error)\n".utf8))
+            var message = "call: cannot reach \(socket): \(error)"
+            if case .pathIsNotASocket = error as? LinuxIOError {
+                message += " (give an agent's socket: serve --socket PATH, or DIR/<agent>.sock of serve --socket-dir DIR)"
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
             throw ExitCode(2)
         }
         defer { frontend.close() }
