@@ -16,22 +16,37 @@ final class RunningServe {
     let directory: TemporaryDirectory
     let process = Process()
     let logPath: String
+    /// Where the agents' sockets are, and the control socket.
+    let socketDirectory: String
+    let controlPath: String
 
-    init(blob: String? = nil, extraArguments: [String] = []) throws {
+    /// serve on `blob` (default: the example board) with `--socket-dir` the temporary directory
+    /// and `--control DIR/control.sock`; or, with `socketSubdirectory`, `--socket-dir DIR/NAME`
+    /// (serve makes it) and serve's default control socket there.
+    init(blob: String? = nil, extraArguments: [String] = [], socketSubdirectory: String? = nil, environment: [String: String] = [:]) throws {
         directory = try TemporaryDirectory("scmi-dt-serve")
         let blobPath = try blob ?? directory.write("board.dtb", compileDTS(file: examplePath("board.dts")))
         logPath = directory.path("serve.log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: scmiDTBinary)
-        process.arguments = ["serve", blobPath, "--socket-dir", directory.url.path, "--control", directory.path("control.sock")] + extraArguments
+        if let socketSubdirectory {
+            socketDirectory = directory.path(socketSubdirectory)
+            controlPath = socketDirectory + "/control"
+            process.arguments = ["serve", blobPath, "--socket-dir", socketDirectory] + extraArguments
+        } else {
+            socketDirectory = directory.url.path
+            controlPath = directory.path("control.sock")
+            process.arguments = ["serve", blobPath, "--socket-dir", socketDirectory, "--control", controlPath] + extraArguments
+        }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // Wait (bounded) until the control socket exists: serve is listening.
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: directory.path("control.sock")) {
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: controlPath) {
             usleep(50_000)
         }
-        guard FileManager.default.fileExists(atPath: directory.path("control.sock")) else {
+        guard FileManager.default.fileExists(atPath: controlPath) else {
             stop()
             throw ServeDidNotStart(log: log)
         }
@@ -39,7 +54,7 @@ final class RunningServe {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func socket(_ agent: String) -> String { directory.path(agent + ".sock") }
+    func socket(_ agent: String) -> String { socketDirectory + "/" + agent + ".sock" }
 
     /// A connected agent: the frontend and a client over it.
     func connect(_ agent: String) throws -> Agent { try Agent(socketPath: socket(agent)) }
@@ -53,7 +68,7 @@ final class RunningServe {
 
     /// `scmi-dt status --format json`, decoded.
     func status() throws -> [String: Any] {
-        let result = try scmiDT("status", "--control", directory.path("control.sock"), "--format", "json")
+        let result = try scmiDT("status", "--control", controlPath, "--format", "json")
         guard result.status == 0, let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
             throw StatusFailed(output: result.output)
         }
