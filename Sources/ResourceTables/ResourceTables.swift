@@ -334,13 +334,13 @@ public struct PlatformTables: Hashable, Sendable {
         self.agentsAreImplicit = agentsAreImplicit
     }
 
-    /// The agent a user means by `nameOrID`: its arm,scmi-agent-name, else its id (decimal
-    /// or 0x-hex). Names win: an agent named "2" is found by that name before agent id 2.
-    public func agent(_ nameOrID: String) -> AgentEntry? {
-        if let named = agents.first(where: { $0.name == nameOrID }) { return named }
-        let number = nameOrID.hasPrefix("0x") ? UInt32(nameOrID.dropFirst(2), radix: 16) : UInt32(nameOrID)
-        guard let number else { return nil }
-        return agents.first { $0.id == number }
+    /// The agent a user means by `idOrName`: the agent with that id when it is a number
+    /// (decimal or 0x-hex) that one has, else the one with that arm,scmi-agent-name. The
+    /// same rule as `call`'s arguments (an agent named "7" is still found when no id is 7).
+    public func agent(_ idOrName: String) -> AgentEntry? {
+        let number = idOrName.hasPrefix("0x") ? UInt32(idOrName.dropFirst(2), radix: 16) : UInt32(idOrName)
+        if let number, let byID = agents.first(where: { $0.id == number }) { return byID }
+        return agents.first { $0.name == idOrName }
     }
 
     /// "name (id), …": every agent, for messages that ask the user to choose one.
