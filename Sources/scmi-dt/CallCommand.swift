@@ -205,11 +205,11 @@ struct CallBase: ParsableCommand {
     struct Agent: SCMICall {
         static let configuration = CommandConfiguration(commandName: "agent", abstract: "BASE_DISCOVER_AGENT: an agent's id and name.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id (default: this agent).")
-        var agent: CallNumber<UInt32>?
+        @Argument(help: "The agent: its id or name (default: this agent).")
+        var agent: CallReference?
 
         func send(_ client: SCMIClient) throws {
-            let found = try client.discoverAgent(agent?.value ?? 0xFFFF_FFFF)
+            let found = try client.discoverAgent(agent?.agent(on: client) ?? 0xFFFF_FFFF)
             print("agent \(found.id) \"\(found.name)\"")
         }
     }
@@ -217,11 +217,11 @@ struct CallBase: ParsableCommand {
     struct AllowDevice: SCMICall {
         static let configuration = CommandConfiguration(commandName: "allow-device", abstract: "Grant an agent a device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
 
         func send(_ client: SCMIClient) throws {
-            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: true)
+            try client.setDevicePermissions(agent: agent.agent(on: client), device: device.value, allow: true)
             print("ok")
         }
     }
@@ -229,11 +229,11 @@ struct CallBase: ParsableCommand {
     struct DenyDevice: SCMICall {
         static let configuration = CommandConfiguration(commandName: "deny-device", abstract: "Revoke an agent's device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
 
         func send(_ client: SCMIClient) throws {
-            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: false)
+            try client.setDevicePermissions(agent: agent.agent(on: client), device: device.value, allow: false)
             print("ok")
         }
     }
@@ -241,12 +241,12 @@ struct CallBase: ParsableCommand {
     struct AllowProtocol: SCMICall {
         static let configuration = CommandConfiguration(commandName: "allow-protocol", abstract: "Grant an agent one protocol of a device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
         @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
 
         func send(_ client: SCMIClient) throws {
-            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: true)
+            try client.setProtocolPermissions(agent: agent.agent(on: client), device: device.value, protocolID: `protocol`.value, allow: true)
             print("ok")
         }
     }
@@ -254,12 +254,12 @@ struct CallBase: ParsableCommand {
     struct DenyProtocol: SCMICall {
         static let configuration = CommandConfiguration(commandName: "deny-protocol", abstract: "Revoke one protocol of a device from an agent (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
         @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
 
         func send(_ client: SCMIClient) throws {
-            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: false)
+            try client.setProtocolPermissions(agent: agent.agent(on: client), device: device.value, protocolID: `protocol`.value, allow: false)
             print("ok")
         }
     }
@@ -270,11 +270,11 @@ struct CallBase: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reset-agent", abstract: "RESET_AGENT_CONFIGURATION: withdraw an agent's requests, and with `permissions` its granted permissions.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
         @Argument(help: "keep (the permissions) or permissions (reset them too).") var permissions: Permissions = .keep
 
         func send(_ client: SCMIClient) throws {
-            try client.resetAgentConfiguration(agent: agent.value, resetPermissions: permissions == .permissions)
+            try client.resetAgentConfiguration(agent: agent.agent(on: client), resetPermissions: permissions == .permissions)
             print("ok")
         }
     }

@@ -82,4 +82,21 @@ import Testing
         let nowhere = try scmiDT("call", "base", "info", "--socket", serve.directory.path("nobody.sock"))
         #expect(nowhere.status == 2)
     }
+
+    /// Agents by name or id in every agent argument: the names the platform gives in
+    /// BASE_DISCOVER_AGENT; an unknown one lists those it has.
+    @Test func agentsByName() throws {
+        let serve = try RunningServe()
+        let admin = serve.socket("vm-admin")
+        let byName = try scmiDT("call", "base", "agent", "vm-cluster", "--socket", admin)
+        #expect(byName.stdout == "agent 2 \"vm-cluster\"\n", "\(byName.output)")
+        // vm-cluster may not use device 1 (usb0) until vm-admin, trusted, grants it by name.
+        #expect(try scmiDT("call", "clock", "rate-get", "0", "--socket", serve.socket("vm-cluster")).status == 1)
+        let grant = try scmiDT("call", "--socket", admin, "base.allow-device", "vm-cluster", "1")
+        #expect(grant.status == 0, "\(grant.output)")
+        #expect(try scmiDT("call", "clock", "rate-get", "0", "--socket", serve.socket("vm-cluster")).status == 0)
+        let unknown = try scmiDT("call", "base", "reset-agent", "vm-nobody", "--socket", admin)
+        #expect(unknown.status != 0 && unknown.status != 1)
+        #expect(unknown.stderr.contains("no agent 'vm-nobody'; the platform's agents: vm-ivi (1), vm-cluster (2), vm-admin (3)"), "\(unknown.output)")
+    }
 }
