@@ -15,7 +15,7 @@ public final class AgentSession: @unchecked Sendable {
     /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
     /// two fields instead of two globals.
     private let units: UnsafeBufferPointer<ProtocolUnit>
-    private let unitIndex: UnsafeBufferPointer<Int8>
+    let unitIndex: UnsafeBufferPointer<Int8>
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }

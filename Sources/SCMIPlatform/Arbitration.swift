@@ -4,8 +4,8 @@
 // owns every agent's request for every resource of one kind and the physical
 // state derived from them, in flat arrays sized at start and indexed
 // [resource × agentCount + agent], so that no message ever grows them. They
-// live inside SCMIPlatform's Mutex (SharedState); every method runs with the
-// lock held. Recording or withdrawing a request settles the resource and
+// live in a protocol unit's state (UnitResources.swift), guarded by
+// SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
 // returns the change of physical state, if any, for the protocol to report.
 
 /// One agent's request for something that is on or off.
@@ -135,5 +135,49 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         guard derived != old else { return nil }
         value[resource] = derived
         return (old, derived)
+    }
+}
+
+/// The state of resources that are switched on and off and set to a value,
+/// each arbitrated on its own: clocks (enable, rate), voltage domains (on,
+/// level). Withdrawal and the snapshot rows are one code for all of them.
+struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable {
+    var enable: SwitchArbiter
+    var value: HighestRequestArbiter<Value>
+
+    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int) {
+        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount)
+        value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+    }
+
+    /// Resource by resource, the switch first, then the value.
+    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for resource in 0 ..< enable.resourceCount {
+            if let on = enable.withdraw(resource: resource, agent: agent) {
+                report(resource, .switched(on: on))
+            }
+            if let change = value.withdraw(resource: resource, agent: agent) {
+                report(resource, Self.what(change))
+            }
+        }
+    }
+
+    func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
+        var requests: [ResourceRequest] = []
+        for agent in agents.indices {
+            let on = enable.requested(resource: resource, agent: agent)
+            let requested = value.requested(resource: resource, agent: agent)
+            if on != nil || requested != nil {
+                requests.append(ResourceRequest(agentID: agents[agent].id, agentName: agents[agent].name,
+                                                on: on, value: requested.map { Int64(clamping: $0) }))
+            }
+        }
+        return (enable.isOn[resource], Int64(clamping: value.value[resource]), requests)
+    }
+
+    /// A value change as reported (values beyond Int64, which no rate or
+    /// level reaches, are clamped).
+    static func what(_ change: (from: Value, to: Value)) -> PhysicalChange.What {
+        .value(from: Int64(clamping: change.from), to: Int64(clamping: change.to))
     }
 }
