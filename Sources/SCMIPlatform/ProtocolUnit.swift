@@ -146,7 +146,7 @@ extension SCMIPlatform {
     /// builds them from PlatformTables (UnitResources.swift).
     static let unitList: [ProtocolUnit] = [
         BaseProtocol.unit,
-        DeclaredProtocol.powerDomain,
+        PowerDomainProtocol.unit,
         DeclaredProtocol.performance,
         ClockProtocol.unit,
         DeclaredProtocol.sensor,
