@@ -22,6 +22,9 @@ struct SwitchArbiter: Sendable {
     private var requests: [SwitchRequest]
     /// Per resource: the derived (physical) state.
     private(set) var isOn: [Bool]
+    /// The slot the last request() changed and what it held, for
+    /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
+    private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
     init(initial: [Bool], agentCount: Int) {
         self.agentCount = agentCount
@@ -48,8 +51,17 @@ struct SwitchArbiter: Sendable {
 
     /// Records `agent`'s request and settles; the new physical state when it changed.
     mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
-        requests[resource * agentCount + agent] = request
+        let slot = resource * agentCount + agent
+        undo = (slot, requests[slot])
+        requests[slot] = request
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again
+    /// (the host could not apply the change it decided).
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; the new
@@ -90,6 +102,8 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     private var hasRequest: [Bool]
     /// Per resource: the derived (physical) value.
     private(set) var value: [Value]
+    /// The slot the last request() changed and what it held (undoLastRequest()).
+    private var undo: (slot: Int, request: Value, hadRequest: Bool)
 
     init(initial: [Value], agentCount: Int, placeholder: Value) {
         self.agentCount = agentCount
@@ -97,6 +111,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
         value = initial
+        undo = (0, placeholder, false)
     }
 
     var resourceCount: Int { initial.count }
@@ -110,9 +125,17 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// Records `agent`'s request and settles; the change when the physical value changed.
     mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
         let slot = resource * agentCount + agent
+        undo = (slot, requests[slot], hasRequest[slot])
         requests[slot] = request
         hasRequest[slot] = true
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again.
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        hasRequest[undo.slot] = undo.hadRequest
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles.

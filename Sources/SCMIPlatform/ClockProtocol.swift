@@ -174,22 +174,21 @@ extension AgentSession {
         let flags = payload.word(0)
         let rate = payload.uint64(lowWord: 2)
         let clock = clocks.baseAddress.unsafelyUnwrapped + index
-        return platform.state.withLock { locked -> SCMIStatus in
-            guard mayUse(locked, ClockProtocol.id, holders: clock.pointee.devices) else { return .denied }
-            guard flags & ~UInt32(0xF) == 0 else { return .invalidParameters }
+        return change(ClockProtocol.self) { state, shared in
+            guard mayUse(shared, ClockProtocol.id, holders: clock.pointee.devices) else { return (.denied, index, nil) }
+            guard flags & ~UInt32(0xF) == 0 else { return (.invalidParameters, index, nil) }
             // An asynchronous change ends in a delayed response on the eventq;
             // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
             // spec requires NOT_SUPPORTED (docs/protocol.md §15). PROTOCOL_ATTRIBUTES
             // says 0 pending async changes, so Linux never asks.
-            guard flags & ClockProtocol.flagAsync == 0 else { return .notSupported }
+            guard flags & ClockProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
             let rounding: ClockProtocol.Rounding =
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
-            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.rates, rounding) else { return .outOfRange }
-            if let change = state(ClockProtocol.self, &locked).pointee.value.request(rounded, resource: index, agent: agent) {
-                report(ClockProtocol.self, index, ClockProtocol.State.what(change))
-            }
-            return .success
+            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.rates, rounding) else { return (.outOfRange, index, nil) }
+            return (.success, index, state.value.request(rounded, resource: index, agent: agent).map(ClockProtocol.State.what))
+        } undo: { state, resource in
+            state.value.undoLastRequest(resource: resource)
         }
     }
 
@@ -213,27 +212,26 @@ extension AgentSession {
         let attributes = payload.word(1)
         let holders = clocks[index].devices
         let isVersion3 = payload.count == 12
-        return platform.state.withLock { locked -> SCMIStatus in
-            guard mayUse(locked, ClockProtocol.id, holders: holders) else { return .denied }
+        return change(ClockProtocol.self) { state, shared in
+            guard mayUse(shared, ClockProtocol.id, holders: holders) else { return (.denied, index, nil) }
             let request: SwitchRequest
             if isVersion3 {
-                guard attributes & 0xFF00_FFFC == 0 else { return .invalidParameters }
+                guard attributes & 0xFF00_FFFC == 0 else { return (.invalidParameters, index, nil) }
                 // No OEM configuration types are offered (attributes bit 27 = 0).
-                guard attributes & 0x00FF_0000 == 0 else { return .notSupported }
+                guard attributes & 0x00FF_0000 == 0 else { return (.notSupported, index, nil) }
                 switch attributes & 0x3 {
                 case 0: request = .off
                 case 1: request = .on
-                case 3: return .success  // state unchanged, and no OEM type to set
-                default: return .invalidParameters
+                case 3: return (.success, index, nil)  // state unchanged, and no OEM type to set
+                default: return (.invalidParameters, index, nil)
                 }
             } else {
-                guard attributes & ~UInt32(1) == 0 else { return .invalidParameters }
+                guard attributes & ~UInt32(1) == 0 else { return (.invalidParameters, index, nil) }
                 request = attributes & 1 != 0 ? .on : .off
             }
-            if let on = state(ClockProtocol.self, &locked).pointee.enable.request(request, resource: index, agent: agent) {
-                report(ClockProtocol.self, index, .switched(on: on))
-            }
-            return .success
+            return (.success, index, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state, resource in
+            state.enable.undoLastRequest(resource: resource)
         }
     }
 

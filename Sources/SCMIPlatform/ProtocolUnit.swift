@@ -163,18 +163,6 @@ extension SCMIPlatform {
         for (position, unit) in unitList.enumerated() { index[Int(unit.id.rawValue)] = Int8(position) }
         return UnsafeBufferPointer(immortalCopyOf: index)
     }()
-
-    /// Withdraws every request `agent` holds (disconnect, or
-    /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, in id order, and
-    /// reports each change. `state` is the locked state: the lock is held.
-    func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        let who = catalog.agents[agent].id
-        for (position, unit) in Self.unitList.enumerated() {
-            unit.resources?.withdraw(storage[position], agent) { resource, what in
-                report(PhysicalChange(unit.id, resource: UInt32(resource), what, agent: who, cause: cause))
-            }
-        }
-    }
 }
 
 extension UnsafeBufferPointer {

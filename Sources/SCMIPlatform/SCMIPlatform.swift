@@ -21,13 +21,21 @@ public final class SCMIPlatform: Sendable {
     /// Allocated here, freed in deinit; its state only under `state`'s lock.
     nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
     let onPhysicalChange: (@Sendable (PhysicalChange) -> Void)?
+    /// Applies decided changes (HostInterface.swift).
+    let host: any HostInterface
+    /// Held from deciding a change to committing or rolling it back, so that
+    /// changes reach the host one at a time and in order; never held by reads.
+    let hostLock = Mutex(())
 
-    /// `onPhysicalChange` is called once per change of a resource's physical
-    /// state, in the order the changes happen. It is called with the state
-    /// lock held, so it must not call back into this platform (snapshot(),
-    /// a session's handle()); logging a line is what it is for.
-    public init(tables: PlatformTables, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+    /// `host` applies every change of a resource's physical state.
+    /// `onPhysicalChange` is called once per change the host applied, in the
+    /// order the changes happen. It is called while changes are held back
+    /// (not with the state lock), so it must not change this platform's state
+    /// (a session's handle()); logging a line is what it is for.
+    public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
+                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
         self.tables = tables
+        self.host = host
         self.catalog = Catalog(tables: tables)
         self.state = Mutex(SharedState(catalog: catalog))
         let agentCount = catalog.agents.count

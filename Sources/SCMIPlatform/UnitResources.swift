@@ -157,9 +157,4 @@ extension AgentSession {
     func state<Model: ResourceModel>(_: Model.Type, _ locked: inout SharedState) -> UnsafeMutablePointer<Model.State> {
         platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self)
     }
-
-    /// Reports a change of resource `resource` of `Model` caused by this agent's request.
-    func report<Model: ResourceModel>(_: Model.Type, _ resource: Int, _ what: PhysicalChange.What) {
-        platform.report(PhysicalChange(Model.id, resource: UInt32(resource), what, agent: info.id, cause: .request))
-    }
 }

@@ -134,18 +134,17 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let config = payload.word(1)
         let holders = domains[index].devices
-        return platform.state.withLock { locked -> SCMIStatus in
-            guard mayUse(locked, VoltageProtocol.id, holders: holders) else { return .denied }
+        return change(VoltageProtocol.self) { state, shared in
+            guard mayUse(shared, VoltageProtocol.id, holders: holders) else { return (.denied, index, nil) }
             let request: SwitchRequest
             switch config {
             case VoltageProtocol.modeOn: request = .on
             case VoltageProtocol.modeOff: request = .off
-            default: return .invalidParameters
+            default: return (.invalidParameters, index, nil)
             }
-            if let on = state(VoltageProtocol.self, &locked).pointee.enable.request(request, resource: index, agent: agent) {
-                report(VoltageProtocol.self, index, .switched(on: on))
-            }
-            return .success
+            return (.success, index, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state, resource in
+            state.enable.undoLastRequest(resource: resource)
         }
     }
 
@@ -169,21 +168,20 @@ extension AgentSession {
         let flags = payload.word(1)
         let level = payload.int32(2)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
-        return platform.state.withLock { locked -> SCMIStatus in
-            guard mayUse(locked, VoltageProtocol.id, holders: domain.pointee.devices) else { return .denied }
-            guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
+        return change(VoltageProtocol.self) { state, shared in
+            guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
+            guard flags & ~VoltageProtocol.flagAsync == 0 else { return (.invalidParameters, index, nil) }
             // Asynchronous ends in a delayed response on the eventq, which is
             // not offered (docs/protocol.md §15): NOT_SUPPORTED.
-            guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
+            guard flags & VoltageProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
             switch VoltageProtocol.check(level, in: domain.pointee.levels) {
-            case .outOfRange: return .outOfRange
-            case .offGrid: return .invalidParameters
+            case .outOfRange: return (.outOfRange, index, nil)
+            case .offGrid: return (.invalidParameters, index, nil)
             case .valid: break
             }
-            if let change = state(VoltageProtocol.self, &locked).pointee.value.request(level, resource: index, agent: agent) {
-                report(VoltageProtocol.self, index, VoltageProtocol.State.what(change))
-            }
-            return .success
+            return (.success, index, state.value.request(level, resource: index, agent: agent).map(VoltageProtocol.State.what))
+        } undo: { state, resource in
+            state.value.undoLastRequest(resource: resource)
         }
     }
 
