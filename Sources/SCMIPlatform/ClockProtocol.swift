@@ -44,9 +44,7 @@ enum ClockProtocol: ResourceModel {
     struct Resource: DescribedResource, NamedResource {
         let name: String
         let names: ResourceNames
-        /// Sorted without duplicates, ranges with min ≤ max and step ≥ 1.
-        let rates: ClockRates
-        /// `rates` as CLOCK_DESCRIBE_RATES pages them.
+        /// The rates, as CLOCK_DESCRIBE_RATES pages them and CLOCK_RATE_SET rounds to.
         let described: DescribedValues<UInt64>
         let initialRate: UInt64
         let devices: [Int]
@@ -61,18 +59,12 @@ enum ClockProtocol: ResourceModel {
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
         tables.clocks.enumerated().map { index, entry in
-            // What the engine can serve whatever a hand-built table holds.
-            let rates: ClockRates =
-                switch entry.rates {
-                case .discrete(let list): .discrete(Array(Set(list)).sorted())
-                case .range(let low, let high, let step): .range(min: min(low, high), max: max(low, high), step: max(step, 1))
-                }
             let described: DescribedValues<UInt64> =
-                switch rates {
-                case .discrete(let list): DescribedValues(copying: list)
-                case .range(let low, let high, let step): .range(min: low, max: high, step: step)
+                switch entry.rates {
+                case .discrete(let list): DescribedValues(normalizing: list)
+                case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
                 }
-            return Resource(name: entry.name, names: ResourceNames(entry.name), rates: rates, described: described,
+            return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
                             initialRate: entry.initialRate, devices: holders[index])
         }
     }
@@ -104,8 +96,8 @@ enum ClockProtocol: ResourceModel {
     /// The described rate closest to `rate` in the direction asked, or nil when
     /// `rate` lies outside min...max (OUT_OF_RANGE). In a range the valid rates
     /// are min + k·step and max itself.
-    static func round(_ rate: UInt64, in rates: ClockRates, _ rounding: Rounding) -> UInt64? {
-        guard rate >= rates.lowest, rate <= rates.highest else { return nil }
+    static func round(_ rate: UInt64, in rates: DescribedValues<UInt64>, _ rounding: Rounding) -> UInt64? {
+        guard let bounds = rates.bounds, rate >= bounds.lowest, rate <= bounds.highest else { return nil }
         let down: UInt64, up: UInt64
         switch rates {
         case .discrete(let list):
@@ -185,7 +177,7 @@ extension AgentSession {
             let rounding: ClockProtocol.Rounding =
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
-            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.rates, rounding) else { return (.outOfRange, index, nil) }
+            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.described, rounding) else { return (.outOfRange, index, nil) }
             return (.success, index, state.value.request(rounded, resource: index, agent: agent).map(ClockProtocol.State.what))
         } undo: { state, resource in
             state.value.undoLastRequest(resource: resource)

@@ -168,14 +168,30 @@ enum DescribedValues<Value: ReplyValue>: @unchecked Sendable {
     case discrete(UnsafeBufferPointer<Value>)
     case range(min: Value, max: Value, step: Value)
 
-    /// A copy of `list`; free it with release().
-    init(copying list: [Value]) {
-        self = .discrete(UnsafeBufferPointer(immortalCopyOf: list))
+    /// The lowest and highest value described (an empty list: nil).
+    var bounds: (lowest: Value, highest: Value)? {
+        switch self {
+        case .discrete(let list): list.isEmpty ? nil : (list[0], list[list.count - 1])
+        case .range(let minimum, let maximum, _): (minimum, maximum)
+        }
     }
 
     /// Frees a discrete list (the catalog slice goes with its platform).
     func release() {
         if case .discrete(let list) = self { UnsafeMutableBufferPointer(mutating: list).deallocate() }
+    }
+}
+
+extension DescribedValues where Value: BinaryInteger & Hashable {
+    /// `list` sorted without duplicates, in memory of its own (release()):
+    /// what the engine can serve whatever a hand-built table holds.
+    init(normalizing list: [Value]) {
+        self = .discrete(UnsafeBufferPointer(immortalCopyOf: Array(Set(list)).sorted()))
+    }
+
+    /// A range with min ≤ max and step ≥ 1, whatever a hand-built table holds.
+    init(normalizing low: Value, _ high: Value, step: Value) {
+        self = .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
     }
 }
 

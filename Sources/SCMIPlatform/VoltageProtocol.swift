@@ -28,9 +28,7 @@ enum VoltageProtocol: ResourceModel {
     struct Resource: DescribedResource, NamedResource {
         let name: String
         let names: ResourceNames
-        /// Sorted without duplicates, ranges with min ≤ max and step ≥ 1.
-        let levels: VoltageLevels
-        /// `levels` as VOLTAGE_DESCRIBE_LEVELS pages them.
+        /// The levels, as VOLTAGE_DESCRIBE_LEVELS pages them and VOLTAGE_LEVEL_SET checks.
         let described: DescribedValues<Int32>
         let initialLevel: Int32
         let initiallyOn: Bool
@@ -46,18 +44,12 @@ enum VoltageProtocol: ResourceModel {
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
         tables.voltageDomains.enumerated().map { index, entry in
-            // What the engine can serve whatever a hand-built table holds.
-            let levels: VoltageLevels =
-                switch entry.levels {
-                case .discrete(let list): .discrete(Array(Set(list)).sorted())
-                case .range(let low, let high, let step): .range(min: min(low, high), max: max(low, high), step: max(step, 1))
-                }
             let described: DescribedValues<Int32> =
-                switch levels {
-                case .discrete(let list): DescribedValues(copying: list)
-                case .range(let low, let high, let step): .range(min: low, max: high, step: step)
+                switch entry.levels {
+                case .discrete(let list): DescribedValues(normalizing: list)
+                case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
                 }
-            return Resource(name: entry.name, names: ResourceNames(entry.name), levels: levels, described: described,
+            return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
                             initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn, devices: holders[index])
         }
     }
@@ -87,7 +79,7 @@ enum VoltageProtocol: ResourceModel {
     /// Outside the description: OUT_OF_RANGE. Inside it but not a described
     /// level (between list entries, or off a range's step grid, whose valid
     /// levels are min + k·step and max): INVALID_PARAMETERS.
-    static func check(_ level: Int32, in levels: VoltageLevels) -> LevelCheck {
+    static func check(_ level: Int32, in levels: DescribedValues<Int32>) -> LevelCheck {
         switch levels {
         case .discrete(let list):
             guard let lowest = list.first, let highest = list.last, level >= lowest, level <= highest else { return .outOfRange }
@@ -174,7 +166,7 @@ extension AgentSession {
             // Asynchronous ends in a delayed response on the eventq, which is
             // not offered (docs/protocol.md §15): NOT_SUPPORTED.
             guard flags & VoltageProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
-            switch VoltageProtocol.check(level, in: domain.pointee.levels) {
+            switch VoltageProtocol.check(level, in: domain.pointee.described) {
             case .outOfRange: return (.outOfRange, index, nil)
             case .offGrid: return (.invalidParameters, index, nil)
             case .valid: break
