@@ -76,10 +76,6 @@ enum ClockProtocol: ResourceModel {
 
     static func release(_ clock: Resource) { clock.described.release() }
 
-    /// Reports: `.clockEnabled(clock: 0, agent: 1, cause: .request)` and so on.
-    static func change(_ clock: UInt32, _ what: PhysicalChange.What, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        PhysicalChange(id, resource: clock, what, agent: agent, cause: cause)
-    }
 
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
@@ -122,20 +118,6 @@ enum ClockProtocol: ResourceModel {
         case .up: return up
         case .nearest: return rate - down <= up - rate ? down : up
         }
-    }
-}
-
-extension PhysicalChange {
-    public static func clockEnabled(clock: UInt32, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        ClockProtocol.change(clock, .switched(on: true), agent: agent, cause: cause)
-    }
-
-    public static func clockDisabled(clock: UInt32, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        ClockProtocol.change(clock, .switched(on: false), agent: agent, cause: cause)
-    }
-
-    public static func clockRate(clock: UInt32, from: UInt64, to: UInt64, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        ClockProtocol.change(clock, ClockProtocol.State.what((from, to)), agent: agent, cause: cause)
     }
 }
 

@@ -62,9 +62,6 @@ enum VoltageProtocol: ResourceModel {
 
     static func release(_ domain: Resource) { domain.described.release() }
 
-    static func change(_ domain: UInt32, _ what: PhysicalChange.What, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        PhysicalChange(id, resource: domain, what, agent: agent, cause: cause)
-    }
 
     static let attributeExtendedName: UInt32 = 1 << 30
 
@@ -89,20 +86,6 @@ enum VoltageProtocol: ResourceModel {
             let offset = Int64(level) - Int64(minimum)
             return offset % Int64(step) == 0 || level == maximum ? .valid : .offGrid
         }
-    }
-}
-
-extension PhysicalChange {
-    public static func voltageOn(domain: UInt32, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        VoltageProtocol.change(domain, .switched(on: true), agent: agent, cause: cause)
-    }
-
-    public static func voltageOff(domain: UInt32, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        VoltageProtocol.change(domain, .switched(on: false), agent: agent, cause: cause)
-    }
-
-    public static func voltageLevel(domain: UInt32, from: Int32, to: Int32, agent: UInt32, cause: ChangeCause) -> PhysicalChange {
-        VoltageProtocol.change(domain, VoltageProtocol.State.what((from, to)), agent: agent, cause: cause)
     }
 }
 
