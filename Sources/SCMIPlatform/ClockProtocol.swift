@@ -76,7 +76,6 @@ enum ClockProtocol: ResourceModel {
 
     static func release(_ clock: Resource) { clock.described.release() }
 
-
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
     static let attributeExtendedName: UInt32 = 1 << 29

@@ -62,7 +62,6 @@ enum VoltageProtocol: ResourceModel {
 
     static func release(_ domain: Resource) { domain.described.release() }
 
-
     static let attributeExtendedName: UInt32 = 1 << 30
 
     /// Architectural modes of VOLTAGE_CONFIG_SET / GET.
