@@ -334,6 +334,18 @@ public struct PlatformTables: Hashable, Sendable {
         self.agentsAreImplicit = agentsAreImplicit
     }
 
+    /// The agent a user means by `idOrName`: the agent with that id when it is a number
+    /// (decimal or 0x-hex) that one has, else the one with that arm,scmi-agent-name. The
+    /// same rule as `call`'s arguments (an agent named "7" is still found when no id is 7).
+    public func agent(_ idOrName: String) -> AgentEntry? {
+        let number = idOrName.hasPrefix("0x") ? UInt32(idOrName.dropFirst(2), radix: 16) : UInt32(idOrName)
+        if let number, let byID = agents.first(where: { $0.id == number }) { return byID }
+        return agents.first { $0.name == idOrName }
+    }
+
+    /// "name (id), …": every agent, for messages that ask the user to choose one.
+    public var agentList: String { agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ") }
+
     /// Number of entries in a protocol's table (0 for protocols without one).
     public func resourceCount(of protocolID: ProtocolID) -> Int {
         switch protocolID {

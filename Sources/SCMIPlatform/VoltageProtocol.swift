@@ -39,8 +39,8 @@ enum VoltageProtocol: ResourceModel {
     typealias State = SwitchedValueState<Int32>
 
     static let vocabulary = ResourceVocabulary(
-        noun: "voltage domain", plural: "voltage domains", tableKey: "voltageDomains", switchKey: "on",
-        valueKey: "levelMicrovolts", onWord: "on", offWord: "off", quantity: "level", unit: "uV")
+        noun: "voltage domain", plural: "voltage domains", tableKey: "voltage_domains", switchKey: "on",
+        valueKey: "level_microvolts", onWord: "on", offWord: "off", quantity: "level", unit: "uV")
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
         tables.voltageDomains.enumerated().map { index, entry in

@@ -1,6 +1,7 @@
 import BackendModel
 import Dispatch
 import Foundation
+import LinuxIO
 import Logging
 import ResourceTables
 import SCMIPlatform
@@ -37,11 +38,14 @@ public final class Server: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
+    /// Tells systemd (when it started us) when serve is ready, reloading and stopping.
+    private let notifier: ServiceNotifier?
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false, notifier: ServiceNotifier? = nil) {
         self.blobPath = blobPath
         self.logger = logger
         self.trace = trace
+        self.notifier = notifier
         current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
     }
 
@@ -61,24 +65,43 @@ public final class Server: @unchecked Sendable {
         return platform
     }
 
-    /// Listens on each binding's socket and, with `controlPath`, on the control socket.
-    public func start(bindings: [Binding], controlPath: String?) throws {
+    /// Listens on each binding's socket and, with `controlPath`, on the control socket,
+    /// every socket file with `access` (mode, group, owner) from before it listens. Once all
+    /// listen, tells systemd the service is ready. A socket that cannot be created is an
+    /// error naming its path (the sockets made so far are removed by `stop()`).
+    public func start(bindings: [Binding], controlPath: String?, access: SocketAccess? = nil) throws {
         for (agent, path) in bindings {
             let agentName = agent.name
-            let backend = try VhostUserBackend(
-                socketPath: path,
-                device: SCMIVirtioDevice.description,
-                logger: logger,
-                makeHandler: { [self] in makeHandler(agentName: agentName) }
-            )
+            let backend: VhostUserBackend
+            do {
+                backend = try VhostUserBackend(
+                    socketPath: path,
+                    access: access,
+                    device: SCMIVirtioDevice.description,
+                    logger: logger,
+                    makeHandler: { [self] in makeHandler(agentName: agentName) }
+                )
+            } catch {
+                throw SocketSetupError.listening(path, error)
+            }
             try backend.start()
             listeners.append((agentName, path, backend))
             logger.info("agent \(agent.id) \(agentName): listening on \(path)")
         }
         if let controlPath {
-            controlServer = try ControlServer(path: controlPath, logger: logger) { [self] in statusReport() }
+            do {
+                controlServer = try ControlServer(path: controlPath, access: access, logger: logger) { [self] in statusReport() }
+            } catch {
+                throw SocketSetupError.listening(controlPath, error)
+            }
             logger.info("control socket: \(controlPath)")
         }
+        notifier?.ready(status: readiness)
+    }
+
+    /// What `systemctl status` shows while serving.
+    private var readiness: String {
+        "serving \(listeners.count) agent socket\(listeners.count == 1 ? "" : "s") from \(blobPath)"
     }
 
     /// A new frontend connected to `agentName`'s socket.
@@ -128,6 +151,7 @@ public final class Server: @unchecked Sendable {
     /// Only the first call does anything.
     public func stop() {
         guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
+        notifier?.stopping()
         for listener in listeners { listener.backend.stop() }
         controlServer?.stop()
         finished.signal()
@@ -137,15 +161,27 @@ public final class Server: @unchecked Sendable {
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
     @discardableResult
     public func reload() -> ReloadOutcome {
+        notifier?.reloading()
         let result = BackendChecker.check(blobAt: blobPath)
         guard let tables = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
+            notifier?.ready(status: readiness + " (the reload failed check; old model kept)")
             return .keptOldModel(errors: errors)
         }
+        logWarnings(result.diagnostics)
         current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
+        notifier?.ready(status: readiness)
         return .reloaded
+    }
+
+    /// `check`'s warnings about the blob being served, one log line each: at start and after
+    /// a reload, so that an operator sees in the journal what `check` would have said.
+    public func logWarnings(_ diagnostics: [Diagnostic]) {
+        for diagnostic in diagnostics where diagnostic.severity == .warning {
+            logger.warning("check: \(diagnostic.rendered)")
+        }
     }
 }
 
