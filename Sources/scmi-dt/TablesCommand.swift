@@ -42,18 +42,20 @@ enum TablesText {
         sections.append("protocols\n" + protocols.rendered())
 
         if tables.protocols.contains(.clock) {
-            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER")
+            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER", "RATES FROM")
             for clock in tables.clocks {
-                clocks.add(String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier))
+                clocks.add(
+                    String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier),
+                    clock.ratesSource)
             }
             sections.append("clocks (protocol 0x14)\n" + clocks.rendered())
         }
         if tables.protocols.contains(.voltage) {
-            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR")
+            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR", "LEVELS FROM", "HOST LIMITS")
             for domain in tables.voltageDomains {
                 voltages.add(
                     String(domain.id), domain.name, levels(domain.levels), formatMicrovolts(domain.initialLevel),
-                    domain.initiallyOn ? "on" : "off", domain.regulatorPath)
+                    domain.initiallyOn ? "on" : "off", domain.regulatorPath, domain.levelsSource, hostLimits(domain))
             }
             sections.append("voltage domains (protocol 0x17)\n" + voltages.rendered())
         }
@@ -110,6 +112,14 @@ enum TablesText {
         case .range(let minimum, let maximum, let step):
             "\(formatMicrovolts(minimum)) .. \(formatMicrovolts(maximum)) step \(formatMicrovolts(step))"
         }
+    }
+
+    /// `always on, coupled with 3 within 10 mV`, or `-`.
+    static func hostLimits(_ domain: VoltageDomainEntry) -> String {
+        var limits: [String] = []
+        if domain.alwaysOn { limits.append("always on") }
+        for coupling in domain.couplings { limits.append("coupled with \(coupling.partner) within \(formatMicrovolts(coupling.maxSpread))") }
+        return limits.isEmpty ? "-" : limits.joined(separator: ", ")
     }
 
     static func provider(_ path: String, _ specifier: [UInt32]) -> String {
@@ -171,6 +181,7 @@ enum TablesJSON {
         return .object([
             ("id", .number(clock.id)), ("name", .string(clock.name)), ("provider", .string(clock.providerPath)),
             ("specifier", .array(clock.specifier.map { .number($0) })), ("rates", rates), ("initial_rate", .number(clock.initialRate)),
+            ("rates_source", .string(clock.ratesSource)),
         ])
     }
 
@@ -184,6 +195,12 @@ enum TablesJSON {
         return .object([
             ("id", .number(domain.id)), ("name", .string(domain.name)), ("regulator", .string(domain.regulatorPath)),
             ("levels_microvolts", levels), ("initial_microvolts", .number(domain.initialLevel)), ("initially_on", .bool(domain.initiallyOn)),
+            ("levels_source", .string(domain.levelsSource)), ("always_on", .bool(domain.alwaysOn)),
+            ("min_microvolts", .number(domain.minimumLevel)), ("max_microvolts", .number(domain.maximumLevel)),
+            (
+                "coupled_with",
+                .array(domain.couplings.map { .object([("id", .number($0.partner)), ("max_spread_microvolts", .number($0.maxSpread))]) })
+            ),
         ])
     }
 
