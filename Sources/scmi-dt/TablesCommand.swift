@@ -122,8 +122,9 @@ enum TablesText {
         return limits.isEmpty ? "-" : limits.joined(separator: ", ")
     }
 
+    /// `/clock-controller@fd7c0000 <0x106>`: cells in hexadecimal, as sources write them.
     static func provider(_ path: String, _ specifier: [UInt32]) -> String {
-        specifier.isEmpty ? path : path + " <" + specifier.map(String.init).joined(separator: " ") + ">"
+        specifier.isEmpty ? path : path + " <" + specifier.map { "0x" + String($0, radix: 16) }.joined(separator: " ") + ">"
     }
 
     /// `clock 0 1, voltage 0`: ids grouped by protocol, in the device's order.

@@ -134,7 +134,7 @@ struct ResourceFacts {
                 var perClock: [Set<UInt64>] = []
                 for opp in table.children where opp.isEnabled {
                     for (position, hz) in (opp.property("opp-hz")?.u64Array ?? []).enumerated() where hz > 0 {
-                        if position >= perClock.count { perClock.append([]) }
+                        while position >= perClock.count { perClock.append([]) }
                         perClock[position].insert(hz)
                     }
                 }
