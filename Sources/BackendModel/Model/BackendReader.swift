@@ -347,7 +347,7 @@ extension DiagnosticCollector {
         case .dangling(let index, _):
             add(
                 .phandleDangling, at: node, property: property, error.description,
-                hint: misreadCellHint(node, property, cellsName, index) ?? "the referenced node is missing or has no phandle")
+                hint: "the referenced node is missing or has no phandle" + (misreadCellHint(node, property, cellsName, index).map { "; or " + $0 } ?? ""))
         case .missingCellsProperty(let index, let provider, let cellsName):
             let what = describeNonProvider(provider)
             let hint =
