@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+
+/// Backend nodes written for real boards (../shared/corpus/real) the way a user does:
+/// the board's blob decompiled with dtc, a scmi-vio-backend node appended that names
+/// host nodes by path, compiled back. What `check` and `tables` say must be the board's
+/// own facts (issue 10): OPP rates, the consumers' clock-names, regulator-gpio states,
+/// always-on and coupled rails, placeholder clocks, what the host itself uses.
+struct RealBoard {
+    let directory: TemporaryDirectory
+    /// The board with the backend appended, as source.
+    let source: String
+    /// The same, compiled.
+    let blob: String
+    let board: URL
+
+    init(_ name: String, backend: String) throws {
+        board = realCorpus.appendingPathComponent(name + ".dtb")
+        directory = try TemporaryDirectory("real-" + name)
+        let decompiled = try runTool(dtcPath, ["-q", "-I", "dtb", "-O", "dts", board.path])
+        guard decompiled.status == 0 else { throw DTCError(message: decompiled.stderr) }
+        source = try directory.write(name + "-scmi.dts", decompiled.stdout + "\n" + backend)
+        blob = try directory.write(name + "-scmi.dtb", compileDTS(file: source))
+    }
+
+    /// `fdtget -t s|x` on the original board: a fact to compare with.
+    func fact(_ path: String, _ property: String, type: String = "s") throws -> [String] {
+        let result = try runTool(findInPath("fdtget") ?? "/usr/bin/fdtget", ["-t", type, board.path, path, property])
+        guard result.status == 0 else { throw DTCError(message: result.stderr) }
+        return result.stdout.split(whereSeparator: \.isWhitespace).map(String.init)
+    }
+
+    func subnodes(_ path: String) throws -> [String] {
+        let result = try runTool(findInPath("fdtget") ?? "/usr/bin/fdtget", ["-l", board.path, path])
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func check() throws -> [Finding] {
+        let result = try scmiDT("check", "--format", "json", blob)
+        #expect(result.status == 0, "\(result.output)")
+        return try parseFindings(result.stdout)
+    }
+
+    func tables() throws -> [String: Any] {
+        let result = try scmiDT("tables", "--format", "json", blob)
+        #expect(result.status == 0, "\(result.output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    func cleanup() { directory.cleanup() }
+
+    /// A backend node: `protocols` (hex ids), `devices` and `agents` bodies.
+    static func backend(protocols: [String], devices: String, agents: String) -> String {
+        """
+        / {
+        \tfirmware {
+        \t\tscmi-vio-backend {
+        \t\t\tcompatible = "arm,scmi-vio-backend";
+        \t\t\t#address-cells = <1>;
+        \t\t\t#size-cells = <0>;
+        \(protocols.map { "\t\t\tprotocol@\($0) { reg = <0x\($0)>; };" }.joined(separator: "\n"))
+        \t\t\tdevices {
+        \t\t\t\t#address-cells = <1>;
+        \t\t\t\t#size-cells = <0>;
+        \(devices)
+        \t\t\t};
+        \t\t\tagents {
+        \t\t\t\t#address-cells = <1>;
+        \t\t\t\t#size-cells = <0>;
+        \(agents)
+        \t\t\t};
+        \t\t};
+        \t};
+        };
+        """
+    }
+
+    /// RK3588 EVB1: the Mali GPU with its OPP table and coupled core/memory rails, and
+    /// the always-on 3.3 V rail for an I/O VM.
+    static let rk3588Backend = backend(
+        protocols: ["14", "17"],
+        devices: """
+            dev_gpu: device@1 {
+                reg = <1>;
+                arm,scmi-devid = <1>;
+                arm,scmi-devname = "gpu";
+                arm,scmi-basedev = <&{/gpu@fb000000}>;
+            };
+            dev_io: device@2 {
+                reg = <2>;
+                arm,scmi-devid = <2>;
+                arm,scmi-devname = "io";
+                vcc-supply = <&{/spi@feb20000/pmic@1/regulators/dcdc-reg4}>;
+            };
+            """,
+        agents: """
+            agent@1 { reg = <1>; arm,scmi-agent-name = "vm-gpu"; arm,scmi-devices = <&dev_gpu &dev_io>; };
+            agent@2 { reg = <2>; arm,scmi-agent-name = "vm-io"; arm,scmi-devices = <&dev_io>; };
+            """)
+}
+
+func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?? [] }
+
+@Suite struct RealBoardBackendTests {
+    @Test func rk3588GPUClocksTakeTheOPPRatesAndTheGPUsClockNames() throws {
+        let board = try RealBoard("rk3588-evb1-v10", backend: RealBoard.rk3588Backend)
+        defer { board.cleanup() }
+        let clocks = jsonObjects(try board.tables()["clocks"])
+        let names = try board.fact("/gpu@fb000000", "clock-names")
+        #expect(clocks.map { $0["name"] as? String } == names.map { "gpu-" + $0 }, "named after the consumer's clock-names")
+        // The GPU's OPP table scales its first clock: every enabled OPP's opp-hz (two cells, big-endian).
+        var oppRates: [Int] = []
+        for opp in try board.subnodes("/opp-table-gpu") {
+            let cells = try board.fact("/opp-table-gpu/" + opp, "opp-hz", type: "x").compactMap { Int($0, radix: 16) }
+            oppRates.append(cells[0] << 32 | cells[1])
+        }
+        let core = try #require(clocks.first)
+        #expect((core["rates"] as? [String: [Int]])?["discrete"] == oppRates.sorted())
+        #expect(core["rates_source"] as? String == "opp-hz /opp-table-gpu")
+        #expect(clocks.dropFirst().allSatisfy { $0["rates_source"] as? String == "undescribed" })
+        let text = try scmiDT("tables", board.blob).stdout
+        #expect(text.contains("gpu-core") && text.contains("300 MHz") && text.contains("/clock-controller@fd7c0000 <0x106>"))
+    }
+
+    @Test func rk3588RailsCarryTheirHostLimits() throws {
+        let board = try RealBoard("rk3588-evb1-v10", backend: RealBoard.rk3588Backend)
+        defer { board.cleanup() }
+        let domains = jsonObjects(try board.tables()["voltage_domains"])
+        #expect(domains.map { $0["name"] as? String } == ["vdd_gpu_s0", "vdd_gpu_mem_s0", "vcc_3v3_s0"])
+        let spread = try #require(Int(try board.fact("/spi@feb20000/pmic@0/regulators/dcdc-reg1", "regulator-coupled-max-spread", type: "u").first ?? ""))
+        #expect(jsonObjects(domains[0]["coupled_with"]).map { [$0["id"] as? Int, $0["max_spread_microvolts"] as? Int] } == [[1, spread]])
+        #expect(jsonObjects(domains[1]["coupled_with"]).map { [$0["id"] as? Int, $0["max_spread_microvolts"] as? Int] } == [[0, spread]])
+        #expect(domains.allSatisfy { $0["always_on"] as? Bool == true })
+        // The core rail's minimum is far below the memory rail's: it starts within the spread.
+        let coreLevel = try #require(domains[0]["initial_microvolts"] as? Int)
+        let memoryLevel = try #require(domains[1]["initial_microvolts"] as? Int)
+        #expect(abs(coreLevel - memoryLevel) <= spread)
+        #expect(domains[0]["min_microvolts"] as? Int == Int(try board.fact("/spi@feb20000/pmic@0/regulators/dcdc-reg1", "regulator-min-microvolt", type: "u")[0]))
+
+        let findings = try board.check()
+        #expect(findings.filter { $0.rule == "regulator-coupled" }.map(\.path).sorted() == [
+            "/spi@feb20000/pmic@0/regulators/dcdc-reg1", "/spi@feb20000/pmic@0/regulators/dcdc-reg5",
+        ])
+        #expect(findings.contains { $0.rule == "regulator-always-on-exported" && $0.path == "/spi@feb20000/pmic@1/regulators/dcdc-reg4" && $0.severity == "note" })
+    }
+
+    /// i.MX95 EVK: sai1 to an audio VM and usdhc2 to an I/O VM. Both use the firmware's
+    /// bus clock 0x77, and so do host devices no VM is given; sai1 names clock-dummy.
+    @Test func imx95PlaceholderClocksAndTheHostsOwnUsers() throws {
+        let board = try RealBoard(
+            "imx95-19x19-evk",
+            backend: RealBoard.backend(
+                protocols: ["14"],
+                devices: """
+                    dev_audio: device@1 {
+                        reg = <1>;
+                        arm,scmi-devid = <1>;
+                        arm,scmi-devname = "sai1";
+                        arm,scmi-basedev = <&{/soc/bus@42000000/sai@42650000}>;
+                    };
+                    dev_sd: device@2 {
+                        reg = <2>;
+                        arm,scmi-devid = <2>;
+                        arm,scmi-devname = "usdhc2";
+                        arm,scmi-basedev = <&{/soc/bus@42800000/mmc@42860000}>;
+                    };
+                    """,
+                agents: """
+                    agent@1 { reg = <1>; arm,scmi-agent-name = "vm-audio"; arm,scmi-devices = <&dev_audio>; };
+                    agent@2 { reg = <2>; arm,scmi-agent-name = "vm-io"; arm,scmi-devices = <&dev_sd>; };
+                    """))
+        defer { board.cleanup() }
+        let findings = try board.check()
+        #expect(!findings.contains { $0.severity == "error" })
+        let placeholders = findings.filter { $0.rule == "fixed-clock-placeholder" }
+        #expect(!placeholders.isEmpty && placeholders.allSatisfy { $0.message.contains("/soc/bus@42000000/sai@42650000:clocks") && $0.message.contains("/clock-dummy") })
+        let clocks = jsonObjects(try board.tables()["clocks"])
+        #expect(!clocks.contains { ($0["provider"] as? String) == "/clock-dummy" })
+        let bus = try #require(clocks.first { $0["specifier"] as? [Int] == [0x77] })
+        #expect(bus["name"] as? String == "sai-" + (try board.fact("/soc/bus@42000000/sai@42650000", "clock-names")[0]))
+        let host = try #require(findings.first { $0.rule == "resource-used-by-host" && $0.message.contains("<0x77>") })
+        #expect(host.path == "/firmware/scmi/protocol@14")
+        #expect(host.message.contains("vm-audio, vm-io") && host.message.contains("/soc/bus@42000000/watchdog@42490000"))
+    }
+
+    /// SM8550 QRD: many controllers are called clock-controller; UFS has a multi-clock OPP table.
+    @Test func sm8550NamesAreUniqueAndUFSRatesComeFromItsOPPs() throws {
+        let board = try RealBoard(
+            "sm8550-qrd",
+            backend: RealBoard.backend(
+                protocols: ["11", "14", "16", "17"],
+                devices: """
+                    dev_ufs: device@1 {
+                        reg = <1>;
+                        arm,scmi-devid = <1>;
+                        arm,scmi-devname = "ufs";
+                        arm,scmi-basedev = <&{/soc@0/ufs@1d84000}>;
+                    };
+                    dev_i2c: device@2 {
+                        reg = <2>;
+                        arm,scmi-devid = <2>;
+                        arm,scmi-devname = "touch";
+                        arm,scmi-basedev = <&{/soc@0/geniqup@9c0000/i2c@988000}>;
+                    };
+                    """,
+                agents: """
+                    agent@1 { reg = <1>; arm,scmi-agent-name = "vm-storage"; arm,scmi-devices = <&dev_ufs>; };
+                    agent@2 { reg = <2>; arm,scmi-agent-name = "vm-io"; arm,scmi-devices = <&dev_i2c>; };
+                    """))
+        defer { board.cleanup() }
+        let findings = try board.check()
+        #expect(!findings.contains { $0.rule == "clock-name-duplicate" || $0.severity == "error" })
+        let tables = try board.tables()
+        let clocks = jsonObjects(tables["clocks"])
+        let names = clocks.compactMap { $0["name"] as? String }
+        #expect(Set(names).count == names.count)
+        let ufsNames = try board.fact("/soc@0/ufs@1d84000", "clock-names")
+        #expect(Array(names.prefix(ufsNames.count)) == ufsNames.map { "ufs-" + $0 })
+        let core = try #require(clocks.first)
+        #expect(core["rates_source"] as? String == "opp-hz /soc@0/ufs@1d84000/opp-table")
+        #expect(((core["rates"] as? [String: [Int]])?["discrete"]?.count ?? 0) > 1)
+        #expect(jsonObjects(tables["reset_domains"]).map { $0["name"] as? String } == (try board.fact("/soc@0/ufs@1d84000", "reset-names")).map { "ufs-" + $0 })
+    }
+
+    /// Raspberry Pi 4: the SD card's I/O rail is a regulator-gpio with two states.
+    @Test func bcm2711SDIORailHasItsTwoStates() throws {
+        let board = try RealBoard(
+            "bcm2711-rpi-4-b",
+            backend: RealBoard.backend(
+                protocols: ["17"],
+                devices: """
+                    dev_sd: device@1 {
+                        reg = <1>;
+                        arm,scmi-devid = <1>;
+                        arm,scmi-devname = "sd";
+                        arm,scmi-basedev = <&{/emmc2bus/mmc@7e340000}>;
+                    };
+                    """,
+                agents: "agent@1 { reg = <1>; arm,scmi-agent-name = \"vm-sd\"; arm,scmi-devices = <&dev_sd>; };"))
+        defer { board.cleanup() }
+        let domains = jsonObjects(try board.tables()["voltage_domains"])
+        let sdIO = try #require(domains.first { $0["regulator"] as? String == "/regulator-sd-io-1v8" })
+        let states = try board.fact("/regulator-sd-io-1v8", "states", type: "u").compactMap(Int.init)
+        let levels = stride(from: 0, to: states.count, by: 2).map { states[$0] }.sorted()
+        #expect((sdIO["levels_microvolts"] as? [String: [Int]])?["discrete"] == levels)
+        #expect(sdIO["levels_source"] as? String == "states")
+        #expect(sdIO["always_on"] as? Bool == true)
+    }
+}
