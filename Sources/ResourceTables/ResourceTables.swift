@@ -132,6 +132,22 @@ public enum VoltageLevels: Hashable, Sendable {
         case .range(_, let max, _): max
         }
     }
+
+    /// The lowest described level at or above `floor` (a range's valid levels are
+    /// min + k·step and max); nil when every level is below it. Used to keep a
+    /// coupled rail within its spread: the model for initial levels, serve after
+    /// a partner moves.
+    public func lowestLevel(atLeast floor: Int64) -> Int32? {
+        switch self {
+        case .discrete(let list):
+            return list.first { Int64($0) >= floor }
+        case .range(let minimum, let maximum, let step):
+            if floor <= Int64(minimum) { return minimum }
+            if floor > Int64(maximum) { return nil }
+            let steps = (floor - Int64(minimum) + Int64(step) - 1) / Int64(step)
+            return Int32(Swift.min(Int64(minimum) + steps * Int64(step), Int64(maximum)))
+        }
+    }
 }
 
 /// `regulator-coupled-with` / `regulator-coupled-max-spread`: this rail's level may

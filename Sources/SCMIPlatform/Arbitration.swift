@@ -14,20 +14,25 @@ enum SwitchRequest: UInt8, Sendable {
 }
 
 /// On while any agent has it on; off when every request is off; with no
-/// request at all, the resource's initial state.
+/// request at all, the resource's initial state. A resource the host needs
+/// (`pinnedOn`: a regulator-always-on rail) is on whatever the requests say;
+/// the requests are still recorded, so each agent reads back its own.
 struct SwitchArbiter: Sendable {
     let agentCount: Int
     /// Per resource: the state with no request at all.
     let initial: [Bool]
+    /// Per resource: never switched off (empty: none is).
+    let pinnedOn: [Bool]
     private var requests: [SwitchRequest]
     /// Per resource: the derived (physical) state.
     private(set) var isOn: [Bool]
 
-    init(initial: [Bool], agentCount: Int) {
+    init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
         self.initial = initial
+        self.pinnedOn = pinnedOn
         requests = Array(repeating: .none, count: initial.count * agentCount)
-        isOn = initial
+        isOn = initial.indices.map { initial[$0] || (pinnedOn.indices.contains($0) && pinnedOn[$0]) }
     }
 
     var resourceCount: Int { initial.count }
@@ -73,7 +78,8 @@ struct SwitchArbiter: Sendable {
             }
             if on { break }
         }
-        let derived = on ? true : anyRequest ? false : initial[resource]
+        let pinned = resource < pinnedOn.count && pinnedOn[resource]
+        let derived = pinned || on ? true : anyRequest ? false : initial[resource]
         guard derived != isOn[resource] else { return nil }
         isOn[resource] = derived
         return derived
@@ -81,13 +87,16 @@ struct SwitchArbiter: Sendable {
 }
 
 /// The highest value any agent requested; with no request at all, the
-/// resource's initial value.
+/// resource's initial value; never below the resource's floor, when it has
+/// one (a coupled rail: its partner's level minus the spread).
 struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
     let initial: [Value]
     private var requests: [Value]
     private var hasRequest: [Bool]
+    /// Per resource: the lowest value it may settle at, if any.
+    private var floor: [Value?]
     /// Per resource: the derived (physical) value.
     private(set) var value: [Value]
 
@@ -96,7 +105,22 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         self.initial = initial
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
+        floor = Array(repeating: nil, count: initial.count)
         value = initial
+    }
+
+    /// The value `resource` would settle at if `agent` asked for `request`
+    /// (nothing is recorded): to refuse a request before it breaks a rule.
+    func settled(ifRequested request: Value, resource: Int, agent: Int) -> Value {
+        derived(resource: resource, replacing: resource * agentCount + agent, with: request)
+    }
+
+    /// Sets (nil: clears) `resource`'s floor and settles; the change when the
+    /// physical value changed.
+    mutating func setFloor(_ newFloor: Value?, resource: Int) -> (from: Value, to: Value)? {
+        guard floor[resource] != newFloor else { return nil }
+        floor[resource] = newFloor
+        return settle(resource: resource)
     }
 
     var resourceCount: Int { initial.count }
@@ -123,14 +147,29 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settle(resource: resource)
     }
 
-    private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+    /// The highest request (with `slot`'s replaced by `replacement`, when given),
+    /// else the initial value; raised to the floor.
+    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil) -> Value {
         var highest: Value? = nil
         let first = resource * agentCount
-        for slot in first ..< first + agentCount where hasRequest[slot] {
-            let request = requests[slot]
+        for index in first ..< first + agentCount {
+            let request: Value
+            if index == slot, let replacement {
+                request = replacement
+            } else if hasRequest[index] {
+                request = requests[index]
+            } else {
+                continue
+            }
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
-        let derived = highest ?? initial[resource]
+        let settled = highest ?? initial[resource]
+        if let lowest = floor[resource], settled < lowest { return lowest }
+        return settled
+    }
+
+    private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+        let derived = derived(resource: resource)
         let old = value[resource]
         guard derived != old else { return nil }
         value[resource] = derived

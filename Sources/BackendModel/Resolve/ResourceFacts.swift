@@ -411,25 +411,12 @@ struct ResourceFacts {
                     guard let partner = indexOfID[coupling.partner] else { continue }
                     let floor = Int64(entries[partner].initialLevel) - Int64(coupling.maxSpread)
                     guard Int64(entries[index].initialLevel) < floor,
-                        let level = Self.lowestLevel(atLeast: floor, in: entries[index].levels), level > entries[index].initialLevel
+                        let level = entries[index].levels.lowestLevel(atLeast: floor), level > entries[index].initialLevel
                     else { continue }
                     entries[index].initialLevel = level
                     changed = true
                 }
             }
-        }
-    }
-
-    /// The lowest described level ≥ `floor`; nil when there is none.
-    static func lowestLevel(atLeast floor: Int64, in levels: VoltageLevels) -> Int32? {
-        switch levels {
-        case .discrete(let list):
-            return list.first { Int64($0) >= floor }
-        case .range(let minimum, let maximum, let step):
-            if floor <= Int64(minimum) { return minimum }
-            if floor > Int64(maximum) { return nil }
-            let steps = (floor - Int64(minimum) + Int64(step) - 1) / Int64(step)
-            return Int32(min(Int64(minimum) + steps * Int64(step), Int64(maximum)))
         }
     }
 
