@@ -8,6 +8,8 @@
 // lock held. Recording or withdrawing a request settles the resource and
 // returns the change of physical state, if any, for the protocol to report.
 
+import ResourceTables
+
 /// One agent's request for something that is on or off.
 enum SwitchRequest: UInt8, Sendable {
     case none, off, on
@@ -115,12 +117,22 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         derived(resource: resource, replacing: resource * agentCount + agent, with: request)
     }
 
-    /// Sets (nil: clears) `resource`'s floor and settles; the change when the
-    /// physical value changed.
-    mutating func setFloor(_ newFloor: Value?, resource: Int) -> (from: Value, to: Value)? {
-        guard floor[resource] != newFloor else { return nil }
+    /// What `resource` settles at without its floor: the highest request, else the initial value.
+    func demand(resource: Int) -> Value {
+        derived(resource: resource, floored: false)
+    }
+
+    func floor(resource: Int) -> Value? { floor[resource] }
+
+    /// Sets (nil: clears) `resource`'s floor without settling: a rule over
+    /// several resources (CoupledLevels) sets them all, then `resettle`s each.
+    mutating func setFloor(_ newFloor: Value?, resource: Int) {
         floor[resource] = newFloor
-        return settle(resource: resource)
+    }
+
+    /// Settles `resource` after its floor changed; the change of physical value, if any.
+    mutating func resettle(resource: Int) -> (from: Value, to: Value)? {
+        settle(resource: resource)
     }
 
     var resourceCount: Int { initial.count }
@@ -147,9 +159,18 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settle(resource: resource)
     }
 
+    /// Records (nil: withdraws) `agent`'s request without settling: a rule over
+    /// several resources (CoupledLevels) settles them together afterwards, so
+    /// that each reports one change, not a step through a stale floor.
+    mutating func record(_ request: Value?, resource: Int, agent: Int) {
+        let slot = resource * agentCount + agent
+        if let request { requests[slot] = request }
+        hasRequest[slot] = request != nil
+    }
+
     /// The highest request (with `slot`'s replaced by `replacement`, when given),
-    /// else the initial value; raised to the floor.
-    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil) -> Value {
+    /// else the initial value; raised to the floor unless `floored` is false.
+    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil, floored: Bool = true) -> Value {
         var highest: Value? = nil
         let first = resource * agentCount
         for index in first ..< first + agentCount {
@@ -164,7 +185,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
         let settled = highest ?? initial[resource]
-        if let lowest = floor[resource], settled < lowest { return lowest }
+        if floored, let lowest = floor[resource], settled < lowest { return lowest }
         return settled
     }
 
@@ -174,5 +195,84 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         guard derived != old else { return nil }
         value[resource] = derived
         return (old, derived)
+    }
+}
+
+/// Coupled voltage domains (docs/serve.md §4, "Host limits"): each pair stays
+/// within its maximum spread. A level request whose result would leave a
+/// partner's reach is refused (`allows`). After any change the coupled domains
+/// are settled again at the lowest levels that meet every spread, starting
+/// from what agents ask of each (`settle`): a rail is held up only as far as a
+/// partner needs, and follows it down when it falls. Built once from the
+/// tables; reads and changes only the level arbiter's floors.
+struct CoupledLevels: Sendable {
+    /// Per domain: its partners with their spreads, both directions of every
+    /// `regulator-coupled-with` (the smaller spread where both name one).
+    let partners: [[VoltageCoupling]]
+    let levels: [VoltageLevels]
+    /// Domains with at least one partner, ascending.
+    let coupled: [Int]
+
+    func isCoupled(_ domain: Int) -> Bool { !partners[domain].isEmpty }
+
+    init(_ domains: [VoltageDomainEntry], levels: [VoltageLevels]) {
+        self.levels = levels
+        var partners = Array(repeating: [VoltageCoupling](), count: domains.count)
+        func couple(_ domain: Int, _ partner: Int, _ spread: Int32) {
+            if let existing = partners[domain].firstIndex(where: { Int($0.partner) == partner }) {
+                partners[domain][existing].maxSpread = Swift.min(partners[domain][existing].maxSpread, spread)
+            } else {
+                partners[domain].append(VoltageCoupling(partner: UInt32(partner), maxSpread: spread))
+            }
+        }
+        for (domain, entry) in domains.enumerated() {
+            for coupling in entry.couplings where Int(coupling.partner) < domains.count && Int(coupling.partner) != domain {
+                couple(domain, Int(coupling.partner), Swift.max(coupling.maxSpread, 0))
+                couple(Int(coupling.partner), domain, Swift.max(coupling.maxSpread, 0))
+            }
+        }
+        self.partners = partners
+        coupled = partners.indices.filter { !partners[$0].isEmpty }
+    }
+
+    /// Whether `domain` may settle at `level`: within the spread of every partner's level.
+    func allows(_ level: Int32, domain: Int, _ arbiter: HighestRequestArbiter<Int32>) -> Bool {
+        for coupling in partners[domain] {
+            let partnerLevel = Int64(arbiter.value[Int(coupling.partner)])
+            guard abs(Int64(level) - partnerLevel) <= Int64(coupling.maxSpread) else { return false }
+        }
+        return true
+    }
+
+    /// Settles every coupled domain at the lowest levels that keep each pair
+    /// within its spread: each starts at its demand (highest request, else its
+    /// initial level) and is raised to the lowest described level within the
+    /// spread below a partner's, round by round until nothing moves (levels
+    /// only rise, so it ends). `report` gets each domain whose level changed.
+    func settle(_ arbiter: inout HighestRequestArbiter<Int32>, report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
+        guard !coupled.isEmpty else { return }
+        for domain in coupled { arbiter.setFloor(nil, resource: domain) }
+        var moved = true
+        var rounds = 0
+        while moved && rounds <= coupled.count {
+            moved = false
+            rounds += 1
+            for domain in coupled {
+                var wanted: Int32?
+                for coupling in partners[domain] {
+                    let partner = Int(coupling.partner)
+                    let partnerLevel = Swift.max(arbiter.demand(resource: partner), arbiter.floor(resource: partner) ?? Int32.min)
+                    guard let level = levels[domain].lowestLevel(atLeast: Int64(partnerLevel) - Int64(coupling.maxSpread)) else { continue }
+                    wanted = Swift.max(wanted ?? level, level)
+                }
+                if let wanted, wanted > (arbiter.floor(resource: domain) ?? Int32.min) {
+                    arbiter.setFloor(wanted, resource: domain)
+                    moved = true
+                }
+            }
+        }
+        for domain in coupled {
+            if let change = arbiter.resettle(resource: domain) { report(domain, change) }
+        }
     }
 }

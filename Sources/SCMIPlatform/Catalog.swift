@@ -49,6 +49,8 @@ struct VoltageInfo: Sendable {
     let levels: VoltageLevels
     let initialLevel: Int32
     let initiallyOn: Bool
+    /// `regulator-always-on`: never switched off (docs/serve.md §4, "Host limits").
+    let alwaysOn: Bool
     let devices: [Int]
 }
 
@@ -62,6 +64,8 @@ struct Catalog: Sendable {
     let devices: [DeviceInfo]
     let clocks: [ClockInfo]
     let voltageDomains: [VoltageInfo]
+    /// Coupled voltage domains and their spreads.
+    let voltageCouplings: CoupledLevels
     /// SCMI device id → index into `devices` (the first, should ids repeat).
     let deviceIndexByID: [UInt32: Int]
 
@@ -120,8 +124,10 @@ struct Catalog: Sendable {
                 levels: Catalog.normalized(entry.levels),
                 initialLevel: entry.initialLevel,
                 initiallyOn: entry.initiallyOn,
+                alwaysOn: entry.alwaysOn,
                 devices: voltageHolders[index])
         }
+        voltageCouplings = CoupledLevels(tables.voltageDomains, levels: voltageDomains.map(\.levels))
 
         let deviceCount = tables.devices.count
         agents = tables.agents.map { agent in

@@ -34,8 +34,11 @@ struct SharedState: Sendable {
         clockRate = HighestRequestArbiter(initial: catalog.clocks.map(\.initialRate), agentCount: agentCount, placeholder: 0)
         // With no request, the host regulator's initial state (always-on /
         // boot-on, docs/binding.md §5.2) and level.
-        voltageEnable = SwitchArbiter(initial: catalog.voltageDomains.map(\.initiallyOn), agentCount: agentCount)
+        // An always-on rail is on whatever agents ask; coupled rails start within their spreads.
+        voltageEnable = SwitchArbiter(
+            initial: catalog.voltageDomains.map(\.initiallyOn), agentCount: agentCount, pinnedOn: catalog.voltageDomains.map(\.alwaysOn))
         voltageLevel = HighestRequestArbiter(initial: catalog.voltageDomains.map(\.initialLevel), agentCount: agentCount, placeholder: 0)
+        catalog.voltageCouplings.settle(&voltageLevel) { _, _ in }
     }
 
     // MARK: Permissions

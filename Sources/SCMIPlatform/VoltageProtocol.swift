@@ -112,7 +112,9 @@ extension AgentSession {
     }
 
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
-    /// highest request among agents wins.
+    /// highest request among agents wins. A request after which the domain
+    /// would be further than the spread from a coupled partner is OUT_OF_RANGE
+    /// and is not recorded (docs/serve.md §4, "Host limits").
     fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
@@ -129,8 +131,19 @@ extension AgentSession {
             case .offGrid: return .invalidParameters
             case .valid: break
             }
-            if let change = state.voltageLevel.request(level, resource: index, agent: agent) {
-                platform.reportVoltageLevel(index, change, agent: agent, cause: .request)
+            let couplings = platform.catalog.voltageCouplings
+            let settled = state.voltageLevel.settled(ifRequested: level, resource: index, agent: agent)
+            guard couplings.allows(settled, domain: index, state.voltageLevel) else { return .outOfRange }
+            guard couplings.isCoupled(index) else {
+                if let change = state.voltageLevel.request(level, resource: index, agent: agent) {
+                    platform.reportVoltageLevel(index, change, agent: agent, cause: .request)
+                }
+                return .success
+            }
+            // Coupled rails settle together: partners follow a rail that fell.
+            state.voltageLevel.record(level, resource: index, agent: agent)
+            couplings.settle(&state.voltageLevel) { domain, change in
+                platform.reportVoltageLevel(domain, change, agent: agent, cause: .request)
             }
             return .success
         }
@@ -164,9 +177,15 @@ extension SCMIPlatform {
             if let on = state.voltageEnable.withdraw(resource: domain, agent: agent) {
                 reportVoltageEnable(domain, on, agent: agent, cause: cause)
             }
-            if let change = state.voltageLevel.withdraw(resource: domain, agent: agent) {
+            if catalog.voltageCouplings.isCoupled(domain) {
+                state.voltageLevel.record(nil, resource: domain, agent: agent)
+            } else if let change = state.voltageLevel.withdraw(resource: domain, agent: agent) {
                 reportVoltageLevel(domain, change, agent: agent, cause: cause)
             }
+        }
+        // Coupled rails settle again, once every request is gone (docs/serve.md §4, "Host limits").
+        catalog.voltageCouplings.settle(&state.voltageLevel) { domain, change in
+            reportVoltageLevel(domain, change, agent: agent, cause: cause)
         }
     }
 

@@ -94,8 +94,9 @@ struct RealBoard {
             };
             """,
         agents: """
-            agent@1 { reg = <1>; arm,scmi-agent-name = "vm-gpu"; arm,scmi-devices = <&dev_gpu &dev_io>; };
+            agent@1 { reg = <1>; arm,scmi-agent-name = "vm-gpu"; arm,scmi-devices = <&dev_gpu>; };
             agent@2 { reg = <2>; arm,scmi-agent-name = "vm-io"; arm,scmi-devices = <&dev_io>; };
+            agent@3 { reg = <3>; arm,scmi-agent-name = "vm-admin"; arm,scmi-devices = <&dev_gpu &dev_io>; arm,scmi-trusted; };
             """)
 }
 
@@ -245,5 +246,98 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
         #expect((sdIO["levels_microvolts"] as? [String: [Int]])?["discrete"] == levels)
         #expect(sdIO["levels_source"] as? String == "states")
         #expect(sdIO["always_on"] as? Bool == true)
+    }
+
+    // MARK: - serve keeps the host's limits (issue 10, item 1)
+
+    /// vcc_3v3_s0 is regulator-always-on: two agents vote it off through `call`, each reads
+    /// back its own request, and the rail stays on.
+    @Test func rk3588AlwaysOnRailStaysOnThroughCall() throws {
+        let board = try RealBoard("rk3588-evb1-v10", backend: RealBoard.rk3588Backend)
+        defer { board.cleanup() }
+        let serve = try RunningServe(blob: board.blob)
+        defer { serve.stop() }
+        let domain = 2  // vcc_3v3_s0, the io device's supply
+        #expect(try serve.voltageDomain(domain)["on"] as? Bool == true)
+        let io = try scmiDT("call", "--socket", serve.socket("vm-io"), "voltage.off", "\(domain)", "+", "voltage.state", "\(domain)")
+        #expect(io.status == 0, "\(io.output)")
+        #expect(io.stdout == "> voltage.off \(domain)\nok\n> voltage.state \(domain)\noff\n", "the agent reads back its own request")
+        #expect(try serve.voltageDomain(domain)["on"] as? Bool == true)
+        // Both sharers vote off at once (one holds its vote while the other asks): still on.
+        let admin = try serve.connect("vm-admin")
+        defer { admin.leave() }
+        try admin.client.voltageOff(UInt32(domain))
+        let again = try scmiDT("call", "--socket", serve.socket("vm-io"), "voltage", "off", "\(domain)")
+        #expect(again.status == 0, "\(again.output)")
+        let row = try serve.voltageDomain(domain)
+        #expect(row["on"] as? Bool == true, "\(row)")
+        #expect(try admin.client.voltageConfigGet(UInt32(domain)) == 0x0)
+    }
+
+    /// vdd_gpu_s0 and vdd_gpu_mem_s0 are coupled within 10 mV: a request that would take
+    /// one further from the other is refused; raised step by step they move together.
+    @Test func rk3588CoupledRailsRefuseToDriftApart() throws {
+        let board = try RealBoard("rk3588-evb1-v10", backend: RealBoard.rk3588Backend)
+        defer { board.cleanup() }
+        let domains = jsonObjects(try board.tables()["voltage_domains"])
+        let spread = try #require(jsonObjects(domains[0]["coupled_with"]).first?["max_spread_microvolts"] as? Int)
+        let memory = try #require(domains[1]["initial_microvolts"] as? Int)
+        let serve = try RunningServe(blob: board.blob)
+        defer { serve.stop() }
+        #expect(try serve.voltageDomain(0)["levelMicrovolts"] as? Int == domains[0]["initial_microvolts"] as? Int)
+
+        // Straight to 900 mV: refused, nothing recorded.
+        let jump = try scmiDT("call", "--socket", serve.socket("vm-gpu"), "voltage", "level-set", "0", "900000")
+        #expect(jump.status == 1)
+        #expect(jump.output.contains("OUT_OF_RANGE"), "\(jump.output)")
+        // Memory rail more than the spread above the core rail: refused too.
+        let memoryJump = try scmiDT("call", "--socket", serve.socket("vm-gpu"), "voltage", "level-set", "1", "\(memory + 2 * spread)")
+        #expect(memoryJump.status == 1 && memoryJump.output.contains("OUT_OF_RANGE"), "\(memoryJump.output)")
+        // Step by step, each within the spread of the other: accepted.
+        let steps = try scmiDT(
+            "call", "--socket", serve.socket("vm-gpu"), "voltage.level-set", "0", "\(memory + spread)", "+",
+            "voltage.level-set", "1", "\(memory + 2 * spread)", "+", "voltage.level-set", "0", "\(memory + 3 * spread)", "+",
+            "voltage.level-get", "0")
+        #expect(steps.status == 0, "\(steps.output)")
+        #expect(steps.stdout.hasSuffix("\(memory + 3 * spread) uV\n") || steps.stdout.contains("\(memory + 3 * spread)"), "\(steps.output)")
+        for id in [0, 1] {
+            #expect(try serve.voltageDomain(id)["levelMicrovolts"] as? Int == domains[id]["initial_microvolts"] as? Int, "withdrawn when call left")
+        }
+    }
+
+    /// Two agents on the coupled pair: when the one holding the memory rail up leaves, the
+    /// memory rail is held within the spread of the core rail the other still holds, and
+    /// follows it down when that one leaves too.
+    @Test func rk3588CoupledRailsStayWithinTheSpreadAfterWithdrawal() throws {
+        let board = try RealBoard("rk3588-evb1-v10", backend: RealBoard.rk3588Backend)
+        defer { board.cleanup() }
+        let domains = jsonObjects(try board.tables()["voltage_domains"])
+        let spread = try #require(jsonObjects(domains[0]["coupled_with"]).first?["max_spread_microvolts"] as? Int)
+        let start = (try #require(domains[0]["initial_microvolts"] as? Int), try #require(domains[1]["initial_microvolts"] as? Int))
+        let serve = try RunningServe(blob: board.blob)
+        defer { serve.stop() }
+        let gpu = try serve.connect("vm-gpu")
+        let admin = try serve.connect("vm-admin")
+        defer { admin.leave() }
+        // vm-admin raises the core rail and vm-gpu the memory rail, in turns, each within the spread.
+        var core = Int32(start.0)
+        var memory = Int32(start.1)
+        while core < Int32(start.1 + 4 * spread) {
+            core = memory + Int32(spread)
+            try admin.client.levelSet(0, microvolts: core)
+            memory = core + Int32(spread)
+            try gpu.client.levelSet(1, microvolts: memory)
+        }
+        #expect(statusOf { try gpu.client.levelSet(0, microvolts: core - 5 * Int32(spread)) } == .success, "hidden by vm-admin's higher request")
+        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(memory))
+        gpu.leave()
+        // The memory rail's own request is gone, but the core rail is still up: held within the spread.
+        #expect(try eventually { try serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(core) - spread || serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(core) })
+        let held = try #require(try serve.voltageDomain(1)["levelMicrovolts"] as? Int)
+        #expect(abs(held - Int(core)) <= spread && held >= start.1)
+        #expect(try admin.client.levelGet(1) == Int32(held))
+        admin.leave()
+        #expect(try eventually { try serve.voltageDomain(0)["levelMicrovolts"] as? Int == start.0 })
+        #expect(try eventually { try serve.voltageDomain(1)["levelMicrovolts"] as? Int == start.1 })
     }
 }
