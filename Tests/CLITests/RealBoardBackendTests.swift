@@ -75,17 +75,17 @@ struct RealBoard {
         """
     }
 
+    /// A device whose resources are the host node at `basedev`'s.
+    static func device(_ label: String, _ id: Int, _ name: String, basedev: String) -> String {
+        "\(label): device@\(id) { reg = <\(id)>; arm,scmi-devid = <\(id)>; arm,scmi-devname = \"\(name)\"; arm,scmi-basedev = <&{\(basedev)}>; };"
+    }
+
     /// RK3588 EVB1: the Mali GPU with its OPP table and coupled core/memory rails, and
     /// the always-on 3.3 V rail for an I/O VM.
     static let rk3588Backend = backend(
         protocols: ["14", "17"],
         devices: """
-            dev_gpu: device@1 {
-                reg = <1>;
-                arm,scmi-devid = <1>;
-                arm,scmi-devname = "gpu";
-                arm,scmi-basedev = <&{/gpu@fb000000}>;
-            };
+            \(RealBoard.device("dev_gpu", 1, "gpu", basedev: "/gpu@fb000000"))
             dev_io: device@2 {
                 reg = <2>;
                 arm,scmi-devid = <2>;
@@ -153,18 +153,8 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
             backend: RealBoard.backend(
                 protocols: ["14"],
                 devices: """
-                    dev_audio: device@1 {
-                        reg = <1>;
-                        arm,scmi-devid = <1>;
-                        arm,scmi-devname = "sai1";
-                        arm,scmi-basedev = <&{/soc/bus@42000000/sai@42650000}>;
-                    };
-                    dev_sd: device@2 {
-                        reg = <2>;
-                        arm,scmi-devid = <2>;
-                        arm,scmi-devname = "usdhc2";
-                        arm,scmi-basedev = <&{/soc/bus@42800000/mmc@42860000}>;
-                    };
+                    \(RealBoard.device("dev_audio", 1, "sai1", basedev: "/soc/bus@42000000/sai@42650000"))
+                    \(RealBoard.device("dev_sd", 2, "usdhc2", basedev: "/soc/bus@42800000/mmc@42860000"))
                     """,
                 agents: """
                     agent@1 { reg = <1>; arm,scmi-agent-name = "vm-audio"; arm,scmi-devices = <&dev_audio>; };
@@ -191,18 +181,8 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
             backend: RealBoard.backend(
                 protocols: ["11", "14", "16", "17"],
                 devices: """
-                    dev_ufs: device@1 {
-                        reg = <1>;
-                        arm,scmi-devid = <1>;
-                        arm,scmi-devname = "ufs";
-                        arm,scmi-basedev = <&{/soc@0/ufs@1d84000}>;
-                    };
-                    dev_i2c: device@2 {
-                        reg = <2>;
-                        arm,scmi-devid = <2>;
-                        arm,scmi-devname = "touch";
-                        arm,scmi-basedev = <&{/soc@0/geniqup@9c0000/i2c@988000}>;
-                    };
+                    \(RealBoard.device("dev_ufs", 1, "ufs", basedev: "/soc@0/ufs@1d84000"))
+                    \(RealBoard.device("dev_i2c", 2, "touch", basedev: "/soc@0/geniqup@9c0000/i2c@988000"))
                     """,
                 agents: """
                     agent@1 { reg = <1>; arm,scmi-agent-name = "vm-storage"; arm,scmi-devices = <&dev_ufs>; };
@@ -230,12 +210,7 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
             backend: RealBoard.backend(
                 protocols: ["17"],
                 devices: """
-                    dev_sd: device@1 {
-                        reg = <1>;
-                        arm,scmi-devid = <1>;
-                        arm,scmi-devname = "sd";
-                        arm,scmi-basedev = <&{/emmc2bus/mmc@7e340000}>;
-                    };
+                    \(RealBoard.device("dev_sd", 1, "sd", basedev: "/emmc2bus/mmc@7e340000"))
                     """,
                 agents: "agent@1 { reg = <1>; arm,scmi-agent-name = \"vm-sd\"; arm,scmi-devices = <&dev_sd>; };"))
         defer { board.cleanup() }
