@@ -17,17 +17,17 @@ struct SharingFindings {
     static let listedUsers = 4
 
     func report(into findings: inout DiagnosticCollector) {
-        var holders: [UInt32: [String]] = [:]  // device id → names of the agents that hold it
-        for agent in tables.agents {
-            for device in agent.devices { holders[device, default: []].append(agent.name) }
+        var holders: [UInt32: [Int]] = [:]  // device id → indices (into tables.agents) of the agents that hold it
+        for (index, agent) in tables.agents.enumerated() {
+            for device in agent.devices { holders[device, default: []].append(index) }
         }
         reportSharedBasedevs(holders: holders, into: &findings)
         reportHostUsers(holders: holders, into: &findings)
     }
 
     /// A host node that is the base device of two devices held by different agents.
-    private func reportSharedBasedevs(holders: [UInt32: [String]], into findings: inout DiagnosticCollector) {
-        var firstHolder: [DeviceTreeNode: (device: DeviceDescription, agent: String)] = [:]
+    private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+        var firstHolder: [DeviceTreeNode: (device: DeviceDescription, agent: Int)] = [:]
         for device in backend.devices {
             guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
             guard let first = firstHolder[basedev] else {
@@ -35,9 +35,10 @@ struct SharingFindings {
                 continue
             }
             guard let other = agents.first(where: { $0 != first.agent }) else { continue }
+            let (firstName, otherName) = (tables.agents[first.agent].name, tables.agents[other].name)
             findings.add(
                 .basedevShared, at: device.node, property: "arm,scmi-basedev",
-                "\(basedev.path) is also the base device of \(first.device.path), held by \(first.agent); this device is held by \(other): "
+                "\(basedev.path) is also the base device of \(first.device.path), held by \(firstName); this device is held by \(otherName): "
                     + "two guests would drive the same hardware",
                 hint: "give \(basedev.path) to one device and let the agents share that device (arm,scmi-devices)")
         }
@@ -47,17 +48,15 @@ struct SharingFindings {
     /// holds a device whose base device those nodes are. A provider's link to its own
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
-    private func reportHostUsers(holders: [UInt32: [String]], into findings: inout DiagnosticCollector) {
-        var exportedTo: [ResourceReference: [String]] = [:]
+    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
         var givenHostNodes = Set<DeviceTreeNode>()
         for device in backend.devices where holders[device.id] != nil {
             if let basedev = device.basedev?.node { givenHostNodes.insert(basedev) }
         }
         for device in tables.devices {
             guard let agents = holders[device.id] else { continue }
-            for reference in device.resources {
-                for agent in agents where !(exportedTo[reference]?.contains(agent) ?? false) { exportedTo[reference, default: []].append(agent) }
-            }
+            for reference in device.resources { exportedTo[reference, default: []].formUnion(agents) }
         }
         guard !exportedTo.isEmpty else { return }
         var clockIDs: [SpecifierKey: UInt32] = [:]
@@ -104,7 +103,7 @@ struct SharingFindings {
             guard let (what, hostNode) = describe(reference) else { continue }
             let listed = nodes.prefix(Self.listedUsers).map(\.path).joined(separator: ", ")
             let more = nodes.count > Self.listedUsers ? " and \(nodes.count - Self.listedUsers) more" : ""
-            let agents = exportedTo[reference]?.joined(separator: ", ") ?? ""
+            let agents = (exportedTo[reference] ?? []).sorted().map { tables.agents[$0].name }.joined(separator: ", ")
             findings.add(
                 .resourceUsedByHost, at: hostNode,
                 "\(what) is exported to \(agents), and host devices no agent is given also use it: \(listed)\(more); the host depends on it",

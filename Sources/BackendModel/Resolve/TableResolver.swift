@@ -157,7 +157,7 @@ struct TableResolver {
                 let key = SpecifierKey(clock)
                 if let id = clocks.id(for: key) {
                     add(ResourceReference(.clock, id))
-                    noteConsumer(&clockConsumers, key, resources, resources.clockNames, index, "clock-names")
+                    Self.noteConsumer(&clockConsumers, key, resources, resources.clockNames, index, "clock-names")
                 } else {
                     reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -177,7 +177,7 @@ struct TableResolver {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
                 if let id = resets.id(for: SpecifierKey(reset)) {
                     add(ResourceReference(.reset, id))
-                    noteConsumer(&resetConsumers, SpecifierKey(reset), resources, resources.resetNames, index, "reset-names")
+                    Self.noteConsumer(&resetConsumers, SpecifierKey(reset), resources, resources.resetNames, index, "reset-names")
                 } else {
                     reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -189,7 +189,7 @@ struct TableResolver {
                 }
                 if let id = powerDomains.id(for: SpecifierKey(domain)) {
                     add(ResourceReference(.powerDomain, id))
-                    noteConsumer(&powerDomainConsumers, SpecifierKey(domain), resources, resources.powerDomainNames, index, "power-domain-names")
+                    Self.noteConsumer(&powerDomainConsumers, SpecifierKey(domain), resources, resources.powerDomainNames, index, "power-domain-names")
                 } else {
                     reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -211,7 +211,7 @@ struct TableResolver {
     }
 
     /// Records the first consumer name of a resource: `<consumer>-<names[index]>`.
-    private func noteConsumer(
+    private static func noteConsumer(
         _ consumers: inout [SpecifierKey: ConsumerName], _ key: SpecifierKey, _ resources: NodeResources, _ names: [String], _ index: Int,
         _ property: String
     ) {
