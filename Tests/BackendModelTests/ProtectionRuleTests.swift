@@ -206,6 +206,9 @@ import Testing
         #expect(findings.map(\.path) == ["/clock-controller@10000000", "/regulator-a"], "\(result.summaryText)")
         #expect(findings.allSatisfy { $0.message.contains("/i2c@30010000") && !$0.message.contains("/spi@") })
         #expect(findings[0].message.contains("exported to vm-a, vm-b"))
+        // The rail the host's i2c needs is kept on, like a regulator-always-on one.
+        #expect(result.tables?.voltageDomains.first { $0.regulatorPath == "/regulator-a" }?.alwaysOn == true)
+        #expect(findings[1].message.contains("serve never switches it off"))
         #expect(!result.hasErrors)
     }
 }

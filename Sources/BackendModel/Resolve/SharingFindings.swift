@@ -16,13 +16,15 @@ struct SharingFindings {
     /// Most host users listed in one finding; the rest are counted.
     static let listedUsers = 4
 
-    func report(into findings: inout DiagnosticCollector) {
+    /// Reports the findings; returns the voltage domain ids that host devices use,
+    /// which serve keeps on like `regulator-always-on` rails (docs/binding.md §5.2).
+    func report(into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var holders: [UInt32: [Int]] = [:]  // device id → indices (into tables.agents) of the agents that hold it
         for (index, agent) in tables.agents.enumerated() {
             for device in agent.devices { holders[device, default: []].append(index) }
         }
         reportSharedBasedevs(holders: holders, into: &findings)
-        reportHostUsers(holders: holders, into: &findings)
+        return reportHostUsers(holders: holders, into: &findings)
     }
 
     /// A host node that is the base device of two devices held by different agents.
@@ -48,7 +50,7 @@ struct SharingFindings {
     /// holds a device whose base device those nodes are. A provider's link to its own
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
-    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
         var givenHostNodes = Set<DeviceTreeNode>()
         for device in backend.devices where holders[device.id] != nil {
@@ -58,7 +60,7 @@ struct SharingFindings {
             guard let agents = holders[device.id] else { continue }
             for reference in device.resources { exportedTo[reference, default: []].formUnion(agents) }
         }
-        guard !exportedTo.isEmpty else { return }
+        guard !exportedTo.isEmpty else { return [] }
         var clockIDs: [SpecifierKey: UInt32] = [:]
         var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
         var resetIDs: [SpecifierKey: UInt32] = [:]
@@ -99,16 +101,21 @@ struct SharingFindings {
             }
         }
 
+        var keptOn = Set<UInt32>()
         for (reference, nodes) in users.sorted(by: { ($0.key.protocolID, $0.key.id) < ($1.key.protocolID, $1.key.id) }) {
             guard let (what, hostNode) = describe(reference) else { continue }
             let listed = nodes.prefix(Self.listedUsers).map(\.path).joined(separator: ", ")
             let more = nodes.count > Self.listedUsers ? " and \(nodes.count - Self.listedUsers) more" : ""
             let agents = (exportedTo[reference] ?? []).sorted().map { tables.agents[$0].name }.joined(separator: ", ")
+            // A rail the host needs is never switched off; a clock has no such guard.
+            let consequence = reference.protocolID == .voltage ? "the host depends on it, so serve never switches it off" : "the host depends on it"
+            if reference.protocolID == .voltage { keptOn.insert(reference.id) }
             findings.add(
                 .resourceUsedByHost, at: hostNode,
-                "\(what) is exported to \(agents), and host devices no agent is given also use it: \(listed)\(more); the host depends on it",
+                "\(what) is exported to \(agents), and host devices no agent is given also use it: \(listed)\(more); \(consequence)",
                 hint: "keep it for the host (take it out of the guests' devices), or make sure a guest that switches it off or slows it harms none of them")
         }
+        return keptOn
     }
 
     /// `clock 3 (gpu-core, <0x106>)` and the host node the resource comes from.

@@ -70,15 +70,20 @@ struct TableResolver {
                 AgentEntry(id: $0.id, name: $0.name, devices: $0.devices, protocols: $0.protocols ?? protocols, trusted: $0.trusted)
             }.sorted { $0.id < $1.id }
         }
-        let tables = PlatformTables(
+        var tables = PlatformTables(
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
             devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit)
-        SharingFindings(
+        let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
             resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
         ).report(into: &findings)
+        // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
+        for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
+            tables.voltageDomains[index].alwaysOn = true
+            tables.voltageDomains[index].initiallyOn = true
+        }
         return tables
     }
 
