@@ -4,8 +4,8 @@
 // owns every agent's request for every resource of one kind and the physical
 // state derived from them, in flat arrays sized at start and indexed
 // [resource × agentCount + agent], so that no message ever grows them. They
-// live inside SCMIPlatform's Mutex (SharedState); every method runs with the
-// lock held. Recording or withdrawing a request settles the resource and
+// live in a protocol unit's state (UnitResources.swift), guarded by
+// SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
 // returns the change of physical state, if any, for the protocol to report.
 
 import ResourceTables
@@ -28,6 +28,9 @@ struct SwitchArbiter: Sendable {
     private var requests: [SwitchRequest]
     /// Per resource: the derived (physical) state.
     private(set) var isOn: [Bool]
+    /// The slot the last request() changed and what it held, for
+    /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
+    private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
     init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
@@ -55,8 +58,17 @@ struct SwitchArbiter: Sendable {
 
     /// Records `agent`'s request and settles; the new physical state when it changed.
     mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
-        requests[resource * agentCount + agent] = request
+        let slot = resource * agentCount + agent
+        undo = (slot, requests[slot])
+        requests[slot] = request
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again
+    /// (the host could not apply the change it decided).
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; the new
@@ -101,6 +113,8 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     private var floor: [Value?]
     /// Per resource: the derived (physical) value.
     private(set) var value: [Value]
+    /// The slot the last request() changed and what it held (undoLastRequest()).
+    private var undo: (slot: Int, request: Value, hadRequest: Bool)
 
     init(initial: [Value], agentCount: Int, placeholder: Value) {
         self.agentCount = agentCount
@@ -109,6 +123,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
         floor = Array(repeating: nil, count: initial.count)
         value = initial
+        undo = (0, placeholder, false)
     }
 
     /// The value `resource` would settle at if `agent` asked for `request`
@@ -146,9 +161,17 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// Records `agent`'s request and settles; the change when the physical value changed.
     mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
         let slot = resource * agentCount + agent
+        undo = (slot, requests[slot], hasRequest[slot])
         requests[slot] = request
         hasRequest[slot] = true
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again.
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        hasRequest[undo.slot] = undo.hadRequest
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles.
@@ -198,6 +221,51 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     }
 }
 
+/// The state of resources that are switched on and off and set to a value,
+/// each arbitrated on its own: clocks (enable, rate), voltage domains (on,
+/// level). Withdrawal and the snapshot rows are one code for all of them.
+struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable {
+    var enable: SwitchArbiter
+    var value: HighestRequestArbiter<Value>
+
+    /// `pinnedOn`: resources never switched off (always-on rails).
+    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int, pinnedOn: [Bool] = []) {
+        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount, pinnedOn: pinnedOn)
+        value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+    }
+
+    /// Resource by resource, the switch first, then the value.
+    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for resource in 0 ..< enable.resourceCount {
+            if let on = enable.withdraw(resource: resource, agent: agent) {
+                report(resource, .switched(on: on))
+            }
+            if let change = value.withdraw(resource: resource, agent: agent) {
+                report(resource, Self.what(change))
+            }
+        }
+    }
+
+    func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
+        var requests: [ResourceRequest] = []
+        for agent in agents.indices {
+            let on = enable.requested(resource: resource, agent: agent)
+            let requested = value.requested(resource: resource, agent: agent)
+            if on != nil || requested != nil {
+                requests.append(ResourceRequest(agentID: agents[agent].id, agentName: agents[agent].name,
+                                                on: on, value: requested.map { Int64(clamping: $0) }))
+            }
+        }
+        return (enable.isOn[resource], Int64(clamping: value.value[resource]), requests)
+    }
+
+    /// A value change as reported (values beyond Int64, which no rate or
+    /// level reaches, are clamped).
+    static func what(_ change: (from: Value, to: Value)) -> PhysicalChange.What {
+        .value(from: Int64(clamping: change.from), to: Int64(clamping: change.to))
+    }
+}
+
 /// Coupled voltage domains (docs/serve.md §4, "Host limits"): each pair stays
 /// within its maximum spread. A level request whose result would leave a
 /// partner's reach is refused (`allows`). After any change the coupled domains
@@ -215,9 +283,10 @@ struct CoupledLevels: Sendable {
 
     func isCoupled(_ domain: Int) -> Bool { !partners[domain].isEmpty }
 
-    init(_ domains: [VoltageDomainEntry], levels: [VoltageLevels]) {
+    /// `couplings[d]`: the partners domain `d`'s regulator names; `levels[d]` its levels.
+    init(couplings: [[VoltageCoupling]], levels: [VoltageLevels]) {
         self.levels = levels
-        var partners = Array(repeating: [VoltageCoupling](), count: domains.count)
+        var partners = Array(repeating: [VoltageCoupling](), count: levels.count)
         func couple(_ domain: Int, _ partner: Int, _ spread: Int32) {
             if let existing = partners[domain].firstIndex(where: { Int($0.partner) == partner }) {
                 partners[domain][existing].maxSpread = Swift.min(partners[domain][existing].maxSpread, spread)
@@ -225,8 +294,8 @@ struct CoupledLevels: Sendable {
                 partners[domain].append(VoltageCoupling(partner: UInt32(partner), maxSpread: spread))
             }
         }
-        for (domain, entry) in domains.enumerated() {
-            for coupling in entry.couplings where Int(coupling.partner) < domains.count && Int(coupling.partner) != domain {
+        for (domain, named) in couplings.enumerated() where domain < levels.count {
+            for coupling in named where Int(coupling.partner) < levels.count && Int(coupling.partner) != domain {
                 couple(domain, Int(coupling.partner), Swift.max(coupling.maxSpread, 0))
                 couple(Int(coupling.partner), domain, Swift.max(coupling.maxSpread, 0))
             }

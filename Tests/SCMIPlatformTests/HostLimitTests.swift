@@ -52,11 +52,11 @@ import Testing
         #expect(b.send(P.voltage, 0x5, [2, 0]).status == .success)  // off
         #expect(a.send(P.voltage, 0x6, [2]).word(0) == 0 && b.send(P.voltage, 0x6, [2]).word(0) == 0, "each reads back its own request")
         #expect(log.all.isEmpty, "never physically off: \(log.all)")
-        #expect(platform.snapshot().voltageDomains[2].on)
+        #expect(platform.snapshot().resources(of: .voltage)[2].on == true)
         b.end()
         a.end()
         #expect(log.all.isEmpty)
-        #expect(platform.snapshot().voltageDomains[2].on)
+        #expect(platform.snapshot().resources(of: .voltage)[2].on == true)
         // A rail that is not always-on does go off when everyone asks.
         let c = session(platform, 1)
         #expect(c.send(P.voltage, 0x5, [0, 0]).status == .success)
@@ -77,7 +77,7 @@ import Testing
         #expect(setLevel(a, 0, 900_000) == .outOfRange)
         #expect(setLevel(a, 1, 950_000) == .outOfRange)
         #expect(log.all.isEmpty && level(a, 0) == 650_000, "nothing recorded")
-        #expect(platform.snapshot().voltageDomains[0].requests.isEmpty)
+        #expect(platform.snapshot().resources(of: .voltage)[0].requests.isEmpty)
         // Step by step, each within 25 mV of the other: accepted.
         #expect(setLevel(a, 0, 700_000) == .success)
         #expect(setLevel(a, 1, 725_000) == .success)
@@ -154,5 +154,38 @@ import Testing
         ])
         x.end()
         #expect((0 ... 2).allSatisfy { level(session(platform, 1), UInt32($0)) == 600_000 })
+    }
+
+    /// Through the host seam: the rail's own move goes first; refused, nothing moves and
+    /// the request is put back. A partner that follows cannot refuse (like a withdrawal).
+    @Test func aCoupledMoveGoesToTheHostRailFirst() {
+        func lowerThePair(refusing resource: UInt32) -> (RefusingHost, SCMIPlatform, ChangeLog, AgentSession) {
+            let host = RefusingHost(.voltage, resource: resource)
+            host.refusing.withLock { $0 = false }
+            let log = ChangeLog()
+            let platform = SCMIPlatform(tables: Self.tables, host: host) { log.record($0) }
+            let a = session(platform, 1)
+            // The core rail up to 750 mV; the memory rail asked down, held at 725 mV by it.
+            for (domain, level) in [(0, 700_000), (1, 725_000), (0, 750_000), (1, 675_000)] as [(UInt32, Int32)] {
+                #expect(setLevel(a, domain, level) == .success)
+            }
+            log.clear()
+            host.refusing.withLock { $0 = true }
+            return (host, platform, log, a)
+        }
+        let (refusingCore, _, coreLog, a) = lowerThePair(refusing: 0)
+        let before = refusingCore.applied.count
+        #expect(setLevel(a, 0, 650_000) == .hardwareError)
+        #expect(Array(refusingCore.applied.dropFirst(before)) == [.voltageLevel(domain: 0, from: 750_000, to: 650_000, agent: 1, cause: .request)])
+        #expect(level(a, 0) == 750_000 && level(a, 1) == 725_000)
+        #expect(coreLog.all.isEmpty)
+
+        let (_, _, memoryLog, b) = lowerThePair(refusing: 1)
+        #expect(setLevel(b, 0, 650_000) == .success)
+        #expect(memoryLog.all == [
+            .voltageLevel(domain: 0, from: 750_000, to: 650_000, agent: 1, cause: .request),
+            .voltageLevel(domain: 1, from: 725_000, to: 675_000, agent: 1, cause: .request),
+        ])
+        #expect(level(b, 1) == 675_000)
     }
 }
