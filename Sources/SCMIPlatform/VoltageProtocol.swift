@@ -191,25 +191,30 @@ extension AgentSession {
         let flags = payload.word(1)
         let level = payload.int32(2)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
-        let check = { (shared: inout SharedState) -> SCMIStatus in
-            guard self.mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return .denied }
-            guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
-            // Asynchronous ends in a delayed response on the eventq, which is
-            // not offered (docs/protocol.md §15): NOT_SUPPORTED.
-            guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
-            switch VoltageProtocol.check(level, in: domain.pointee.described) {
-            case .outOfRange: return .outOfRange
-            case .offGrid: return .invalidParameters
-            case .valid: return .success
-            }
-        }
-        guard domain.pointee.couplings.isEmpty else { return coupledLevelSet(index, level, check: check) }
+        guard domain.pointee.couplings.isEmpty else { return coupledLevelSet(domain, index, flags, level) }
         return change(VoltageProtocol.self) { state, shared in
-            let status = check(&shared)
+            let status = levelSetCheck(shared, domain, flags, level)
             guard status.isSuccess else { return (status, index, nil) }
             return (.success, index, state.rails.value.request(level, resource: index, agent: agent).map(SwitchedValueState.what))
         } undo: { state, resource in
             state.rails.value.undoLastRequest(resource: resource)
+        }
+    }
+
+    /// What VOLTAGE_LEVEL_SET answers before arbitration: the agent may use the
+    /// domain, no reserved flag, synchronous, a described level.
+    private func levelSetCheck(
+        _ shared: borrowing SharedState, _ domain: UnsafePointer<VoltageProtocol.Resource>, _ flags: UInt32, _ level: Int32
+    ) -> SCMIStatus {
+        guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return .denied }
+        guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
+        // Asynchronous ends in a delayed response on the eventq, which is
+        // not offered (docs/protocol.md §15): NOT_SUPPORTED.
+        guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
+        switch VoltageProtocol.check(level, in: domain.pointee.described) {
+        case .outOfRange: return .outOfRange
+        case .offGrid: return .invalidParameters
+        case .valid: return .success
         }
     }
 
@@ -219,14 +224,16 @@ extension AgentSession {
     /// own move goes to the host first; when the host refuses it the request
     /// is put back and nothing else moves. The partners' moves follow, and like
     /// a withdrawal's cannot be refused.
-    private func coupledLevelSet(_ index: Int, _ level: Int32, check: (inout SharedState) -> SCMIStatus) -> SCMIStatus {
+    private func coupledLevelSet(
+        _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32
+    ) -> SCMIStatus {
         platform.hostLock.withLock { _ in
             var previous: Int32?
             // The followers are handed out as the state's own buffer (a reference, no copy):
             // changes are one at a time (hostLock), so nothing writes it while it is read.
             let (status, own, followers) = platform.state.withLock {
                 locked -> (SCMIStatus, (from: Int32, to: Int32)?, [(domain: Int, change: (from: Int32, to: Int32))]) in
-                let status = check(&locked)
+                let status = levelSetCheck(locked, domain, flags, level)
                 guard status.isSuccess else { return (status, nil, []) }
                 let unit = state(VoltageProtocol.self, &locked)
                 let settled = unit.pointee.rails.value.settled(ifRequested: level, resource: index, agent: agent)
