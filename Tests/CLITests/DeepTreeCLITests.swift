@@ -136,6 +136,6 @@ import Glibc
         let blob = try directory.write("deep.dtb", Self.nestedBoard(depth: 100_000))
         let result = try scmiDT("check", blob)
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.stdout.hasSuffix("\n0 errors, 0 warnings, 1 note\n"), "the board's always-on note only")
+        #expect(result.stdout == "0 errors, 0 warnings\n")
     }
 }
