@@ -28,6 +28,8 @@ public final class Server: @unchecked Sendable {
     }
 
     public let blobPath: String
+    /// The overlays (and include directories) applied to the blob, re-read on reload too.
+    public let sources: BlobSources
     private let logger: Logger
     private let trace: Bool
     /// The platform new connections get. A reload with a clean blob swaps it.
@@ -38,8 +40,9 @@ public final class Server: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger, trace: Bool = false) {
         self.blobPath = blobPath
+        self.sources = sources
         self.logger = logger
         self.trace = trace
         current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
@@ -133,11 +136,11 @@ public final class Server: @unchecked Sendable {
         finished.signal()
     }
 
-    /// Re-reads the blob: a clean one becomes the model of connections made from now on;
+    /// Re-reads the blob and its overlays: a clean result becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
     @discardableResult
     public func reload() -> ReloadOutcome {
-        let result = BackendChecker.check(blobAt: blobPath)
+        let result = BackendChecker.check(blobAt: blobPath, sources: sources)
         guard let tables = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")

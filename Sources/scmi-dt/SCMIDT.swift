@@ -6,6 +6,6 @@ struct SCMIDT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scmi-dt",
         abstract: "Check, tabulate and serve an arm,scmi-vio-backend devicetree over vhost-user.",
-        subcommands: [Check.self, Tables.self, GuestDTSI.self, Serve.self, Status.self, Call.self]
+        subcommands: [Inventory.self, Scaffold.self, Check.self, Tables.self, GuestDTSI.self, Serve.self, Status.self, Call.self]
     )
 }

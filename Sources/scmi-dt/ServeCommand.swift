@@ -13,12 +13,14 @@ struct Serve: ParsableCommand {
             One listening Unix socket per agent. QEMU connects with
               -object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem
               -chardev socket,id=scmi0,path=SOCKET -device vhost-user-scmi-pci,chardev=scmi0
-            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob for new connections.
+            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob and its overlays for new connections.
             """
     )
 
     @Argument(help: "The devicetree blob (.dtb, or .dts when dtc is installed).")
     var blob: String
+
+    @OptionGroup var sources: SourceOptions
 
     @Option(help: "Listen on this socket for one agent (the only agent, or the one named by --agent).")
     var socket: String?
@@ -62,7 +64,7 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables, !result.hasErrors else {
             for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
@@ -70,7 +72,7 @@ struct Serve: ParsableCommand {
         }
 
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace)
+        let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace)
         try server.start(bindings: bindings, controlPath: control)
         server.waitForSignals()
     }
