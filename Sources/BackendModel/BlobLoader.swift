@@ -117,14 +117,14 @@ public enum BlobLoader {
         guard let cpp = findExecutable("cpp") else {
             throw BlobError(
                 code: "NO_CPP",
-                message: "\(path) uses the C preprocessor (#include, #define) and cpp is not installed to run it (apt-get install cpp)")
+                message: "\(path) needs the C preprocessor (it uses #include or #define, or -I was given) and cpp is not installed (apt-get install cpp)")
         }
         var arguments = ["-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp", "-I", directory]
         for include in includeDirectories { arguments += ["-I", include] }
         arguments.append(path)
         let run = try runTool(cpp, arguments, missing: "NO_CPP")
         guard run.status == 0 else {
-            throw BlobError(code: "CPP_FAILED", message: "cpp could not preprocess \(path): \(run.errorSummary)")
+            throw BlobError(code: "CPP_FAILED", message: "cpp could not preprocess \(path): \(run.errorLines)")
         }
         return run.output
     }
@@ -134,6 +134,12 @@ public enum BlobLoader {
         var status: Int32
         var output: Data
         var errors: Data
+        /// Only the lines of standard error that say `error` (cpp adds the source and a caret).
+        var errorLines: String {
+            let lines = String(decoding: errors, as: UTF8.self).split(separator: "\n").filter { $0.contains("error") }
+            return lines.isEmpty ? errorSummary : lines.prefix(5).joined(separator: "; ")
+        }
+
         /// The first five lines of standard error, on one line.
         var errorSummary: String {
             let text = String(decoding: errors, as: UTF8.self).split(separator: "\n").prefix(5).joined(separator: "; ")

@@ -1,0 +1,74 @@
+import DeviceTree
+import Testing
+
+/// `applying(_:)`: libfdt's fdt_overlay_apply behind a typed API, with targets and labels
+/// named before libfdt runs.
+@Suite struct OverlayTests {
+    static let base = """
+        /dts-v1/;
+        / {
+            soc {
+                uart0: serial@1000 { compatible = "acme,uart"; };
+                usb@2000 { compatible = "acme,usb"; };
+            };
+        };
+        """
+
+    func overlay(_ source: String, name: String = "test.dtbo") throws -> DeviceTreeOverlay {
+        try DeviceTreeOverlay(tree: FlattenedDeviceTree(bytes: compileDTS(source, dtcArguments: ["-@"])), name: name)
+    }
+
+    @Test func labelsPathsAndProvenance() throws {
+        let base = try FlattenedDeviceTree(bytes: compileDTS(Self.base, dtcArguments: ["-@"]))
+        let first = try overlay("""
+            /dts-v1/;
+            /plugin/;
+            &uart0 { status = "okay"; extra { uart = <&uart0>; usb = <&{/soc/usb@2000}>; }; };
+            """, name: "first.dtbo")
+        let second = try overlay("/dts-v1/;\n/plugin/;\n&{/soc} { added { }; };\n", name: "second.dtbo")
+        let (tree, provenance) = try base.applying([first, second])
+        let extra = try #require(tree.node(atPath: "/soc/serial@1000/extra"))
+        let uart = try #require(tree.node(atPath: "/soc/serial@1000"))
+        let usb = try #require(tree.node(atPath: "/soc/usb@2000"))
+        #expect(extra.phandles(of: "uart").flatMap { try? $0.get() }?.first?.provider == uart)
+        // The path reference gave the usb node a phandle; no temporary symbol is left behind.
+        #expect(usb.phandle != nil)
+        #expect(extra.phandles(of: "usb").flatMap { try? $0.get() }?.first?.provider == usb)
+        let symbols = try #require(tree.node(atPath: "/__symbols__"))
+        #expect(!symbols.properties.contains { $0.name.hasPrefix("/") })
+        #expect(tree.node(atPath: "/soc/added") != nil)
+        #expect(provenance.origin(path: "/soc/serial@1000/extra", property: nil) == "first.dtbo")
+        #expect(provenance.origin(path: "/soc/serial@1000", property: "status") == "first.dtbo")
+        #expect(provenance.origin(path: "/soc/serial@1000", property: "compatible") == nil)
+        #expect(provenance.origin(path: "/soc/added", property: nil) == "second.dtbo")
+        #expect(provenance.origin(path: "/soc", property: nil) == nil)
+    }
+
+    @Test func failuresNameWhatIsMissing() throws {
+        let labelled = try FlattenedDeviceTree(bytes: compileDTS(Self.base, dtcArguments: ["-@"]))
+        let plain = try FlattenedDeviceTree(bytes: compileDTS(Self.base))
+        let cases: [(FlattenedDeviceTree, String, String, String)] = [
+            (plain, "&{/soc/none@0} { x = <1>; };", "FDT_ERR_NOTFOUND", "targets /soc/none@0, which the base tree does not have"),
+            (plain, "&uart0 { x = <1>; };", "FDT_ERR_NOTFOUND", "no __symbols__ node: rebuild the base with dtc -@"),
+            (labelled, "&nothing { x = <1>; };", "FDT_ERR_NOTFOUND", "label 'nothing'"),
+            (plain, "&{/} { x = <&{/soc/none@0}>; };", "FDT_ERR_NOTFOUND", "refers to /soc/none@0"),
+        ]
+        for (base, body, code, message) in cases {
+            let error = try #require(throws: BlobError.self) { try base.applying([overlay("/dts-v1/;\n/plugin/;\n" + body)]) }
+            #expect(error.code == code, "\(body)")
+            #expect(error.message.contains(message) && error.message.contains("test.dtbo"), "\(error)")
+        }
+        let notOverlay = try FlattenedDeviceTree(bytes: compileDTS(Self.base))
+        let error = try #require(throws: BlobError.self) { try DeviceTreeOverlay(tree: notOverlay, name: "plain.dtb") }
+        #expect(error.code == "FDT_ERR_BADOVERLAY")
+    }
+
+    /// An overlay larger than the room first given: the buffer grows until libfdt fits it.
+    @Test func largeOverlayGrowsTheBuffer() throws {
+        let base = try FlattenedDeviceTree(bytes: compileDTS(Self.base))
+        let nodes = (0..<2000).map { "node\($0) { value = <\($0)>; text = \"node-\($0)-with-a-long-text\"; };" }.joined(separator: "\n")
+        let (tree, _) = try base.applying([overlay("/dts-v1/;\n/plugin/;\n&{/soc} {\n\(nodes)\n};\n")])
+        #expect(tree.node(atPath: "/soc/node1999")?.property("value")?.u32 == 1999)
+        #expect(tree.nodeCount == base.nodeCount + 2000)
+    }
+}
