@@ -217,9 +217,9 @@ public struct BoardScaffold {
     }
 
     private func agentNode(id: Int, name: String, devices: [String], trusted: Bool) -> String {
-        var lines = ["agent@\(String(id, radix: 16)) {", "    reg = <\(id)>;", "    arm,scmi-agent-name = \"\(name)\";"]
-        if !devices.isEmpty { lines.append("    arm,scmi-devices = <" + devices.joined(separator: " ") + ">;") }
-        if trusted { lines.append("    arm,scmi-trusted;") }
+        var lines = ["agent@\(String(id, radix: 16)) {", "\treg = <\(id)>;", "\tarm,scmi-agent-name = \"\(name)\";"]
+        if !devices.isEmpty { lines.append("\tarm,scmi-devices = <" + devices.joined(separator: " ") + ">;") }
+        if trusted { lines.append("\tarm,scmi-trusted;") }
         lines.append("};")
         return lines.joined(separator: "\n")
     }
@@ -256,7 +256,6 @@ public struct BoardScaffold {
             }
         }
         var out = """
-            // SPDX-License-Identifier: GPL-2.0
             /*
              * arm,scmi-vio-backend overlay for \(blobName), written by scmi-dt scaffold for
              * \(devices.joined(separator: " ")).
@@ -294,23 +293,23 @@ public struct BoardScaffold {
         var lines = [
             "/* \(consumer.path)\(consumer.compatible.first.map { " (\($0))" } ?? "") */",
             "scmi_dev\(choice.id): device@\(String(choice.id, radix: 16)) {",
-            "    arm,scmi-devid = <\(choice.id)>;",
-            "    arm,scmi-devname = \"\(choice.name)\";",
+            "\tarm,scmi-devid = <\(choice.id)>;",
+            "\tarm,scmi-devname = \"\(choice.name)\";",
         ]
         if choice.placeholders.isEmpty {
-            lines.append("    arm,scmi-basedev = <\(reference(to: consumer.node, label: consumer.label))>;")
+            lines.append("\tarm,scmi-basedev = <\(reference(to: consumer.node, label: consumer.label))>;")
         } else {
-            lines.append("    /* not arm,scmi-basedev: some of the host node's resources cannot be exported (below) */")
+            lines.append("\t/* not arm,scmi-basedev: some of the host node's resources cannot be exported (below) */")
             for kind in Reference.Kind.allCases where kind != .supply {
                 let entries = choice.exported.filter { $0.kind == kind }
-                if !entries.isEmpty { lines.append("    \(kind.property) = " + entries.map(entry).joined(separator: ", ") + ";") }
+                if !entries.isEmpty { lines.append("\t\(kind.property) = " + entries.map(entry).joined(separator: ", ") + ";") }
             }
             for supply in choice.exported where supply.kind == .supply {
-                lines.append("    \(supply.property) = \(entry(supply));")
+                lines.append("\t\(supply.property) = \(entry(supply));")
             }
             for (reference, problem) in choice.placeholders {
                 let index = reference.kind == .supply ? "" : "[\(reference.index)]"
-                lines.append("    /* \(reference.property)\(index) left out: \(problem.replacing("*/", with: "* /")) */")
+                lines.append("\t/* \(reference.property)\(index) left out: \(problem.replacing("*/", with: "* /")) */")
             }
         }
         lines.append("};")
