@@ -303,3 +303,20 @@ import Testing
         #expect(try serve.asAgent("guest") { try $0.baseInfo() }.protocols.map(Int.init) == smallerProtocols)
     }
 }
+
+/// The README's worked example: the committed overlay (edited scaffold, #include) checks clean.
+@Suite struct BoardExampleCLITests {
+    @Test func workedExampleChecksWithoutFindings() throws {
+        let blob = examplePath("boards/bcm2711-rpi-4-b.dtb")
+        let overlay = examplePath("boards/rpi4-backend.dtso")
+        let check = try scmiDT("check", blob, "--overlay", overlay, "-I", examplePath("boards/include"))
+        #expect(check.status == 0 && check.stdout == "0 errors, 0 warnings\n", "\(check.output)")
+        // The blob in the repository is the corpus board, unmodified.
+        let corpus = realCorpus.appendingPathComponent("bcm2711-rpi-4-b.dtb")
+        if FileManager.default.fileExists(atPath: corpus.path) {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: blob)) == Data(contentsOf: corpus))
+        }
+        let tables = try scmiDT("tables", blob, "--overlay", overlay, "-I", examplePath("boards/include"))
+        #expect(tables.status == 0 && tables.stdout.contains("emmc2") && tables.stdout.contains("v3d"))
+    }
+}
