@@ -82,10 +82,14 @@ public struct BoardScaffold {
     let tree: FlattenedDeviceTree
     let blobName: String
 
+    /// Node index → position in `inventory.consumers`, so that choosing every device is linear.
+    let consumerIndex: [Int: Int]
+
     public init(inventory: BoardInventory, tree: FlattenedDeviceTree, blobName: String) {
         self.inventory = inventory
         self.tree = tree
         self.blobName = blobName
+        consumerIndex = Dictionary(inventory.consumers.enumerated().map { ($1.node.index, $0) }) { first, _ in first }
     }
 
     /// One chosen device: its consumer entry and how it is written.
@@ -158,7 +162,7 @@ public struct BoardScaffold {
             }
             node = found
         }
-        if let consumer = inventory.consumers.first(where: { $0.node == node }) { return consumer }
+        if let position = consumerIndex[node.index] { return inventory.consumers[position] }
         var current: DeviceTreeNode? = node
         while let checked = current {
             if !checked.isEnabled { throw .disabled(reference) }

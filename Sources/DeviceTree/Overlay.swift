@@ -94,9 +94,11 @@ struct OverlayPlan {
         let symbols = base.node(atPath: "/__symbols__")
         // Label → one place that uses it, for messages.
         var labelUse: [String: String] = [:]
+        try Self.checkLocalFixups(overlay)
         if let fixups = overlay.tree.node(atPath: "/__fixups__") {
             for property in fixups.properties {
                 let label = property.name
+                try Self.checkFixupUses(property, overlay)
                 let use = property.string(at: 0) ?? "?"
                 labelUse[label] = use
                 if label.hasPrefix("/") {
@@ -156,6 +158,51 @@ struct OverlayPlan {
         }
     }
 
+    /// Every `__local_fixups__` entry must name a property of the overlay and offsets with a
+    /// whole cell inside its value. libfdt 1.6 copies the cell at each offset without checking
+    /// it against the property's length: a hostile offset read and wrote outside the blob.
+    static func checkLocalFixups(_ overlay: DeviceTreeOverlay) throws(BlobError) {
+        guard let local = overlay.tree.node(atPath: "/__local_fixups__") else { return }
+        var stack: [(fixups: DeviceTreeNode, node: DeviceTreeNode)] = [(local, overlay.tree.root)]
+        while let (fixups, node) = stack.popLast() {
+            for property in fixups.properties {
+                guard let target = node.property(property.name), let offsets = property.u32Array else {
+                    throw badOverlay(overlay, "__local_fixups__ names \(property.name) of \(node.path), which the overlay does not have, or its offsets are not cells")
+                }
+                if let offset = offsets.first(where: { Int($0) > target.count - 4 }) {
+                    throw badOverlay(overlay, "__local_fixups__ names offset \(offset) of \(node.path):\(property.name), which is \(target.count) bytes")
+                }
+            }
+            for child in fixups.children {
+                guard let match = node.child(named: child.name) else {
+                    throw badOverlay(overlay, "__local_fixups__ names \(child.name) under \(node.path), which the overlay does not have")
+                }
+                stack.append((child, match))
+            }
+        }
+    }
+
+    /// Each use of a `__fixups__` label, `path:property:offset`, must name a property of the
+    /// overlay with a whole cell at that offset (libfdt would answer FDT_ERR_NOSPACE).
+    static func checkFixupUses(_ property: DeviceTreeProperty, _ overlay: DeviceTreeOverlay) throws(BlobError) {
+        guard let uses = property.stringList, !uses.isEmpty else {
+            throw badOverlay(overlay, "__fixups__ entry \(property.name) is not a list of strings")
+        }
+        for use in uses {
+            let parts = use.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, let offset = Int(parts[2]), offset >= 0,
+                let node = overlay.tree.node(atPath: String(parts[0])), parts[0].hasPrefix("/"),
+                let target = node.property(String(parts[1])), offset <= target.count - 4
+            else {
+                throw badOverlay(overlay, "__fixups__ entry \(property.name) has the use \"\(use)\", which names no cell of the overlay")
+            }
+        }
+    }
+
+    static func badOverlay(_ overlay: DeviceTreeOverlay, _ message: String) -> BlobError {
+        BlobError(code: "FDT_ERR_BADOVERLAY", message: "overlay \(overlay.name): \(message)")
+    }
+
     /// The label whose fixup list contains `use` (a fixup property lists several uses).
     private static func label(using use: String, in overlay: FlattenedDeviceTree) -> String? {
         overlay.node(atPath: "/__fixups__")?.properties.first { ($0.stringList ?? []).contains(use) }?.name
@@ -164,12 +211,16 @@ struct OverlayPlan {
     /// Applies the overlay to a writable copy of the base, growing the copy until it fits.
     func apply() throws(BlobError) -> FlattenedDeviceTree {
         var size = base.storage.count + overlay.tree.storage.count * 2 + pathFixups.reduce(1024) { $0 + 2 * $1.utf8.count + 64 }
+        // The merged tree holds at most the base, the overlay's content and the symbols, which the
+        // first size already allows for; a few doublings cover libfdt's own slack, and a bound
+        // keeps a hostile overlay from making this allocate without end.
+        let largest = size * 8
         while true {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
             var adopted = false
             defer { if !adopted { buffer.deallocate() } }
             let result = attempt(into: buffer, size: size)
-            if result == -FDT_ERR_NOSPACE, size < Int(Int32.max) / 4 {
+            if result == -FDT_ERR_NOSPACE, size < largest, size < Int(Int32.max) / 2 {
                 size *= 2
                 continue
             }

@@ -71,4 +71,36 @@ import Testing
         #expect(tree.node(atPath: "/soc/node1999")?.property("value")?.u32 == 1999)
         #expect(tree.nodeCount == base.nodeCount + 2000)
     }
+
+    /// Hostile overlays: seeded byte mutations of a real overlay (labels, path references,
+    /// local references). Each either applies or is a BlobError; none may crash the process.
+    @Test func mutatedOverlaysAreErrorsNotCrashes() throws {
+        let seed = try TestSeed(default: 0x0e1a7)
+        var random = seed.generator
+        let base = try FlattenedDeviceTree(bytes: compileDTS(Self.base, dtcArguments: ["-@"]))
+        let good = try compileDTS("""
+            /dts-v1/;
+            /plugin/;
+            &uart0 { local: child { other = <&local>; uart = <&uart0>; usb = <&{/soc/usb@2000}>; }; };
+            &{/soc} { sibling { ref = <&local>; }; };
+            """, dtcArguments: ["-@"])
+        var applied = 0
+        for _ in 0..<400 {
+            var bytes = good
+            for _ in 0..<(1 + Int(random.next() % 4)) {
+                let position = Int(random.next() % UInt64(bytes.count))
+                bytes[position] = UInt8(truncatingIfNeeded: random.next())
+            }
+            do {
+                let overlay = try DeviceTreeOverlay(tree: FlattenedDeviceTree(bytes: bytes), name: "mutated.dtbo")
+                _ = try base.applying([overlay])
+                applied += 1
+            } catch {
+                #expect(!error.code.isEmpty, Comment(rawValue: seed.description))
+            }
+        }
+        // Some mutations only change values: those still apply.
+        #expect(applied > 0, Comment(rawValue: seed.description))
+    }
 }
+
