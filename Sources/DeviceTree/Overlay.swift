@@ -60,101 +60,114 @@ extension FlattenedDeviceTree {
     /// This tree with `overlays` applied in order by libfdt's `fdt_overlay_apply`, re-vetted,
     /// and where each overlay wrote.
     ///
-    /// Before libfdt sees an overlay, every fragment's target and every `__fixups__` label is
-    /// looked up here, so that a missing one is named (libfdt only says FDT_ERR_NOTFOUND) and a
-    /// base without `__symbols__` gets a fix-it. A fixup keyed by a path (`&{/soc/usb@0}` in the
-    /// source; dtc writes the path as the label) is something libfdt 1.6 looks up in
-    /// `__symbols__` only: for those the node gets a phandle if it has none and a temporary
-    /// `__symbols__` entry (removed after applying) names it by its own path.
+    /// Before libfdt sees an overlay, every fragment's target and every `__fixups__` entry is
+    /// resolved here, exactly, against this tree's index: a missing one is named (libfdt only
+    /// says FDT_ERR_NOTFOUND), a base without `__symbols__` gets a fix-it, and the reference
+    /// cells are written into the overlay, so libfdt merges, renumbers the overlay's own
+    /// phandles and records its symbols but resolves nothing by path itself. That matters
+    /// because libfdt 1.6 matches a path component without a unit address against the first
+    /// sibling of that name with one (`/t-phy` finds `t-phy@1a0c4000`), it resolves labels only
+    /// through `__symbols__` (so not dtc's path references, `&{/soc/usb@0}`, which it writes as
+    /// fixups keyed by the path), and it refuses a target without a phandle: here such a node
+    /// gets the next free phandle.
     public func applying(_ overlays: [DeviceTreeOverlay]) throws(BlobError) -> (tree: FlattenedDeviceTree, provenance: OverlayProvenance) {
         var tree = self
         var provenance = OverlayProvenance()
         for overlay in overlays {
             let plan = try OverlayPlan(base: tree, overlay: overlay)
             tree = try plan.apply()
-            plan.record(into: &provenance, merged: tree)
+            plan.record(into: &provenance)
         }
         return (tree, provenance)
     }
 }
 
-/// One overlay checked against one base: the resolved targets and fixups.
+/// One overlay checked against one base: the resolved targets and references.
 struct OverlayPlan {
     let base: FlattenedDeviceTree
     let overlay: DeviceTreeOverlay
     /// Each fragment's `__overlay__` node and the base path it merges into.
     var fragments: [(overlayNode: DeviceTreeNode, target: String)] = []
-    /// Fixups keyed by a path: the base paths that need a phandle and a temporary symbol.
-    var pathFixups: [String] = []
+    /// One place in the overlay that refers to a base node: a cell to write its phandle into.
+    struct Use {
+        var node: DeviceTreeNode
+        var property: String
+        var offset: Int
+    }
+    /// Every `__fixups__` entry: its name, the base node it names, the cells that refer to it.
+    var references: [(name: String, target: DeviceTreeNode, uses: [Use])] = []
+    /// Fragments whose `target-path` libfdt would resolve to another node (or not at all):
+    /// they get `target = <phandle>` instead.
+    var retargets: [(fragment: DeviceTreeNode, target: DeviceTreeNode)] = []
 
     init(base: FlattenedDeviceTree, overlay: DeviceTreeOverlay) throws(BlobError) {
         self.base = base
         self.overlay = overlay
         let name = overlay.name
         let symbols = base.node(atPath: "/__symbols__")
-        // Label → one place that uses it, for messages.
-        var labelUse: [String: String] = [:]
         try Self.checkLocalFixups(overlay)
         if let fixups = overlay.tree.node(atPath: "/__fixups__") {
             for property in fixups.properties {
                 let label = property.name
-                try Self.checkFixupUses(property, overlay)
+                let uses = try Self.uses(of: property, overlay)
                 let use = property.string(at: 0) ?? "?"
-                labelUse[label] = use
+                let target: DeviceTreeNode
                 if label.hasPrefix("/") {
-                    guard base.node(atPath: label) != nil else {
+                    guard let node = base.node(atPath: label) else {
                         throw BlobError(
                             code: "FDT_ERR_NOTFOUND",
                             message: "overlay \(name) refers to \(label) (at \(use)), which the base tree does not have")
                     }
-                    pathFixups.append(label)
-                    continue
+                    target = node
+                } else {
+                    guard let symbols else {
+                        throw BlobError(
+                            code: "FDT_ERR_NOTFOUND",
+                            message: "overlay \(name) refers to label '\(label)' (at \(use)) but the base blob has no __symbols__ node: "
+                                + "rebuild the base with dtc -@, or write a path reference &{/path/to/node} instead of &\(label) in the overlay")
+                    }
+                    guard let path = symbols.property(label)?.string, path.hasPrefix("/"), let node = base.node(atPath: path) else {
+                        throw BlobError(
+                            code: "FDT_ERR_NOTFOUND",
+                            message: "overlay \(name) refers to label '\(label)' (at \(use)), which the base tree's __symbols__ does not name")
+                    }
+                    target = node
                 }
-                guard let symbols else {
-                    throw BlobError(
-                        code: "FDT_ERR_NOTFOUND",
-                        message: "overlay \(name) refers to label '\(label)' (at \(use)) but the base blob has no __symbols__ node: "
-                            + "rebuild the base with dtc -@, or write a path reference &{/path/to/node} instead of &\(label) in the overlay")
-                }
-                guard let path = symbols.property(label)?.string, base.node(atPath: path) != nil else {
-                    throw BlobError(
-                        code: "FDT_ERR_NOTFOUND",
-                        message: "overlay \(name) refers to label '\(label)' (at \(use)), which the base tree's __symbols__ does not name")
-                }
+                references.append((label, target, uses))
             }
         }
         for fragment in overlay.tree.root.children {
             guard let content = fragment.child(named: "__overlay__") else { continue }
-            let target: String
-            if let path = fragment.property("target-path") {
-                guard let text = path.string, base.node(atPath: text) != nil else {
-                    throw BlobError(
-                        code: "FDT_ERR_NOTFOUND",
-                        message: "overlay \(name): \(fragment.name) targets \(path.string ?? "a malformed target-path"), which the base tree does not have")
-                }
-                // An alias target resolves to the node's real path.
-                target = base.node(atPath: text)!.path
-            } else if let phandle = fragment.property("target")?.u32 {
+            let target: DeviceTreeNode
+            if let phandle = fragment.property("target")?.u32 {
                 if phandle == 0xffff_ffff {
-                    let use = "/" + fragment.name + ":target:0"
-                    guard let label = labelUse.first(where: { $0.value == use })?.key ?? Self.label(using: use, in: overlay.tree) else {
+                    let use = fragment.path
+                    guard let reference = references.first(where: { $0.uses.contains { $0.node.path == use && $0.property == "target" } }) else {
                         throw BlobError(
                             code: "FDT_ERR_BADOVERLAY",
                             message: "overlay \(name): \(fragment.name)'s target is an unresolved reference with no __fixups__ entry")
                     }
-                    target = label.hasPrefix("/") ? label : (symbols?.property(label)?.string ?? label)
+                    target = reference.target
                 } else {
                     guard let node = base.node(withPhandle: phandle) else {
                         throw BlobError(
                             code: "FDT_ERR_NOTFOUND",
                             message: "overlay \(name): \(fragment.name) targets phandle 0x\(String(phandle, radix: 16)), which no node of the base tree has")
                     }
-                    target = node.path
+                    target = node
                 }
+            } else if let path = fragment.property("target-path") {
+                guard let text = path.string, let node = base.node(atPath: text) else {
+                    throw BlobError(
+                        code: "FDT_ERR_NOTFOUND",
+                        message: "overlay \(name): \(fragment.name) targets \(path.string ?? "a malformed target-path"), which the base tree does not have")
+                }
+                target = node
+                if fdt_path_offset(base.storage.base, text) != node.offset { retargets.append((fragment, node)) }
             } else {
                 throw BlobError(code: "FDT_ERR_BADOVERLAY", message: "overlay \(name): \(fragment.name) has neither target nor target-path")
             }
-            fragments.append((content, target))
+            fragments.append((content, target.path))
         }
     }
 
@@ -182,38 +195,36 @@ struct OverlayPlan {
         }
     }
 
-    /// Each use of a `__fixups__` label, `path:property:offset`, must name a property of the
-    /// overlay with a whole cell at that offset (libfdt would answer FDT_ERR_NOSPACE).
-    static func checkFixupUses(_ property: DeviceTreeProperty, _ overlay: DeviceTreeOverlay) throws(BlobError) {
-        guard let uses = property.stringList, !uses.isEmpty else {
+    /// The uses of one `__fixups__` entry, each `path:property:offset`, which must name a whole
+    /// cell of the overlay.
+    static func uses(of property: DeviceTreeProperty, _ overlay: DeviceTreeOverlay) throws(BlobError) -> [Use] {
+        guard let texts = property.stringList, !texts.isEmpty else {
             throw badOverlay(overlay, "__fixups__ entry \(property.name) is not a list of strings")
         }
-        for use in uses {
-            let parts = use.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 3, let offset = Int(parts[2]), offset >= 0,
-                let node = overlay.tree.node(atPath: String(parts[0])), parts[0].hasPrefix("/"),
+        var uses: [Use] = []
+        for text in texts {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, let offset = Int(parts[2]), offset >= 0, offset % 4 == 0, parts[0].hasPrefix("/"),
+                let node = overlay.tree.node(atPath: String(parts[0])),
                 let target = node.property(String(parts[1])), offset <= target.count - 4
             else {
-                throw badOverlay(overlay, "__fixups__ entry \(property.name) has the use \"\(use)\", which names no cell of the overlay")
+                throw badOverlay(overlay, "__fixups__ entry \(property.name) has the use \"\(text)\", which names no cell of the overlay")
             }
+            uses.append(Use(node: node, property: String(parts[1]), offset: offset))
         }
+        return uses
     }
 
     static func badOverlay(_ overlay: DeviceTreeOverlay, _ message: String) -> BlobError {
         BlobError(code: "FDT_ERR_BADOVERLAY", message: "overlay \(overlay.name): \(message)")
     }
 
-    /// The label whose fixup list contains `use` (a fixup property lists several uses).
-    private static func label(using use: String, in overlay: FlattenedDeviceTree) -> String? {
-        overlay.node(atPath: "/__fixups__")?.properties.first { ($0.stringList ?? []).contains(use) }?.name
-    }
-
     /// Applies the overlay to a writable copy of the base, growing the copy until it fits.
     func apply() throws(BlobError) -> FlattenedDeviceTree {
-        var size = base.storage.count + overlay.tree.storage.count * 2 + pathFixups.reduce(1024) { $0 + 2 * $1.utf8.count + 64 }
-        // The merged tree holds at most the base, the overlay's content and the symbols, which the
-        // first size already allows for; a few doublings cover libfdt's own slack, and a bound
-        // keeps a hostile overlay from making this allocate without end.
+        var size = base.storage.count + overlay.tree.storage.count * 2 + 16 * (references.count + retargets.count) + 1024
+        // The merged tree holds at most the base, the overlay's content and the new phandles,
+        // which the first size already allows for; a few doublings cover libfdt's own slack, and
+        // a bound keeps a hostile overlay from making this allocate without end.
         let largest = size * 8
         while true {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
@@ -237,67 +248,79 @@ struct OverlayPlan {
     private func attempt(into buffer: UnsafeMutableRawPointer, size: Int) -> Int32 {
         var result = fdt_open_into(base.storage.base, buffer, Int32(size))
         guard result == 0 else { return result }
-        result = addPathSymbols(buffer)
+        var phandles: [Int: UInt32] = [:]
+        result = assignPhandles(buffer, &phandles)
         guard result == 0 else { return result }
-        // libfdt changes the overlay while applying it (and leaves it damaged on failure):
-        // give it a fresh writable copy each try.
-        let overlayCount = overlay.tree.storage.count
-        let overlayCopy = UnsafeMutableRawPointer.allocate(byteCount: overlayCount, alignment: 8)
+        // libfdt changes the overlay while applying it (and leaves it damaged on failure): give
+        // it a fresh writable copy each try, with room for the retargeted fragments.
+        let overlaySize = overlay.tree.storage.count + 32 * retargets.count + 64
+        let overlayCopy = UnsafeMutableRawPointer.allocate(byteCount: overlaySize, alignment: 8)
         defer { overlayCopy.deallocate() }
-        overlayCopy.copyMemory(from: overlay.tree.storage.base, byteCount: overlayCount)
-        result = fdt_overlay_apply(buffer, overlayCopy)
+        result = fdt_open_into(overlay.tree.storage.base, overlayCopy, Int32(overlaySize))
         guard result == 0 else { return result }
-        result = removePathSymbols(buffer)
+        result = resolveReferences(overlayCopy, phandles)
+        guard result == 0 else { return result }
+        result = fdt_overlay_apply(buffer, overlayCopy)
         guard result == 0 else { return result }
         return fdt_pack(buffer)
     }
 
-    /// For each path fixup: a phandle on the node (the next free one) and a `__symbols__`
-    /// property named by the path whose value is the path.
-    private func addPathSymbols(_ fdt: UnsafeMutableRawPointer) -> Int32 {
-        guard !pathFixups.isEmpty else { return 0 }
-        var symbols = fdt_subnode_offset(fdt, 0, "__symbols__")
-        if symbols == -FDT_ERR_NOTFOUND { symbols = fdt_add_subnode(fdt, 0, "__symbols__") }
-        guard symbols >= 0 else { return symbols }
-        for path in pathFixups {
-            let node = fdt_path_offset(fdt, path)
-            guard node >= 0 else { return node }
-            if fdt_get_phandle(fdt, node) == 0 {
-                var maximum: UInt32 = 0
-                let found = fdt_find_max_phandle(fdt, &maximum)
-                guard found == 0 else { return found }
-                guard maximum < 0xffff_fffe else { return -FDT_ERR_NOPHANDLES }
-                var value = (maximum + 1).bigEndian
-                let set = fdt_setprop(fdt, node, "phandle", &value, 4)
-                guard set == 0 else { return set }
-            }
-            // Offsets move as the tree grows: look the symbols node up again.
-            symbols = fdt_subnode_offset(fdt, 0, "__symbols__")
-            guard symbols >= 0 else { return symbols }
-            let set = fdt_setprop(fdt, symbols, path, path, Int32(path.utf8.count + 1))
+    /// Gives every referenced base node without a phandle the next free one. Nodes are
+    /// changed from the last in the blob to the first, so the structure offsets of those still
+    /// to change (taken from the index) do not move.
+    private func assignPhandles(_ fdt: UnsafeMutableRawPointer, _ phandles: inout [Int: UInt32]) -> Int32 {
+        var targets = references.map(\.target) + retargets.map(\.target)
+        for node in targets { if let phandle = node.phandle { phandles[node.index] = phandle } }
+        targets = Array(Set(targets.filter { $0.phandle == nil })).sorted { $0.offset > $1.offset }
+        guard !targets.isEmpty else { return 0 }
+        var maximum: UInt32 = 0
+        let found = fdt_find_max_phandle(fdt, &maximum)
+        guard found == 0 else { return found }
+        // Ascending phandles in tree order, assigned from the last node back.
+        guard maximum < 0xffff_fffe - UInt32(targets.count) else { return -FDT_ERR_NOPHANDLES }
+        for (position, node) in targets.enumerated() {
+            let phandle = maximum + UInt32(targets.count - position)
+            var value = phandle.bigEndian
+            let set = fdt_setprop(fdt, node.offset, "phandle", &value, 4)
             guard set == 0 else { return set }
+            phandles[node.index] = phandle
         }
         return 0
     }
 
-    /// Removes the temporary path symbols, and `__symbols__` itself if that leaves it empty.
-    private func removePathSymbols(_ fdt: UnsafeMutableRawPointer) -> Int32 {
-        guard !pathFixups.isEmpty else { return 0 }
-        let symbols = fdt_subnode_offset(fdt, 0, "__symbols__")
-        guard symbols >= 0 else { return symbols }
-        for path in pathFixups {
-            let removed = fdt_delprop(fdt, symbols, path)
-            guard removed == 0 || removed == -FDT_ERR_NOTFOUND else { return removed }
+    /// Writes each reference's phandle into the overlay's cells, retargets the fragments libfdt
+    /// would misplace, and removes the `__fixups__` entries so that libfdt resolves nothing.
+    /// In-place writes first (offsets from the index stay valid), then the changes that resize,
+    /// from the last fragment back.
+    private func resolveReferences(_ overlay: UnsafeMutableRawPointer, _ phandles: [Int: UInt32]) -> Int32 {
+        for reference in references {
+            guard var value = phandles[reference.target.index]?.bigEndian else { return -FDT_ERR_INTERNAL }
+            for use in reference.uses {
+                let result = fdt_setprop_inplace_namelen_partial(
+                    overlay, use.node.offset, use.property, Int32(use.property.utf8.count), UInt32(use.offset), &value, 4)
+                guard result == 0 else { return result }
+            }
         }
-        if fdt_first_property_offset(fdt, symbols) == -FDT_ERR_NOTFOUND && fdt_first_subnode(fdt, symbols) < 0 {
-            return fdt_del_node(fdt, symbols)
+        for (fragment, target) in retargets.sorted(by: { $0.fragment.offset > $1.fragment.offset }) {
+            guard var value = phandles[target.index]?.bigEndian else { return -FDT_ERR_INTERNAL }
+            var result = fdt_setprop(overlay, fragment.offset, "target", &value, 4)
+            guard result == 0 else { return result }
+            result = fdt_delprop(overlay, fragment.offset, "target-path")
+            guard result == 0 else { return result }
+        }
+        guard !references.isEmpty else { return 0 }
+        let fixups = fdt_subnode_offset(overlay, 0, "__fixups__")
+        guard fixups >= 0 else { return fixups }
+        for reference in references {
+            let result = fdt_delprop(overlay, fixups, reference.name)
+            guard result == 0 else { return result }
         }
         return 0
     }
 
     /// Records what each fragment wrote: nodes it created (absent from the base) and every
     /// property it set, at their paths in the merged tree.
-    func record(into provenance: inout OverlayProvenance, merged: FlattenedDeviceTree) {
+    func record(into provenance: inout OverlayProvenance) {
         for (content, target) in fragments {
             var stack: [(DeviceTreeNode, String)] = [(content, target)]
             while let (node, path) = stack.popLast() {

@@ -44,6 +44,29 @@ import Testing
         #expect(provenance.origin(path: "/soc", property: nil) == nil)
     }
 
+    /// libfdt 1.6 resolves `/t-phy` to an earlier sibling `t-phy@1a0c4000` (a real MediaTek
+    /// board has both): targets and references are resolved exactly here instead.
+    @Test func pathsWithoutUnitAddressReachTheRightNode() throws {
+        let base = try FlattenedDeviceTree(bytes: compileDTS("""
+            /dts-v1/;
+            / {
+                t-phy@1a0c4000 { usb-phy@1a0c4800 { }; };
+                t-phy { sata-phy@1a243000 { }; };
+            };
+            """))
+        let (tree, _) = try base.applying([overlay("""
+            /dts-v1/;
+            /plugin/;
+            &{/t-phy/sata-phy@1a243000} { marked; };
+            &{/t-phy} { user { phy = <&{/t-phy/sata-phy@1a243000}>; }; };
+            """)])
+        let sata = try #require(tree.node(atPath: "/t-phy/sata-phy@1a243000"))
+        #expect(sata.hasProperty("marked"))
+        #expect(tree.node(atPath: "/t-phy@1a0c4000/user") == nil)
+        let user = try #require(tree.node(atPath: "/t-phy/user"))
+        #expect(user.phandles(of: "phy").flatMap { try? $0.get() }?.first?.provider == sata)
+    }
+
     @Test func failuresNameWhatIsMissing() throws {
         let labelled = try FlattenedDeviceTree(bytes: compileDTS(Self.base, dtcArguments: ["-@"]))
         let plain = try FlattenedDeviceTree(bytes: compileDTS(Self.base))
