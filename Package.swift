@@ -36,7 +36,7 @@ let package = Package(
             resources: [.embedInCode("Resources/arm,scmi-vio-backend.yaml")]
         ),
         // A real board's providers and consumers (inventory) and the backend overlay for chosen devices (scaffold).
-        .target(name: "BoardInventory", dependencies: ["DeviceTree", "BackendModel"]),
+        .target(name: "BoardInventory", dependencies: ["DeviceTree"]),
         // SCMI messages in, SCMI messages out; one file per protocol.
         .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables"]),
         // Agent-side SCMI: typed commands over any byte transport.
