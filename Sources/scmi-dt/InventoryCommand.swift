@@ -44,7 +44,9 @@ enum InventoryText {
             if let rate = clock.fixedRate { line += " rate=\(formatHertz(rate))" }
             let assigned = clock.assignedRates.sorted { $0.key.lexicographicallyPrecedes($1.key) }
             if !assigned.isEmpty {
-                line += " assigned=" + assigned.map { cells(of: $0.key) + formatHertz($0.value) }.joined(separator: ",")
+                line += " assigned=" + assigned.map { entry in
+                    (entry.key.isEmpty ? "" : "<" + entry.key.map { String($0) }.joined(separator: " ") + ">:") + formatHertz(entry.value)
+                }.joined(separator: ", ")
             }
             return line
         })
