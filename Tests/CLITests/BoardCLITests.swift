@@ -14,6 +14,7 @@ import Testing
     /// What the blob holds, counted here with DeviceTree alone (not with BoardInventory).
     struct Counts: Equatable {
         var clockProviders = 0, resetProviders = 0, powerDomainProviders = 0, regulators = 0, oppTables = 0, consumers = 0
+        var sensorProviders = 0, scmiPlatforms = 0
     }
 
     static func counts(of path: String) throws -> Counts {
@@ -34,6 +35,8 @@ import Testing
                 counts.regulators += 1
             }
             if node.compatible.contains("operating-points-v2") { counts.oppTables += 1 }
+            if node.property("#thermal-sensor-cells")?.u32 != nil || node.property("#io-channel-cells")?.u32 != nil { counts.sensorProviders += 1 }
+            if node.compatible.contains(where: { ($0.hasPrefix("arm,scmi") && $0 != "arm,scmi-shmem") || $0 == "qcom,scmi-smc" }) { counts.scmiPlatforms += 1 }
             let consumes = names.contains { ["clocks", "resets", "power-domains"].contains($0) || ($0.count > 7 && $0.hasSuffix("-supply")) }
             if consumes && !disabled.contains(node.index) { counts.consumers += 1 }
         }
@@ -55,7 +58,8 @@ import Testing
             let listed = Counts(
                 clockProviders: count("clock-providers"), resetProviders: count("reset-providers"),
                 powerDomainProviders: count("power-domain-providers"), regulators: count("regulators"),
-                oppTables: count("opp-tables"), consumers: count("consumers"))
+                oppTables: count("opp-tables"), consumers: count("consumers"),
+                sensorProviders: count("sensor-providers"), scmiPlatforms: count("scmi-platforms"))
             #expect(listed == (try Self.counts(of: board)), "\(board)")
             #expect(listed.consumers > 0, "\(board)")
             // Every resolved reference names a provider that exists in the blob.
