@@ -181,6 +181,8 @@ import Testing
             let expected = finding.path.hasPrefix("/firmware/scmi-vio-backend") ? source : board
             #expect(finding.file == expected, "\(finding)")
         }
+        let guest = try scmiDT("guest-dtsi", board, "--overlay", blob, "--agent", "guest")
+        #expect(guest.status == 0 && guest.stdout.contains("arm,scmi-virtio"), "\(guest.output)")
         // A second overlay that breaks the backend: the error names that overlay.
         let breaking = try directory.write("break.dtso", """
             /dts-v1/;
