@@ -29,6 +29,8 @@ public final class Server: @unchecked Sendable {
     }
 
     public let blobPath: String
+    /// The overlays (and include directories) applied to the blob, re-read on reload too.
+    public let sources: BlobSources
     private let logger: Logger
     private let trace: Bool
     /// The platform new connections get. A reload with a clean blob swaps it.
@@ -41,8 +43,9 @@ public final class Server: @unchecked Sendable {
     /// Tells systemd (when it started us) when serve is ready, reloading and stopping.
     private let notifier: ServiceNotifier?
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false, notifier: ServiceNotifier? = nil) {
+    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger, trace: Bool = false, notifier: ServiceNotifier? = nil) {
         self.blobPath = blobPath
+        self.sources = sources
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
@@ -157,12 +160,12 @@ public final class Server: @unchecked Sendable {
         finished.signal()
     }
 
-    /// Re-reads the blob: a clean one becomes the model of connections made from now on;
+    /// Re-reads the blob and its overlays: a clean result becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
     @discardableResult
     public func reload() -> ReloadOutcome {
         notifier?.reloading()
-        let result = BackendChecker.check(blobAt: blobPath)
+        let result = BackendChecker.check(blobAt: blobPath, sources: sources)
         guard let tables = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
