@@ -70,6 +70,9 @@ struct Serve: ParsableCommand {
     var controlPath: String? { control ?? socketDirectory.map(ControlSocket.path(inSocketDirectory:)) }
 
     func run() throws {
+        // Before any thread exists: SIGINT, SIGTERM and SIGHUP wait, pending, for
+        // Server.waitForSignals (none lost while serve starts).
+        Server.holdControlSignals()
         // Nothing serve writes to (control clients, frontends' call fds, a closed stderr
         // pipe) may end the process: each such write fails with EPIPE instead.
         signal(SIGPIPE, SIG_IGN)
