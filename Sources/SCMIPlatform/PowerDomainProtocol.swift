@@ -37,12 +37,8 @@ enum PowerDomainProtocol: ResourceModel {
 
     // MARK: The unit's resources
 
-    /// One power domain as the catalog holds it.
-    struct Resource: NamedResource {
-        let name: String
-        let names: ResourceNames
-        let devices: [Int]
-    }
+    /// One power domain as the catalog holds it: a name and its holders.
+    typealias Resource = ProviderDomain
 
     /// On while any agent wants it on; off when nobody has asked.
     typealias State = SwitchArbiter
@@ -52,14 +48,12 @@ enum PowerDomainProtocol: ResourceModel {
         valueKey: "state", onWord: "on", offWord: "off", quantity: "state", unit: "")
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
-        tables.powerDomains.enumerated().map { index, entry in
-            Resource(name: entry.name, names: ResourceNames(entry.name), devices: holders[index])
-        }
+        ProviderDomain.catalog(tables.powerDomains, holders: holders)
     }
 
     /// Every domain starts off (docs/serve.md §7).
     static func initialState(_ domains: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
-        SwitchArbiter(initial: domains.map { _ in false }, agentCount: agentCount)
+        SwitchArbiter(allOff: domains.count, agentCount: agentCount)
     }
 
     /// POWER_DOMAIN_ATTRIBUTES bits.
@@ -75,9 +69,29 @@ enum PowerDomainProtocol: ResourceModel {
     static let stateOff: UInt32 = 0x4000_0000
 }
 
+/// A domain of a table resolved from providers' specifiers (power domains,
+/// reset domains, docs/binding.md §5.3 and §5.6): only a name and the devices
+/// that hold it; its state is a switch.
+struct ProviderDomain: NamedResource {
+    let name: String
+    let names: ResourceNames
+    let devices: [Int]
+
+    static func catalog(_ entries: [ProviderResourceEntry], holders: [[Int]]) -> [ProviderDomain] {
+        entries.enumerated().map { index, entry in
+            ProviderDomain(name: entry.name, names: ResourceNames(entry.name), devices: holders[index])
+        }
+    }
+}
+
 /// A resource that is only switched on and off, "on while anyone wants it
 /// on": power domains, and reset domains (asserted while anyone holds them).
 extension SwitchArbiter: UnitState {
+    /// `count` resources, all off (deasserted) while nobody has asked.
+    init(allOff count: Int, agentCount: Int) {
+        self.init(initial: Array(repeating: false, count: count), agentCount: agentCount)
+    }
+
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for resource in 0 ..< resourceCount {
             if let on = withdraw(resource: resource, agent: agent) { report(resource, .switched(on: on)) }

@@ -28,12 +28,8 @@ enum ResetProtocol: ResourceModel {
 
     // MARK: The unit's resources
 
-    /// One reset domain as the catalog holds it.
-    struct Resource: NamedResource {
-        let name: String
-        let names: ResourceNames
-        let devices: [Int]
-    }
+    /// One reset domain as the catalog holds it: a name and its holders.
+    typealias Resource = ProviderDomain
 
     /// Asserted ("on") while any agent holds it asserted; deasserted when
     /// nobody has asked.
@@ -44,14 +40,12 @@ enum ResetProtocol: ResourceModel {
         valueKey: "state", onWord: "asserted", offWord: "deasserted", quantity: "state", unit: "")
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
-        tables.resetDomains.enumerated().map { index, entry in
-            Resource(name: entry.name, names: ResourceNames(entry.name), devices: holders[index])
-        }
+        ProviderDomain.catalog(tables.resetDomains, holders: holders)
     }
 
     /// Every domain starts deasserted: the binding gives no initial state.
     static func initialState(_ domains: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
-        SwitchArbiter(initial: domains.map { _ in false }, agentCount: agentCount)
+        SwitchArbiter(allOff: domains.count, agentCount: agentCount)
     }
 
     static let attributeExtendedName: UInt32 = 1 << 29
