@@ -11,7 +11,7 @@
 // copies each request into its response, so the figures are the transport's
 // alone: any change to the transport weighs more here than under serve's SCMI
 // engine. Prints ns per message (per connection for `connect`) as its own
-// figure; bench/transport-ab.sh times whole runs of two builds with farm-bench.
+// figure; Benchmarks/transport-ab.sh runs two builds in turn and compares them.
 import Glibc
 import Logging
 import VhostUser
