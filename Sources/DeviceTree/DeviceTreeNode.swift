@@ -105,20 +105,17 @@ public struct DeviceTreeNode: Hashable, Sendable {
     public func hasProperty(_ name: String) -> Bool { propertyRecord(named: name) != nil }
 
     /// A node has a handful of properties, so comparing names beats hashing `name` into the
-    /// tree's name table (and interned names of up to 15 bytes compare as two words).
+    /// tree's name table; names are compared as UTF-8 bytes (`FlattenedDeviceTree.propertyPosition`).
     private func propertyRecord(named name: String) -> PropertyRecord? {
         let first = Int(tree.nodes[index].firstProperty)
-        for position in first..<(first + Int(tree.nodes[index].propertyCount))
-        where tree.propertyNames[Int(tree.properties[position].nameID)] == name {
-            return tree.properties[position]
-        }
-        return nil
+        return tree.propertyPosition(named: name, in: first..<(first + Int(tree.nodes[index].propertyCount)))
+            .map { tree.properties[$0] }
     }
 
     private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
         DeviceTreeProperty(
             name: tree.propertyNames[Int(record.nameID)], storage: tree.storage,
-            start: Int(record.valueOffset), count: Int(record.length))
+            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
     }
 
     /// The node's phandle from `phandle` (or else `linux,phandle`); nil when absent, not one
