@@ -26,15 +26,16 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// The name without its unit address: `device`.
     public var baseName: String {
         let name = self.name
-        guard let at = name.firstIndex(of: "@") else { return name }
+        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return name }
         return String(name[..<at])
     }
 
     /// The unit address as written after `@` (`"1"`, `"fe200000"`), nil without one.
+    /// (Searched as UTF-8: '@' is one byte, and a Character search would walk graphemes.)
     public var unitAddress: String? {
         let name = self.name
-        guard let at = name.firstIndex(of: "@") else { return nil }
-        return String(name[name.index(after: at)...])
+        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return nil }
+        return String(name[name.utf8.index(after: at)...])
     }
 
     /// Absolute path, `/firmware/scmi-vio-backend/devices/device@1`; `/` for the root.

@@ -158,7 +158,14 @@ public final class PropertySchema: Sendable {
         self.maxItems = maxItems
         self.items = items
         self.description = description
+        constrainsValues = constValue != nil || enumValues != nil || minimum != nil || maximum != nil || pattern != nil
+            || items != nil
     }
+
+    /// True when a value can break this schema otherwise than by its type or its number of
+    /// items (const, enum, minimum, maximum, pattern, items). Without such constraints the
+    /// validator checks the shape and the count and never decodes the items.
+    public let constrainsValues: Bool
 }
 
 public enum ItemsSchema: Sendable {

@@ -117,6 +117,12 @@ struct StructuralValidator {
     private mutating func validate(property: DeviceTreeProperty, of node: DeviceTreeNode, schema: PropertySchema, type: PropertyValueType?) {
         let name = property.name
         guard let type else { return }
+        if !schema.constrainsValues, let count = itemCount(property, as: type) {
+            if let problem = countProblem(count, schema) {
+                findings.add(.propertyCount, at: node, property: name, problem, hint: schema.description)
+            }
+            return
+        }
         let items: [SchemaItem]
         switch decode(property, as: type, in: node) {
         case .malformed(let problem):
@@ -252,6 +258,30 @@ enum Decoded {
     case malformed(String)
     /// A phandle-array whose phandles do not resolve (reported by the semantic checks).
     case unresolvable
+}
+
+/// How many items `decode` would find in a well-formed value, counted without decoding them;
+/// nil when the value is malformed (then `decode` says why) or for phandle arrays, whose
+/// items are counted by resolving their phandles.
+func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType) -> Int? {
+    let count = property.count
+    switch type {
+    case .flag: return count == 0 ? 0 : nil
+    case .uint32, .int32, .phandle: return count == 4 ? 1 : nil
+    case .uint64: return count == 8 ? 1 : nil
+    case .uint32Array, .int32Array, .cells: return count > 0 && count % 4 == 0 ? count / 4 : nil
+    case .uint64Array: return count > 0 && count % 8 == 0 ? count / 8 : nil
+    case .phandleArray(let cellsName): return cellsName == nil && count > 0 && count % 4 == 0 ? count / 4 : nil
+    case .string, .stringArray:
+        // As `string` (one NUL, the last byte) and `stringList` (a NUL last) accept them.
+        return property.withUnsafeBytes { bytes -> Int? in
+            guard let last = bytes.last, last == 0 else { return nil }
+            var nuls = 0
+            for byte in bytes where byte == 0 { nuls += 1 }
+            if case .string = type { return nuls == 1 ? 1 : nil }
+            return nuls
+        }
+    }
 }
 
 /// Decodes a property's bytes as `type`, or says in words why they are not one.
