@@ -30,6 +30,8 @@ public final class Server: @unchecked Sendable {
     public let blobPath: String
     private let logger: Logger
     private let trace: Bool
+    /// How the agents' ring workers poll after a batch (`serve --ring-poll-us`).
+    private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
     private let current: Mutex<SCMIPlatform>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
@@ -38,8 +40,11 @@ public final class Server: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false,
+                ringPolling: RingPolling = .standard)
+    {
         self.blobPath = blobPath
+        self.ringPolling = ringPolling
         self.logger = logger
         self.trace = trace
         current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
@@ -69,6 +74,7 @@ public final class Server: @unchecked Sendable {
                 socketPath: path,
                 device: SCMIVirtioDevice.description,
                 logger: logger,
+                ringPolling: ringPolling,
                 makeHandler: { [self] in makeHandler(agentName: agentName) }
             )
             try backend.start()

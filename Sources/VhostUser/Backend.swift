@@ -17,6 +17,8 @@ import Virtqueue
 public final class VhostUserBackend: Sendable {
     public let socketPath: String
     public let device: VhostUserDeviceDescription
+    /// How each connection's ring workers poll after a batch.
+    public let ringPolling: RingPolling
     private let logger: Logger
     private let makeHandler: @Sendable () -> any VhostUserDeviceHandler
     private let listenFD: FileDescriptor
@@ -38,8 +40,10 @@ public final class VhostUserBackend: Sendable {
     /// Creates the socket at `socketPath`, binds and listens (a stale socket file
     /// nobody listens on is replaced). Nothing is accepted before `start()`.
     public init(socketPath: String, device: VhostUserDeviceDescription, logger: Logger,
+                ringPolling: RingPolling = .standard,
                 makeHandler: @escaping @Sendable () -> any VhostUserDeviceHandler) throws
     {
+        self.ringPolling = ringPolling
         guard device.queueCount >= 1, device.queueCount <= 256, SplitRing.isValidSize(device.maxQueueSize) else {
             throw VhostUserError.invalidArgument("queue count 1...256 and a power-of-2 maximum queue size")
         }
@@ -178,7 +182,7 @@ public final class VhostUserBackend: Sendable {
 
         let connection = BackendConnection(
             channel: VhostUserChannel(adopting: fd), device: device, handler: makeHandler(),
-            logger: logger, statistics: statistics, stopFD: stopFD.rawValue)
+            logger: logger, statistics: statistics, stopFD: stopFD.rawValue, ringPolling: ringPolling)
         statistics.chainsServedThisConnection.store(0, ordering: .relaxed)
         statistics.connectedSince.withLock { $0 = wallClockSeconds() }
         state.withLock { $0.active = connection }

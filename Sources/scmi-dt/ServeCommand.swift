@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ResourceTables
 import ServeRuntime
+import VhostUser
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +39,14 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(
+        name: .customLong("ring-poll-us"),
+        help: ArgumentHelp(
+            "After a batch, poll the ring up to this many microseconds before sleeping (0: never).",
+            discussion: "Saves the guest's next kick and the worker's wake-up when requests come in quick succession; "
+                + "the window adapts, down to no polling for an idle guest. Costs CPU while polling."))
+    var ringPollMicroseconds: Int = RingPolling.standard.maximumMicroseconds
+
     func validate() throws {
         if (socket == nil) == (socketDirectory == nil) {
             throw ValidationError("give exactly one of --socket PATH or --socket-dir DIR")
@@ -47,6 +56,9 @@ struct Serve: ParsableCommand {
         }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        if !(0...10_000).contains(ringPollMicroseconds) {
+            throw ValidationError("--ring-poll-us must be 0...10000")
         }
     }
 
@@ -70,7 +82,8 @@ struct Serve: ParsableCommand {
         }
 
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace)
+        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace,
+                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
         try server.start(bindings: bindings, controlPath: control)
         server.waitForSignals()
     }
