@@ -74,18 +74,25 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
+        let tables = try checkedTables()
+        let bindings = try socketBindings(for: tables)
+        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace,
+                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
+        Server.returnFreedMemory()
+        try server.start(bindings: bindings, controlPath: control)
+        server.waitForSignals()
+    }
+
+    /// The blob's tables, or the diagnostics on stderr and exit 1 (2 when unusable). The tree
+    /// and the model die with the check result here: serve keeps only what it serves.
+    private func checkedTables() throws -> PlatformTables {
         let result = BackendChecker.check(blobAt: blob)
         guard let tables = result.tables, !result.hasErrors else {
             for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
-
-        let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace,
-                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
-        try server.start(bindings: bindings, controlPath: control)
-        server.waitForSignals()
+        return tables
     }
 
     /// Which agent listens where.

@@ -6,6 +6,9 @@
  * over a raw pointer into guest memory, but the virtio ring indexes must be read
  * and written as single atomic accesses with acquire/release ordering).
  *
+ * glibc's malloc_trim (in <malloc.h>, which the Glibc module leaves out) gives a
+ * long-running process's freed heap back to the kernel.
+ *
  * One part is real C code, in sigbus_guard.c: the SIGBUS handler that keeps a
  * frontend shrinking its guest-memory file from killing the process. A signal
  * handler may only do async-signal-safe things, which Swift code cannot promise.
@@ -13,6 +16,7 @@
 #ifndef SCMI_DT_CLINUXSHIM_H
 #define SCMI_DT_CLINUXSHIM_H
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,6 +50,11 @@ extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flag
 /* Accepts a connection with close-on-exec set atomically. */
 static inline int shim_accept_cloexec(int listening) {
     return accept4(listening, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Returns the heap's free memory to the kernel; 1 when some was released. */
+static inline int shim_malloc_trim(void) {
+    return malloc_trim(0);
 }
 
 /* Names the calling thread (first 15 bytes), for ps/top/gdb. */
