@@ -244,36 +244,52 @@ if [[ -z "${SKIP_ENGINE:-}" ]]; then
     done
 fi
 
-# The Transport figures of run $1 (and, with $2 = goals, its rows in the table).
+# The Transport figures of run $1 (and, with $2 set, its rows in the table, labelled with $2).
+# The backend polls the ring after a batch as serve does by default (--ring-poll-us 50,
+# adaptive); the "nopoll" benchmarks are the same with polling off, in the same process.
 transport_summary() {
     local dir=$1 goals=${2:-} rt50 rt99 rtMallocs fl50 fl99 batch50 batchMallocs ring50 ringMallocs control
+    local np50 npBatch50
     rt50=$(percentile "$dir" 'round_trip*' wallClock 50)
     rt99=$(percentile "$dir" 'round_trip*' wallClock 99)
     rtMallocs=$(percentile "$dir" 'round_trip*' mallocCountTotal 100)
+    np50=$(percentile "$dir" 'nopoll_round_trip*' wallClock 50)
     fl50=$(percentile "$dir" 'floor*' wallClock 50)
     fl99=$(percentile "$dir" 'floor*' wallClock 99)
     batch50=$(percentile "$dir" 'batch*' wallClock 50)
     batchMallocs=$(percentile "$dir" 'batch*' mallocCountTotal 100)
+    npBatch50=$(percentile "$dir" 'nopoll_batch*' wallClock 50)
     ring50=$(percentile "$dir" 'breakdown*' wallClock 50)
     ringMallocs=$(percentile "$dir" 'breakdown*' mallocCountTotal 100)
     control=$(percentile "$dir" 'control*' mallocCountTotal 50)
-    local ratio50 ratio99 share
+    local ratio50 ratio99 share npShare rtVsNopoll
     ratio50=$(awk -v a="$rt50" -v b="$fl50" 'BEGIN { printf "%.2f", a / b }')
     ratio99=$(awk -v a="$rt99" -v b="$fl99" 'BEGIN { printf "%.2f", a / b }')
+    rtVsNopoll=$(awk -v a="$rt50" -v b="$np50" 'BEGIN { printf "%.2f", a / b }')
     share=$(awk -v a="$batch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
-    printf '  %-44s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
-    printf '  %-44s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
-    printf '  %-44s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
-    printf '  %-44s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
-    printf '  %-44s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
-    printf '  %-44s %s%%\n' "64 per kick / one thread" "$share"
-    printf '  %-44s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
+    npShare=$(awk -v a="$npBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
+    printf '  %-46s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
+    printf '  %-46s p50 %-10s\n' "  the same, ring polling off" "$(us "$np50")"
+    printf '  %-46s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
+    printf '  %-46s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
+    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
+    printf '  %-46s %s M msg/s (p50 %s per 64)\n' "  the same, ring polling off" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
+    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
+    printf '  %-46s %s%% (polling off: %s%%)\n' "64 per kick / one thread" "$share" "$npShare"
+    printf '  %-46s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
     local clean=no
     [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
-    if [[ -n $goals ]]; then
-        row "round trip / eventfd ping-pong floor, p50$goals" "$(us "$rt50")" "$(us "$fl50")" "${ratio50}x" "<= 2x" "$(verdict "$ratio50 <= 2")"
+    if [[ $goals == " (pinned)" ]]; then
+        # For reference: the goals are for threads placed as serve runs.
+        row "round trip, polling / polling off, p50$goals" "$(us "$rt50")" "$(us "$np50")" "${rtVsNopoll}x" "(reference)" "-"
         row "64 per kick vs the same 64 on one thread$goals" "$(rate 64 "$batch50") M msg/s" "$(rate 64 "$ring50") M msg/s" \
-            "${share}%" ">= 50%" "$(verdict "$share >= 50")"
+            "${share}% (off: ${npShare}%)" "(reference)" "-"
+    elif [[ -n $goals ]]; then
+        row "round trip / eventfd ping-pong floor, p50$goals" "$(us "$rt50")" "$(us "$fl50")" "${ratio50}x" "<= 2x" "$(verdict "$ratio50 <= 2")"
+        row "round trip, polling / polling off, p50$goals" "$(us "$rt50")" "$(us "$np50")" "${rtVsNopoll}x" "no worse (<= 1.05x)" \
+            "$(verdict "$rtVsNopoll <= 1.05")"
+        row "64 per kick vs the same 64 on one thread$goals" "$(rate 64 "$batch50") M msg/s" "$(rate 64 "$ring50") M msg/s" \
+            "${share}% (off: ${npShare}%)" ">= 50%" "$(verdict "$share >= 50")"
         row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $ringMallocs" "control $control" "-" "0" \
             "$([[ $clean == yes ]] && echo met || echo MISSED)"
     fi
@@ -289,8 +305,55 @@ if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     transport_summary transport " (unpinned)"
     if [[ -n "$PINNED_CPU" ]]; then
         echo " every thread on CPU $PINNED_CPU (reference: wake-ups without inter-processor interrupts)"
-        transport_summary transport-pinned
+        transport_summary transport-pinned " (pinned)"
     fi
+fi
+
+# Ring polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
+# device) with serve's default window and with none, in turn; each run's own time per message
+# and the CPU the process used (user + system, /usr/bin/time), per message.
+if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
+    echo
+    echo "== ring polling: whole runs of Benchmarks/transport-loop, --ring-poll-us ${POLL_US:=50} against 0 ($RUNS pairs)"
+    (cd Benchmarks/transport-loop && swift build -c release -q) >"$OUT/transport-loop.log" 2>&1 || {
+        tail -20 "$OUT/transport-loop.log"
+        echo "bench: building Benchmarks/transport-loop failed" >&2
+        exit 1
+    }
+    LOOP=Benchmarks/transport-loop/.build/release/transport-loop
+    printf '  %-30s %-28s %-28s %s\n' run "ns/msg polling (off)" "CPU ns/msg polling (off)" "CPUs busy polling (off)"
+    for run in "roundtrip ${POLL_ROUNDTRIPS:-50000}" "batch ${POLL_BATCHES:-20000}"; do
+        mode=${run%% *}
+        : >"$OUT/poll-$mode.tsv"
+        for ((i = 0; i < RUNS; i++)); do
+            for poll in "$POLL_US" 0; do
+                # shellcheck disable=SC2086
+                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run "$poll" | awk '{ print $(NF - 3) }')
+                read -r wall user system <"$OUT/poll-time.txt"
+                echo "$poll $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
+            done
+        done
+        messages=${run#* }
+        [[ $mode == batch ]] && messages=$((messages * 64))
+        median_of() { awk -v p="$1" -v c="$2" -v n="$messages" '$1 == p { v = (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2); print v }' \
+            "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.0f", $1 }'; }
+        busy_of() { awk -v p="$1" '$1 == p { print ($4 + $5) / $3 }' "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.2f", $1 }'; }
+        ratio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $2 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $2 }' "$OUT/poll-$mode.tsv") |
+            awk '{ print $1 / $2 }' | spread)
+        cpuRatio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $4 + $5 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $4 + $5 }' "$OUT/poll-$mode.tsv") |
+            awk '{ print $1 / $2 }' | spread)
+        read -r rm rlo rhi <<<"$ratio"
+        read -r cm clo chi <<<"$cpuRatio"
+        printf '  %-30s %-28s %-28s %s\n' "$run" "$(median_of "$POLL_US" ns) ($(median_of 0 ns))" \
+            "$(median_of "$POLL_US" cpu) ($(median_of 0 cpu))" "$(busy_of "$POLL_US") ($(busy_of 0))"
+        row "$mode, polling / off, time per message (echo device)" "$(median_of "$POLL_US" ns) ns" "$(median_of 0 ns) ns" \
+            "$(ratio_text "$rm" "$rlo" "$rhi")" "$([[ $mode == roundtrip ]] && echo "no worse (<= 1.05x)" || echo "(reference)")" \
+            "$([[ $mode == roundtrip ]] && verdict "$rm <= 1.05" || echo -)"
+        row "$mode, polling / off, CPU per message (echo device)" "$(median_of "$POLL_US" cpu) ns" "$(median_of 0 cpu) ns" \
+            "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+    done
+    echo "  each run: the loop's own ns per message; CPU = user + system of the whole process / messages;"
+    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios pair by pair"
 fi
 
 # ---------------------------------------------------------------- 6. other suites

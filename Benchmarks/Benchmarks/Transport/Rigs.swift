@@ -66,7 +66,8 @@ final class TransportRig: @unchecked Sendable {
     let clockID: UInt32
     static let agentName = "vm-ivi"
 
-    init() throws {
+    /// `ringPolling`: the backend's, `.standard` as serve runs it by default.
+    init(ringPolling: RingPolling = .standard) throws {
         let tables = exampleTables()
         guard let agent = tables.agents.first(where: { $0.name == Self.agentName }) else {
             fatalError("the example board has no agent \(Self.agentName)")
@@ -91,6 +92,7 @@ final class TransportRig: @unchecked Sendable {
         let handlerLogger = logger
         backend = try VhostUserBackend(
             socketPath: directory + "/\(agent.name).sock", device: SCMIVirtioDevice.description, logger: logger,
+            ringPolling: ringPolling,
             makeHandler: {
                 SCMIChainHandler(session: platform.makeSession(agentID: agentID)!, agentName: agentName,
                                  logger: handlerLogger, trace: false)

@@ -47,6 +47,31 @@ let benchmarks: @Sendable () -> Void = {
         rig.collect(64)
     }
 
+    // The same two with the ring worker sleeping after every batch (serve
+    // --ring-poll-us 0), as before polling: the reference for what polling
+    // gains, and for the CPU it costs.
+    let sleeping = RigSlot<TransportRig>()
+    let sleepingHooks = (setup: { sleeping.rig = try TransportRig(ringPolling: .off) } as Benchmark.BenchmarkSetupHook,
+                         teardown: { sleeping.rig?.close(); sleeping.rig = nil } as Benchmark.BenchmarkTeardownHook)
+
+    Benchmark("nopoll round trip: one CLOCK_RATE_GET in flight, ring polling off",
+              configuration: configuration(setup: sleepingHooks.setup, teardown: sleepingHooks.teardown))
+    { _ in
+        let rig = sleeping.rig!
+        rig.submitRateGet(slot: 0)
+        rig.frontend.kick()
+        rig.collect(1)
+    }
+
+    Benchmark("nopoll batch: 64 CLOCK_RATE_GET per kick, ring polling off (1 iteration = 64 messages)",
+              configuration: configuration(setup: sleepingHooks.setup, teardown: sleepingHooks.teardown))
+    { _ in
+        let rig = sleeping.rig!
+        for slot in 0 ..< 64 { rig.submitRateGet(slot: slot) }
+        rig.frontend.kick()
+        rig.collect(64)
+    }
+
     // The breakdown: the batch's software alone (driver + DeviceQueue +
     // SCMIChainHandler + engine on one thread, no eventfds). The threaded batch
     // above minus this is what the two wake-ups and the handover cost.
