@@ -15,11 +15,8 @@ public struct ClockAttributes: Sendable, Equatable {
     public var enableDelayMicroseconds: UInt32
 }
 
-/// CLOCK_DESCRIBE_RATES, all pages.
-public enum RateDescription: Sendable, Equatable {
-    case discrete([UInt64])
-    case range(min: UInt64, max: UInt64, step: UInt64)
-}
+/// CLOCK_DESCRIBE_RATES, all pages, in Hz.
+public typealias RateDescription = ValueDescription<UInt64>
 
 /// How CLOCK_RATE_SET rounds a rate that is not described.
 public enum RateRounding: Sendable {
@@ -57,27 +54,7 @@ extension SCMIClient {
 
     /// Every rate, following the pages of a discrete list.
     public func describeRates(_ id: UInt32, responseCapacity: Int = SCMILimits.maxResponse) throws -> RateDescription {
-        var rates: [UInt64] = []
-        var total: Int? = nil
-        while true {
-            let values = try call(ClockMessage.describeRates, parameters: [id, UInt32(rates.count)], responseCapacity: responseCapacity)
-            let page = DescribePage(word: try values.word(0))
-            let returned = page.returned, remaining = page.remaining
-            if page.isTriplet {
-                guard rates.isEmpty, returned == 3, remaining == 0 else {
-                    throw values.malformed("a range must be exactly one {min, max, step} triplet with 0 remaining")
-                }
-                return .range(min: try values.uint64(1), max: try values.uint64(3), step: try values.uint64(5))
-            }
-            let expected = total ?? returned + remaining
-            total = expected
-            guard returned > 0, rates.count + returned + remaining == expected else {
-                throw values.malformed("rate pages disagree: " + String(rates.count) + " read, " + String(returned)
-                    + " returned, " + String(remaining) + " remaining, " + String(expected) + " in all")
-            }
-            for index in 0 ..< returned { rates.append(try values.uint64(1 + 2 * index)) }
-            if remaining == 0 { return .discrete(rates) }
-        }
+        try describe(ClockMessage.describeRates, id, responseCapacity: responseCapacity)
     }
 
     /// The physical rate in Hz.

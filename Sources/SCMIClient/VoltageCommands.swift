@@ -13,10 +13,7 @@ public struct VoltageDomainAttributes: Sendable, Equatable {
 }
 
 /// VOLTAGE_DESCRIBE_LEVELS, all pages, in signed microvolts.
-public enum LevelDescription: Sendable, Equatable {
-    case discrete([Int32])
-    case range(min: Int32, max: Int32, step: Int32)
-}
+public typealias LevelDescription = ValueDescription<Int32>
 
 extension SCMIClient {
     public func voltageDomainCount() throws -> Int {
@@ -35,28 +32,9 @@ extension SCMIClient {
         try call(VoltageMessage.domainNameGet, parameters: [id]).name(at: 4, width: NameField.extended.width)
     }
 
+    /// Every level, following the pages of a discrete list.
     public func describeLevels(_ id: UInt32, responseCapacity: Int = SCMILimits.maxResponse) throws -> LevelDescription {
-        var levels: [Int32] = []
-        var total: Int? = nil
-        while true {
-            let values = try call(VoltageMessage.describeLevels, parameters: [id, UInt32(levels.count)], responseCapacity: responseCapacity)
-            let page = DescribePage(word: try values.word(0))
-            let returned = page.returned, remaining = page.remaining
-            if page.isTriplet {
-                guard levels.isEmpty, returned == 3, remaining == 0 else {
-                    throw values.malformed("a segment must be exactly one {low, high, step} triplet with 0 remaining")
-                }
-                return .range(min: try values.int32(1), max: try values.int32(2), step: try values.int32(3))
-            }
-            let expected = total ?? returned + remaining
-            total = expected
-            guard returned > 0, levels.count + returned + remaining == expected else {
-                throw values.malformed("level pages disagree: " + String(levels.count) + " read, " + String(returned)
-                    + " returned, " + String(remaining) + " remaining, " + String(expected) + " in all")
-            }
-            for index in 0 ..< returned { levels.append(try values.int32(1 + index)) }
-            if remaining == 0 { return .discrete(levels) }
-        }
+        try describe(VoltageMessage.describeLevels, id, responseCapacity: responseCapacity)
     }
 
     /// The physical level in µV.

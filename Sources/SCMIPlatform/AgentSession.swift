@@ -15,7 +15,7 @@ public final class AgentSession: @unchecked Sendable {
     /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
     /// two fields instead of two globals.
     private let units: UnsafeBufferPointer<ProtocolUnit>
-    private let unitIndex: UnsafeBufferPointer<Int8>
+    let unitIndex: UnsafeBufferPointer<Int8>
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }
@@ -61,9 +61,7 @@ public final class AgentSession: @unchecked Sendable {
     /// The agent went away: withdraw every request it holds and recompute the
     /// physical state at once. Its permissions stay as they are.
     public func end() {
-        platform.state.withLock { state in
-            platform.withdrawRequests(&state, agent: agent, cause: .disconnect)
-        }
+        platform.withdrawRequests(agent: agent, cause: .disconnect)
     }
 
     /// NOT_SUPPORTED for a protocol that is not implemented or not enabled for

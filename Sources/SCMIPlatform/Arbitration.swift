@@ -4,8 +4,8 @@
 // owns every agent's request for every resource of one kind and the physical
 // state derived from them, in flat arrays sized at start and indexed
 // [resource × agentCount + agent], so that no message ever grows them. They
-// live inside SCMIPlatform's Mutex (SharedState); every method runs with the
-// lock held. Recording or withdrawing a request settles the resource and
+// live in a protocol unit's state (UnitResources.swift), guarded by
+// SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
 // returns the change of physical state, if any, for the protocol to report.
 
 /// One agent's request for something that is on or off.
@@ -22,6 +22,9 @@ struct SwitchArbiter: Sendable {
     private var requests: [SwitchRequest]
     /// Per resource: the derived (physical) state.
     private(set) var isOn: [Bool]
+    /// The slot the last request() changed and what it held, for
+    /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
+    private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
     init(initial: [Bool], agentCount: Int) {
         self.agentCount = agentCount
@@ -48,8 +51,17 @@ struct SwitchArbiter: Sendable {
 
     /// Records `agent`'s request and settles; the new physical state when it changed.
     mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
-        requests[resource * agentCount + agent] = request
+        let slot = resource * agentCount + agent
+        undo = (slot, requests[slot])
+        requests[slot] = request
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again
+    /// (the host could not apply the change it decided).
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; the new
@@ -90,6 +102,8 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     private var hasRequest: [Bool]
     /// Per resource: the derived (physical) value.
     private(set) var value: [Value]
+    /// The slot the last request() changed and what it held (undoLastRequest()).
+    private var undo: (slot: Int, request: Value, hadRequest: Bool)
 
     init(initial: [Value], agentCount: Int, placeholder: Value) {
         self.agentCount = agentCount
@@ -97,6 +111,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
         value = initial
+        undo = (0, placeholder, false)
     }
 
     var resourceCount: Int { initial.count }
@@ -110,9 +125,17 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// Records `agent`'s request and settles; the change when the physical value changed.
     mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
         let slot = resource * agentCount + agent
+        undo = (slot, requests[slot], hasRequest[slot])
         requests[slot] = request
         hasRequest[slot] = true
         return settle(resource: resource)
+    }
+
+    /// Puts back the request the last request() replaced and settles again.
+    mutating func undoLastRequest(resource: Int) {
+        requests[undo.slot] = undo.request
+        hasRequest[undo.slot] = undo.hadRequest
+        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles.
@@ -135,5 +158,49 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         guard derived != old else { return nil }
         value[resource] = derived
         return (old, derived)
+    }
+}
+
+/// The state of resources that are switched on and off and set to a value,
+/// each arbitrated on its own: clocks (enable, rate), voltage domains (on,
+/// level). Withdrawal and the snapshot rows are one code for all of them.
+struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable {
+    var enable: SwitchArbiter
+    var value: HighestRequestArbiter<Value>
+
+    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int) {
+        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount)
+        value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+    }
+
+    /// Resource by resource, the switch first, then the value.
+    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for resource in 0 ..< enable.resourceCount {
+            if let on = enable.withdraw(resource: resource, agent: agent) {
+                report(resource, .switched(on: on))
+            }
+            if let change = value.withdraw(resource: resource, agent: agent) {
+                report(resource, Self.what(change))
+            }
+        }
+    }
+
+    func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
+        var requests: [ResourceRequest] = []
+        for agent in agents.indices {
+            let on = enable.requested(resource: resource, agent: agent)
+            let requested = value.requested(resource: resource, agent: agent)
+            if on != nil || requested != nil {
+                requests.append(ResourceRequest(agentID: agents[agent].id, agentName: agents[agent].name,
+                                                on: on, value: requested.map { Int64(clamping: $0) }))
+            }
+        }
+        return (enable.isOn[resource], Int64(clamping: value.value[resource]), requests)
+    }
+
+    /// A value change as reported (values beyond Int64, which no rate or
+    /// level reaches, are clamped).
+    static func what(_ change: (from: Value, to: Value)) -> PhysicalChange.What {
+        .value(from: Int64(clamping: change.from), to: Int64(clamping: change.to))
     }
 }

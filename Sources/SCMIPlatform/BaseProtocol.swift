@@ -136,8 +136,7 @@ extension AgentSession {
         let flags = payload.word(1)
         guard flags & ~1 == 0 else { return .invalidParameters }
         let by = info.id
-        platform.state.withLock { state in
-            platform.withdrawRequests(&state, agent: target, cause: .agentReset(by: by))
+        platform.withdrawRequests(agent: target, cause: .agentReset(by: by)) { state in
             if flags & 1 != 0 {
                 let initial = catalog.agents[target].initialPermissions
                 for device in initial.indices {

@@ -1,8 +1,10 @@
 import ResourceTables
 
-// What never changes while serving: names padded to their wire widths, rate
-// and level descriptions, which devices hold which resource, each agent's view.
-// Built once from PlatformTables so that answering a message only reads it.
+// What never changes while serving and no protocol owns: the vendor's names,
+// the devices, each agent's view. Built once from PlatformTables so that
+// answering a message only reads it. Each protocol unit builds its own slice
+// (its resources, their names and descriptions, which devices hold them:
+// UnitResources.swift).
 
 /// Bit for protocol `id` in a protocol mask (bit 0 = 0x10, … bit 7 = 0x17).
 /// Only the standard range 0x10...0x2F has bits; vendor ids never appear in tables.
@@ -29,29 +31,6 @@ struct DeviceInfo: Sendable {
     let name: String
 }
 
-struct ClockInfo: Sendable {
-    let name: String
-    let shortName: [UInt8]
-    let longName: [UInt8]
-    /// The name does not fit the 15 bytes of CLOCK_ATTRIBUTES.
-    let hasExtendedName: Bool
-    let rates: ClockRates
-    let initialRate: UInt64
-    /// Indices (into Catalog.devices) of the devices that have this clock.
-    let devices: [Int]
-}
-
-struct VoltageInfo: Sendable {
-    let name: String
-    let shortName: [UInt8]
-    let longName: [UInt8]
-    let hasExtendedName: Bool
-    let levels: VoltageLevels
-    let initialLevel: Int32
-    let initiallyOn: Bool
-    let devices: [Int]
-}
-
 struct Catalog: Sendable {
     let vendorName: [UInt8]
     let subVendorName: [UInt8]
@@ -60,8 +39,6 @@ struct Catalog: Sendable {
     let enabledProtocols: UInt32
     let agents: [AgentInfo]
     let devices: [DeviceInfo]
-    let clocks: [ClockInfo]
-    let voltageDomains: [VoltageInfo]
     /// SCMI device id → index into `devices` (the first, should ids repeat).
     let deviceIndexByID: [UInt32: Int]
 
@@ -83,45 +60,6 @@ struct Catalog: Sendable {
             deviceIndexByID[device.id] = index
         }
         self.deviceIndexByID = deviceIndexByID
-
-        /// Device indices holding each id of `protocolID`'s table, ignoring
-        /// references past the table (hand-built tables may have them).
-        func holders(of protocolID: ProtocolID, count: Int) -> [[Int]] {
-            var result = Array(repeating: [Int](), count: count)
-            for (index, device) in tables.devices.enumerated() {
-                for reference in device.resources where reference.protocolID == protocolID {
-                    let id = Int(reference.id)
-                    // Devices are visited in order, so a repeat can only be the last one added.
-                    if id < count, result[id].last != index { result[id].append(index) }
-                }
-            }
-            return result
-        }
-
-        let clockHolders = holders(of: .clock, count: tables.clocks.count)
-        clocks = tables.clocks.enumerated().map { index, entry in
-            ClockInfo(
-                name: entry.name,
-                shortName: NameField.short.encode(entry.name),
-                longName: NameField.extended.encode(entry.name),
-                hasExtendedName: !NameField.short.fits(entry.name),
-                rates: Catalog.normalized(entry.rates),
-                initialRate: entry.initialRate,
-                devices: clockHolders[index])
-        }
-
-        let voltageHolders = holders(of: .voltage, count: tables.voltageDomains.count)
-        voltageDomains = tables.voltageDomains.enumerated().map { index, entry in
-            VoltageInfo(
-                name: entry.name,
-                shortName: NameField.short.encode(entry.name),
-                longName: NameField.extended.encode(entry.name),
-                hasExtendedName: !NameField.short.fits(entry.name),
-                levels: Catalog.normalized(entry.levels),
-                initialLevel: entry.initialLevel,
-                initiallyOn: entry.initiallyOn,
-                devices: voltageHolders[index])
-        }
 
         let deviceCount = tables.devices.count
         agents = tables.agents.map { agent in
@@ -147,20 +85,4 @@ struct Catalog: Sendable {
     }
 
     func deviceIndex(id: UInt32) -> Int? { deviceIndexByID[id] }
-
-    /// Descriptions the engine can serve whatever a hand-built table holds:
-    /// lists sorted without duplicates, ranges with min ≤ max and step ≥ 1.
-    static func normalized(_ rates: ClockRates) -> ClockRates {
-        switch rates {
-        case .discrete(let list): .discrete(Array(Set(list)).sorted())
-        case .range(let low, let high, let step): .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
-        }
-    }
-
-    static func normalized(_ levels: VoltageLevels) -> VoltageLevels {
-        switch levels {
-        case .discrete(let list): .discrete(Array(Set(list)).sorted())
-        case .range(let low, let high, let step): .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
-        }
-    }
 }

@@ -3,26 +3,23 @@ import ResourceTables
 // Clock management 0x14, version 3.0 — the highest Linux 6.12's clock.c speaks
 // (docs/protocol.md §10): every command clk-scmi sends for that version.
 
-enum ClockProtocol {
+enum ClockProtocol: ResourceModel {
     static let id = ProtocolID.clock
     static let version: UInt32 = 0x30000
 
     /// 0x0–0x8 and CONFIG_GET; not the notify, parent or permission commands.
     static let unit = ProtocolUnit(
         id, version: version,
-        attributes: { session, _, reply in
-            // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
-            // delayed response would need the eventq (docs/protocol.md §15).
-            reply.append(UInt32(min(session.platform.catalog.clocks.count, 0xFFFF)))
-            return .success
-        },
+        // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
+        // delayed response would need the eventq (docs/protocol.md §15).
+        attributes: { session, _, reply in session.resourceCount(ClockProtocol.self, &reply) },
         messages: [
             .handle(ClockMessage.attributes, size: .exactly(4)) { $0.clockAttributes($1, &$2) },
-            .handle(ClockMessage.describeRates, size: .exactly(8)) { $0.describeRates($1, &$2) },
+            .handle(ClockMessage.describeRates, size: .exactly(8)) { $0.describe(ClockProtocol.self, $1, &$2) },
             .handle(ClockMessage.rateSet, size: .exactly(16)) { session, payload, _ in session.rateSet(payload) },
             .handle(ClockMessage.rateGet, size: .exactly(4)) { $0.rateGet($1, &$2) },
             .handle(ClockMessage.configSet, size: .either(8, 12)) { session, payload, _ in session.clockConfigSet(payload) },
-            .handle(ClockMessage.nameGet, size: .exactly(4)) { $0.clockNameGet($1, &$2) },
+            .handle(ClockMessage.nameGet, size: .exactly(4)) { $0.nameGet(ClockProtocol.self, $1, &$2) },
             .handle(ClockMessage.configGet, size: .exactly(8)) { $0.clockConfigGet($1, &$2) },
             // Notifications travel on the eventq, which is not offered: the
             // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
@@ -39,7 +36,45 @@ enum ClockProtocol {
             // them, and a clock the agent may not use answers DENIED per command.
             .notSupported(ClockMessage.getPermissions),
         ],
-        withdraw: { platform, state, agent, cause in platform.withdrawClockRequests(&state, agent: agent, cause: cause) })
+        resources: ResourceHooks(ClockProtocol.self))
+
+    // MARK: The unit's resources
+
+    /// One clock as the catalog holds it.
+    struct Resource: DescribedResource, NamedResource {
+        let name: String
+        let names: ResourceNames
+        /// The rates, as CLOCK_DESCRIBE_RATES pages them and CLOCK_RATE_SET rounds to.
+        let described: DescribedValues<UInt64>
+        let initialRate: UInt64
+        let devices: [Int]
+    }
+
+    /// Enable ("on while anyone wants it on") and rate ("highest wins").
+    typealias State = SwitchedValueState<UInt64>
+
+    static let vocabulary = ResourceVocabulary(
+        noun: "clock", plural: "clocks", tableKey: "clocks", switchKey: "enabled", valueKey: "rateHz",
+        onWord: "enabled", offWord: "disabled", quantity: "rate", unit: "Hz")
+
+    static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
+        tables.clocks.enumerated().map { index, entry in
+            let described: DescribedValues<UInt64> =
+                switch entry.rates {
+                case .discrete(let list): DescribedValues(normalizing: list)
+                case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
+                }
+            return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
+                            initialRate: entry.initialRate, devices: holders[index])
+        }
+    }
+
+    /// Clocks have no initial enable state in the binding (5.1): off, at their initial rate.
+    static func initialState(_ clocks: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
+        State(initiallyOn: clocks.map { _ in false }, initialValue: clocks.map(\.initialRate), agentCount: agentCount)
+    }
+
+    static func release(_ clock: Resource) { clock.described.release() }
 
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
@@ -56,8 +91,8 @@ enum ClockProtocol {
     /// The described rate closest to `rate` in the direction asked, or nil when
     /// `rate` lies outside min...max (OUT_OF_RANGE). In a range the valid rates
     /// are min + k·step and max itself.
-    static func round(_ rate: UInt64, in rates: ClockRates, _ rounding: Rounding) -> UInt64? {
-        guard rate >= rates.lowest, rate <= rates.highest else { return nil }
+    static func round(_ rate: UInt64, in rates: DescribedValues<UInt64>, _ rounding: Rounding) -> UInt64? {
+        guard let bounds = rates.bounds, rate >= bounds.lowest, rate <= bounds.highest else { return nil }
         let down: UInt64, up: UInt64
         switch rates {
         case .discrete(let list):
@@ -86,35 +121,22 @@ enum ClockProtocol {
 }
 
 extension AgentSession {
-    fileprivate func clockIndex(_ id: UInt32) -> Int? {
-        id < UInt32(platform.catalog.clocks.count) ? Int(id) : nil
-    }
+    fileprivate func clockIndex(_ id: UInt32) -> Int? { resourceIndex(ClockProtocol.self, id) }
+
+    fileprivate var clocks: UnsafeBufferPointer<ClockProtocol.Resource> { resources(ClockProtocol.self) }
 
     /// +4 attributes, +8 name[16], +24 enable_delay (0: unknown). The enabled
     /// bit is this agent's own request, like CONFIG_GET (docs/serve.md §4).
     fileprivate func clockAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        let clock = platform.catalog.clocks[index]
-        let on = platform.state.withLock { $0.clockEnable.request(resource: index, agent: agent) == .on }
+        let names = clocks[index].names
+        let on = platform.state.withLock { state(ClockProtocol.self, &$0).pointee.enable.request(resource: index, agent: agent) == .on }
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
-        if clock.hasExtendedName { attributes |= ClockProtocol.attributeExtendedName }
+        if names.isExtended { attributes |= ClockProtocol.attributeExtendedName }
         reply.append(attributes)
-        reply.appendName(clock.shortName, .short)
+        reply.appendName(names.short, .short)
         reply.append(UInt32(0))
         return .success
-    }
-
-    /// A discrete list from `rate_index` on, as many rates as the response
-    /// space holds (at most 15 in 128 bytes), the rest counted in bits 31:16;
-    /// a range as exactly one {min, max, step} triplet with 0 remaining.
-    /// An index past the end is OUT_OF_RANGE (scmi-tests test_c007).
-    fileprivate func describeRates(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        let first = payload.word(1)
-        switch platform.catalog.clocks[index].rates {
-        case .discrete(let rates): return reply.appendDescribePage(rates, from: first)
-        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
-        }
     }
 
     /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
@@ -124,32 +146,31 @@ extension AgentSession {
         guard let index = clockIndex(payload.word(1)) else { return .notFound }
         let flags = payload.word(0)
         let rate = payload.uint64(lowWord: 2)
-        let clock = platform.catalog.clocks[index]
-        return platform.state.withLock { state -> SCMIStatus in
-            guard mayUse(state, ClockProtocol.id, holders: clock.devices) else { return .denied }
-            guard flags & ~UInt32(0xF) == 0 else { return .invalidParameters }
+        let clock = clocks.baseAddress.unsafelyUnwrapped + index
+        return change(ClockProtocol.self) { state, shared in
+            guard mayUse(shared, ClockProtocol.id, holders: clock.pointee.devices) else { return (.denied, index, nil) }
+            guard flags & ~UInt32(0xF) == 0 else { return (.invalidParameters, index, nil) }
             // An asynchronous change ends in a delayed response on the eventq;
             // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
             // spec requires NOT_SUPPORTED (docs/protocol.md §15). PROTOCOL_ATTRIBUTES
             // says 0 pending async changes, so Linux never asks.
-            guard flags & ClockProtocol.flagAsync == 0 else { return .notSupported }
+            guard flags & ClockProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
             let rounding: ClockProtocol.Rounding =
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
-            guard let rounded = ClockProtocol.round(rate, in: clock.rates, rounding) else { return .outOfRange }
-            if let change = state.clockRate.request(rounded, resource: index, agent: agent) {
-                platform.reportClockRate(index, change, agent: agent, cause: .request)
-            }
-            return .success
+            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.described, rounding) else { return (.outOfRange, index, nil) }
+            return (.success, index, state.value.request(rounded, resource: index, agent: agent).map(ClockProtocol.State.what))
+        } undo: { state, resource in
+            state.value.undoLastRequest(resource: resource)
         }
     }
 
     /// The physical rate (the arbitrated one), as two words.
     fileprivate func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        let holders = platform.catalog.clocks[index].devices
-        let rate: UInt64? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockRate.value[index] : nil
+        let holders = clocks[index].devices
+        let rate: UInt64? = platform.state.withLock { locked in
+            mayUse(locked, ClockProtocol.id, holders: holders) ? state(ClockProtocol.self, &locked).pointee.value.value[index] : nil
         }
         guard let rate else { return .denied }
         reply.append(rate)
@@ -162,29 +183,28 @@ extension AgentSession {
     fileprivate func clockConfigSet(_ payload: Payload) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let attributes = payload.word(1)
-        let holders = platform.catalog.clocks[index].devices
+        let holders = clocks[index].devices
         let isVersion3 = payload.count == 12
-        return platform.state.withLock { state -> SCMIStatus in
-            guard mayUse(state, ClockProtocol.id, holders: holders) else { return .denied }
+        return change(ClockProtocol.self) { state, shared in
+            guard mayUse(shared, ClockProtocol.id, holders: holders) else { return (.denied, index, nil) }
             let request: SwitchRequest
             if isVersion3 {
-                guard attributes & 0xFF00_FFFC == 0 else { return .invalidParameters }
+                guard attributes & 0xFF00_FFFC == 0 else { return (.invalidParameters, index, nil) }
                 // No OEM configuration types are offered (attributes bit 27 = 0).
-                guard attributes & 0x00FF_0000 == 0 else { return .notSupported }
+                guard attributes & 0x00FF_0000 == 0 else { return (.notSupported, index, nil) }
                 switch attributes & 0x3 {
                 case 0: request = .off
                 case 1: request = .on
-                case 3: return .success  // state unchanged, and no OEM type to set
-                default: return .invalidParameters
+                case 3: return (.success, index, nil)  // state unchanged, and no OEM type to set
+                default: return (.invalidParameters, index, nil)
                 }
             } else {
-                guard attributes & ~UInt32(1) == 0 else { return .invalidParameters }
+                guard attributes & ~UInt32(1) == 0 else { return (.invalidParameters, index, nil) }
                 request = attributes & 1 != 0 ? .on : .off
             }
-            if let on = state.clockEnable.request(request, resource: index, agent: agent) {
-                platform.reportClockEnable(index, on, agent: agent, cause: .request)
-            }
-            return .success
+            return (.success, index, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state, resource in
+            state.enable.undoLastRequest(resource: resource)
         }
     }
 
@@ -193,9 +213,10 @@ extension AgentSession {
     fileprivate func clockConfigGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
-        let holders = platform.catalog.clocks[index].devices
-        let on: Bool? = platform.state.withLock { state in
-            mayUse(state, ClockProtocol.id, holders: holders) ? state.clockEnable.request(resource: index, agent: agent) == .on : nil
+        let holders = clocks[index].devices
+        let on: Bool? = platform.state.withLock { locked in
+            mayUse(locked, ClockProtocol.id, holders: holders)
+                ? state(ClockProtocol.self, &locked).pointee.enable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         guard flags & ~UInt32(0xFF) == 0 else { return .invalidParameters }
@@ -204,37 +225,5 @@ extension AgentSession {
         reply.append(UInt32(on ? 1 : 0))
         reply.append(UInt32(0))
         return .success
-    }
-
-    /// +4 flags 0, +8 the whole name (up to 63 bytes).
-    fileprivate func clockNameGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
-        guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        return reply.appendExtendedNameReply(platform.catalog.clocks[index].longName)
-    }
-}
-
-// MARK: - Arbitration (docs/serve.md §4)
-
-extension SCMIPlatform {
-    /// Withdraws `agent`'s enable and rate requests on every clock, reporting
-    /// each change clock by clock (enable first, then rate).
-    func withdrawClockRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        for clock in catalog.clocks.indices {
-            if let on = state.clockEnable.withdraw(resource: clock, agent: agent) {
-                reportClockEnable(clock, on, agent: agent, cause: cause)
-            }
-            if let change = state.clockRate.withdraw(resource: clock, agent: agent) {
-                reportClockRate(clock, change, agent: agent, cause: cause)
-            }
-        }
-    }
-
-    func reportClockEnable(_ clock: Int, _ on: Bool, agent: Int, cause: ChangeCause) {
-        let id = UInt32(clock), who = catalog.agents[agent].id
-        report(on ? .clockEnabled(clock: id, agent: who, cause: cause) : .clockDisabled(clock: id, agent: who, cause: cause))
-    }
-
-    func reportClockRate(_ clock: Int, _ change: (from: UInt64, to: UInt64), agent: Int, cause: ChangeCause) {
-        report(.clockRate(clock: UInt32(clock), from: change.from, to: change.to, agent: catalog.agents[agent].id, cause: cause))
     }
 }

@@ -1,4 +1,4 @@
-// Power domain 0x11, performance 0x13, sensor 0x15 and reset 0x16: declared
+// Performance 0x13, sensor 0x15 and reset 0x16: declared
 // in the binding and enabled by a blob's protocol nodes, but not served yet
 // (docs/binding.md §5.3–5.6, docs/serve.md §7). Each answers honestly that it has no resources, so a
 // guest that probes it finds an empty protocol instead of an error: PROTOCOL_VERSION,
@@ -10,7 +10,6 @@ enum DeclaredProtocol {
     /// PROTOCOL_ATTRIBUTES: the resource count (0) and the protocol's other
     /// words, all 0 (no statistics or sensor shared memory, no async):
     /// count/flags, address low, address high, length.
-    static let powerDomain = ProtocolUnit(.powerDomain, version: 0x30000, attributes: fourZeroWords, messages: [])
     static let performance = ProtocolUnit(.performance, version: 0x30000, attributes: fourZeroWords, messages: [])
     static let sensor = ProtocolUnit(.sensor, version: 0x30000, attributes: fourZeroWords, messages: [])
     /// Reset's attributes: the count alone.

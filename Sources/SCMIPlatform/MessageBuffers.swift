@@ -120,14 +120,15 @@ extension Reply {
     /// holds, the rest counted in bits 31:16 of the leading word. An index
     /// past the end is OUT_OF_RANGE (scmi-tests test_c007).
     @inline(__always)
-    mutating func appendDescribePage<Value: ReplyValue>(_ list: [Value], from first: UInt32) -> SCMIStatus {
+    mutating func appendDescribePage<Value: ReplyValue>(_ list: UnsafeBufferPointer<Value>, from first: UInt32) -> SCMIStatus {
         guard first < UInt32(list.count) else { return .outOfRange }
         let start = Int(first)
         let remaining = list.count - start
         guard fits(4 + Value.byteCount) else { return .commsError }
         let count = min(remaining, (freeBytes - 4) / Value.byteCount)
         append(DescribePage(returned: count, remaining: remaining - count).word)
-        for value in list[start ..< start + count] { value.write(to: &self) }
+        let values = list.baseAddress.unsafelyUnwrapped + start
+        for offset in 0 ..< count { values[offset].write(to: &self) }
         return .success
     }
 
@@ -155,6 +156,97 @@ extension Reply {
     mutating func appendExtendedNameReply(_ longName: [UInt8]) -> SCMIStatus {
         append(UInt32(0))
         appendName(longName, .extended)
+        return .success
+    }
+}
+
+/// A resource's values as a DESCRIBE reply pages them (rates, levels): a
+/// discrete list in memory the catalog slice owns, so that paging it takes no
+/// reference count per message (an Array's buffer is retained and released
+/// each time), or a range.
+enum DescribedValues<Value: ReplyValue>: @unchecked Sendable {
+    case discrete(UnsafeBufferPointer<Value>)
+    case range(min: Value, max: Value, step: Value)
+
+    /// The lowest and highest value described (an empty list: nil).
+    var bounds: (lowest: Value, highest: Value)? {
+        switch self {
+        case .discrete(let list): list.isEmpty ? nil : (list[0], list[list.count - 1])
+        case .range(let minimum, let maximum, _): (minimum, maximum)
+        }
+    }
+
+    /// Frees a discrete list (the catalog slice goes with its platform).
+    func release() {
+        if case .discrete(let list) = self { UnsafeMutableBufferPointer(mutating: list).deallocate() }
+    }
+}
+
+extension DescribedValues where Value: BinaryInteger & Hashable {
+    /// `list` sorted without duplicates, in memory of its own (release()):
+    /// what the engine can serve whatever a hand-built table holds.
+    init(normalizing list: [Value]) {
+        self = .discrete(UnsafeBufferPointer(immortalCopyOf: Array(Set(list)).sorted()))
+    }
+
+    /// A range with min ≤ max and step ≥ 1, whatever a hand-built table holds.
+    init(normalizing low: Value, _ high: Value, step: Value) {
+        self = .range(min: Swift.min(low, high), max: Swift.max(low, high), step: Swift.max(step, 1))
+    }
+}
+
+/// A resource that answers a paginated DESCRIBE command.
+protocol DescribedResource: CatalogResource {
+    associatedtype Value: ReplyValue
+    var described: DescribedValues<Value> { get }
+}
+
+/// A resource's name padded to both wire widths once, when the catalog is built.
+struct ResourceNames: Sendable {
+    /// 16-byte field of *_ATTRIBUTES.
+    let short: [UInt8]
+    /// 64-byte field of *_NAME_GET.
+    let long: [UInt8]
+    /// The name does not fit the 15 bytes of the short field.
+    let isExtended: Bool
+
+    init(_ name: String) {
+        short = NameField.short.encode(name)
+        long = NameField.extended.encode(name)
+        isExtended = !NameField.short.fits(name)
+    }
+}
+
+/// A resource with a name that *_NAME_GET answers.
+protocol NamedResource: CatalogResource {
+    var names: ResourceNames { get }
+}
+
+extension AgentSession {
+    /// A paginated DESCRIBE reply (CLOCK_DESCRIBE_RATES, VOLTAGE_DESCRIBE_LEVELS):
+    /// +0 resource id, +4 first index.
+    @inline(__always)
+    func describe<Model: ResourceModel>(_ model: Model.Type, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus
+    where Model.Resource: DescribedResource {
+        guard let index = resourceIndex(model, payload.word(0)) else { return .notFound }
+        let first = payload.word(1)
+        let resources = resources(model)
+        switch resources.baseAddress.unsafelyUnwrapped[index].described {
+        case .discrete(let list): return reply.appendDescribePage(list, from: first)
+        case .range(let minimum, let maximum, let step): return reply.appendDescribeTriplet(minimum, maximum, step, from: first)
+        }
+    }
+
+    /// A *_NAME_GET reply (CLOCK_NAME_GET, VOLTAGE_DOMAIN_NAME_GET): +0 resource id.
+    func nameGet<Model: ResourceModel>(_ model: Model.Type, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus
+    where Model.Resource: NamedResource {
+        guard let index = resourceIndex(model, payload.word(0)) else { return .notFound }
+        return reply.appendExtendedNameReply(resources(model)[index].names.long)
+    }
+
+    /// PROTOCOL_ATTRIBUTES' resource count in bits 15:0 (CLOCK, VOLTAGE, …).
+    func resourceCount<Model: ResourceModel>(_ model: Model.Type, _ reply: inout Reply) -> SCMIStatus {
+        reply.append(UInt32(min(resources(model).count, 0xFFFF)))
         return .success
     }
 }

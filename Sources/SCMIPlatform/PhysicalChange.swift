@@ -1,6 +1,9 @@
 // A change of a host resource's physical state, reported to serve's trace
-// (docs/serve.md §4, "Arbitration between agents"). Only ids and numbers, so that
-// reporting one never allocates; SCMIPlatform.describe(_:) adds the names.
+// (docs/serve.md §4, "Arbitration between agents"). One shape for every
+// protocol: which protocol and resource, what changed, which agent and why.
+// Only ids and numbers, so that reporting one never allocates; the words come
+// from the protocol's unit (ResourceVocabulary) and SCMIPlatform.describe(_:)
+// adds the resource's name.
 
 /// Why the physical state changed.
 public enum ChangeCause: Hashable, Sendable, CustomStringConvertible {
@@ -21,49 +24,80 @@ public enum ChangeCause: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum PhysicalChange: Hashable, Sendable, CustomStringConvertible {
-    case clockEnabled(clock: UInt32, agent: UInt32, cause: ChangeCause)
-    case clockDisabled(clock: UInt32, agent: UInt32, cause: ChangeCause)
-    case clockRate(clock: UInt32, from: UInt64, to: UInt64, agent: UInt32, cause: ChangeCause)
-    case voltageOn(domain: UInt32, agent: UInt32, cause: ChangeCause)
-    case voltageOff(domain: UInt32, agent: UInt32, cause: ChangeCause)
-    case voltageLevel(domain: UInt32, from: Int32, to: Int32, agent: UInt32, cause: ChangeCause)
-
-    /// The agent whose request or withdrawal caused the change.
-    public var agent: UInt32 {
-        switch self {
-        case .clockEnabled(_, let agent, _), .clockDisabled(_, let agent, _),
-             .clockRate(_, _, _, let agent, _), .voltageOn(_, let agent, _),
-             .voltageOff(_, let agent, _), .voltageLevel(_, _, _, let agent, _):
-            agent
-        }
+public struct PhysicalChange: Hashable, Sendable, CustomStringConvertible {
+    /// What changed.
+    public enum What: Hashable, Sendable {
+        /// Switched on (a clock enabled, a voltage domain on) or off.
+        case switched(on: Bool)
+        /// The resource's value (a rate in Hz, a level in µV, …) went from → to.
+        case value(from: Int64, to: Int64)
     }
 
-    public var cause: ChangeCause {
-        switch self {
-        case .clockEnabled(_, _, let cause), .clockDisabled(_, _, let cause),
-             .clockRate(_, _, _, _, let cause), .voltageOn(_, _, let cause),
-             .voltageOff(_, _, let cause), .voltageLevel(_, _, _, _, let cause):
-            cause
-        }
+    public var protocolID: ProtocolID
+    /// The resource's id in its protocol.
+    public var resource: UInt32
+    public var what: What
+    /// The agent whose request or withdrawal caused the change.
+    public var agent: UInt32
+    public var cause: ChangeCause
+
+    public init(_ protocolID: ProtocolID, resource: UInt32, _ what: What, agent: UInt32, cause: ChangeCause) {
+        self.protocolID = protocolID
+        self.resource = resource
+        self.what = what
+        self.agent = agent
+        self.cause = cause
     }
 
     /// "clock 3 enabled (agent 1, request)".
-    public var description: String { describe(clockName: nil, domainName: nil) }
+    public var description: String { describe(name: nil) }
 
-    func describe(clockName: String?, domainName: String?) -> String {
-        func clock(_ id: UInt32) -> String { "clock " + String(id) + (clockName.map { " \"" + $0 + "\"" } ?? "") }
-        func domain(_ id: UInt32) -> String { "voltage domain " + String(id) + (domainName.map { " \"" + $0 + "\"" } ?? "") }
-        let why = " (agent " + String(agent) + ", " + cause.description + ")"
-        switch self {
-        case .clockEnabled(let id, _, _): return clock(id) + " enabled" + why
-        case .clockDisabled(let id, _, _): return clock(id) + " disabled" + why
-        case .clockRate(let id, let from, let to, _, _):
-            return clock(id) + " rate " + String(from) + " Hz -> " + String(to) + " Hz" + why
-        case .voltageOn(let id, _, _): return domain(id) + " on" + why
-        case .voltageOff(let id, _, _): return domain(id) + " off" + why
-        case .voltageLevel(let id, let from, let to, _, _):
-            return domain(id) + " level " + String(from) + " uV -> " + String(to) + " uV" + why
+    /// In the words of the protocol's unit, with the resource's name when known:
+    /// `clock 3 "usb-core" rate 24000000 Hz -> 48000000 Hz (agent 1, request)`.
+    func describe(name: String?) -> String {
+        let words = SCMIPlatform.vocabulary(of: protocolID)
+        let resource = (words?.noun ?? protocolID.name) + " " + String(self.resource) + (name.map { " \"" + $0 + "\"" } ?? "")
+        let change: String
+        switch what {
+        case .switched(let on):
+            change = on ? words?.onWord ?? "on" : words?.offWord ?? "off"
+        case .value(let from, let to):
+            let unit = words.map { " " + $0.unit } ?? ""
+            change = (words?.quantity ?? "value") + " " + String(from) + unit + " -> " + String(to) + unit
         }
+        return resource + " " + change + " (agent " + String(agent) + ", " + cause.description + ")"
+    }
+}
+
+/// How a protocol's resources are named in traces, `status` and its JSON;
+/// given by the protocol's unit.
+public struct ResourceVocabulary: Hashable, Sendable {
+    /// A resource in a trace line: "clock", "voltage domain".
+    public var noun: String
+    /// The title of `status`'s table: "clocks", "voltage domains".
+    public var plural: String
+    /// The snapshot's JSON keys: the table ("clocks"), the physical on/off
+    /// ("enabled"), the value ("rateHz"); the same keys name a request's.
+    public var tableKey: String
+    public var switchKey: String
+    public var valueKey: String
+    /// A switch change in a trace line: "enabled" / "disabled", "on" / "off".
+    public var onWord: String
+    public var offWord: String
+    /// A value change in a trace line: "rate", "Hz".
+    public var quantity: String
+    public var unit: String
+
+    public init(noun: String, plural: String, tableKey: String, switchKey: String, valueKey: String,
+                onWord: String, offWord: String, quantity: String, unit: String) {
+        self.noun = noun
+        self.plural = plural
+        self.tableKey = tableKey
+        self.switchKey = switchKey
+        self.valueKey = valueKey
+        self.onWord = onWord
+        self.offWord = offWord
+        self.quantity = quantity
+        self.unit = unit
     }
 }

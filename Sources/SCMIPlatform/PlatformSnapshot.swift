@@ -1,44 +1,145 @@
+import Foundation
+
 // The platform's state as plain Codable values, for `scmi-dt status`: the
 // physical state of every resource, each agent's requests, each agent's
 // permissions. Taken under the state lock, so it is one consistent moment.
+// Each protocol unit with resources gives its rows (ResourceHooks.snapshot)
+// and the words that name them (ResourceVocabulary); in JSON each protocol is
+// a table under its own key, with its own keys for on/off and the value:
+//   "clocks": [{"id", "name", "enabled", "rateHz", "requests": [{"agentID", "agentName", "enabled", "rateHz"}]}]
 
 public struct PlatformSnapshot: Codable, Hashable, Sendable {
-    public var clocks: [ClockSnapshot]
-    public var voltageDomains: [VoltageDomainSnapshot]
+    /// One table per protocol unit with resources, in unit order.
+    public var tables: [ResourceTable]
     public var agents: [AgentSnapshot]
+
+    public init(tables: [ResourceTable], agents: [AgentSnapshot]) {
+        self.tables = tables
+        self.agents = agents
+    }
+
+    /// The rows of protocol `id` (empty when it has no table).
+    public func resources(of id: ProtocolID) -> [ResourceSnapshot] {
+        tables.first { $0.protocolID == id.rawValue }?.resources ?? []
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for table in tables {
+            guard let words = SCMIPlatform.vocabulary(of: ProtocolID(table.protocolID)) else { continue }
+            var rows = container.nestedUnkeyedContainer(forKey: Key(words.tableKey))
+            for row in table.resources { try row.encode(to: rows.superEncoder(), words) }
+        }
+        try container.encode(agents, forKey: Key("agents"))
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        agents = try container.decode([AgentSnapshot].self, forKey: Key("agents"))
+        tables = []
+        for unit in SCMIPlatform.unitList {
+            guard let words = unit.resources?.vocabulary, container.contains(Key(words.tableKey)) else { continue }
+            var rows = try container.nestedUnkeyedContainer(forKey: Key(words.tableKey))
+            var resources: [ResourceSnapshot] = []
+            while !rows.isAtEnd { resources.append(try ResourceSnapshot(from: rows.superDecoder(), words)) }
+            tables.append(ResourceTable(protocolID: unit.id.rawValue, resources: resources))
+        }
+    }
 }
 
-public struct ClockSnapshot: Codable, Hashable, Sendable {
+/// One protocol's resources.
+public struct ResourceTable: Hashable, Sendable {
+    public var protocolID: UInt8
+    public var resources: [ResourceSnapshot]
+
+    /// The words its unit names them with.
+    public var vocabulary: ResourceVocabulary? { SCMIPlatform.vocabulary(of: ProtocolID(protocolID)) }
+}
+
+/// One resource: its physical state and the agents holding a request on it.
+public struct ResourceSnapshot: Hashable, Sendable {
     public var id: UInt32
     public var name: String
-    public var enabled: Bool
-    public var rateHz: UInt64
-    /// Agents holding a request, by agent id.
-    public var requests: [ClockRequest]
+    /// On or off (a clock enabled, a voltage domain on); nil when the protocol has no switch.
+    public var on: Bool?
+    /// The physical value (a rate in Hz, a level in µV); nil when the protocol has none.
+    public var value: Int64?
+    /// Agents holding a request, in agent order.
+    public var requests: [ResourceRequest]
+
+    fileprivate func encode(to encoder: any Encoder, _ words: ResourceVocabulary) throws {
+        var container = encoder.container(keyedBy: FieldKey.self)
+        try container.encode(id, forKey: .init("id"))
+        try container.encode(name, forKey: .init("name"))
+        try container.encodeIfPresent(on, forKey: .init(words.switchKey))
+        try container.encodeIfPresent(value, forKey: .init(words.valueKey))
+        var requestRows = container.nestedUnkeyedContainer(forKey: .init("requests"))
+        for request in requests {
+            var row = requestRows.nestedContainer(keyedBy: FieldKey.self)
+            try row.encode(request.agentID, forKey: .init("agentID"))
+            try row.encode(request.agentName, forKey: .init("agentName"))
+            try row.encodeIfPresent(request.on, forKey: .init(words.switchKey))
+            try row.encodeIfPresent(request.value, forKey: .init(words.valueKey))
+        }
+    }
+
+    fileprivate init(from decoder: any Decoder, _ words: ResourceVocabulary) throws {
+        let container = try decoder.container(keyedBy: FieldKey.self)
+        id = try container.decode(UInt32.self, forKey: .init("id"))
+        name = try container.decode(String.self, forKey: .init("name"))
+        on = try container.decodeIfPresent(Bool.self, forKey: .init(words.switchKey))
+        value = try container.decodeIfPresent(Int64.self, forKey: .init(words.valueKey))
+        var requestRows = try container.nestedUnkeyedContainer(forKey: .init("requests"))
+        requests = []
+        while !requestRows.isAtEnd {
+            let row = try requestRows.nestedContainer(keyedBy: FieldKey.self)
+            requests.append(ResourceRequest(
+                agentID: try row.decode(UInt32.self, forKey: .init("agentID")),
+                agentName: try row.decode(String.self, forKey: .init("agentName")),
+                on: try row.decodeIfPresent(Bool.self, forKey: .init(words.switchKey)),
+                value: try row.decodeIfPresent(Int64.self, forKey: .init(words.valueKey))))
+        }
+    }
+
+    public init(id: UInt32, name: String, on: Bool?, value: Int64?, requests: [ResourceRequest]) {
+        self.id = id
+        self.name = name
+        self.on = on
+        self.value = value
+        self.requests = requests
+    }
 }
 
-public struct ClockRequest: Codable, Hashable, Sendable {
+public struct ResourceRequest: Hashable, Sendable {
     public var agentID: UInt32
     public var agentName: String
     /// nil: the agent has not asked for on or off.
-    public var enabled: Bool?
-    /// nil: the agent has not asked for a rate.
-    public var rateHz: UInt64?
-}
-
-public struct VoltageDomainSnapshot: Codable, Hashable, Sendable {
-    public var id: UInt32
-    public var name: String
-    public var on: Bool
-    public var levelMicrovolts: Int32
-    public var requests: [VoltageRequest]
-}
-
-public struct VoltageRequest: Codable, Hashable, Sendable {
-    public var agentID: UInt32
-    public var agentName: String
     public var on: Bool?
-    public var levelMicrovolts: Int32?
+    /// nil: the agent has not asked for a value.
+    public var value: Int64?
+
+    public init(agentID: UInt32, agentName: String, on: Bool?, value: Int64?) {
+        self.agentID = agentID
+        self.agentName = agentName
+        self.on = on
+        self.value = value
+    }
+}
+
+private struct FieldKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 public struct AgentSnapshot: Codable, Hashable, Sendable {
@@ -60,57 +161,36 @@ public struct DevicePermission: Codable, Hashable, Sendable {
 extension SCMIPlatform {
     /// Physical state of every resource, each agent's requests and permissions.
     public func snapshot() -> PlatformSnapshot {
-        let state = self.state.withLock { $0 }
         let agents = catalog.agents
-        let agentCount = agents.count
-
-        let clocks = catalog.clocks.indices.map { clock in
-            var requests: [ClockRequest] = []
-            for agent in 0 ..< agentCount {
-                let enabled = state.clockEnable.requested(resource: clock, agent: agent)
-                let rate = state.clockRate.requested(resource: clock, agent: agent)
-                if enabled != nil || rate != nil {
-                    requests.append(ClockRequest(agentID: agents[agent].id, agentName: agents[agent].name, enabled: enabled, rateHz: rate))
-                }
+        let (tables, permissions) = state.withLock { state in
+            let tables = Self.unitList.indices.compactMap { position -> ResourceTable? in
+                guard let hooks = Self.unitList[position].resources else { return nil }
+                return ResourceTable(protocolID: Self.unitList[position].id.rawValue,
+                                     resources: hooks.snapshot(storage[position], agents))
             }
-            return ClockSnapshot(
-                id: UInt32(clock), name: catalog.clocks[clock].name, enabled: state.clockEnable.isOn[clock],
-                rateHz: state.clockRate.value[clock], requests: requests)
-        }
-
-        let domains = catalog.voltageDomains.indices.map { domain in
-            var requests: [VoltageRequest] = []
-            for agent in 0 ..< agentCount {
-                let on = state.voltageEnable.requested(resource: domain, agent: agent)
-                let level = state.voltageLevel.requested(resource: domain, agent: agent)
-                if on != nil || level != nil {
-                    requests.append(VoltageRequest(agentID: agents[agent].id, agentName: agents[agent].name, on: on, levelMicrovolts: level))
-                }
-            }
-            return VoltageDomainSnapshot(
-                id: UInt32(domain), name: catalog.voltageDomains[domain].name, on: state.voltageEnable.isOn[domain],
-                levelMicrovolts: state.voltageLevel.value[domain], requests: requests)
+            return (tables, state.permissions)
         }
 
         func protocols(_ mask: UInt32) -> [UInt8] {
             (0x11 ..< 0x30).map { UInt8($0) }.filter { mask & protocolBit($0) != 0 }
         }
 
+        let deviceCount = catalog.devices.count
         let agentSnapshots = agents.indices.map { agent in
-            var permissions: [DevicePermission] = []
+            var granted: [DevicePermission] = []
             for device in catalog.devices.indices {
-                let mask = state.permissions(agent: agent, device: device)
+                let mask = permissions[agent * deviceCount + device]
                 if mask != 0 {
-                    permissions.append(DevicePermission(
+                    granted.append(DevicePermission(
                         deviceID: catalog.devices[device].id, deviceName: catalog.devices[device].name,
                         protocols: protocols(mask)))
                 }
             }
             return AgentSnapshot(
                 id: agents[agent].id, name: agents[agent].name, trusted: agents[agent].trusted,
-                protocols: agents[agent].protocolList, permissions: permissions)
+                protocols: agents[agent].protocolList, permissions: granted)
         }
 
-        return PlatformSnapshot(clocks: clocks, voltageDomains: domains, agents: agentSnapshots)
+        return PlatformSnapshot(tables: tables, agents: agentSnapshots)
     }
 }

@@ -16,10 +16,6 @@
 /// Answers one message: the session, the parameters, the reply being built.
 typealias MessageHandler = @Sendable (AgentSession, Payload, inout Reply) -> SCMIStatus
 
-/// Withdraws every request an agent holds in one protocol, reporting each
-/// change (disconnect, BASE_RESET_AGENT_CONFIGURATION). Lock held.
-typealias RequestWithdrawal = @Sendable (SCMIPlatform, inout SharedState, _ agent: Int, ChangeCause) -> Void
-
 /// The parameter bytes a message must carry; any other count is PROTOCOL_ERROR.
 enum PayloadSize: Sendable {
     case exactly(Int)
@@ -84,14 +80,16 @@ struct ProtocolUnit: @unchecked Sendable {
     /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
     /// and the three common messages.
     let implemented: UInt32
-    let withdraw: RequestWithdrawal?
+    /// For a protocol with resources: its catalog slice, state, withdrawal,
+    /// snapshot rows and names (UnitResources.swift).
+    let resources: ResourceHooks?
 
     init(_ id: ProtocolID, version: UInt32, attributes: @escaping MessageHandler,
-         messages: [MessageEntry], withdraw: RequestWithdrawal? = nil) {
+         messages: [MessageEntry], resources: ResourceHooks? = nil) {
         self.id = id
         self.version = version
         self.attributes = attributes
-        self.withdraw = withdraw
+        self.resources = resources
         var table = [MessageEntry](repeating: .undefined, count: Int(messages.map(\.messageID).max() ?? 2) + 1)
         var implemented: UInt32 = 0x7
         for entry in messages {
@@ -144,10 +142,11 @@ struct ProtocolUnit: @unchecked Sendable {
 extension SCMIPlatform {
     /// Every protocol the engine answers, by id: the list of units. A new
     /// protocol is a file with its unit and one line here (and, if it enables through the
-    /// binding, its id in BackendModel's list).
+    /// binding, its id in BackendModel's list); a protocol with resources also
+    /// builds them from PlatformTables (UnitResources.swift).
     static let unitList: [ProtocolUnit] = [
         BaseProtocol.unit,
-        DeclaredProtocol.powerDomain,
+        PowerDomainProtocol.unit,
         DeclaredProtocol.performance,
         ClockProtocol.unit,
         DeclaredProtocol.sensor,
@@ -164,13 +163,6 @@ extension SCMIPlatform {
         for (position, unit) in unitList.enumerated() { index[Int(unit.id.rawValue)] = Int8(position) }
         return UnsafeBufferPointer(immortalCopyOf: index)
     }()
-
-    /// Withdraws every request `agent` holds (disconnect, or
-    /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, in id order, and
-    /// reports each change.
-    func withdrawRequests(_ state: inout SharedState, agent: Int, cause: ChangeCause) {
-        for unit in Self.unitList { unit.withdraw?(self, &state, agent, cause) }
-    }
 }
 
 extension UnsafeBufferPointer {

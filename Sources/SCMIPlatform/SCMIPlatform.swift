@@ -5,9 +5,11 @@ import ResourceTables
 import Synchronization
 
 // The embedded SCMI platform: one per served blob, shared by every agent's
-// session. Immutable facts live in `catalog` (read without a lock); requests,
-// permissions and physical state live in one Mutex, which every state-reading
-// or state-changing message takes once.
+// session. Immutable facts live in `catalog` and in each unit's catalog slice
+// (read without a lock); requests, permissions and physical state are guarded
+// by one Mutex, which every state-reading or state-changing message takes
+// once. Each protocol unit's slice and state are in `storage`, at the unit's
+// position in unitList (UnitResources.swift).
 
 /// The SCMI platform ("server") behind serve. It knows nothing of sockets or rings:
 /// an AgentSession turns one request buffer into one response buffer.
@@ -15,17 +17,39 @@ public final class SCMIPlatform: Sendable {
     public let tables: PlatformTables
     let catalog: Catalog
     let state: Mutex<SharedState>
+    /// Per unit (SCMIPlatform.unitList order): its catalog slice and state.
+    /// Allocated here, freed in deinit; its state only under `state`'s lock.
+    nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
     let onPhysicalChange: (@Sendable (PhysicalChange) -> Void)?
+    /// Applies decided changes (HostInterface.swift).
+    let host: any HostInterface
+    /// Held from deciding a change to committing or rolling it back, so that
+    /// changes reach the host one at a time and in order; never held by reads.
+    let hostLock = Mutex(())
 
-    /// `onPhysicalChange` is called once per change of a resource's physical
-    /// state, in the order the changes happen. It is called with the state
-    /// lock held, so it must not call back into this platform (snapshot(),
-    /// a session's handle()); logging a line is what it is for.
-    public init(tables: PlatformTables, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+    /// `host` applies every change of a resource's physical state.
+    /// `onPhysicalChange` is called once per change the host applied, in the
+    /// order the changes happen. It is called while changes are held back
+    /// (not with the state lock), so it must not change this platform's state
+    /// (a session's handle()); logging a line is what it is for.
+    public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
+                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
         self.tables = tables
+        self.host = host
         self.catalog = Catalog(tables: tables)
         self.state = Mutex(SharedState(catalog: catalog))
+        let agentCount = catalog.agents.count
+        let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
+        for (position, unit) in Self.unitList.enumerated() {
+            (storage.baseAddress! + position).initialize(to: unit.resources?.make(tables, agentCount) ?? .none)
+        }
+        self.storage = UnsafeBufferPointer(storage)
         self.onPhysicalChange = onPhysicalChange
+    }
+
+    deinit {
+        for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
+        UnsafeMutableBufferPointer(mutating: storage).deallocate()
     }
 
     /// One session per connection; nil when the agent id is not declared.
@@ -41,14 +65,16 @@ public final class SCMIPlatform: Sendable {
     /// `change` with the resource's name, for serve's trace:
     /// `clock 3 "usb-core" rate 24000000 Hz -> 48000000 Hz (agent 1, request)`.
     public func describe(_ change: PhysicalChange) -> String {
-        switch change {
-        case .clockEnabled(let id, _, _), .clockDisabled(let id, _, _), .clockRate(let id, _, _, _, _):
-            let name = Int(id) < catalog.clocks.count ? catalog.clocks[Int(id)].name : nil
-            return change.describe(clockName: name, domainName: nil)
-        case .voltageOn(let id, _, _), .voltageOff(let id, _, _), .voltageLevel(let id, _, _, _, _):
-            let name = Int(id) < catalog.voltageDomains.count ? catalog.voltageDomains[Int(id)].name : nil
-            return change.describe(clockName: nil, domainName: name)
-        }
+        let position = Int(Self.unitIndex[Int(change.protocolID.rawValue)])
+        let name = position < 0 ? nil : Self.unitList[position].resources?.name(storage[position], change.resource)
+        return change.describe(name: name)
+    }
+
+    /// The words protocol `id`'s unit names its resources with; nil for a
+    /// protocol without resources.
+    static func vocabulary(of id: ProtocolID) -> ResourceVocabulary? {
+        let position = Int(unitIndex[Int(id.rawValue)])
+        return position < 0 ? nil : unitList[position].resources?.vocabulary
     }
 
     func report(_ change: PhysicalChange) {

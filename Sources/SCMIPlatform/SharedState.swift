@@ -1,9 +1,9 @@
-// Mutable state shared by every agent: permissions, and one arbiter per
-// arbitrated property (Arbitration.swift), which holds each agent's requests
-// and the physical state derived from them (docs/serve.md §4, "Arbitration
-// between agents"). Flat arrays sized at start, indexed [agent × deviceCount +
-// device] and, in the arbiters, [resource × agentCount + agent], so that no
-// message ever grows them.
+// Mutable state shared by every agent that no protocol owns: permissions,
+// flat and sized at start, indexed [agent × deviceCount + device], so that no
+// message ever grows them. Each protocol unit's own state (its arbiters,
+// Arbitration.swift) lives in SCMIPlatform.storage and is reached through
+// AgentSession.state(_:_:), which takes this state as the proof that the lock
+// is held (UnitResources.swift).
 // Lives inside SCMIPlatform's Mutex; every method runs with the lock held.
 
 struct SharedState: Sendable {
@@ -13,29 +13,11 @@ struct SharedState: Sendable {
     /// Protocol mask (protocolBit) per (agent, device).
     var permissions: [UInt32]
 
-    /// Clock enable ("on while anyone wants it on") and rate (highest wins).
-    var clockEnable: SwitchArbiter
-    var clockRate: HighestRequestArbiter<UInt64>
-
-    /// Voltage domain on/off and level, arbitrated the same ways.
-    var voltageEnable: SwitchArbiter
-    var voltageLevel: HighestRequestArbiter<Int32>
-
-    /// Nobody has asked for anything (docs/serve.md §4: every agent's CONFIG_GET says
-    /// off); clocks start off at their initial rate, voltage domains at their
-    /// initial level and on when the host regulator is always-on or boot-on.
+    /// Nobody has asked for anything (docs/serve.md §4): the devicetree's permissions.
     init(catalog: Catalog) {
         agentCount = catalog.agents.count
         deviceCount = catalog.devices.count
         permissions = catalog.agents.flatMap(\.initialPermissions)
-
-        // Clocks have no initial enable state in the binding (5.1): off.
-        clockEnable = SwitchArbiter(initial: catalog.clocks.map { _ in false }, agentCount: agentCount)
-        clockRate = HighestRequestArbiter(initial: catalog.clocks.map(\.initialRate), agentCount: agentCount, placeholder: 0)
-        // With no request, the host regulator's initial state (always-on /
-        // boot-on, docs/binding.md §5.2) and level.
-        voltageEnable = SwitchArbiter(initial: catalog.voltageDomains.map(\.initiallyOn), agentCount: agentCount)
-        voltageLevel = HighestRequestArbiter(initial: catalog.voltageDomains.map(\.initialLevel), agentCount: agentCount, placeholder: 0)
     }
 
     // MARK: Permissions

@@ -275,48 +275,132 @@ struct CallBase: ParsableCommand {
     }
 }
 
-// MARK: - clock
+// MARK: - clock and voltage
 
-struct CallClock: ParsableCommand {
+/// What `call` does with one kind of resource that is listed, described, read
+/// and voted on or off (clocks, voltage domains): the commands are the
+/// generic ones below, the kind says which client calls and words they use.
+protocol CallResourceKind {
+    /// "clock", "domain": the argument's name in help texts.
+    static var noun: String { get }
+    /// The list table's headings after id and name: "rate Hz", "rates".
+    static var valueHeading: String { get }
+    static var descriptionHeading: String { get }
+    /// The subcommands' names and one-line descriptions.
+    static var list: CommandConfiguration { get }
+    static var describe: CommandConfiguration { get }
+    static var get: CommandConfiguration { get }
+    static var on: CommandConfiguration { get }
+    static var off: CommandConfiguration { get }
+    static var state: CommandConfiguration { get }
+
+    static func count(_ client: SCMIClient) throws -> Int
+    /// The whole name (the extended one when the short one is cut).
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String
+    /// This agent's own on/off request.
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
+    /// The physical value, as a number without its unit.
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String
+    /// Every value the resource supports, as one line.
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String
+    /// The value's unit, after the number: "Hz", "uV".
+    static var unit: String { get }
+}
+
+/// The resource's id, the first argument of every per-resource command.
+struct CallResourceID<Kind: CallResourceKind>: ParsableArguments {
+    @Argument(help: ArgumentHelp("The \(Kind.noun)'s id.")) var id: CallNumber<UInt32>
+}
+
+/// `call clock list`, `call voltage list`: every resource in a table.
+struct CallResourceList<Kind: CallResourceKind>: SCMICall {
+    static var configuration: CommandConfiguration { Kind.list }
+    @OptionGroup var connection: CallConnection
+
+    func send(_ client: SCMIClient) throws {
+        var rows = [["id", "name", "state", Kind.valueHeading, Kind.descriptionHeading]]
+        for id in 0..<UInt32(try Kind.count(client)) {
+            rows.append([
+                String(id), try Kind.name(client, id),
+                try attempt({ try Kind.isOn(client, id) }) { $0 ? "on" : "off" },
+                try attempt({ try Kind.value(client, id) }) { $0 },
+                try Kind.described(client, id),
+            ])
+        }
+        print(TextTable.render(rows), terminator: "")
+    }
+}
+
+/// `call clock rates ID`, `call voltage levels ID`.
+struct CallResourceDescribe<Kind: CallResourceKind>: SCMICall {
+    static var configuration: CommandConfiguration { Kind.describe }
+    @OptionGroup var connection: CallConnection
+    @OptionGroup var resource: CallResourceID<Kind>
+    func send(_ client: SCMIClient) throws { print(try Kind.described(client, resource.id.value)) }
+}
+
+/// `call clock rate-get ID`, `call voltage level-get ID`.
+struct CallResourceGet<Kind: CallResourceKind>: SCMICall {
+    static var configuration: CommandConfiguration { Kind.get }
+    @OptionGroup var connection: CallConnection
+    @OptionGroup var resource: CallResourceID<Kind>
+    func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.id.value)) \(Kind.unit)") }
+}
+
+/// `call clock enable|disable ID`, `call voltage on|off ID`: the vote, by `Vote`.
+struct CallResourceSwitch<Kind: CallResourceKind, Vote: CallVote>: SCMICall {
+    static var configuration: CommandConfiguration { Vote.isOn ? Kind.on : Kind.off }
+    @OptionGroup var connection: CallConnection
+    @OptionGroup var resource: CallResourceID<Kind>
+    func send(_ client: SCMIClient) throws { try Kind.switchTo(Vote.isOn, client, resource.id.value); print("ok") }
+}
+
+/// Which way a CallResourceSwitch votes.
+protocol CallVote { static var isOn: Bool { get } }
+enum VoteOn: CallVote { static var isOn: Bool { true } }
+enum VoteOff: CallVote { static var isOn: Bool { false } }
+
+/// `call clock state ID`, `call voltage state ID`: this agent's own request.
+struct CallResourceState<Kind: CallResourceKind>: SCMICall {
+    static var configuration: CommandConfiguration { Kind.state }
+    @OptionGroup var connection: CallConnection
+    @OptionGroup var resource: CallResourceID<Kind>
+    func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.id.value) ? "on" : "off") }
+}
+
+struct CallClock: ParsableCommand, CallResourceKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
-        subcommands: [List.self, Rates.self, RateGet.self, RateSet.self, Enable.self, Disable.self, State.self]
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, RateSet.self,
+            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+        ]
     )
 
-    struct List: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every clock: name, state, rate, rates.")
-        @OptionGroup var connection: CallConnection
+    static let noun = "clock"
+    static let valueHeading = "rate Hz"
+    static let descriptionHeading = "rates"
+    static let unit = "Hz"
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every clock: name, state, rate, rates.")
+    static let describe = CommandConfiguration(commandName: "rates", abstract: "CLOCK_DESCRIBE_RATES: the rates a clock can run at.")
+    static let get = CommandConfiguration(commandName: "rate-get", abstract: "CLOCK_RATE_GET: the clock's rate.")
+    static let on = CommandConfiguration(commandName: "enable", abstract: "CLOCK_CONFIG_SET: vote the clock on.")
+    static let off = CommandConfiguration(commandName: "disable", abstract: "CLOCK_CONFIG_SET: withdraw the vote for the clock.")
+    static let state = CommandConfiguration(commandName: "state", abstract: "CLOCK_CONFIG_GET: on or off (this agent's request).")
 
-        func send(_ client: SCMIClient) throws {
-            var rows = [["id", "name", "state", "rate Hz", "rates"]]
-            for clock in 0..<UInt32(try client.clockCount()) {
-                let attributes = try client.clockAttributes(clock)
-                let name = attributes.hasExtendedName ? try client.clockName(clock) : attributes.name
-                rows.append([
-                    String(clock), name,
-                    try attempt({ try client.clockConfigGet(clock) }) { $0 ? "on" : "off" },
-                    try attempt({ try client.rateGet(clock) }) { String($0) },
-                    describe(try client.describeRates(clock)),
-                ])
-            }
-            print(TextTable.render(rows), terminator: "")
-        }
+    static func count(_ client: SCMIClient) throws -> Int { try client.clockCount() }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let attributes = try client.clockAttributes(id)
+        return attributes.hasExtendedName ? try client.clockName(id) : attributes.name
     }
-
-    struct Rates: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "rates", abstract: "CLOCK_DESCRIBE_RATES: the rates a clock can run at.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print(describe(try client.describeRates(id.value))) }
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool { try client.clockConfigGet(id) }
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws {
+        if on { try client.enable(clock: id) } else { try client.disable(clock: id) }
     }
-
-    struct RateGet: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "rate-get", abstract: "CLOCK_RATE_GET: the clock's rate.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print("\(try client.rateGet(id.value)) Hz") }
-    }
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String { String(try client.rateGet(id)) }
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String { describeValues(try client.describeRates(id)) }
 
     struct RateSet: SCMICall {
         enum Rounding: String, ExpressibleByArgument, CaseIterable { case down, up, nearest, auto }
@@ -338,71 +422,40 @@ struct CallClock: ParsableCommand {
             print("ok; clock \(id.value) now runs at \(try client.rateGet(id.value)) Hz")
         }
     }
-
-    struct Enable: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "enable", abstract: "CLOCK_CONFIG_SET: vote the clock on.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { try client.enable(clock: id.value); print("ok") }
-    }
-
-    struct Disable: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "disable", abstract: "CLOCK_CONFIG_SET: withdraw the vote for the clock.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { try client.disable(clock: id.value); print("ok") }
-    }
-
-    struct State: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "state", abstract: "CLOCK_CONFIG_GET: on or off (this agent's request).")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print(try client.clockConfigGet(id.value) ? "on" : "off") }
-    }
 }
 
-// MARK: - voltage
-
-struct CallVoltage: ParsableCommand {
+struct CallVoltage: ParsableCommand, CallResourceKind {
     static let configuration = CommandConfiguration(
         commandName: "voltage",
         abstract: "Voltage domain protocol (0x17).",
-        subcommands: [List.self, Levels.self, LevelGet.self, LevelSet.self, On.self, Off.self, State.self]
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, LevelSet.self,
+            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+        ]
     )
 
-    struct List: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every voltage domain: name, state, level, levels.")
-        @OptionGroup var connection: CallConnection
+    static let noun = "domain"
+    static let valueHeading = "level uV"
+    static let descriptionHeading = "levels"
+    static let unit = "uV"
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every voltage domain: name, state, level, levels.")
+    static let describe = CommandConfiguration(commandName: "levels", abstract: "VOLTAGE_DESCRIBE_LEVELS: the levels a domain supports.")
+    static let get = CommandConfiguration(commandName: "level-get", abstract: "VOLTAGE_LEVEL_GET: the domain's level.")
+    static let on = CommandConfiguration(commandName: "on", abstract: "VOLTAGE_CONFIG_SET: vote the domain on.")
+    static let off = CommandConfiguration(commandName: "off", abstract: "VOLTAGE_CONFIG_SET: withdraw the vote for the domain.")
+    static let state = CommandConfiguration(commandName: "state", abstract: "VOLTAGE_CONFIG_GET: on or off (this agent's request).")
 
-        func send(_ client: SCMIClient) throws {
-            var rows = [["id", "name", "state", "level uV", "levels"]]
-            for domain in 0..<UInt32(try client.voltageDomainCount()) {
-                let attributes = try client.voltageDomainAttributes(domain)
-                let name = attributes.hasExtendedName ? try client.voltageDomainName(domain) : attributes.name
-                rows.append([
-                    String(domain), name,
-                    try attempt({ try client.voltageConfigGet(domain) }) { $0 & 0x7 != 0 ? "on" : "off" },
-                    try attempt({ try client.levelGet(domain) }) { String($0) },
-                    describe(try client.describeLevels(domain)),
-                ])
-            }
-            print(TextTable.render(rows), terminator: "")
-        }
+    static func count(_ client: SCMIClient) throws -> Int { try client.voltageDomainCount() }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let attributes = try client.voltageDomainAttributes(id)
+        return attributes.hasExtendedName ? try client.voltageDomainName(id) : attributes.name
     }
-
-    struct Levels: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "levels", abstract: "VOLTAGE_DESCRIBE_LEVELS: the levels a domain supports.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print(describe(try client.describeLevels(id.value))) }
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool { try client.voltageConfigGet(id) & 0x7 != 0 }
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws {
+        if on { try client.voltageOn(id) } else { try client.voltageOff(id) }
     }
-
-    struct LevelGet: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "level-get", abstract: "VOLTAGE_LEVEL_GET: the domain's level.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print("\(try client.levelGet(id.value)) uV") }
-    }
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String { String(try client.levelGet(id)) }
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String { describeValues(try client.describeLevels(id)) }
 
     struct LevelSet: SCMICall {
         static let configuration = CommandConfiguration(commandName: "level-set", abstract: "VOLTAGE_LEVEL_SET: ask for a level.")
@@ -414,27 +467,6 @@ struct CallVoltage: ParsableCommand {
             try client.levelSet(id.value, microvolts: microvolts.value)
             print("ok; domain \(id.value) now at \(try client.levelGet(id.value)) uV")
         }
-    }
-
-    struct On: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "on", abstract: "VOLTAGE_CONFIG_SET: vote the domain on.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { try client.voltageOn(id.value); print("ok") }
-    }
-
-    struct Off: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "off", abstract: "VOLTAGE_CONFIG_SET: withdraw the vote for the domain.")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { try client.voltageOff(id.value); print("ok") }
-    }
-
-    struct State: SCMICall {
-        static let configuration = CommandConfiguration(commandName: "state", abstract: "VOLTAGE_CONFIG_GET: on or off (this agent's request).")
-        @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        func send(_ client: SCMIClient) throws { print(try client.voltageConfigGet(id.value) & 0x7 != 0 ? "on" : "off") }
     }
 }
 
@@ -485,16 +517,9 @@ private func attempt<T>(_ body: () throws -> T, _ show: (T) -> String) throws ->
     }
 }
 
-private func describe(_ rates: RateDescription) -> String {
-    switch rates {
-    case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
-    case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
-    }
-}
-
-private func describe(_ levels: LevelDescription) -> String {
-    switch levels {
-    case .discrete(let list): "discrete: " + list.map(String.init).joined(separator: " ")
+private func describeValues<Value>(_ values: ValueDescription<Value>) -> String {
+    switch values {
+    case .discrete(let list): "discrete: " + list.map(\.description).joined(separator: " ")
     case .range(let min, let max, let step): "range: \(min)..\(max) step \(step)"
     }
 }

@@ -78,24 +78,27 @@ enum StatusText {
         agent + ":" + [on.map(onOff), value].compactMap { $0.map { " " + $0 } }.joined()
     }
 
+    /// A value in its unit's words: "400 MHz", "1.8 V"; a unit this view
+    /// does not know as the number and the unit.
+    private static func valueFormat(_ unit: String) -> (Int64) -> String {
+        switch unit {
+        case "Hz": { formatHertz(UInt64(clamping: $0)) }
+        case "uV": { formatMicrovolts(Int32(clamping: $0)) }
+        default: { "\($0) \(unit)" }
+        }
+    }
+
     static func render(_ report: StatusReport) -> String {
         var out = "blob: \(report.blob)\n"
 
-        if !report.platform.clocks.isEmpty {
-            out += "\nclocks (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state", "rate", "requests"]]
-            for clock in report.platform.clocks {
-                let requests = clock.requests.map { request($0.agentName, $0.enabled, $0.rateHz.map(formatHertz)) }
-                rows.append([String(clock.id), clock.name, onOff(clock.enabled), formatHertz(clock.rateHz), list(requests)])
-            }
-            out += TextTable.render(rows)
-        }
-        if !report.platform.voltageDomains.isEmpty {
-            out += "\nvoltage domains (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state", "level", "requests"]]
-            for domain in report.platform.voltageDomains {
-                let requests = domain.requests.map { request($0.agentName, $0.on, $0.levelMicrovolts.map(formatMicrovolts)) }
-                rows.append([String(domain.id), domain.name, onOff(domain.on), formatMicrovolts(domain.levelMicrovolts), list(requests)])
+        for table in report.platform.tables where !table.resources.isEmpty {
+            guard let words = table.vocabulary else { continue }
+            let format = valueFormat(words.unit)
+            out += "\n\(words.plural) (physical state; each agent's request)\n"
+            var rows = [["id", "name", "state", words.quantity, "requests"]]
+            for resource in table.resources {
+                let requests = resource.requests.map { request($0.agentName, $0.on, $0.value.map(format)) }
+                rows.append([String(resource.id), resource.name, resource.on.map(onOff) ?? "-", resource.value.map(format) ?? "-", list(requests)])
             }
             out += TextTable.render(rows)
         }

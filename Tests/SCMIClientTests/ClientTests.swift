@@ -87,10 +87,10 @@ import Testing
         try ivi.enable(clock: 0)
         #expect(try ivi.clockConfigGet(0) == true)
         #expect(try ivi.clockAttributes(0).enabled)
-        #expect(platform.snapshot().clocks[0].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[0].on == true)
         try ivi.disable(clock: 0)
         #expect(try ivi.clockConfigGet(0) == false)
-        #expect(!platform.snapshot().clocks[0].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[0].on == false)
     }
 
     @Test func voltage() throws {
@@ -122,7 +122,7 @@ import Testing
         try admin.setDevicePermissions(agent: 2, device: 2, allow: true)
         try rear.enable(clock: 1)
         try admin.resetAgentConfiguration(agent: 2, resetPermissions: true)
-        #expect(!platform.snapshot().clocks[1].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[1].on == false)
         #expect(throws: SCMIClientError.status(.denied, protocolID: 0x14, messageID: 0x6)) { try rear.rateGet(1) }
         // Not for an untrusted agent.
         #expect(throws: SCMIClientError.status(.denied, protocolID: 0x10, messageID: 0x9)) {

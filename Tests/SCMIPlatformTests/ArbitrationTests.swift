@@ -19,7 +19,7 @@ import Testing
         #expect(ivi.send(P.clock, 0x7, [0, 0, 0]).status == .success)
         // Still on for vm-cluster; each agent reads back its own request.
         #expect(log.all.count == 1)
-        #expect(platform.snapshot().clocks[0].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[0].on == true)
         #expect(ivi.send(P.clock, 0xB, [0, 0]).word(1) == 0)
         #expect(cluster.send(P.clock, 0xB, [0, 0]).word(1) == 1)
         #expect(cluster.send(P.clock, 0x7, [0, 0, 0]).status == .success)
@@ -27,7 +27,7 @@ import Testing
             .clockEnabled(clock: 0, agent: 1, cause: .request),
             .clockDisabled(clock: 0, agent: 2, cause: .request),
         ])
-        #expect(!platform.snapshot().clocks[0].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[0].on == false)
     }
 
     func setRate(_ session: AgentSession, _ clock: UInt32, _ rate: UInt64) -> SCMIStatus {
@@ -52,9 +52,9 @@ import Testing
             .clockRate(clock: 0, from: 48_000_000, to: 96_000_000, agent: 2, cause: .request),
             .clockRate(clock: 0, from: 96_000_000, to: 48_000_000, agent: 2, cause: .request),
         ])
-        let requests = platform.snapshot().clocks[0].requests
+        let requests = platform.snapshot().resources(of: .clock)[0].requests
         #expect(requests.map(\.agentID) == [1, 2])
-        #expect(requests.map(\.rateHz) == [48_000_000, 24_000_000])
+        #expect(requests.map(\.value) == [48_000_000, 24_000_000])
     }
 
     @Test func endWithdrawsEveryRequestAtOnce() {
@@ -76,12 +76,12 @@ import Testing
             .voltageLevel(domain: 0, from: 1_000_000, to: 800_000, agent: 2, cause: .disconnect),
         ])
         let snapshot = platform.snapshot()
-        #expect(snapshot.clocks[0].requests.map(\.agentID) == [1])
-        #expect(snapshot.voltageDomains[0].requests.isEmpty)
+        #expect(snapshot.resources(of: .clock)[0].requests.map(\.agentID) == [1])
+        #expect(snapshot.resources(of: .voltage)[0].requests.isEmpty)
 
         // The last agent leaving returns the clock to its initial rate.
         ivi.end()
-        #expect(platform.snapshot().clocks[0].rateHz == 24_000_000)
+        #expect(platform.snapshot().resources(of: .clock)[0].value == 24_000_000)
         // Ending twice changes nothing more.
         log.clear()
         ivi.end()
@@ -96,13 +96,13 @@ import Testing
         #expect(ivi.send(P.voltage, 0x8, [0]).word(0) == 1_100_000)
         #expect(ivi.send(P.voltage, 0x5, [0, 7]).status == .success)
         #expect(cluster.send(P.voltage, 0x5, [0, 0]).status == .success)
-        #expect(platform.snapshot().voltageDomains[0].on)
+        #expect(platform.snapshot().resources(of: .voltage)[0].on == true)
         #expect(cluster.send(P.voltage, 0x6, [0]).word(0) == 0)
         #expect(ivi.send(P.voltage, 0x6, [0]).word(0) == 7)
         ivi.end()
-        let domain = platform.snapshot().voltageDomains[0]
-        #expect(!domain.on)  // vm-cluster asked for off and is the only one left
-        #expect(domain.levelMicrovolts == 1_100_000)
+        let domain = platform.snapshot().resources(of: .voltage)[0]
+        #expect(domain.on == false)  // vm-cluster asked for off and is the only one left
+        #expect(domain.value == 1_100_000)
     }
 
     // An always-on host regulator: off only while the agents asking say off;
@@ -112,9 +112,9 @@ import Testing
         let admin = session(platform, Board.admin)
         #expect(admin.send(P.base, 0x9, [3, 3, 1]).status == .success)
         #expect(admin.send(P.voltage, 0x5, [1, 0]).status == .success)
-        #expect(!platform.snapshot().voltageDomains[1].on)
+        #expect(platform.snapshot().resources(of: .voltage)[1].on == false)
         admin.end()
-        #expect(platform.snapshot().voltageDomains[1].on)
+        #expect(platform.snapshot().resources(of: .voltage)[1].on == true)
         #expect(log.all == [
             .voltageOff(domain: 1, agent: 3, cause: .request),
             .voltageOn(domain: 1, agent: 3, cause: .disconnect),
@@ -187,10 +187,10 @@ import Testing
         let admin = session(platform, Board.admin), cluster = session(platform, Board.cluster)
         #expect(cluster.send(P.clock, 0x7, [1, 1, 0]).status == .success)
         #expect(admin.send(P.base, 0x9, [Board.cluster, 2, 0]).status == .success)
-        #expect(platform.snapshot().clocks[1].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[1].on == true)
         #expect(cluster.send(P.clock, 0x7, [1, 0, 0]).status == .denied)
         cluster.end()
-        #expect(!platform.snapshot().clocks[1].enabled)
+        #expect(platform.snapshot().resources(of: .clock)[1].on == false)
     }
 
     @Test func describeNamesTheResource() {
@@ -206,7 +206,7 @@ import Testing
         let ivi = session(platform, Board.ivi)
         #expect(ivi.send(P.clock, 0x7, [0, 1, 0]).status == .success)
         let snapshot = platform.snapshot()
-        #expect(snapshot.clocks.map(\.name) == ["usb-core", "gpu-core-clock-of-the-board", "dsp-many", "big-range"])
+        #expect(snapshot.resources(of: .clock).map(\.name) == ["usb-core", "gpu-core-clock-of-the-board", "dsp-many", "big-range"])
         #expect(snapshot.agents.map(\.name) == ["vm-ivi", "vm-cluster", "vm-admin"])
         #expect(snapshot.agents[2].trusted && snapshot.agents[2].permissions.isEmpty)
         #expect(snapshot.agents[1].protocols == [0x14, 0x16, 0x17])
@@ -228,15 +228,15 @@ import Testing
             }
         }
         // The last round (1999) of both asks for off and 24 MHz.
-        let clock = platform.snapshot().clocks[0]
-        #expect(!clock.enabled)
-        #expect(clock.rateHz == 24_000_000)
+        let clock = platform.snapshot().resources(of: .clock)[0]
+        #expect(clock.on == false)
+        #expect(clock.value == 24_000_000)
         // Every report alternates on/off: never two enables in a row.
         var lastEnable: Bool? = nil
         for change in log.all {
-            switch change {
-            case .clockEnabled: #expect(lastEnable != true); lastEnable = true
-            case .clockDisabled: #expect(lastEnable != false); lastEnable = false
+            switch (change.protocolID, change.what) {
+            case (.clock, .switched(on: true)): #expect(lastEnable != true); lastEnable = true
+            case (.clock, .switched(on: false)): #expect(lastEnable != false); lastEnable = false
             default: break
             }
         }

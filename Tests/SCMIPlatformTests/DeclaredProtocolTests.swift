@@ -24,7 +24,7 @@ import Testing
         for index in 0 ..< attributeWords { #expect(attributes.word(index) == 0) }
     }
 
-    @Test(arguments: [UInt8(0x11), 0x13, 0x15, 0x16])
+    @Test(arguments: [UInt8(0x13), 0x15, 0x16])
     func everythingElseIsNotFound(protocolID: UInt8) {
         #expect(agent.send(protocolID, 0x2, [0]).status == .success)
         #expect(agent.send(protocolID, 0x2, [3]).status == .notFound)
@@ -32,6 +32,25 @@ import Testing
         #expect(agent.send(protocolID, 0x4, [0, 0, 0]).status == .notFound)
         #expect(agent.send(protocolID, 0x40).status == .notFound)
         #expect(agent.send(protocolID, 0x1, [0]).status == .protocolError)
+    }
+
+    /// Power domain's skeleton unit: its message table is there (POWER_DOMAIN_ATTRIBUTES,
+    /// STATE_SET, STATE_GET and NAME_GET implemented, the notifications not, as
+    /// without an eventq), and with zero domains every domain is NOT_FOUND.
+    @Test func powerDomainSkeleton() {
+        for implemented: UInt32 in [0x3, 0x4, 0x5, 0x8] {
+            #expect(agent.send(P.power, 0x2, [implemented]).status == .success, "message \(implemented)")
+        }
+        for absent: UInt32 in [0x6, 0x7, 0x9] {
+            #expect(agent.send(P.power, 0x2, [absent]).status == .notFound, "message \(absent)")
+        }
+        #expect(agent.send(P.power, 0x3, [0]).status == .notFound)
+        #expect(agent.send(P.power, 0x4, [0, 0, 0]).status == .notFound)
+        #expect(agent.send(P.power, 0x5, [0]).status == .notFound)
+        #expect(agent.send(P.power, 0x8, [0]).status == .notFound)
+        #expect(agent.send(P.power, 0x6, [0, 1]).status == .notSupported)
+        #expect(agent.send(P.power, 0x4, [0, 0]).status == .protocolError)
+        #expect(agent.send(P.power, 0x40).status == .notFound)
     }
 
     @Test func listedInDiscovery() {

@@ -142,3 +142,17 @@ enum P {
     static let reset: UInt8 = 0x16
     static let voltage: UInt8 = 0x17
 }
+
+/// The changes the tests expect, by name (the engine has one generic PhysicalChange).
+extension PhysicalChange {
+    static func clockEnabled(clock: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.clock, resource: clock, .switched(on: true), agent: agent, cause: cause) }
+    static func clockDisabled(clock: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.clock, resource: clock, .switched(on: false), agent: agent, cause: cause) }
+    static func clockRate(clock: UInt32, from: UInt64, to: UInt64, agent: UInt32, cause: ChangeCause) -> Self {
+        Self(.clock, resource: clock, .value(from: Int64(from), to: Int64(to)), agent: agent, cause: cause)
+    }
+    static func voltageOn(domain: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.voltage, resource: domain, .switched(on: true), agent: agent, cause: cause) }
+    static func voltageOff(domain: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.voltage, resource: domain, .switched(on: false), agent: agent, cause: cause) }
+    static func voltageLevel(domain: UInt32, from: Int32, to: Int32, agent: UInt32, cause: ChangeCause) -> Self {
+        Self(.voltage, resource: domain, .value(from: Int64(from), to: Int64(to)), agent: agent, cause: cause)
+    }
+}

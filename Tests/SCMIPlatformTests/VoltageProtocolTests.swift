@@ -121,8 +121,8 @@ import Testing
     @Test func initialStateIsNoRequest() {
         let admin = admin
         #expect(config(admin, 1) == 0)
-        #expect(platform.snapshot().voltageDomains[1].on == true)
-        #expect(platform.snapshot().voltageDomains[0].on == false)
+        #expect(platform.snapshot().resources(of: .voltage)[1].on == true)
+        #expect(platform.snapshot().resources(of: .voltage)[0].on == false)
     }
 
     @Test func stateCommandsAreDeniedWithoutTheDevice() {

@@ -95,9 +95,9 @@ import Glibc
 
         let report = try StatusClient.report(from: serve.controlPath, timeout: .seconds(10))
         #expect(report.blob == serve.blobPath)
-        let clock = try #require(report.platform.clocks.first { $0.id == 2 })
-        #expect(clock.enabled)
-        #expect(clock.rateHz == 400_000_000)
+        let clock = try #require(report.platform.resources(of: .clock).first { $0.id == 2 })
+        #expect(clock.on == true)
+        #expect(clock.value == 400_000_000)
         #expect(Set(report.platform.agents.map(\.name)) == ["vm-ivi", "vm-cluster", "vm-admin"])
         let connections = Dictionary(uniqueKeysWithValues: report.connections.map { ($0.agent, $0) })
         #expect(connections["vm-ivi"]?.connected == true)
@@ -109,7 +109,7 @@ import Glibc
         #expect(serve.server.statusReport().platform == report.platform)
 
         ivi.leave()
-        #expect(try eventually { try StatusClient.report(from: serve.controlPath, timeout: .seconds(10)).platform.clocks.first { $0.id == 2 }?.enabled == false })
+        #expect(try eventually { try StatusClient.report(from: serve.controlPath, timeout: .seconds(10)).platform.resources(of: .clock).first { $0.id == 2 }?.on == false })
     }
 
     /// More clients than `maximumClients` at once all get a whole report.

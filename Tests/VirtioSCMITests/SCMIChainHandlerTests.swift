@@ -138,10 +138,10 @@ import Virtqueue
         let (platform, handler) = makeHandler()
         let set = Self.words(Self.header(0x14, 0x5), 0, 0, 50_000_000, 0)
         #expect(ring.serve([ring.segment(set), ring.segment(capacity: 16)], with: handler) == 8)
-        #expect(platform.snapshot().clocks[0].rateHz == 50_000_000)
+        #expect(platform.snapshot().resources(of: .clock)[0].value == 50_000_000)
         handler.connectionClosed()
         handler.connectionClosed()
-        #expect(platform.snapshot().clocks[0].rateHz == 24_000_000)
-        #expect(platform.snapshot().clocks[0].requests.isEmpty)
+        #expect(platform.snapshot().resources(of: .clock)[0].value == 24_000_000)
+        #expect(platform.snapshot().resources(of: .clock)[0].requests.isEmpty)
     }
 }

@@ -1,0 +1,80 @@
+// The seam between the engine's decisions and the host (docs/serve-choices.md,
+// "Host seam"). A request that changes a resource's physical state is decided
+// under the state lock (the agent's request recorded, the arbiter settled),
+// applied by the host with no lock on the state, then committed (reported)
+// or, when the host refuses, rolled back: the agent's previous request is put
+// back, the arbiter settles where it was, and the agent gets the host's
+// status. Changes are applied one at a time (SCMIPlatform.hostLock), so a
+// rollback always finds the state it left; reads never wait for the host.
+
+/// Where decided changes go. `apply` is called without the state lock, one
+/// change at a time, in the order the changes were decided.
+public protocol HostInterface: Sendable {
+    /// Makes `change` real on the host: SUCCESS, or the status the agent gets
+    /// (the change is then rolled back). A change caused by a withdrawal
+    /// (disconnect, agent reset) cannot be refused: its failure is only reported.
+    func apply(_ change: PhysicalChange) -> SCMIStatus
+}
+
+/// Today's host: the physical state lives only in the engine.
+public struct InMemoryHost: HostInterface {
+    public init() {}
+    public func apply(_ change: PhysicalChange) -> SCMIStatus { .success }
+}
+
+extension AgentSession {
+    /// One SET of `Model` (CLOCK_RATE_SET, VOLTAGE_CONFIG_SET, …) through the
+    /// host seam. `decide` runs under the state lock: it checks, records the
+    /// agent's request and returns the status with the change of physical
+    /// state, if any. A change is applied by the host; when the host refuses
+    /// it, `undo` (under the lock again) puts the request back.
+    @inline(__always)
+    func change<Model: ResourceModel>(
+        _ model: Model.Type,
+        decide: (_ state: inout Model.State, _ shared: inout SharedState) -> (SCMIStatus, resource: Int, PhysicalChange.What?),
+        undo: (_ state: inout Model.State, _ resource: Int) -> Void
+    ) -> SCMIStatus {
+        platform.hostLock.withLock { _ in
+            let (status, resource, what) = platform.state.withLock { locked in
+                decide(&state(model, &locked).pointee, &locked)
+            }
+            guard let what else { return status }
+            let change = PhysicalChange(Model.id, resource: UInt32(resource), what, agent: info.id, cause: .request)
+            let applied = platform.host.apply(change)
+            if applied.isSuccess {
+                platform.report(change)
+            } else {
+                platform.state.withLock { locked in undo(&state(model, &locked).pointee, resource) }
+            }
+            return applied
+        }
+    }
+}
+
+extension SCMIPlatform {
+    /// Withdraws every request `agent` holds (disconnect, or
+    /// BASE_RESET_AGENT_CONFIGURATION) in every protocol, in id order; then,
+    /// without the state lock, applies and reports each change. `alsoLocked`
+    /// runs in the same hold of the state lock (a reset's permissions).
+    func withdrawRequests(agent: Int, cause: ChangeCause, alsoLocked: (inout SharedState) -> Void = { _ in }) {
+        hostLock.withLock { _ in
+            let who = catalog.agents[agent].id
+            let changes = state.withLock { locked -> [PhysicalChange] in
+                var changes: [PhysicalChange] = []
+                for (position, unit) in Self.unitList.enumerated() {
+                    unit.resources?.withdraw(storage[position], agent) { resource, what in
+                        changes.append(PhysicalChange(unit.id, resource: UInt32(resource), what, agent: who, cause: cause))
+                    }
+                }
+                alsoLocked(&locked)
+                return changes
+            }
+            for change in changes {
+                // A withdrawal cannot be refused (the agent is gone or was
+                // reset); the host's failure is what the trace shows.
+                _ = host.apply(change)
+                report(change)
+            }
+        }
+    }
+}
