@@ -99,10 +99,10 @@ public final class Server: @unchecked Sendable {
     /// A new frontend connected to `agentName`'s socket.
     private func makeHandler(agentName: String) -> any VhostUserDeviceHandler {
         let platform = current.withLock { $0 }
-        if let agent = platform.tables.agents.first(where: { $0.name == agentName }),
-            let session = platform.makeSession(agentID: agent.id, transport: SCMIVirtioDevice.transportCapabilities)
+        if let agentID = platform.agentID(named: agentName),
+            let session = platform.makeSession(agentID: agentID, transport: SCMIVirtioDevice.transportCapabilities)
         {
-            logger.info("agent \(agent.id) \(agentName): frontend connected")
+            logger.info("agent \(agentID) \(agentName): frontend connected")
             return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
         }
         // Only possible after a reload dropped this agent: every command is answered NOT_SUPPORTED.

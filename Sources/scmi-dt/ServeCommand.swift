@@ -74,17 +74,25 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
+        let server = try startServer(logger: logger)
+        Server.returnFreedMemory()  // the check's, now that only the platform is left
+        server.waitForSignals()
+    }
+
+    /// Checks the blob, builds the platform and listens. The tables, and with them the
+    /// indexed tree their node paths are spelled from, end here: serve keeps only the
+    /// platform, and gives the check's freed memory back.
+    private func startServer(logger: Logger) throws -> Server {
         let tables = try checkedTables()
         let bindings = try socketBindings(for: tables)
         let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace,
                             ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
-        Server.returnFreedMemory()
         try server.start(bindings: bindings, controlPath: control)
-        server.waitForSignals()
+        return server
     }
 
-    /// The blob's tables, or the diagnostics on stderr and exit 1 (2 when unusable). The tree
-    /// and the model die with the check result here: serve keeps only what it serves.
+    /// The blob's tables, or the diagnostics on stderr and exit 1 (2 when unusable). The
+    /// model dies with the check result here.
     private func checkedTables() throws -> PlatformTables {
         let result = BackendChecker.check(blobAt: blob)
         guard let tables = result.tables, !result.hasErrors else {
