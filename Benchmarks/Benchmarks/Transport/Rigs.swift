@@ -129,6 +129,13 @@ final class TransportRig: @unchecked Sendable {
         }
     }
 
+    /// CLOCK_RATE_GET in slots 0..<count, one kick, and every answer collected.
+    @inline(__always) func exchangeRateGets(_ count: Int) {
+        for slot in 0 ..< count { submitRateGet(slot: slot) }
+        frontend.kick()
+        collect(count)
+    }
+
     /// Waits (blocked in read() on the call eventfd, as a guest waits for its
     /// interrupt) until `count` answers are back, checking each: a broken path
     /// cannot post a good figure.

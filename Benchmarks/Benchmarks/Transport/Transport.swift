@@ -25,52 +25,26 @@ let benchmarks: @Sendable () -> Void = {
             setup: setup, teardown: teardown)
     }
 
-    let transport = RigSlot<TransportRig>()
-    let transportHooks = (setup: { transport.rig = try TransportRig() } as Benchmark.BenchmarkSetupHook,
-                          teardown: { transport.rig?.close(); transport.rig = nil } as Benchmark.BenchmarkTeardownHook)
-
-    Benchmark("round trip: one CLOCK_RATE_GET in flight",
-              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
-    { _ in
-        let rig = transport.rig!
-        rig.submitRateGet(slot: 0)
-        rig.frontend.kick()
-        rig.collect(1)
+    // serve's data path with the ring worker polling after a batch as serve does by
+    // default; then, prefixed "nopoll", sleeping after every batch (serve
+    // --ring-poll-us 0) as before polling: the reference for what polling gains.
+    func transportBenchmarks(_ polling: RingPolling, prefix: String, detail: String) {
+        let transport = RigSlot<TransportRig>()
+        let hooks = (setup: { transport.rig = try TransportRig(ringPolling: polling) } as Benchmark.BenchmarkSetupHook,
+                     teardown: { transport.rig?.close(); transport.rig = nil } as Benchmark.BenchmarkTeardownHook)
+        Benchmark("\(prefix)round trip: one CLOCK_RATE_GET in flight\(detail)",
+                  configuration: configuration(setup: hooks.setup, teardown: hooks.teardown))
+        { _ in
+            transport.rig!.exchangeRateGets(1)
+        }
+        Benchmark("\(prefix)batch: 64 CLOCK_RATE_GET per kick\(detail) (1 iteration = 64 messages)",
+                  configuration: configuration(setup: hooks.setup, teardown: hooks.teardown))
+        { _ in
+            transport.rig!.exchangeRateGets(64)
+        }
     }
-
-    Benchmark("batch: 64 CLOCK_RATE_GET per kick (1 iteration = 64 messages)",
-              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
-    { _ in
-        let rig = transport.rig!
-        for slot in 0 ..< 64 { rig.submitRateGet(slot: slot) }
-        rig.frontend.kick()
-        rig.collect(64)
-    }
-
-    // The same two with the ring worker sleeping after every batch (serve
-    // --ring-poll-us 0), as before polling: the reference for what polling
-    // gains, and for the CPU it costs.
-    let sleeping = RigSlot<TransportRig>()
-    let sleepingHooks = (setup: { sleeping.rig = try TransportRig(ringPolling: .off) } as Benchmark.BenchmarkSetupHook,
-                         teardown: { sleeping.rig?.close(); sleeping.rig = nil } as Benchmark.BenchmarkTeardownHook)
-
-    Benchmark("nopoll round trip: one CLOCK_RATE_GET in flight, ring polling off",
-              configuration: configuration(setup: sleepingHooks.setup, teardown: sleepingHooks.teardown))
-    { _ in
-        let rig = sleeping.rig!
-        rig.submitRateGet(slot: 0)
-        rig.frontend.kick()
-        rig.collect(1)
-    }
-
-    Benchmark("nopoll batch: 64 CLOCK_RATE_GET per kick, ring polling off (1 iteration = 64 messages)",
-              configuration: configuration(setup: sleepingHooks.setup, teardown: sleepingHooks.teardown))
-    { _ in
-        let rig = sleeping.rig!
-        for slot in 0 ..< 64 { rig.submitRateGet(slot: slot) }
-        rig.frontend.kick()
-        rig.collect(64)
-    }
+    transportBenchmarks(.standard, prefix: "", detail: "")
+    transportBenchmarks(.off, prefix: "nopoll ", detail: ", ring polling off")
 
     // The breakdown: the batch's software alone (driver + DeviceQueue +
     // SCMIChainHandler + engine on one thread, no eventfds). The threaded batch
