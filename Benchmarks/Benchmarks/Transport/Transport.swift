@@ -1,4 +1,5 @@
 import Benchmark
+import VhostUser
 
 // serve's whole data path measured from a frontend: kick → ring worker wakes →
 // chain → SCMIChainHandler → AgentSession → used ring → call → frontend wakes.
