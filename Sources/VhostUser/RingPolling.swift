@@ -12,8 +12,10 @@ import Glibc
 /// `maximumMicroseconds` and, when `adaptive`, the window follows the guest:
 /// it doubles (from 1 µs, up to the maximum) after each sleep that a longer poll
 /// would have avoided (the kick came within the maximum), and halves after a
-/// sleep longer than the maximum (an idle guest), down to no polling at all. So
-/// an idle guest costs at most a few windows of CPU, then none.
+/// sleep longer than the maximum (an idle guest), down to no polling at all, and
+/// after a poll during which another task took the CPU (vhost polls only while
+/// nothing else is runnable there). So an idle guest costs at most a few windows
+/// of CPU, then none, and a busy machine gets its CPU back.
 ///
 /// Polling needs EVENT_IDX (what QEMU and Linux negotiate); without it the
 /// worker sleeps after each batch as before.
@@ -47,6 +49,14 @@ struct PollWindow {
         maximum = UInt64(policy.maximumMicroseconds) * 1_000
         adaptive = policy.adaptive
         current = maximum
+    }
+
+    /// Another task took the worker's CPU while it polled: polling costs others
+    /// there, so the window halves (adaptive only).
+    mutating func contended() {
+        guard adaptive else { return }
+        current /= 2
+        if current < Self.growStart { current = 0 }
     }
 
     /// The worker slept `nanoseconds` before a kick (or a stop) woke it.

@@ -49,8 +49,9 @@ import Virtqueue
 
     /// The adaptive window: a kick that comes soon after the worker fell asleep
     /// (a longer poll would have caught it) doubles the window, up to the maximum;
-    /// a long sleep (an idle guest) halves it, down to no polling at all; and from
-    /// nothing it grows again.
+    /// a long sleep (an idle guest), or another task taking the CPU during a poll,
+    /// halves it, down to no polling at all; and from nothing it grows again. A
+    /// fixed window stays as set.
     @Test func adaptiveWindowFollowsTheGuest() {
         var window = PollWindow(RingPolling(maximumMicroseconds: 50))
         #expect(window.current == 50_000)
@@ -61,7 +62,14 @@ import Virtqueue
         for _ in 0..<20 { window.slept(20_000) }
         #expect(window.current == 50_000)
 
+        // Another task took the CPU while the worker polled: the window halves, to nothing.
+        window.contended()
+        #expect(window.current == 25_000)
+        for _ in 0..<10 { window.contended() }
+        #expect(window.current == 0)
+
         var fixed = PollWindow(RingPolling(maximumMicroseconds: 50, adaptive: false))
+        fixed.contended()
         for _ in 0..<10 { fixed.slept(1_000_000) }
         #expect(fixed.current == 50_000)
         var off = PollWindow(.off)

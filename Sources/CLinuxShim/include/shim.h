@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,6 +56,29 @@ static inline int shim_accept_cloexec(int listening) {
 /* Returns the heap's free memory to the kernel; 1 when some was released. */
 static inline int shim_malloc_trim(void) {
     return malloc_trim(0);
+}
+
+/* Tells the CPU this is a spin-wait (x86 PAUSE, arm64 YIELD): cheaper for the
+ * sibling hyperthread and for the power budget than a bare reload loop. */
+static inline void shim_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* RUSAGE_THREAD is also _GNU_SOURCE-only (Linux's value). */
+#ifndef RUSAGE_THREAD
+#define RUSAGE_THREAD 1
+#endif
+
+/* Context switches of the calling thread so far, voluntary and involuntary: a
+ * spinning thread that sees this grow knew another task wanted its CPU. */
+static inline long shim_thread_context_switches(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
+    return usage.ru_nvcsw + usage.ru_nivcsw;
 }
 
 /* Names the calling thread (first 15 bytes), for ps/top/gdb. */
