@@ -42,7 +42,7 @@ public final class Server: @unchecked Sendable {
     private let stopped = Mutex(false)
 
     public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false,
-                ringPolling: RingPolling = .standard)
+                ringPolling: RingPolling = .off)
     {
         self.blobPath = blobPath
         self.ringPolling = ringPolling

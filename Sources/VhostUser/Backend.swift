@@ -40,7 +40,7 @@ public final class VhostUserBackend: Sendable {
     /// Creates the socket at `socketPath`, binds and listens (a stale socket file
     /// nobody listens on is replaced). Nothing is accepted before `start()`.
     public init(socketPath: String, device: VhostUserDeviceDescription, logger: Logger,
-                ringPolling: RingPolling = .standard,
+                ringPolling: RingPolling = .off,
                 makeHandler: @escaping @Sendable () -> any VhostUserDeviceHandler) throws
     {
         self.ringPolling = ringPolling

@@ -30,10 +30,11 @@ public struct RingPolling: Sendable, Equatable {
         self.adaptive = adaptive
     }
 
-    /// Sleep after every batch.
+    /// Sleep after every batch: what `serve` does unless told otherwise (see
+    /// docs/serve-choices.md for why polling is not the default).
     public static let off = RingPolling(maximumMicroseconds: 0)
-    /// What `serve` uses unless told otherwise: adaptive, up to 50 µs (a few
-    /// wake-ups' worth on the VMs scmi-dt runs on).
+    /// Adaptive, up to 50 µs (a few wake-ups' worth on the VMs scmi-dt runs on):
+    /// what `serve --ring-poll-us 50` asks for.
     public static let standard = RingPolling(maximumMicroseconds: 50)
 }
 

@@ -42,10 +42,11 @@ struct Serve: ParsableCommand {
     @Option(
         name: .customLong("ring-poll-us"),
         help: ArgumentHelp(
-            "After a batch, poll the ring up to this many microseconds before sleeping (0: never).",
-            discussion: "Saves the guest's next kick and the worker's wake-up when requests come in quick succession; "
-                + "the window adapts, down to no polling for an idle guest. Costs CPU while polling."))
-    var ringPollMicroseconds: Int = RingPolling.standard.maximumMicroseconds
+            "After a batch, poll the ring up to this many microseconds before sleeping (default 0: never; try 50).",
+            discussion: "Saves the guest's next kick and the worker's wake-up when requests come in quick succession "
+                + "on an otherwise idle host; the window adapts, down to no polling for an idle guest or a busy CPU. "
+                + "Costs CPU while polling."))
+    var ringPollMicroseconds: Int = RingPolling.off.maximumMicroseconds
 
     func validate() throws {
         if (socket == nil) == (socketDirectory == nil) {

@@ -66,8 +66,8 @@ final class TransportRig: @unchecked Sendable {
     let clockID: UInt32
     static let agentName = "vm-ivi"
 
-    /// `ringPolling`: the backend's, `.standard` as serve runs it by default.
-    init(ringPolling: RingPolling = .standard) throws {
+    /// `ringPolling`: the backend's (serve's default: off).
+    init(ringPolling: RingPolling = .off) throws {
         let tables = exampleTables()
         guard let agent = tables.agents.first(where: { $0.name == Self.agentName }) else {
             fatalError("the example board has no agent \(Self.agentName)")

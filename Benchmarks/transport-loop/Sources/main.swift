@@ -44,7 +44,7 @@ else {
     fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US]")
 }
 let mode = arguments[1]
-let polling = arguments.count == 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .standard
+let polling = arguments.count == 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .off
 
 var logger = Logger(label: "transport-loop")
 logger.logLevel = .warning
