@@ -14,7 +14,8 @@ import Synchronization
 /// The SCMI platform ("server") behind serve. It knows nothing of sockets or rings:
 /// an AgentSession turns one request buffer into one response buffer.
 public final class SCMIPlatform: Sendable {
-    public let tables: PlatformTables
+    // No PlatformTables is kept: their entries spell host node paths through the
+    // indexed devicetree, which a running serve would otherwise carry for good.
     let catalog: Catalog
     let state: Mutex<SharedState>
     /// Per unit (SCMIPlatform.unitList order): its catalog slice and state.
@@ -34,7 +35,6 @@ public final class SCMIPlatform: Sendable {
     /// (a session's handle()); logging a line is what it is for.
     public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
                 onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
-        self.tables = tables
         self.host = host
         self.catalog = Catalog(tables: tables)
         self.state = Mutex(SharedState(catalog: catalog))
@@ -50,6 +50,11 @@ public final class SCMIPlatform: Sendable {
     deinit {
         for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
+    }
+
+    /// The SCMI id of the agent called `name`, nil when none is declared.
+    public func agentID(named name: String) -> UInt32? {
+        catalog.agents.first { $0.name == name }?.id
     }
 
     /// One session per connection; nil when the agent id is not declared.
