@@ -10,7 +10,6 @@ enum DeclaredProtocol {
     /// PROTOCOL_ATTRIBUTES: the resource count (0) and the protocol's other
     /// words, all 0 (no statistics or sensor shared memory, no async):
     /// count/flags, address low, address high, length.
-    static let performance = ProtocolUnit(.performance, version: 0x30000, attributes: fourZeroWords, messages: [])
     static let sensor = ProtocolUnit(.sensor, version: 0x30000, attributes: fourZeroWords, messages: [])
     /// Reset's attributes: the count alone.
     static let reset = ProtocolUnit(.reset, version: 0x30000, attributes: { _, _, reply in

@@ -147,7 +147,7 @@ extension SCMIPlatform {
     static let unitList: [ProtocolUnit] = [
         BaseProtocol.unit,
         PowerDomainProtocol.unit,
-        DeclaredProtocol.performance,
+        PerformanceProtocol.unit,
         ClockProtocol.unit,
         DeclaredProtocol.sensor,
         DeclaredProtocol.reset,
