@@ -149,7 +149,7 @@ extension SCMIPlatform {
         PowerDomainProtocol.unit,
         PerformanceProtocol.unit,
         ClockProtocol.unit,
-        DeclaredProtocol.sensor,
+        SensorProtocol.unit,
         DeclaredProtocol.reset,
         VoltageProtocol.unit,
     ]

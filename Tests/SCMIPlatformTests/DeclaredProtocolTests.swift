@@ -2,8 +2,7 @@ import ResourceTables
 import SCMIPlatform
 import Testing
 
-/// Power domain, sensor and reset: enabled by a blob but not
-/// served yet. A guest sees an honest, empty protocol.
+/// Power domain and reset: enabled by a blob but not served yet. A guest sees an honest, empty protocol.
 @Suite struct DeclaredProtocolTests {
     static let all: [ProtocolID] = [.powerDomain, .performance, .clock, .sensor, .reset, .voltage]
 
@@ -14,7 +13,7 @@ import Testing
         return session(SCMIPlatform(tables: tables), Board.ivi)
     }()
 
-    @Test(arguments: [(UInt8(0x11), 4), (0x15, 4), (0x16, 1)])
+    @Test(arguments: [(UInt8(0x11), 4), (0x16, 1)])
     func versionAndZeroResources(protocolID: UInt8, attributeWords: Int) {
         let version = agent.send(protocolID, 0x0)
         #expect(version.status == .success && version.word(0) == 0x30000)
@@ -24,7 +23,7 @@ import Testing
         for index in 0 ..< attributeWords { #expect(attributes.word(index) == 0) }
     }
 
-    @Test(arguments: [UInt8(0x15), 0x16])
+    @Test(arguments: [UInt8(0x16)])
     func everythingElseIsNotFound(protocolID: UInt8) {
         #expect(agent.send(protocolID, 0x2, [0]).status == .success)
         #expect(agent.send(protocolID, 0x2, [3]).status == .notFound)
