@@ -1,16 +1,21 @@
 #!/bin/bash
 # demo.sh - the main job on the bundled example, as `make demo` runs it:
 # check, tables, guest node, serve (one socket per agent), two guests' worth of
-# `call`s sharing a clock and a rail, one denied request, status, stop.
+# `call`s sharing a clock and a rail, a performance domain, a sensor read from a
+# host file, one denied request, status, stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SCMI_DT:-.build/debug/scmi-dt}
 BLOB=${1:-examples/board.dtb}
 DIR=$(mktemp -d /tmp/scmi-demo.XXXXXX)
 SERVE_PID=""
+# The example's board-temp sensor reads this file (examples/board.dts).
+SENSOR_DIR=/tmp/scmi-dt-example
+SENSOR_FILE=$SENSOR_DIR/board-temp
 cleanup() {
 	[ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null || true
 	rm -rf "$DIR"
+	rm -f "$SENSOR_FILE"
 }
 trap cleanup EXIT
 
@@ -28,6 +33,8 @@ SERVE_PID=$!
 for _ in $(seq 100); do [ -S "$DIR/control.sock" ] && break; sleep 0.1; done
 ls "$DIR"/*.sock
 
+mkdir -p "$SENSOR_DIR"
+echo 41250 >"$SENSOR_FILE"
 run "$BIN" call --socket "$DIR/vm-ivi.sock" base.info
 run "$BIN" call clock list --socket "$DIR/vm-ivi.sock"   # typed form; `call clock list --help`
 
@@ -51,6 +58,15 @@ say "$BIN status --control $DIR/control.sock | sed -n '/^clocks/,/^\$/p'"
 "$BIN" status --control "$DIR/control.sock" | sed -n '/^clocks/,/^$/p'
 wait $IVI
 echo "(vm-ivi's call printed:)"; cat "$DIR/ivi.out"
+
+# Performance: vm-ivi's cpu device holds domain 0 (the CPU cluster's OPP table, levels in kHz).
+run "$BIN" call perf list --socket "$DIR/vm-ivi.sock"
+run "$BIN" call --socket "$DIR/vm-ivi.sock" perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000
+# Sensors: board-temp reads $SENSOR_FILE afresh on each request.
+run "$BIN" call sensor list --socket "$DIR/vm-cluster.sock"
+say "echo 52750 > $SENSOR_FILE"
+echo 52750 >"$SENSOR_FILE"
+run "$BIN" call sensor read 1 --socket "$DIR/vm-cluster.sock"
 
 say "$BIN call --socket $DIR/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
 set +e

@@ -24,7 +24,7 @@ struct Call: ParsableCommand {
             `scmi-dt call clock rate-set --help` (and so on) describes each command.
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
             """,
-        subcommands: [CallChain.self, CallBase.self, CallClock.self, CallVoltage.self, CallRaw.self],
+        subcommands: [CallChain.self, CallBase.self, CallPerformance.self, CallClock.self, CallSensor.self, CallVoltage.self, CallRaw.self],
         defaultSubcommand: CallChain.self
     )
 }
@@ -275,37 +275,51 @@ struct CallBase: ParsableCommand {
     }
 }
 
-// MARK: - clock and voltage
+// MARK: - resources: performance domains, clocks, sensors, voltage domains
 
-/// What `call` does with one kind of resource that is listed, described, read
-/// and voted on or off (clocks, voltage domains): the commands are the
-/// generic ones below, the kind says which client calls and words they use.
+/// What `call` does with one kind of resource that is listed, described and
+/// read (performance domains, clocks, sensors, voltage domains): the commands
+/// are the generic ones below, the kind says which client calls and words
+/// they use.
 protocol CallResourceKind {
     /// "clock", "domain": the argument's name in help texts.
     static var noun: String { get }
-    /// The list table's headings after id and name: "rate Hz", "rates".
+    /// The list table's headings after id and name: "state", "rate Hz", "rates".
+    static var stateHeading: String { get }
     static var valueHeading: String { get }
     static var descriptionHeading: String { get }
     /// The subcommands' names and one-line descriptions.
     static var list: CommandConfiguration { get }
     static var describe: CommandConfiguration { get }
     static var get: CommandConfiguration { get }
-    static var on: CommandConfiguration { get }
-    static var off: CommandConfiguration { get }
-    static var state: CommandConfiguration { get }
 
     static func count(_ client: SCMIClient) throws -> Int
     /// The whole name (the extended one when the short one is cut).
     static func name(_ client: SCMIClient, _ id: UInt32) throws -> String
-    /// This agent's own on/off request.
-    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool
-    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
+    /// This agent's own state of the resource, as one word ("on", limits).
+    static func state(_ client: SCMIClient, _ id: UInt32) throws -> String
     /// The physical value, as a number without its unit.
     static func value(_ client: SCMIClient, _ id: UInt32) throws -> String
     /// Every value the resource supports, as one line.
     static func described(_ client: SCMIClient, _ id: UInt32) throws -> String
-    /// The value's unit, after the number: "Hz", "uV".
+    /// The value's unit, after the number: "Hz", "uV" (none: "").
     static var unit: String { get }
+}
+
+/// A resource kind that each agent switches on or off (clocks, voltage
+/// domains, sensors): `on`, `off` and `state` commands too.
+protocol CallSwitchedKind: CallResourceKind {
+    static var on: CommandConfiguration { get }
+    static var off: CommandConfiguration { get }
+    static var state: CommandConfiguration { get }
+    /// This agent's own on/off request.
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
+}
+
+extension CallSwitchedKind {
+    static var stateHeading: String { "state" }
+    static func state(_ client: SCMIClient, _ id: UInt32) throws -> String { try isOn(client, id) ? "on" : "off" }
 }
 
 /// The resource's id, the first argument of every per-resource command.
@@ -319,11 +333,11 @@ struct CallResourceList<Kind: CallResourceKind>: SCMICall {
     @OptionGroup var connection: CallConnection
 
     func send(_ client: SCMIClient) throws {
-        var rows = [["id", "name", "state", Kind.valueHeading, Kind.descriptionHeading]]
+        var rows = [["id", "name", Kind.stateHeading, Kind.valueHeading, Kind.descriptionHeading]]
         for id in 0..<UInt32(try Kind.count(client)) {
             rows.append([
                 String(id), try Kind.name(client, id),
-                try attempt({ try Kind.isOn(client, id) }) { $0 ? "on" : "off" },
+                try attempt({ try Kind.state(client, id) }) { $0 },
                 try attempt({ try Kind.value(client, id) }) { $0 },
                 try Kind.described(client, id),
             ])
@@ -345,11 +359,14 @@ struct CallResourceGet<Kind: CallResourceKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.get }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.id.value)) \(Kind.unit)") }
+    func send(_ client: SCMIClient) throws {
+        let value = try Kind.value(client, resource.id.value)
+        print(Kind.unit.isEmpty ? value : value + " " + Kind.unit)
+    }
 }
 
 /// `call clock enable|disable ID`, `call voltage on|off ID`: the vote, by `Vote`.
-struct CallResourceSwitch<Kind: CallResourceKind, Vote: CallVote>: SCMICall {
+struct CallResourceSwitch<Kind: CallSwitchedKind, Vote: CallVote>: SCMICall {
     static var configuration: CommandConfiguration { Vote.isOn ? Kind.on : Kind.off }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
@@ -362,14 +379,14 @@ enum VoteOn: CallVote { static var isOn: Bool { true } }
 enum VoteOff: CallVote { static var isOn: Bool { false } }
 
 /// `call clock state ID`, `call voltage state ID`: this agent's own request.
-struct CallResourceState<Kind: CallResourceKind>: SCMICall {
+struct CallResourceState<Kind: CallSwitchedKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.state }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
     func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.id.value) ? "on" : "off") }
 }
 
-struct CallClock: ParsableCommand, CallResourceKind {
+struct CallClock: ParsableCommand, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
@@ -424,7 +441,7 @@ struct CallClock: ParsableCommand, CallResourceKind {
     }
 }
 
-struct CallVoltage: ParsableCommand, CallResourceKind {
+struct CallVoltage: ParsableCommand, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "voltage",
         abstract: "Voltage domain protocol (0x17).",
@@ -467,6 +484,120 @@ struct CallVoltage: ParsableCommand, CallResourceKind {
             try client.levelSet(id.value, microvolts: microvolts.value)
             print("ok; domain \(id.value) now at \(try client.levelGet(id.value)) uV")
         }
+    }
+}
+
+struct CallPerformance: ParsableCommand, CallResourceKind {
+    static let configuration = CommandConfiguration(
+        commandName: "perf",
+        abstract: "Performance domain protocol (0x13); levels are kHz.",
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, LevelSet.self,
+            LimitsGet.self, LimitsSet.self,
+        ]
+    )
+
+    static let noun = "domain"
+    static let stateHeading = "limits kHz"
+    static let valueHeading = "level kHz"
+    static let descriptionHeading = "levels kHz (power cost, latency)"
+    static let unit = "kHz"
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every performance domain: name, this agent's limits, level, levels.")
+    static let describe = CommandConfiguration(commandName: "levels", abstract: "PERFORMANCE_DESCRIBE_LEVELS: the levels, power costs and latencies.")
+    static let get = CommandConfiguration(commandName: "level-get", abstract: "PERFORMANCE_LEVEL_GET: the domain's level.")
+
+    static func count(_ client: SCMIClient) throws -> Int { try client.performanceDomainCount() }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let attributes = try client.performanceDomainAttributes(id)
+        return attributes.hasExtendedName ? try client.performanceDomainName(id) : attributes.name
+    }
+    static func state(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let limits = try client.performanceLimitsGet(id)
+        return "\(limits.min)..\(limits.max)"
+    }
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String { String(try client.performanceLevelGet(id)) }
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        try client.describePerformanceLevels(id).map(\.description).joined(separator: ", ")
+    }
+
+    struct LevelSet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "level-set", abstract: "PERFORMANCE_LEVEL_SET: ask for a level.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        @Argument(help: "The level in kHz (one of `levels`).") var level: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            try client.performanceLevelSet(id.value, level: level.value)
+            print("ok; domain \(id.value) now at \(try client.performanceLevelGet(id.value)) kHz")
+        }
+    }
+
+    struct LimitsGet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "limits-get", abstract: "PERFORMANCE_LIMITS_GET: this agent's limits.")
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallPerformance>
+        func send(_ client: SCMIClient) throws { print("\(try CallPerformance.state(client, resource.id.value)) kHz") }
+    }
+
+    struct LimitsSet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "limits-set", abstract: "PERFORMANCE_LIMITS_SET: bound this agent's level requests.")
+        @OptionGroup var connection: CallConnection
+        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
+        @Argument(help: "The lowest level in kHz.") var min: CallNumber<UInt32>
+        @Argument(help: "The highest level in kHz.") var max: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            try client.performanceLimitsSet(id.value, min: min.value, max: max.value)
+            print("ok; limits \(try CallPerformance.state(client, id.value)) kHz, domain \(id.value) at \(try client.performanceLevelGet(id.value)) kHz")
+        }
+    }
+}
+
+struct CallSensor: ParsableCommand, CallSwitchedKind {
+    static let configuration = CommandConfiguration(
+        commandName: "sensor",
+        abstract: "Sensor protocol (0x15).",
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
+            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+        ]
+    )
+
+    static let noun = "sensor"
+    static let stateHeading = "enabled"
+    static let valueHeading = "reading"
+    static let descriptionHeading = "unit, update interval"
+    static let unit = ""
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every sensor: name, enabled, reading, unit.")
+    static let describe = CommandConfiguration(commandName: "describe", abstract: "SENSOR_DESCRIPTION_GET and _CONFIG_GET: unit and update interval.")
+    static let get = CommandConfiguration(commandName: "read", abstract: "SENSOR_READING_GET: the sensor's value.")
+    static let on = CommandConfiguration(commandName: "enable", abstract: "SENSOR_CONFIG_SET: enable the sensor for this agent.")
+    static let off = CommandConfiguration(commandName: "disable", abstract: "SENSOR_CONFIG_SET: disable the sensor for this agent.")
+    static let state = CommandConfiguration(commandName: "config-get", abstract: "SENSOR_CONFIG_GET: enabled or not (this agent's).")
+
+    static func count(_ client: SCMIClient) throws -> Int { try client.sensorCount() }
+    static func descriptor(_ client: SCMIClient, _ id: UInt32) throws -> SensorDescriptor {
+        guard let found = try client.sensorDescriptors().first(where: { $0.id == id }) else {
+            throw SCMIClientError.status(.notFound, protocolID: SensorMessage.protocolID.rawValue, messageID: SensorMessage.descriptionGet.rawValue)
+        }
+        return found
+    }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        return found.hasExtendedName ? try client.sensorName(id) : found.name
+    }
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool { try client.sensorConfigGet(id).enabled }
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws { try client.sensorEnable(id, on) }
+    /// "45500 x10^-3 degC".
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        return "\(try client.sensorRead(id)) x10^\(found.unitExponent) \(found.unitName)"
+    }
+    /// "x10^-3 degC, every 1x10^0 s" (the interval from CONFIG_GET when this agent may read it).
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        let interval = try attempt({ try client.sensorConfigGet(id) }) { "every \($0.intervalSeconds)x10^\($0.intervalExponent) s" }
+        return "x10^\(found.unitExponent) \(found.unitName), \(interval)"
     }
 }
 
