@@ -16,12 +16,7 @@ enum PerformanceProtocol: ResourceModel {
         // +0 bits 15:0 domains, bit 17 power costs in µW; then the statistics
         // region's address low, high and length: 0, none.
         attributes: { session, _, reply in
-            let count = UInt32(min(session.resources(PerformanceProtocol.self).count, 0xFFFF))
-            reply.append(count | PerformanceProtocol.attributePowerInMicrowatts)
-            reply.append(UInt32(0))
-            reply.append(UInt32(0))
-            reply.append(UInt32(0))
-            return .success
+            session.resourceCountWithoutSharedMemory(PerformanceProtocol.self, flags: PerformanceProtocol.attributePowerInMicrowatts, &reply)
         },
         messages: [
             .handle(PerformanceMessage.domainAttributes, size: .exactly(4)) { $0.performanceDomainAttributes($1, &$2) },

@@ -19,13 +19,7 @@ enum SensorProtocol: ResourceModel {
         // +0 bits 15:0 sensors, 23:16 pending asynchronous readings: 0
         // without P2A; then the sensor-values shared memory (none on virtio):
         // address low, high, length.
-        attributes: { session, _, reply in
-            let status = session.resourceCount(SensorProtocol.self, &reply)
-            reply.append(UInt32(0))
-            reply.append(UInt32(0))
-            reply.append(UInt32(0))
-            return status
-        },
+        attributes: { session, _, reply in session.resourceCountWithoutSharedMemory(SensorProtocol.self, &reply) },
         messages: [
             .handle(SensorMessage.descriptionGet, size: .exactly(4)) { $0.sensorDescriptionGet($1, &$2) },
             // P2A: trip points and their notification need the eventq

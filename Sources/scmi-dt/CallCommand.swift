@@ -317,9 +317,21 @@ protocol CallSwitchedKind: CallResourceKind {
     static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
 }
 
+extension CallResourceKind {
+    /// `list`, the describe command and the get command, for a kind's subcommands.
+    static var readCommands: [any ParsableCommand.Type] {
+        [CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self]
+    }
+}
+
 extension CallSwitchedKind {
     static var stateHeading: String { "state" }
     static func state(_ client: SCMIClient, _ id: UInt32) throws -> String { try isOn(client, id) ? "on" : "off" }
+
+    /// `on`, `off` and `state`, for a kind's subcommands.
+    static var switchCommands: [any ParsableCommand.Type] {
+        [CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self]
+    }
 }
 
 /// The resource's id, the first argument of every per-resource command.
@@ -390,10 +402,7 @@ struct CallClock: ParsableCommand, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
-        subcommands: [
-            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, RateSet.self,
-            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
-        ]
+        subcommands: readCommands + [RateSet.self] + switchCommands
     )
 
     static let noun = "clock"
@@ -445,10 +454,7 @@ struct CallVoltage: ParsableCommand, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "voltage",
         abstract: "Voltage domain protocol (0x17).",
-        subcommands: [
-            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, LevelSet.self,
-            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
-        ]
+        subcommands: readCommands + [LevelSet.self] + switchCommands
     )
 
     static let noun = "domain"
@@ -491,10 +497,7 @@ struct CallPerformance: ParsableCommand, CallResourceKind {
     static let configuration = CommandConfiguration(
         commandName: "perf",
         abstract: "Performance domain protocol (0x13); levels are kHz.",
-        subcommands: [
-            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, LevelSet.self,
-            LimitsGet.self, LimitsSet.self,
-        ]
+        subcommands: readCommands + [LevelSet.self, LimitsGet.self, LimitsSet.self]
     )
 
     static let noun = "domain"
@@ -557,10 +560,7 @@ struct CallSensor: ParsableCommand, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "sensor",
         abstract: "Sensor protocol (0x15).",
-        subcommands: [
-            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
-            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
-        ]
+        subcommands: readCommands + switchCommands
     )
 
     static let noun = "sensor"
