@@ -61,7 +61,15 @@ echo "(vm-ivi's call printed:)"; cat "$DIR/ivi.out"
 
 # Performance: vm-ivi's cpu device holds domain 0 (the CPU cluster's OPP table, levels in kHz).
 run "$BIN" call perf list --socket "$DIR/vm-ivi.sock"
-run "$BIN" call --socket "$DIR/vm-ivi.sock" perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000
+say "$BIN call --socket $DIR/vm-ivi.sock --hold 2 perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000 &"
+"$BIN" call --socket "$DIR/vm-ivi.sock" --hold 2 perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000 >"$DIR/perf.out" &
+PERF=$!
+sleep 1
+echo "(vm-ivi's request moved inside its new limits; status shows both)"
+say "$BIN status --control $DIR/control.sock | sed -n '/^performance/,/^\$/p'"
+"$BIN" status --control "$DIR/control.sock" | sed -n '/^performance/,/^$/p'
+wait $PERF
+cat "$DIR/perf.out"
 # Sensors: board-temp reads $SENSOR_FILE afresh on each request.
 run "$BIN" call sensor list --socket "$DIR/vm-cluster.sock"
 say "echo 52750 > $SENSOR_FILE"

@@ -109,7 +109,7 @@ enum SensorProtocol: ResourceModel {
     }
 
     static func initialState(_ sensors: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
-        SensorState(sensorCount: sensors.count, agentCount: agentCount)
+        SensorState(constants: sensors.map { if case .constant(let value) = $0.source { value } else { nil } }, agentCount: agentCount)
     }
 
     static func release(_ sensor: Resource) {
@@ -238,13 +238,17 @@ enum SensorProtocol: ResourceModel {
 /// logged once, when it starts.
 struct SensorState: UnitState, Sendable {
     let agentCount: Int
+    /// Per sensor: its constant value, nil for a host file (status shows
+    /// only what it can show without reading a file under the lock).
+    let constants: [Int64?]
     private(set) var enabled: [Bool]
     var lastFault: [SensorProtocol.Fault]
 
-    init(sensorCount: Int, agentCount: Int) {
+    init(constants: [Int64?], agentCount: Int) {
         self.agentCount = agentCount
-        enabled = Array(repeating: true, count: sensorCount * agentCount)
-        lastFault = Array(repeating: .none, count: sensorCount)
+        self.constants = constants
+        enabled = Array(repeating: true, count: constants.count * agentCount)
+        lastFault = Array(repeating: .none, count: constants.count)
     }
 
     func isEnabled(sensor: Int, agent: Int) -> Bool { enabled[sensor * agentCount + agent] }
@@ -256,13 +260,13 @@ struct SensorState: UnitState, Sendable {
         for sensor in 0 ..< lastFault.count { enabled[sensor * agentCount + agent] = true }
     }
 
-    /// An agent appears when it disabled the sensor.
+    /// A constant's value; an agent appears when it disabled the sensor.
     func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
         let requests = agents.indices.compactMap { agent in
             isEnabled(sensor: resource, agent: agent)
                 ? nil : ResourceRequest(agentID: agents[agent].id, agentName: agents[agent].name, on: false, value: nil)
         }
-        return (nil, nil, requests)
+        return (nil, constants[resource], requests)
     }
 }
 

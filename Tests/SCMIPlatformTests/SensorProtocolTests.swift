@@ -209,6 +209,7 @@ import Testing
         _ = ivi.send(P.sensor, 0xA, [0, 0])
         let rows = platform.snapshot().resources(of: .sensor)
         #expect(rows.count == 3 && rows[0].requests.map(\.agentName) == ["vm-ivi"] && rows[0].requests[0].on == false)
+        #expect(rows.map(\.value) == [45_500, nil, nil])
         ivi.end()
         #expect(session(platform, Board.ivi).send(P.sensor, 0x9, [0]).word(0) & 1 == 1)
     }
