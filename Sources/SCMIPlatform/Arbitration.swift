@@ -8,17 +8,23 @@
 // SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
 // returns the change of physical state, if any, for the protocol to report.
 
+import ResourceTables
+
 /// One agent's request for something that is on or off.
 enum SwitchRequest: UInt8, Sendable {
     case none, off, on
 }
 
 /// On while any agent has it on; off when every request is off; with no
-/// request at all, the resource's initial state.
+/// request at all, the resource's initial state. A resource the host needs
+/// (`pinnedOn`: a regulator-always-on rail) is on whatever the requests say;
+/// the requests are still recorded, so each agent reads back its own.
 struct SwitchArbiter: Sendable {
     let agentCount: Int
     /// Per resource: the state with no request at all.
     let initial: [Bool]
+    /// Per resource: never switched off (empty: none is).
+    let pinnedOn: [Bool]
     private var requests: [SwitchRequest]
     /// Per resource: the derived (physical) state.
     private(set) var isOn: [Bool]
@@ -26,11 +32,12 @@ struct SwitchArbiter: Sendable {
     /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
     private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
-    init(initial: [Bool], agentCount: Int) {
+    init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
         self.initial = initial
+        self.pinnedOn = pinnedOn
         requests = Array(repeating: .none, count: initial.count * agentCount)
-        isOn = initial
+        isOn = initial.indices.map { initial[$0] || (pinnedOn.indices.contains($0) && pinnedOn[$0]) }
     }
 
     var resourceCount: Int { initial.count }
@@ -85,7 +92,8 @@ struct SwitchArbiter: Sendable {
             }
             if on { break }
         }
-        let derived = on ? true : anyRequest ? false : initial[resource]
+        let pinned = resource < pinnedOn.count && pinnedOn[resource]
+        let derived = pinned || on ? true : anyRequest ? false : initial[resource]
         guard derived != isOn[resource] else { return nil }
         isOn[resource] = derived
         return derived
@@ -93,13 +101,16 @@ struct SwitchArbiter: Sendable {
 }
 
 /// The highest value any agent requested; with no request at all, the
-/// resource's initial value.
+/// resource's initial value; never below the resource's floor, when it has
+/// one (a coupled rail: its partner's level minus the spread).
 struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
     let initial: [Value]
     private var requests: [Value]
     private var hasRequest: [Bool]
+    /// Per resource: the lowest value it may settle at, if any.
+    private var floor: [Value?]
     /// Per resource: the derived (physical) value.
     private(set) var value: [Value]
     /// The slot the last request() changed and what it held (undoLastRequest()).
@@ -110,8 +121,33 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         self.initial = initial
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
+        floor = Array(repeating: nil, count: initial.count)
         value = initial
         undo = (0, placeholder, false)
+    }
+
+    /// The value `resource` would settle at if `agent` asked for `request`
+    /// (nothing is recorded): to refuse a request before it breaks a rule.
+    func settled(ifRequested request: Value, resource: Int, agent: Int) -> Value {
+        derived(resource: resource, replacing: resource * agentCount + agent, with: request)
+    }
+
+    /// What `resource` settles at without its floor: the highest request, else the initial value.
+    func demand(resource: Int) -> Value {
+        derived(resource: resource, floored: false)
+    }
+
+    func floor(resource: Int) -> Value? { floor[resource] }
+
+    /// Sets (nil: clears) `resource`'s floor without settling: a rule over
+    /// several resources (CoupledLevels) sets them all, then `resettle`s each.
+    mutating func setFloor(_ newFloor: Value?, resource: Int) {
+        floor[resource] = newFloor
+    }
+
+    /// Settles `resource` after its floor changed; the change of physical value, if any.
+    mutating func resettle(resource: Int) -> (from: Value, to: Value)? {
+        settle(resource: resource)
     }
 
     var resourceCount: Int { initial.count }
@@ -148,14 +184,38 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settle(resource: resource)
     }
 
-    private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+    /// Records (nil: withdraws) `agent`'s request without settling: a rule over
+    /// several resources (CoupledLevels) settles them together afterwards, so
+    /// that each reports one change, not a step through a stale floor.
+    mutating func record(_ request: Value?, resource: Int, agent: Int) {
+        let slot = resource * agentCount + agent
+        if let request { requests[slot] = request }
+        hasRequest[slot] = request != nil
+    }
+
+    /// The highest request (with `slot`'s replaced by `replacement`, when given),
+    /// else the initial value; raised to the floor unless `floored` is false.
+    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil, floored: Bool = true) -> Value {
         var highest: Value? = nil
         let first = resource * agentCount
-        for slot in first ..< first + agentCount where hasRequest[slot] {
-            let request = requests[slot]
+        for index in first ..< first + agentCount {
+            let request: Value
+            if index == slot, let replacement {
+                request = replacement
+            } else if hasRequest[index] {
+                request = requests[index]
+            } else {
+                continue
+            }
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
-        let derived = highest ?? initial[resource]
+        let settled = highest ?? initial[resource]
+        if floored, let lowest = floor[resource], settled < lowest { return lowest }
+        return settled
+    }
+
+    private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+        let derived = derived(resource: resource)
         let old = value[resource]
         guard derived != old else { return nil }
         value[resource] = derived
@@ -170,8 +230,9 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     var enable: SwitchArbiter
     var value: HighestRequestArbiter<Value>
 
-    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int) {
-        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount)
+    /// `pinnedOn`: resources never switched off (always-on rails).
+    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int, pinnedOn: [Bool] = []) {
+        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount, pinnedOn: pinnedOn)
         value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
     }
 
@@ -204,5 +265,85 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     /// level reaches, are clamped).
     static func what(_ change: (from: Value, to: Value)) -> PhysicalChange.What {
         .value(from: Int64(clamping: change.from), to: Int64(clamping: change.to))
+    }
+}
+
+/// Coupled voltage domains (docs/serve.md §4, "Host limits"): each pair stays
+/// within its maximum spread. A level request whose result would leave a
+/// partner's reach is refused (`allows`). After any change the coupled domains
+/// are settled again at the lowest levels that meet every spread, starting
+/// from what agents ask of each (`settle`): a rail is held up only as far as a
+/// partner needs, and follows it down when it falls. Built once from the
+/// tables; reads and changes only the level arbiter's floors.
+struct CoupledLevels: Sendable {
+    /// Per domain: its partners with their spreads, both directions of every
+    /// `regulator-coupled-with` (the smaller spread where both name one).
+    let partners: [[VoltageCoupling]]
+    let levels: [VoltageLevels]
+    /// Domains with at least one partner, ascending.
+    let coupled: [Int]
+
+    func isCoupled(_ domain: Int) -> Bool { !partners[domain].isEmpty }
+
+    /// `couplings[d]`: the partners domain `d`'s regulator names; `levels[d]` its levels.
+    init(couplings: [[VoltageCoupling]], levels: [VoltageLevels]) {
+        self.levels = levels
+        var partners = Array(repeating: [VoltageCoupling](), count: levels.count)
+        func couple(_ domain: Int, _ partner: Int, _ spread: Int32) {
+            if let existing = partners[domain].firstIndex(where: { Int($0.partner) == partner }) {
+                partners[domain][existing].maxSpread = Swift.min(partners[domain][existing].maxSpread, spread)
+            } else {
+                partners[domain].append(VoltageCoupling(partner: UInt32(partner), maxSpread: spread))
+            }
+        }
+        for (domain, named) in couplings.enumerated() where domain < levels.count {
+            for coupling in named where Int(coupling.partner) < levels.count && Int(coupling.partner) != domain {
+                couple(domain, Int(coupling.partner), Swift.max(coupling.maxSpread, 0))
+                couple(Int(coupling.partner), domain, Swift.max(coupling.maxSpread, 0))
+            }
+        }
+        self.partners = partners
+        coupled = partners.indices.filter { !partners[$0].isEmpty }
+    }
+
+    /// Whether `domain` may settle at `level`: within the spread of every partner's level.
+    func allows(_ level: Int32, domain: Int, _ arbiter: HighestRequestArbiter<Int32>) -> Bool {
+        for coupling in partners[domain] {
+            let partnerLevel = Int64(arbiter.value[Int(coupling.partner)])
+            guard abs(Int64(level) - partnerLevel) <= Int64(coupling.maxSpread) else { return false }
+        }
+        return true
+    }
+
+    /// Settles every coupled domain at the lowest levels that keep each pair
+    /// within its spread: each starts at its demand (highest request, else its
+    /// initial level) and is raised to the lowest described level within the
+    /// spread below a partner's, round by round until nothing moves (levels
+    /// only rise, so it ends). `report` gets each domain whose level changed.
+    func settle(_ arbiter: inout HighestRequestArbiter<Int32>, report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
+        guard !coupled.isEmpty else { return }
+        for domain in coupled { arbiter.setFloor(nil, resource: domain) }
+        var moved = true
+        var rounds = 0
+        while moved && rounds <= coupled.count {
+            moved = false
+            rounds += 1
+            for domain in coupled {
+                var wanted: Int32?
+                for coupling in partners[domain] {
+                    let partner = Int(coupling.partner)
+                    let partnerLevel = Swift.max(arbiter.demand(resource: partner), arbiter.floor(resource: partner) ?? Int32.min)
+                    guard let level = levels[domain].lowestLevel(atLeast: Int64(partnerLevel) - Int64(coupling.maxSpread)) else { continue }
+                    wanted = Swift.max(wanted ?? level, level)
+                }
+                if let wanted, wanted > (arbiter.floor(resource: domain) ?? Int32.min) {
+                    arbiter.setFloor(wanted, resource: domain)
+                    moved = true
+                }
+            }
+        }
+        for domain in coupled {
+            if let change = arbiter.resettle(resource: domain) { report(domain, change) }
+        }
     }
 }

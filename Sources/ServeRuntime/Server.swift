@@ -1,6 +1,7 @@
 import BackendModel
 import Dispatch
 import Foundation
+import LinuxIO
 import Logging
 import ResourceTables
 import SCMIPlatform
@@ -28,20 +29,25 @@ public final class Server: @unchecked Sendable {
     }
 
     public let blobPath: String
+    /// The overlays (and include directories) applied to the blob, re-read on reload too.
+    public let sources: BlobSources
     private let logger: Logger
     private let trace: Bool
     /// The platform new connections get. A reload with a clean blob swaps it.
     private let current: Mutex<SCMIPlatform>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
     private var controlServer: ControlServer?
-    private var signalSources: [DispatchSourceSignal] = []
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
+    /// Tells systemd (when it started us) when serve is ready, reloading and stopping.
+    private let notifier: ServiceNotifier?
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger, trace: Bool = false, notifier: ServiceNotifier? = nil) {
         self.blobPath = blobPath
+        self.sources = sources
         self.logger = logger
         self.trace = trace
+        self.notifier = notifier
         current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
     }
 
@@ -62,24 +68,43 @@ public final class Server: @unchecked Sendable {
         return platform
     }
 
-    /// Listens on each binding's socket and, with `controlPath`, on the control socket.
-    public func start(bindings: [Binding], controlPath: String?) throws {
+    /// Listens on each binding's socket and, with `controlPath`, on the control socket,
+    /// every socket file with `access` (mode, group, owner) from before it listens. Once all
+    /// listen, tells systemd the service is ready. A socket that cannot be created is an
+    /// error naming its path (the sockets made so far are removed by `stop()`).
+    public func start(bindings: [Binding], controlPath: String?, access: SocketAccess? = nil) throws {
         for (agent, path) in bindings {
             let agentName = agent.name
-            let backend = try VhostUserBackend(
-                socketPath: path,
-                device: SCMIVirtioDevice.description,
-                logger: logger,
-                makeHandler: { [self] in makeHandler(agentName: agentName) }
-            )
+            let backend: VhostUserBackend
+            do {
+                backend = try VhostUserBackend(
+                    socketPath: path,
+                    access: access,
+                    device: SCMIVirtioDevice.description,
+                    logger: logger,
+                    makeHandler: { [self] in makeHandler(agentName: agentName) }
+                )
+            } catch {
+                throw SocketSetupError.listening(path, error)
+            }
             try backend.start()
             listeners.append((agentName, path, backend))
             logger.info("agent \(agent.id) \(agentName): listening on \(path)")
         }
         if let controlPath {
-            controlServer = try ControlServer(path: controlPath, logger: logger) { [self] in statusReport() }
+            do {
+                controlServer = try ControlServer(path: controlPath, access: access, logger: logger) { [self] in statusReport() }
+            } catch {
+                throw SocketSetupError.listening(controlPath, error)
+            }
             logger.info("control socket: \(controlPath)")
         }
+        notifier?.ready(status: readiness)
+    }
+
+    /// What `systemctl status` shows while serving.
+    private var readiness: String {
+        "serving \(listeners.count) agent socket\(listeners.count == 1 ? "" : "s") from \(blobPath)"
     }
 
     /// A new frontend connected to `agentName`'s socket.
@@ -106,21 +131,46 @@ public final class Server: @unchecked Sendable {
         )
     }
 
-    /// Until SIGINT or SIGTERM (then `stop()`); SIGHUP calls `reload()`.
+    /// The signals `waitForSignals` answers.
+    private static let controlSignals = [SIGINT, SIGTERM, SIGHUP]
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread, and so in every
+    /// thread started after it (threads inherit the mask). Call first thing, before
+    /// any thread exists: a signal sent any time after that stays pending until
+    /// `waitForSignals` takes it, where a handler installed later could lose one
+    /// sent in between (a test or systemd stopping serve right after its sockets
+    /// appear), and no worker thread can be the one that receives it.
+    public static func holdControlSignals() {
+        var set = Server.signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    private static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signalNumber in controlSignals { sigaddset(&set, signalNumber) }
+        return set
+    }
+
+    /// Until SIGINT or SIGTERM (then `stop()`), or until `stop()` is called
+    /// elsewhere; SIGHUP calls `reload()`. Takes the signals `holdControlSignals()`
+    /// blocked with sigtimedwait on this thread; the one-second timeout only bounds
+    /// how long a `stop()` from another thread goes unnoticed here.
     public func waitForSignals() {
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in
-                if signalNumber == SIGHUP {
-                    reload()
-                } else {
-                    logger.info("signal \(signalNumber): stopping")
-                    stop()
-                }
+        Server.holdControlSignals()
+        var set = Server.signalSet()
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while !stopped.withLock({ $0 }) {
+            let signalNumber = sigtimedwait(&set, nil, &timeout)
+            switch signalNumber {
+            case SIGHUP:
+                reload()
+            case SIGINT, SIGTERM:
+                logger.info("signal \(signalNumber): stopping")
+                stop()
+            default:
+                continue  // timeout (EAGAIN) or EINTR
             }
-            source.resume()
-            signalSources.append(source)
         }
         finished.wait()
     }
@@ -129,24 +179,37 @@ public final class Server: @unchecked Sendable {
     /// Only the first call does anything.
     public func stop() {
         guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
+        notifier?.stopping()
         for listener in listeners { listener.backend.stop() }
         controlServer?.stop()
         finished.signal()
     }
 
-    /// Re-reads the blob: a clean one becomes the model of connections made from now on;
+    /// Re-reads the blob and its overlays: a clean result becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
     @discardableResult
     public func reload() -> ReloadOutcome {
-        let result = BackendChecker.check(blobAt: blobPath)
+        notifier?.reloading()
+        let result = BackendChecker.check(blobAt: blobPath, sources: sources)
         guard let tables = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
+            notifier?.ready(status: readiness + " (the reload failed check; old model kept)")
             return .keptOldModel(errors: errors)
         }
+        logWarnings(result.diagnostics)
         current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
+        notifier?.ready(status: readiness)
         return .reloaded
+    }
+
+    /// `check`'s warnings about the blob being served, one log line each: at start and after
+    /// a reload, so that an operator sees in the journal what `check` would have said.
+    public func logWarnings(_ diagnostics: [Diagnostic]) {
+        for diagnostic in diagnostics where diagnostic.severity == .warning {
+            logger.warning("check: \(diagnostic.rendered)")
+        }
     }
 }
 

@@ -11,20 +11,22 @@ struct GuestDTSI: ParsableCommand {
     @Argument(help: "The blob (.dtb) or devicetree source (.dts).")
     var blob: String
 
+    @OptionGroup var sources: SourceOptions
+
     @Option(help: "The agent (arm,scmi-agent-name, or its id); required when the blob declares several.")
     var agent: String?
 
     func run() throws {
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables else {
             for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
             printError(result.diagnostics.summary)
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
-        let names = tables.agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")
+        let names = tables.agentList
         let chosen: AgentEntry
         if let agent {
-            guard let match = tables.agents.first(where: { $0.name == agent || String($0.id) == agent }) else {
+            guard let match = tables.agent(agent) else {
                 throw ValidationError("no agent '\(agent)' in \(blob); its agents: \(names)")
             }
             chosen = match

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BackendModel
 import Foundation
+import LinuxIO
 import Logging
 import ResourceTables
 import ServeRuntime
@@ -13,26 +14,41 @@ struct Serve: ParsableCommand {
             One listening Unix socket per agent. QEMU connects with
               -object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem
               -chardev socket,id=scmi0,path=SOCKET -device vhost-user-scmi-pci,chardev=scmi0
-            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob for new connections.
+            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob and its overlays for new connections.
+            Every socket is created with --socket-mode (default 0660: its owner and group may
+            connect) and, when given, --socket-group and --socket-owner. A missing --socket-dir
+            is created (its parent must exist), open only to whom the sockets let in.
+            Under systemd (Type=notify) serve says READY=1 once every socket listens.
             """
     )
 
     @Argument(help: "The devicetree blob (.dtb, or .dts when dtc is installed).")
     var blob: String
 
+    @OptionGroup var sources: SourceOptions
+
     @Option(help: "Listen on this socket for one agent (the only agent, or the one named by --agent).")
     var socket: String?
 
-    @Option(name: .customLong("socket-dir"), help: "Listen on DIR/<agent-name>.sock for every declared agent.")
+    @Option(name: .customLong("socket-dir"), help: "Listen on DIR/<agent-name>.sock for every declared agent (and DIR/control).")
     var socketDirectory: String?
 
-    @Option(help: "The agent served on --socket, by name.")
+    @Option(help: "The agent served on --socket, by name or id.")
     var agent: String?
+
+    @Option(name: .customLong("socket-mode"), help: "Permission bits of every socket, in octal: who may connect.")
+    var socketMode: String = "0660"
+
+    @Option(name: .customLong("socket-group"), help: "Group of every socket (a name or a gid), e.g. the group QEMU runs in.")
+    var socketGroup: String?
+
+    @Option(name: .customLong("socket-owner"), help: "Owner of every socket (a name or a uid); needs root.")
+    var socketOwner: String?
 
     @Flag(help: "Log every SCMI message and every change of physical state.")
     var trace = false
 
-    @Option(help: "Unix socket where `scmi-dt status --control PATH` can ask for the state.")
+    @Option(help: "Unix socket where `scmi-dt status --control PATH` can ask for the state (default with --socket-dir: DIR/control).")
     var control: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
@@ -50,7 +66,13 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// The control socket: --control, else the one beside the agents' sockets of --socket-dir.
+    var controlPath: String? { control ?? socketDirectory.map(ControlSocket.path(inSocketDirectory:)) }
+
     func run() throws {
+        // Before any thread exists: SIGINT, SIGTERM and SIGHUP wait, pending, for
+        // Server.waitForSignals (none lost while serve starts).
+        Server.holdControlSignals()
         // Nothing serve writes to (control clients, frontends' call fds, a closed stderr
         // pipe) may end the process: each such write fails with EPIPE instead.
         signal(SIGPIPE, SIG_IGN)
@@ -62,7 +84,7 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables, !result.hasErrors else {
             for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
@@ -70,8 +92,19 @@ struct Serve: ParsableCommand {
         }
 
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace)
-        try server.start(bindings: bindings, controlPath: control)
+        let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace, notifier: ServiceNotifier(logger: logger))
+        server.logWarnings(result.diagnostics)
+        do {
+            let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
+            if let socketDirectory, try SocketDirectory.prepare(socketDirectory, access: access) {
+                logger.info("created the socket directory \(socketDirectory)")
+            }
+            try server.start(bindings: bindings, controlPath: controlPath, access: access)
+        } catch {
+            server.stop()
+            FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         server.waitForSignals()
     }
 
@@ -79,8 +112,8 @@ struct Serve: ParsableCommand {
     private func socketBindings(for tables: PlatformTables) throws -> [Server.Binding] {
         if let socket {
             if let agent {
-                guard let entry = tables.agents.first(where: { $0.name == agent }) else {
-                    throw ValidationError("no agent named '\(agent)'; declared: \(tables.agents.map(\.name).joined(separator: ", "))")
+                guard let entry = tables.agent(agent) else {
+                    throw ValidationError("no agent '\(agent)' in \(blob); its agents: \(tables.agentList)")
                 }
                 return [(entry, socket)]
             }
