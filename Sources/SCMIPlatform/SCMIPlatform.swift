@@ -22,6 +22,9 @@ public final class SCMIPlatform: Sendable {
     /// Allocated here, freed in deinit; its state only under `state`'s lock.
     nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
     let onPhysicalChange: (@Sendable (PhysicalChange) -> Void)?
+    /// Told, in words, when the host fails the platform (a sensor's file
+    /// cannot be read, and when it reads again): one line per cause.
+    let onHostFault: (@Sendable (String) -> Void)?
     /// Applies decided changes (HostInterface.swift).
     let host: any HostInterface
     /// Held from deciding a change to committing or rolling it back, so that
@@ -33,8 +36,11 @@ public final class SCMIPlatform: Sendable {
     /// order the changes happen. It is called while changes are held back
     /// (not with the state lock), so it must not change this platform's state
     /// (a session's handle()); logging a line is what it is for.
+    /// `onHostFault` gets a line for each host failure that starts (serve logs it).
     public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
-                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
+                onHostFault: (@Sendable (String) -> Void)? = nil) {
+        self.onHostFault = onHostFault
         self.host = host
         self.catalog = Catalog(tables: tables)
         self.state = Mutex(SharedState(catalog: catalog))
@@ -84,6 +90,10 @@ public final class SCMIPlatform: Sendable {
 
     func report(_ change: PhysicalChange) {
         onPhysicalChange?(change)
+    }
+
+    func reportHostFault(_ line: String) {
+        onHostFault?(line)
     }
 }
 
