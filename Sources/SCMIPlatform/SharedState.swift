@@ -13,11 +13,15 @@ struct SharedState: Sendable {
     /// Protocol mask (protocolBit) per (agent, device).
     var permissions: [UInt32]
 
+    /// Who subscribed to which notification (Notifications.swift).
+    var subscriptions: Subscriptions
+
     /// Nobody has asked for anything (docs/serve.md §4): the devicetree's permissions.
-    init(catalog: Catalog) {
+    init(catalog: Catalog, subscriptions: Subscriptions) {
         agentCount = catalog.agents.count
         deviceCount = catalog.devices.count
         permissions = catalog.agents.flatMap(\.initialPermissions)
+        self.subscriptions = subscriptions
     }
 
     // MARK: Permissions

@@ -63,6 +63,8 @@ enum VoltageProtocol: ResourceModel {
     static func release(_ domain: Resource) { domain.described.release() }
 
     static let attributeExtendedName: UInt32 = 1 << 30
+    /// Asynchronous VOLTAGE_LEVEL_SET (with P2A).
+    static let attributeAsyncLevelSet: UInt32 = 1 << 31
 
     /// Architectural modes of VOLTAGE_CONFIG_SET / GET.
     static let modeOff: UInt32 = 0x0
@@ -93,11 +95,14 @@ extension AgentSession {
 
     fileprivate var domains: UnsafeBufferPointer<VoltageProtocol.Resource> { resources(VoltageProtocol.self) }
 
-    /// +4 attributes (bit 30: the name is longer than 15 bytes; no async), +8 name[16].
+    /// +4 attributes (bit 30: the name is longer than 15 bytes; bit 31: async
+    /// level set, with P2A), +8 name[16].
     fileprivate func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let names = domains[index].names
-        reply.append(names.isExtended ? VoltageProtocol.attributeExtendedName : 0)
+        var attributes = names.isExtended ? VoltageProtocol.attributeExtendedName : 0
+        if deliversDelayedResponses { attributes |= VoltageProtocol.attributeAsyncLevelSet }
+        reply.append(attributes)
         reply.appendName(names.short, .short)
         return .success
     }
@@ -136,18 +141,22 @@ extension AgentSession {
     }
 
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
-    /// highest request among agents wins.
+    /// highest request among agents wins. Asynchronous (with P2A only): done
+    /// at once as well, then VOLTAGE_LEVEL_SET_COMPLETE {domain_id, physical
+    /// level} follows on the eventq; BUSY while 16 such responses wait.
     fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let level = payload.int32(2)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
-        return change(VoltageProtocol.self) { state, shared in
+        let isAsync = flags & VoltageProtocol.flagAsync != 0
+        let status = change(VoltageProtocol.self) { state, shared in
             guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
             guard flags & ~VoltageProtocol.flagAsync == 0 else { return (.invalidParameters, index, nil) }
-            // Asynchronous ends in a delayed response on the eventq, which is
-            // not offered (docs/protocol.md §15): NOT_SUPPORTED.
-            guard flags & VoltageProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
+            // Asynchronous ends in a delayed response on the eventq: without
+            // P2A NOT_SUPPORTED (docs/protocol.md §15).
+            guard !isAsync || deliversDelayedResponses else { return (.notSupported, index, nil) }
+            guard !isAsync || asyncSlotFree else { return (.busy, index, nil) }
             switch VoltageProtocol.check(level, in: domain.pointee.described) {
             case .outOfRange: return (.outOfRange, index, nil)
             case .offGrid: return (.invalidParameters, index, nil)
@@ -157,6 +166,14 @@ extension AgentSession {
         } undo: { state, resource in
             state.value.undoLastRequest(resource: resource)
         }
+        if isAsync, status.isSuccess {
+            let physical = platform.state.withLock { state(VoltageProtocol.self, &$0).pointee.value.value[index] }
+            sendDelayedResponse(.success) { message in
+                message.append(UInt32(index))
+                message.append(physical)
+            }
+        }
+        return status
     }
 
     /// The physical (arbitrated) level.
