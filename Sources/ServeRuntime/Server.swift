@@ -88,7 +88,13 @@ public final class Server: @unchecked Sendable {
             let session = platform.makeSession(agentID: agent.id, transport: SCMIVirtioDevice.transportCapabilities)
         {
             logger.info("agent \(agent.id) \(agentName): frontend connected")
-            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
+            // Where its notifications and delayed responses wait for eventq
+            // buffers; without one (no eventfd left) P2A is not negotiated.
+            var outbox: SCMIOutbox?
+            do { outbox = try SCMIOutbox() } catch {
+                logger.error("agent \(agent.id) \(agentName): no notifications on this connection: \(error)")
+            }
+            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace, outbox: outbox)
         }
         // Only possible after a reload dropped this agent: every command is answered NOT_SUPPORTED.
         logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED for every command")
