@@ -104,10 +104,15 @@ public final class Server: @unchecked Sendable {
     /// What the control socket answers: the blob, the current platform, every listener.
     public func statusReport() -> StatusReport {
         let platform = current.withLock { $0 }
+        let delivery = platform.eventDelivery()
+        let agentIDs = Dictionary(platform.tables.agents.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
         return StatusReport(
             blob: blobPath,
             platform: platform.snapshot(),
-            connections: listeners.map { ConnectionReport(agent: $0.agentName, status: $0.backend.status) }
+            connections: listeners.map { listener in
+                let events = agentIDs[listener.agentName].flatMap { id in delivery.first { $0.agentID == id } }
+                return ConnectionReport(agent: listener.agentName, status: listener.backend.status, events: events.map(EventsReport.init))
+            }
         )
     }
 
