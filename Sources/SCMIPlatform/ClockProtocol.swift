@@ -199,13 +199,7 @@ extension AgentSession {
                 message.append(requested)
             }
         }
-        if wantsDelayedResponse, status.isSuccess {
-            let physical = platform.state.withLock { state(ClockProtocol.self, &$0).pointee.value.value[index] }
-            sendDelayedResponse(.success) { message in
-                message.append(UInt32(index))
-                message.append(physical)
-            }
-        }
+        if wantsDelayedResponse, status.isSuccess { sendValueCompletion(ClockProtocol.self, index) { $0.append($1) } }
         return status
     }
 

@@ -337,6 +337,21 @@ extension AgentSession {
     }
 }
 
+extension AgentSession {
+    /// The delayed response of an asynchronous SET of a switched-and-set
+    /// resource (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE):
+    /// SUCCESS, {resource id, its physical value as `append` writes it}.
+    func sendValueCompletion<Model: ResourceModel, Value>(
+        _ model: Model.Type, _ index: Int, _ append: (inout PlatformMessage, Value) -> Void
+    ) where Model.State == SwitchedValueState<Value> {
+        let physical = platform.state.withLock { state(model, &$0).pointee.value.value[index] }
+        sendDelayedResponse(.success) { message in
+            message.append(UInt32(index))
+            append(&message, physical)
+        }
+    }
+}
+
 extension SCMIPlatform {
     /// Drops every subscription of `agent` (its connection ended or lost P2A).
     func clearSubscriptions(agent: Int) {

@@ -166,13 +166,7 @@ extension AgentSession {
         } undo: { state, resource in
             state.value.undoLastRequest(resource: resource)
         }
-        if isAsync, status.isSuccess {
-            let physical = platform.state.withLock { state(VoltageProtocol.self, &$0).pointee.value.value[index] }
-            sendDelayedResponse(.success) { message in
-                message.append(UInt32(index))
-                message.append(physical)
-            }
-        }
+        if isAsync, status.isSuccess { sendValueCompletion(VoltageProtocol.self, index) { $0.append($1) } }
         return status
     }
 
