@@ -12,10 +12,12 @@ public final class AgentSession: @unchecked Sendable {
     let info: AgentInfo
     /// What this session's transport can carry; changed by useTransport
     /// (Notifications.swift) when the connection negotiates, never while a
-    /// message is handled.
-    public internal(set) var transport: TransportCapabilities
+    /// message is handled. Both fields are read or written on every message
+    /// by the one thread that drives the session, so the run-time
+    /// exclusivity check (a call per access) buys nothing.
+    @exclusivity(unchecked) public internal(set) var transport: TransportCapabilities
     /// The header of the command being handled (for its delayed response).
-    private(set) var currentHeader = MessageHeader(rawValue: 0)
+    @exclusivity(unchecked) private(set) var currentHeader = MessageHeader(rawValue: 0)
     /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
     /// two fields instead of two globals.
     private let units: UnsafeBufferPointer<ProtocolUnit>
