@@ -62,10 +62,11 @@ extension SCMIClient {
         try call(ClockMessage.rateGet, parameters: [id]).uint64(0)
     }
 
-    /// Asks for `rate` (synchronously), rounded as `rounding` says.
-    public func rateSet(_ id: UInt32, rate: UInt64, rounding: RateRounding = .down) throws {
+    /// Asks for `rate`, rounded as `rounding` says; `asynchronous` sets flag
+    /// bit 0 (the platform then sends CLOCK_RATE_SET_COMPLETE on the eventq).
+    public func rateSet(_ id: UInt32, rate: UInt64, rounding: RateRounding = .down, asynchronous: Bool = false) throws {
         _ = try call(ClockMessage.rateSet, parameters: [
-            rounding.flags, id, UInt32(truncatingIfNeeded: rate), UInt32(truncatingIfNeeded: rate >> 32),
+            rounding.flags | (asynchronous ? 1 : 0), id, UInt32(truncatingIfNeeded: rate), UInt32(truncatingIfNeeded: rate >> 32),
         ])
     }
 

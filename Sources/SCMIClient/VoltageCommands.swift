@@ -42,9 +42,10 @@ extension SCMIClient {
         try call(VoltageMessage.levelGet, parameters: [id]).int32(0)
     }
 
-    /// Asks for `microvolts`, synchronously.
-    public func levelSet(_ id: UInt32, microvolts: Int32) throws {
-        _ = try call(VoltageMessage.levelSet, parameters: [id, 0, UInt32(bitPattern: microvolts)])
+    /// Asks for `microvolts`; `asynchronous` sets flag bit 0 (the platform
+    /// then sends VOLTAGE_LEVEL_SET_COMPLETE on the eventq).
+    public func levelSet(_ id: UInt32, microvolts: Int32, asynchronous: Bool = false) throws {
+        _ = try call(VoltageMessage.levelSet, parameters: [id, asynchronous ? 1 : 0, UInt32(bitPattern: microvolts)])
     }
 
     /// VOLTAGE_CONFIG_SET with the architectural ON mode (0x7).

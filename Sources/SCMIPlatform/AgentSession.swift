@@ -10,8 +10,14 @@ public final class AgentSession: @unchecked Sendable {
     /// Index of the agent in the catalog and in the shared state's rows.
     let agent: Int
     let info: AgentInfo
-    /// What this session's transport can carry.
-    public let transport: TransportCapabilities
+    /// What this session's transport can carry; changed by useTransport
+    /// (Notifications.swift) when the connection negotiates, never while a
+    /// message is handled. Both fields are read or written on every message
+    /// by the one thread that drives the session, so the run-time
+    /// exclusivity check (a call per access) buys nothing.
+    @exclusivity(unchecked) public internal(set) var transport: TransportCapabilities
+    /// The header of the command being handled (for its delayed response).
+    @exclusivity(unchecked) private(set) var currentHeader = MessageHeader(rawValue: 0)
     /// SCMIPlatform.units and .unitIndex (immutable, never freed), kept here so that dispatch reads
     /// two fields instead of two globals.
     private let units: UnsafeBufferPointer<ProtocolUnit>
@@ -52,15 +58,20 @@ public final class AgentSession: @unchecked Sendable {
             status = .protocolError
         } else {
             let payload = Payload(bytes: UnsafeRawBufferPointer(rebasing: request[4...]))
+            currentHeader = header
             status = dispatch(header, payload, &reply)
         }
         let (length, final) = reply.finish(header: header, status: status)
         return MessageOutcome(responseLength: length, header: header, status: final)
     }
 
-    /// The agent went away: withdraw every request it holds and recompute the
-    /// physical state at once. Its permissions stay as they are.
+    /// The agent went away: its subscriptions and waiting messages go (its
+    /// sink is let go), then every request it holds is withdrawn and the
+    /// physical state recomputed at once, the changes notified to the other
+    /// agents. Its permissions stay as they are.
     public func end() {
+        platform.sinks[agent].sink.withLock { $0 = nil }
+        platform.clearSubscriptions(agent: agent)
         platform.withdrawRequests(agent: agent, cause: .disconnect)
     }
 

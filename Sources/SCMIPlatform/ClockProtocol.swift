@@ -7,12 +7,13 @@ enum ClockProtocol: ResourceModel {
     static let id = ProtocolID.clock
     static let version: UInt32 = 0x30000
 
-    /// 0x0–0x8 and CONFIG_GET; not the notify, parent or permission commands.
+    /// 0x0–0x8 and CONFIG_GET, and with P2A the two notify commands; not the
+    /// parent or permission commands.
     static let unit = ProtocolUnit(
         id, version: version,
-        // Bits 15:0 clocks, 23:16 max pending async rate changes: 0, since a
-        // delayed response would need the eventq (docs/protocol.md §15).
-        attributes: { session, _, reply in session.resourceCount(ClockProtocol.self, &reply) },
+        // Bits 15:0 clocks, 23:16 max pending async rate changes: 16 with P2A,
+        // else 0, since a delayed response needs the eventq (docs/protocol.md §15).
+        attributes: { session, _, reply in session.resourceCount(ClockProtocol.self, &reply, reportsPendingAsync: true) },
         messages: [
             .handle(ClockMessage.attributes, size: .exactly(4)) { $0.clockAttributes($1, &$2) },
             .handle(ClockMessage.describeRates, size: .exactly(8)) { $0.describe(ClockProtocol.self, $1, &$2) },
@@ -21,10 +22,6 @@ enum ClockProtocol: ResourceModel {
             .handle(ClockMessage.configSet, size: .either(8, 12)) { session, payload, _ in session.clockConfigSet(payload) },
             .handle(ClockMessage.nameGet, size: .exactly(4)) { $0.nameGet(ClockProtocol.self, $1, &$2) },
             .handle(ClockMessage.configGet, size: .exactly(8)) { $0.clockConfigGet($1, &$2) },
-            // Notifications travel on the eventq, which is not offered: the
-            // virtio spec requires NOT_SUPPORTED (docs/protocol.md §15).
-            .notSupported(ClockMessage.rateNotify),
-            .notSupported(ClockMessage.rateChangeRequestedNotify),
             // No clock advertises parents (CLOCK_ATTRIBUTES bit 28 = 0).
             .notSupported(ClockMessage.possibleParentsGet),
             .notSupported(ClockMessage.parentSet),
@@ -36,7 +33,25 @@ enum ClockProtocol: ResourceModel {
             // them, and a clock the agent may not use answers DENIED per command.
             .notSupported(ClockMessage.getPermissions),
         ],
-        resources: ResourceHooks(ClockProtocol.self))
+        resources: ResourceHooks(ClockProtocol.self),
+        events: events,
+        subscribe: { session, event, payload in session.subscribe(ClockProtocol.self, event: event, payload) })
+
+    /// CLOCK_RATE_CHANGED {agent, clock_id, rate_low, rate_high} to every
+    /// subscriber when the physical rate changes (the withdrawing agent on a
+    /// disconnect); CLOCK_RATE_CHANGE_REQUESTED {agent, clock_id, rate} to the
+    /// other subscribers whenever an agent's rate request stands (sent by rateSet).
+    static let events = [
+        NotificationEvent(ClockNotification.rateChanged, subscribedBy: ClockMessage.rateNotify, to: .everyone) { change, message in
+            guard case .value(_, let rate) = change.what else { return false }
+            message.append(change.agent)
+            message.append(change.resource)
+            message.append(UInt64(rate))
+            return true
+        },
+        NotificationEvent(ClockNotification.rateChangeRequested, subscribedBy: ClockMessage.rateChangeRequestedNotify, to: .others),
+    ]
+    static let rateChangeRequestedEvent = 1
 
     // MARK: The unit's resources
 
@@ -79,6 +94,9 @@ enum ClockProtocol: ResourceModel {
     /// CLOCK_ATTRIBUTES bits.
     static let attributeEnabled: UInt32 = 1 << 0
     static let attributeExtendedName: UInt32 = 1 << 29
+    /// Rate-change-requested and rate-changed notifications (with P2A).
+    static let attributeRateChangeRequestedNotifications: UInt32 = 1 << 30
+    static let attributeRateChangedNotifications: UInt32 = 1 << 31
 
     /// CLOCK_RATE_SET flags.
     static let flagAsync: UInt32 = 1 << 0
@@ -133,6 +151,9 @@ extension AgentSession {
         let on = platform.state.withLock { state(ClockProtocol.self, &$0).pointee.enable.request(resource: index, agent: agent) == .on }
         var attributes: UInt32 = on ? ClockProtocol.attributeEnabled : 0
         if names.isExtended { attributes |= ClockProtocol.attributeExtendedName }
+        if deliversNotifications {
+            attributes |= ClockProtocol.attributeRateChangedNotifications | ClockProtocol.attributeRateChangeRequestedNotifications
+        }
         reply.append(attributes)
         reply.appendName(names.short, .short)
         reply.append(UInt32(0))
@@ -141,28 +162,45 @@ extension AgentSession {
 
     /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
     /// ask for up (bit 2) or nearest (bit 3, "auto"); this agent's request is
-    /// then arbitrated with the others' (the highest wins).
+    /// then arbitrated with the others' (the highest wins). Asynchronous (bit
+    /// 0, with P2A only): done at once as well, then CLOCK_RATE_SET_COMPLETE
+    /// {clock_id, physical rate} follows on the eventq unless bit 1 waives it;
+    /// BUSY while 16 such responses wait.
     fileprivate func rateSet(_ payload: Payload) -> SCMIStatus {
         guard let index = clockIndex(payload.word(1)) else { return .notFound }
         let flags = payload.word(0)
         let rate = payload.uint64(lowWord: 2)
         let clock = clocks.baseAddress.unsafelyUnwrapped + index
-        return change(ClockProtocol.self) { state, shared in
+        let isAsync = flags & ClockProtocol.flagAsync != 0
+        let wantsDelayedResponse = isAsync && flags & ClockProtocol.flagIgnoreDelayedResponse == 0
+        var requested: UInt64 = 0
+        let status = change(ClockProtocol.self) { state, shared in
             guard mayUse(shared, ClockProtocol.id, holders: clock.pointee.devices) else { return (.denied, index, nil) }
             guard flags & ~UInt32(0xF) == 0 else { return (.invalidParameters, index, nil) }
             // An asynchronous change ends in a delayed response on the eventq;
             // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
             // spec requires NOT_SUPPORTED (docs/protocol.md §15). PROTOCOL_ATTRIBUTES
-            // says 0 pending async changes, so Linux never asks.
-            guard flags & ClockProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
+            // then says 0 pending async changes, so Linux never asks.
+            guard !isAsync || deliversDelayedResponses else { return (.notSupported, index, nil) }
+            guard !wantsDelayedResponse || asyncSlotFree else { return (.busy, index, nil) }
             let rounding: ClockProtocol.Rounding =
                 flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
                 : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
             guard let rounded = ClockProtocol.round(rate, in: clock.pointee.described, rounding) else { return (.outOfRange, index, nil) }
+            requested = rounded
             return (.success, index, state.value.request(rounded, resource: index, agent: agent).map(ClockProtocol.State.what))
         } undo: { state, resource in
             state.value.undoLastRequest(resource: resource)
+        } accepted: { resource in
+            platform.notify(event: eventIndex(ClockProtocol.self, ClockProtocol.rateChangeRequestedEvent),
+                            resource: resource, causing: agent) { message in
+                message.append(info.id)
+                message.append(UInt32(resource))
+                message.append(requested)
+            }
         }
+        if wantsDelayedResponse, status.isSuccess { sendValueCompletion(ClockProtocol.self, index) { $0.append($1) } }
+        return status
     }
 
     /// The physical rate (the arbitrated one), as two words.

@@ -27,22 +27,31 @@ extension AgentSession {
     /// host seam. `decide` runs under the state lock: it checks, records the
     /// agent's request and returns the status with the change of physical
     /// state, if any. A change is applied by the host; when the host refuses
-    /// it, `undo` (under the lock again) puts the request back.
+    /// it, `undo` (under the lock again) puts the request back. `accepted`
+    /// runs (without the state lock, still in order) when the request stands,
+    /// before the change's own notifications: a unit's request-time
+    /// notifications (CLOCK_RATE_CHANGE_REQUESTED) go there.
     @inline(__always)
     func change<Model: ResourceModel>(
         _ model: Model.Type,
         decide: (_ state: inout Model.State, _ shared: inout SharedState) -> (SCMIStatus, resource: Int, PhysicalChange.What?),
-        undo: (_ state: inout Model.State, _ resource: Int) -> Void
+        undo: (_ state: inout Model.State, _ resource: Int) -> Void,
+        accepted: (_ resource: Int) -> Void = { _ in }
     ) -> SCMIStatus {
         platform.hostLock.withLock { _ in
             let (status, resource, what) = platform.state.withLock { locked in
                 decide(&state(model, &locked).pointee, &locked)
             }
-            guard let what else { return status }
+            guard let what else {
+                if status.isSuccess { accepted(resource) }
+                return status
+            }
             let change = PhysicalChange(Model.id, resource: UInt32(resource), what, agent: info.id, cause: .request)
             let applied = platform.host.apply(change)
             if applied.isSuccess {
+                accepted(resource)
                 platform.report(change)
+                platform.notify(change)
             } else {
                 platform.state.withLock { locked in undo(&state(model, &locked).pointee, resource) }
             }
@@ -74,6 +83,7 @@ extension SCMIPlatform {
                 // reset); the host's failure is what the trace shows.
                 _ = host.apply(change)
                 report(change)
+                notify(change)
             }
         }
     }

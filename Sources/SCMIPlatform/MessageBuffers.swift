@@ -245,8 +245,13 @@ extension AgentSession {
     }
 
     /// PROTOCOL_ATTRIBUTES' resource count in bits 15:0 (CLOCK, VOLTAGE, …).
-    func resourceCount<Model: ResourceModel>(_ model: Model.Type, _ reply: inout Reply) -> SCMIStatus {
-        reply.append(UInt32(min(resources(model).count, 0xFFFF)))
+    /// Bits 15:0 the resource count; with `reportsPendingAsync` (clock,
+    /// sensor), bits 23:16 the asynchronous commands an agent may have
+    /// pending: SCMIPlatform.maxPendingAsync with P2A, else 0.
+    func resourceCount<Model: ResourceModel>(_ model: Model.Type, _ reply: inout Reply, reportsPendingAsync: Bool = false) -> SCMIStatus {
+        var word = UInt32(min(resources(model).count, 0xFFFF))
+        if reportsPendingAsync, deliversDelayedResponses { word |= UInt32(SCMIPlatform.maxPendingAsync) << 16 }
+        reply.append(word)
         return .success
     }
 

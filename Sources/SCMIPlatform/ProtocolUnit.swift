@@ -16,6 +16,10 @@
 /// Answers one message: the session, the parameters, the reply being built.
 typealias MessageHandler = @Sendable (AgentSession, Payload, inout Reply) -> SCMIStatus
 
+/// Answers a *_NOTIFY command: the session, the event's position among its
+/// unit's events, the parameters.
+typealias SubscribeHandler = @Sendable (AgentSession, Int, Payload) -> SCMIStatus
+
 /// The parameter bytes a message must carry; any other count is PROTOCOL_ERROR.
 enum PayloadSize: Sendable {
     case exactly(Int)
@@ -42,6 +46,10 @@ struct MessageEntry: Sendable {
         /// PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND for it.
         case notSupported
         case handled
+        /// A *_NOTIFY command (derived from the unit's events): with P2A it
+        /// subscribes to event `event` of the unit, else NOT_SUPPORTED and
+        /// PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND.
+        case subscribe
     }
 
     let messageID: UInt8
@@ -49,6 +57,8 @@ struct MessageEntry: Sendable {
     let size: PayloadSize
     /// Called only for `.handled`.
     let handler: MessageHandler
+    /// For `.subscribe`: the position of its event among the unit's events.
+    var event: Int = 0
 
     /// A message this platform implements.
     static func handle<Message: SCMIMessage>(_ message: Message, size: PayloadSize, _ handler: @escaping MessageHandler) -> MessageEntry {
@@ -64,7 +74,7 @@ struct MessageEntry: Sendable {
     /// A gap in the built table.
     static let undefined = MessageEntry(messageID: 0, kind: .undefined, size: .any, handler: unreachable)
 
-    private static let unreachable: MessageHandler = { _, _, _ in .notSupported }
+    static let unreachable: MessageHandler = { _, _, _ in .notSupported }
 }
 
 struct ProtocolUnit: @unchecked Sendable {
@@ -80,25 +90,45 @@ struct ProtocolUnit: @unchecked Sendable {
     /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
     /// and the three common messages.
     let implemented: UInt32
+    /// The *_NOTIFY commands, implemented only with P2A: added to
+    /// `implemented` when the session's transport delivers notifications.
+    let implementedWithP2A: UInt32
     /// For a protocol with resources: its catalog slice, state, withdrawal,
     /// snapshot rows and names (UnitResources.swift).
     let resources: ResourceHooks?
+    /// What it can notify (Notifications.swift); each event's *_NOTIFY
+    /// command joins the message table, handled by `subscribe`.
+    let events: [NotificationEvent]
+    /// Answers the *_NOTIFY commands of `events`.
+    let subscribe: SubscribeHandler?
 
     init(_ id: ProtocolID, version: UInt32, attributes: @escaping MessageHandler,
-         messages: [MessageEntry], resources: ResourceHooks? = nil) {
+         messages: [MessageEntry], resources: ResourceHooks? = nil,
+         events: [NotificationEvent] = [], subscribe: SubscribeHandler? = nil) {
         self.id = id
         self.version = version
         self.attributes = attributes
         self.resources = resources
-        var table = [MessageEntry](repeating: .undefined, count: Int(messages.map(\.messageID).max() ?? 2) + 1)
+        self.events = events
+        self.subscribe = subscribe
+        precondition(events.isEmpty || subscribe != nil, "protocol \(id.rawValue) has events but no subscribe handler")
+        let subscriptions = events.enumerated().map { position, event in
+            MessageEntry(messageID: event.notifyMessageID, kind: .subscribe, size: .exactly(8), handler: MessageEntry.unreachable, event: position)
+        }
+        let all = messages + subscriptions
+        var table = [MessageEntry](repeating: .undefined, count: Int(all.map(\.messageID).max() ?? 2) + 1)
         var implemented: UInt32 = 0x7
-        for entry in messages {
+        var implementedWithP2A: UInt32 = 0
+        for entry in all {
             precondition(entry.messageID > 2 && table[Int(entry.messageID)].kind == .undefined, "message table of protocol \(id.rawValue)")
             table[Int(entry.messageID)] = entry
-            if entry.kind == .handled, entry.messageID < 32 { implemented |= 1 << UInt32(entry.messageID) }
+            guard entry.messageID < 32 else { continue }
+            if entry.kind == .handled { implemented |= 1 << UInt32(entry.messageID) }
+            if entry.kind == .subscribe { implementedWithP2A |= 1 << UInt32(entry.messageID) }
         }
         self.messages = UnsafeBufferPointer(immortalCopyOf: table)
         self.implemented = implemented
+        self.implementedWithP2A = implementedWithP2A
     }
 
     /// Answers one message of protocol `unit` for `session`. Reads the unit
@@ -120,7 +150,8 @@ struct ProtocolUnit: @unchecked Sendable {
             // and scmi-tests expect).
             guard payload.count == 4 else { return .protocolError }
             let asked = payload.word(0)
-            guard asked < 32, unit.pointee.implemented & (1 << asked) != 0 else { return .notFound }
+            let implemented = unit.pointee.implemented | (session.deliversNotifications ? unit.pointee.implementedWithP2A : 0)
+            guard asked < 32, implemented & (1 << asked) != 0 else { return .notFound }
             reply.append(UInt32(0))
             return .success
         default:
@@ -132,6 +163,11 @@ struct ProtocolUnit: @unchecked Sendable {
             case .undefined: return .notFound
             case .notSupported: return .notSupported
             case .handled: break
+            case .subscribe:
+                // Without P2A whatever it carries (docs/protocol.md §15).
+                guard session.deliversNotifications else { return .notSupported }
+                guard entry.pointee.size.accepts(payload.count) else { return .protocolError }
+                return unit.pointee.subscribe.unsafelyUnwrapped(session, entry.pointee.event, payload)
             }
             guard entry.pointee.size.accepts(payload.count) else { return .protocolError }
             return entry.pointee.handler(session, payload, &reply)

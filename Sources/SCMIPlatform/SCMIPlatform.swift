@@ -30,6 +30,13 @@ public final class SCMIPlatform: Sendable {
     /// Held from deciding a change to committing or rolling it back, so that
     /// changes reach the host one at a time and in order; never held by reads.
     let hostLock = Mutex(())
+    /// Per agent (catalog order): where its platform → agent messages go.
+    let sinks: [SinkSlot]
+    /// Subscriptions held by every agent together: 0 spares every change the
+    /// look for subscribers (Notifications.swift).
+    let subscriptionCount = Atomic<Int>(0)
+    /// Subscribers of the notification being sent; used only by hostLock's holder.
+    nonisolated(unsafe) let recipientScratch: UnsafeMutableBufferPointer<Int>
 
     /// `host` applies every change of a resource's physical state.
     /// `onPhysicalChange` is called once per change the host applied, in the
@@ -42,20 +49,27 @@ public final class SCMIPlatform: Sendable {
                 onHostFault: (@Sendable (String) -> Void)? = nil) {
         self.onHostFault = onHostFault
         self.host = host
-        self.catalog = Catalog(tables: tables)
-        self.state = Mutex(SharedState(catalog: catalog))
+        let catalog = Catalog(tables: tables)
+        self.catalog = catalog
         let agentCount = catalog.agents.count
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
+        var eventResourceCounts: [Int] = []
         for (position, unit) in Self.unitList.enumerated() {
             (storage.baseAddress! + position).initialize(to: unit.resources?.make(tables, agentCount) ?? .none)
+            eventResourceCounts += unit.events.map { _ in storage[position].count }
         }
         self.storage = UnsafeBufferPointer(storage)
+        self.state = Mutex(SharedState(
+            catalog: catalog, subscriptions: Subscriptions(resourceCounts: eventResourceCounts, agentCount: agentCount)))
+        sinks = catalog.agents.map { _ in SinkSlot() }
+        recipientScratch = .allocate(capacity: max(agentCount, 1))
         self.onPhysicalChange = onPhysicalChange
     }
 
     deinit {
         for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
+        recipientScratch.deallocate()
     }
 
     /// The SCMI id of the agent called `name`, nil when none is declared.
@@ -125,9 +139,9 @@ public struct TransportCapabilities: Hashable, Sendable {
     public var deliversNotifications: Bool
     /// Whether delayed responses to asynchronous commands can be delivered.
     public var deliversDelayedResponses: Bool
-    // The engine sends neither notifications nor delayed responses yet, so
-    // the *_NOTIFY commands and asynchronous flags answer NOT_SUPPORTED
-    // whatever these say; they are what a protocol that sends them will check.
+    // Without notifications the *_NOTIFY commands answer NOT_SUPPORTED (and
+    // are NOT_FOUND in PROTOCOL_MESSAGE_ATTRIBUTES); without delayed
+    // responses every asynchronous flag does (docs/protocol.md §15).
 
     public init(maxPayload: Int, deliversNotifications: Bool, deliversDelayedResponses: Bool) {
         self.maxPayload = max(0, maxPayload)
@@ -141,4 +155,9 @@ public struct TransportCapabilities: Hashable, Sendable {
     /// NOT_SUPPORTED, docs/protocol.md §15).
     public static let virtioWithoutP2A = TransportCapabilities(
         maxPayload: SCMILimits.maxPayload, deliversNotifications: false, deliversDelayedResponses: false)
+
+    /// virtio-scmi with VIRTIO_SCMI_F_P2A_CHANNELS negotiated: the eventq
+    /// carries notifications and delayed responses.
+    public static let virtioWithP2A = TransportCapabilities(
+        maxPayload: SCMILimits.maxPayload, deliversNotifications: true, deliversDelayedResponses: true)
 }

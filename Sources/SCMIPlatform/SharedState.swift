@@ -13,11 +13,15 @@ struct SharedState: Sendable {
     /// Which protocols each agent may use on each device.
     private(set) var permissions: PermissionTable
 
+    /// Who subscribed to which notification (Notifications.swift).
+    var subscriptions: Subscriptions
+
     /// Nobody has asked for anything (docs/serve.md §4): the devicetree's permissions.
-    init(catalog: Catalog) {
+    init(catalog: Catalog, subscriptions: Subscriptions) {
         agentCount = catalog.agents.count
         deviceCount = catalog.devices.count
         permissions = PermissionTable(agentCount: agentCount, deviceCount: deviceCount, protocols: catalog.enabledProtocols)
+        self.subscriptions = subscriptions
         for agent in catalog.agents.indices { restoreInitialPermissions(agent: agent, catalog.agents[agent]) }
     }
 

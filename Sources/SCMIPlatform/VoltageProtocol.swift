@@ -110,6 +110,8 @@ enum VoltageProtocol: ResourceModel {
     static func release(_ domain: Resource) { domain.described.release() }
 
     static let attributeExtendedName: UInt32 = 1 << 30
+    /// Asynchronous VOLTAGE_LEVEL_SET (with P2A).
+    static let attributeAsyncLevelSet: UInt32 = 1 << 31
 
     /// Architectural modes of VOLTAGE_CONFIG_SET / GET.
     static let modeOff: UInt32 = 0x0
@@ -140,11 +142,14 @@ extension AgentSession {
 
     fileprivate var domains: UnsafeBufferPointer<VoltageProtocol.Resource> { resources(VoltageProtocol.self) }
 
-    /// +4 attributes (bit 30: the name is longer than 15 bytes; no async), +8 name[16].
+    /// +4 attributes (bit 30: the name is longer than 15 bytes; bit 31: async
+    /// level set, with P2A), +8 name[16].
     fileprivate func voltageDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let names = domains[index].names
-        reply.append(names.isExtended ? VoltageProtocol.attributeExtendedName : 0)
+        var attributes = names.isExtended ? VoltageProtocol.attributeExtendedName : 0
+        if deliversDelayedResponses { attributes |= VoltageProtocol.attributeAsyncLevelSet }
+        reply.append(attributes)
         reply.appendName(names.short, .short)
         return .success
     }
@@ -185,32 +190,50 @@ extension AgentSession {
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
     /// highest request among agents wins. For a coupled rail, a request after
     /// which it would be further than the spread from a partner is OUT_OF_RANGE
-    /// and is not recorded (docs/serve.md §4, "Host limits").
+    /// and is not recorded (docs/serve.md §4, "Host limits"). Asynchronous (with
+    /// P2A only): done at once as well, then VOLTAGE_LEVEL_SET_COMPLETE
+    /// {domain_id, physical level} follows on the eventq; BUSY while 16 such
+    /// responses wait.
     fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let level = payload.int32(2)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
-        guard domain.pointee.couplings.isEmpty else { return coupledLevelSet(domain, index, flags, level) }
-        return change(VoltageProtocol.self) { state, shared in
-            let status = levelSetCheck(shared, domain, flags, level)
-            guard status.isSuccess else { return (status, index, nil) }
-            return (.success, index, state.rails.value.request(level, resource: index, agent: agent).map(SwitchedValueState.what))
-        } undo: { state, resource in
-            state.rails.value.undoLastRequest(resource: resource)
+        let status: SCMIStatus
+        if domain.pointee.couplings.isEmpty {
+            status = change(VoltageProtocol.self) { state, shared in
+                let status = levelSetCheck(shared, domain, flags, level)
+                guard status.isSuccess else { return (status, index, nil) }
+                return (.success, index, state.rails.value.request(level, resource: index, agent: agent).map(SwitchedValueState.what))
+            } undo: { state, resource in
+                state.rails.value.undoLastRequest(resource: resource)
+            }
+        } else {
+            status = coupledLevelSet(domain, index, flags, level)
         }
+        if flags & VoltageProtocol.flagAsync != 0, status.isSuccess {
+            // VOLTAGE_LEVEL_SET_COMPLETE {domain_id, the physical level}, after the SUCCESS.
+            let physical = platform.state.withLock { state(VoltageProtocol.self, &$0).pointee.rails.value.value[index] }
+            sendDelayedResponse(.success) { message in
+                message.append(UInt32(index))
+                message.append(physical)
+            }
+        }
+        return status
     }
 
     /// What VOLTAGE_LEVEL_SET answers before arbitration: the agent may use the
-    /// domain, no reserved flag, synchronous, a described level.
+    /// domain, no reserved flag, asynchronous only with P2A, a described level.
     private func levelSetCheck(
         _ shared: borrowing SharedState, _ domain: UnsafePointer<VoltageProtocol.Resource>, _ flags: UInt32, _ level: Int32
     ) -> SCMIStatus {
         guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return .denied }
         guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
-        // Asynchronous ends in a delayed response on the eventq, which is
-        // not offered (docs/protocol.md §15): NOT_SUPPORTED.
-        guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
+        // Asynchronous ends in a delayed response on the eventq: without P2A
+        // NOT_SUPPORTED (docs/protocol.md §15); BUSY while 16 wait.
+        let isAsync = flags & VoltageProtocol.flagAsync != 0
+        guard !isAsync || deliversDelayedResponses else { return .notSupported }
+        guard !isAsync || asyncSlotFree else { return .busy }
         switch VoltageProtocol.check(level, in: domain.pointee.described) {
         case .outOfRange: return .outOfRange
         case .offGrid: return .invalidParameters

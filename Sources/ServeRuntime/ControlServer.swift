@@ -37,8 +37,12 @@ public struct ConnectionReport: Codable, Sendable {
     public var brokenChains: UInt64
     public var errors: UInt64
     public var lastError: String?
+    /// Platform → agent messages on this agent's connection (nil for an
+    /// agent a reload removed).
+    public var events: EventsReport?
 
-    public init(agent: String, status: ConnectionStatus) {
+    public init(agent: String, status: ConnectionStatus, events: EventsReport? = nil) {
+        self.events = events
         self.agent = agent
         socket = status.socketPath
         connected = status.isConnected
@@ -54,7 +58,7 @@ public struct ConnectionReport: Codable, Sendable {
 
     /// snake_case, like every key of `status --format json` (PlatformSnapshot.swift).
     enum CodingKeys: String, CodingKey {
-        case agent, socket, connected, errors
+        case agent, socket, connected, errors, events
         case connectedSince = "connected_since"
         case connectionsAccepted = "connections_accepted"
         case connectionsRefused = "connections_refused"
@@ -62,6 +66,44 @@ public struct ConnectionReport: Codable, Sendable {
         case chainsServedThisConnection = "chains_served_this_connection"
         case brokenChains = "broken_chains"
         case lastError = "last_error"
+    }
+}
+
+/// One connection's notifications and delayed responses (JSON keys in snake_case).
+public struct EventsReport: Codable, Sendable {
+    public struct Subscription: Codable, Sendable {
+        public var protocolID: UInt8
+        /// "CLOCK_RATE_CHANGED".
+        public var event: String
+        public var resource: UInt32
+
+        enum CodingKeys: String, CodingKey {
+            case protocolID = "protocol_id", event, resource
+        }
+    }
+
+    /// Whether the frontend negotiated VIRTIO_SCMI_F_P2A_CHANNELS.
+    public var p2aNegotiated: Bool
+    public var subscriptions: [Subscription]
+    /// Messages written into eventq buffers, waiting for one, dropped.
+    public var notificationsSent: UInt64
+    public var waiting: Int
+    public var dropped: UInt64
+    /// Asynchronous commands whose delayed response has not been delivered.
+    public var asyncPending: Int
+
+    enum CodingKeys: String, CodingKey {
+        case p2aNegotiated = "p2a_negotiated", subscriptions, notificationsSent = "notifications_sent", waiting, dropped
+        case asyncPending = "async_pending"
+    }
+
+    public init(_ snapshot: EventDeliverySnapshot) {
+        p2aNegotiated = snapshot.p2aNegotiated
+        subscriptions = snapshot.subscriptions.map { Subscription(protocolID: $0.protocolID, event: $0.event, resource: $0.resource) }
+        notificationsSent = snapshot.notificationsSent
+        waiting = snapshot.waiting
+        dropped = snapshot.dropped
+        asyncPending = snapshot.asyncPending
     }
 }
 

@@ -128,7 +128,13 @@ public final class Server: @unchecked Sendable {
             let session = platform.makeSession(agentID: agentID, transport: SCMIVirtioDevice.transportCapabilities)
         {
             logger.info("agent \(agentID) \(agentName): frontend connected")
-            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
+            // Where its notifications and delayed responses wait for eventq
+            // buffers; without one (no eventfd left) P2A is not negotiated.
+            var outbox: SCMIOutbox?
+            do { outbox = try SCMIOutbox() } catch {
+                logger.error("agent \(agentID) \(agentName): no notifications on this connection: \(error)")
+            }
+            return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace, outbox: outbox)
         }
         // Only possible after a reload dropped this agent: every command is answered NOT_SUPPORTED.
         logger.warning("agent \(agentName) is no longer declared by \(blobPath); its guest gets NOT_SUPPORTED for every command")
@@ -138,10 +144,14 @@ public final class Server: @unchecked Sendable {
     /// What the control socket answers: the blob, the current platform, every listener.
     public func statusReport() -> StatusReport {
         let platform = current.withLock { $0 }
+        let delivery = platform.eventDelivery()
         return StatusReport(
             blob: blobPath,
             platform: platform.snapshot(),
-            connections: listeners.map { ConnectionReport(agent: $0.agentName, status: $0.backend.status) }
+            connections: listeners.map { listener in
+                let events = platform.agentID(named: listener.agentName).flatMap { id in delivery.first { $0.agentID == id } }
+                return ConnectionReport(agent: listener.agentName, status: listener.backend.status, events: events.map(EventsReport.init))
+            }
         )
     }
 

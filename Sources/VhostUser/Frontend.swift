@@ -71,6 +71,8 @@ public final class VhostUserFrontend {
     /// uniqueness or exclusivity checks (benchmarks time this path).
     private let slotResponseCapacity: UnsafeMutableBufferPointer<Int>
     private let slotOfHead: UnsafeMutableBufferPointer<Int>
+    /// Per descriptor head on queue 1: the offset of the eventq buffer it holds, or -1.
+    private var eventBufferOfHead: [Int]
     private var isClosed = false
 
     /// Connects to `socketPath` and negotiates like QEMU 10 (docs/protocol.md §25):
@@ -100,6 +102,7 @@ public final class VhostUserFrontend {
         slotResponseCapacity.initialize(repeating: -1)
         slotOfHead = .allocate(capacity: options.queueSize)
         slotOfHead.initialize(repeating: -1)
+        eventBufferOfHead = Array(repeating: -1, count: options.queueSize)
         do {
             try negotiate()
         } catch {
@@ -220,12 +223,45 @@ public final class VhostUserFrontend {
     private func postEventBuffers() throws {
         let queue = queues[1]
         for index in 0..<min(options.eventBufferCount, options.queueSize) {
-            let offset = eventBufferOffset + index * options.eventBufferSize
-            var segment = DriverSegment(address: memory.guestAddress(offset: offset),
-                                        length: UInt32(options.eventBufferSize), writable: true)
-            _ = withUnsafePointer(to: &segment) { queue.addChain(UnsafeBufferPointer(start: $0, count: 1)) }
+            postEventBuffer(at: eventBufferOffset + index * options.eventBufferSize)
         }
         if queue.publish() { EventNotifier.signal(kickFDs[1]) }
+    }
+
+    /// Adds the eventq buffer at `offset` to queue 1 (not yet published).
+    private func postEventBuffer(at offset: Int) {
+        var segment = DriverSegment(address: memory.guestAddress(offset: offset),
+                                    length: UInt32(options.eventBufferSize), writable: true)
+        let head = withUnsafePointer(to: &segment) { queues[1].addChain(UnsafeBufferPointer(start: $0, count: 1)) }
+        if let head { eventBufferOfHead[Int(head)] = offset }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for platform → agent messages on the
+    /// eventq (with `startsEventQueue`), hands each to `body` (the bytes the
+    /// device wrote; empty for a buffer it returned unused) and posts its
+    /// buffer again, as a guest's driver does. Returns how many it handed over.
+    public func receiveEvents(timeoutMilliseconds: Int32, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        guard queueCount == 2, !isClosed else { return 0 }
+        let queue = queues[1]
+        var count = 0
+        func drain() {
+            while let element = queue.popUsed() {
+                let head = Int(element.id)
+                guard head < eventBufferOfHead.count, eventBufferOfHead[head] >= 0 else { continue }
+                let offset = eventBufferOfHead[head]
+                eventBufferOfHead[head] = -1
+                let length = min(Int(element.length), options.eventBufferSize)
+                body(UnsafeRawBufferPointer(start: memory.pointer(offset: offset), count: length))
+                count += 1
+                postEventBuffer(at: offset)
+            }
+        }
+        drain()
+        if count == 0, queue.prepareForNotification() || waitForCall(queue: 1, timeoutMilliseconds: timeoutMilliseconds) {
+            drain()
+        }
+        if count > 0, queue.publish() { EventNotifier.signal(kickFDs[1]) }
+        return count
     }
 
     // MARK: Exchanging messages

@@ -5,29 +5,26 @@ import Virtqueue
 
 /// The virtio-scmi device (virtio device id 32) as a vhost-user backend sees it:
 /// queue 0 (cmdq) carries one SCMI command per descriptor chain, readable
-/// request then writable response; queue 1 (eventq) stays idle because
-/// VIRTIO_SCMI_F_P2A_CHANNELS is not offered (no notifications or delayed
-/// responses exist yet, and docs/protocol.md §15 forbids offering it then).
+/// request then writable response; queue 1 (eventq), when the frontend
+/// negotiates VIRTIO_SCMI_F_P2A_CHANNELS, carries notifications and delayed
+/// responses, one per device-writable buffer.
 public enum SCMIVirtioDevice {
-    /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256). No
-    /// device-specific feature bits: the transport offers VERSION_1, EVENT_IDX,
-    /// INDIRECT_DESC and NOTIFY_ON_EMPTY itself, and P2A is withheld (above).
-    /// Only the cmdq's chains reach the handler.
-    public static let description = VhostUserDeviceDescription(queueCount: 2, maxQueueSize: 1024, deviceFeatures: 0, handledQueues: [0])
-
     /// VIRTIO_SCMI_F_P2A_CHANNELS (feature bit 0): the eventq carries platform →
     /// agent messages.
     public static let p2aChannels: UInt64 = 1 << 0
 
-    /// What an SCMI session served through `description` can carry: 128-byte
-    /// payloads (VIRTIO_SCMI_MAX_PDU_SIZE) and, with P2A withheld, neither
-    /// notifications nor delayed responses. Passed to makeSession.
-    public static let transportCapabilities = TransportCapabilities.virtioWithoutP2A
-
-    /// `description` with P2A offered: for tests of the platform → agent path
-    /// only, until the engine sends notifications (serve does not use it).
-    public static let descriptionOfferingP2A = VhostUserDeviceDescription(
+    /// cmdq and eventq; rings up to 1024 entries (QEMU uses 256). P2A is
+    /// offered; the transport offers VERSION_1, EVENT_IDX, INDIRECT_DESC and
+    /// NOTIFY_ON_EMPTY itself. Only the cmdq's chains reach the handler; the
+    /// eventq is filled by it (SCMIChainHandler.handleEvent).
+    public static let description = VhostUserDeviceDescription(
         queueCount: 2, maxQueueSize: 1024, deviceFeatures: p2aChannels, handledQueues: [0])
+
+    /// What an SCMI session served through `description` can carry until the
+    /// frontend negotiates: 128-byte payloads (VIRTIO_SCMI_MAX_PDU_SIZE),
+    /// neither notifications nor delayed responses. Passed to makeSession;
+    /// the handler tells the session when P2A is negotiated.
+    public static let transportCapabilities = TransportCapabilities.virtioWithoutP2A
 }
 
 /// One connection's device logic: turns each cmdq chain into one call of the
@@ -38,11 +35,16 @@ public enum SCMIVirtioDevice {
 /// is what makes the unsynchronised scratch buffers safe.
 ///
 /// Platform → agent: with an `outbox` and VIRTIO_SCMI_F_P2A_CHANNELS
-/// negotiated, the eventq runs on the same worker (a `VhostUserEventDevice`):
-/// its buffers stay in the available ring until the outbox has a message, then
-/// each message goes into the next buffer. Otherwise (no outbox, or P2A not
-/// negotiated; serve today) nothing changes: the eventq is not started and the
-/// cmdq is served by the synchronous path.
+/// negotiated, the session is told (its TransportCapabilities deliver
+/// notifications and delayed responses, its sink is the outbox) and the
+/// eventq runs on the same worker (a `VhostUserEventDevice`): its buffers
+/// stay in the available ring until the outbox has a message, then each
+/// message goes into the next buffer. The worker drains the outbox only after
+/// it has published the cmdq's used entries, so a delayed response posted
+/// while its command was handled reaches the eventq after the synchronous
+/// reply is on the cmdq's used ring. Otherwise (no outbox, or P2A not
+/// negotiated) nothing changes: the eventq is not started and the cmdq is
+/// served by the synchronous path.
 public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
     /// Where the engine's platform → agent messages wait; nil: none are sent.
     public let outbox: SCMIOutbox?
@@ -137,8 +139,15 @@ public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
 
     // MARK: Platform → agent
 
+    /// Called on the control thread with no worker running: the negotiated
+    /// P2A goes into the session's transport (with the outbox as its sink).
     public func eventSources(ackedFeatures: UInt64) -> DeviceEventSources {
-        guard let outbox, ackedFeatures & SCMIVirtioDevice.p2aChannels != 0 else { return DeviceEventSources() }
+        let p2a = outbox != nil && ackedFeatures & SCMIVirtioDevice.p2aChannels != 0
+        var transport = session.transport
+        transport.deliversNotifications = p2a
+        transport.deliversDelayedResponses = p2a
+        session.useTransport(transport, sink: p2a ? outbox : nil)
+        guard p2a, let outbox else { return DeviceEventSources() }
         return DeviceEventSources(filledQueues: [1], fileDescriptors: [outbox.notifier])
     }
 
@@ -146,8 +155,17 @@ public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
         guard let outbox else { return }
         if case .device = event { outbox.acknowledgeNotification() }
         // Oldest first, one message per eventq buffer, until either runs out.
-        while outbox.deliverFirst({ message in
-            rings.fill(queueIndex: 1) { chain in UInt32(chain.scatterWritable(from: message)) }
+        // A buffer too short for a message goes back with length 0.
+        while outbox.deliverFirst({ message, _ in
+            var fits = true
+            let used = rings.fill(queueIndex: 1) { chain in
+                guard chain.writableLength >= message.count else {
+                    fits = false
+                    return 0
+                }
+                return UInt32(chain.scatterWritable(from: message))
+            }
+            return !used ? .noBuffer : fits ? .delivered : .bufferTooShort
         }) {}
     }
 

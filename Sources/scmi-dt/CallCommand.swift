@@ -22,6 +22,10 @@ struct Call: ParsableCommand {
               scmi-dt call --socket S clock.enable 2 + clock.rate-set 2 500000000
             The agent's requests last as long as the connection (serve withdraws them when
             a frontend goes away, as for a guest that powers off): --hold keeps it open.
+            Like a guest, call negotiates the eventq (VIRTIO_SCMI_F_P2A_CHANNELS) and posts
+            buffers on it; --listen SECONDS then prints every notification and delayed
+            response that arrives during that time, decoded:
+              scmi-dt call --socket S --listen 30 clock.notify on 0
             `scmi-dt call clock rate-set --help` (and so on) describes each command.
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
             """,
@@ -38,8 +42,12 @@ struct CallConnection: ParsableArguments {
     @Option(help: "Keep the connection, and so this agent's requests, open this many seconds after the commands.")
     var hold: Double = 0
 
+    @Option(help: "After the commands, print the notifications and delayed responses that arrive during this many seconds.")
+    var listen: Double = 0
+
     func validate() throws {
         guard hold >= 0, hold <= 86400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
+        guard listen >= 0, listen <= 86400 else { throw ValidationError("--listen must be between 0 and 86400 seconds") }
     }
 }
 
@@ -52,16 +60,21 @@ protocol SCMICall: ParsableCommand {
 
 extension SCMICall {
     func run() throws {
-        try CallSession.run(socket: connection.socket, hold: connection.hold, [(nil, self)])
+        try CallSession.run(connection, [(nil, self)])
     }
 }
 
 /// One connection, several commands, the exit status `call` has always had.
 enum CallSession {
-    static func run(socket: String, hold: Double, _ commands: [(label: String?, command: any SCMICall)]) throws {
+    static func run(_ connection: CallConnection, _ commands: [(label: String?, command: any SCMICall)]) throws {
+        let socket = connection.socket
         let frontend: VhostUserFrontend
         do {
-            frontend = try VhostUserFrontend(socketPath: socket)
+            // As a guest does: the eventq started and filled with 136-byte buffers.
+            var options = VhostUserFrontendOptions()
+            options.startsEventQueue = true
+            options.wantedDeviceFeatures = p2aChannels
+            frontend = try VhostUserFrontend(socketPath: socket, options: options)
         } catch {
             var message = "call: cannot reach \(socket): \(error)"
             if case .pathIsNotASocket = error as? LinuxIOError {
@@ -77,7 +90,8 @@ enum CallSession {
                 if let label { print("> \(label)") }
                 try command.send(client)
             }
-            if hold > 0 { Thread.sleep(forTimeInterval: hold) }
+            if connection.listen > 0 { listen(frontend, seconds: connection.listen) }
+            if connection.hold > 0 { Thread.sleep(forTimeInterval: connection.hold) }
         } catch let error as SCMIClientError {
             FileHandle.standardError.write(Data("call: \(error)\n".utf8))
             throw ExitCode(error.status == nil ? 2 : 1)
@@ -86,6 +100,28 @@ enum CallSession {
         } catch {
             FileHandle.standardError.write(Data("call: \(error)\n".utf8))
             throw ExitCode(2)
+        }
+    }
+}
+
+extension CallSession {
+    /// VIRTIO_SCMI_F_P2A_CHANNELS (virtio-scmi feature bit 0).
+    static let p2aChannels: UInt64 = 1 << 0
+
+    /// Prints each platform → agent message as it arrives, for `seconds`.
+    static func listen(_ frontend: VhostUserFrontend, seconds: Double) {
+        if frontend.ackedFeatures & p2aChannels == 0 {
+            FileHandle.standardError.write(Data("call: the backend does not offer notifications (no P2A)\n".utf8))
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return }
+            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            _ = frontend.receiveEvents(timeoutMilliseconds: milliseconds) { message in
+                print(PlatformMessageText.describe(Array(message)))
+            }
+            fflush(nil)
         }
     }
 }
@@ -112,7 +148,8 @@ struct CallChain: ParsableCommand {
 
     @OptionGroup var connection: CallConnection
 
-    @Argument(help: "COMMAND [ARGS…] [+ COMMAND [ARGS…]…], e.g. clock.enable 2 + clock.rate-set 2 400000000.")
+    // allUnrecognized: a segment's own options and flags (clock.rate-set 2 400000000 --async) stay in place.
+    @Argument(parsing: .allUnrecognized, help: "COMMAND [ARGS…] [+ COMMAND [ARGS…]…], e.g. clock.enable 2 + clock.rate-set 2 400000000.")
     var words: [String]
 
     func run() throws {
@@ -120,7 +157,7 @@ struct CallChain: ParsableCommand {
         let commands = try segments.map { segment in
             (label: segments.count > 1 ? segment.joined(separator: " ") : nil, command: try Self.command(segment, socket: connection.socket))
         }
-        try CallSession.run(socket: connection.socket, hold: connection.hold, commands)
+        try CallSession.run(connection, commands)
     }
 
     /// `command args… + command args…` split into commands (empty ones dropped).
@@ -417,6 +454,43 @@ struct CallResourceSwitch<Kind: CallSwitchedKind, Vote: CallVote>: SCMICall {
     func send(_ client: SCMIClient) throws { try Kind.switchTo(Vote.isOn, client, resource.resolved(client)); print("ok") }
 }
 
+/// A resource kind whose events an agent can subscribe to (clocks, …).
+protocol CallNotifyingKind: CallResourceKind {
+    /// Event names for --event (the first is the default), each with the
+    /// *_NOTIFY command that subscribes to it.
+    static var events: [(name: String, subscribe: (SCMIClient, _ id: UInt32, _ enable: Bool) throws -> Void)] { get }
+}
+
+/// `call clock notify on|off ID [EVENT]`: a *_NOTIFY command; what
+/// arrives is printed by --listen (the subscription lasts as long as the connection).
+struct CallResourceNotify<Kind: CallNotifyingKind>: SCMICall {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "notify",
+            abstract: "Subscribe to (on) or unsubscribe from (off) a \(Kind.noun)'s notifications; see --listen.",
+            discussion: "Events: " + Kind.events.map(\.name).joined(separator: ", ") + " (the first is the default).")
+    }
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+    @OptionGroup var connection: CallConnection
+    @Argument(help: "on or off.") var setting: Switch
+    @OptionGroup var resource: CallResourceID<Kind>
+    @Argument(help: "Which event (default: the first).") var event: String?
+
+    func validate() throws {
+        guard event == nil || Kind.events.contains(where: { $0.name == event }) else {
+            throw ValidationError("the event must be one of " + Kind.events.map(\.name).joined(separator: ", "))
+        }
+    }
+
+    func send(_ client: SCMIClient) throws {
+        let chosen = Kind.events.first { $0.name == (event ?? Kind.events[0].name) }!
+        let id = try resource.resolved(client)
+        try chosen.subscribe(client, id, setting == .on)
+        print("ok; \(chosen.name) notifications of \(Kind.noun) \(id) \(setting == .on ? "on" : "off")")
+    }
+}
+
 /// Which way a CallResourceSwitch votes.
 protocol CallVote { static var isOn: Bool { get } }
 enum VoteOn: CallVote { static var isOn: Bool { true } }
@@ -430,13 +504,14 @@ struct CallResourceState<Kind: CallSwitchedKind>: SCMICall {
     func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.resolved(client)) ? "on" : "off") }
 }
 
-struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind {
+struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
         subcommands: [
             CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self, RateSet.self,
             CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+            CallResourceNotify<Self>.self,
         ]
     )
 
@@ -464,6 +539,10 @@ struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind {
     }
     static func value(_ client: SCMIClient, _ id: UInt32) throws -> String { String(try client.rateGet(id)) }
     static func described(_ client: SCMIClient, _ id: UInt32) throws -> String { describeValues(try client.describeRates(id)) }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("rate-changed", { try $0.subscribe(ClockMessage.rateNotify, resource: $1, enable: $2) }),
+        ("rate-change-requested", { try $0.subscribe(ClockMessage.rateChangeRequestedNotify, resource: $1, enable: $2) }),
+    ] }
 
     struct RateSet: SCMICall {
         enum Rounding: String, ExpressibleByArgument, CaseIterable { case down, up, nearest, auto }
@@ -473,6 +552,7 @@ struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind {
         @OptionGroup var resource: CallResourceID<CallClock>
         @Argument(help: "The rate: Hz, or with a unit (32768Hz, 600kHz, 600MHz, 1.2GHz).") var rate: CallRate
         @Argument(help: "How to round to a supported rate (auto is nearest).") var rounding: Rounding = .down
+        @Flag(help: "Asynchronous: CLOCK_RATE_SET_COMPLETE follows on the eventq (see --listen).") var async = false
 
         func send(_ client: SCMIClient) throws {
             let mode: RateRounding =
@@ -482,7 +562,7 @@ struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind {
                 case .nearest, .auto: .nearest
                 }
             let id = try resource.resolved(client)
-            try client.rateSet(id, rate: rate.hertz, rounding: mode)
+            try client.rateSet(id, rate: rate.hertz, rounding: mode, asynchronous: async)
             print("ok; clock \(id) now runs at \(try client.rateGet(id)) Hz")
         }
     }
@@ -528,10 +608,11 @@ struct CallVoltage: ParsableCommand, CallValueKind, CallSwitchedKind {
         @OptionGroup var connection: CallConnection
         @OptionGroup var resource: CallResourceID<CallVoltage>
         @Argument(help: "The level: µV, or with a unit (900000uV, 900mV, 0.9V).") var level: CallLevel
+        @Flag(help: "Asynchronous: VOLTAGE_LEVEL_SET_COMPLETE follows on the eventq (see --listen).") var async = false
 
         func send(_ client: SCMIClient) throws {
             let id = try resource.resolved(client)
-            try client.levelSet(id, microvolts: level.microvolts)
+            try client.levelSet(id, microvolts: level.microvolts, asynchronous: async)
             print("ok; domain \(id) now at \(try client.levelGet(id)) uV")
         }
     }

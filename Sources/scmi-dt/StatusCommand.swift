@@ -140,6 +140,18 @@ enum StatusText {
             ])
         }
         out += TextTable.render(connectionRows)
+        out += "\nnotifications and delayed responses (per connection)\n"
+        var eventRows = [["agent", "p2a", "subscriptions", "sent", "waiting", "dropped", "async pending"]]
+        for connection in report.connections {
+            guard let events = connection.events else { continue }
+            let subscriptions = events.subscriptions.map { "\($0.event) \($0.resource)" }
+            eventRows.append([
+                connection.agent, events.p2aNegotiated ? "yes" : "no",
+                subscriptions.isEmpty ? "-" : subscriptions.joined(separator: ", "),
+                String(events.notificationsSent), String(events.waiting), String(events.dropped), String(events.asyncPending),
+            ])
+        }
+        out += TextTable.render(eventRows)
         return out
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import TestKit
 import Testing
 
 /// `scmi-dt call`'s typed subcommands: argument-parser's generated help and usage errors,
@@ -168,5 +170,34 @@ import Testing
         #expect(off.stdout.hasSuffix("off\n"), "\(off.output)")
         let help = try scmiDT("call", "--help")
         for group in ["perf", "sensor"] { #expect(help.stdout.contains(group)) }
+    }
+
+    /// `call --listen`: vm-ivi's call subscribes to clock 2 and listens; once
+    /// `status` shows the subscription, vm-cluster changes the rate; the
+    /// listener prints the decoded CLOCK_RATE_CHANGED naming vm-cluster, and
+    /// the withdrawal when vm-cluster's call ends.
+    @Test func listenPrintsNotifications() throws {
+        let serve = try RunningServe()
+        let control = serve.directory.path("control.sock")
+        let listener = Mutex<ToolResult?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let ivi = serve.socket("vm-ivi")
+        DispatchQueue.global().async {
+            let result = try? scmiDT("call", "--socket", ivi, "--listen", "8", "clock.notify", "on", "2")
+            listener.withLock { $0 = result }
+            done.signal()
+        }
+        #expect(try eventually { try scmiDT("status", "--control", control).stdout.contains("CLOCK_RATE_CHANGED 2") })
+        let set = try scmiDT("call", "clock", "rate-set", "2", "500000000", "--socket", serve.socket("vm-cluster"))
+        #expect(set.status == 0, "\(set.output)")
+        done.wait()
+        let result = try #require(listener.withLock { $0 })
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout == """
+            ok; rate-changed notifications of clock 2 on
+            notification CLOCK_RATE_CHANGED agent=2 clock=2 rate=500000000
+            notification CLOCK_RATE_CHANGED agent=2 clock=2 rate=1000000
+
+            """)
     }
 }

@@ -22,6 +22,36 @@ import Glibc
         #expect(try serve.asAgent("vm-ivi") { try $0.vendor() } == "ACME")
     }
 
+    /// Notifications end to end: vm-ivi's guest subscribes to clock 2 (shared
+    /// with vm-cluster through the GPU and the display), vm-cluster's guest
+    /// changes its rate, and vm-ivi's eventq receives CLOCK_RATE_CHANGED naming
+    /// vm-cluster and the new rate; then vm-cluster leaves, and vm-ivi is told
+    /// the rate went back. status shows the subscription and the count.
+    @Test func subscriberReceivesAnotherAgentsRateChange() throws {
+        let serve = try InProcessServe()
+        let ivi = try Agent(socketPath: serve.socket("vm-ivi"), receivesEvents: true)
+        defer { ivi.leave() }
+        #expect(try ivi.client.clockAttributes(2).name == "ccu-gpu-core")
+        try ivi.client.subscribe(ClockMessage.rateNotify, resource: 2, enable: true)
+        let cluster = try Agent(socketPath: serve.socket("vm-cluster"))
+        try cluster.client.rateSet(2, rate: 500_000_000)
+        let changed = try #require(ivi.nextEvent())
+        #expect(PlatformMessageText.describe(changed) == "notification CLOCK_RATE_CHANGED agent=2 clock=2 rate=500000000")
+        cluster.leave()
+        let withdrawn = try #require(ivi.nextEvent())
+        #expect(PlatformMessageText.describe(withdrawn) == "notification CLOCK_RATE_CHANGED agent=2 clock=2 rate=1000000")
+        let events = try #require(serve.server.statusReport().connections.first { $0.agent == "vm-ivi" }?.events)
+        #expect(events.p2aNegotiated)
+        #expect(events.subscriptions.map(\.event) == ["CLOCK_RATE_CHANGED"])
+        #expect(events.notificationsSent == 2)
+        // Asynchronous CLOCK_RATE_SET: the delayed response follows on the eventq.
+        try ivi.client.rateSet(2, rate: 300_000_000, asynchronous: true)
+        #expect(PlatformMessageText.describe(try #require(ivi.nextEvent())) == "notification CLOCK_RATE_CHANGED agent=1 clock=2 rate=300000000")
+        let delayed = try #require(ivi.nextEvent())
+        #expect(PlatformMessageText.describe(delayed).hasPrefix("delayed response CLOCK_RATE_SET token "))
+        #expect(PlatformMessageText.describe(delayed).hasSuffix("clock=2 rate=300000000"))
+    }
+
     /// A failing blob leaves the old model and says why; a clean one applies to
     /// connections made afterwards, while a connection made before keeps its model
     /// (one frontend per agent, so that one is vm-cluster's).

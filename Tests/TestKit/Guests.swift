@@ -8,9 +8,28 @@ public final class Agent {
     public let frontend: VhostUserFrontend
     public let client: SCMIClient
 
-    public init(socketPath: String) throws {
-        frontend = try VhostUserFrontend(socketPath: socketPath)
+    /// `receivesEvents`: negotiates VIRTIO_SCMI_F_P2A_CHANNELS and fills the
+    /// eventq with 136-byte buffers, as a Linux guest does.
+    public init(socketPath: String, receivesEvents: Bool = false) throws {
+        var options = VhostUserFrontendOptions()
+        if receivesEvents {
+            options.startsEventQueue = true
+            options.wantedDeviceFeatures = 1 << 0  // VIRTIO_SCMI_F_P2A_CHANNELS
+        }
+        frontend = try VhostUserFrontend(socketPath: socketPath, options: options)
         client = SCMIClient(transport: Transport(frontend: frontend))
+    }
+
+    /// Received from the eventq and not yet asked for, oldest first.
+    private var events: [[UInt8]] = []
+
+    /// The next platform → agent message on the eventq (bounded wait), its bytes; nil on a timeout.
+    public func nextEvent(timeoutMilliseconds: Int32 = 10_000) -> [UInt8]? {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeoutMilliseconds))
+        while events.isEmpty, ContinuousClock.now < deadline {
+            _ = frontend.receiveEvents(timeoutMilliseconds: 100) { events.append(Array($0)) }
+        }
+        return events.isEmpty ? nil : events.removeFirst()
     }
 
     struct Transport: SCMITransport {

@@ -58,7 +58,7 @@ import Virtqueue
     /// two eventq buffers byte for byte, in order, with their used lengths; the
     /// call eventfd of the eventq is written. The cmdq keeps answering.
     @Test func outboxMessagesReachEventQueueBuffers() throws {
-        let fixture = try Fixture(description: SCMIVirtioDevice.descriptionOfferingP2A)
+        let fixture = try Fixture(description: SCMIVirtioDevice.description)
         let frontend = try fixture.frontend(p2a: true)
         defer { frontend.close() }
         #expect(frontend.ackedFeatures & SCMIVirtioDevice.p2aChannels != 0)
@@ -102,7 +102,7 @@ import Virtqueue
     /// eventq, whatever the outbox holds: after a post and a full cmdq round trip
     /// (which the same connection serves), its buffer is untouched and unused.
     @Test func withoutP2ANothingReachesTheEventQueue() throws {
-        let fixture = try Fixture(description: SCMIVirtioDevice.descriptionOfferingP2A)
+        let fixture = try Fixture(description: SCMIVirtioDevice.description)
         let frontend = try fixture.frontend(p2a: false)
         defer { frontend.close() }
         #expect(frontend.ackedFeatures & SCMIVirtioDevice.p2aChannels == 0)
@@ -116,27 +116,34 @@ import Virtqueue
         #expect(fixture.outbox.count == 1)
     }
 
-    /// serve's description still withholds P2A (docs/protocol.md §15).
-    @Test func serveStillDoesNotOfferP2A() {
-        #expect(SCMIVirtioDevice.description.offeredFeatures & SCMIVirtioDevice.p2aChannels == 0)
+    /// serve's description offers P2A; only the cmdq's chains reach the handler.
+    @Test func serveOffersP2A() {
+        #expect(SCMIVirtioDevice.description.offeredFeatures & SCMIVirtioDevice.p2aChannels != 0)
         #expect(SCMIVirtioDevice.description.handledQueues == [0])
     }
 
-    /// The outbox is bounded: a full one refuses (and counts) instead of growing;
-    /// messages come out oldest first; one longer than a slot is refused.
+    /// The outbox is bounded: a notification that finds it full pushes out the
+    /// oldest waiting notification (counted), never a delayed response; delayed
+    /// responses past their bound and messages longer than a slot are refused;
+    /// messages come out oldest first across both kinds.
     @Test func outboxIsABoundedFifo() throws {
-        let outbox = try SCMIOutbox(capacity: 2)
+        let outbox = try SCMIOutbox(notificationCapacity: 2, delayedResponseCapacity: 1)
+        #expect(outbox.post([9], kind: .delayedResponse))
         #expect(outbox.post([1]))
         #expect(outbox.post([2, 2]))
-        #expect(!outbox.post([3]))
+        #expect(outbox.post([3]))  // pushes out [1]
+        #expect(!outbox.post([8], kind: .delayedResponse))
         #expect(!outbox.post([UInt8](repeating: 0, count: SCMIOutbox.slotSize + 1)))
-        #expect(outbox.dropped == 2)
+        #expect(outbox.dropped == 3)
+        #expect(outbox.delayedResponsesWaiting == 1)
         #expect(EventNotifier.wait(outbox.notifier, timeoutMilliseconds: 0))  // written once, on the first post
         var seen: [[UInt8]] = []
-        #expect(!outbox.deliverFirst { _ in false })  // kept
-        while outbox.deliverFirst({ seen.append(Array($0)); return true }) {}
-        #expect(seen == [[1], [2, 2]])
+        #expect(!outbox.deliverFirst { _, _ in .noBuffer })  // kept
+        while outbox.deliverFirst({ message, _ in seen.append(Array(message)); return .delivered }) {}
+        #expect(seen == [[9], [2, 2], [3]])
         #expect(outbox.count == 0)
+        #expect(outbox.sent == 3)
+        #expect(outbox.delayedResponsesWaiting == 0)
     }
 }
 

@@ -7,6 +7,10 @@ echo "guest checks for agent $AGENT_ID ($AGENT_NAME)"
 
 # --- Base handshake: the kernel's probe line and the sysfs identity
 line=$(dmesg | grep "SCMI Protocol v" | head -n 1)
+# With P2A the clock protocol's notifications register (Linux asks
+# PROTOCOL_MESSAGE_ATTRIBUTES for CLOCK_RATE_NOTIFY and its sibling).
+expect_eq "clock events registered (no 'Protocol:14 - Events Registration Failed')" 0 \
+	"$(dmesg | grep -c 'Protocol:14 - Events Registration Failed')"
 case "$line" in
 *"'$VENDOR:$SUBVENDOR' Firmware version $FIRMWARE_VERSION"*) pass "probe line: ${line#*] }" ;;
 *) fail "probe line: expected '$VENDOR:$SUBVENDOR' Firmware version $FIRMWARE_VERSION, got '$line'" ;;

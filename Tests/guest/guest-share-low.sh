@@ -16,12 +16,26 @@ if [ -n "$SHARED_DOMAIN" ]; then
 	expect_eq "request $LOW_LEVEL uV on $SHARED_DOMAIN_NAME" SUCCESS "$(voltage_level_set $SHARED_DOMAIN $LOW_LEVEL)"
 	expect_eq "physical level of $SHARED_DOMAIN_NAME alone" "$LOW_LEVEL" "$(voltage_level_get $SHARED_DOMAIN)"
 fi
+if [ -n "$SHARED_CLOCK" ]; then
+	# Subscribe to the shared clock's rate changes and wait for the first one
+	# in raw mode's notification file (the other guest's request).
+	expect_eq "CLOCK_RATE_NOTIFY on $SHARED_CLOCK_NAME" SUCCESS "$(raw_status "$(header 0x14 0x9)" $SHARED_CLOCK 1)"
+	if command -v timeout >/dev/null; then limit="timeout 120"; else limit=""; fi
+	$limit dd bs=256 count=1 <"$RAW/notification" 2>/dev/null >/tmp/notification &
+	NOTIFICATION_PID=$!
+fi
 echo "@@LOW-SET@@"
 rate_is() { [ "$(clock_rate_get $SHARED_CLOCK)" = "$1" ]; }
 level_is() { [ "$(voltage_level_get $SHARED_DOMAIN)" = "$1" ]; }
 if [ -n "$SHARED_CLOCK" ]; then
 	if wait_for "higher request" 90 rate_is "$HIGH_RATE"; then pass "physical rate followed the other guest up to $HIGH_RATE Hz"; else fail "physical rate never reached $HIGH_RATE Hz (now $(clock_rate_get $SHARED_CLOCK))"; fi
 	echo "@@LOW-SAW-HIGH@@"
+	wait $NOTIFICATION_PID
+	n=$(od -An -v -t u4 /tmp/notification | tr -s ' ' '\n' | grep -v '^$' | tr '\n' ' ')
+	set -- $n
+	expect_eq "CLOCK_RATE_CHANGED in raw mode's notification file (type, protocol, id, clock, rate)" \
+		"3 20 0 $SHARED_CLOCK $HIGH_RATE" "$(header_type "${1:-0}") $(( (${1:-0} >> 10) & 0xFF )) $(( ${1:-0} & 0xFF )) ${3:-} ${4:-}"
+	[ -n "${2:-}" ] && [ "$2" != "$AGENT_ID" ] && pass "notification names the other agent ($2)" || fail "notification's agent: '${2:-}'"
 	if wait_for "withdrawal" 90 rate_is "$LOW_RATE"; then pass "physical rate back to $LOW_RATE Hz after the other guest left"; else fail "physical rate not recomputed (now $(clock_rate_get $SHARED_CLOCK))"; fi
 	expect_eq "shared clock still on (my vote)" on "$(clock_state $SHARED_CLOCK)"
 fi

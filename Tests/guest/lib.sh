@@ -38,6 +38,9 @@ raw() {
 	od -An -v -t u4 "$RAW_REPLY" | tr -s ' ' '\n' | grep -v '^$'
 }
 
+# header_type WORD -> the message type bits (0 command, 2 delayed response, 3 notification)
+header_type() { echo $(( ($1 >> 8) & 3 )); }
+
 # status_name VALUE -> SCMI status name (VALUE as unsigned 32-bit)
 status_name() {
 	case $(( $1 > 2147483647 ? $1 - 4294967296 : $1 )) in

@@ -74,4 +74,6 @@ let benchmarks: @Sendable () -> Void = {
     { _ in
         control.rig!.roundTrip()
     }
+
+    eventQueueBenchmarks { configuration(setup: $0, teardown: $1) }  // EventQueue.swift
 }
