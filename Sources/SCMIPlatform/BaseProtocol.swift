@@ -2,6 +2,9 @@
 // agents, and the trusted agents' permission commands (docs/binding.md §4).
 
 enum BaseProtocol {
+    /// BASE_DISCOVER_AGENT(0)'s name, padded to the 16-byte wire field once.
+    static let platformAgentName = NameField.short.encode("platform")
+
     static let id = ProtocolID.base
     static let version: UInt32 = 0x20000
 
@@ -69,14 +72,15 @@ extension AgentSession {
         return .success
     }
 
-    /// 0 is the platform (named by the vendor), 0xFFFFFFFF the caller, any
+    /// 0 is the platform, named "platform" (as SCP-firmware and Arm's
+    /// compliance suite expect; docs/serve.md §4), 0xFFFFFFFF the caller, any
     /// declared agent itself; anything else NOT_FOUND.
     fileprivate func discoverAgent(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let catalog = platform.catalog
         let asked = payload.word(0)
         if asked == 0 {
             reply.append(UInt32(0))
-            reply.appendName(catalog.vendorName, .short)
+            reply.appendName(BaseProtocol.platformAgentName, .short)
         } else if asked == BaseProtocol.callingAgent {
             reply.append(info.id)
             reply.appendName(info.shortName, .short)

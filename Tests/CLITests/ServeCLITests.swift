@@ -134,7 +134,7 @@ struct ServeCLITests {
         #expect(info.protocols == [0x11, 0x13, 0x14, 0x15, 0x16, 0x17])
         #expect(try ivi.client.discoverAgent() == AgentIdentity(id: 1, name: "vm-ivi"))
         #expect(try ivi.client.discoverAgent(2) == AgentIdentity(id: 2, name: "vm-cluster"))
-        #expect(try ivi.client.discoverAgent(0).name == "ACME")
+        #expect(try ivi.client.discoverAgent(0).name == "platform")
         #expect(statusOf { _ = try ivi.client.discoverAgent(9) } == .notFound)
         // vm-cluster's blob entry leaves out performance (0x13), which the blob does not enable either.
         let cluster = try serve.connect("vm-cluster")

@@ -47,7 +47,7 @@ import Testing
     @Test func discoverAgents() throws {
         let ivi = ivi
         #expect(try ivi.discoverAgent() == AgentIdentity(id: 1, name: "vm-ivi"))
-        #expect(try ivi.discoverAgent(0) == AgentIdentity(id: 0, name: "ACME"))
+        #expect(try ivi.discoverAgent(0) == AgentIdentity(id: 0, name: "platform"))
         #expect(try ivi.discoverAgent(9) == AgentIdentity(id: 9, name: "vm-admin"))
         #expect(throws: SCMIClientError.status(.notFound, protocolID: 0x10, messageID: 0x7)) { try ivi.discoverAgent(5) }
     }

@@ -95,7 +95,7 @@ import Testing
     @Test func discoverAgent() {
         let ivi = session(platform, Board.ivi)
         let platformAgent = ivi.send(P.base, 0x7, [0])
-        #expect(platformAgent.word(0) == 0 && platformAgent.name(at: 4, width: 16) == "ACME")
+        #expect(platformAgent.word(0) == 0 && platformAgent.name(at: 4, width: 16) == "platform")
         #expect(platformAgent.valueBytes == 20)
         let me = ivi.send(P.base, 0x7, [0xFFFF_FFFF])
         #expect(me.word(0) == 1 && me.name(at: 4, width: 16) == "vm-ivi")
