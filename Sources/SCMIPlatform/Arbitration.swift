@@ -1,39 +1,99 @@
 // The two arbitration rules between agents (docs/serve.md §4, "Arbitration
 // between agents"), as reusable value types: "on while anyone wants it on"
-// (SwitchArbiter) and "highest request wins" (HighestRequestArbiter). Each
-// owns every agent's request for every resource of one kind and the physical
-// state derived from them, in flat arrays sized at start and indexed
-// [resource × agentCount + agent], so that no message ever grows them. They
-// live in a protocol unit's state (UnitResources.swift), guarded by
-// SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
-// returns the change of physical state, if any, for the protocol to report.
+// (SwitchArbiter) and "highest request wins" (HighestRequestArbiter; the
+// switch is the same rule over off < on). Each owns every agent's request of
+// one model for every resource of one kind, in flat arrays sized at start and
+// indexed [resource × agentCount + agent], so that no message ever grows
+// them. The physical state is not the model's: each resource's is a
+// SharedQuantity of the HostState every model a reload made is attached to
+// (HostState.swift). Settling puts the model's own request (its agents'
+// highest) into that quantity, which combines it with the other models'.
+// They live in a protocol unit's state (UnitResources.swift), guarded by the
+// owner's lock; every method runs with the lock held. Recording or
+// withdrawing a request settles the resource and returns the change of
+// physical state, if any, for the protocol to report.
 
-/// One agent's request for something that is on or off.
-enum SwitchRequest: UInt8, Sendable {
+/// One agent's request for something that is on or off; ordered so that the
+/// highest request is the arbitrated one (on wins over off, off over none).
+enum SwitchRequest: UInt8, Comparable, Sendable {
     case none, off, on
+
+    static func < (left: SwitchRequest, right: SwitchRequest) -> Bool { left.rawValue < right.rawValue }
 }
 
-/// On while any agent has it on; off when every request is off; with no
-/// request at all, the resource's initial state.
+/// The physical value of each resource of one arbiter, read from the
+/// quantities it shares with the other models (HostState.swift); lock held.
+struct PhysicalValues<Value: Comparable & Sendable> {
+    fileprivate let quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>
+
+    @inline(__always)
+    subscript(resource: Int) -> Value { quantities[resource].pointee.value }
+}
+
+/// A switch's physical state per resource (on, off), likewise.
+struct PhysicalSwitches {
+    fileprivate let quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>
+
+    @inline(__always)
+    subscript(resource: Int) -> Bool { quantities[resource].pointee.value == .on }
+}
+
+/// The shared quantities of one arbiter's resources, one per resource, joined
+/// when its platform attaches to the owner and left when it detaches.
+private func join<Value>(_ owner: Attachment, channel: Int, initial: [Value]) -> UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>> {
+    let quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>.allocate(capacity: initial.count)
+    for resource in initial.indices {
+        (quantities.baseAddress.unsafelyUnwrapped + resource).initialize(to: owner.join(channel: channel, resource: resource, initial: initial[resource]))
+    }
+    return quantities
+}
+
+private func leave<Value>(_ quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>, model: Int,
+                          report: (_ resource: Int, _ change: (from: Value, to: Value)) -> Void) {
+    for resource in quantities.indices {
+        if let change = quantities[resource].pointee.leave(model: model) { report(resource, change) }
+    }
+    quantities.deallocate()
+}
+
+/// On while any agent (of any model sharing the resource) has it on; off
+/// when every request is off; with no request at all, the resource's
+/// initial state.
 struct SwitchArbiter: Sendable {
     let agentCount: Int
     /// Per resource: the state with no request at all.
     let initial: [Bool]
     private var requests: [SwitchRequest]
-    /// Per resource: the derived (physical) state.
-    private(set) var isOn: [Bool]
+    /// Per resource: the quantity shared with every model serving it.
+    nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>(start: nil, count: 0)
+    /// This model's serial in the owner.
+    private var model = 0
     /// The slot the last request() changed and what it held, for
-    /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
+    /// undoLastRequest() (one at a time: HostState.hostLock orders changes).
     private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
     init(initial: [Bool], agentCount: Int) {
         self.agentCount = agentCount
         self.initial = initial
         requests = Array(repeating: .none, count: initial.count * agentCount)
-        isOn = initial
     }
 
     var resourceCount: Int { initial.count }
+
+    /// Per resource: the physical state.
+    var isOn: PhysicalSwitches { PhysicalSwitches(quantities: quantities) }
+
+    /// Joins the owner's quantities as its `channel`-th (at the platform's start).
+    mutating func attach(_ owner: Attachment, channel: Int) {
+        model = owner.model
+        quantities = join(owner, channel: channel, initial: initial.map { $0 ? SwitchRequest.on : .off })
+    }
+
+    /// Leaves them (the platform is going); a change only when this model still had requests.
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        leave(quantities, model: model) { resource, change in report(resource, .switched(on: change.to == .on)) }
+        quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
 
     /// `agent`'s own request for `resource`.
     func request(resource: Int, agent: Int) -> SwitchRequest {
@@ -73,35 +133,31 @@ struct SwitchArbiter: Sendable {
         return settle(resource: resource)
     }
 
+    /// This model's request (the highest of its agents') goes to the shared
+    /// quantity, which combines it with the other models'.
     private mutating func settle(resource: Int) -> Bool? {
-        var anyRequest = false
-        var on = false
+        var highest = SwitchRequest.none
         let first = resource * agentCount
         for slot in first ..< first + agentCount {
-            switch requests[slot] {
-            case .on: on = true
-            case .off: anyRequest = true
-            case .none: break
-            }
-            if on { break }
+            highest = max(highest, requests[slot])
+            if highest == .on { break }
         }
-        let derived = on ? true : anyRequest ? false : initial[resource]
-        guard derived != isOn[resource] else { return nil }
-        isOn[resource] = derived
-        return derived
+        return quantities[resource].pointee.contribute(highest == .none ? nil : highest, model: model).map { $0.to == .on }
     }
 }
 
-/// The highest value any agent requested; with no request at all, the
-/// resource's initial value.
+/// The highest value any agent (of any model sharing the resource)
+/// requested; with no request at all, the resource's initial value.
 struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
     let initial: [Value]
     private var requests: [Value]
     private var hasRequest: [Bool]
-    /// Per resource: the derived (physical) value.
-    private(set) var value: [Value]
+    /// Per resource: the quantity shared with every model serving it.
+    nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>(start: nil, count: 0)
+    /// This model's serial in the owner.
+    private var model = 0
     /// The slot the last request() changed and what it held (undoLastRequest()).
     private var undo: (slot: Int, request: Value, hadRequest: Bool)
 
@@ -110,11 +166,25 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         self.initial = initial
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
-        value = initial
         undo = (0, placeholder, false)
     }
 
     var resourceCount: Int { initial.count }
+
+    /// Per resource: the physical value.
+    var value: PhysicalValues<Value> { PhysicalValues(quantities: quantities) }
+
+    /// Joins the owner's quantities as its `channel`-th (at the platform's start).
+    mutating func attach(_ owner: Attachment, channel: Int) {
+        model = owner.model
+        quantities = join(owner, channel: channel, initial: initial)
+    }
+
+    /// Leaves them (the platform is going); a change only when this model still had requests.
+    mutating func detach(report: (_ resource: Int, _ change: (from: Value, to: Value)) -> Void) {
+        leave(quantities, model: model, report: report)
+        quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
 
     /// `agent`'s request for `resource` as a snapshot row: nil when it has not asked.
     func requested(resource: Int, agent: Int) -> Value? {
@@ -146,6 +216,8 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settle(resource: resource)
     }
 
+    /// This model's request (the highest of its agents') goes to the shared
+    /// quantity, which combines it with the other models'.
     private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
         var highest: Value? = nil
         let first = resource * agentCount
@@ -153,11 +225,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
             let request = requests[slot]
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
-        let derived = highest ?? initial[resource]
-        let old = value[resource]
-        guard derived != old else { return nil }
-        value[resource] = derived
-        return (old, derived)
+        return quantities[resource].pointee.contribute(highest, model: model)
     }
 }
 
@@ -171,6 +239,17 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int) {
         enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount)
         value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+    }
+
+    /// The switch is quantity 0 of each resource, the value quantity 1.
+    mutating func attach(_ owner: Attachment) {
+        enable.attach(owner, channel: 0)
+        value.attach(owner, channel: 1)
+    }
+
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        enable.detach(report: report)
+        value.detach { resource, change in report(resource, Self.what(change)) }
     }
 
     /// Resource by resource, the switch first, then the value.

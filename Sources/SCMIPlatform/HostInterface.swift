@@ -4,7 +4,8 @@
 // applied by the host with no lock on the state, then committed (reported)
 // or, when the host refuses, rolled back: the agent's previous request is put
 // back, the arbiter settles where it was, and the agent gets the host's
-// status. Changes are applied one at a time (SCMIPlatform.hostLock), so a
+// status. Changes are applied one at a time (HostState.hostLock, shared by
+// every model serve's reloads made), so a
 // rollback always finds the state it left; reads never wait for the host.
 
 /// Where decided changes go. `apply` is called without the state lock, one
@@ -34,13 +35,13 @@ extension AgentSession {
         decide: (_ state: inout Model.State, _ shared: inout SharedState) -> (SCMIStatus, resource: Int, PhysicalChange.What?),
         undo: (_ state: inout Model.State, _ resource: Int) -> Void
     ) -> SCMIStatus {
-        platform.hostLock.withLock { _ in
+        platform.owner.hostLock.withLock { _ in
             let (status, resource, what) = platform.state.withLock { locked in
                 decide(&state(model, &locked).pointee, &locked)
             }
             guard let what else { return status }
             let change = PhysicalChange(Model.id, resource: UInt32(resource), what, agent: info.id, cause: .request)
-            let applied = platform.host.apply(change)
+            let applied = platform.owner.host.apply(change)
             if applied.isSuccess {
                 platform.report(change)
             } else {
@@ -57,7 +58,7 @@ extension SCMIPlatform {
     /// without the state lock, applies and reports each change. `alsoLocked`
     /// runs in the same hold of the state lock (a reset's permissions).
     func withdrawRequests(agent: Int, cause: ChangeCause, alsoLocked: (inout SharedState) -> Void = { _ in }) {
-        hostLock.withLock { _ in
+        owner.hostLock.withLock { _ in
             let who = catalog.agents[agent].id
             let changes = state.withLock { locked -> [PhysicalChange] in
                 var changes: [PhysicalChange] = []
@@ -72,7 +73,7 @@ extension SCMIPlatform {
             for change in changes {
                 // A withdrawal cannot be refused (the agent is gone or was
                 // reset); the host's failure is what the trace shows.
-                _ = host.apply(change)
+                _ = owner.host.apply(change)
                 report(change)
             }
         }

@@ -55,6 +55,9 @@ enum PowerDomainProtocol: ResourceModel {
 
 /// A resource that is only switched on and off, "on while anyone wants it on".
 extension SwitchArbiter: UnitState {
+    /// The switch is the resource's only shared quantity (0).
+    mutating func attach(_ owner: Attachment) { attach(owner, channel: 0) }
+
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for resource in 0 ..< resourceCount {
             if let on = withdraw(resource: resource, agent: agent) { report(resource, .switched(on: on)) }

@@ -6,9 +6,11 @@ import Synchronization
 
 // The embedded SCMI platform: one per served blob, shared by every agent's
 // session. Immutable facts live in `catalog` and in each unit's catalog slice
-// (read without a lock); requests, permissions and physical state are guarded
-// by one Mutex, which every state-reading or state-changing message takes
-// once. Each protocol unit's slice and state are in `storage`, at the unit's
+// (read without a lock); requests and permissions are guarded by one lock,
+// its owner's (HostState), which every state-reading or state-changing
+// message takes once. The physical state is the owner's, shared with the
+// other platforms attached to it (serve's models before and after a reload).
+// Each protocol unit's slice and state are in `storage`, at the unit's
 // position in unitList (UnitResources.swift).
 
 /// The SCMI platform ("server") behind serve. It knows nothing of sockets or rings:
@@ -16,28 +18,40 @@ import Synchronization
 public final class SCMIPlatform: Sendable {
     public let tables: PlatformTables
     let catalog: Catalog
-    let state: Mutex<SharedState>
+    /// This platform's permissions and units' state, under its owner's lock.
+    let state: StateLock
     /// Per unit (SCMIPlatform.unitList order): its catalog slice and state.
     /// Allocated here, freed in deinit; its state only under `state`'s lock.
     nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
     let onPhysicalChange: (@Sendable (PhysicalChange) -> Void)?
-    /// Applies decided changes (HostInterface.swift).
-    let host: any HostInterface
-    /// Held from deciding a change to committing or rolling it back, so that
-    /// changes reach the host one at a time and in order; never held by reads.
-    let hostLock = Mutex(())
+    /// The physical state of the host's resources, shared with every other
+    /// platform attached to the same owner (HostState.swift).
+    public let owner: HostState
+    /// This platform's serial in its owner.
+    let model: Int
 
-    /// `host` applies every change of a resource's physical state.
+    /// A platform that is the only model of its host: `host` applies every
+    /// change of a resource's physical state.
     /// `onPhysicalChange` is called once per change the host applied, in the
     /// order the changes happen. It is called while changes are held back
     /// (not with the state lock), so it must not change this platform's state
     /// (a session's handle()); logging a line is what it is for.
-    public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
-                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+    public convenience init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
+                            onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+        self.init(tables: tables, owner: HostState(host: host), onPhysicalChange: onPhysicalChange)
+    }
+
+    /// A platform whose resources' physical state is `owner`'s: shared with
+    /// every other platform attached to it (serve's models before and after a
+    /// reload), applied by its host. `onPhysicalChange` as above, for the
+    /// changes this platform's agents cause.
+    public init(tables: PlatformTables, owner: HostState, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
         self.tables = tables
-        self.host = host
+        self.owner = owner
         self.catalog = Catalog(tables: tables)
-        self.state = Mutex(SharedState(catalog: catalog))
+        let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
+        shared.initialize(to: SharedState(catalog: catalog))
+        self.state = StateLock(owner: owner, shared: shared)
         let agentCount = catalog.agents.count
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
         for (position, unit) in Self.unitList.enumerated() {
@@ -45,11 +59,25 @@ public final class SCMIPlatform: Sendable {
         }
         self.storage = UnsafeBufferPointer(storage)
         self.onPhysicalChange = onPhysicalChange
+        model = owner.attach(storage: self.storage, agents: catalog.agents)
     }
 
     deinit {
+        // Sessions withdraw their requests when they end, so leaving the
+        // owner changes nothing physical; a platform dropped with requests
+        // still held gives them up here, and the host is told.
+        owner.hostLock.withLock { _ in
+            for change in owner.detach(model: model) {
+                let reported = PhysicalChange(Self.unitList[change.unit].id, resource: UInt32(change.resource), change.what,
+                                              agent: 0, cause: .disconnect)
+                _ = owner.host.apply(reported)
+                report(reported)
+            }
+        }
         for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
+        state.shared.deinitialize(count: 1)
+        state.shared.deallocate()
     }
 
     /// One session per connection; nil when the agent id is not declared.

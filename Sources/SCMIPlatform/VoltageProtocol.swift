@@ -33,6 +33,8 @@ enum VoltageProtocol: ResourceModel {
         let initialLevel: Int32
         let initiallyOn: Bool
         let devices: [Int]
+        /// The host regulator: its node's path.
+        let hostKey: String
     }
 
     /// On/off ("on while anyone wants it on") and level ("highest wins").
@@ -50,7 +52,8 @@ enum VoltageProtocol: ResourceModel {
                 case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
                 }
             return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
-                            initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn, devices: holders[index])
+                            initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn, devices: holders[index],
+                            hostKey: entry.regulatorPath)
         }
     }
 
