@@ -30,6 +30,10 @@ public final class Server: @unchecked Sendable {
     public let blobPath: String
     private let logger: Logger
     private let trace: Bool
+    /// The host's physical state, kept across reloads: every platform (the
+    /// current one and those older connections keep) is attached to it, so
+    /// a host resource is arbitrated once over every agent of every model.
+    public let hostState: HostState
     /// The platform new connections get. A reload with a clean blob swaps it.
     private let current: Mutex<SCMIPlatform>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
@@ -38,25 +42,30 @@ public final class Server: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
 
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false) {
+    /// `host` applies every change of a resource's physical state, whichever
+    /// model's agent caused it.
+    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false,
+                host: any HostInterface = InMemoryHost()) {
         self.blobPath = blobPath
         self.logger = logger
         self.trace = trace
-        current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
+        let hostState = HostState(host: host)
+        self.hostState = hostState
+        current = Mutex(Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace))
     }
 
     /// The platform connections made now get (each connection keeps the one it got).
     public var platform: SCMIPlatform { current.withLock { $0 } }
 
     /// With --trace every physical change is logged with its cause, by resource name.
-    private static func makePlatform(_ tables: PlatformTables, logger: Logger, trace: Bool) -> SCMIPlatform {
-        guard trace else { return SCMIPlatform(tables: tables) }
+    private static func makePlatform(_ tables: PlatformTables, owner: HostState, logger: Logger, trace: Bool) -> SCMIPlatform {
+        guard trace else { return SCMIPlatform(tables: tables, owner: owner) }
         // The platform names the resources; the callback needs it after it exists.
         let named = WeakPlatform()
         let log: @Sendable (PhysicalChange) -> Void = { change in
             logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
         }
-        let platform = SCMIPlatform(tables: tables, onPhysicalChange: log)
+        let platform = SCMIPlatform(tables: tables, owner: owner, onPhysicalChange: log)
         named.platform = platform
         return platform
     }
@@ -135,6 +144,9 @@ public final class Server: @unchecked Sendable {
 
     /// Re-reads the blob: a clean one becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
+    /// The new model is attached to `hostState`, like the old ones: nothing
+    /// physical changes at a reload, and agents of every model are arbitrated
+    /// together (docs/serve-choices.md, "One owner of host state across SIGHUP").
     @discardableResult
     public func reload() -> ReloadOutcome {
         let result = BackendChecker.check(blobAt: blobPath)
@@ -143,7 +155,7 @@ public final class Server: @unchecked Sendable {
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
             return .keptOldModel(errors: errors)
         }
-        current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
+        current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
         return .reloaded
     }
