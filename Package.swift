@@ -62,7 +62,7 @@ let package = Package(
             name: "scmi-dt",
             dependencies: [
                 "DeviceTree", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient",
-                "VhostUser", "ServeRuntime",
+                "LinuxIO", "VhostUser", "ServeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -22,54 +22,57 @@ run "$BIN" tables "$BLOB"
 say "$BIN guest-dtsi $BLOB --agent vm-cluster"
 "$BIN" guest-dtsi "$BLOB" --agent vm-cluster | sed -n '/^scmi {/,$p'
 
-say "$BIN serve $BLOB --socket-dir $DIR --control $DIR/control.sock --trace &"
-"$BIN" serve "$BLOB" --socket-dir "$DIR" --control "$DIR/control.sock" --trace 2>"$DIR/serve.log" &
+# The sockets go in $DIR/run, which serve makes (0750; the sockets 0660); the control
+# socket is $DIR/run/control, where `status --socket-dir` looks.
+RUN=$DIR/run
+say "$BIN serve $BLOB --socket-dir $RUN --trace &"
+"$BIN" serve "$BLOB" --socket-dir "$RUN" --trace 2>"$DIR/serve.log" &
 SERVE_PID=$!
-for _ in $(seq 100); do [ -S "$DIR/control.sock" ] && break; sleep 0.1; done
-ls "$DIR"/*.sock
+for _ in $(seq 100); do [ -S "$RUN/control" ] && break; sleep 0.1; done
+ls -l "$RUN"
 
-run "$BIN" call --socket "$DIR/vm-ivi.sock" base.info
-run "$BIN" call clock list --socket "$DIR/vm-ivi.sock"   # typed form; `call clock list --help`
+run "$BIN" call --socket "$RUN/vm-ivi.sock" base.info
+run "$BIN" call clock list --socket "$RUN/vm-ivi.sock"   # typed form; `call clock list --help`
 
 # vm-ivi (gpu) and vm-cluster (display) share clock 2 (ccu-gpu-core) and rail 1 (vdd-gpu).
 # Each `call` is a frontend like a guest: its requests last while it stays connected.
-say "$BIN call --socket $DIR/vm-ivi.sock --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 &"
-"$BIN" call --socket "$DIR/vm-ivi.sock" --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 >"$DIR/ivi.out" &
+say "$BIN call --socket $RUN/vm-ivi.sock --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 &"
+"$BIN" call --socket "$RUN/vm-ivi.sock" --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 >"$DIR/ivi.out" &
 IVI=$!
 sleep 1
-say "$BIN call --socket $DIR/vm-cluster.sock --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 &"
-"$BIN" call --socket "$DIR/vm-cluster.sock" --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 >"$DIR/cluster.out" &
+say "$BIN call --socket $RUN/vm-cluster.sock --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 &"
+"$BIN" call --socket "$RUN/vm-cluster.sock" --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 >"$DIR/cluster.out" &
 CLUSTER=$!
 sleep 1
 echo "(both connected: the physical rate and level are the highest requests)"
-run "$BIN" status --control "$DIR/control.sock"
+run "$BIN" status --socket-dir "$RUN"
 
 wait $CLUSTER
 echo "(vm-cluster's call printed:)"; cat "$DIR/cluster.out"
 echo "(vm-cluster disconnected: its requests are withdrawn, vm-ivi's remain)"
-say "$BIN status --control $DIR/control.sock | sed -n '/^clocks/,/^\$/p'"
-"$BIN" status --control "$DIR/control.sock" | sed -n '/^clocks/,/^$/p'
+say "$BIN status --socket-dir $RUN | sed -n '/^clocks/,/^\$/p'"
+"$BIN" status --socket-dir "$RUN" | sed -n '/^clocks/,/^$/p'
 wait $IVI
 echo "(vm-ivi's call printed:)"; cat "$DIR/ivi.out"
 
-say "$BIN call --socket $DIR/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
+say "$BIN call --socket $RUN/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
 set +e
-"$BIN" call --socket "$DIR/vm-cluster.sock" clock.rate-set 0 100000000
+"$BIN" call --socket "$RUN/vm-cluster.sock" clock.rate-set 0 100000000
 status=$?
 set -e
 [ "$status" = 1 ] || { echo "demo: expected DENIED (exit status 1), got $status" >&2; exit 1; }
 echo "(exit status 1: the platform answered DENIED)"
-run "$BIN" call --socket "$DIR/vm-admin.sock" base.agent 2
+run "$BIN" call --socket "$RUN/vm-admin.sock" base.agent 2
 
 say "kill -TERM $SERVE_PID   # serve stops and removes its sockets"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 SERVE_PID=""
-if ls "$DIR"/*.sock >/dev/null 2>&1; then
+if ls "$RUN"/*.sock "$RUN/control" >/dev/null 2>&1; then
 	echo "demo: sockets left behind" >&2
 	exit 1
 fi
-echo "serve exited 0; no socket left in $DIR"
+echo "serve exited 0; no socket left in $RUN"
 echo
 echo "last lines of serve --trace:"
 tail -n 6 "$DIR/serve.log"

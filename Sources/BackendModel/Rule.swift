@@ -60,6 +60,8 @@ public enum Rule: String, CaseIterable, Sendable {
     case idNotInTable = "id-not-in-table"
     case resourceUnreachable = "resource-unreachable"
     case deviceNoResources = "device-no-resources"
+    case basedevShared = "basedev-shared"
+    case resourceUsedByHost = "resource-used-by-host"
 
     // Agents (section 4)
     case agentIDDuplicate = "agent-id-duplicate"
@@ -77,6 +79,8 @@ public enum Rule: String, CaseIterable, Sendable {
     case clockRateUndescribed = "clock-rate-undescribed"
     case clockNameDuplicate = "clock-name-duplicate"
     case clockRatesTooMany = "clock-rates-too-many"
+    case fixedClockPlaceholder = "fixed-clock-placeholder"
+    case assignedRateUnsupported = "assigned-rate-unsupported"
 
     // Names guests see (5.1–5.4)
     case resourceNameUnprintable = "resource-name-unprintable"
@@ -86,6 +90,9 @@ public enum Rule: String, CaseIterable, Sendable {
     case regulatorLevelsInvalid = "regulator-levels-invalid"
     case voltageStepMissing = "voltage-step-missing"
     case voltageStepUneven = "voltage-step-uneven"
+    case regulatorAlwaysOnExported = "regulator-always-on-exported"
+    case regulatorCoupled = "regulator-coupled"
+    case regulatorCoupledUnserved = "regulator-coupled-unserved"
 
     // Performance domains (5.4)
     case oppTableInvalid = "opp-table-invalid"
@@ -97,8 +104,11 @@ public enum Rule: String, CaseIterable, Sendable {
         case .unitAddressFormat, .basedevResourceNotInTable, .basedevDisabled, .basedevNoResources,
             .resourceUnreachable, .deviceNoResources, .agentDeviceDisabled, .agentsImplicit,
             .clockRateUndescribed, .clockNameDuplicate, .clockRatesTooMany,
-            .voltageStepMissing, .voltageStepUneven:
+            .voltageStepMissing, .voltageStepUneven, .resourceUsedByHost, .fixedClockPlaceholder, .assignedRateUnsupported,
+            .regulatorCoupledUnserved:
             .warning
+        case .regulatorAlwaysOnExported, .regulatorCoupled:
+            .note
         default:
             .error
         }
@@ -162,6 +172,8 @@ public enum Rule: String, CaseIterable, Sendable {
         case .idNotInTable: "an id in an arm,scmi-*-ids list that the protocol's table does not have"
         case .resourceUnreachable: "a device has resources of a protocol that is not enabled"
         case .deviceNoResources: "a device with no resources at all"
+        case .basedevShared: "one host node is arm,scmi-basedev of devices held by different agents: two guests would drive the same hardware"
+        case .resourceUsedByHost: "an exported resource that enabled host devices no agent is given also use: the host depends on it"
         case .agentIDDuplicate: "two agents with the same id"
         case .agentNameDuplicate: "two agents with the same arm,scmi-agent-name"
         case .agentDeviceInvalid: "arm,scmi-devices names a node that is not a device@ node of this backend"
@@ -173,13 +185,18 @@ public enum Rule: String, CaseIterable, Sendable {
         case .fixedClockFrequency: "a fixed-clock without a usable clock-frequency"
         case .clockRateMismatch: "rate properties that disagree with a fixed rate (fixed-clock, or fixed-factor-clock of a known parent)"
         case .clockRateUndescribed: "a clock with no rate description: served as 1 Hz .. 4294967295 Hz"
-        case .clockNameDuplicate: "two clocks with the same name"
+        case .clockNameDuplicate: "two clock table entries with the same label (derived names are made unique with -2, -3…)"
         case .clockRatesTooMany: "more than 16 discrete rates: Linux guests reject the clock"
+        case .fixedClockPlaceholder: "a device's clock is a fixed-clock of 0 Hz (a placeholder): it is not exported"
+        case .assignedRateUnsupported: "an assigned-clock-rates entry the exported clock cannot run at (ignored)"
         case .resourceNameUnprintable: "a name derived from the host tree (clock-output-names, regulator-name, node name) that is empty or not printable ASCII; guests would get it verbatim"
         case .regulatorLevelsMissing: "an exported regulator without regulator-min-microvolt and regulator-max-microvolt"
         case .regulatorLevelsInvalid: "regulator min > max, or a level above 2147483647 µV"
         case .voltageStepMissing: "a voltage range without arm,scmi-voltage-step-microvolt: served with a 1 µV step"
         case .voltageStepUneven: "the voltage step does not divide the range"
+        case .regulatorAlwaysOnExported: "an exported regulator-always-on rail: guests cannot switch it off"
+        case .regulatorCoupled: "an exported rail coupled with another served rail: serve keeps them within regulator-coupled-max-spread"
+        case .regulatorCoupledUnserved: "an exported rail coupled with a regulator no voltage domain serves: the spread cannot be held"
         case .oppTableInvalid: "operating-points-v2 does not lead to an OPP table with at least one usable opp-hz"
         }
     }

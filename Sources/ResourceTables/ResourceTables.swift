@@ -85,18 +85,28 @@ public struct ClockEntry: Hashable, Sendable {
     public var specifier: [UInt32]
     public var rates: ClockRates
     public var initialRate: UInt64
+    /// Where `rates` came from, for `tables` (docs/binding.md §5.1): `clock-frequency`,
+    /// `fixed-factor`, a rate property, `opp-hz <OPP table path>` or `undescribed`.
+    public var ratesSource: String
 
-    public init(id: UInt32, name: String, providerPath: String, specifier: [UInt32], rates: ClockRates, initialRate: UInt64) {
-        self.init(id: id, name: name, providerPath: NodePath(providerPath), specifier: specifier, rates: rates, initialRate: initialRate)
+    public init(
+        id: UInt32, name: String, providerPath: String, specifier: [UInt32], rates: ClockRates, initialRate: UInt64, ratesSource: String = ""
+    ) {
+        self.init(
+            id: id, name: name, providerPath: NodePath(providerPath), specifier: specifier, rates: rates, initialRate: initialRate,
+            ratesSource: ratesSource)
     }
 
-    public init(id: UInt32, name: String, providerPath: NodePath, specifier: [UInt32], rates: ClockRates, initialRate: UInt64) {
+    public init(
+        id: UInt32, name: String, providerPath: NodePath, specifier: [UInt32], rates: ClockRates, initialRate: UInt64, ratesSource: String = ""
+    ) {
         self.id = id
         self.name = name
         self.providerNodePath = providerPath
         self.specifier = specifier
         self.rates = rates
         self.initialRate = initialRate
+        self.ratesSource = ratesSource
     }
 }
 
@@ -115,6 +125,42 @@ public enum VoltageLevels: Hashable, Sendable {
         case .range(let min, _, _): min
         }
     }
+
+    public var highest: Int32 {
+        switch self {
+        case .discrete(let levels): levels.last ?? 0
+        case .range(_, let max, _): max
+        }
+    }
+
+    /// The lowest described level at or above `floor` (a range's valid levels are
+    /// min + k·step and max); nil when every level is below it. Used to keep a
+    /// coupled rail within its spread: the model for initial levels, serve after
+    /// a partner moves.
+    public func lowestLevel(atLeast floor: Int64) -> Int32? {
+        switch self {
+        case .discrete(let list):
+            return list.first { Int64($0) >= floor }
+        case .range(let minimum, let maximum, let step):
+            if floor <= Int64(minimum) { return minimum }
+            if floor > Int64(maximum) { return nil }
+            let steps = (floor - Int64(minimum) + Int64(step) - 1) / Int64(step)
+            return Int32(Swift.min(Int64(minimum) + steps * Int64(step), Int64(maximum)))
+        }
+    }
+}
+
+/// `regulator-coupled-with` / `regulator-coupled-max-spread`: this rail's level may
+/// differ from the partner's physical level by at most `maxSpread` µV.
+public struct VoltageCoupling: Hashable, Sendable {
+    /// The partner's id in the voltage table.
+    public var partner: UInt32
+    public var maxSpread: Int32
+
+    public init(partner: UInt32, maxSpread: Int32) {
+        self.partner = partner
+        self.maxSpread = maxSpread
+    }
 }
 
 public struct VoltageDomainEntry: Hashable, Sendable {
@@ -131,18 +177,46 @@ public struct VoltageDomainEntry: Hashable, Sendable {
     public var initialLevel: Int32
     /// `regulator-always-on` or `regulator-boot-on` on the host node.
     public var initiallyOn: Bool
+    /// Where `levels` came from, for `tables` (docs/binding.md §5.2):
+    /// `regulator-min/max-microvolt`, `states` or `arm,scmi-levels-microvolt`.
+    public var levelsSource: String
+    /// `regulator-always-on`: the host needs the rail, so it is never switched off
+    /// physically, whatever agents ask (docs/serve.md §4).
+    public var alwaysOn: Bool
+    /// The regulator's own constraints (`regulator-min/max-microvolt`): no level
+    /// outside them is ever applied.
+    public var minimumLevel: Int32
+    public var maximumLevel: Int32
+    /// Served partners this rail is coupled with, each with its maximum spread.
+    public var couplings: [VoltageCoupling]
 
-    public init(id: UInt32, name: String, regulatorPath: String, levels: VoltageLevels, initialLevel: Int32, initiallyOn: Bool) {
-        self.init(id: id, name: name, regulatorPath: NodePath(regulatorPath), levels: levels, initialLevel: initialLevel, initiallyOn: initiallyOn)
+    public init(
+        id: UInt32, name: String, regulatorPath: String, levels: VoltageLevels, initialLevel: Int32, initiallyOn: Bool,
+        levelsSource: String = "", alwaysOn: Bool = false, minimumLevel: Int32? = nil, maximumLevel: Int32? = nil,
+        couplings: [VoltageCoupling] = []
+    ) {
+        self.init(
+            id: id, name: name, regulatorPath: NodePath(regulatorPath), levels: levels, initialLevel: initialLevel, initiallyOn: initiallyOn,
+            levelsSource: levelsSource, alwaysOn: alwaysOn, minimumLevel: minimumLevel, maximumLevel: maximumLevel, couplings: couplings)
     }
 
-    public init(id: UInt32, name: String, regulatorPath: NodePath, levels: VoltageLevels, initialLevel: Int32, initiallyOn: Bool) {
+    /// Without `minimumLevel`/`maximumLevel` the constraints are the described levels' ends.
+    public init(
+        id: UInt32, name: String, regulatorPath: NodePath, levels: VoltageLevels, initialLevel: Int32, initiallyOn: Bool,
+        levelsSource: String = "", alwaysOn: Bool = false, minimumLevel: Int32? = nil, maximumLevel: Int32? = nil,
+        couplings: [VoltageCoupling] = []
+    ) {
         self.id = id
         self.name = name
         self.regulatorNodePath = regulatorPath
         self.levels = levels
         self.initialLevel = initialLevel
         self.initiallyOn = initiallyOn
+        self.levelsSource = levelsSource
+        self.alwaysOn = alwaysOn
+        self.minimumLevel = minimumLevel ?? levels.lowest
+        self.maximumLevel = maximumLevel ?? levels.highest
+        self.couplings = couplings
     }
 }
 
@@ -333,6 +407,18 @@ public struct PlatformTables: Hashable, Sendable {
         self.agents = agents
         self.agentsAreImplicit = agentsAreImplicit
     }
+
+    /// The agent a user means by `idOrName`: the agent with that id when it is a number
+    /// (decimal or 0x-hex) that one has, else the one with that arm,scmi-agent-name. The
+    /// same rule as `call`'s arguments (an agent named "7" is still found when no id is 7).
+    public func agent(_ idOrName: String) -> AgentEntry? {
+        let number = idOrName.hasPrefix("0x") ? UInt32(idOrName.dropFirst(2), radix: 16) : UInt32(idOrName)
+        if let number, let byID = agents.first(where: { $0.id == number }) { return byID }
+        return agents.first { $0.name == idOrName }
+    }
+
+    /// "name (id), …": every agent, for messages that ask the user to choose one.
+    public var agentList: String { agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ") }
 
     /// Number of entries in a protocol's table (0 for protocols without one).
     public func resourceCount(of protocolID: ProtocolID) -> Int {

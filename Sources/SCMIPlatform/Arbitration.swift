@@ -13,6 +13,8 @@
 // withdrawing a request settles the resource and returns the change of
 // physical state, if any, for the protocol to report.
 
+import ResourceTables
+
 /// One agent's request for something that is on or off; ordered so that the
 /// highest request is the arbitrated one (on wins over off, off over none).
 enum SwitchRequest: UInt8, Comparable, Sendable {
@@ -58,11 +60,16 @@ private func leave<Value>(_ quantities: UnsafeMutableBufferPointer<UnsafeMutable
 
 /// On while any agent (of any model sharing the resource) has it on; off
 /// when every request is off; with no request at all, the resource's
-/// initial state.
+/// initial state. A resource the host needs (`pinnedOn`: a
+/// regulator-always-on rail) is on whatever the requests say while a model
+/// that pins it is attached (its own request is then on); the requests are
+/// still recorded, so each agent reads back its own.
 struct SwitchArbiter: Sendable {
     let agentCount: Int
     /// Per resource: the state with no request at all.
     let initial: [Bool]
+    /// Per resource: never switched off (empty: none is).
+    let pinnedOn: [Bool]
     private var requests: [SwitchRequest]
     /// Per resource: the quantity shared with every model serving it.
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>(start: nil, count: 0)
@@ -72,9 +79,10 @@ struct SwitchArbiter: Sendable {
     /// undoLastRequest() (one at a time: HostState.hostLock orders changes).
     private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
-    init(initial: [Bool], agentCount: Int) {
+    init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
         self.initial = initial
+        self.pinnedOn = pinnedOn
         requests = Array(repeating: .none, count: initial.count * agentCount)
     }
 
@@ -83,10 +91,12 @@ struct SwitchArbiter: Sendable {
     /// Per resource: the physical state.
     var isOn: PhysicalSwitches { PhysicalSwitches(quantities: quantities) }
 
-    /// Joins the owner's quantities as its `channel`-th (at the platform's start).
+    /// Joins the owner's quantities as its `channel`-th (at the platform's
+    /// start); a pinned resource contributes on from then on.
     mutating func attach(_ owner: Attachment, channel: Int) {
         model = owner.model
-        quantities = join(owner, channel: channel, initial: initial.map { $0 ? SwitchRequest.on : .off })
+        quantities = join(owner, channel: channel, initial: initial.indices.map { isPinned($0) || initial[$0] ? SwitchRequest.on : .off })
+        for resource in initial.indices where isPinned(resource) { _ = settle(resource: resource) }
     }
 
     /// Leaves them (the platform is going); a change only when this model still had requests.
@@ -94,6 +104,8 @@ struct SwitchArbiter: Sendable {
         leave(quantities, model: model) { resource, change in report(resource, .switched(on: change.to == .on)) }
         quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
+
+    private func isPinned(_ resource: Int) -> Bool { resource < pinnedOn.count && pinnedOn[resource] }
 
     /// `agent`'s own request for `resource`.
     func request(resource: Int, agent: Int) -> SwitchRequest {
@@ -133,27 +145,31 @@ struct SwitchArbiter: Sendable {
         return settle(resource: resource)
     }
 
-    /// This model's request (the highest of its agents') goes to the shared
-    /// quantity, which combines it with the other models'.
+    /// This model's request (the highest of its agents', on when pinned) goes
+    /// to the shared quantity, which combines it with the other models'.
     private mutating func settle(resource: Int) -> Bool? {
-        var highest = SwitchRequest.none
+        guard resource < quantities.count else { return nil }  // not attached yet
+        var highest = isPinned(resource) ? SwitchRequest.on : .none
         let first = resource * agentCount
-        for slot in first ..< first + agentCount {
+        for slot in first ..< first + agentCount where highest != .on {
             highest = max(highest, requests[slot])
-            if highest == .on { break }
         }
         return quantities[resource].pointee.contribute(highest == .none ? nil : highest, model: model).map { $0.to == .on }
     }
 }
 
 /// The highest value any agent (of any model sharing the resource)
-/// requested; with no request at all, the resource's initial value.
+/// requested; with no request at all, the resource's initial value; never
+/// below the resource's floor, when it has one (a coupled rail: its partner's
+/// level minus the spread; each model's floors come from its own demands).
 struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
     let initial: [Value]
     private var requests: [Value]
     private var hasRequest: [Bool]
+    /// Per resource: the lowest value it may settle at, if any.
+    private var floor: [Value?]
     /// Per resource: the quantity shared with every model serving it.
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>(start: nil, count: 0)
     /// This model's serial in the owner.
@@ -166,18 +182,20 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         self.initial = initial
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
+        floor = Array(repeating: nil, count: initial.count)
         undo = (0, placeholder, false)
     }
-
-    var resourceCount: Int { initial.count }
 
     /// Per resource: the physical value.
     var value: PhysicalValues<Value> { PhysicalValues(quantities: quantities) }
 
-    /// Joins the owner's quantities as its `channel`-th (at the platform's start).
+    /// Joins the owner's quantities as its `channel`-th (at the platform's
+    /// start), contributing what the model already demands (a floor its
+    /// coupled rails' initial levels set; nothing otherwise).
     mutating func attach(_ owner: Attachment, channel: Int) {
         model = owner.model
         quantities = join(owner, channel: channel, initial: initial)
+        for resource in initial.indices where floor[resource] != nil { _ = settle(resource: resource) }
     }
 
     /// Leaves them (the platform is going); a change only when this model still had requests.
@@ -185,6 +203,32 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         leave(quantities, model: model, report: report)
         quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
+
+    /// The value `resource` would settle at if `agent` asked for `request`
+    /// (nothing is recorded): to refuse a request before it breaks a rule.
+    func settled(ifRequested request: Value, resource: Int, agent: Int) -> Value {
+        derived(resource: resource, replacing: resource * agentCount + agent, with: request)
+    }
+
+    /// What `resource` settles at without its floor: the highest request, else the initial value.
+    func demand(resource: Int) -> Value {
+        derived(resource: resource, floored: false)
+    }
+
+    func floor(resource: Int) -> Value? { floor[resource] }
+
+    /// Sets (nil: clears) `resource`'s floor without settling: a rule over
+    /// several resources (CoupledLevels) sets them all, then `resettle`s each.
+    mutating func setFloor(_ newFloor: Value?, resource: Int) {
+        floor[resource] = newFloor
+    }
+
+    /// Settles `resource` after its floor changed; the change of physical value, if any.
+    mutating func resettle(resource: Int) -> (from: Value, to: Value)? {
+        settle(resource: resource)
+    }
+
+    var resourceCount: Int { initial.count }
 
     /// `agent`'s request for `resource` as a snapshot row: nil when it has not asked.
     func requested(resource: Int, agent: Int) -> Value? {
@@ -216,15 +260,48 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settle(resource: resource)
     }
 
-    /// This model's request (the highest of its agents') goes to the shared
-    /// quantity, which combines it with the other models'.
+    /// Records (nil: withdraws) `agent`'s request without settling: a rule over
+    /// several resources (CoupledLevels) settles them together afterwards, so
+    /// that each reports one change, not a step through a stale floor.
+    mutating func record(_ request: Value?, resource: Int, agent: Int) {
+        let slot = resource * agentCount + agent
+        if let request { requests[slot] = request }
+        hasRequest[slot] = request != nil
+    }
+
+    /// The highest request (with `slot`'s replaced by `replacement`, when given),
+    /// else the initial value; raised to the floor unless `floored` is false.
+    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil, floored: Bool = true) -> Value {
+        var highest: Value? = nil
+        let first = resource * agentCount
+        for index in first ..< first + agentCount {
+            let request: Value
+            if index == slot, let replacement {
+                request = replacement
+            } else if hasRequest[index] {
+                request = requests[index]
+            } else {
+                continue
+            }
+            if let current = highest { highest = max(current, request) } else { highest = request }
+        }
+        let settled = highest ?? initial[resource]
+        if floored, let lowest = floor[resource], settled < lowest { return lowest }
+        return settled
+    }
+
+    /// This model's request goes to the shared quantity, which combines it
+    /// with the other models': its agents' highest raised to the floor; with
+    /// no request, the floor where it is above the initial value, else nothing.
     private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
+        guard resource < quantities.count else { return nil }  // not attached yet
         var highest: Value? = nil
         let first = resource * agentCount
         for slot in first ..< first + agentCount where hasRequest[slot] {
             let request = requests[slot]
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
+        if let lowest = floor[resource], lowest > (highest ?? initial[resource]) { highest = lowest }
         return quantities[resource].pointee.contribute(highest, model: model)
     }
 }
@@ -236,8 +313,9 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     var enable: SwitchArbiter
     var value: HighestRequestArbiter<Value>
 
-    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int) {
-        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount)
+    /// `pinnedOn`: resources never switched off (always-on rails).
+    init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int, pinnedOn: [Bool] = []) {
+        enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount, pinnedOn: pinnedOn)
         value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
     }
 
@@ -281,5 +359,85 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     /// level reaches, are clamped).
     static func what(_ change: (from: Value, to: Value)) -> PhysicalChange.What {
         .value(from: Int64(clamping: change.from), to: Int64(clamping: change.to))
+    }
+}
+
+/// Coupled voltage domains (docs/serve.md §4, "Host limits"): each pair stays
+/// within its maximum spread. A level request whose result would leave a
+/// partner's reach is refused (`allows`). After any change the coupled domains
+/// are settled again at the lowest levels that meet every spread, starting
+/// from what agents ask of each (`settle`): a rail is held up only as far as a
+/// partner needs, and follows it down when it falls. Built once from the
+/// tables; reads and changes only the level arbiter's floors.
+struct CoupledLevels: Sendable {
+    /// Per domain: its partners with their spreads, both directions of every
+    /// `regulator-coupled-with` (the smaller spread where both name one).
+    let partners: [[VoltageCoupling]]
+    let levels: [VoltageLevels]
+    /// Domains with at least one partner, ascending.
+    let coupled: [Int]
+
+    func isCoupled(_ domain: Int) -> Bool { !partners[domain].isEmpty }
+
+    /// `couplings[d]`: the partners domain `d`'s regulator names; `levels[d]` its levels.
+    init(couplings: [[VoltageCoupling]], levels: [VoltageLevels]) {
+        self.levels = levels
+        var partners = Array(repeating: [VoltageCoupling](), count: levels.count)
+        func couple(_ domain: Int, _ partner: Int, _ spread: Int32) {
+            if let existing = partners[domain].firstIndex(where: { Int($0.partner) == partner }) {
+                partners[domain][existing].maxSpread = Swift.min(partners[domain][existing].maxSpread, spread)
+            } else {
+                partners[domain].append(VoltageCoupling(partner: UInt32(partner), maxSpread: spread))
+            }
+        }
+        for (domain, named) in couplings.enumerated() where domain < levels.count {
+            for coupling in named where Int(coupling.partner) < levels.count && Int(coupling.partner) != domain {
+                couple(domain, Int(coupling.partner), Swift.max(coupling.maxSpread, 0))
+                couple(Int(coupling.partner), domain, Swift.max(coupling.maxSpread, 0))
+            }
+        }
+        self.partners = partners
+        coupled = partners.indices.filter { !partners[$0].isEmpty }
+    }
+
+    /// Whether `domain` may settle at `level`: within the spread of every partner's level.
+    func allows(_ level: Int32, domain: Int, _ arbiter: HighestRequestArbiter<Int32>) -> Bool {
+        for coupling in partners[domain] {
+            let partnerLevel = Int64(arbiter.value[Int(coupling.partner)])
+            guard abs(Int64(level) - partnerLevel) <= Int64(coupling.maxSpread) else { return false }
+        }
+        return true
+    }
+
+    /// Settles every coupled domain at the lowest levels that keep each pair
+    /// within its spread: each starts at its demand (highest request, else its
+    /// initial level) and is raised to the lowest described level within the
+    /// spread below a partner's, round by round until nothing moves (levels
+    /// only rise, so it ends). `report` gets each domain whose level changed.
+    func settle(_ arbiter: inout HighestRequestArbiter<Int32>, report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
+        guard !coupled.isEmpty else { return }
+        for domain in coupled { arbiter.setFloor(nil, resource: domain) }
+        var moved = true
+        var rounds = 0
+        while moved && rounds <= coupled.count {
+            moved = false
+            rounds += 1
+            for domain in coupled {
+                var wanted: Int32?
+                for coupling in partners[domain] {
+                    let partner = Int(coupling.partner)
+                    let partnerLevel = Swift.max(arbiter.demand(resource: partner), arbiter.floor(resource: partner) ?? Int32.min)
+                    guard let level = levels[domain].lowestLevel(atLeast: Int64(partnerLevel) - Int64(coupling.maxSpread)) else { continue }
+                    wanted = Swift.max(wanted ?? level, level)
+                }
+                if let wanted, wanted > (arbiter.floor(resource: domain) ?? Int32.min) {
+                    arbiter.setFloor(wanted, resource: domain)
+                    moved = true
+                }
+            }
+        }
+        for domain in coupled {
+            if let change = arbiter.resettle(resource: domain) { report(domain, change) }
+        }
     }
 }

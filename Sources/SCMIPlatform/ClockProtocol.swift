@@ -56,7 +56,7 @@ enum ClockProtocol: ResourceModel {
     typealias State = SwitchedValueState<UInt64>
 
     static let vocabulary = ResourceVocabulary(
-        noun: "clock", plural: "clocks", tableKey: "clocks", switchKey: "enabled", valueKey: "rateHz",
+        noun: "clock", plural: "clocks", tableKey: "clocks", switchKey: "enabled", valueKey: "rate_hz",
         onWord: "enabled", offWord: "disabled", quantity: "rate", unit: "Hz")
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {

@@ -77,7 +77,8 @@ public struct ResourceVocabulary: Hashable, Sendable {
     /// The title of `status`'s table: "clocks", "voltage domains".
     public var plural: String
     /// The snapshot's JSON keys: the table ("clocks"), the physical on/off
-    /// ("enabled"), the value ("rateHz"); the same keys name a request's.
+    /// ("enabled"), the value ("rate_hz"); the same keys name a request's. snake_case:
+    /// `status --format json` is a stable interface (docs/serve.md §1.1).
     public var tableKey: String
     public var switchKey: String
     public var valueKey: String

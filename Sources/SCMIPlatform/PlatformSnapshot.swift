@@ -7,7 +7,7 @@ import Foundation
 // Each protocol unit with resources gives its rows (ResourceHooks.snapshot)
 // and the words that name them (ResourceVocabulary); in JSON each protocol is
 // a table under its own key, with its own keys for on/off and the value:
-//   "clocks": [{"id", "name", "enabled", "rateHz", "requests": [{"agentID", "agentName", "enabled", "rateHz"}]}]
+//   "clocks": [{"id", "name", "enabled", "rate_hz", "requests": [{"agent_id", "agent_name", "enabled", "rate_hz"}]}]
 
 public struct PlatformSnapshot: Codable, Hashable, Sendable {
     /// One table per protocol unit with resources, in unit order.
@@ -85,8 +85,8 @@ public struct ResourceSnapshot: Hashable, Sendable {
         var requestRows = container.nestedUnkeyedContainer(forKey: .init("requests"))
         for request in requests {
             var row = requestRows.nestedContainer(keyedBy: FieldKey.self)
-            try row.encode(request.agentID, forKey: .init("agentID"))
-            try row.encode(request.agentName, forKey: .init("agentName"))
+            try row.encode(request.agentID, forKey: .init("agent_id"))
+            try row.encode(request.agentName, forKey: .init("agent_name"))
             try row.encodeIfPresent(request.on, forKey: .init(words.switchKey))
             try row.encodeIfPresent(request.value, forKey: .init(words.valueKey))
         }
@@ -103,8 +103,8 @@ public struct ResourceSnapshot: Hashable, Sendable {
         while !requestRows.isAtEnd {
             let row = try requestRows.nestedContainer(keyedBy: FieldKey.self)
             requests.append(ResourceRequest(
-                agentID: try row.decode(UInt32.self, forKey: .init("agentID")),
-                agentName: try row.decode(String.self, forKey: .init("agentName")),
+                agentID: try row.decode(UInt32.self, forKey: .init("agent_id")),
+                agentName: try row.decode(String.self, forKey: .init("agent_name")),
                 on: try row.decodeIfPresent(Bool.self, forKey: .init(words.switchKey)),
                 value: try row.decodeIfPresent(Int64.self, forKey: .init(words.valueKey))))
         }
@@ -210,5 +210,25 @@ extension SCMIPlatform {
             }
             rows[row].requests.sort { $0.agentID < $1.agentID }
         }
+    }
+}
+
+// MARK: - JSON keys
+// `scmi-dt status --format json` is the stable interface for scripts: snake_case keys,
+// as in `tables --format json`, spelled out (here, in ResourceSnapshot's encoder and in
+// each unit's ResourceVocabulary) so that renaming a property cannot change them. A key
+// whose value is absent (an agent that never asked for a rate) is left out.
+
+extension AgentSnapshot {
+    enum CodingKeys: String, CodingKey {
+        case id, name, trusted, protocols, permissions
+    }
+}
+
+extension DevicePermission {
+    enum CodingKeys: String, CodingKey {
+        case protocols
+        case deviceID = "device_id"
+        case deviceName = "device_name"
     }
 }

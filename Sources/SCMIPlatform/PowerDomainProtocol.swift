@@ -42,7 +42,7 @@ enum PowerDomainProtocol: ResourceModel {
     typealias State = SwitchArbiter
 
     static let vocabulary = ResourceVocabulary(
-        noun: "power domain", plural: "power domains", tableKey: "powerDomains", switchKey: "on",
+        noun: "power domain", plural: "power domains", tableKey: "power_domains", switchKey: "on",
         valueKey: "state", onWord: "on", offWord: "off", quantity: "state", unit: "")
 
     /// The skeleton serves no domain (issue 9 builds them from tables.powerDomains).

@@ -32,17 +32,53 @@ enum VoltageProtocol: ResourceModel {
         let described: DescribedValues<Int32>
         let initialLevel: Int32
         let initiallyOn: Bool
+        /// Never switched off: `regulator-always-on`, or a rail host devices use
+        /// (docs/serve.md §4, "Host limits").
+        let alwaysOn: Bool
+        /// The partners its regulator is coupled with, and the spreads.
+        let couplings: [VoltageCoupling]
         let devices: [Int]
         /// The host regulator: its node's path.
         let hostKey: String
     }
 
-    /// On/off ("on while anyone wants it on") and level ("highest wins").
-    typealias State = SwitchedValueState<Int32>
+    /// On/off ("on while anyone wants it on", always-on rails pinned on) and
+    /// level ("highest wins"), with coupled rails kept within their spreads.
+    struct State: UnitState, Sendable {
+        var rails: SwitchedValueState<Int32>
+        let couplings: CoupledLevels
+        /// The domains a coupled request moved besides its own, for the host
+        /// (capacity for every domain reserved at start: no allocation per message).
+        var followers: [(domain: Int, change: (from: Int32, to: Int32))]
+
+        /// Resource by resource; coupled rails are settled together once every
+        /// request is gone, so each reports one move.
+        mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+            for resource in 0 ..< rails.enable.resourceCount {
+                if let on = rails.enable.withdraw(resource: resource, agent: agent) {
+                    report(resource, .switched(on: on))
+                }
+                if couplings.isCoupled(resource) {
+                    rails.value.record(nil, resource: resource, agent: agent)
+                } else if let change = rails.value.withdraw(resource: resource, agent: agent) {
+                    report(resource, SwitchedValueState.what(change))
+                }
+            }
+            couplings.settle(&rails.value) { domain, change in report(domain, SwitchedValueState.what(change)) }
+        }
+
+        func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
+            rails.snapshot(resource: resource, agents: agents)
+        }
+
+        mutating func attach(_ owner: Attachment) { rails.attach(owner) }
+
+        mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) { rails.detach(report: report) }
+    }
 
     static let vocabulary = ResourceVocabulary(
-        noun: "voltage domain", plural: "voltage domains", tableKey: "voltageDomains", switchKey: "on",
-        valueKey: "levelMicrovolts", onWord: "on", offWord: "off", quantity: "level", unit: "uV")
+        noun: "voltage domain", plural: "voltage domains", tableKey: "voltage_domains", switchKey: "on",
+        valueKey: "level_microvolts", onWord: "on", offWord: "off", quantity: "level", unit: "uV")
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
         tables.voltageDomains.enumerated().map { index, entry in
@@ -52,15 +88,30 @@ enum VoltageProtocol: ResourceModel {
                 case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
                 }
             return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
-                            initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn, devices: holders[index],
+                            initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn || entry.alwaysOn,
+                            alwaysOn: entry.alwaysOn, couplings: entry.couplings, devices: holders[index],
                             hostKey: entry.regulatorPath)
         }
     }
 
     /// With no request, the host regulator's initial state (always-on /
-    /// boot-on, docs/binding.md §5.2) and level.
+    /// boot-on, docs/binding.md §5.2) and level, coupled rails settled within
+    /// their spreads.
     static func initialState(_ domains: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
-        State(initiallyOn: domains.map(\.initiallyOn), initialValue: domains.map(\.initialLevel), agentCount: agentCount)
+        let levels = domains.map { domain -> VoltageLevels in
+            switch domain.described {
+            case .discrete(let list): .discrete(Array(list))
+            case .range(let low, let high, let step): .range(min: low, max: high, step: step)
+            }
+        }
+        var state = State(
+            rails: SwitchedValueState(
+                initiallyOn: domains.map(\.initiallyOn), initialValue: domains.map(\.initialLevel), agentCount: agentCount,
+                pinnedOn: domains.map(\.alwaysOn)),
+            couplings: CoupledLevels(couplings: domains.map(\.couplings), levels: levels), followers: [])
+        state.followers.reserveCapacity(domains.count)
+        state.couplings.settle(&state.rails.value) { _, _ in }
+        return state
     }
 
     static func release(_ domain: Resource) { domain.described.release() }
@@ -119,9 +170,9 @@ extension AgentSession {
             case VoltageProtocol.modeOff: request = .off
             default: return (.invalidParameters, index, nil)
             }
-            return (.success, index, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+            return (.success, index, state.rails.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
         } undo: { state, resource in
-            state.enable.undoLastRequest(resource: resource)
+            state.rails.enable.undoLastRequest(resource: resource)
         }
     }
 
@@ -131,7 +182,7 @@ extension AgentSession {
         let holders = domains[index].devices
         let on: Bool? = platform.state.withLock { locked in
             mayUse(locked, VoltageProtocol.id, holders: holders)
-                ? state(VoltageProtocol.self, &locked).pointee.enable.request(resource: index, agent: agent) == .on : nil
+                ? state(VoltageProtocol.self, &locked).pointee.rails.enable.request(resource: index, agent: agent) == .on : nil
         }
         guard let on else { return .denied }
         reply.append(on ? VoltageProtocol.modeOn : VoltageProtocol.modeOff)
@@ -139,26 +190,88 @@ extension AgentSession {
     }
 
     /// +0 domain_id, +4 flags (bit 0 async), +8 int32 level in µV; the
-    /// highest request among agents wins.
+    /// highest request among agents wins. For a coupled rail, a request after
+    /// which it would be further than the spread from a partner is OUT_OF_RANGE
+    /// and is not recorded (docs/serve.md §4, "Host limits").
     fileprivate func levelSet(_ payload: Payload) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         let level = payload.int32(2)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
+        guard domain.pointee.couplings.isEmpty else { return coupledLevelSet(domain, index, flags, level) }
         return change(VoltageProtocol.self) { state, shared in
-            guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
-            guard flags & ~VoltageProtocol.flagAsync == 0 else { return (.invalidParameters, index, nil) }
-            // Asynchronous ends in a delayed response on the eventq, which is
-            // not offered (docs/protocol.md §15): NOT_SUPPORTED.
-            guard flags & VoltageProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
-            switch VoltageProtocol.check(level, in: domain.pointee.described) {
-            case .outOfRange: return (.outOfRange, index, nil)
-            case .offGrid: return (.invalidParameters, index, nil)
-            case .valid: break
-            }
-            return (.success, index, state.value.request(level, resource: index, agent: agent).map(VoltageProtocol.State.what))
+            let status = levelSetCheck(shared, domain, flags, level)
+            guard status.isSuccess else { return (status, index, nil) }
+            return (.success, index, state.rails.value.request(level, resource: index, agent: agent).map(SwitchedValueState.what))
         } undo: { state, resource in
-            state.value.undoLastRequest(resource: resource)
+            state.rails.value.undoLastRequest(resource: resource)
+        }
+    }
+
+    /// What VOLTAGE_LEVEL_SET answers before arbitration: the agent may use the
+    /// domain, no reserved flag, synchronous, a described level.
+    private func levelSetCheck(
+        _ shared: borrowing SharedState, _ domain: UnsafePointer<VoltageProtocol.Resource>, _ flags: UInt32, _ level: Int32
+    ) -> SCMIStatus {
+        guard mayUse(shared, VoltageProtocol.id, holders: domain.pointee.devices) else { return .denied }
+        guard flags & ~VoltageProtocol.flagAsync == 0 else { return .invalidParameters }
+        // Asynchronous ends in a delayed response on the eventq, which is
+        // not offered (docs/protocol.md §15): NOT_SUPPORTED.
+        guard flags & VoltageProtocol.flagAsync == 0 else { return .notSupported }
+        switch VoltageProtocol.check(level, in: domain.pointee.described) {
+        case .outOfRange: return .outOfRange
+        case .offGrid: return .invalidParameters
+        case .valid: return .success
+        }
+    }
+
+    /// VOLTAGE_LEVEL_SET on a coupled rail, through the host seam like any SET
+    /// (HostInterface.swift), except that settling the coupled rails may move
+    /// partners too (a rail held up by this one follows it down). The rail's
+    /// own move goes to the host first; when the host refuses it the request
+    /// is put back and nothing else moves. The partners' moves follow, and like
+    /// a withdrawal's cannot be refused.
+    private func coupledLevelSet(
+        _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32
+    ) -> SCMIStatus {
+        platform.owner.hostLock.withLock { _ in
+            var previous: Int32?
+            // The followers are handed out as the state's own buffer (a reference, no copy):
+            // changes are one at a time (hostLock), so nothing writes it while it is read.
+            let (status, own, followers) = platform.state.withLock {
+                locked -> (SCMIStatus, (from: Int32, to: Int32)?, [(domain: Int, change: (from: Int32, to: Int32))]) in
+                let status = levelSetCheck(locked, domain, flags, level)
+                guard status.isSuccess else { return (status, nil, []) }
+                let unit = state(VoltageProtocol.self, &locked)
+                let settled = unit.pointee.rails.value.settled(ifRequested: level, resource: index, agent: agent)
+                guard unit.pointee.couplings.allows(settled, domain: index, unit.pointee.rails.value) else { return (.outOfRange, nil, []) }
+                previous = unit.pointee.rails.value.requested(resource: index, agent: agent)
+                unit.pointee.rails.value.record(level, resource: index, agent: agent)
+                var own: (from: Int32, to: Int32)?
+                unit.pointee.followers.removeAll(keepingCapacity: true)
+                unit.pointee.couplings.settle(&unit.pointee.rails.value) { domain, change in
+                    if domain == index { own = change } else { unit.pointee.followers.append((domain, change)) }
+                }
+                return (.success, own, unit.pointee.followers)
+            }
+            guard status.isSuccess, let own else { return status }
+            let change = PhysicalChange(VoltageProtocol.id, resource: UInt32(index), SwitchedValueState.what(own), agent: info.id, cause: .request)
+            let applied = platform.owner.host.apply(change)
+            guard applied.isSuccess else {
+                platform.state.withLock { locked in
+                    let unit = state(VoltageProtocol.self, &locked)
+                    unit.pointee.rails.value.record(previous, resource: index, agent: agent)
+                    unit.pointee.couplings.settle(&unit.pointee.rails.value) { _, _ in }
+                }
+                return applied
+            }
+            platform.report(change)
+            for (domain, moved) in followers {
+                let follower = PhysicalChange(VoltageProtocol.id, resource: UInt32(domain), SwitchedValueState.what(moved), agent: info.id, cause: .request)
+                _ = platform.owner.host.apply(follower)
+                platform.report(follower)
+            }
+            return .success
         }
     }
 
@@ -167,7 +280,7 @@ extension AgentSession {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
         let holders = domains[index].devices
         let level: Int32? = platform.state.withLock { locked in
-            mayUse(locked, VoltageProtocol.id, holders: holders) ? state(VoltageProtocol.self, &locked).pointee.value.value[index] : nil
+            mayUse(locked, VoltageProtocol.id, holders: holders) ? state(VoltageProtocol.self, &locked).pointee.rails.value.value[index] : nil
         }
         guard let level else { return .denied }
         reply.append(level)

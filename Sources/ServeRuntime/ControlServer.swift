@@ -51,6 +51,18 @@ public struct ConnectionReport: Codable, Sendable {
         errors = status.errors
         lastError = status.lastError
     }
+
+    /// snake_case, like every key of `status --format json` (PlatformSnapshot.swift).
+    enum CodingKeys: String, CodingKey {
+        case agent, socket, connected, errors
+        case connectedSince = "connected_since"
+        case connectionsAccepted = "connections_accepted"
+        case connectionsRefused = "connections_refused"
+        case chainsServed = "chains_served"
+        case chainsServedThisConnection = "chains_served_this_connection"
+        case brokenChains = "broken_chains"
+        case lastError = "last_error"
+    }
 }
 
 /// The operator's window into a running `serve`: a Unix socket that answers
@@ -77,11 +89,11 @@ public final class ControlServer: @unchecked Sendable {
     private let stopping = Mutex(false)
     private let slots = DispatchSemaphore(value: ControlServer.maximumClients)
 
-    public init(path: String, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
+    public init(path: String, access: SocketAccess? = nil, logger: Logger, report: @escaping @Sendable () -> StatusReport) throws {
         self.path = path
         self.logger = logger
         self.report = report
-        listener = try UnixSocket.listen(on: path, backlog: 128)
+        listener = try UnixSocket.listen(on: path, backlog: 128, access: access)
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "control"
         thread.start()

@@ -45,3 +45,16 @@ public enum StatusClient {
         try JSONDecoder().decode(StatusReport.self, from: fetch(from: path, timeout: timeout))
     }
 }
+
+/// Where a control socket is when `--control` does not say.
+public enum ControlSocket {
+    /// `serve --socket-dir DIR` listens for status on DIR/control. Agent sockets are
+    /// always `<name>.sock`, so no agent's socket can take this name.
+    public static func path(inSocketDirectory directory: String) -> String {
+        (directory.hasSuffix("/") ? directory : directory + "/") + "control"
+    }
+
+    /// The socket directory of the installed systemd unit (scmi-dt.service: RuntimeDirectory=scmi-dt),
+    /// where `scmi-dt status` looks when given neither --control nor --socket-dir.
+    public static let serviceSocketDirectory = "/run/scmi-dt"
+}

@@ -36,8 +36,9 @@ public final class VhostUserBackend: Sendable {
     }
 
     /// Creates the socket at `socketPath`, binds and listens (a stale socket file
-    /// nobody listens on is replaced). Nothing is accepted before `start()`.
-    public init(socketPath: String, device: VhostUserDeviceDescription, logger: Logger,
+    /// nobody listens on is replaced); with `access`, the socket file gets that mode,
+    /// group and owner before it listens. Nothing is accepted before `start()`.
+    public init(socketPath: String, access: SocketAccess? = nil, device: VhostUserDeviceDescription, logger: Logger,
                 makeHandler: @escaping @Sendable () -> any VhostUserDeviceHandler) throws
     {
         guard device.queueCount >= 1, device.queueCount <= 256, SplitRing.isValidSize(device.maxQueueSize) else {
@@ -49,7 +50,7 @@ public final class VhostUserBackend: Sendable {
         self.makeHandler = makeHandler
         stopFD = try EventNotifier.make()
         do {
-            listenFD = try UnixSocket.listen(on: socketPath)
+            listenFD = try UnixSocket.listen(on: socketPath, access: access)
         } catch {
             stopFD.closeQuietly()
             throw error

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinuxIO
 import SCMIClient
 import SCMIPlatform
 import VhostUser
@@ -62,7 +63,11 @@ enum CallSession {
         do {
             frontend = try VhostUserFrontend(socketPath: socket)
         } catch {
-            FileHandle.standardError.write(Data("call: cannot reach \(socket): \(error)\n".utf8))
+            var message = "call: cannot reach \(socket): \(error)"
+            if case .pathIsNotASocket = error as? LinuxIOError {
+                message += " (give an agent's socket: serve --socket PATH, or DIR/<agent>.sock of serve --socket-dir DIR)"
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
             throw ExitCode(2)
         }
         defer { frontend.close() }
@@ -200,11 +205,11 @@ struct CallBase: ParsableCommand {
     struct Agent: SCMICall {
         static let configuration = CommandConfiguration(commandName: "agent", abstract: "BASE_DISCOVER_AGENT: an agent's id and name.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id (default: this agent).")
-        var agent: CallNumber<UInt32>?
+        @Argument(help: "The agent: its id or name (default: this agent).")
+        var agent: CallReference?
 
         func send(_ client: SCMIClient) throws {
-            let found = try client.discoverAgent(agent?.value ?? 0xFFFF_FFFF)
+            let found = try client.discoverAgent(agent?.agent(on: client) ?? 0xFFFF_FFFF)
             print("agent \(found.id) \"\(found.name)\"")
         }
     }
@@ -212,11 +217,11 @@ struct CallBase: ParsableCommand {
     struct AllowDevice: SCMICall {
         static let configuration = CommandConfiguration(commandName: "allow-device", abstract: "Grant an agent a device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
 
         func send(_ client: SCMIClient) throws {
-            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: true)
+            try client.setDevicePermissions(agent: agent.agent(on: client), device: device.value, allow: true)
             print("ok")
         }
     }
@@ -224,11 +229,11 @@ struct CallBase: ParsableCommand {
     struct DenyDevice: SCMICall {
         static let configuration = CommandConfiguration(commandName: "deny-device", abstract: "Revoke an agent's device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
 
         func send(_ client: SCMIClient) throws {
-            try client.setDevicePermissions(agent: agent.value, device: device.value, allow: false)
+            try client.setDevicePermissions(agent: agent.agent(on: client), device: device.value, allow: false)
             print("ok")
         }
     }
@@ -236,12 +241,12 @@ struct CallBase: ParsableCommand {
     struct AllowProtocol: SCMICall {
         static let configuration = CommandConfiguration(commandName: "allow-protocol", abstract: "Grant an agent one protocol of a device (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
         @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
 
         func send(_ client: SCMIClient) throws {
-            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: true)
+            try client.setProtocolPermissions(agent: agent.agent(on: client), device: device.value, protocolID: `protocol`.value, allow: true)
             print("ok")
         }
     }
@@ -249,12 +254,12 @@ struct CallBase: ParsableCommand {
     struct DenyProtocol: SCMICall {
         static let configuration = CommandConfiguration(commandName: "deny-protocol", abstract: "Revoke one protocol of a device from an agent (trusted agents only).")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
-        @Argument(help: "The device's id.") var device: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
+        @Argument(help: "The device's id (arm,scmi-devid: SCMI has no way to ask a device's name).") var device: CallNumber<UInt32>
         @Argument(help: "The protocol's id (e.g. 0x14).") var `protocol`: CallNumber<UInt8>
 
         func send(_ client: SCMIClient) throws {
-            try client.setProtocolPermissions(agent: agent.value, device: device.value, protocolID: `protocol`.value, allow: false)
+            try client.setProtocolPermissions(agent: agent.agent(on: client), device: device.value, protocolID: `protocol`.value, allow: false)
             print("ok")
         }
     }
@@ -265,11 +270,11 @@ struct CallBase: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reset-agent", abstract: "RESET_AGENT_CONFIGURATION: withdraw an agent's requests, and with `permissions` its granted permissions.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The agent's id.") var agent: CallNumber<UInt32>
+        @Argument(help: "The agent: its id or name.") var agent: CallReference
         @Argument(help: "keep (the permissions) or permissions (reset them too).") var permissions: Permissions = .keep
 
         func send(_ client: SCMIClient) throws {
-            try client.resetAgentConfiguration(agent: agent.value, resetPermissions: permissions == .permissions)
+            try client.resetAgentConfiguration(agent: agent.agent(on: client), resetPermissions: permissions == .permissions)
             print("ok")
         }
     }
@@ -306,11 +311,19 @@ protocol CallResourceKind {
     static func described(_ client: SCMIClient, _ id: UInt32) throws -> String
     /// The value's unit, after the number: "Hz", "uV".
     static var unit: String { get }
+    /// What the value is: "rate", "level"; what the resources are: "clocks", "voltage domains".
+    static var quantity: String { get }
+    static var plural: String { get }
 }
 
 /// The resource's id, the first argument of every per-resource command.
 struct CallResourceID<Kind: CallResourceKind>: ParsableArguments {
-    @Argument(help: ArgumentHelp("The \(Kind.noun)'s id.")) var id: CallNumber<UInt32>
+    @Argument(help: ArgumentHelp("The \(Kind.noun)'s id, or its name (as `list` shows them).")) var id: CallReference
+
+    /// The id it names, as this agent sees the resources (a name costs one ATTRIBUTES per resource).
+    func resolved(_ client: SCMIClient) throws -> UInt32 {
+        try id.resolve(kind: Kind.noun, count: Kind.count(client)) { try Kind.name(client, $0) }
+    }
 }
 
 /// `call clock list`, `call voltage list`: every resource in a table.
@@ -319,7 +332,10 @@ struct CallResourceList<Kind: CallResourceKind>: SCMICall {
     @OptionGroup var connection: CallConnection
 
     func send(_ client: SCMIClient) throws {
-        var rows = [["id", "name", "state", Kind.valueHeading, Kind.descriptionHeading]]
+        // The state is this agent's own request (CONFIG_GET answers so), the value the
+        // physical, arbitrated one (RATE_GET, LEVEL_GET): the headings say which is which.
+        print("\(Kind.plural) as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated \(Kind.quantity)")
+        var rows = [["id", "name", "requested", "physical " + Kind.valueHeading, Kind.descriptionHeading]]
         for id in 0..<UInt32(try Kind.count(client)) {
             rows.append([
                 String(id), try Kind.name(client, id),
@@ -337,7 +353,7 @@ struct CallResourceDescribe<Kind: CallResourceKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.describe }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { print(try Kind.described(client, resource.id.value)) }
+    func send(_ client: SCMIClient) throws { print(try Kind.described(client, resource.resolved(client))) }
 }
 
 /// `call clock rate-get ID`, `call voltage level-get ID`.
@@ -345,7 +361,7 @@ struct CallResourceGet<Kind: CallResourceKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.get }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.id.value)) \(Kind.unit)") }
+    func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.resolved(client))) \(Kind.unit)") }
 }
 
 /// `call clock enable|disable ID`, `call voltage on|off ID`: the vote, by `Vote`.
@@ -353,7 +369,7 @@ struct CallResourceSwitch<Kind: CallResourceKind, Vote: CallVote>: SCMICall {
     static var configuration: CommandConfiguration { Vote.isOn ? Kind.on : Kind.off }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { try Kind.switchTo(Vote.isOn, client, resource.id.value); print("ok") }
+    func send(_ client: SCMIClient) throws { try Kind.switchTo(Vote.isOn, client, resource.resolved(client)); print("ok") }
 }
 
 /// Which way a CallResourceSwitch votes.
@@ -366,7 +382,7 @@ struct CallResourceState<Kind: CallResourceKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.state }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.id.value) ? "on" : "off") }
+    func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.resolved(client)) ? "on" : "off") }
 }
 
 struct CallClock: ParsableCommand, CallResourceKind {
@@ -381,6 +397,8 @@ struct CallClock: ParsableCommand, CallResourceKind {
 
     static let noun = "clock"
     static let valueHeading = "rate Hz"
+    static let quantity = "rate"
+    static let plural = "clocks"
     static let descriptionHeading = "rates"
     static let unit = "Hz"
     static let list = CommandConfiguration(commandName: "list", abstract: "Every clock: name, state, rate, rates.")
@@ -407,8 +425,8 @@ struct CallClock: ParsableCommand, CallResourceKind {
 
         static let configuration = CommandConfiguration(commandName: "rate-set", abstract: "CLOCK_RATE_SET: ask for a rate.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The clock's id.") var id: CallNumber<UInt32>
-        @Argument(help: "The rate in Hz.") var hz: CallNumber<UInt64>
+        @OptionGroup var resource: CallResourceID<CallClock>
+        @Argument(help: "The rate: Hz, or with a unit (32768Hz, 600kHz, 600MHz, 1.2GHz).") var rate: CallRate
         @Argument(help: "How to round to a supported rate (auto is nearest).") var rounding: Rounding = .down
 
         func send(_ client: SCMIClient) throws {
@@ -418,8 +436,9 @@ struct CallClock: ParsableCommand, CallResourceKind {
                 case .up: .up
                 case .nearest, .auto: .nearest
                 }
-            try client.rateSet(id.value, rate: hz.value, rounding: mode)
-            print("ok; clock \(id.value) now runs at \(try client.rateGet(id.value)) Hz")
+            let id = try resource.resolved(client)
+            try client.rateSet(id, rate: rate.hertz, rounding: mode)
+            print("ok; clock \(id) now runs at \(try client.rateGet(id)) Hz")
         }
     }
 }
@@ -436,6 +455,8 @@ struct CallVoltage: ParsableCommand, CallResourceKind {
 
     static let noun = "domain"
     static let valueHeading = "level uV"
+    static let quantity = "level"
+    static let plural = "voltage domains"
     static let descriptionHeading = "levels"
     static let unit = "uV"
     static let list = CommandConfiguration(commandName: "list", abstract: "Every voltage domain: name, state, level, levels.")
@@ -460,12 +481,13 @@ struct CallVoltage: ParsableCommand, CallResourceKind {
     struct LevelSet: SCMICall {
         static let configuration = CommandConfiguration(commandName: "level-set", abstract: "VOLTAGE_LEVEL_SET: ask for a level.")
         @OptionGroup var connection: CallConnection
-        @Argument(help: "The domain's id.") var id: CallNumber<UInt32>
-        @Argument(help: "The level in microvolts.") var microvolts: CallNumber<Int32>
+        @OptionGroup var resource: CallResourceID<CallVoltage>
+        @Argument(help: "The level: µV, or with a unit (900000uV, 900mV, 0.9V).") var level: CallLevel
 
         func send(_ client: SCMIClient) throws {
-            try client.levelSet(id.value, microvolts: microvolts.value)
-            print("ok; domain \(id.value) now at \(try client.levelGet(id.value)) uV")
+            let id = try resource.resolved(client)
+            try client.levelSet(id, microvolts: level.microvolts)
+            print("ok; domain \(id) now at \(try client.levelGet(id)) uV")
         }
     }
 }

@@ -21,10 +21,10 @@ struct GuestDTSI: ParsableCommand {
             printError(result.diagnostics.summary)
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
-        let names = tables.agents.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")
+        let names = tables.agentList
         let chosen: AgentEntry
         if let agent {
-            guard let match = tables.agents.first(where: { $0.name == agent || String($0.id) == agent }) else {
+            guard let match = tables.agent(agent) else {
                 throw ValidationError("no agent '\(agent)' in \(blob); its agents: \(names)")
             }
             chosen = match

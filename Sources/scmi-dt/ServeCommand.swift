@@ -1,6 +1,7 @@
 import ArgumentParser
 import BackendModel
 import Foundation
+import LinuxIO
 import Logging
 import ResourceTables
 import ServeRuntime
@@ -14,6 +15,10 @@ struct Serve: ParsableCommand {
               -object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem
               -chardev socket,id=scmi0,path=SOCKET -device vhost-user-scmi-pci,chardev=scmi0
             SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob for new connections.
+            Every socket is created with --socket-mode (default 0660: its owner and group may
+            connect) and, when given, --socket-group and --socket-owner. A missing --socket-dir
+            is created (its parent must exist), open only to whom the sockets let in.
+            Under systemd (Type=notify) serve says READY=1 once every socket listens.
             """
     )
 
@@ -23,16 +28,25 @@ struct Serve: ParsableCommand {
     @Option(help: "Listen on this socket for one agent (the only agent, or the one named by --agent).")
     var socket: String?
 
-    @Option(name: .customLong("socket-dir"), help: "Listen on DIR/<agent-name>.sock for every declared agent.")
+    @Option(name: .customLong("socket-dir"), help: "Listen on DIR/<agent-name>.sock for every declared agent (and DIR/control).")
     var socketDirectory: String?
 
-    @Option(help: "The agent served on --socket, by name.")
+    @Option(help: "The agent served on --socket, by name or id.")
     var agent: String?
+
+    @Option(name: .customLong("socket-mode"), help: "Permission bits of every socket, in octal: who may connect.")
+    var socketMode: String = "0660"
+
+    @Option(name: .customLong("socket-group"), help: "Group of every socket (a name or a gid), e.g. the group QEMU runs in.")
+    var socketGroup: String?
+
+    @Option(name: .customLong("socket-owner"), help: "Owner of every socket (a name or a uid); needs root.")
+    var socketOwner: String?
 
     @Flag(help: "Log every SCMI message and every change of physical state.")
     var trace = false
 
-    @Option(help: "Unix socket where `scmi-dt status --control PATH` can ask for the state.")
+    @Option(help: "Unix socket where `scmi-dt status --control PATH` can ask for the state (default with --socket-dir: DIR/control).")
     var control: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
@@ -49,6 +63,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
     }
+
+    /// The control socket: --control, else the one beside the agents' sockets of --socket-dir.
+    var controlPath: String? { control ?? socketDirectory.map(ControlSocket.path(inSocketDirectory:)) }
 
     func run() throws {
         // Nothing serve writes to (control clients, frontends' call fds, a closed stderr
@@ -70,8 +87,19 @@ struct Serve: ParsableCommand {
         }
 
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace)
-        try server.start(bindings: bindings, controlPath: control)
+        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace, notifier: ServiceNotifier(logger: logger))
+        server.logWarnings(result.diagnostics)
+        do {
+            let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
+            if let socketDirectory, try SocketDirectory.prepare(socketDirectory, access: access) {
+                logger.info("created the socket directory \(socketDirectory)")
+            }
+            try server.start(bindings: bindings, controlPath: controlPath, access: access)
+        } catch {
+            server.stop()
+            FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         server.waitForSignals()
     }
 
@@ -79,8 +107,8 @@ struct Serve: ParsableCommand {
     private func socketBindings(for tables: PlatformTables) throws -> [Server.Binding] {
         if let socket {
             if let agent {
-                guard let entry = tables.agents.first(where: { $0.name == agent }) else {
-                    throw ValidationError("no agent named '\(agent)'; declared: \(tables.agents.map(\.name).joined(separator: ", "))")
+                guard let entry = tables.agent(agent) else {
+                    throw ValidationError("no agent '\(agent)' in \(blob); its agents: \(tables.agentList)")
                 }
                 return [(entry, socket)]
             }

@@ -11,7 +11,12 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the physical state, agents and connections of a running serve.",
-        discussion: "Asks the control socket that `scmi-dt serve --control PATH` opened."
+        discussion: """
+            Asks the control socket of a running serve: --control PATH (serve --control PATH), or the
+            one in --socket-dir DIR (serve --socket-dir DIR listens on DIR/control), else the
+            installed service's, /run/scmi-dt/control. --format json is the stable interface for
+            scripts: snake_case keys, described in docs/serve.md.
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -19,7 +24,10 @@ struct Status: ParsableCommand {
     }
 
     @Option(help: "The control socket of the running serve.")
-    var control: String
+    var control: String?
+
+    @Option(name: .customLong("socket-dir"), help: "The --socket-dir of the running serve: its control socket is DIR/control.")
+    var socketDirectory: String?
 
     @Option(help: "text or json.")
     var format: Format = .text
@@ -29,9 +37,11 @@ struct Status: ParsableCommand {
 
     func validate() throws {
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be between 0 and 3600 seconds") }
+        if control != nil && socketDirectory != nil { throw ValidationError("give --control PATH or --socket-dir DIR, not both") }
     }
 
     func run() throws {
+        let control = control ?? ControlSocket.path(inSocketDirectory: socketDirectory ?? ControlSocket.serviceSocketDirectory)
         let data: Data
         do {
             data = try StatusClient.fetch(from: control, timeout: .milliseconds(Int64(timeout * 1000)))

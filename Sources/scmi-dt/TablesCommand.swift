@@ -42,18 +42,20 @@ enum TablesText {
         sections.append("protocols\n" + protocols.rendered())
 
         if tables.protocols.contains(.clock) {
-            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER")
+            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER", "RATES FROM")
             for clock in tables.clocks {
-                clocks.add(String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier))
+                clocks.add(
+                    String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier),
+                    clock.ratesSource)
             }
             sections.append("clocks (protocol 0x14)\n" + clocks.rendered())
         }
         if tables.protocols.contains(.voltage) {
-            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR")
+            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR", "LEVELS FROM", "HOST LIMITS")
             for domain in tables.voltageDomains {
                 voltages.add(
                     String(domain.id), domain.name, levels(domain.levels), formatMicrovolts(domain.initialLevel),
-                    domain.initiallyOn ? "on" : "off", domain.regulatorPath)
+                    domain.initiallyOn ? "on" : "off", domain.regulatorPath, domain.levelsSource, hostLimits(domain))
             }
             sections.append("voltage domains (protocol 0x17)\n" + voltages.rendered())
         }
@@ -112,8 +114,17 @@ enum TablesText {
         }
     }
 
+    /// `always on, coupled with 3 within 10 mV`, or `-`.
+    static func hostLimits(_ domain: VoltageDomainEntry) -> String {
+        var limits: [String] = []
+        if domain.alwaysOn { limits.append("always on") }
+        for coupling in domain.couplings { limits.append("coupled with \(coupling.partner) within \(formatMicrovolts(coupling.maxSpread))") }
+        return limits.isEmpty ? "-" : limits.joined(separator: ", ")
+    }
+
+    /// `/clock-controller@fd7c0000 <0x106>`: cells in hexadecimal, as sources write them.
     static func provider(_ path: String, _ specifier: [UInt32]) -> String {
-        specifier.isEmpty ? path : path + " <" + specifier.map(String.init).joined(separator: " ") + ">"
+        specifier.isEmpty ? path : path + " <" + specifier.map { "0x" + String($0, radix: 16) }.joined(separator: " ") + ">"
     }
 
     /// `clock 0 1, voltage 0`: ids grouped by protocol, in the device's order.
@@ -171,6 +182,7 @@ enum TablesJSON {
         return .object([
             ("id", .number(clock.id)), ("name", .string(clock.name)), ("provider", .string(clock.providerPath)),
             ("specifier", .array(clock.specifier.map { .number($0) })), ("rates", rates), ("initial_rate", .number(clock.initialRate)),
+            ("rates_source", .string(clock.ratesSource)),
         ])
     }
 
@@ -184,6 +196,12 @@ enum TablesJSON {
         return .object([
             ("id", .number(domain.id)), ("name", .string(domain.name)), ("regulator", .string(domain.regulatorPath)),
             ("levels_microvolts", levels), ("initial_microvolts", .number(domain.initialLevel)), ("initially_on", .bool(domain.initiallyOn)),
+            ("levels_source", .string(domain.levelsSource)), ("always_on", .bool(domain.alwaysOn)),
+            ("min_microvolts", .number(domain.minimumLevel)), ("max_microvolts", .number(domain.maximumLevel)),
+            (
+                "coupled_with",
+                .array(domain.couplings.map { .object([("id", .number($0.partner)), ("max_spread_microvolts", .number($0.maxSpread))]) })
+            ),
         ])
     }
 

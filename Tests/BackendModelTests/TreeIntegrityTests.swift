@@ -76,7 +76,7 @@ struct BoardBlob {
 
     @Test func boardIsCleanBeforeMutation() throws {
         let result = try BoardBlob().check()
-        #expect(result.diagnostics.isEmpty, "\(result.summaryText)")
+        #expect(result.diagnostics.allSatisfy { $0.severity == .note }, "\(result.summaryText)")
     }
 
     // Two arm,scmi-devid on one device: before, the first silently won.
@@ -204,7 +204,7 @@ struct BoardBlob {
             for _ in 0..<100_000 { try writer.endNode() }
         }
         let result = BackendChecker.check(bytes: try writer.finish(), file: "deep.dtb")
-        #expect(result.diagnostics.isEmpty, "\(result.summaryText)")
+        #expect(result.diagnostics.allSatisfy { $0.severity == .note }, "\(result.summaryText)")
         #expect(result.tables != nil)
     }
 

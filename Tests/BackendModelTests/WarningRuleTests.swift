@@ -96,18 +96,24 @@ import Testing
                 backend: backend(devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"x\"; clocks = <&pll 3>; };"),
                 host: "pll: pll { #clock-cells = <1>; };"))
         #expect(result.tables?.clocks.first?.rates == .range(min: 1, max: 4_294_967_295, step: 1))
-        #expect(result.tables?.clocks.first?.name == "pll-3")
+        #expect(result.tables?.clocks.first?.name == "pll-0x3")
     }
 
-    @Test func duplicateClockNames() throws {
-        _ = try expectWarning(
-            .clockNameDuplicate, at: "/osc-b",
+    /// Only labels the user wrote twice are reported; derived names get a suffix (ProtectionRuleTests).
+    @Test func duplicateClockLabels() throws {
+        let result = try expectWarning(
+            .clockNameDuplicate, at: backendPath + "/protocol@14/clock@1", property: "label",
             in: tree(
-                backend: backend(devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"x\"; clocks = <&osca>, <&oscb>; };"),
-                host: """
-                    osca: osc-a { compatible = "fixed-clock"; #clock-cells = <0>; clock-frequency = <1000>; clock-output-names = "osc"; };
-                    oscb: osc-b { compatible = "fixed-clock"; #clock-cells = <0>; clock-frequency = <2000>; clock-output-names = "osc"; };
-                    """))
+                backend: backend(
+                    protocols: [],
+                    devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"x\"; clocks = <&osc24m>, <&ccu 1>; };",
+                    extra: """
+                        protocol@14 { reg = <0x14>; #address-cells = <1>; #size-cells = <0>;
+                            clock@0 { reg = <0>; clocks = <&osc24m>; label = "ref"; };
+                            clock@1 { reg = <1>; clocks = <&ccu 1>; label = "ref"; };
+                        };
+                        """)))
+        #expect(result.tables?.clocks.map(\.name) == ["ref", "ref"])
     }
 
     @Test func moreThanSixteenDiscreteRates() throws {
@@ -145,6 +151,8 @@ import Testing
             .unitAddressFormat, .basedevResourceNotInTable, .basedevDisabled, .basedevNoResources, .resourceUnreachable, .deviceNoResources,
             .agentDeviceDisabled, .agentsImplicit, .clockRateUndescribed, .clockNameDuplicate, .clockRatesTooMany, .voltageStepMissing,
             .voltageStepUneven,
+            // ProtectionRuleTests and examples/warn
+            .fixedClockPlaceholder, .assignedRateUnsupported, .resourceUsedByHost, .regulatorCoupledUnserved,
         ]
         #expect(Set(Rule.allCases.filter { $0.severity == .warning }) == tested)
     }

@@ -9,7 +9,7 @@ import Testing
     @Test func generatedHelp() throws {
         let rateSet = try scmiDT("call", "clock", "rate-set", "--help")
         #expect(rateSet.status == 0)
-        for word in ["<id>", "<hz>", "<rounding>", "--socket <socket>", "--hold <hold>", "down, up, nearest"] {
+        for word in ["<id>", "<rate>", "<rounding>", "--socket <socket>", "--hold <hold>", "down, up, nearest"] {
             #expect(rateSet.stdout.contains(word), "\(word) missing from:\n\(rateSet.stdout)")
         }
         let clock = try scmiDT("call", "clock", "--help")
@@ -23,7 +23,7 @@ import Testing
             #expect(call.stdout.contains(group), "\(group) missing from:\n\(call.stdout)")
         }
         let levelSet = try scmiDT("call", "voltage", "level-set", "--help")
-        #expect(levelSet.stdout.contains("<id> <microvolts>"))
+        #expect(levelSet.stdout.contains("<id> <level>"))
         let allow = try scmiDT("call", "base", "allow-protocol", "--help")
         #expect(allow.stdout.contains("<agent> <device> <protocol>"))
     }
@@ -36,7 +36,7 @@ import Testing
         let nowhere = directory.path("nobody.sock")
         let fast = try scmiDT("call", "clock", "rate-set", "2", "fast", "--socket", nowhere)
         #expect(fast.status == 64)
-        #expect(fast.stderr.contains("'fast'") && fast.stderr.contains("<hz>"), "\(fast.stderr)")
+        #expect(fast.stderr.contains("'fast'") && fast.stderr.contains("<rate>"), "\(fast.stderr)")
         let rounding = try scmiDT("call", "clock", "rate-set", "2", "1000", "sideways", "--socket", nowhere)
         #expect(rounding.status == 64)
         #expect(rounding.stderr.contains("<rounding>"), "\(rounding.stderr)")
@@ -49,7 +49,7 @@ import Testing
         // The chained form parses each command with the same parser.
         let chained = try scmiDT("call", "--socket", nowhere, "clock.enable", "2", "+", "clock.rate-set", "2", "fast")
         #expect(chained.status == 64)
-        #expect(chained.stderr.contains("clock.rate-set") && chained.stderr.contains("<hz>"), "\(chained.stderr)")
+        #expect(chained.stderr.contains("clock.rate-set") && chained.stderr.contains("<rate>"), "\(chained.stderr)")
         let unknown = try scmiDT("call", "--socket", nowhere, "clock.explode", "2")
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("unknown command 'clock.explode'"), "\(unknown.stderr)")
@@ -81,5 +81,69 @@ import Testing
         #expect(denied.stderr.contains("DENIED"))
         let nowhere = try scmiDT("call", "base", "info", "--socket", serve.directory.path("nobody.sock"))
         #expect(nowhere.status == 2)
+    }
+
+    /// Agents by name or id in every agent argument: the names the platform gives in
+    /// BASE_DISCOVER_AGENT; an unknown one lists those it has.
+    @Test func agentsByName() throws {
+        let serve = try RunningServe()
+        let admin = serve.socket("vm-admin")
+        let byName = try scmiDT("call", "base", "agent", "vm-cluster", "--socket", admin)
+        #expect(byName.stdout == "agent 2 \"vm-cluster\"\n", "\(byName.output)")
+        // vm-cluster may not use device 1 (usb0) until vm-admin, trusted, grants it by name.
+        #expect(try scmiDT("call", "clock", "rate-get", "0", "--socket", serve.socket("vm-cluster")).status == 1)
+        let grant = try scmiDT("call", "--socket", admin, "base.allow-device", "vm-cluster", "1")
+        #expect(grant.status == 0, "\(grant.output)")
+        #expect(try scmiDT("call", "clock", "rate-get", "0", "--socket", serve.socket("vm-cluster")).status == 0)
+        let unknown = try scmiDT("call", "base", "reset-agent", "vm-nobody", "--socket", admin)
+        #expect(unknown.status != 0 && unknown.status != 1)
+        #expect(unknown.stderr.contains("no agent 'vm-nobody'; the platform's agents: vm-ivi (1), vm-cluster (2), vm-admin (3)"), "\(unknown.output)")
+    }
+
+    /// Clocks and voltage domains by name or id, rates and levels with units; what `list`
+    /// shows is labelled: this agent's own request, and the physical (arbitrated) value.
+    @Test func resourcesByNameAndUnits() throws {
+        let serve = try RunningServe()
+        let ivi = serve.socket("vm-ivi")
+        let set = try scmiDT("call", "clock", "rate-set", "ccu-gpu-core", "600MHz", "--socket", ivi)
+        #expect(set.status == 0, "\(set.output)")
+        #expect(set.stdout == "ok; clock 2 now runs at 600000000 Hz\n")
+        let chain = try scmiDT(
+            "call", "--socket", ivi, "clock.rate-set", "2", "0.5GHz", "+", "clock.rate-get", "ccu-gpu-core",
+            "+", "voltage.level-set", "vdd-gpu", "0.9V", "+", "voltage.level-set", "1", "812.5mV", "+", "voltage.level-get", "vdd-gpu",
+            "+", "voltage.level-set", "vdd-gpu", "700000uV", "+", "voltage.level-set", "vdd-gpu", "750000")
+        #expect(chain.status == 0, "\(chain.output)")
+        #expect(chain.stdout.contains("> clock.rate-get ccu-gpu-core\n500000000 Hz\n"), "\(chain.stdout)")
+        #expect(chain.stdout.contains("> voltage.level-set vdd-gpu 0.9V\nok; domain 1 now at 900000 uV\n"), "\(chain.stdout)")
+        #expect(chain.stdout.contains("> voltage.level-get vdd-gpu\n812500 uV\n"), "\(chain.stdout)")
+        #expect(chain.stdout.contains("> voltage.level-set vdd-gpu 700000uV\nok; domain 1 now at 700000 uV\n"), "\(chain.stdout)")
+        #expect(chain.stdout.hasSuffix("ok; domain 1 now at 750000 uV\n"), "\(chain.stdout)")
+
+        for rate in ["600MHzz", "1.5Hz", "1.0000000001GHz", "MHz"] {
+            let refused = try scmiDT("call", "clock", "rate-set", "2", rate, "--socket", ivi)
+            #expect(refused.status == 64 && refused.stderr.contains("'\(rate)' is invalid for '<rate>'"), "\(refused.output)")
+        }
+        let tooHigh = try scmiDT("call", "voltage", "level-set", "1", "2148V", "--socket", ivi)
+        #expect(tooHigh.status == 64 && tooHigh.stderr.contains("is invalid for '<level>'"), "\(tooHigh.output)")
+        let unknown = try scmiDT("call", "clock", "enable", "ccu-nothing", "--socket", ivi)
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("no clock 'ccu-nothing' for this agent; its clocks: ccu-usb-core (0), osc24m (1), ccu-gpu-core (2)"), "\(unknown.output)")
+
+        // vm-ivi votes clock 2 on and stays; vm-cluster's list shows its own request (off)
+        // beside the physical rate, and says which column is which.
+        let holder = try serve.connect("vm-ivi")
+        defer { holder.leave() }
+        try holder.client.enable(clock: 2)
+        let list = try scmiDT("call", "clock", "list", "--socket", serve.socket("vm-cluster"))
+        #expect(list.status == 0, "\(list.output)")
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "clocks as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated rate")
+        #expect(lines.dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).prefix(4).joined(separator: " ") == "id name requested physical")
+        let gpu = lines.first { $0.contains("ccu-gpu-core") }?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
+        let physical = try serve.clock(2)
+        #expect(physical["enabled"] as? Bool == true, "physically on, by vm-ivi's vote")
+        #expect(gpu.count >= 4 && gpu[2] == "off" && gpu[3] == String(physical["rate_hz"] as? Int ?? -1), "\(list.stdout)")
+        let voltages = try scmiDT("call", "voltage", "list", "--socket", serve.socket("vm-cluster"))
+        #expect(voltages.stdout.hasPrefix("voltage domains as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated level\n"), "\(voltages.output)")
     }
 }

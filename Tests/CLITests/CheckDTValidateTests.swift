@@ -19,7 +19,9 @@ import Testing
         let directory = try TemporaryDirectory("dtv")
         defer { directory.cleanup() }
         let examples = packageRoot.appendingPathComponent("examples")
-        let bad = ((try? FileManager.default.contentsOfDirectory(atPath: examples.path + "/bad")) ?? []).filter { $0.hasSuffix(".dts") }.map { "bad/" + $0 }
+        let bad = ["bad", "warn"].flatMap { folder in
+            ((try? FileManager.default.contentsOfDirectory(atPath: examples.path + "/" + folder)) ?? []).filter { $0.hasSuffix(".dts") }.map { folder + "/" + $0 }
+        }
         var names: [String: String] = [:]  // blob file name → example
         for name in (["board.dts", "minimal.dts"] + bad).sorted() {
             guard let bytes = try? compileDTS(file: examples.path + "/" + name) else { continue }  // blob-unusable.dts

@@ -16,22 +16,37 @@ final class RunningServe {
     let directory: TemporaryDirectory
     let process = Process()
     let logPath: String
+    /// Where the agents' sockets are, and the control socket.
+    let socketDirectory: String
+    let controlPath: String
 
-    init(blob: String? = nil, extraArguments: [String] = []) throws {
+    /// serve on `blob` (default: the example board) with `--socket-dir` the temporary directory
+    /// and `--control DIR/control.sock`; or, with `socketSubdirectory`, `--socket-dir DIR/NAME`
+    /// (serve makes it) and serve's default control socket there.
+    init(blob: String? = nil, extraArguments: [String] = [], socketSubdirectory: String? = nil, environment: [String: String] = [:]) throws {
         directory = try TemporaryDirectory("scmi-dt-serve")
         let blobPath = try blob ?? directory.write("board.dtb", compileDTS(file: examplePath("board.dts")))
         logPath = directory.path("serve.log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: scmiDTBinary)
-        process.arguments = ["serve", blobPath, "--socket-dir", directory.url.path, "--control", directory.path("control.sock")] + extraArguments
+        if let socketSubdirectory {
+            socketDirectory = directory.path(socketSubdirectory)
+            controlPath = socketDirectory + "/control"
+            process.arguments = ["serve", blobPath, "--socket-dir", socketDirectory] + extraArguments
+        } else {
+            socketDirectory = directory.url.path
+            controlPath = directory.path("control.sock")
+            process.arguments = ["serve", blobPath, "--socket-dir", socketDirectory, "--control", controlPath] + extraArguments
+        }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // Wait (bounded) until the control socket exists: serve is listening.
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: directory.path("control.sock")) {
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: controlPath) {
             usleep(50_000)
         }
-        guard FileManager.default.fileExists(atPath: directory.path("control.sock")) else {
+        guard FileManager.default.fileExists(atPath: controlPath) else {
             stop()
             throw ServeDidNotStart(log: log)
         }
@@ -39,7 +54,7 @@ final class RunningServe {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func socket(_ agent: String) -> String { directory.path(agent + ".sock") }
+    func socket(_ agent: String) -> String { socketDirectory + "/" + agent + ".sock" }
 
     /// A connected agent: the frontend and a client over it.
     func connect(_ agent: String) throws -> Agent { try Agent(socketPath: socket(agent)) }
@@ -53,7 +68,7 @@ final class RunningServe {
 
     /// `scmi-dt status --format json`, decoded.
     func status() throws -> [String: Any] {
-        let result = try scmiDT("status", "--control", directory.path("control.sock"), "--format", "json")
+        let result = try scmiDT("status", "--control", controlPath, "--format", "json")
         guard result.status == 0, let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
             throw StatusFailed(output: result.output)
         }
@@ -66,7 +81,7 @@ final class RunningServe {
     }
 
     func voltageDomain(_ id: Int) throws -> [String: Any] {
-        let domains = (try status()["platform"] as? [String: Any])?["voltageDomains"] as? [[String: Any]] ?? []
+        let domains = (try status()["platform"] as? [String: Any])?["voltage_domains"] as? [[String: Any]] ?? []
         return domains.first { $0["id"] as? Int == id } ?? [:]
     }
 
@@ -199,7 +214,7 @@ struct ServeCLITests {
         try ivi.client.levelSet(1, microvolts: 800_000)
         try cluster.client.levelSet(1, microvolts: 900_000)
         #expect(try ivi.client.levelGet(1) == 900_000)
-        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == 900_000)
+        #expect(try serve.voltageDomain(1)["level_microvolts"] as? Int == 900_000)
 
         cluster.leave()
         #expect(try eventually { try ivi.client.rateGet(2) == 400_000_000 })
@@ -209,8 +224,8 @@ struct ServeCLITests {
         #expect(try eventually { try serve.clock(2)["enabled"] as? Bool == false })
         let clock = try serve.clock(2)
         #expect(clock["enabled"] as? Bool == false)
-        #expect(clock["rateHz"] as? Int == 1_000_000)
-        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == 600_000)
+        #expect(clock["rate_hz"] as? Int == 1_000_000)
+        #expect(try serve.voltageDomain(1)["level_microvolts"] as? Int == 600_000)
     }
 
     /// One frontend per agent: a second is refused and the first keeps working;
@@ -225,7 +240,7 @@ struct ServeCLITests {
         #expect(try again.client.discoverAgent().name == "vm-ivi")
         let connections = try serve.status()["connections"] as? [[String: Any]] ?? []
         let ivi = connections.first { $0["agent"] as? String == "vm-ivi" }
-        #expect(ivi?["connectionsRefused"] as? Int == 1)
+        #expect(ivi?["connections_refused"] as? Int == 1)
         #expect(ivi?["connected"] as? Bool == true)
     }
 
@@ -246,7 +261,7 @@ struct ServeCLITests {
         try back.client.rateSet(0, rate: 200_000_000)  // … its permission did not
         try admin.client.resetAgentConfiguration(agent: 2, resetPermissions: true)
         #expect(statusOf { _ = try back.client.rateGet(0) } == .denied)
-        #expect(try serve.clock(0)["rateHz"] as? Int == 125_000_000)  // requests withdrawn too
+        #expect(try serve.clock(0)["rate_hz"] as? Int == 125_000_000)  // requests withdrawn too
         #expect(statusOf { try admin.client.setDevicePermissions(agent: 9, device: 1, allow: true) } == .notFound)
         #expect(statusOf { try admin.client.setDevicePermissions(agent: 2, device: 99, allow: true) } == .notFound)
     }

@@ -41,7 +41,7 @@ import Testing
         #expect(protocols.map { $0["id"] as? Int } == [0x11, 0x14, 0x15, 0x16, 0x17])
         let clocks = try #require(root["clocks"] as? [[String: Any]])
         #expect(clocks.count == 7)
-        #expect(Set(clocks[0].keys) == ["id", "name", "provider", "specifier", "rates", "initial_rate"])
+        #expect(Set(clocks[0].keys) == ["id", "name", "provider", "specifier", "rates", "initial_rate", "rates_source"])
         #expect(clocks[0]["specifier"] as? [Int] == [1])
         #expect((clocks[0]["rates"] as? [String: Int])?["step"] == 1_000_000)
         #expect((clocks[1]["rates"] as? [String: [Int]])?["discrete"] == [24_000_000])

@@ -316,4 +316,49 @@ private func readSome(_ fd: FileDescriptor, _ count: Int) -> [UInt8] {
             _ = try [UInt8]([1]).withUnsafeBytes { bytes throws(LinuxIOError) in try UnixSocket.send(a, bytes, attaching: []) }
         }
     }
+
+    /// The mode, group and owner asked for are the socket file's before anyone can connect,
+    /// whatever the umask; a non-socket file is named as such by connect.
+    @Test func aSocketGetsItsAccessAndAFileIsNotASocket() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        let path = scratch.file("s.sock")
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let listener = try UnixSocket.listen(on: path, access: SocketAccess(mode: 0o620, group: getgid()))
+        defer { listener.closeQuietly() }
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o620)
+        #expect(info.st_gid == getgid())
+        try UnixSocket.connect(to: path).closeQuietly()
+
+        let file = scratch.file("plain")
+        let created = creat(file, 0o644)
+        #expect(created >= 0)
+        closeQuietly(created)
+        #expect(throws: LinuxIOError.pathIsNotASocket(file)) { try UnixSocket.connect(to: file) }
+    }
+
+    /// systemd's NOTIFY_SOCKET may be a path or an abstract name (`@…`); both get the datagram.
+    @Test func datagramsReachAPathAndAnAbstractName() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        let abstractName = "linuxio-\(getpid())-notify"
+        for (target, bindBytes) in [(scratch.file("notify"), Array(scratch.file("notify").utf8)), ("@" + abstractName, [0] + Array(abstractName.utf8))] {
+            let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            defer { closeQuietly(fd) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bindBytes) }
+            let length = socklen_t(MemoryLayout<sa_family_t>.size + bindBytes.count + (bindBytes.first == 0 ? 0 : 1))
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            #expect(bound == 0, "bind \(target)")
+            try UnixDatagram.send("READY=1", to: target)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            #expect(n == 7 && String(decoding: buffer[0..<max(n, 0)], as: UTF8.self) == "READY=1", "\(target)")
+        }
+        #expect(throws: LinuxIOError.self) { try UnixDatagram.send("READY=1", to: scratch.file("nobody")) }
+    }
 }

@@ -101,18 +101,18 @@ if [ -n "$PAIR" ]; then
 	boot "$LOW" guest-share-low.sh "share-$LOW" &
 	LOW_PID=$!
 	if wait_marker "$WORK/share-$LOW.console" '@@LOW-SET@@' 120; then
-		[ -n "${SHARED_CLOCK:-}" ] && { v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && ok "host status: $SHARED_CLOCK_NAME at $v Hz with one request" || bad "host status: $SHARED_CLOCK_NAME at $v Hz, expected $LOW_RATE"; }
+		[ -n "${SHARED_CLOCK:-}" ] && { v=$(status_value "[c['rate_hz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && ok "host status: $SHARED_CLOCK_NAME at $v Hz with one request" || bad "host status: $SHARED_CLOCK_NAME at $v Hz, expected $LOW_RATE"; }
 		boot "$HIGH" guest-share-high.sh "share-$HIGH" &
 		HIGH_PID=$!
 		if wait_marker "$WORK/share-$HIGH.console" '@@HIGH-SET@@' 120; then
 			if [ -n "${SHARED_CLOCK:-}" ]; then
-				v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]")
+				v=$(status_value "[c['rate_hz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]")
 				[ "$v" = "$HIGH_RATE" ] && ok "host status while both run: $SHARED_CLOCK_NAME at the highest request, $v Hz" || bad "host status while both run: $SHARED_CLOCK_NAME at $v Hz, expected $HIGH_RATE"
 				v=$(status_value "[c['enabled'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]")
 				[ "$v" = "True" ] && ok "host status: $SHARED_CLOCK_NAME on (one agent's vote)" || bad "host status: $SHARED_CLOCK_NAME enabled=$v"
 			fi
 			if [ -n "${SHARED_DOMAIN:-}" ]; then
-				v=$(status_value "[d['levelMicrovolts'] for d in s['platform']['voltageDomains'] if d['id']==$SHARED_DOMAIN][0]")
+				v=$(status_value "[d['level_microvolts'] for d in s['platform']['voltage_domains'] if d['id']==$SHARED_DOMAIN][0]")
 				[ "$v" = "$HIGH_LEVEL" ] && ok "host status while both run: $SHARED_DOMAIN_NAME at the highest request, $v uV" || bad "host status while both run: $SHARED_DOMAIN_NAME at $v uV, expected $HIGH_LEVEL"
 			fi
 		else
@@ -122,11 +122,11 @@ if [ -n "$PAIR" ]; then
 		report "share-$HIGH" $?
 		# the high guest has powered off and disconnected: its requests are withdrawn
 		if [ -n "${SHARED_CLOCK:-}" ]; then
-			for _ in $(seq 50); do v=$(status_value "[c['rateHz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && break; sleep 0.1; done
+			for _ in $(seq 50); do v=$(status_value "[c['rate_hz'] for c in s['platform']['clocks'] if c['id']==$SHARED_CLOCK][0]"); [ "$v" = "$LOW_RATE" ] && break; sleep 0.1; done
 			[ "$v" = "$LOW_RATE" ] && ok "host status after $HIGH powered off: $SHARED_CLOCK_NAME recomputed to $v Hz" || bad "host status after $HIGH left: $SHARED_CLOCK_NAME at $v Hz, expected $LOW_RATE"
 		fi
 		if [ -n "${SHARED_DOMAIN:-}" ]; then
-			v=$(status_value "[d['levelMicrovolts'] for d in s['platform']['voltageDomains'] if d['id']==$SHARED_DOMAIN][0]")
+			v=$(status_value "[d['level_microvolts'] for d in s['platform']['voltage_domains'] if d['id']==$SHARED_DOMAIN][0]")
 			[ "$v" = "$LOW_LEVEL" ] && ok "host status after $HIGH powered off: $SHARED_DOMAIN_NAME recomputed to $v uV" || bad "host status after $HIGH left: $SHARED_DOMAIN_NAME at $v uV, expected $LOW_LEVEL"
 		fi
 	else

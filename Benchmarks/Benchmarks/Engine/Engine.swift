@@ -18,10 +18,15 @@ private let tables = PlatformTables(
     voltageDomains: [
         VoltageDomainEntry(id: 0, name: "vdd", regulatorPath: "/reg", levels: .range(min: 600_000, max: 1_000_000, step: 12_500),
                            initialLevel: 800_000, initiallyOn: true),
+        // A GPU's core and memory rails, coupled within 25 mV (regulator-coupled-with).
+        VoltageDomainEntry(id: 1, name: "vdd-gpu", regulatorPath: "/pmic/buck1", levels: .range(min: 600_000, max: 1_000_000, step: 12_500),
+                           initialLevel: 800_000, initiallyOn: true, couplings: [VoltageCoupling(partner: 2, maxSpread: 25_000)]),
+        VoltageDomainEntry(id: 2, name: "vdd-gpu-mem", regulatorPath: "/pmic/buck5", levels: .range(min: 600_000, max: 1_000_000, step: 12_500),
+                           initialLevel: 800_000, initiallyOn: true, couplings: [VoltageCoupling(partner: 1, maxSpread: 25_000)]),
     ],
     devices: [
         DeviceEntry(id: 1, name: "SOC", path: "/d/device@1",
-                    resources: (0 ..< 8).map { ResourceReference(.clock, UInt32($0)) } + [ResourceReference(.voltage, 0)]),
+                    resources: (0 ..< 8).map { ResourceReference(.clock, UInt32($0)) } + (0 ..< 3).map { ResourceReference(.voltage, UInt32($0)) }),
     ],
     agents: [
         AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.clock, .voltage], trusted: false),
@@ -85,6 +90,14 @@ let benchmarks: @Sendable () -> Void = {
     let down = Exchange(session, words: [header(0x14, 0x5), 0, 5, 48_000_000, 0])
     Benchmark("CLOCK_RATE_SET (arbitrated, changes every time)", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations { (index & 1 == 0 ? up : down).run() }
+    }
+
+    // A coupled rail (docs/serve.md §4, "Host limits"): the spread checked, the
+    // pair settled together, the move sent through the host seam.
+    let coupledUp = Exchange(session, words: [header(0x17, 0x7), 1, 0, 812_500])
+    let coupledDown = Exchange(session, words: [header(0x17, 0x7), 1, 0, 800_000])
+    Benchmark("VOLTAGE_LEVEL_SET (coupled rail, changes every time)", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? coupledUp : coupledDown).run() }
     }
 
     // Control: proves the malloc counter is live (it reads 1 per message

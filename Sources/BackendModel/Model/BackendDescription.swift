@@ -35,6 +35,13 @@ public struct NodeResources: Sendable {
     public var powerDomains: [ResourceSpecifier] = []
     /// The node has a clocks, resets, power-domains or *-supply property (resolved or not).
     public var namesResources = false
+    /// How the node names itself in derived resource names: the device's
+    /// `arm,scmi-devname`, or a host node's name without its unit address.
+    public var consumerName = ""
+    /// `clock-names`, `reset-names`, `power-domain-names`, entry for entry.
+    public var clockNames: [String] = []
+    public var resetNames: [String] = []
+    public var powerDomainNames: [String] = []
 
     public var isEmpty: Bool { clocks.isEmpty && supplies.isEmpty && resets.isEmpty && powerDomains.isEmpty }
 }

@@ -173,7 +173,8 @@ struct BackendReader {
     }
 
     private mutating func readDevice(_ node: DeviceTreeNode, id: UInt32, name: String, scan: DeviceScan) -> DeviceDescription {
-        let direct = readResources(of: node, scan.resources, inBackend: true)
+        var direct = readResources(of: node, scan.resources, inBackend: true)
+        direct.consumerName = name
         let clockNames = scan.clockNames
         // Compared with the clocks that resolved; a clocks property that did not resolve was reported.
         if !clockNames.isEmpty, !direct.clocks.isEmpty, clockNames.count != direct.clocks.count {
@@ -195,7 +196,8 @@ struct BackendReader {
                         .basedevDisabled, at: node, property: "arm,scmi-basedev",
                         "base device \(target.path) is disabled; its resources are still exported")
                 }
-                let resources = readResources(of: target, ResourceScan(target), inBackend: false)
+                var resources = readResources(of: target, ResourceScan(target), inBackend: false)
+                resources.consumerName = target.baseName
                 if resources.isEmpty {
                     findings.add(
                         .basedevNoResources, at: node, property: "arm,scmi-basedev",
@@ -219,15 +221,22 @@ struct BackendReader {
     private mutating func readResources(of node: DeviceTreeNode, _ scan: ResourceScan, inBackend: Bool) -> NodeResources {
         var resources = NodeResources(node: node)
         resources.namesResources = scan.namesResources
-        if scan.clocks { resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend) }
+        if scan.clocks {
+            resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend)
+            resources.clockNames = node.property("clock-names")?.stringList ?? []
+        }
         for name in scan.supplies {
             if let regulator = findings.resolveSupply(of: node, property: name, inBackend: inBackend) {
                 resources.supplies.append(SupplyReference(name: String(name.dropLast("-supply".count)), regulator: regulator))
             }
         }
-        if scan.resets { resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend) }
+        if scan.resets {
+            resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend)
+            resources.resetNames = node.property("reset-names")?.stringList ?? []
+        }
         if scan.powerDomains {
             resources.powerDomains = specifiers(of: node, "power-domains", cellsName: "#power-domain-cells", inBackend: inBackend)
+            resources.powerDomainNames = node.property("power-domain-names")?.stringList ?? []
         }
         return resources
     }
@@ -239,7 +248,7 @@ struct BackendReader {
         case .success(let list)?:
             return list.map { ResourceSpecifier(provider: $0.provider, cells: $0.cells) }
         case .failure(let error)?:
-            findings.report(error, at: node, property: property, shapeAlreadyReported: inBackend)
+            findings.report(error, at: node, property: property, cellsName: cellsName, shapeAlreadyReported: inBackend)
             return []
         }
     }
@@ -322,18 +331,30 @@ struct BackendReader {
 
 extension DiagnosticCollector {
     /// Reports why a phandle-array property could not be walked, naming the entry.
-    mutating func report(_ error: SpecifierError, at node: DeviceTreeNode, property: String, shapeAlreadyReported: Bool) {
+    /// `cellsName` (`#clock-cells`) is given for specifier lists; with it the hint
+    /// says how the entry before the bad one was sized, since one cell too many
+    /// there is read as the next phandle (docs/binding-choices.md).
+    mutating func report(
+        _ error: SpecifierError, at node: DeviceTreeNode, property: String, cellsName: String? = nil, shapeAlreadyReported: Bool
+    ) {
         switch error {
         case .notCells:
             if !shapeAlreadyReported {
                 add(.propertyType, at: node, property: property, "is not a list of 32-bit cells (its length is not a multiple of 4)")
             }
-        case .zeroPhandle:
-            add(.phandleZero, at: node, property: property, error.description)
-        case .dangling:
-            add(.phandleDangling, at: node, property: property, error.description, hint: "the referenced node is missing or has no phandle")
-        case .missingCellsProperty(_, let provider, let cellsName):
-            add(.providerCellsMissing, at: node, property: property, error.description, hint: "add \(cellsName) to \(provider.path)")
+        case .zeroPhandle(let index):
+            add(.phandleZero, at: node, property: property, error.description, hint: misreadCellHint(node, property, cellsName, index))
+        case .dangling(let index, _):
+            add(
+                .phandleDangling, at: node, property: property, error.description,
+                hint: "the referenced node is missing or has no phandle" + (misreadCellHint(node, property, cellsName, index).map { "; or " + $0 } ?? ""))
+        case .missingCellsProperty(let index, let provider, let cellsName):
+            let what = describeNonProvider(provider)
+            let hint =
+                misreadCellHint(node, property, cellsName, index).map { $0 + "; " + provider.path + " is " + (what ?? "not a provider") }
+                ?? what.map { "\(provider.path) is \($0), not a provider; point \(property) at a node with \(cellsName)" }
+                ?? "add \(cellsName) to \(provider.path) if it is a provider, or point \(property) at the provider"
+            add(.providerCellsMissing, at: node, property: property, error.description, hint: hint)
         case .badCellsProperty(_, let provider, let cellsName):
             add(
                 .providerCellsInvalid, at: node, property: property, error.description,
@@ -341,6 +362,40 @@ extension DiagnosticCollector {
         case .truncated:
             add(.specifierTruncated, at: node, property: property, error.description)
         }
+    }
+
+    /// For entry `index` > 0 of a specifier list: how many cells the entry before it
+    /// took, and that the value after them was read as this entry's phandle.
+    private func misreadCellHint(_ node: DeviceTreeNode, _ property: String, _ cellsName: String?, _ index: Int) -> String? {
+        guard index > 0, let cellsName, let value = node.property(property) else { return nil }
+        var position = 0
+        var previous: (provider: DeviceTreeNode, cells: Int)?
+        for _ in 0..<index {
+            guard let phandle = value.cell(position), let provider = node.tree.node(withPhandle: phandle),
+                let cells = provider.property(cellsName)?.u32, cells <= SpecifierError.maximumCells
+            else { return nil }
+            previous = (provider, Int(cells))
+            position += 1 + Int(cells)
+        }
+        guard let previous, let read = value.cell(position) else { return nil }
+        let cells = previous.cells == 1 ? "1 cell" : "\(previous.cells) cells"
+        return "entry \(index - 1) names \(previous.provider.path), which has \(cellsName) = <\(previous.cells)>, so it took \(cells) "
+            + "and the next value, \(hex(read)), was read as the phandle of entry \(index); "
+            + "if \(hex(read)) belongs to entry \(index - 1), remove it"
+    }
+
+    /// What a node without the expected `#…-cells` is, when it is recognisably not
+    /// a provider of that kind: an OPP table, a CPU, a regulator, another kind of provider.
+    private func describeNonProvider(_ node: DeviceTreeNode) -> String? {
+        let compatible = node.compatible
+        if compatible.contains("operating-points-v2") { return "an OPP table (compatible \"operating-points-v2\")" }
+        if node.property("device_type")?.string == "cpu" { return "a CPU node" }
+        if isRegulator(node) { return "a regulator (a supply, named with <name>-supply)" }
+        if let other = node.properties.first(where: { $0.name.hasPrefix("#") && $0.name.hasSuffix("-cells") && !$0.name.hasSuffix("address-cells") && !$0.name.hasSuffix("size-cells") }) {
+            return "a provider of another kind (it has \(other.name))"
+        }
+        if node.properties.contains(where: { $0.name == "opp-hz" }) { return "an OPP entry" }
+        return nil
     }
 }
 

@@ -7,6 +7,12 @@ func isRegulator(_ node: DeviceTreeNode) -> Bool {
         || node.compatible.contains { $0.hasPrefix("regulator-") }
 }
 
+/// The i.MX95 `clock-dummy` idiom (docs/binding.md §5.1): a fixed-clock whose
+/// `clock-frequency` is exactly one cell of 0, a placeholder Linux accepts.
+func isPlaceholderClock(_ node: DeviceTreeNode) -> Bool {
+    node.compatible.contains("fixed-clock") && node.property("clock-frequency")?.u32 == 0
+}
+
 extension DeviceTreeNode {
     /// The node's path for a table entry, spelled only when read: building it costs the
     /// depth, and a table may have an entry for each node of a deep chain (see `NodePath`).

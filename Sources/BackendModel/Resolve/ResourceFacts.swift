@@ -16,6 +16,10 @@ struct ResourceFacts {
     private var mismatchReported: Set<DeviceTreeNode> = []
     private var outputNamesMemo: [DeviceTreeNode: [String]] = [:]
     private var unprintableReported: Set<DeviceTreeNode> = []
+    private var oppRatesMemo: [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)]?
+    private var oppTooManyReported: Set<DeviceTreeNode> = []
+    private var reportedAlwaysOn: Set<DeviceTreeNode> = []
+    private var reportedCoupling: Set<DeviceTreeNode> = []
 
     init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -32,44 +36,62 @@ struct ResourceFacts {
     /// What a clock without any rate description is served as.
     static let undescribedRates = ClockRates.range(min: 1, max: 4_294_967_295, step: 1)
 
-    mutating func clockEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription]) -> [ClockEntry] {
-        let assigned = assignedRates(devices: devices, providers: keys.compactMap { $0?.provider })
+    mutating func clockEntries(
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: [SpecifierKey: ConsumerName]
+    ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
-        var idOfName: [String: Int] = [:]
+        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
+        var indexOfKey: [SpecifierKey: Int] = [:]
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let rates = clockRates(key, entryNode: entryNode)
-            let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: true)
-            if entryNode?.property("label") == nil {
-                requirePrintable(name, of: "clock \(index)", from: key.provider, property: fromOutputNames(key) ? "clock-output-names" : nil)
-            }
-            if let first = idOfName[name] {
-                let namer = entryNode ?? key.provider
-                findings.add(
-                    .clockNameDuplicate, at: namer, "clock \(index) is named \"\(printable(name))\" like clock \(first)",
-                    hint: entryNode == nil ? "give the table entry a label, or fix clock-output-names" : "give it another label")
-            } else {
-                idOfName[name] = index
-            }
-            var initial = rates.lowest
-            if let rate = assigned[key], Self.supports(rates, rate) { initial = rate }
+            let (rates, source) = clockRates(key, entryNode: entryNode)
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: "clock", outputNames: true, names: &names)
+            indexOfKey[key] = entries.count
             entries.append(
                 ClockEntry(
-                    id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates, initialRate: initial))
+                    id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
+                    initialRate: rates.lowest, ratesSource: source))
         }
+        applyAssignedRates(&entries, indexOfKey: indexOfKey, devices: devices, providers: keys.compactMap { $0?.provider })
         return entries
     }
 
-    private mutating func clockRates(_ key: SpecifierKey, entryNode: DeviceTreeNode?) -> ClockRates {
+    /// A table entry's name (sections 5.1, 5.3, 5.6): its `label`, else derived from the
+    /// host tree and made unique with `-2`, `-3`… A label repeated is the only duplicate
+    /// reported: the user wrote both.
+    private mutating func entryName(
+        _ index: Int, _ key: SpecifierKey, entryNode: DeviceTreeNode?, consumer: ConsumerName?, kind: String, outputNames: Bool,
+        names: inout UniqueNames
+    ) -> String {
+        if let label = entryNode?.property("label")?.string {
+            if let first = names.repeatedLabel(label, id: index), kind == "clock", let entryNode {
+                findings.add(
+                    .clockNameDuplicate, at: entryNode, property: "label", "clock \(index) is labelled \"\(printable(label))\" like clock \(first)",
+                    hint: "give it another label")
+            }
+            return label
+        }
+        let derived = resourceName(key.provider, key.cells, outputNames: outputNames, consumer: consumer)
+        if derived.fromConsumer, let consumer {
+            requirePrintable(derived.name, of: "\(kind) \(index)", from: consumer.node, property: consumer.property)
+        } else {
+            requirePrintable(derived.name, of: "\(kind) \(index)", from: key.provider, property: derived.fromOutputNames ? "clock-output-names" : nil)
+        }
+        return names.unique(derived.name)
+    }
+
+    private mutating func clockRates(_ key: SpecifierKey, entryNode: DeviceTreeNode?) -> (ClockRates, String) {
         let provider = key.provider
         let entryRates = entryNode.flatMap { rateProperty(of: $0, inBackend: true) }
         let providerRates = rateProperty(of: provider, inBackend: false)
         var fixed: UInt64?
+        var fixedSource = "clock-frequency"
         if provider.compatible.contains("fixed-clock") {
             fixed = clockFrequency(of: provider, report: true)
         } else if provider.compatible.contains("fixed-factor-clock") {
             fixed = fixedRate(of: provider, depth: 0)
+            fixedSource = "clock-mult/clock-div"
         }
         if let fixed {
             for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
@@ -79,19 +101,60 @@ struct ResourceFacts {
                     "the rates given here disagree with \(provider.path), whose rate is fixed at \(fixed) Hz",
                     hint: "remove the rate property; a fixed clock's rate comes from its provider")
             }
-            return .discrete([fixed])
+            return (.discrete([fixed]), fixedSource)
         }
-        if let entryRates { return entryRates }
-        if let providerRates { return providerRates }
+        if let entryRates, let entryNode { return (entryRates, Self.rateProperties.first { entryNode.hasProperty($0) } ?? "table entry") }
+        if let providerRates { return (providerRates, Self.rateProperties.first { provider.hasProperty($0) } ?? "provider") }
         // A rate property that is there but unusable was reported already; do not call it missing.
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
+        if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
         if !described && reportedNodes.insert(provider).inserted {
             findings.add(
                 .clockRateUndescribed, at: provider,
                 "no rate description: clocks of this provider are served as 1 Hz .. 4294967295 Hz in 1 Hz steps",
                 hint: "add arm,scmi-rates or arm,scmi-rate-range = <min max step> here or on the table entry")
         }
-        return Self.undescribedRates
+        return (Self.undescribedRates, "undescribed")
+    }
+
+    /// The rates the board's OPP tables give each clock (section 5.1): a node with
+    /// `operating-points-v2` and `clocks` runs its n-th clock at the n-th `opp-hz` value
+    /// of each enabled OPP. The first such node in tree order decides. Built on first
+    /// use, in one walk of the tree.
+    private mutating func oppRates() -> [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)] {
+        if let memo = oppRatesMemo { return memo }
+        var result: [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)] = [:]
+        var tableRates: [DeviceTreeNode: [[UInt64]]] = [:]
+        backend.node.tree.forEachNode { node in
+            guard let phandle = node.property("operating-points-v2")?.u32, node.isEnabled, node.hasProperty("clocks"),
+                let table = node.tree.node(withPhandle: phandle), table.compatible.contains("operating-points-v2"),
+                case .success(let clocks)? = node.specifiers(of: "clocks", cellsName: "#clock-cells", allowingHoles: true)
+            else { return }
+            if tableRates[table] == nil {
+                var perClock: [Set<UInt64>] = []
+                for opp in table.children where opp.isEnabled {
+                    for (position, hz) in (opp.property("opp-hz")?.u64Array ?? []).enumerated() where hz > 0 {
+                        while position >= perClock.count { perClock.append([]) }
+                        perClock[position].insert(hz)
+                    }
+                }
+                tableRates[table] = perClock.map { $0.sorted() }
+            }
+            let perClock = tableRates[table] ?? []
+            for (position, clock) in clocks.enumerated() where position < perClock.count && !perClock[position].isEmpty {
+                let key = SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))
+                guard result[key] == nil else { continue }
+                result[key] = (perClock[position], table)
+                if perClock[position].count > 16 && oppTooManyReported.insert(table).inserted {
+                    findings.add(
+                        .clockRatesTooMany, at: table,
+                        "\(perClock[position].count) opp-hz rates give \(clock.provider.path) more than 16 discrete rates: Linux guests keep at most 16 (SCMI_MAX_NUM_RATES) and reject the clock",
+                        hint: "describe the clock's rates with arm,scmi-rate-range on its table entry")
+                }
+            }
+        }
+        oppRatesMemo = result
+        return result
     }
 
     /// The rate property of `node` (table entry or provider), checked; nil when absent or unusable.
@@ -176,25 +239,48 @@ struct ResourceFacts {
         return rate
     }
 
-    /// `assigned-clock-rates` per clock: devices (and their base devices) first, then providers.
-    private func assignedRates(devices: [DeviceDescription], providers: [DeviceTreeNode]) -> [SpecifierKey: UInt64] {
-        var result: [SpecifierKey: UInt64] = [:]
-        func collect(_ node: DeviceTreeNode) {
+    /// `assigned-clock-rates` (section 5.1): the first entry for a clock that it can run
+    /// at sets its initial rate, devices (and their base devices) first, then providers.
+    /// A rate the clock cannot run at is `assigned-rate-unsupported` at the node that
+    /// assigns it.
+    private mutating func applyAssignedRates(
+        _ entries: inout [ClockEntry], indexOfKey: [SpecifierKey: Int], devices: [DeviceDescription], providers: [DeviceTreeNode]
+    ) {
+        var decided = Set<Int>()
+        var visited = Set<DeviceTreeNode>()
+        var nodes: [DeviceTreeNode] = []
+        for device in devices {
+            nodes.append(device.node)
+            if let basedev = device.basedev { nodes.append(basedev.node) }
+        }
+        for node in nodes + providers where visited.insert(node).inserted {
             guard let rates = node.property("assigned-clock-rates")?.u32Array,
-                case .success(let clocks)? = node.specifiers(of: "assigned-clocks", cellsName: "#clock-cells")
-            else { return }
-            for (clock, rate) in zip(clocks, rates) where rate > 0 {
-                let key = SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))
-                if result[key] == nil { result[key] = UInt64(rate) }
+                case .success(let clocks)? = node.specifiers(of: "assigned-clocks", cellsName: "#clock-cells", allowingHoles: true)
+            else { continue }
+            for clock in clocks where clock.index < rates.count && rates[clock.index] > 0 {
+                let rate = UInt64(rates[clock.index])
+                guard let at = indexOfKey[SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))] else { continue }
+                let entry = entries[at]
+                guard Self.supports(entry.rates, rate) else {
+                    findings.add(
+                        .assignedRateUnsupported, at: node, property: "assigned-clock-rates",
+                        "entry \(clock.index) assigns \(rate) Hz to clock \(entry.id) (\(printable(entry.name)), \(clock.provider.path)), "
+                            + "which runs at \(Self.describe(entry.rates)) (\(entry.ratesSource)); it starts at \(entry.initialRate) Hz instead",
+                        hint: "assign a rate the clock can run at, or correct the clock's rate description")
+                    continue
+                }
+                if decided.insert(at).inserted { entries[at].initialRate = rate }
             }
         }
-        for device in devices {
-            collect(device.node)
-            if let basedev = device.basedev { collect(basedev.node) }
+    }
+
+    /// `24000000 Hz`, `300000000, 400000000 Hz`, `1000000 .. 500000000 Hz in steps of 1000000 Hz`.
+    static func describe(_ rates: ClockRates) -> String {
+        switch rates {
+        case .discrete(let list) where list.count <= 4: return list.map(String.init).joined(separator: ", ") + " Hz"
+        case .discrete(let list): return "\(list.count) rates from \(list[0]) to \(list[list.count - 1]) Hz"
+        case .range(let minimum, let maximum, let step): return "\(minimum) .. \(maximum) Hz in steps of \(step) Hz"
         }
-        var seen = Set<DeviceTreeNode>()
-        for provider in providers where seen.insert(provider).inserted { collect(provider) }
-        return result
     }
 
     static func supports(_ rates: ClockRates, _ rate: UInt64) -> Bool {
@@ -204,9 +290,12 @@ struct ResourceFacts {
         }
     }
 
-    /// Section 5.1's naming: output names where the provider has them, else
-    /// the node name (without unit address) and the cells.
-    mutating func resourceName(_ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool) -> String {
+    /// Section 5.1's naming: output names where the provider has them; for a provider
+    /// with cells, else the first consumer's `clock-names` (`gpu-core`); else the node
+    /// name (without unit address) and the cells in hexadecimal, as a source writes them.
+    mutating func resourceName(
+        _ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool, consumer: ConsumerName?
+    ) -> (name: String, fromOutputNames: Bool, fromConsumer: Bool) {
         var names: [String] = []
         if outputNames {
             // Decoded once per provider: a controller with thousands of outputs is common.
@@ -217,21 +306,10 @@ struct ResourceFacts {
                 outputNamesMemo[provider] = names
             }
         }
-        switch cells.count {
-        case 0:
-            return names.first ?? provider.baseName
-        case 1:
-            if Int(cells[0]) < names.count { return names[Int(cells[0])] }
-            return provider.baseName + "-" + String(cells[0])
-        default:
-            return provider.baseName + cells.map { "-" + String($0) }.joined()
-        }
-    }
-
-    /// Whether a clock's derived name comes from its provider's clock-output-names.
-    private mutating func fromOutputNames(_ key: SpecifierKey) -> Bool {
-        let names = outputNamesMemo[key.provider] ?? []
-        return key.cells.count == 0 ? !names.isEmpty : key.cells.count == 1 && Int(key.cells[0]) < names.count
+        if cells.isEmpty { return names.first.map { ($0, true, false) } ?? (provider.baseName, false, false) }
+        if cells.count == 1, Int(cells[0]) < names.count { return (names[Int(cells[0])], true, false) }
+        if let consumer { return (consumer.name, false, true) }
+        return (provider.baseName + cells.map { "-" + hex($0) }.joined(), false, false)
     }
 
     /// A name a guest will be sent (CLOCK_ATTRIBUTES, NAME_GET, …) that was derived from the
@@ -251,26 +329,108 @@ struct ResourceFacts {
 
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
         var entries: [VoltageDomainEntry] = []
+        var idOfRegulator: [DeviceTreeNode: UInt32] = [:]
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
+            if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryNode?.property("label")?.string ?? regulator.property("regulator-name")?.string ?? regulator.baseName
             if entryNode?.property("label") == nil {
                 requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulator.hasProperty("regulator-name") ? "regulator-name" : nil)
             }
-            let levels = voltageLevels(of: regulator, entryNode: entryNode) ?? .discrete([0])
+            let facts = voltageLevels(of: regulator, entryNode: entryNode)
+            let levels = facts?.levels ?? .discrete([0])
+            let alwaysOn = regulator.hasProperty("regulator-always-on")
             entries.append(
                 VoltageDomainEntry(
                     id: UInt32(index), name: name, regulatorPath: regulator.lazyPath, levels: levels, initialLevel: levels.lowest,
-                    initiallyOn: regulator.hasProperty("regulator-always-on") || regulator.hasProperty("regulator-boot-on")))
+                    initiallyOn: alwaysOn || regulator.hasProperty("regulator-boot-on"), levelsSource: facts?.source ?? "",
+                    alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
+        for index in entries.indices {
+            let regulator = keys[Int(entries[index].id)]!
+            if entries[index].alwaysOn && reportedAlwaysOn.insert(regulator).inserted {
+                findings.add(
+                    .regulatorAlwaysOnExported, at: regulator, property: "regulator-always-on",
+                    "voltage domain \(entries[index].id) (\(printable(entries[index].name))) is always on: serve never switches it off, "
+                        + "whatever agents ask (a guest's own CONFIG_GET still answers its request)")
+            }
+            entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
+        }
+        settleCoupledInitialLevels(&entries)
         return entries
     }
 
-    private mutating func voltageLevels(of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?) -> VoltageLevels? {
+    /// `regulator-coupled-with` (phandles) and `regulator-coupled-max-spread` (µV, one per
+    /// partner; a single value applies to all). A served partner becomes a coupling serve
+    /// enforces (`regulator-coupled`, a note); a partner outside the table cannot be held
+    /// (`regulator-coupled-unserved`).
+    private mutating func couplings(
+        of regulator: DeviceTreeNode, entry: VoltageDomainEntry, idOfRegulator: [DeviceTreeNode: UInt32], entries: [VoltageDomainEntry]
+    ) -> [VoltageCoupling] {
+        guard case .success(let partners)? = regulator.phandles(of: "regulator-coupled-with"), !partners.isEmpty else { return [] }
+        let spreads = regulator.property("regulator-coupled-max-spread")?.u32Array ?? []
+        var result: [VoltageCoupling] = []
+        let report = reportedCoupling.insert(regulator).inserted
+        for (position, partner) in partners.enumerated() {
+            guard let spread = position < spreads.count ? spreads[position] : spreads.last, spread <= UInt32(Int32.max) else { continue }
+            guard let partnerID = idOfRegulator[partner.provider], partnerID != entry.id else {
+                if report {
+                    findings.add(
+                        .regulatorCoupledUnserved, at: regulator, property: "regulator-coupled-with",
+                        "voltage domain \(entry.id) (\(printable(entry.name))) is coupled with \(partner.provider.path), which no voltage domain serves: "
+                            + "serve cannot keep the two within \(spread) µV",
+                        hint: "export \(partner.provider.path) too (a table entry or a device's supply), or do not export this rail")
+                }
+                continue
+            }
+            result.append(VoltageCoupling(partner: partnerID, maxSpread: Int32(spread)))
+            if report {
+                let partnerName = entries.first { $0.id == partnerID }.map { printable($0.name) } ?? ""
+                findings.add(
+                    .regulatorCoupled, at: regulator, property: "regulator-coupled-with",
+                    "voltage domain \(entry.id) (\(printable(entry.name))) is coupled with voltage domain \(partnerID) (\(partnerName)): "
+                        + "serve keeps their levels within \(spread) µV of each other and answers OUT_OF_RANGE to a level that would not")
+            }
+        }
+        return result
+    }
+
+    /// Raises initial levels until every coupled pair is within its spread (section 5.2):
+    /// a rail below its partner's level minus the spread starts at its lowest level that
+    /// is not. Only raising, so it ends; a pair that cannot be reconciled stays as it is.
+    private func settleCoupledInitialLevels(_ entries: inout [VoltageDomainEntry]) {
+        let indexOfID = Dictionary(uniqueKeysWithValues: entries.indices.map { (entries[$0].id, $0) })
+        var changed = true
+        var rounds = 0
+        while changed && rounds <= entries.count {
+            changed = false
+            rounds += 1
+            for index in entries.indices {
+                for coupling in entries[index].couplings {
+                    guard let partner = indexOfID[coupling.partner] else { continue }
+                    let floor = Int64(entries[partner].initialLevel) - Int64(coupling.maxSpread)
+                    guard Int64(entries[index].initialLevel) < floor,
+                        let level = entries[index].levels.lowestLevel(atLeast: floor), level > entries[index].initialLevel
+                    else { continue }
+                    entries[index].initialLevel = level
+                    changed = true
+                }
+            }
+        }
+    }
+
+    /// The levels a regulator is served with, where they came from, and its own bounds.
+    private mutating func voltageLevels(
+        of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?
+    ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator).inserted
+        let states = gpioStates(of: regulator, report: report)
         var bounds: [UInt32] = []
-        for name in ["regulator-min-microvolt", "regulator-max-microvolt"] {
+        if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
+            bounds = [states.min() ?? 0, states.max() ?? 0]
+        }
+        for name in ["regulator-min-microvolt", "regulator-max-microvolt"] where bounds.count < 2 {
             guard let property = regulator.property(name) else {
                 if report {
                     findings.add(
@@ -293,7 +453,32 @@ struct ResourceFacts {
             }
             return nil
         }
-        if minimum == maximum { return .discrete([Int32(minimum)]) }
+        let own = (minimum: Int32(minimum), maximum: Int32(maximum))
+        if let entryNode, let listed = entryNode.property("arm,scmi-levels-microvolt")?.u32Array, !listed.isEmpty {
+            let outside = listed.filter { $0 < minimum || $0 > maximum }
+            guard outside.isEmpty else {
+                findings.add(
+                    .regulatorLevelsInvalid, at: entryNode, property: "arm,scmi-levels-microvolt",
+                    "\(outside.map { "\($0) µV" }.joined(separator: ", ")) \(outside.count == 1 ? "is" : "are") outside \(regulator.path)'s own "
+                        + "\(minimum)..\(maximum) µV (regulator-min/max-microvolt)",
+                    hint: "list only levels the regulator allows")
+                return nil
+            }
+            return (.discrete(Array(Set(listed.map { Int32($0) })).sorted()), "arm,scmi-levels-microvolt", own.minimum, own.maximum)
+        }
+        if let states {
+            let inside = Array(Set(states.filter { $0 >= minimum && $0 <= maximum }.map { Int32($0) })).sorted()
+            guard !inside.isEmpty else {
+                if report {
+                    findings.add(
+                        .regulatorLevelsInvalid, at: regulator, property: "states",
+                        "no state's level is inside \(minimum)..\(maximum) µV (regulator-min/max-microvolt)")
+                }
+                return nil
+            }
+            return (.discrete(inside), "states", own.minimum, own.maximum)
+        }
+        if minimum == maximum { return (.discrete([own.minimum]), "regulator-min/max-microvolt", own.minimum, own.maximum) }
         var step: UInt32?
         if let entryNode, let value = entryNode.property("arm,scmi-voltage-step-microvolt")?.u32 {
             step = value
@@ -311,25 +496,38 @@ struct ResourceFacts {
                     .voltageStepUneven, at: entryNode ?? regulator, property: "arm,scmi-voltage-step-microvolt",
                     "a step of \(step) µV does not divide \(minimum)..\(maximum) µV; the top level \(maximum) µV is unreachable")
             }
-            return .range(min: Int32(minimum), max: Int32(maximum), step: Int32(step))
+            return (.range(min: own.minimum, max: own.maximum, step: Int32(step)), "regulator-min/max-microvolt", own.minimum, own.maximum)
         }
         if report {
             findings.add(
                 .voltageStepMissing, at: regulator, "no arm,scmi-voltage-step-microvolt: levels \(minimum)..\(maximum) µV are served in 1 µV steps",
                 hint: "add arm,scmi-voltage-step-microvolt to the regulator or the table entry")
         }
-        return .range(min: Int32(minimum), max: Int32(maximum), step: 1)
+        return (.range(min: own.minimum, max: own.maximum, step: 1), "regulator-min/max-microvolt", own.minimum, own.maximum)
+    }
+
+    /// A `regulator-gpio`'s `states = <µV gpio-value …>`: the levels it can switch
+    /// between. nil for other regulators or a `states` that is not such pairs.
+    private mutating func gpioStates(of regulator: DeviceTreeNode, report: Bool) -> [UInt32]? {
+        guard regulator.compatible.contains("regulator-gpio"), let property = regulator.property("states") else { return nil }
+        guard let cells = property.u32Array, !cells.isEmpty, cells.count % 2 == 0 else {
+            if report { findings.add(.propertyType, at: regulator, property: "states", "is not a list of <microvolts gpio-value> pairs") }
+            return nil
+        }
+        return stride(from: 0, to: cells.count, by: 2).map { cells[$0] }
     }
 
     // MARK: - Power domains (0x11) and reset domains (0x16)
 
-    mutating func providerEntries(_ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String) -> [ProviderResourceEntry] {
+    mutating func providerEntries(
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: [SpecifierKey: ConsumerName]
+    ) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
+        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryNode?.property("label")?.string ?? resourceName(key.provider, key.cells, outputNames: false)
-            if entryNode?.property("label") == nil { requirePrintable(name, of: "\(kind) \(index)", from: key.provider, property: nil) }
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: kind, outputNames: false, names: &names)
             entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
         }
         return entries
@@ -381,5 +579,44 @@ struct ResourceFacts {
                 PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.lazyPath, levels: levels))
         }
         return entries
+    }
+}
+
+/// A name for a resource from the first device that names it (section 5.1):
+/// `<consumer>-<clock-names entry>`, and where it came from.
+struct ConsumerName {
+    var name: String
+    var node: DeviceTreeNode
+    var property: String
+}
+
+/// Names of one table, made unique in id order: labels are kept as written, and a
+/// derived name already taken gets `-2`, `-3`… (the lowest free suffix), so that the
+/// same tree always gives the same names.
+struct UniqueNames {
+    private var taken: Set<String>
+    private var nextSuffix: [String: Int] = [:]
+    private var labelIDs: [String: Int] = [:]
+
+    init(labels: [String]) { taken = Set(labels) }
+
+    /// The id that already carries `label`, when `label` is repeated.
+    mutating func repeatedLabel(_ label: String, id: Int) -> Int? {
+        if let first = labelIDs[label] { return first }
+        labelIDs[label] = id
+        return nil
+    }
+
+    mutating func unique(_ name: String) -> String {
+        guard taken.contains(name) else {
+            taken.insert(name)
+            return name
+        }
+        var suffix = nextSuffix[name] ?? 2
+        while taken.contains(name + "-" + String(suffix)) { suffix += 1 }
+        nextSuffix[name] = suffix + 1
+        let unique = name + "-" + String(suffix)
+        taken.insert(unique)
+        return unique
     }
 }

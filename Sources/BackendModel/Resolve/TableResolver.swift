@@ -26,6 +26,10 @@ struct TableResolver {
     private var voltages = IDTable<DeviceTreeNode>()
     private var resets = IDTable<SpecifierKey>()
     private var powerDomains = IDTable<SpecifierKey>()
+    /// The first consumer name met for each resource (section 5.1 names).
+    private var clockConsumers: [SpecifierKey: ConsumerName] = [:]
+    private var resetConsumers: [SpecifierKey: ConsumerName] = [:]
+    private var powerDomainConsumers: [SpecifierKey: ConsumerName] = [:]
     /// Explicit table entry node of each id, per protocol.
     private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
     private var enabled: Set<ProtocolID> = []
@@ -47,10 +51,11 @@ struct TableResolver {
             resolveExplicitIDs(of: backend.devices[index], into: &devices[index])
         }
         var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
-        let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices) : []
+        let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
-        let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? [], kind: "reset domain") : []
-        let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? [], kind: "power domain") : []
+        let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? [], kind: "reset domain", consumers: resetConsumers) : []
+        let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(
+                powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? [], kind: "power domain", consumers: powerDomainConsumers) : []
         let sensorEntries = enabled.contains(.sensor) ? facts.sensorEntries(entryNodes[.sensor] ?? []) : []
         let perfEntries = enabled.contains(.performance) ? facts.performanceEntries(entryNodes[.performance] ?? []) : []
         findings = facts.findings
@@ -65,11 +70,21 @@ struct TableResolver {
                 AgentEntry(id: $0.id, name: $0.name, devices: $0.devices, protocols: $0.protocols ?? protocols, trusted: $0.trusted)
             }.sorted { $0.id < $1.id }
         }
-        return PlatformTables(
+        var tables = PlatformTables(
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
             devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit)
+        let usedByHost = SharingFindings(
+            backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
+            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
+        ).report(into: &findings)
+        // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
+        for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
+            tables.voltageDomains[index].alwaysOn = true
+            tables.voltageDomains[index].initiallyOn = true
+        }
+        return tables
     }
 
     // MARK: - Ids
@@ -116,7 +131,7 @@ struct TableResolver {
         case .success(let list)? where list.count == 1:
             return SpecifierKey(ResourceSpecifier(provider: list[0].provider, cells: list[0].cells))
         case .failure(let error)?:
-            findings.report(error, at: node, property: property, shapeAlreadyReported: true)
+            findings.report(error, at: node, property: property, cellsName: cellsName, shapeAlreadyReported: true)
             return nil
         default:
             return nil  // absent or not one entry: the schema said so
@@ -137,8 +152,17 @@ struct TableResolver {
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
             for (index, clock) in resources.clocks.enumerated() {
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
-                if let id = clocks.id(for: SpecifierKey(clock)) {
+                if isPlaceholderClock(clock.provider) {
+                    findings.add(
+                        .fixedClockPlaceholder, at: device.node, property: property("clocks"),
+                        "\(resources.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
+                        hint: "nothing to do if \(resources.node.baseName) runs without it; otherwise point its clocks at the real clock")
+                    continue
+                }
+                let key = SpecifierKey(clock)
+                if let id = clocks.id(for: key) {
                     add(ResourceReference(.clock, id))
+                    Self.noteConsumer(&clockConsumers, key, resources, resources.clockNames, index, "clock-names")
                 } else {
                     reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -158,6 +182,7 @@ struct TableResolver {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
                 if let id = resets.id(for: SpecifierKey(reset)) {
                     add(ResourceReference(.reset, id))
+                    Self.noteConsumer(&resetConsumers, SpecifierKey(reset), resources, resources.resetNames, index, "reset-names")
                 } else {
                     reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -169,6 +194,7 @@ struct TableResolver {
                 }
                 if let id = powerDomains.id(for: SpecifierKey(domain)) {
                     add(ResourceReference(.powerDomain, id))
+                    Self.noteConsumer(&powerDomainConsumers, SpecifierKey(domain), resources, resources.powerDomainNames, index, "power-domain-names")
                 } else {
                     reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -187,6 +213,15 @@ struct TableResolver {
                 hint: "name its resources, or point arm,scmi-basedev at its host node")
         }
         return entry
+    }
+
+    /// Records the first consumer name of a resource: `<consumer>-<names[index]>`.
+    private static func noteConsumer(
+        _ consumers: inout [SpecifierKey: ConsumerName], _ key: SpecifierKey, _ resources: NodeResources, _ names: [String], _ index: Int,
+        _ property: String
+    ) {
+        guard consumers[key] == nil, index < names.count, !names[index].isEmpty, !resources.consumerName.isEmpty else { return }
+        consumers[key] = ConsumerName(name: resources.consumerName + "-" + names[index], node: resources.node, property: property)
     }
 
     private mutating func reportNotInTable(

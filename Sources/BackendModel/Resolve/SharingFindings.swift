@@ -1,0 +1,149 @@
+import DeviceTree
+import ResourceTables
+
+/// What the tables give away that someone else needs (docs/binding.md §3, "Sharing"):
+/// one host device handed to two guests (`basedev-shared`), and an exported resource
+/// that host devices no guest is given depend on (`resource-used-by-host`).
+struct SharingFindings {
+    let backend: BackendDescription
+    let tables: PlatformTables
+    /// The host resource behind each id, per protocol (nil: an entry that did not resolve).
+    let clockKeys: [SpecifierKey?]
+    let regulatorKeys: [DeviceTreeNode?]
+    let resetKeys: [SpecifierKey?]
+    let powerDomainKeys: [SpecifierKey?]
+
+    /// Most host users listed in one finding; the rest are counted.
+    static let listedUsers = 4
+
+    /// Reports the findings; returns the voltage domain ids that host devices use,
+    /// which serve keeps on like `regulator-always-on` rails (docs/binding.md §5.2).
+    func report(into findings: inout DiagnosticCollector) -> Set<UInt32> {
+        var holders: [UInt32: [Int]] = [:]  // device id → indices (into tables.agents) of the agents that hold it
+        for (index, agent) in tables.agents.enumerated() {
+            for device in agent.devices { holders[device, default: []].append(index) }
+        }
+        reportSharedBasedevs(holders: holders, into: &findings)
+        return reportHostUsers(holders: holders, into: &findings)
+    }
+
+    /// A host node that is the base device of two devices held by different agents.
+    private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+        var firstHolder: [DeviceTreeNode: (device: DeviceDescription, agent: Int)] = [:]
+        for device in backend.devices {
+            guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
+            guard let first = firstHolder[basedev] else {
+                firstHolder[basedev] = (device, agent)
+                continue
+            }
+            guard let other = agents.first(where: { $0 != first.agent }) else { continue }
+            let (firstName, otherName) = (tables.agents[first.agent].name, tables.agents[other].name)
+            findings.add(
+                .basedevShared, at: device.node, property: "arm,scmi-basedev",
+                "\(basedev.path) is also the base device of \(first.device.path), held by \(firstName); this device is held by \(otherName): "
+                    + "two guests would drive the same hardware",
+                hint: "give \(basedev.path) to one device and let the agents share that device (arm,scmi-devices)")
+        }
+    }
+
+    /// Exported resources that enabled host nodes outside the backend use, when no agent
+    /// holds a device whose base device those nodes are. A provider's link to its own
+    /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
+    /// parent) is not counted: the provider's consumers are the devices that depend on it.
+    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
+        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
+        var givenHostNodes = Set<DeviceTreeNode>()
+        for device in backend.devices where holders[device.id] != nil {
+            if let basedev = device.basedev?.node { givenHostNodes.insert(basedev) }
+        }
+        for device in tables.devices {
+            guard let agents = holders[device.id] else { continue }
+            for reference in device.resources { exportedTo[reference, default: []].formUnion(agents) }
+        }
+        guard !exportedTo.isEmpty else { return [] }
+        var clockIDs: [SpecifierKey: UInt32] = [:]
+        var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
+        var resetIDs: [SpecifierKey: UInt32] = [:]
+        var powerDomainIDs: [SpecifierKey: UInt32] = [:]
+        func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
+            for (id, key) in keys.enumerated() {
+                if let key, ids[key] == nil, exportedTo[ResourceReference(protocolID, UInt32(id))] != nil { ids[key] = UInt32(id) }
+            }
+        }
+        index(clockKeys, .clock, into: &clockIDs)
+        index(regulatorKeys, .voltage, into: &regulatorIDs)
+        index(resetKeys, .reset, into: &resetIDs)
+        index(powerDomainKeys, .powerDomain, into: &powerDomainIDs)
+
+        var users: [ResourceReference: [DeviceTreeNode]] = [:]
+        func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
+            if users[reference]?.last != node { users[reference, default: []].append(node) }
+        }
+        func specifiers(of node: DeviceTreeNode, _ property: String, _ cellsName: String, _ ids: [SpecifierKey: UInt32], _ protocolID: ProtocolID) {
+            guard !ids.isEmpty, !node.hasProperty(cellsName), case .success(let list)? = node.specifiers(of: property, cellsName: cellsName, allowingHoles: true)
+            else { return }
+            for specifier in list {
+                if let id = ids[SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))] {
+                    use(ResourceReference(protocolID, id), by: node)
+                }
+            }
+        }
+        let backendNode = backend.node
+        backendNode.tree.forEachNode { node in
+            guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
+            specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock)
+            specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset)
+            specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain)
+            guard !regulatorIDs.isEmpty, !isRegulator(node) else { return }
+            for property in node.properties where property.name.hasSuffix("-supply") {
+                guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs[regulator] else { continue }
+                use(ResourceReference(.voltage, id), by: node)
+            }
+        }
+
+        var keptOn = Set<UInt32>()
+        for (reference, nodes) in users.sorted(by: { ($0.key.protocolID, $0.key.id) < ($1.key.protocolID, $1.key.id) }) {
+            guard let (what, hostNode) = describe(reference) else { continue }
+            let listed = nodes.prefix(Self.listedUsers).map(\.path).joined(separator: ", ")
+            let more = nodes.count > Self.listedUsers ? " and \(nodes.count - Self.listedUsers) more" : ""
+            let agents = (exportedTo[reference] ?? []).sorted().map { tables.agents[$0].name }.joined(separator: ", ")
+            // A rail the host needs is never switched off; a clock has no such guard.
+            let consequence = reference.protocolID == .voltage ? "the host depends on it, so serve never switches it off" : "the host depends on it"
+            if reference.protocolID == .voltage { keptOn.insert(reference.id) }
+            findings.add(
+                .resourceUsedByHost, at: hostNode,
+                "\(what) is exported to \(agents), and host devices no agent is given also use it: \(listed)\(more); \(consequence)",
+                hint: "keep it for the host (take it out of the guests' devices), or make sure a guest that switches it off or slows it harms none of them")
+        }
+        return keptOn
+    }
+
+    /// `clock 3 (gpu-core, <0x106>)` and the host node the resource comes from.
+    private func describe(_ reference: ResourceReference) -> (String, DeviceTreeNode)? {
+        let id = Int(reference.id)
+        func cells(_ key: SpecifierKey) -> String { key.cells.isEmpty ? "" : ", <" + key.cells.map(hex).joined(separator: " ") + ">" }
+        switch reference.protocolID {
+        case .clock:
+            guard id < clockKeys.count, let key = clockKeys[id], let entry = Self.entry(reference.id, in: tables.clocks, id: \.id) else { return nil }
+            return ("clock \(id) (\(printable(entry.name))\(cells(key)))", key.provider)
+        case .voltage:
+            guard id < regulatorKeys.count, let regulator = regulatorKeys[id], let entry = Self.entry(reference.id, in: tables.voltageDomains, id: \.id)
+            else { return nil }
+            return ("voltage domain \(id) (\(printable(entry.name)))", regulator)
+        case .reset:
+            guard id < resetKeys.count, let key = resetKeys[id] else { return nil }
+            return ("reset domain \(id) (\(key.provider.baseName)\(cells(key)))", key.provider)
+        case .powerDomain:
+            guard id < powerDomainKeys.count, let key = powerDomainKeys[id] else { return nil }
+            return ("power domain \(id) (\(key.provider.baseName)\(cells(key)))", key.provider)
+        default:
+            return nil
+        }
+    }
+
+    /// The entry with `id`: at index `id` unless an entry before it did not resolve.
+    private static func entry<Entry>(_ id: UInt32, in entries: [Entry], id key: KeyPath<Entry, UInt32>) -> Entry? {
+        if Int(id) < entries.count, entries[Int(id)][keyPath: key] == id { return entries[Int(id)] }
+        return entries.first { $0[keyPath: key] == id }
+    }
+}
