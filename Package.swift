@@ -12,7 +12,7 @@ let package = Package(
         // Every library module, for the nested Benchmarks/ package.
         .library(
             name: "SCMIDTKit",
-            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "SCMIPlatform", "SCMIClient", "Virtqueue", "LinuxIO", "VhostUser", "VirtioSCMI", "ServeRuntime"]
+            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "BoardInventory", "SCMIPlatform", "SCMIClient", "Virtqueue", "LinuxIO", "VhostUser", "VirtioSCMI", "ServeRuntime"]
         ),
     ],
     dependencies: [
@@ -35,6 +35,8 @@ let package = Package(
             dependencies: ["DeviceTree", "ResourceTables", .product(name: "Yams", package: "Yams")],
             resources: [.embedInCode("Resources/arm,scmi-vio-backend.yaml")]
         ),
+        // A real board's providers and consumers (inventory) and the backend overlay for chosen devices (scaffold).
+        .target(name: "BoardInventory", dependencies: ["DeviceTree"]),
         // SCMI messages in, SCMI messages out; one file per protocol.
         .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables"]),
         // Agent-side SCMI: typed commands over any byte transport.
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "scmi-dt",
             dependencies: [
-                "DeviceTree", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient",
+                "DeviceTree", "BackendModel", "BoardInventory", "ResourceTables", "SCMIPlatform", "SCMIClient",
                 "LinuxIO", "VhostUser", "ServeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +81,7 @@ let package = Package(
         .target(name: "TestKit", dependencies: ["Virtqueue", "VhostUser", "SCMIClient"], path: "Tests/TestKit"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree", "CLibFDT", "TestKit"]),
         .testTarget(name: "BackendModelTests", dependencies: ["BackendModel", "DeviceTree", "ResourceTables", "TestKit"]),
+        .testTarget(name: "BoardInventoryTests", dependencies: ["BoardInventory", "BackendModel", "DeviceTree", "TestKit"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),

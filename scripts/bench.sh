@@ -11,6 +11,7 @@
 #      and mallocs per message counted over every thread.
 #
 #   SKIP_CHECK_BENCH=1 scripts/bench.sh   # steps 3-4 only
+#   SKIP_BOARD_BENCH=1 scripts/bench.sh   # without bench/board-bench.sh (inventory, scaffold)
 #   SIZES="1000" DTVALIDATE_TIMEOUT=60 scripts/bench.sh   # passed on to check-bench.sh
 #
 # Raw results go to bench-out/ (ignored by git): check-bench.txt, and one
@@ -34,6 +35,14 @@ if [[ -z "${SKIP_CHECK_BENCH:-}" ]]; then
     # dt-validate needs minutes on the 100k-device tree: cap it so the whole run stays short.
     SIZES=${SIZES:-"1000 10000 100000"} DTVALIDATE_TIMEOUT=${DTVALIDATE_TIMEOUT:-90} RUNS=${RUNS:-5} \
         bench/check-bench.sh | tee "$OUT/check-bench.txt"
+fi
+
+# Issue 11's board benchmarks, kept in their own script (bench/board-bench.sh) so that they
+# can move with the others: inventory and scaffold + check on the largest real board, inventory
+# on generated trees, and the Debian arm64 board set when it can be fetched (or BOARDS_DIR).
+if [[ -z "${SKIP_BOARD_BENCH:-}" ]]; then
+    echo "== boards: inventory, scaffold + check (bench/board-bench.sh)"
+    SIZES=${SIZES:-"1000 10000 100000"} RUNS=${RUNS:-5} bench/board-bench.sh | tee "$OUT/board-bench.txt"
 fi
 
 # Runs one benchmark target and leaves one percentile table per benchmark and

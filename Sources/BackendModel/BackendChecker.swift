@@ -44,6 +44,24 @@ public enum BackendChecker {
         return check(tree: tree, file: file)
     }
 
+    /// Reads the blob at `path` with `sources`' overlays applied and checks the result. A
+    /// finding at a node or property an overlay wrote names that overlay as its file.
+    public static func check(blobAt path: String, sources: BlobSources, displayName: String? = nil) -> CheckResult {
+        let file = displayName ?? path
+        let loaded: LoadedTree
+        do {
+            loaded = try BlobLoader.load(path, sources: sources)
+        } catch {
+            return unusable(file, error.description)
+        }
+        var result = check(tree: loaded.tree, file: file)
+        guard !loaded.provenance.isEmpty else { return result }
+        for index in result.diagnostics.indices {
+            result.diagnostics[index].file = loaded.file(of: result.diagnostics[index], base: file)
+        }
+        return result
+    }
+
     /// Checks blob bytes already in memory.
     public static func check(bytes: [UInt8], file: String) -> CheckResult {
         do {

@@ -29,6 +29,8 @@ public final class Server: @unchecked Sendable {
     }
 
     public let blobPath: String
+    /// The overlays (and include directories) applied to the blob, re-read on reload too.
+    public let sources: BlobSources
     private let logger: Logger
     private let trace: Bool
     /// The host's physical state, kept across reloads: every platform (the
@@ -39,7 +41,6 @@ public final class Server: @unchecked Sendable {
     private let current: Mutex<SCMIPlatform>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
     private var controlServer: ControlServer?
-    private var signalSources: [DispatchSourceSignal] = []
     private let finished = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
     /// Tells systemd (when it started us) when serve is ready, reloading and stopping.
@@ -47,9 +48,10 @@ public final class Server: @unchecked Sendable {
 
     /// `host` applies every change of a resource's physical state, whichever
     /// model's agent caused it.
-    public init(blobPath: String, tables: PlatformTables, logger: Logger, trace: Bool = false, notifier: ServiceNotifier? = nil,
-                host: any HostInterface = InMemoryHost()) {
+    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger, trace: Bool = false,
+                notifier: ServiceNotifier? = nil, host: any HostInterface = InMemoryHost()) {
         self.blobPath = blobPath
+        self.sources = sources
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
@@ -137,21 +139,46 @@ public final class Server: @unchecked Sendable {
         )
     }
 
-    /// Until SIGINT or SIGTERM (then `stop()`); SIGHUP calls `reload()`.
+    /// The signals `waitForSignals` answers.
+    private static let controlSignals = [SIGINT, SIGTERM, SIGHUP]
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread, and so in every
+    /// thread started after it (threads inherit the mask). Call first thing, before
+    /// any thread exists: a signal sent any time after that stays pending until
+    /// `waitForSignals` takes it, where a handler installed later could lose one
+    /// sent in between (a test or systemd stopping serve right after its sockets
+    /// appear), and no worker thread can be the one that receives it.
+    public static func holdControlSignals() {
+        var set = Server.signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    private static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signalNumber in controlSignals { sigaddset(&set, signalNumber) }
+        return set
+    }
+
+    /// Until SIGINT or SIGTERM (then `stop()`), or until `stop()` is called
+    /// elsewhere; SIGHUP calls `reload()`. Takes the signals `holdControlSignals()`
+    /// blocked with sigtimedwait on this thread; the one-second timeout only bounds
+    /// how long a `stop()` from another thread goes unnoticed here.
     public func waitForSignals() {
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in
-                if signalNumber == SIGHUP {
-                    reload()
-                } else {
-                    logger.info("signal \(signalNumber): stopping")
-                    stop()
-                }
+        Server.holdControlSignals()
+        var set = Server.signalSet()
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while !stopped.withLock({ $0 }) {
+            let signalNumber = sigtimedwait(&set, nil, &timeout)
+            switch signalNumber {
+            case SIGHUP:
+                reload()
+            case SIGINT, SIGTERM:
+                logger.info("signal \(signalNumber): stopping")
+                stop()
+            default:
+                continue  // timeout (EAGAIN) or EINTR
             }
-            source.resume()
-            signalSources.append(source)
         }
         finished.wait()
     }
@@ -166,7 +193,7 @@ public final class Server: @unchecked Sendable {
         finished.signal()
     }
 
-    /// Re-reads the blob: a clean one becomes the model of connections made from now on;
+    /// Re-reads the blob and its overlays: a clean result becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
     /// The new model is attached to `hostState`, like the old ones: nothing
     /// physical changes at a reload, and agents of every model are arbitrated
@@ -174,7 +201,7 @@ public final class Server: @unchecked Sendable {
     @discardableResult
     public func reload() -> ReloadOutcome {
         notifier?.reloading()
-        let result = BackendChecker.check(blobAt: blobPath)
+        let result = BackendChecker.check(blobAt: blobPath, sources: sources)
         guard let tables = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")

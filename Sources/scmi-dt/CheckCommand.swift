@@ -15,6 +15,8 @@ struct Check: ParsableCommand {
     @Argument(help: "Blobs (.dtb) or devicetree sources (.dts) to check.")
     var blobs: [String]
 
+    @OptionGroup var sources: SourceOptions
+
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
@@ -25,7 +27,7 @@ struct Check: ParsableCommand {
         var all: [Diagnostic] = []
         var unusable = false
         for blob in blobs {
-            let result = BackendChecker.check(blobAt: blob)
+            let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
             all += result.diagnostics
             unusable = unusable || result.isUnusable
         }

@@ -11,11 +11,13 @@ struct GuestDTSI: ParsableCommand {
     @Argument(help: "The blob (.dtb) or devicetree source (.dts).")
     var blob: String
 
+    @OptionGroup var sources: SourceOptions
+
     @Option(help: "The agent (arm,scmi-agent-name, or its id); required when the blob declares several.")
     var agent: String?
 
     func run() throws {
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables else {
             for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
             printError(result.diagnostics.summary)

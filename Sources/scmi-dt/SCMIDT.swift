@@ -11,6 +11,6 @@ struct SCMIDT: ParsableCommand {
             the scripts where each shell finds them).
             """,
         version: scmiDTVersion,
-        subcommands: [Check.self, Tables.self, GuestDTSI.self, Serve.self, Status.self, Call.self]
+        subcommands: [Inventory.self, Scaffold.self, Check.self, Tables.self, GuestDTSI.self, Serve.self, Status.self, Call.self]
     )
 }

@@ -14,7 +14,7 @@ struct Serve: ParsableCommand {
             One listening Unix socket per agent. QEMU connects with
               -object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem
               -chardev socket,id=scmi0,path=SOCKET -device vhost-user-scmi-pci,chardev=scmi0
-            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob for new connections.
+            SIGINT/SIGTERM stop (sockets removed); SIGHUP re-reads the blob and its overlays for new connections.
             Every socket is created with --socket-mode (default 0660: its owner and group may
             connect) and, when given, --socket-group and --socket-owner. A missing --socket-dir
             is created (its parent must exist), open only to whom the sockets let in.
@@ -24,6 +24,8 @@ struct Serve: ParsableCommand {
 
     @Argument(help: "The devicetree blob (.dtb, or .dts when dtc is installed).")
     var blob: String
+
+    @OptionGroup var sources: SourceOptions
 
     @Option(help: "Listen on this socket for one agent (the only agent, or the one named by --agent).")
     var socket: String?
@@ -68,6 +70,9 @@ struct Serve: ParsableCommand {
     var controlPath: String? { control ?? socketDirectory.map(ControlSocket.path(inSocketDirectory:)) }
 
     func run() throws {
+        // Before any thread exists: SIGINT, SIGTERM and SIGHUP wait, pending, for
+        // Server.waitForSignals (none lost while serve starts).
+        Server.holdControlSignals()
         // Nothing serve writes to (control clients, frontends' call fds, a closed stderr
         // pipe) may end the process: each such write fails with EPIPE instead.
         signal(SIGPIPE, SIG_IGN)
@@ -79,7 +84,7 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables, !result.hasErrors else {
             for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
@@ -87,7 +92,7 @@ struct Serve: ParsableCommand {
         }
 
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, tables: tables, logger: logger, trace: trace, notifier: ServiceNotifier(logger: logger))
+        let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace, notifier: ServiceNotifier(logger: logger))
         server.logWarnings(result.diagnostics)
         do {
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)

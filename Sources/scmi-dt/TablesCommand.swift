@@ -11,11 +11,13 @@ struct Tables: ParsableCommand {
     @Argument(help: "The blob (.dtb) or devicetree source (.dts).")
     var blob: String
 
+    @OptionGroup var sources: SourceOptions
+
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
     func run() throws {
-        let result = BackendChecker.check(blobAt: blob)
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables, let backend = result.backend else {
             for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
             printError(result.diagnostics.summary)

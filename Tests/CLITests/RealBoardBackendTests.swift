@@ -259,7 +259,7 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
         let memory = try #require(domains[1]["initial_microvolts"] as? Int)
         let serve = try RunningServe(blob: board.blob)
         defer { serve.stop() }
-        #expect(try serve.voltageDomain(0)["levelMicrovolts"] as? Int == domains[0]["initial_microvolts"] as? Int)
+        #expect(try serve.voltageDomain(0)["level_microvolts"] as? Int == domains[0]["initial_microvolts"] as? Int)
 
         // Straight to 900 mV: refused, nothing recorded.
         let jump = try scmiDT("call", "--socket", serve.socket("vm-gpu"), "voltage", "level-set", "0", "900000")
@@ -276,7 +276,7 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
         #expect(steps.status == 0, "\(steps.output)")
         #expect(steps.stdout.hasSuffix("\(memory + 3 * spread) uV\n") || steps.stdout.contains("\(memory + 3 * spread)"), "\(steps.output)")
         for id in [0, 1] {
-            #expect(try serve.voltageDomain(id)["levelMicrovolts"] as? Int == domains[id]["initial_microvolts"] as? Int, "withdrawn when call left")
+            #expect(try serve.voltageDomain(id)["level_microvolts"] as? Int == domains[id]["initial_microvolts"] as? Int, "withdrawn when call left")
         }
     }
 
@@ -304,15 +304,15 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
             try gpu.client.levelSet(1, microvolts: memory)
         }
         #expect(statusOf { try gpu.client.levelSet(0, microvolts: core - 5 * Int32(spread)) } == .success, "hidden by vm-admin's higher request")
-        #expect(try serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(memory))
+        #expect(try serve.voltageDomain(1)["level_microvolts"] as? Int == Int(memory))
         gpu.leave()
         // The memory rail's own request is gone, but the core rail is still up: held within the spread.
-        #expect(try eventually { try serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(core) - spread || serve.voltageDomain(1)["levelMicrovolts"] as? Int == Int(core) })
-        let held = try #require(try serve.voltageDomain(1)["levelMicrovolts"] as? Int)
+        #expect(try eventually { try serve.voltageDomain(1)["level_microvolts"] as? Int == Int(core) - spread || serve.voltageDomain(1)["level_microvolts"] as? Int == Int(core) })
+        let held = try #require(try serve.voltageDomain(1)["level_microvolts"] as? Int)
         #expect(abs(held - Int(core)) <= spread && held >= start.1)
         #expect(try admin.client.levelGet(1) == Int32(held))
         admin.leave()
-        #expect(try eventually { try serve.voltageDomain(0)["levelMicrovolts"] as? Int == start.0 })
-        #expect(try eventually { try serve.voltageDomain(1)["levelMicrovolts"] as? Int == start.1 })
+        #expect(try eventually { try serve.voltageDomain(0)["level_microvolts"] as? Int == start.0 })
+        #expect(try eventually { try serve.voltageDomain(1)["level_microvolts"] as? Int == start.1 })
     }
 }
