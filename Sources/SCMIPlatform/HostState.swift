@@ -67,8 +67,10 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     let initial: Value
     /// The physical value: the highest contribution, else `initial`.
     private(set) var value: Value
-    /// Per attached model (its HostState serial): its own request, nil for none.
-    private var contributions: [(model: Int, request: Value?)] = []
+    /// Per attached model (its HostState serial): its own request, nil for
+    /// none. Unsafe memory, resized only when a model joins or leaves, so
+    /// that settling a message touches no reference count.
+    private var contributions = UnsafeMutableBufferPointer<(model: Int, request: Value?)>(start: nil, count: 0)
 
     init(initial: Value) {
         self.initial = initial
@@ -76,16 +78,29 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     }
 
     mutating func join(model: Int) {
-        contributions.append((model, nil))
+        let grown = UnsafeMutableBufferPointer<(model: Int, request: Value?)>.allocate(capacity: contributions.count + 1)
+        _ = grown.initialize(from: contributions)
+        grown[contributions.count] = (model, nil)
+        release()
+        contributions = grown
     }
 
     /// Removes `model`'s contribution and settles.
     mutating func leave(model: Int) -> (from: Value, to: Value)? {
-        contributions.removeAll { $0.model == model }
+        let kept = contributions.filter { $0.model != model }
+        release()
+        contributions = .allocate(capacity: kept.count)
+        _ = contributions.initialize(from: kept)
         return settle()
     }
 
     var isEmpty: Bool { contributions.isEmpty }
+
+    /// Frees the contributions (the owner frees the quantity after this).
+    mutating func release() {
+        contributions.deinitialize().deallocate()
+        contributions = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
 
     /// Sets `model`'s contribution and settles: the change of the physical
     /// value, if any.
@@ -101,8 +116,8 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     @inline(__always)
     private mutating func settle() -> (from: Value, to: Value)? {
         var highest: Value? = nil
-        for contribution in contributions {
-            guard let request = contribution.request else { continue }
+        for index in contributions.indices {
+            guard let request = contributions[index].request else { continue }
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
         let derived = highest ?? initial
@@ -163,6 +178,7 @@ struct Attachment {
             cell.initialize(to: SharedQuantity(initial: initial))
             entry.quantities[channel] = (UnsafeMutableRawPointer(cell), ObjectIdentifier(Value.self), { raw in
                 let typed = raw.assumingMemoryBound(to: SharedQuantity<Value>.self)
+                typed.pointee.release()
                 typed.deinitialize(count: 1)
                 typed.deallocate()
             })
@@ -237,15 +253,15 @@ extension HostState {
 /// hands out this platform's SharedState, the proof the rest of the engine
 /// asks for before it reaches a unit's state (AgentSession.state(_:_:)).
 struct StateLock: @unchecked Sendable {
-    let owner: HostState
+    /// Kept alive by the platform (SCMIPlatform.owner); unowned(unsafe) so
+    /// that taking the lock costs no reference count.
+    unowned(unsafe) let owner: HostState
     /// This platform's permissions; allocated with the platform, only under the lock.
     let shared: UnsafeMutablePointer<SharedState>
 
     @inline(__always)
     func withLock<Result>(_ body: (inout SharedState) -> Result) -> Result {
-        var result: Result? = nil
-        owner.lock.withLock { _ in result = body(&shared.pointee) }
-        return result.unsafelyUnwrapped
+        owner.lock.withLock { _ in body(&shared.pointee) }
     }
 
     /// With the registry too (snapshot: other models' requests).
