@@ -35,13 +35,13 @@ extension AgentSession {
         decide: (_ state: inout Model.State, _ shared: inout SharedState) -> (SCMIStatus, resource: Int, PhysicalChange.What?),
         undo: (_ state: inout Model.State, _ resource: Int) -> Void
     ) -> SCMIStatus {
-        platform.owner.hostLock.withLock { _ in
+        platform.hostLock.pointee.withLock { _ in
             let (status, resource, what) = platform.state.withLock { locked in
                 decide(&state(model, &locked).pointee, &locked)
             }
             guard let what else { return status }
             let change = PhysicalChange(Model.id, resource: UInt32(resource), what, agent: info.id, cause: .request)
-            let applied = platform.owner.host.apply(change)
+            let applied = platform.host.apply(change)
             if applied.isSuccess {
                 platform.report(change)
             } else {
@@ -58,7 +58,7 @@ extension SCMIPlatform {
     /// without the state lock, applies and reports each change. `alsoLocked`
     /// runs in the same hold of the state lock (a reset's permissions).
     func withdrawRequests(agent: Int, cause: ChangeCause, alsoLocked: (inout SharedState) -> Void = { _ in }) {
-        owner.hostLock.withLock { _ in
+        hostLock.pointee.withLock { _ in
             let who = catalog.agents[agent].id
             let changes = state.withLock { locked -> [PhysicalChange] in
                 var changes: [PhysicalChange] = []
@@ -73,7 +73,7 @@ extension SCMIPlatform {
             for change in changes {
                 // A withdrawal cannot be refused (the agent is gone or was
                 // reset); the host's failure is what the trace shows.
-                _ = owner.host.apply(change)
+                _ = host.apply(change)
                 report(change)
             }
         }

@@ -40,18 +40,32 @@ public final class HostState: Sendable {
     let host: any HostInterface
     /// Held from deciding a change to committing or rolling it back, so that
     /// changes reach the host one at a time and in order; never held by reads.
-    let hostLock = Mutex(())
+    /// Both locks are in memory of their own, freed in deinit, so that a
+    /// platform reaches them through a plain pointer (no reference count per
+    /// message).
+    nonisolated(unsafe) let hostLock: UnsafeMutablePointer<Mutex<Void>>
     /// Guards every attached platform's state (SharedState, unit states) and
     /// the registry of host resources.
-    let lock = Mutex(Registry())
+    nonisolated(unsafe) let lock: UnsafeMutablePointer<Mutex<Registry>>
 
     public init(host: any HostInterface = InMemoryHost()) {
         self.host = host
+        hostLock = .allocate(capacity: 1)
+        hostLock.initialize(to: Mutex(()))
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: Mutex(Registry()))
+    }
+
+    deinit {
+        hostLock.deinitialize(count: 1)
+        hostLock.deallocate()
+        lock.deinitialize(count: 1)
+        lock.deallocate()
     }
 
     /// The host resources some attached model holds, in no particular order.
     public var resources: [HostResourceKey] {
-        lock.withLock { Array($0.entries.keys) }
+        lock.pointee.withLock { Array($0.entries.keys) }
     }
 }
 
@@ -194,7 +208,7 @@ extension HostState {
     /// joins its host resource, which is created when no model has it yet.
     /// Nothing physical changes: a new model has no request yet.
     func attach(storage: UnsafeBufferPointer<UnitStorage>, agents: [AgentInfo]) -> Int {
-        lock.withLock { registry in
+        lock.pointee.withLock { registry in
             let model = registry.nextModel
             registry.nextModel += 1
             var keys: [[HostResourceKey]] = []
@@ -223,7 +237,7 @@ extension HostState {
     /// owner. Returns the changes of physical state that causes (only when
     /// the model still had requests: its sessions did not end), per unit.
     func detach(model: Int) -> [(unit: Int, resource: Int, what: PhysicalChange.What)] {
-        lock.withLock { registry in
+        lock.pointee.withLock { registry in
             guard let record = registry.models.removeValue(forKey: model) else { return [] }
             var changes: [(unit: Int, resource: Int, what: PhysicalChange.What)] = []
             for (position, unit) in SCMIPlatform.unitList.enumerated() {
@@ -253,21 +267,20 @@ extension HostState {
 /// hands out this platform's SharedState, the proof the rest of the engine
 /// asks for before it reaches a unit's state (AgentSession.state(_:_:)).
 struct StateLock: @unchecked Sendable {
-    /// Kept alive by the platform (SCMIPlatform.owner); unowned(unsafe) so
-    /// that taking the lock costs no reference count.
-    unowned(unsafe) let owner: HostState
+    /// HostState.lock; the platform keeps its owner alive.
+    let lock: UnsafeMutablePointer<Mutex<Registry>>
     /// This platform's permissions; allocated with the platform, only under the lock.
     let shared: UnsafeMutablePointer<SharedState>
 
     @inline(__always)
     func withLock<Result>(_ body: (inout SharedState) -> Result) -> Result {
-        owner.lock.withLock { _ in body(&shared.pointee) }
+        lock.pointee.withLock { _ in body(&shared.pointee) }
     }
 
     /// With the registry too (snapshot: other models' requests).
     func withRegistry<Result>(_ body: (inout SharedState, Registry) -> Result) -> Result {
         var result: Result? = nil
-        owner.lock.withLock { registry in result = body(&shared.pointee, registry) }
+        lock.pointee.withLock { registry in result = body(&shared.pointee, registry) }
         return result.unsafelyUnwrapped
     }
 }

@@ -29,6 +29,10 @@ public final class SCMIPlatform: Sendable {
     public let owner: HostState
     /// This platform's serial in its owner.
     let model: Int
+    /// The owner's host and hostLock, kept here so that a SET reaches them
+    /// without going through the owner.
+    let host: any HostInterface
+    nonisolated(unsafe) let hostLock: UnsafeMutablePointer<Mutex<Void>>
 
     /// A platform that is the only model of its host: `host` applies every
     /// change of a resource's physical state.
@@ -51,7 +55,9 @@ public final class SCMIPlatform: Sendable {
         self.catalog = Catalog(tables: tables)
         let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
         shared.initialize(to: SharedState(catalog: catalog))
-        self.state = StateLock(owner: owner, shared: shared)
+        self.state = StateLock(lock: owner.lock, shared: shared)
+        host = owner.host
+        hostLock = owner.hostLock
         let agentCount = catalog.agents.count
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
         for (position, unit) in Self.unitList.enumerated() {
@@ -66,11 +72,11 @@ public final class SCMIPlatform: Sendable {
         // Sessions withdraw their requests when they end, so leaving the
         // owner changes nothing physical; a platform dropped with requests
         // still held gives them up here, and the host is told.
-        owner.hostLock.withLock { _ in
+        hostLock.pointee.withLock { _ in
             for change in owner.detach(model: model) {
                 let reported = PhysicalChange(Self.unitList[change.unit].id, resource: UInt32(change.resource), change.what,
                                               agent: 0, cause: .disconnect)
-                _ = owner.host.apply(reported)
+                _ = host.apply(reported)
                 report(reported)
             }
         }

@@ -234,7 +234,7 @@ extension AgentSession {
     private func coupledLevelSet(
         _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32
     ) -> SCMIStatus {
-        platform.owner.hostLock.withLock { _ in
+        platform.hostLock.pointee.withLock { _ in
             var previous: Int32?
             // The followers are handed out as the state's own buffer (a reference, no copy):
             // changes are one at a time (hostLock), so nothing writes it while it is read.
@@ -256,7 +256,7 @@ extension AgentSession {
             }
             guard status.isSuccess, let own else { return status }
             let change = PhysicalChange(VoltageProtocol.id, resource: UInt32(index), SwitchedValueState.what(own), agent: info.id, cause: .request)
-            let applied = platform.owner.host.apply(change)
+            let applied = platform.host.apply(change)
             guard applied.isSuccess else {
                 platform.state.withLock { locked in
                     let unit = state(VoltageProtocol.self, &locked)
@@ -268,7 +268,7 @@ extension AgentSession {
             platform.report(change)
             for (domain, moved) in followers {
                 let follower = PhysicalChange(VoltageProtocol.id, resource: UInt32(domain), SwitchedValueState.what(moved), agent: info.id, cause: .request)
-                _ = platform.owner.host.apply(follower)
+                _ = platform.host.apply(follower)
                 platform.report(follower)
             }
             return .success
