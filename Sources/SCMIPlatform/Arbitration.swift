@@ -92,11 +92,12 @@ struct SwitchArbiter: Sendable {
     var isOn: PhysicalSwitches { PhysicalSwitches(quantities: quantities) }
 
     /// Joins the owner's quantities as its `channel`-th (at the platform's
-    /// start); a pinned resource contributes on from then on.
+    /// start). A pinned resource is on from the start when this model brings
+    /// it into the owner; joining one another model brought never changes it
+    /// (the pin is this model's request from its next settle on).
     mutating func attach(_ owner: Attachment, channel: Int) {
         model = owner.model
         quantities = join(owner, channel: channel, initial: initial.indices.map { isPinned($0) || initial[$0] ? SwitchRequest.on : .off })
-        for resource in initial.indices where isPinned(resource) { _ = settle(resource: resource) }
     }
 
     /// Leaves them (the platform is going); a change only when this model still had requests.
@@ -190,12 +191,15 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     var value: PhysicalValues<Value> { PhysicalValues(quantities: quantities) }
 
     /// Joins the owner's quantities as its `channel`-th (at the platform's
-    /// start), contributing what the model already demands (a floor its
-    /// coupled rails' initial levels set; nothing otherwise).
+    /// start). Where this model brings the resource into the owner, a floor
+    /// its coupled rails' initial levels set is its request at once (the
+    /// initial state); joining one another model brought never changes it.
     mutating func attach(_ owner: Attachment, channel: Int) {
         model = owner.model
         quantities = join(owner, channel: channel, initial: initial)
-        for resource in initial.indices where floor[resource] != nil { _ = settle(resource: resource) }
+        for resource in initial.indices where floor[resource] != nil && quantities[resource].pointee.contributorCount == 1 {
+            _ = settle(resource: resource)
+        }
     }
 
     /// Leaves them (the platform is going); a change only when this model still had requests.

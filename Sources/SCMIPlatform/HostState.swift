@@ -108,7 +108,8 @@ struct SharedQuantity<Value: Comparable & Sendable> {
         return settle()
     }
 
-    var isEmpty: Bool { contributions.isEmpty }
+    /// How many models hold it.
+    var contributorCount: Int { contributions.count }
 
     /// Frees the contributions (the owner frees the quantity after this).
     mutating func release() {
