@@ -97,7 +97,7 @@ test: setup-guest build examples
 	@BUILD_FLAGS="$(BUILD_FLAGS)" scripts/test.sh
 
 bench: setup examples
-	@scripts/bench.sh
+	@Benchmarks/bench.sh
 
 clean:
 	rm -rf .build .build-release examples/*.dtb bench-out

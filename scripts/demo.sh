@@ -34,26 +34,32 @@ ls -l "$RUN"
 run "$BIN" call --socket "$RUN/vm-ivi.sock" base.info
 run "$BIN" call clock list --socket "$RUN/vm-ivi.sock"   # typed form; `call clock list --help`
 
-# vm-ivi (gpu) and vm-cluster (display) share clock 2 (ccu-gpu-core) and rail 1 (vdd-gpu).
+# vm-ivi (gpu) and vm-cluster (display) share clock 2 (ccu-gpu-core), rail 1 (vdd-gpu),
+# power domain 0 (power-controller-0x3) and reset line 0 (clock-controller-0x7).
 # Each `call` is a frontend like a guest: its requests last while it stays connected.
-say "$BIN call --socket $RUN/vm-ivi.sock --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 &"
-"$BIN" call --socket "$RUN/vm-ivi.sock" --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 >"$DIR/ivi.out" &
+say "$BIN call --socket $RUN/vm-ivi.sock --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 + power.on 0 + reset.assert 0 &"
+"$BIN" call --socket "$RUN/vm-ivi.sock" --hold 4 clock.enable 2 + clock.rate-set 2 400000000 + voltage.level-set 1 800000 + power.on 0 + reset.assert 0 >"$DIR/ivi.out" &
 IVI=$!
 sleep 1
-say "$BIN call --socket $RUN/vm-cluster.sock --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 &"
-"$BIN" call --socket "$RUN/vm-cluster.sock" --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 >"$DIR/cluster.out" &
+say "$BIN call --socket $RUN/vm-cluster.sock --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 + power.on 0 + power.on 1 + reset.pulse 0 &"
+"$BIN" call --socket "$RUN/vm-cluster.sock" --hold 2 clock.rate-set 2 600000000 + voltage.level-set 1 900000 + power.on 0 + power.on 1 + reset.pulse 0 >"$DIR/cluster.out" &
 CLUSTER=$!
 sleep 1
-echo "(both connected: the physical rate and level are the highest requests)"
+echo "(both connected: the physical rate and level are the highest requests; power domain 0 is on"
+echo " while either wants it; vm-cluster's pulse left reset line 0 asserted: vm-ivi holds it)"
 run "$BIN" status --socket-dir "$RUN"
 
 wait $CLUSTER
 echo "(vm-cluster's call printed:)"; cat "$DIR/cluster.out"
 echo "(vm-cluster disconnected: its requests are withdrawn, vm-ivi's remain)"
-say "$BIN status --socket-dir $RUN | sed -n '/^clocks/,/^\$/p'"
-"$BIN" status --socket-dir "$RUN" | sed -n '/^clocks/,/^$/p'
+say "$BIN status --socket-dir $RUN | sed -n '/^power domains/,/^\$/p; /^clocks/,/^\$/p'"
+"$BIN" status --socket-dir "$RUN" | sed -n '/^power domains/,/^$/p; /^clocks/,/^$/p'
 wait $IVI
 echo "(vm-ivi's call printed:)"; cat "$DIR/ivi.out"
+echo "(vm-ivi disconnected too: its reset assertion is released)"
+say "$BIN status --socket-dir $RUN | sed -n '/^reset domains/,/^\$/p'"
+"$BIN" status --socket-dir "$RUN" | sed -n '/^reset domains/,/^$/p'
+run "$BIN" call power list --socket "$RUN/vm-ivi.sock"   # power-controller-0x4 is the display's: DENIED
 
 say "$BIN call --socket $RUN/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
 set +e

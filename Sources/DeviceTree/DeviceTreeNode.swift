@@ -26,15 +26,16 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// The name without its unit address: `device`.
     public var baseName: String {
         let name = self.name
-        guard let at = name.firstIndex(of: "@") else { return name }
+        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return name }
         return String(name[..<at])
     }
 
     /// The unit address as written after `@` (`"1"`, `"fe200000"`), nil without one.
+    /// (Searched as UTF-8: '@' is one byte, and a Character search would walk graphemes.)
     public var unitAddress: String? {
         let name = self.name
-        guard let at = name.firstIndex(of: "@") else { return nil }
-        return String(name[name.index(after: at)...])
+        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return nil }
+        return String(name[name.utf8.index(after: at)...])
     }
 
     /// Absolute path, `/firmware/scmi-vio-backend/devices/device@1`; `/` for the root.
@@ -105,20 +106,17 @@ public struct DeviceTreeNode: Hashable, Sendable {
     public func hasProperty(_ name: String) -> Bool { propertyRecord(named: name) != nil }
 
     /// A node has a handful of properties, so comparing names beats hashing `name` into the
-    /// tree's name table (and interned names of up to 15 bytes compare as two words).
+    /// tree's name table; names are compared as UTF-8 bytes (`FlattenedDeviceTree.propertyPosition`).
     private func propertyRecord(named name: String) -> PropertyRecord? {
         let first = Int(tree.nodes[index].firstProperty)
-        for position in first..<(first + Int(tree.nodes[index].propertyCount))
-        where tree.propertyNames[Int(tree.properties[position].nameID)] == name {
-            return tree.properties[position]
-        }
-        return nil
+        return tree.propertyPosition(named: name, in: first..<(first + Int(tree.nodes[index].propertyCount)))
+            .map { tree.properties[$0] }
     }
 
     private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
         DeviceTreeProperty(
             name: tree.propertyNames[Int(record.nameID)], storage: tree.storage,
-            start: Int(record.valueOffset), count: Int(record.length))
+            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
     }
 
     /// The node's phandle from `phandle` (or else `linux,phandle`); nil when absent, not one

@@ -10,11 +10,15 @@ import Musl
 ///
 /// The value is a view into the blob (no copy) unless the property was built from an array.
 public struct DeviceTreeProperty: Sendable {
-    public var name: String
+    public let name: String
     let storage: BlobStorage
     let start: Int
     /// Length of the value in bytes.
     public let count: Int
+    /// The tree's number for `name` (`0..<tree.propertyNameCount`), the same for every property
+    /// of that name in the tree; -1 for a free-standing property. Lets a reader that looks up
+    /// something per name (a schema) do it once per distinct name instead of once per property.
+    package let nameID: Int32
 
     /// A free-standing property, e.g. for tests or for values computed outside a blob.
     public init(name: String, bytes: [UInt8]) {
@@ -22,13 +26,15 @@ public struct DeviceTreeProperty: Sendable {
         self.storage = BlobStorage(copying: bytes)
         self.start = 0
         self.count = bytes.count
+        self.nameID = -1
     }
 
-    init(name: String, storage: BlobStorage, start: Int, count: Int) {
+    init(name: String, storage: BlobStorage, start: Int, count: Int, nameID: Int32 = -1) {
         self.name = name
         self.storage = storage
         self.start = start
         self.count = count
+        self.nameID = nameID
     }
 
     /// The raw value.

@@ -24,6 +24,9 @@ public final class FlattenedDeviceTree: Sendable {
     /// Distinct property names; `PropertyRecord.nameID` indexes this.
     let propertyNames: [String]
     let propertyNameIDs: [String: Int32]
+    /// Per name id: where its UTF-8 lies in `propertyNameBytes`, for comparing names as bytes.
+    let propertyNameSpans: [(start: Int32, count: Int32)]
+    let propertyNameBytes: [UInt8]
     let phandles: PhandleTable
     /// Phandles that more than one node claims, each with every claimant in tree order.
     let duplicatedPhandles: [UInt32: [Int32]]
@@ -68,6 +71,14 @@ public final class FlattenedDeviceTree: Sendable {
         self.properties = builder.properties
         self.propertyNames = builder.propertyNames
         self.propertyNameIDs = builder.propertyNameIDs
+        var spans: [(start: Int32, count: Int32)] = []
+        var bytes: [UInt8] = []
+        for name in builder.propertyNames {
+            spans.append((Int32(bytes.count), Int32(name.utf8.count)))
+            bytes.append(contentsOf: name.utf8)
+        }
+        self.propertyNameSpans = spans
+        self.propertyNameBytes = bytes
         self.phandles = builder.phandles
         self.duplicatedPhandles = builder.duplicatedPhandles
         self.children = builder.children
@@ -76,6 +87,9 @@ public final class FlattenedDeviceTree: Sendable {
 
     /// Size of the blob in bytes (the file size it was opened from).
     public var byteCount: Int { storage.count }
+
+    /// Number of distinct property names (`DeviceTreeProperty.nameID` is below it).
+    package var propertyNameCount: Int { propertyNames.count }
 
     /// Number of nodes, root included.
     public var nodeCount: Int { nodes.count }
@@ -133,6 +147,28 @@ public final class FlattenedDeviceTree: Sendable {
     /// A valid-looking blob can still have them; consumers should report them.
     public var duplicatePhandles: [UInt32: [DeviceTreeNode]] {
         duplicatedPhandles.mapValues { $0.map { DeviceTreeNode(tree: self, index: $0) } }
+    }
+
+    /// The first position in `range` (of `properties`) whose name is `name`. Names are compared
+    /// as UTF-8 bytes: a lookup by a literal is a length check and a `memcmp` per property
+    /// instead of a String comparison, which for names of 16 bytes or more (`arm,scmi-devname`)
+    /// takes Swift's slow path. (Canonically equivalent spellings with different bytes differ
+    /// here; dtc writes only ASCII names.)
+    func propertyPosition(named name: String, in range: Range<Int>) -> Int? {
+        var name = name
+        return name.withUTF8 { wanted in
+            propertyNameBytes.withUnsafeBytes { names in
+                for position in range {
+                    let span = propertyNameSpans[Int(properties[position].nameID)]
+                    if Int(span.count) == wanted.count,
+                       wanted.isEmpty || memcmp(names.baseAddress! + Int(span.start), wanted.baseAddress!, wanted.count) == 0
+                    {
+                        return position
+                    }
+                }
+                return nil
+            }
+        }
     }
 
     /// Every node whose `compatible` list contains `compatible`, in tree order.

@@ -26,7 +26,7 @@ enum PhandleTable: Sendable {
 /// order with their name and parent (never a path: a path per node is quadratic in the depth),
 /// properties with interned names, the (parent, name) → child table, the phandle table, and
 /// the defects dtc would have refused to write (repeated or badly spelled names).
-/// Everything here is linear in the blob: one `fdt_next_tag` walk, one hash per node and per
+/// Everything here is linear in the blob: one walk of the tags, one hash per node and per
 /// property, no recursion (a 100,000-deep tree is an ordinary loop).
 struct IndexBuilder {
     let storage: BlobStorage
@@ -54,18 +54,19 @@ struct IndexBuilder {
         nameIDAtStringOffset = [Int32](repeating: -1, count: stringsSize)
     }
 
-    /// One pass of `fdt_next_tag` over the structure block. libfdt bounds-checks every tag
-    /// (and `fdt_check_full` has already accepted the whole block), so the node name and the
-    /// property header inside each tag's range `offset..<next` are read directly. This is about
-    /// three times faster than `fdt_next_node` + `fdt_first/next_property_offset` +
+    /// One pass over the tags of the structure block (`nextTag`, libfdt's `fdt_next_tag` with
+    /// the same bounds), after `fdt_check_full` has accepted the whole block; the node name and
+    /// the property header inside each tag's range `offset..<next` are read directly. This is
+    /// about three times faster than `fdt_next_node` + `fdt_first/next_property_offset` +
     /// `fdt_getprop_by_offset`, each of which re-walks the same tags.
     ///
     /// As with libfdt's property iteration, a node's properties are the ones between its
     /// FDT_BEGIN_NODE and its first child; a (malformed) property after a child is ignored.
     mutating func walk() throws(BlobError) {
-        let fdt = storage.base
         let header = Header(storage)
         let structStart = Int(header.structOffset)
+        // Where libfdt's fdt_offset_ptr stops a tag: size_dt_struct from v17, else totalsize.
+        let structLimit = header.version >= 17 ? Int(header.structSize) : Int(header.totalSize) - structStart
         var lastChild: [Int32] = []
         var openNodes: [Int32] = []
         var collectingProperties = false
@@ -78,7 +79,8 @@ struct IndexBuilder {
         properties.reserveCapacity(structBytes / 20)
         tags: while true {
             let offset = next
-            let tag = fdt_next_tag(fdt, offset, &next)
+            let tag: UInt32
+            (tag, next) = nextTag(at: offset, structStart: structStart, structLimit: structLimit)
             guard next >= 0 else { throw BlobError(libfdt: next, "reading the tag at structure offset \(hex(offset))") }
             switch tag {
             case UInt32(FDT_BEGIN_NODE):
@@ -152,6 +154,37 @@ struct IndexBuilder {
         }
         buildChildTable()
         buildPhandleTable()
+    }
+
+    /// libfdt's `fdt_next_tag` in Swift, with its bounds: the tag at structure offset `offset`
+    /// and the offset of the next one, or FDT_END and a negative libfdt error when the tag or
+    /// what it spans does not fit in the structure block's `structLimit` bytes. libfdt checks
+    /// a node name one byte per call of `fdt_offset_ptr`; here it is one `memchr`. (Versions
+    /// before 16, whose properties may be padded to 8 bytes, were refused by `checkHeader`.)
+    @inline(__always)
+    private func nextTag(at offset: Int32, structStart: Int, structLimit: Int) -> (UInt32, Int32) {
+        let start = Int(offset)
+        guard start >= 0, start + 4 <= structLimit else { return (UInt32(FDT_END), -FDT_ERR_TRUNCATED) }
+        let tag = storage.bigEndianUInt32(at: structStart + start)
+        var end = start + 4
+        switch tag {
+        case UInt32(FDT_BEGIN_NODE):
+            let name = storage.base + structStart + end
+            guard end < structLimit, let nul = memchr(name, 0, structLimit - end) else {
+                return (UInt32(FDT_END), -FDT_ERR_BADSTRUCTURE)
+            }
+            end += UnsafeRawPointer(nul) - UnsafeRawPointer(name) + 1
+        case UInt32(FDT_PROP):
+            guard end + 8 <= structLimit else { return (UInt32(FDT_END), -FDT_ERR_BADSTRUCTURE) }
+            let length = Int(storage.bigEndianUInt32(at: structStart + end))
+            end += 8 + length
+            guard end <= structLimit else { return (UInt32(FDT_END), -FDT_ERR_BADSTRUCTURE) }
+        case UInt32(FDT_END), UInt32(FDT_END_NODE), UInt32(FDT_NOP):
+            break
+        default:
+            return (UInt32(FDT_END), -FDT_ERR_BADSTRUCTURE)
+        }
+        return (tag, Int32((end + 3) & ~3))
     }
 
     /// The node's name bytes: the NUL-terminated string after the tag (libfdt has checked that

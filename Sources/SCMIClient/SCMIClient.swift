@@ -5,8 +5,8 @@
 // The agent side of SCMI over any transport: builds headers with fresh
 // tokens, checks that the response belongs to the request, turns a failed
 // status into an error, and decodes return values with bounds checks.
-// Typed commands live in one file per protocol (BaseCommands, ClockCommands,
-// VoltageCommands).
+// Typed commands live in one file per protocol (BaseCommands,
+// PowerDomainCommands, ClockCommands, ResetCommands, VoltageCommands).
 
 public final class SCMIClient {
     private var transport: any SCMITransport

@@ -137,12 +137,7 @@ extension AgentSession {
         guard flags & ~1 == 0 else { return .invalidParameters }
         let by = info.id
         platform.withdrawRequests(agent: target, cause: .agentReset(by: by)) { state in
-            if flags & 1 != 0 {
-                let initial = catalog.agents[target].initialPermissions
-                for device in initial.indices {
-                    state.setPermissions(agent: target, device: device, mask: initial[device])
-                }
-            }
+            if flags & 1 != 0 { state.restoreInitialPermissions(agent: target, catalog.agents[target]) }
         }
         return .success
     }

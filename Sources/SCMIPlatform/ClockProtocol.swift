@@ -68,7 +68,7 @@ enum ClockProtocol: ResourceModel {
                 }
             return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
                             initialRate: entry.initialRate, devices: holders[index],
-                            hostKey: ([entry.providerPath] + entry.specifier.map { String($0) }).joined(separator: " "))
+                            hostKey: providerKey(entry.providerPath, entry.specifier))
         }
     }
 

@@ -1,4 +1,4 @@
-// Performance 0x13, sensor 0x15 and reset 0x16: declared
+// Performance 0x13 and sensor 0x15: declared
 // in the binding and enabled by a blob's protocol nodes, but not served yet
 // (docs/binding.md §5.3–5.6, docs/serve.md §7). Each answers honestly that it has no resources, so a
 // guest that probes it finds an empty protocol instead of an error: PROTOCOL_VERSION,
@@ -12,11 +12,6 @@ enum DeclaredProtocol {
     /// count/flags, address low, address high, length.
     static let performance = ProtocolUnit(.performance, version: 0x30000, attributes: fourZeroWords, messages: [])
     static let sensor = ProtocolUnit(.sensor, version: 0x30000, attributes: fourZeroWords, messages: [])
-    /// Reset's attributes: the count alone.
-    static let reset = ProtocolUnit(.reset, version: 0x30000, attributes: { _, _, reply in
-        reply.append(UInt32(0))
-        return .success
-    }, messages: [])
 
     private static let fourZeroWords: MessageHandler = { _, _, reply in
         for _ in 0 ..< 4 { reply.append(UInt32(0)) }

@@ -177,11 +177,10 @@ extension SCMIPlatform {
             (0x11 ..< 0x30).map { UInt8($0) }.filter { mask & protocolBit($0) != 0 }
         }
 
-        let deviceCount = catalog.devices.count
         let agentSnapshots = agents.indices.map { agent in
             var granted: [DevicePermission] = []
             for device in catalog.devices.indices {
-                let mask = permissions[agent * deviceCount + device]
+                let mask = permissions.mask(agent: agent, device: device)
                 if mask != 0 {
                     granted.append(DevicePermission(
                         deviceID: catalog.devices[device].id, deviceName: catalog.devices[device].name,

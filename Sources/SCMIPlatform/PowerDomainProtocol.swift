@@ -1,16 +1,17 @@
 import ResourceTables
 
-// Power domain management 0x11, version 3.0 (docs/protocol.md §7): the unit's
-// skeleton. It answers with the shape Linux 6.12's scmi_pm_domain probes
-// (version, attributes, the message table) but serves no domain yet: its
-// catalog slice is empty, so every per-domain command is NOT_FOUND. Serving
-// the blob's domains (tables.powerDomains) is issue 9.
+// Power domain management 0x11, version 3.0 (docs/protocol.md §7): what
+// Linux 6.12's scmi_pm_domain sends. One domain per entry of the resolved
+// table (docs/binding.md §5.3). Each agent votes ON or OFF; the domain is on
+// while any agent wants it on (docs/serve.md §4), and POWER_STATE_GET answers
+// the asking agent's own vote, because Linux reads back every state it sets
+// and fails the transition when they differ.
 
 enum PowerDomainProtocol: ResourceModel {
     static let id = ProtocolID.powerDomain
     static let version: UInt32 = 0x30000
 
-    /// Every command of version 3.0 but the notifications.
+    /// Every command of version 3.0; the notify commands answer NOT_SUPPORTED.
     static let unit = ProtocolUnit(
         id, version: version,
         // +0 bits 15:0 domains; then the statistics region's address low,
@@ -21,42 +22,81 @@ enum PowerDomainProtocol: ResourceModel {
             return status
         },
         messages: [
-            .handle(PowerDomainMessage.domainAttributes, size: .exactly(4)) { session, payload, _ in session.powerDomain(payload) },
-            .handle(PowerDomainMessage.stateSet, size: .exactly(12)) { session, payload, _ in session.powerDomain(payload, word: 1) },
-            .handle(PowerDomainMessage.stateGet, size: .exactly(4)) { session, payload, _ in session.powerDomain(payload) },
-            // Notifications travel on the eventq, which is not offered
-            // (docs/protocol.md §15).
+            .handle(PowerDomainMessage.domainAttributes, size: .exactly(4)) { $0.powerDomainAttributes($1, &$2) },
+            .handle(PowerDomainMessage.stateSet, size: .exactly(12)) { session, payload, _ in session.powerStateSet(payload) },
+            .handle(PowerDomainMessage.stateGet, size: .exactly(4)) { $0.powerStateGet($1, &$2) },
+            // POWER_STATE_CHANGED travels on the eventq, which a connection
+            // without VIRTIO_SCMI_F_P2A_CHANNELS does not have (docs/protocol.md
+            // §15): NOT_SUPPORTED, and PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND.
             .notSupported(PowerDomainMessage.stateNotify),
+            // Not implemented even with P2A (docs/serve.md §7).
             .notSupported(PowerDomainMessage.stateChangeRequestedNotify),
             .handle(PowerDomainMessage.domainNameGet, size: .exactly(4)) { $0.nameGet(PowerDomainProtocol.self, $1, &$2) },
         ],
         resources: ResourceHooks(PowerDomainProtocol.self))
 
-    struct Resource: NamedResource {
-        let name: String
-        let names: ResourceNames
-        let devices: [Int]
-    }
+    // MARK: The unit's resources
 
-    /// On while any agent wants it on.
+    /// One power domain as the catalog holds it: a name and its holders.
+    typealias Resource = ProviderDomain
+
+    /// On while any agent wants it on; off when nobody has asked.
     typealias State = SwitchArbiter
 
     static let vocabulary = ResourceVocabulary(
         noun: "power domain", plural: "power domains", tableKey: "power_domains", switchKey: "on",
         valueKey: "state", onWord: "on", offWord: "off", quantity: "state", unit: "")
 
-    /// The skeleton serves no domain (issue 9 builds them from tables.powerDomains).
-    static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] { [] }
+    static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
+        ProviderDomain.catalog(tables.powerDomains, holders: holders)
+    }
 
+    /// Every domain starts off (docs/serve.md §7).
     static func initialState(_ domains: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
-        SwitchArbiter(initial: domains.map { _ in false }, agentCount: agentCount)
+        SwitchArbiter(allOff: domains.count, agentCount: agentCount)
+    }
+
+    /// POWER_DOMAIN_ATTRIBUTES bits.
+    static let attributeSynchronousSet: UInt32 = 1 << 29
+    static let attributeExtendedName: UInt32 = 1 << 27
+
+    /// POWER_STATE_SET flags: bit 0 asynchronous, the rest reserved.
+    static let flagAsync: UInt32 = 1 << 0
+
+    /// The generic power states Linux sends (scmi_protocol.h): ON keeps the
+    /// context (state type 0, id 0), OFF loses it (state type 1, id 0).
+    static let stateOn: UInt32 = 0x0000_0000
+    static let stateOff: UInt32 = 0x4000_0000
+}
+
+/// A domain of a table resolved from providers' specifiers (power domains,
+/// reset domains, docs/binding.md §5.3 and §5.6): only a name and the devices
+/// that hold it; its state is a switch.
+struct ProviderDomain: NamedResource {
+    let name: String
+    let names: ResourceNames
+    let devices: [Int]
+    /// The host domain or line: its provider's path and specifier cells.
+    let hostKey: String
+
+    static func catalog(_ entries: [ProviderResourceEntry], holders: [[Int]]) -> [ProviderDomain] {
+        entries.enumerated().map { index, entry in
+            ProviderDomain(name: entry.name, names: ResourceNames(entry.name), devices: holders[index],
+                           hostKey: providerKey(entry.providerPath, entry.specifier))
+        }
     }
 }
 
-/// A resource that is only switched on and off, "on while anyone wants it on".
+/// A resource that is only switched on and off, "on while anyone wants it
+/// on": power domains, and reset domains (asserted while anyone holds them).
 extension SwitchArbiter: UnitState {
     /// The switch is the resource's only shared quantity (0).
     mutating func attach(_ owner: Attachment) { attach(owner, channel: 0) }
+
+    /// `count` resources, all off (deasserted) while nobody has asked.
+    init(allOff count: Int, agentCount: Int) {
+        self.init(initial: Array(repeating: false, count: count), agentCount: agentCount)
+    }
 
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for resource in 0 ..< resourceCount {
@@ -75,11 +115,63 @@ extension SwitchArbiter: UnitState {
 }
 
 extension AgentSession {
-    /// The domain in word `word` of the payload: none exists yet, so always
-    /// NOT_FOUND. (The NOT_SUPPORTED after it cannot be reached while the
-    /// catalog slice is empty; issue 9 answers there.)
-    fileprivate func powerDomain(_ payload: Payload, word: Int = 0) -> SCMIStatus {
-        guard resourceIndex(PowerDomainProtocol.self, payload.word(word)) != nil else { return .notFound }
-        return .notSupported
+    fileprivate func powerDomainIndex(_ id: UInt32) -> Int? { resourceIndex(PowerDomainProtocol.self, id) }
+
+    fileprivate var powerDomains: UnsafeBufferPointer<PowerDomainProtocol.Resource> { resources(PowerDomainProtocol.self) }
+
+    /// +4 attributes, +8 name[16]. Bit 29: POWER_STATE_SET is synchronous;
+    /// bit 27: POWER_DOMAIN_NAME_GET has a longer name. Bit 30 (asynchronous
+    /// set) never; bit 31 (state-change notifications) belongs to a connection
+    /// with P2A, which sends POWER_STATE_CHANGED (docs/serve.md §7).
+    fileprivate func powerDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard let index = powerDomainIndex(payload.word(0)) else { return .notFound }
+        let names = powerDomains[index].names
+        var attributes = PowerDomainProtocol.attributeSynchronousSet
+        if names.isExtended { attributes |= PowerDomainProtocol.attributeExtendedName }
+        reply.append(attributes)
+        reply.appendName(names.short, .short)
+        return .success
+    }
+
+    /// +0 flags, +4 domain_id, +8 power_state: generic ON or OFF only. The
+    /// agent's vote is arbitrated with the others' (on while anyone wants it
+    /// on); a change of the domain's physical state goes through the host
+    /// seam and is reported (with P2A: POWER_STATE_CHANGED to every
+    /// subscribed agent, the causing one included).
+    fileprivate func powerStateSet(_ payload: Payload) -> SCMIStatus {
+        guard let index = powerDomainIndex(payload.word(1)) else { return .notFound }
+        let flags = payload.word(0)
+        let powerState = payload.word(2)
+        let holders = powerDomains[index].devices
+        return change(PowerDomainProtocol.self) { state, shared in
+            guard mayUse(shared, PowerDomainProtocol.id, holders: holders) else { return (.denied, index, nil) }
+            guard flags & ~PowerDomainProtocol.flagAsync == 0 else { return (.invalidParameters, index, nil) }
+            // An asynchronous set ends in a delayed response on the eventq,
+            // which a connection without P2A lacks, and ATTRIBUTES bit 30 never
+            // offers it: NOT_SUPPORTED (docs/protocol.md §15).
+            guard flags & PowerDomainProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
+            let request: SwitchRequest
+            switch powerState {
+            case PowerDomainProtocol.stateOn: request = .on
+            case PowerDomainProtocol.stateOff: request = .off
+            default: return (.invalidParameters, index, nil)
+            }
+            return (.success, index, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state, resource in
+            state.undoLastRequest(resource: resource)
+        }
+    }
+
+    /// +4 power_state: this agent's own vote, OFF until it asks for ON.
+    fileprivate func powerStateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard let index = powerDomainIndex(payload.word(0)) else { return .notFound }
+        let holders = powerDomains[index].devices
+        let on: Bool? = platform.state.withLock { locked in
+            mayUse(locked, PowerDomainProtocol.id, holders: holders)
+                ? state(PowerDomainProtocol.self, &locked).pointee.request(resource: index, agent: agent) == .on : nil
+        }
+        guard let on else { return .denied }
+        reply.append(on ? PowerDomainProtocol.stateOn : PowerDomainProtocol.stateOff)
+        return .success
     }
 }

@@ -150,7 +150,7 @@ extension SCMIPlatform {
         DeclaredProtocol.performance,
         ClockProtocol.unit,
         DeclaredProtocol.sensor,
-        DeclaredProtocol.reset,
+        ResetProtocol.unit,
         VoltageProtocol.unit,
     ]
 

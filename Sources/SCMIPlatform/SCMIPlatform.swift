@@ -16,7 +16,8 @@ import Synchronization
 /// The SCMI platform ("server") behind serve. It knows nothing of sockets or rings:
 /// an AgentSession turns one request buffer into one response buffer.
 public final class SCMIPlatform: Sendable {
-    public let tables: PlatformTables
+    // No PlatformTables is kept: their entries spell host node paths through the
+    // indexed devicetree, which a running serve would otherwise carry for good.
     let catalog: Catalog
     /// This platform's permissions and units' state, under its owner's lock.
     let state: StateLock
@@ -50,7 +51,6 @@ public final class SCMIPlatform: Sendable {
     /// reload), applied by its host. `onPhysicalChange` as above, for the
     /// changes this platform's agents cause.
     public init(tables: PlatformTables, owner: HostState, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
-        self.tables = tables
         self.owner = owner
         self.catalog = Catalog(tables: tables)
         let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
@@ -84,6 +84,11 @@ public final class SCMIPlatform: Sendable {
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
         state.shared.deinitialize(count: 1)
         state.shared.deallocate()
+    }
+
+    /// The SCMI id of the agent called `name`, nil when none is declared.
+    public func agentID(named name: String) -> UInt32? {
+        catalog.agents.first { $0.name == name }?.id
     }
 
     /// One session per connection; nil when the agent id is not declared.

@@ -53,6 +53,12 @@ extension CatalogResource {
     var hostKey: String { name }
 }
 
+/// The host key of a resource named by a provider and specifier cells:
+/// "/soc/clock-controller@10000000 2".
+func providerKey(_ path: String, _ cells: [UInt32]) -> String {
+    ([path] + cells.map { String($0) }).joined(separator: " ")
+}
+
 /// A unit's mutable state: every agent's requests on every resource and the
 /// physical state derived from them. The lock is held for every call.
 protocol UnitState {

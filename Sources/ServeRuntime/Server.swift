@@ -37,6 +37,8 @@ public final class Server: @unchecked Sendable {
     /// current one and those older connections keep) is attached to it, so
     /// a host resource is arbitrated once over every agent of every model.
     public let hostState: HostState
+    /// How the agents' ring workers poll after a batch (`serve --ring-poll-us`).
+    private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
     private let current: Mutex<SCMIPlatform>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
@@ -48,10 +50,13 @@ public final class Server: @unchecked Sendable {
 
     /// `host` applies every change of a resource's physical state, whichever
     /// model's agent caused it.
-    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger, trace: Bool = false,
-                notifier: ServiceNotifier? = nil, host: any HostInterface = InMemoryHost()) {
+    public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger,
+                trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off,
+                host: any HostInterface = InMemoryHost())
+    {
         self.blobPath = blobPath
         self.sources = sources
+        self.ringPolling = ringPolling
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
@@ -62,6 +67,14 @@ public final class Server: @unchecked Sendable {
 
     /// The platform connections made now get (each connection keeps the one it got).
     public var platform: SCMIPlatform { current.withLock { $0 } }
+
+    /// Gives the heap's free memory back to the kernel. Checking a blob allocates several times
+    /// what the platform keeps (the tree's index, the model, the diagnostics); freed, that
+    /// memory stays in the process's heap unless trimmed, and a long-running serve would
+    /// carry it for its whole life.
+    public static func returnFreedMemory() {
+        ProcessMemory.returnFreedHeap()
+    }
 
     /// With --trace every physical change is logged with its cause, by resource name.
     private static func makePlatform(_ tables: PlatformTables, owner: HostState, logger: Logger, trace: Bool) -> SCMIPlatform {
@@ -90,6 +103,7 @@ public final class Server: @unchecked Sendable {
                     access: access,
                     device: SCMIVirtioDevice.description,
                     logger: logger,
+                    ringPolling: ringPolling,
                     makeHandler: { [self] in makeHandler(agentName: agentName) }
                 )
             } catch {
@@ -118,10 +132,10 @@ public final class Server: @unchecked Sendable {
     /// A new frontend connected to `agentName`'s socket.
     private func makeHandler(agentName: String) -> any VhostUserDeviceHandler {
         let platform = current.withLock { $0 }
-        if let agent = platform.tables.agents.first(where: { $0.name == agentName }),
-            let session = platform.makeSession(agentID: agent.id, transport: SCMIVirtioDevice.transportCapabilities)
+        if let agentID = platform.agentID(named: agentName),
+            let session = platform.makeSession(agentID: agentID, transport: SCMIVirtioDevice.transportCapabilities)
         {
-            logger.info("agent \(agent.id) \(agentName): frontend connected")
+            logger.info("agent \(agentID) \(agentName): frontend connected")
             return SCMIChainHandler(session: session, agentName: agentName, logger: logger, trace: trace)
         }
         // Only possible after a reload dropped this agent: every command is answered NOT_SUPPORTED.
@@ -210,6 +224,7 @@ public final class Server: @unchecked Sendable {
         }
         logWarnings(result.diagnostics)
         current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
+        Server.returnFreedMemory()
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
         notifier?.ready(status: readiness)
         return .reloaded

@@ -17,6 +17,8 @@ import Virtqueue
 public final class VhostUserBackend: Sendable {
     public let socketPath: String
     public let device: VhostUserDeviceDescription
+    /// How each connection's ring workers poll after a batch.
+    public let ringPolling: RingPolling
     private let logger: Logger
     private let makeHandler: @Sendable () -> any VhostUserDeviceHandler
     private let listenFD: FileDescriptor
@@ -39,8 +41,10 @@ public final class VhostUserBackend: Sendable {
     /// nobody listens on is replaced); with `access`, the socket file gets that mode,
     /// group and owner before it listens. Nothing is accepted before `start()`.
     public init(socketPath: String, access: SocketAccess? = nil, device: VhostUserDeviceDescription, logger: Logger,
+                ringPolling: RingPolling = .off,
                 makeHandler: @escaping @Sendable () -> any VhostUserDeviceHandler) throws
     {
+        self.ringPolling = ringPolling
         guard device.queueCount >= 1, device.queueCount <= 256, SplitRing.isValidSize(device.maxQueueSize) else {
             throw VhostUserError.invalidArgument("queue count 1...256 and a power-of-2 maximum queue size")
         }
@@ -179,7 +183,7 @@ public final class VhostUserBackend: Sendable {
 
         let connection = BackendConnection(
             channel: VhostUserChannel(adopting: fd), device: device, handler: makeHandler(),
-            logger: logger, statistics: statistics, stopFD: stopFD.rawValue)
+            logger: logger, statistics: statistics, stopFD: stopFD.rawValue, ringPolling: ringPolling)
         statistics.chainsServedThisConnection.store(0, ordering: .relaxed)
         statistics.connectedSince.withLock { $0 = wallClockSeconds() }
         state.withLock { $0.active = connection }

@@ -65,10 +65,13 @@ final class BackendConnection: @unchecked Sendable {
     private var rings: [Vring]
     private let loggedCauses = LoggedCauses()
     private var loggedUnsupported: Set<UInt32> = []
+    /// How the ring workers poll after a batch (`RingPolling`).
+    private let ringPolling: RingPolling
 
     init(channel: VhostUserChannel, device: VhostUserDeviceDescription, handler: any VhostUserDeviceHandler,
-         logger: Logger, statistics: BackendStatistics, stopFD: Int32)
+         logger: Logger, statistics: BackendStatistics, stopFD: Int32, ringPolling: RingPolling = .off)
     {
+        self.ringPolling = ringPolling
         self.channel = channel
         self.device = device
         self.handler = HandlerReference(handler: handler)
@@ -510,7 +513,8 @@ final class BackendConnection: @unchecked Sendable {
             let queue = try DeviceQueue(configuration: configuration, memory: memory)
             let worker = RingWorker(queueIndex: index, queue: queue, memoryFault: memoryFault, handler: handler,
                                     kickFD: ring.kickFD, callFD: ring.callFD, errFD: ring.errFD,
-                                    statistics: statistics, loggedCauses: loggedCauses, logger: logger)
+                                    statistics: statistics, loggedCauses: loggedCauses, logger: logger,
+                                    polling: ringPolling)
             try worker.start()
             rings[index].worker = worker
             logger.debug("queue \(index) running: size \(ring.size), next avail \(ring.nextAvailIndex), used \(queue.usedIndex)")

@@ -267,7 +267,12 @@ public final class DeviceQueue: @unchecked Sendable {
     /// returning it re-arms kicks and re-checks, so nothing made available before
     /// the return is left behind (unless `chainBudget` ran out: see the summary).
     /// `broken` hears about each broken chain before it is published.
-    public func serveAvailable(chainBudget: Int = .max, handle: (DescriptorChain) -> UInt32,
+    ///
+    /// With `armingKicks` false it returns as soon as the ring is empty, kicks
+    /// left as they were: with EVENT_IDX the driver then sees a stale avail_event
+    /// and does not kick, which is what a caller that keeps polling the ring wants
+    /// (it must call `prepareForKick` itself before it sleeps).
+    public func serveAvailable(chainBudget: Int = .max, armingKicks: Bool = true, handle: (DescriptorChain) -> UInt32,
                                broken: (ChainError) -> Void = { _ in }, notify: () -> Void) -> ServeSummary
     {
         var summary = ServeSummary()
@@ -278,7 +283,7 @@ public final class DeviceQueue: @unchecked Sendable {
                 return summary
             }
             if pending == 0 {
-                if prepareForKick() { continue }
+                if armingKicks && prepareForKick() { continue }
                 return summary
             }
             if budget <= 0 {

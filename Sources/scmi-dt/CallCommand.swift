@@ -25,7 +25,7 @@ struct Call: ParsableCommand {
             `scmi-dt call clock rate-set --help` (and so on) describes each command.
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
             """,
-        subcommands: [CallChain.self, CallBase.self, CallClock.self, CallVoltage.self, CallRaw.self],
+        subcommands: [CallChain.self, CallBase.self, CallPower.self, CallClock.self, CallReset.self, CallVoltage.self, CallRaw.self],
         defaultSubcommand: CallChain.self
     )
 }
@@ -280,40 +280,76 @@ struct CallBase: ParsableCommand {
     }
 }
 
-// MARK: - clock and voltage
+// MARK: - resources: clocks, voltage domains, power domains, reset domains
 
-/// What `call` does with one kind of resource that is listed, described, read
-/// and voted on or off (clocks, voltage domains): the commands are the
-/// generic ones below, the kind says which client calls and words they use.
+/// What `call` does with one kind of resource: every kind is listed and
+/// named by id or name; the refinements below add a vote (on or off) and a
+/// value. The commands are the generic ones below, the kind says which client
+/// calls and words they use.
 protocol CallResourceKind {
     /// "clock", "domain": the argument's name in help texts.
     static var noun: String { get }
-    /// The list table's headings after id and name: "rate Hz", "rates".
-    static var valueHeading: String { get }
-    static var descriptionHeading: String { get }
-    /// The subcommands' names and one-line descriptions.
+    /// What the resources are: "clocks", "voltage domains".
+    static var plural: String { get }
     static var list: CommandConfiguration { get }
-    static var describe: CommandConfiguration { get }
-    static var get: CommandConfiguration { get }
-    static var on: CommandConfiguration { get }
-    static var off: CommandConfiguration { get }
-    static var state: CommandConfiguration { get }
-
     static func count(_ client: SCMIClient) throws -> Int
     /// The whole name (the extended one when the short one is cut).
     static func name(_ client: SCMIClient, _ id: UInt32) throws -> String
+    /// The line above the list, saying what its columns mean.
+    static var listIntroduction: String { get }
+    /// The list table's headings after id and name, and one resource's cells.
+    static var listHeadings: [String] { get }
+    static func listCells(_ client: SCMIClient, _ id: UInt32) throws -> [String]
+}
+
+/// A kind each agent votes on or off: clocks, voltage domains, power domains.
+protocol CallSwitchedKind: CallResourceKind {
+    static var on: CommandConfiguration { get }
+    static var off: CommandConfiguration { get }
+    static var state: CommandConfiguration { get }
     /// This agent's own on/off request.
     static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool
     static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
+}
+
+/// A switched kind that also has a value: clocks (rate), voltage domains (level).
+protocol CallValueKind: CallSwitchedKind {
+    /// The list table's headings of the value and the description: "rate Hz", "rates".
+    static var valueHeading: String { get }
+    static var descriptionHeading: String { get }
+    static var describe: CommandConfiguration { get }
+    static var get: CommandConfiguration { get }
     /// The physical value, as a number without its unit.
     static func value(_ client: SCMIClient, _ id: UInt32) throws -> String
     /// Every value the resource supports, as one line.
     static func described(_ client: SCMIClient, _ id: UInt32) throws -> String
     /// The value's unit, after the number: "Hz", "uV".
     static var unit: String { get }
-    /// What the value is: "rate", "level"; what the resources are: "clocks", "voltage domains".
+    /// What the value is: "rate", "level".
     static var quantity: String { get }
-    static var plural: String { get }
+}
+
+extension CallValueKind {
+    // The state is this agent's own request (CONFIG_GET answers so), the value the
+    // physical, arbitrated one (RATE_GET, LEVEL_GET): the headings say which is which.
+    static var listIntroduction: String {
+        "\(plural) as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated \(quantity)"
+    }
+    static var listHeadings: [String] { ["requested", "physical " + valueHeading, descriptionHeading] }
+    static func listCells(_ client: SCMIClient, _ id: UInt32) throws -> [String] {
+        [
+            try attempt({ try isOn(client, id) }) { $0 ? "on" : "off" },
+            try attempt({ try value(client, id) }) { $0 },
+            try described(client, id),
+        ]
+    }
+}
+
+/// A kind whose ATTRIBUTES answer `call … attributes ID` prints: power and reset domains.
+protocol CallAttributesKind: CallResourceKind {
+    static var attributes: CommandConfiguration { get }
+    /// The decoded attributes, one `key: value` per line.
+    static func attributeLines(_ client: SCMIClient, _ id: UInt32) throws -> [String]
 }
 
 /// The resource's id, the first argument of every per-resource command.
@@ -326,30 +362,35 @@ struct CallResourceID<Kind: CallResourceKind>: ParsableArguments {
     }
 }
 
-/// `call clock list`, `call voltage list`: every resource in a table.
+/// `call clock list`, `call power list`, …: every resource in a table.
 struct CallResourceList<Kind: CallResourceKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.list }
     @OptionGroup var connection: CallConnection
 
     func send(_ client: SCMIClient) throws {
-        // The state is this agent's own request (CONFIG_GET answers so), the value the
-        // physical, arbitrated one (RATE_GET, LEVEL_GET): the headings say which is which.
-        print("\(Kind.plural) as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated \(Kind.quantity)")
-        var rows = [["id", "name", "requested", "physical " + Kind.valueHeading, Kind.descriptionHeading]]
+        print(Kind.listIntroduction)
+        var rows = [["id", "name"] + Kind.listHeadings]
         for id in 0..<UInt32(try Kind.count(client)) {
-            rows.append([
-                String(id), try Kind.name(client, id),
-                try attempt({ try Kind.isOn(client, id) }) { $0 ? "on" : "off" },
-                try attempt({ try Kind.value(client, id) }) { $0 },
-                try Kind.described(client, id),
-            ])
+            rows.append([String(id), try Kind.name(client, id)] + (try Kind.listCells(client, id)))
         }
         print(TextTable.render(rows), terminator: "")
     }
 }
 
+/// `call power attributes ID`, `call reset attributes ID`.
+struct CallResourceAttributes<Kind: CallAttributesKind>: SCMICall {
+    static var configuration: CommandConfiguration { Kind.attributes }
+    @OptionGroup var connection: CallConnection
+    @OptionGroup var resource: CallResourceID<Kind>
+    func send(_ client: SCMIClient) throws {
+        let id = try resource.resolved(client)
+        print("\(Kind.noun) \(id) \"\(try Kind.name(client, id))\"")
+        for line in try Kind.attributeLines(client, id) { print("  " + line) }
+    }
+}
+
 /// `call clock rates ID`, `call voltage levels ID`.
-struct CallResourceDescribe<Kind: CallResourceKind>: SCMICall {
+struct CallResourceDescribe<Kind: CallValueKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.describe }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
@@ -357,15 +398,15 @@ struct CallResourceDescribe<Kind: CallResourceKind>: SCMICall {
 }
 
 /// `call clock rate-get ID`, `call voltage level-get ID`.
-struct CallResourceGet<Kind: CallResourceKind>: SCMICall {
+struct CallResourceGet<Kind: CallValueKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.get }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
     func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.resolved(client))) \(Kind.unit)") }
 }
 
-/// `call clock enable|disable ID`, `call voltage on|off ID`: the vote, by `Vote`.
-struct CallResourceSwitch<Kind: CallResourceKind, Vote: CallVote>: SCMICall {
+/// `call clock enable|disable ID`, `call power on|off ID`, …: the vote, by `Vote`.
+struct CallResourceSwitch<Kind: CallSwitchedKind, Vote: CallVote>: SCMICall {
     static var configuration: CommandConfiguration { Vote.isOn ? Kind.on : Kind.off }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
@@ -377,15 +418,15 @@ protocol CallVote { static var isOn: Bool { get } }
 enum VoteOn: CallVote { static var isOn: Bool { true } }
 enum VoteOff: CallVote { static var isOn: Bool { false } }
 
-/// `call clock state ID`, `call voltage state ID`: this agent's own request.
-struct CallResourceState<Kind: CallResourceKind>: SCMICall {
+/// `call clock state ID`, `call power get ID`, …: this agent's own request.
+struct CallResourceState<Kind: CallSwitchedKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.state }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
     func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.resolved(client)) ? "on" : "off") }
 }
 
-struct CallClock: ParsableCommand, CallResourceKind {
+struct CallClock: ParsableCommand, CallValueKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
@@ -443,7 +484,7 @@ struct CallClock: ParsableCommand, CallResourceKind {
     }
 }
 
-struct CallVoltage: ParsableCommand, CallResourceKind {
+struct CallVoltage: ParsableCommand, CallValueKind {
     static let configuration = CommandConfiguration(
         commandName: "voltage",
         abstract: "Voltage domain protocol (0x17).",
@@ -530,7 +571,7 @@ struct CallRaw: SCMICall {
 // MARK: - answers
 
 /// A value, or the SCMI status name when this agent may not read it.
-private func attempt<T>(_ body: () throws -> T, _ show: (T) -> String) throws -> String {
+func attempt<T>(_ body: () throws -> T, _ show: (T) -> String) throws -> String {
     do {
         return show(try body())
     } catch let error as SCMIClientError {

@@ -5,6 +5,7 @@ import LinuxIO
 import Logging
 import ResourceTables
 import ServeRuntime
+import VhostUser
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,6 +55,15 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(
+        name: .customLong("ring-poll-us"),
+        help: ArgumentHelp(
+            "After a batch, poll the ring up to this many microseconds before sleeping (default 0: never; try 50).",
+            discussion: "Saves the guest's next kick and the worker's wake-up when requests come in quick succession "
+                + "on an otherwise idle host; the window adapts, down to no polling for an idle guest or a busy CPU. "
+                + "Costs CPU while polling."))
+    var ringPollMicroseconds: Int = RingPolling.off.maximumMicroseconds
+
     func validate() throws {
         if (socket == nil) == (socketDirectory == nil) {
             throw ValidationError("give exactly one of --socket PATH or --socket-dir DIR")
@@ -63,6 +73,9 @@ struct Serve: ParsableCommand {
         }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        if !(0...10_000).contains(ringPollMicroseconds) {
+            throw ValidationError("--ring-poll-us must be 0...10000")
         }
     }
 
@@ -84,16 +97,21 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
-        guard let tables = result.tables, !result.hasErrors else {
-            for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
-            FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
-            throw ExitCode(result.isUnusable ? 2 : 1)
-        }
+        let server = try startServer(logger: logger)
+        Server.returnFreedMemory()  // the check's, now that only the platform is left
+        server.waitForSignals()
+    }
 
+    /// Checks the blob, builds the platform and listens. The tables, and with them the
+    /// indexed tree their node paths are spelled from, end here: serve keeps only the
+    /// platform, and gives the check's freed memory back.
+    private func startServer(logger: Logger) throws -> Server {
+        let (tables, diagnostics) = try checkedTables()
         let bindings = try socketBindings(for: tables)
-        let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace, notifier: ServiceNotifier(logger: logger))
-        server.logWarnings(result.diagnostics)
+        let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
+                            notifier: ServiceNotifier(logger: logger),
+                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
+        server.logWarnings(diagnostics)
         do {
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
             if let socketDirectory, try SocketDirectory.prepare(socketDirectory, access: access) {
@@ -105,7 +123,19 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        server.waitForSignals()
+        return server
+    }
+
+    /// The blob's tables and its findings (warnings are logged), or the diagnostics on
+    /// stderr and exit 1 (2 when unusable). The model dies with the check result here.
+    private func checkedTables() throws -> (PlatformTables, [Diagnostic]) {
+        let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
+        guard let tables = result.tables, !result.hasErrors else {
+            for diagnostic in result.diagnostics { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
+            FileHandle.standardError.write(Data("serve: \(blob) has errors; not serving\n".utf8))
+            throw ExitCode(result.isUnusable ? 2 : 1)
+        }
+        return (tables, result.diagnostics)
     }
 
     /// Which agent listens where.

@@ -80,12 +80,12 @@ private func failure(_ message: String) -> ExitCode {
 
 /// The operator's text view of a status report.
 enum StatusText {
-    private static func onOff(_ on: Bool) -> String { on ? "on" : "off" }
     private static func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ", ") }
 
-    /// One agent's request: "vm-ivi: on 400 MHz" (either part may be absent).
-    private static func request(_ agent: String, _ on: Bool?, _ value: String?) -> String {
-        agent + ":" + [on.map(onOff), value].compactMap { $0.map { " " + $0 } }.joined()
+    /// One agent's request: "vm-ivi: on 400 MHz" (either part may be absent),
+    /// the switch in the unit's words ("asserted" for a reset domain).
+    private static func request(_ agent: String, _ on: String?, _ value: String?) -> String {
+        agent + ":" + [on, value].compactMap { $0.map { " " + $0 } }.joined()
     }
 
     /// A value in its unit's words: "400 MHz", "1.8 V"; a unit this view
@@ -104,11 +104,15 @@ enum StatusText {
         for table in report.platform.tables where !table.resources.isEmpty {
             guard let words = table.vocabulary else { continue }
             let format = valueFormat(words.unit)
+            let state = { (on: Bool) in on ? words.onWord : words.offWord }
+            // Power and reset domains are only switched: no value column.
+            let hasValues = table.resources.contains { $0.value != nil }
             out += "\n\(words.plural) (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state", words.quantity, "requests"]]
+            var rows = [["id", "name", "state"] + (hasValues ? [words.quantity] : []) + ["requests"]]
             for resource in table.resources {
-                let requests = resource.requests.map { request($0.agentName, $0.on, $0.value.map(format)) }
-                rows.append([String(resource.id), resource.name, resource.on.map(onOff) ?? "-", resource.value.map(format) ?? "-", list(requests)])
+                let requests = resource.requests.map { request($0.agentName, $0.on.map(state), $0.value.map(format)) }
+                rows.append([String(resource.id), resource.name, resource.on.map(state) ?? "-"]
+                    + (hasValues ? [resource.value.map(format) ?? "-"] : []) + [list(requests)])
             }
             out += TextTable.render(rows)
         }

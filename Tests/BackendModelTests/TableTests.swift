@@ -49,7 +49,7 @@ import Testing
         #expect(resources["dsp"] == [.init(.clock, 4), .init(.voltage, 2), .init(.sensor, 1)])
         #expect(resources["audio"] == [.init(.clock, 5), .init(.clock, 1)], "arm,scmi-clock-ids after the direct clocks")
         #expect(tables.agents.map(\.name) == ["vm-ivi", "vm-cluster", "vm-admin"])
-        #expect(tables.agents[1].protocols == [.clock, .sensor, .voltage])
+        #expect(tables.agents[1].protocols == [.powerDomain, .clock, .sensor, .reset, .voltage])
         #expect(tables.agents[2].trusted && tables.agents[2].devices.isEmpty)
         // The serve tests rely on a clock and a voltage domain shared by two agents' devices.
         func uses(_ agent: AgentEntry, _ reference: ResourceReference) -> Bool {
@@ -57,6 +57,9 @@ import Testing
         }
         #expect(uses(tables.agents[0], .init(.clock, 1)) && uses(tables.agents[1], .init(.clock, 1)))
         #expect(uses(tables.agents[0], .init(.voltage, 0)) && uses(tables.agents[1], .init(.voltage, 0)))
+        // … and on the GPU's power domain and reset line, which the display shares.
+        #expect(uses(tables.agents[0], .init(.powerDomain, 0)) && uses(tables.agents[1], .init(.powerDomain, 0)))
+        #expect(uses(tables.agents[0], .init(.reset, 0)) && uses(tables.agents[1], .init(.reset, 0)))
     }
 
     @Test func boardSensorsResetsAndPowerDomains() throws {

@@ -38,10 +38,12 @@ import Testing
         #expect(text.contains("/* 5: audio-pll (used by audio) */"))
     }
 
-    @Test func clusterNodeLeavesOutProtocolsItMayNotUse() throws {
+    /// vm-cluster shares the GPU's power domain and reset line with vm-ivi:
+    /// its node has both protocols under the labels consumers reference.
+    @Test func clusterNodeHasThePowerAndResetDomainsItShares() throws {
         let text = try scmiDT("guest-dtsi", examplePath("board.dts"), "--agent", "vm-cluster").stdout
-        #expect(!text.contains("protocol@11"))
-        #expect(!text.contains("protocol@16"))
+        #expect(text.contains("scmi_pd: protocol@11 {\n\t\treg = <0x11>;\n\t\t#power-domain-cells = <1>;"), "\(text)")
+        #expect(text.contains("scmi_reset: protocol@16 {\n\t\treg = <0x16>;\n\t\t#reset-cells = <1>;"), "\(text)")
         #expect(text.contains("regulator@2 {"))
     }
 

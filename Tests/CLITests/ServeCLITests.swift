@@ -136,10 +136,10 @@ struct ServeCLITests {
         #expect(try ivi.client.discoverAgent(2) == AgentIdentity(id: 2, name: "vm-cluster"))
         #expect(try ivi.client.discoverAgent(0).name == "ACME")
         #expect(statusOf { _ = try ivi.client.discoverAgent(9) } == .notFound)
-        // vm-cluster's blob entry limits it to 0x14, 0x15 and 0x17.
+        // vm-cluster's blob entry leaves out performance (0x13), which the blob does not enable either.
         let cluster = try serve.connect("vm-cluster")
-        #expect(try cluster.client.baseInfo().protocols == [0x14, 0x15, 0x17])
-        #expect(statusOf { _ = try cluster.client.protocolVersion(0x16) } == .notSupported)
+        #expect(try cluster.client.baseInfo().protocols == [0x11, 0x14, 0x15, 0x16, 0x17])
+        #expect(statusOf { _ = try cluster.client.protocolVersion(0x13) } == .notSupported)
     }
 
     /// Every clock command clk-scmi uses, with checked payloads.

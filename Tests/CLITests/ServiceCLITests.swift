@@ -81,9 +81,12 @@ struct ServiceCLITests {
         try ivi.client.enable(clock: 2)
         try ivi.client.rateSet(2, rate: 400_000_000, rounding: .down)
         try ivi.client.levelSet(1, microvolts: 800_000)
+        try ivi.client.powerStateSet(0, state: PowerState.on)
+        try ivi.client.reset(0, .assert)
         let cluster = try serve.connect("vm-cluster")
         defer { cluster.leave() }
         try cluster.client.rateSet(2, rate: 600_000_000, rounding: .down)
+        try cluster.client.powerStateSet(0, state: PowerState.off)
 
         let result = try scmiDT("status", "--control", serve.controlPath, "--format", "json")
         #expect(result.status == 0, "\(result.output)")

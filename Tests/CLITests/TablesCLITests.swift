@@ -52,7 +52,7 @@ import Testing
         #expect((usb["resources"] as? [[String: Int]])?.map { [$0["protocol"]!, $0["id"]!] } == [[0x14, 0], [0x14, 1], [0x17, 0]])
         let agents = try #require(root["agents"] as? [[String: Any]])
         #expect(agents.map { $0["name"] as? String } == ["vm-ivi", "vm-cluster", "vm-admin"])
-        #expect(agents[1]["protocols"] as? [Int] == [0x14, 0x15, 0x17])
+        #expect(agents[1]["protocols"] as? [Int] == [0x11, 0x14, 0x15, 0x16, 0x17])
         #expect(root["agents_implicit"] as? Bool == false)
         // Stable: the same input gives the same bytes.
         #expect(try scmiDT("tables", "--format", "json", examplePath("board.dts")).stdout == result.stdout)

@@ -2,8 +2,8 @@ import ResourceTables
 import SCMIPlatform
 import Testing
 
-/// Power domain, performance, sensor and reset: enabled by a blob but not
-/// served yet. A guest sees an honest, empty protocol.
+/// Performance and sensor: enabled by a blob but not served yet. A guest
+/// sees an honest, empty protocol.
 @Suite struct DeclaredProtocolTests {
     static let all: [ProtocolID] = [.powerDomain, .performance, .clock, .sensor, .reset, .voltage]
 
@@ -14,7 +14,7 @@ import Testing
         return session(SCMIPlatform(tables: tables), Board.ivi)
     }()
 
-    @Test(arguments: [(UInt8(0x11), 4), (0x13, 4), (0x15, 4), (0x16, 1)])
+    @Test(arguments: [(UInt8(0x13), 4), (0x15, 4)])
     func versionAndZeroResources(protocolID: UInt8, attributeWords: Int) {
         let version = agent.send(protocolID, 0x0)
         #expect(version.status == .success && version.word(0) == 0x30000)
@@ -24,7 +24,7 @@ import Testing
         for index in 0 ..< attributeWords { #expect(attributes.word(index) == 0) }
     }
 
-    @Test(arguments: [UInt8(0x13), 0x15, 0x16])
+    @Test(arguments: [UInt8(0x13), 0x15])
     func everythingElseIsNotFound(protocolID: UInt8) {
         #expect(agent.send(protocolID, 0x2, [0]).status == .success)
         #expect(agent.send(protocolID, 0x2, [3]).status == .notFound)
@@ -32,25 +32,6 @@ import Testing
         #expect(agent.send(protocolID, 0x4, [0, 0, 0]).status == .notFound)
         #expect(agent.send(protocolID, 0x40).status == .notFound)
         #expect(agent.send(protocolID, 0x1, [0]).status == .protocolError)
-    }
-
-    /// Power domain's skeleton unit: its message table is there (POWER_DOMAIN_ATTRIBUTES,
-    /// STATE_SET, STATE_GET and NAME_GET implemented, the notifications not, as
-    /// without an eventq), and with zero domains every domain is NOT_FOUND.
-    @Test func powerDomainSkeleton() {
-        for implemented: UInt32 in [0x3, 0x4, 0x5, 0x8] {
-            #expect(agent.send(P.power, 0x2, [implemented]).status == .success, "message \(implemented)")
-        }
-        for absent: UInt32 in [0x6, 0x7, 0x9] {
-            #expect(agent.send(P.power, 0x2, [absent]).status == .notFound, "message \(absent)")
-        }
-        #expect(agent.send(P.power, 0x3, [0]).status == .notFound)
-        #expect(agent.send(P.power, 0x4, [0, 0, 0]).status == .notFound)
-        #expect(agent.send(P.power, 0x5, [0]).status == .notFound)
-        #expect(agent.send(P.power, 0x8, [0]).status == .notFound)
-        #expect(agent.send(P.power, 0x6, [0, 1]).status == .notSupported)
-        #expect(agent.send(P.power, 0x4, [0, 0]).status == .protocolError)
-        #expect(agent.send(P.power, 0x40).status == .notFound)
     }
 
     @Test func listedInDiscovery() {

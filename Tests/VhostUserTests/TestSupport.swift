@@ -68,7 +68,7 @@ final class BackendFixture {
 
     private static let counter = Atomic<Int>(0)
 
-    init(deviceFeatures: UInt64 = 0, queueCount: Int = 2) throws {
+    init(deviceFeatures: UInt64 = 0, queueCount: Int = 2, ringPolling: RingPolling = .standard) throws {
         let number = Self.counter.add(1, ordering: .relaxed).newValue
         path = "/tmp/scmi-dt-vu-\(getpid())-\(number).sock"
         let devices = self.devices
@@ -77,6 +77,7 @@ final class BackendFixture {
             device: VhostUserDeviceDescription(queueCount: queueCount, maxQueueSize: 1024,
                                                deviceFeatures: deviceFeatures),
             logger: log.logger,
+            ringPolling: ringPolling,
             makeHandler: {
                 let device = ReversingDevice()
                 devices.list.withLock { $0.append(device) }

@@ -10,7 +10,7 @@ Nothing here is hard-coded to the example board: every value comes from the tabl
 import json
 import sys
 
-CLOCK, VOLTAGE = 0x14, 0x17
+POWER, CLOCK, RESET, VOLTAGE = 0x11, 0x14, 0x16, 0x17
 
 
 def load(path):
@@ -103,6 +103,19 @@ def agent_env(tables, name):
         out["PERMITTED_CLOCK"] = pick
         out["PERMITTED_RATE"] = settable_rate(clocks[pick])
         out["PERMITTED_INITIAL_RATE"] = clocks[pick]["initial_rate"]
+    # Power and reset domains: the agent's own ones (one to drive through raw
+    # mode) and one it may not use (DENIED), when the tables have them.
+    for protocol, key, prefix in ((POWER, "power_domains", "POWER"), (RESET, "reset_domains", "RESET")):
+        out[prefix + "_PROTOCOL"] = 1 if protocol in agent["protocols"] else 0
+        own = reachable(tables, agent, protocol)
+        names = {d["id"]: d["name"] for d in tables[key]}
+        out["OWN_" + prefix + "_DOMAINS"] = " ".join(names[i] for i in own)
+        out["FOREIGN_" + prefix + "_DOMAINS"] = " ".join(names[i] for i in names if i not in own)
+        if own:
+            out["PERMITTED_" + prefix + "_DOMAIN"] = own[0]
+        foreign = [i for i in names if i not in own]
+        if foreign and protocol in agent["protocols"]:
+            out["DENIED_" + prefix + "_DOMAIN"] = foreign[0]
     foreign = [i for i in clocks if i not in own_clocks]
     if foreign:
         out["DENIED_CLOCK"] = foreign[0]

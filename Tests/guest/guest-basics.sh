@@ -49,6 +49,22 @@ if [ "$VOLTAGE_PROTOCOL" = 1 ]; then
 	done
 fi
 
+# --- Power domains: genpd lists each domain the agent may use and none it may not
+# (scmi_pm_domain skips a domain whose POWER_STATE_GET is refused)
+if [ "$POWER_PROTOCOL" = 1 ]; then
+	summary=/sys/kernel/debug/pm_genpd/pm_genpd_summary
+	if [ -r $summary ]; then
+		for name in $OWN_POWER_DOMAINS; do
+			if grep -q "^$name " $summary; then pass "genpd lists power domain $name"; else fail "genpd does not list power domain $name"; fi
+		done
+		for name in $FOREIGN_POWER_DOMAINS; do
+			if grep -q "^$name " $summary; then fail "genpd lists foreign power domain $name"; else pass "genpd leaves out foreign power domain $name"; fi
+		done
+	else
+		fail "no $summary"
+	fi
+fi
+
 # --- Raw mode: permitted clock works and reads back; a foreign one is DENIED
 if [ -d "$RAW" ]; then
 	if [ -n "$PERMITTED_CLOCK" ]; then
@@ -71,6 +87,32 @@ if [ -d "$RAW" ]; then
 		elif [ -n "$DENIED_CLOCK_DEVICE" ]; then
 			expect_eq "untrusted: grant myself device $DENIED_CLOCK_DEVICE" DENIED "$(set_device_permissions $AGENT_ID $DENIED_CLOCK_DEVICE 1)"
 		fi
+	fi
+	# Power domains: POWER_STATE_GET follows this agent's POWER_STATE_SET
+	if [ -n "$PERMITTED_POWER_DOMAIN" ]; then
+		pd=$PERMITTED_POWER_DOMAIN
+		expect_eq "power domain $pd on" SUCCESS "$(power_state_set $pd $POWER_ON)"
+		expect_eq "power domain $pd reads back" on "$(power_state_get $pd)"
+		expect_eq "power domain $pd off" SUCCESS "$(power_state_set $pd $POWER_OFF)"
+		expect_eq "power domain $pd reads back" off "$(power_state_get $pd)"
+		expect_eq "power domain $pd state neither ON nor OFF" INVALID_PARAMETERS "$(power_state_set $pd 1)"
+		expect_eq "power domain $pd still" off "$(power_state_get $pd)"
+	fi
+	if [ -n "$DENIED_POWER_DOMAIN" ]; then
+		expect_eq "foreign power domain $DENIED_POWER_DOMAIN on" DENIED "$(power_state_set $DENIED_POWER_DOMAIN $POWER_ON)"
+		expect_eq "foreign power domain $DENIED_POWER_DOMAIN state" DENIED "$(power_state_get $DENIED_POWER_DOMAIN)"
+	fi
+	# Resets: assert, deassert and pulse on an own domain; a foreign one is DENIED
+	if [ -n "$PERMITTED_RESET_DOMAIN" ]; then
+		rd=$PERMITTED_RESET_DOMAIN
+		expect_eq "reset domain $rd assert" SUCCESS "$(reset_domain $rd 2)"
+		expect_eq "reset domain $rd deassert" SUCCESS "$(reset_domain $rd 0)"
+		expect_eq "reset domain $rd pulse" SUCCESS "$(reset_domain $rd 1)"
+		expect_eq "reset domain $rd autonomous and explicit together" INVALID_PARAMETERS "$(reset_domain $rd 3)"
+	fi
+	if [ -n "$DENIED_RESET_DOMAIN" ]; then
+		expect_eq "foreign reset domain $DENIED_RESET_DOMAIN assert" DENIED "$(reset_domain $DENIED_RESET_DOMAIN 2)"
+		expect_eq "foreign reset domain $DENIED_RESET_DOMAIN pulse" DENIED "$(reset_domain $DENIED_RESET_DOMAIN 1)"
 	fi
 else
 	fail "SCMI raw mode not found at $RAW"

@@ -73,6 +73,20 @@ voltage_level_get() {
 }
 voltage_level_set() { raw_status "$(header 0x17 0x7)" "$1" 0 "$2"; }  # ID MICROVOLTS
 voltage_on() { raw_status "$(header 0x17 0x5)" "$1" 7; }
+# Power domain protocol (0x11)
+POWER_ON=0
+POWER_OFF=1073741824  # 0x40000000
+power_state_set() { raw_status "$(header 0x11 0x4)" 0 "$1" "$2"; }  # ID STATE -> status
+power_state_get() { # ID -> on / off / STATE(n) / status name
+	r=$(raw "$(header 0x11 0x5)" "$1")
+	s=$(echo "$r" | sed -n 2p)
+	if [ "$s" != 0 ]; then status_name "$s"; return; fi
+	case $(echo "$r" | sed -n 3p) in
+	$POWER_ON) echo on ;; $POWER_OFF) echo off ;; *) echo "STATE($(echo "$r" | sed -n 3p))" ;;
+	esac
+}
+# Reset protocol (0x16): RESET ID FLAGS (2 assert, 0 deassert, 1 pulse), cold reset
+reset_domain() { raw_status "$(header 0x16 0x4)" "$1" "$2" 0; }
 # Base (0x10)
 set_device_permissions() { raw_status "$(header 0x10 0x9)" "$1" "$2" "$3"; }  # AGENT DEVICE 1/0
 

@@ -66,7 +66,8 @@ final class TransportRig: @unchecked Sendable {
     let clockID: UInt32
     static let agentName = "vm-ivi"
 
-    init() throws {
+    /// `ringPolling`: the backend's (serve's default: off).
+    init(ringPolling: RingPolling = .off) throws {
         let tables = exampleTables()
         guard let agent = tables.agents.first(where: { $0.name == Self.agentName }) else {
             fatalError("the example board has no agent \(Self.agentName)")
@@ -91,6 +92,7 @@ final class TransportRig: @unchecked Sendable {
         let handlerLogger = logger
         backend = try VhostUserBackend(
             socketPath: directory + "/\(agent.name).sock", device: SCMIVirtioDevice.description, logger: logger,
+            ringPolling: ringPolling,
             makeHandler: {
                 SCMIChainHandler(session: platform.makeSession(agentID: agentID)!, agentName: agentName,
                                  logger: handlerLogger, trace: false)
@@ -125,6 +127,13 @@ final class TransportRig: @unchecked Sendable {
         } catch {
             fatalError("submit: \(error)")
         }
+    }
+
+    /// CLOCK_RATE_GET in slots 0..<count, one kick, and every answer collected.
+    @inline(__always) func exchangeRateGets(_ count: Int) {
+        for slot in 0 ..< count { submitRateGet(slot: slot) }
+        frontend.kick()
+        collect(count)
     }
 
     /// Waits (blocked in read() on the call eventfd, as a guest waits for its

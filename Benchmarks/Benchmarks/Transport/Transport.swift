@@ -1,4 +1,5 @@
 import Benchmark
+import VhostUser
 
 // serve's whole data path measured from a frontend: kick → ring worker wakes →
 // chain → SCMIChainHandler → AgentSession → used ring → call → frontend wakes.
@@ -25,27 +26,25 @@ let benchmarks: @Sendable () -> Void = {
             setup: setup, teardown: teardown)
     }
 
-    let transport = RigSlot<TransportRig>()
-    let transportHooks = (setup: { transport.rig = try TransportRig() } as Benchmark.BenchmarkSetupHook,
-                          teardown: { transport.rig?.close(); transport.rig = nil } as Benchmark.BenchmarkTeardownHook)
-
-    Benchmark("round trip: one CLOCK_RATE_GET in flight",
-              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
-    { _ in
-        let rig = transport.rig!
-        rig.submitRateGet(slot: 0)
-        rig.frontend.kick()
-        rig.collect(1)
+    // serve's data path as serve runs by default (the ring worker sleeps after every
+    // batch); then, prefixed "poll", with serve --ring-poll-us 50 (RingPolling.standard).
+    func transportBenchmarks(_ polling: RingPolling, prefix: String, detail: String) {
+        let transport = RigSlot<TransportRig>()
+        let hooks = (setup: { transport.rig = try TransportRig(ringPolling: polling) } as Benchmark.BenchmarkSetupHook,
+                     teardown: { transport.rig?.close(); transport.rig = nil } as Benchmark.BenchmarkTeardownHook)
+        Benchmark("\(prefix)round trip: one CLOCK_RATE_GET in flight\(detail)",
+                  configuration: configuration(setup: hooks.setup, teardown: hooks.teardown))
+        { _ in
+            transport.rig!.exchangeRateGets(1)
+        }
+        Benchmark("\(prefix)batch: 64 CLOCK_RATE_GET per kick\(detail) (1 iteration = 64 messages)",
+                  configuration: configuration(setup: hooks.setup, teardown: hooks.teardown))
+        { _ in
+            transport.rig!.exchangeRateGets(64)
+        }
     }
-
-    Benchmark("batch: 64 CLOCK_RATE_GET per kick (1 iteration = 64 messages)",
-              configuration: configuration(setup: transportHooks.setup, teardown: transportHooks.teardown))
-    { _ in
-        let rig = transport.rig!
-        for slot in 0 ..< 64 { rig.submitRateGet(slot: slot) }
-        rig.frontend.kick()
-        rig.collect(64)
-    }
+    transportBenchmarks(.off, prefix: "", detail: "")
+    transportBenchmarks(.standard, prefix: "poll ", detail: ", ring polling 50 us")
 
     // The breakdown: the batch's software alone (driver + DeviceQueue +
     // SCMIChainHandler + engine on one thread, no eventfds). The threaded batch

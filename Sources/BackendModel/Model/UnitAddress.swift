@@ -47,7 +47,8 @@ extension DiagnosticCollector {
         let name = node.name
         guard name.utf8.contains(UInt8(ascii: "@")) else { return }
         let address = UnitAddress(name)
-        let text = node.unitAddress ?? ""
+        // Only a finding needs the text.
+        var text: String { node.unitAddress ?? "" }
         if address.value != UInt64(expected) {
             add(
                 .unitAddressMismatch, at: node, property: property,

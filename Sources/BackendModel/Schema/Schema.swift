@@ -60,13 +60,23 @@ public enum SchemaScalar: Hashable, Sendable, CustomStringConvertible {
 public struct SchemaPattern: Sendable {
     public let source: String
     private let expression: PosixExpression
+    /// The same expression without the C library, when it has the simple shape the
+    /// binding's patterns have (see `BytePattern`); matched in its place.
+    private let program: BytePattern?
 
     init(_ source: String) throws {
         self.source = source
         self.expression = try PosixExpression(source)
+        self.program = BytePattern(PosixExpression.translate(source))
     }
 
-    public func matches(_ text: String) -> Bool { expression.matches(text) }
+    public func matches(_ text: String) -> Bool { program?.matches(text) ?? expression.matches(text) }
+
+    /// Matches with the C library even when a `BytePattern` exists (for tests that compare both).
+    func matchesWithRegexec(_ text: String) -> Bool { expression.matches(text) }
+
+    /// Whether matching runs without the C library.
+    var isCompiledToBytePattern: Bool { program != nil }
 }
 
 /// A schema pattern compiled by the C library's POSIX extended regular
@@ -86,8 +96,13 @@ final class PosixExpression: @unchecked Sendable {
         var description: String
     }
 
+    /// Python's `(?:` and `\d` in ERE spelling.
+    static func translate(_ pattern: String) -> String {
+        pattern.replacingOccurrences(of: "(?:", with: "(").replacingOccurrences(of: "\\d", with: "[0-9]")
+    }
+
     init(_ pattern: String) throws {
-        let translated = pattern.replacingOccurrences(of: "(?:", with: "(").replacingOccurrences(of: "\\d", with: "[0-9]")
+        let translated = Self.translate(pattern)
         if let escape = translated.firstRange(of: /\\[A-Za-z]/) {
             throw SyntaxError(description: "pattern \(pattern): \(translated[escape]) has no POSIX equivalent")
         }
@@ -143,7 +158,14 @@ public final class PropertySchema: Sendable {
         self.maxItems = maxItems
         self.items = items
         self.description = description
+        constrainsValues = constValue != nil || enumValues != nil || minimum != nil || maximum != nil || pattern != nil
+            || items != nil
     }
+
+    /// True when a value can break this schema otherwise than by its type or its number of
+    /// items (const, enum, minimum, maximum, pattern, items). Without such constraints the
+    /// validator checks the shape and the count and never decodes the items.
+    public let constrainsValues: Bool
 }
 
 public enum ItemsSchema: Sendable {

@@ -8,12 +8,56 @@ struct StructuralValidator {
 
     private var findings: DiagnosticCollector
 
+    /// What a node schema says about a property name, worked out once per (node schema,
+    /// name) rather than once per property: a tree of 100,000 devices has 100,000 `reg`
+    /// properties but one device schema and a handful of names.
+    private struct PropertyPlan {
+        /// `status` and the phandles: not the schema's business.
+        var isExempt: Bool
+        var isRequired: Bool
+        var schema: PropertySchema?
+        /// How its bytes decode: the schema's type, else the core property's.
+        var type: PropertyValueType?
+    }
+
+    /// Per node schema met (numbered in `schemaNumbers`), per property name id of the tree.
+    private var plans: [[PropertyPlan?]] = []
+    private var schemaNumbers: [ObjectIdentifier: Int] = [:]
+
     init(file: String) { findings = DiagnosticCollector(file: file) }
+
+    /// The plan for `property` under `schema`, from the table when the name was met before.
+    private mutating func plan(for property: DeviceTreeProperty, schema: NodeSchema, number: Int) -> PropertyPlan {
+        let id = Int(property.nameID)
+        if id >= 0, id < plans[number].count, let known = plans[number][id] { return known }
+        let name = property.name
+        let propertySchema = schema.propertySchema(named: name)
+        let plan = PropertyPlan(
+            isExempt: name == "status" || name == "phandle" || name == "linux,phandle",
+            isRequired: schema.required.contains(name), schema: propertySchema,
+            type: propertySchema?.type ?? CoreProperties.type(of: name))
+        if id >= 0 {
+            if id >= plans[number].count { plans[number] += [PropertyPlan?](repeating: nil, count: id + 1 - plans[number].count) }
+            plans[number][id] = plan
+        }
+        return plan
+    }
+
+    /// The number of `schema` in `plans`, a new one the first time.
+    private mutating func number(of schema: NodeSchema) -> Int {
+        if let number = schemaNumbers[ObjectIdentifier(schema)] { return number }
+        plans.append([])
+        schemaNumbers[ObjectIdentifier(schema)] = plans.count - 1
+        return plans.count - 1
+    }
 
     var diagnostics: [Diagnostic] { findings.diagnostics }
 
     /// Validates `node` (the backend) and its enabled descendants against `schema`.
     mutating func validate(backend node: DeviceTreeNode, schema: NodeSchema) {
+        // Name ids are the tree's own.
+        plans = []
+        schemaNumbers = [:]
         if let nameSchema = schema.nodeName {
             let name = node.name
             if let problem = valueProblem([.string(name)], nameSchema, context: "the node name") {
@@ -25,11 +69,13 @@ struct StructuralValidator {
 
     private mutating func validate(node: DeviceTreeNode, schema: NodeSchema) {
         var requiredSeen = 0
+        let number = number(of: schema)
         for property in node.properties {
-            let name = property.name
-            if name == "status" || name == "phandle" || name == "linux,phandle" { continue }
-            if schema.required.contains(name) { requiredSeen += 1 }
-            guard let propertySchema = schema.propertySchema(named: name) else {
+            let plan = plan(for: property, schema: schema, number: number)
+            if plan.isExempt { continue }
+            if plan.isRequired { requiredSeen += 1 }
+            guard let propertySchema = plan.schema else {
+                let name = property.name
                 if !schema.allowsAdditional {
                     findings.add(
                         .propertyUnknown, at: node, property: name, "property '\(name)' is not allowed in \(node.baseName) nodes",
@@ -37,7 +83,7 @@ struct StructuralValidator {
                 }
                 continue
             }
-            validate(property: property, of: node, schema: propertySchema)
+            validate(property: property, of: node, schema: propertySchema, type: plan.type)
         }
         if requiredSeen < schema.required.count {
             for name in schema.required where !node.hasProperty(name) && node.child(named: name) == nil {
@@ -65,8 +111,18 @@ struct StructuralValidator {
     /// Checks one property of any node (also host nodes, for the rate and step
     /// properties the binding lets providers carry) against its schema.
     mutating func validate(property: DeviceTreeProperty, of node: DeviceTreeNode, schema: PropertySchema) {
+        validate(property: property, of: node, schema: schema, type: schema.type ?? CoreProperties.type(of: property.name))
+    }
+
+    private mutating func validate(property: DeviceTreeProperty, of node: DeviceTreeNode, schema: PropertySchema, type: PropertyValueType?) {
         let name = property.name
-        guard let type = schema.type ?? CoreProperties.type(of: name) else { return }
+        guard let type else { return }
+        if !schema.constrainsValues, let count = itemCount(property, as: type) {
+            if let problem = countProblem(count, schema) {
+                findings.add(.propertyCount, at: node, property: name, problem, hint: schema.description)
+            }
+            return
+        }
         let items: [SchemaItem]
         switch decode(property, as: type, in: node) {
         case .malformed(let problem):
@@ -202,6 +258,30 @@ enum Decoded {
     case malformed(String)
     /// A phandle-array whose phandles do not resolve (reported by the semantic checks).
     case unresolvable
+}
+
+/// How many items `decode` would find in a well-formed value, counted without decoding them;
+/// nil when the value is malformed (then `decode` says why) or for phandle arrays, whose
+/// items are counted by resolving their phandles.
+func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType) -> Int? {
+    let count = property.count
+    switch type {
+    case .flag: return count == 0 ? 0 : nil
+    case .uint32, .int32, .phandle: return count == 4 ? 1 : nil
+    case .uint64: return count == 8 ? 1 : nil
+    case .uint32Array, .int32Array, .cells: return count > 0 && count % 4 == 0 ? count / 4 : nil
+    case .uint64Array: return count > 0 && count % 8 == 0 ? count / 8 : nil
+    case .phandleArray(let cellsName): return cellsName == nil && count > 0 && count % 4 == 0 ? count / 4 : nil
+    case .string, .stringArray:
+        // As `string` (one NUL, the last byte) and `stringList` (a NUL last) accept them.
+        return property.withUnsafeBytes { bytes -> Int? in
+            guard let last = bytes.last, last == 0 else { return nil }
+            var nuls = 0
+            for byte in bytes where byte == 0 { nuls += 1 }
+            if case .string = type { return nuls == 1 ? 1 : nil }
+            return nuls
+        }
+    }
 }
 
 /// Decodes a property's bytes as `type`, or says in words why they are not one.

@@ -6,6 +6,9 @@
  * over a raw pointer into guest memory, but the virtio ring indexes must be read
  * and written as single atomic accesses with acquire/release ordering).
  *
+ * glibc's malloc_trim (in <malloc.h>, which the Glibc module leaves out) gives a
+ * long-running process's freed heap back to the kernel.
+ *
  * One part is real C code, in sigbus_guard.c: the SIGBUS handler that keeps a
  * frontend shrinking its guest-memory file from killing the process. A signal
  * handler may only do async-signal-safe things, which Swift code cannot promise.
@@ -13,12 +16,14 @@
 #ifndef SCMI_DT_CLINUXSHIM_H
 #define SCMI_DT_CLINUXSHIM_H
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +51,34 @@ extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flag
 /* Accepts a connection with close-on-exec set atomically. */
 static inline int shim_accept_cloexec(int listening) {
     return accept4(listening, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Returns the heap's free memory to the kernel; 1 when some was released. */
+static inline int shim_malloc_trim(void) {
+    return malloc_trim(0);
+}
+
+/* Tells the CPU this is a spin-wait (x86 PAUSE, arm64 YIELD): cheaper for the
+ * sibling hyperthread and for the power budget than a bare reload loop. */
+static inline void shim_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* RUSAGE_THREAD is also _GNU_SOURCE-only (Linux's value). */
+#ifndef RUSAGE_THREAD
+#define RUSAGE_THREAD 1
+#endif
+
+/* Context switches of the calling thread so far, voluntary and involuntary: a
+ * spinning thread that sees this grow knew another task wanted its CPU. */
+static inline long shim_thread_context_switches(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
+    return usage.ru_nvcsw + usage.ru_nivcsw;
 }
 
 /* Names the calling thread (first 15 bytes), for ps/top/gdb. */

@@ -11,12 +11,13 @@
 #      needs `dpkg --add-architecture arm64` and apt-get update) into bench-out/debian-boards,
 #      and the section is skipped when that fails.
 #
-#   bench/board-bench.sh
-#   BOARDS_DIR=/tmp/dtbs SIZES="1000 10000" RUNS=5 bench/board-bench.sh
-#   SCMI_DT=.build/debug/scmi-dt SKIP_BUILD=1 bench/board-bench.sh   # an already built binary
+# Run by `make bench` as one of Benchmarks/suites (SCMI_DT and GEN given: nothing is built), or alone:
+#   Benchmarks/suites/board.sh
+#   BOARDS_DIR=/tmp/dtbs SIZES="1000 10000" RUNS=5 Benchmarks/suites/board.sh
+#   SCMI_DT=.build/debug/scmi-dt SKIP_BUILD=1 Benchmarks/suites/board.sh   # an already built binary
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 SIZES=${SIZES:-"1000 10000 100000"}
 RUNS=${RUNS:-10}
 OUT=bench-out
@@ -24,6 +25,7 @@ CORPUS=../shared/corpus/real
 mkdir -p "$OUT"
 
 RELEASE_FLAGS=(-c release --static-swift-stdlib --scratch-path .build-release)
+if [[ -n "${SCMI_DT:-}" && -n "${GEN:-}" ]]; then SKIP_BUILD=1; fi
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     echo "== building release (static Swift runtime)"
     for product in scmi-dt scmi-dt-gen-tree; do

@@ -1,8 +1,7 @@
 // swift-tools-version:6.1
 //
-// serve's data path in a loop, timed from outside: one process per run, so that
-// `farm-bench` can pair runs of two builds (bench/transport-ab.sh) and report
-// their ratio. No benchmark framework: it builds offline against the package
+// serve's data path in a loop, one process per run, so that
+// Benchmarks/transport-ab.sh can run two builds in turn and report their ratio. No benchmark framework: it builds offline against the package
 // two directories up (or whichever tree the script copies it into).
 import PackageDescription
 

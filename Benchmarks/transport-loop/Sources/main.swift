@@ -1,4 +1,4 @@
-// transport-loop MODE COUNT — serve's transport in one process, in a loop:
+// transport-loop MODE COUNT [POLL_US] — serve's transport in one process, in a loop:
 //
 //   roundtrip N   N round trips with one request in flight (kick, ring worker
 //                 wakes, chain served, used ring, call, frontend wakes)
@@ -10,8 +10,10 @@
 // (memfd guest memory, eventfds, EVENT_IDX and indirect descriptors). The device
 // copies each request into its response, so the figures are the transport's
 // alone: any change to the transport weighs more here than under serve's SCMI
-// engine. Prints ns per message (per connection for `connect`) as its own
-// figure; bench/transport-ab.sh times whole runs of two builds with farm-bench.
+// engine. POLL_US is the ring worker's polling window (serve --ring-poll-us;
+// default serve's), so that whole runs with and without polling can be compared
+// for time and for CPU. Prints ns per message (per connection for `connect`) as its own
+// figure; Benchmarks/transport-ab.sh runs two builds in turn and compares them.
 import Glibc
 import Logging
 import VhostUser
@@ -36,12 +38,13 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let count = Int(arguments[2]), count > 0,
+guard arguments.count == 3 || arguments.count == 4, let count = Int(arguments[2]), count > 0,
       ["roundtrip", "batch", "connect"].contains(arguments[1])
 else {
-    fail("usage: transport-loop roundtrip|batch|connect COUNT")
+    fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US]")
 }
 let mode = arguments[1]
+let polling = arguments.count == 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .off
 
 var logger = Logger(label: "transport-loop")
 logger.logLevel = .warning
@@ -49,7 +52,7 @@ let socketPath = "/tmp/scmi-dt-transport-loop-\(getpid()).sock"
 let backend: VhostUserBackend
 do {
     backend = try VhostUserBackend(socketPath: socketPath, device: VhostUserDeviceDescription(queueCount: 2),
-                                   logger: logger, makeHandler: { EchoDevice() })
+                                   logger: logger, ringPolling: polling, makeHandler: { EchoDevice() })
     try backend.start()
 } catch {
     fail("backend: \(error)")

@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of scmi-dt, each figure next to its reference measured
+# in the same run, then one table with each goal of issue 14.
+#
+#   1. builds the release binaries (`make release`'s flags), the C libfdt floor
+#      (floor/fdt-floor.c, cc -lfdt) and generated trees: N devices, N/2 clocks,
+#      N/4 regulators, 64 agents, for N in $SIZES;
+#   2. check: `scmi-dt check` against the C floor, run in turn, ratio pair by pair;
+#      against one run of dt-validate with the binding's schema (trees up to
+#      $DTVALIDATE_MAX devices, cut off after $DTVALIDATE_TIMEOUT s);
+#   3. serve: start-up until the control socket (created after every agent's
+#      socket) listens, paired with `check` of the same blob; resident memory once
+#      it listens, per tree size;
+#   4. Engine (Package.swift here, ordo-one/benchmark with its malloc interposer):
+#      SCMI messages per second through one AgentSession, mallocs per message;
+#   5. Transport (same package): serve's backend and a real frontend over a Unix
+#      socket: round trip against the eventfd ping-pong floor, 64 requests per kick
+#      against the same 64 on one thread, mallocs per message over every thread;
+#      once as the scheduler places the threads, once all on CPU $PINNED_CPU;
+#   6. every executable suites/*.sh (other benchmarks; see suites/README.md);
+#   7. the table.
+#
+# Knobs (defaults in brackets): SIZES ["1000 10000 100000"], RUNS [5] pairs per
+# figure, DTVALIDATE_MAX [10000], DTVALIDATE_TIMEOUT [120], SKIP_DTVALIDATE=1,
+# SKIP_CHECK=1, SKIP_SERVE=1, SKIP_ENGINE=1, SKIP_TRANSPORT=1, SKIP_SUITES=1,
+# PINNED_CPU [0] (empty: no pinned Transport run). Everything it writes goes to
+# bench-out/ (ignored by git).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export OUT=$ROOT/bench-out
+export BENCH_LIB=$ROOT/Benchmarks/lib.sh
+# shellcheck source=lib.sh
+source "$BENCH_LIB"
+SIZES=${SIZES:-"1000 10000 100000"}
+RUNS=${RUNS:-5}
+DTVALIDATE_MAX=${DTVALIDATE_MAX:-10000}
+DTVALIDATE_TIMEOUT=${DTVALIDATE_TIMEOUT:-120}
+PINNED_CPU=${PINNED_CPU-0}
+SCHEMA=schemas/arm,scmi-vio-backend.yaml
+export SIZES RUNS
+mkdir -p "$OUT"
+: >"$OUT/rows.tsv"
+
+# ---------------------------------------------------------------- 1. builds and trees
+
+echo "== building (release, static Swift runtime, as \`make release\`), the C floor, the trees"
+for dts in examples/*.dts; do dtc -q -I dts -O dtb -o "${dts%.dts}.dtb" "$dts"; done
+RELEASE_FLAGS=(-c release --static-swift-stdlib --scratch-path .build-release)
+for product in scmi-dt scmi-dt-gen-tree; do
+    if ! log=$(swift build "${RELEASE_FLAGS[@]}" --product "$product" 2>&1); then
+        echo "$log" >&2
+        exit 1
+    fi
+done
+BIN=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)
+export SCMI_DT=$BIN/scmi-dt GEN=$BIN/scmi-dt-gen-tree FLOOR=$OUT/fdt-floor
+cc -O2 -Wall -o "$FLOOR" Benchmarks/floor/fdt-floor.c -lfdt
+
+declare -A BLOB
+for n in $SIZES; do
+    BLOB[$n]=$OUT/gen-$n.dtb
+    "$GEN" --devices "$n" --clocks $((n / 2 > 0 ? n / 2 : 1)) --regulators $((n / 4 > 0 ? n / 4 : 1)) \
+        -o "${BLOB[$n]}" >/dev/null
+done
+BLOB[example]=examples/board.dtb
+ALL=(example $SIZES)
+label() { [[ $1 == example ]] && echo "examples/board.dtb" || echo "$1 devices"; }
+for key in "${ALL[@]}"; do
+    if ! "$SCMI_DT" check "${BLOB[$key]}" >"$OUT/check-$key.log" 2>&1; then
+        echo "bench: $(label "$key") is not clean for check (see $OUT/check-$key.log)" >&2
+        exit 1
+    fi
+done
+
+# ---------------------------------------------------------------- 2. check
+
+CURRENT=
+check_current() { "$SCMI_DT" check "$CURRENT"; }
+floor_current() { "$FLOOR" "$CURRENT"; }
+
+if [[ -z "${SKIP_CHECK:-}" ]]; then
+    echo
+    echo "== check: against the C libfdt floor ($RUNS pairs, in turn) and dt-validate (one run)"
+    printf '  %-20s %10s %12s %12s %-26s %16s %s\n' tree bytes "check ms" "floor ms" "check/floor (min-max)" "dt-validate s" "dt-validate/check"
+    for key in "${ALL[@]}"; do
+        CURRENT=${BLOB[$key]}
+        paired "$RUNS" check_current floor_current
+        check_ms=$PAIRED_A floor_ms=$PAIRED_B
+        read -r fm flo fhi <<<"$PAIRED_RATIO"
+        validate="-" vratio="-"
+        n=${key/example/0}
+        if [[ -z "${SKIP_DTVALIDATE:-}" ]] && command -v dt-validate >/dev/null && ((n <= DTVALIDATE_MAX)); then
+            start=$(now_ns)
+            if timeout "$DTVALIDATE_TIMEOUT" dt-validate -s "$SCHEMA" "$CURRENT" >"$OUT/dt-validate-$key.log" 2>&1; then
+                end=$(now_ns)
+                validate=$(awk -v t=$((end - start)) 'BEGIN { printf "%.2f", t / 1e9 }')
+                # check's median of the pairs either side of it: the same machine state.
+                vratio=$(awk -v v="$validate" -v c="$check_ms" 'BEGIN { printf "%.0f", v * 1000 / c }')
+            else
+                validate=">$DTVALIDATE_TIMEOUT"
+                vratio=$(awk -v v="$DTVALIDATE_TIMEOUT" -v c="$check_ms" 'BEGIN { printf ">%.0f", v * 1000 / c }')
+            fi
+        fi
+        printf '  %-20s %10s %12s %12s %-26s %16s %s\n' "$(label "$key")" "$(stat -c %s "$CURRENT")" "$check_ms" \
+            "$floor_ms" "$(ratio_text "$fm" "$flo" "$fhi")" "$validate" "$([[ $vratio == - ]] && echo - || echo "${vratio}x")"
+        if [[ $key == 10000 ]]; then
+            goal="not run"
+            [[ $vratio == - ]] || goal=$(verdict "${vratio#>} >= 1000")
+            row "check, 10k devices, vs dt-validate" "$check_ms ms" "$validate s" "$([[ $vratio == - ]] && echo - || echo "${vratio}x")" ">= 1000x" "$goal"
+        fi
+        if [[ $key == 100000 ]]; then
+            row "check, 100k devices, vs the C libfdt floor" "$check_ms ms" "$floor_ms ms" \
+                "$(ratio_text "$fm" "$flo" "$fhi")" "<= 2x" "$(verdict "$fm <= 2")"
+        fi
+    done
+    echo "  check and floor: median of $RUNS runs each, whole processes, run in turn; ratio median (min-max) over the pairs"
+fi
+
+# ---------------------------------------------------------------- 3. serve
+
+# Starts serve on $CURRENT with a socket per agent and a control socket, and sets SELF_NS
+# to the time from exec until it logs the control socket (created after every agent's
+# socket listens). Appends its resident memory then (kB, from /proc) to $OUT/serve-rss-KEY.
+SERVE_KEY=
+serve_current() {
+    local dir line start pid
+    dir=$(mktemp -d /tmp/scmi-dt-bench-serve-XXXXXX)
+    start=$(now_ns)
+    coproc SERVE { exec "$SCMI_DT" serve "$CURRENT" --socket-dir "$dir" --control "$dir/control.sock" 2>&1; }
+    pid=$SERVE_PID
+    SELF_NS=
+    while IFS= read -r line <&"${SERVE[0]}"; do
+        if [[ $line == *"control socket:"* ]]; then
+            SELF_NS=$(($(now_ns) - start))
+            break
+        fi
+    done
+    sleep 0.2  # idle: let the start-up's transient memory go back
+    awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" >>"$OUT/serve-rss-$SERVE_KEY" 2>/dev/null || true
+    awk '/^Anonymous:/ { print $2 }' "/proc/$pid/smaps_rollup" >>"$OUT/serve-anon-$SERVE_KEY" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    [[ -n $SELF_NS ]]
+}
+
+# As `paired`, but A times itself (SELF_NS): serve's start-up without its shutdown.
+paired_self() {
+    local runs=$1 a=$2 b=$3 i start end ta=() tb=() ratios=()
+    "$a" >/dev/null 2>&1 || true
+    "$b" >/dev/null 2>&1 || true
+    for ((i = 0; i < runs; i++)); do
+        SELF_NS=
+        "$a" >/dev/null 2>&1 || { echo "bench: $a failed" >&2; exit 1; }
+        start=$(now_ns)
+        "$b" >/dev/null 2>&1 || true
+        end=$(now_ns)
+        ta+=("$SELF_NS")
+        tb+=($((end - start)))
+        ratios+=("$(awk -v a="$SELF_NS" -v b=$((end - start)) 'BEGIN { printf "%.4f", a / b }')")
+    done
+    PAIRED_A=$(printf '%s\n' "${ta[@]}" | spread | awk '{ printf "%.1f", $1 / 1e6 }')
+    PAIRED_B=$(printf '%s\n' "${tb[@]}" | spread | awk '{ printf "%.1f", $1 / 1e6 }')
+    PAIRED_RATIO=$(printf '%s\n' "${ratios[@]}" | spread)
+}
+
+if [[ -z "${SKIP_SERVE:-}" ]]; then
+    echo
+    echo "== serve: start-up until every socket listens, against check of the same blob ($RUNS pairs); RSS once listening"
+    printf '  %-20s %12s %12s %-26s %-22s %s\n' tree "serve ms" "check ms" "serve/check (min-max)" "RSS MB (min-max)" "of it anonymous MB"
+    declare -A START_MS RSS_MB ANON_MB
+    for key in "${ALL[@]}"; do
+        CURRENT=${BLOB[$key]} SERVE_KEY=$key
+        : >"$OUT/serve-rss-$key"
+        : >"$OUT/serve-anon-$key"
+        paired_self "$RUNS" serve_current check_current
+        read -r sm slo shi <<<"$PAIRED_RATIO"
+        START_MS[$key]=$PAIRED_A
+        RSS_MB[$key]=$(spread <"$OUT/serve-rss-$key" | awk '{ printf "%.1f", $1 / 1024 }')
+        ANON_MB[$key]=$(spread <"$OUT/serve-anon-$key" | awk '{ printf "%.1f", $1 / 1024 }')
+        rss_range=$(spread <"$OUT/serve-rss-$key" | awk '{ printf "%.1f-%.1f", $2 / 1024, $3 / 1024 }')
+        printf '  %-20s %12s %12s %-26s %-22s %s\n' "$(label "$key")" "$PAIRED_A" "$PAIRED_B" \
+            "$(ratio_text "$sm" "$slo" "$shi")" "${RSS_MB[$key]} ($rss_range)" "${ANON_MB[$key]}"
+        if [[ $key == 10000 ]]; then
+            row "serve until every socket listens, 10k devices, vs check" "$PAIRED_A ms" "$PAIRED_B ms" \
+                "$(ratio_text "$sm" "$slo" "$shi")" "<= 3x" "$(verdict "$sm <= 3")"
+        fi
+    done
+    if [[ -n "${START_MS[10000]:-}" && -n "${START_MS[100000]:-}" ]]; then
+        growth=$(awk -v a="${START_MS[100000]}" -v b="${START_MS[10000]}" 'BEGIN { printf "%.1f", a / b }')
+        row "serve start-up, 100k / 10k devices (10x the input)" "${START_MS[100000]} ms" "${START_MS[10000]} ms" \
+            "${growth}x" "linear: <= 12x" "$(verdict "$growth <= 12")"
+    fi
+    rss_list="" anon_list=""
+    for key in "${ALL[@]}"; do
+        rss_list+="${rss_list:+ / }${RSS_MB[$key]}"
+        anon_list+="${anon_list:+ / }${ANON_MB[$key]}"
+    done
+    rss_goal="-"
+    [[ -n "${RSS_MB[10000]:-}" ]] && rss_goal=$(verdict "${RSS_MB[10000]} <= 20")
+    row "serve RSS listening: $(IFS=/; echo "${ALL[*]}" | sed 's|/| / |g')" "$rss_list MB" "-" "-" "<= 20 MB at 10k" "$rss_goal"
+    row "  of it anonymous (the rest: the binary's pages)" "$anon_list MB" "-" "-" "-" "-"
+    if [[ -n "${RSS_MB[10000]:-}" && -n "${RSS_MB[100000]:-}" ]]; then
+        slope=$(awk -v a="${RSS_MB[100000]}" -v b="${RSS_MB[10000]}" 'BEGIN { printf "%.2f", (a - b) * 1024 / 90000 }')
+        growth=$(awk -v a="${RSS_MB[100000]}" -v b="${RSS_MB[10000]}" 'BEGIN { printf "%.1f", a / b }')
+        row "serve RSS, 100k / 10k devices" "$slope kB per device" "-" "${growth}x" "linear: <= 10x" "$(verdict "$growth <= 10")"
+    fi
+    echo "  serve: median of $RUNS starts, exec until the control socket is logged; RSS: VmRSS 0.2 s later, median (min-max);"
+    echo "  anonymous: smaps_rollup's Anonymous then (heap, stacks); the rest of RSS is the binary's file pages"
+fi
+
+# ---------------------------------------------------------------- 4-5. Engine and Transport
+
+# Runs one benchmark target and leaves one percentile table per benchmark and metric in
+# $OUT/<dir> (ordo-one's histogramPercentiles export). With PIN set, every thread runs on
+# that one CPU (taskset).
+run_target() {
+    local target=$1 dir=$2
+    rm -rf "${OUT:?}/$dir"
+    mkdir -p "$OUT/$dir"
+    echo "   $target${PIN:+ pinned to CPU $PIN} (release build of Benchmarks/ on first use)"
+    (cd Benchmarks && timeout 1200 ${PIN:+taskset -c "$PIN"} swift package benchmark --target "$target" \
+        --no-progress --format histogramPercentiles --path "$OUT/$dir") >"$OUT/$dir.log" 2>&1 || {
+        tail -30 "$OUT/$dir.log"
+        echo "bench: the $target benchmarks failed (log: $OUT/$dir.log)" >&2
+        exit 1
+    }
+}
+
+# value at percentile $4 of metric $3 of the benchmark whose file name matches $2, in $OUT/$1
+percentile() {
+    local dir=$1 name=$2 metric=$3 p=$4 file
+    file=$(compgen -G "$OUT/$dir/Current_run.*.$name.$metric.histogram.percentiles.tsv" | head -1) || true
+    [[ -n "$file" ]] || { echo "nan"; return; }
+    awk -v p="$p" 'NR > 1 && $1 == p { print $2 }' "$file"
+}
+us() { awk -v n="$1" 'BEGIN { printf "%.2f us", n / 1000 }'; }
+rate() { awk -v n="$2" -v k="$1" 'BEGIN { printf "%.2f", k * 1000 / n }'; }  # M msg/s of $1 messages in $2 ns
+
+if [[ -z "${SKIP_ENGINE:-}" ]]; then
+    echo
+    echo "== engine: one AgentSession on one core, 1000 messages per iteration"
+    PIN= run_target Engine engine
+    for name in CLOCK_RATE_GET BASE_PROTOCOL_VERSION; do
+        ns=$(percentile engine "$name" wallClock 50)
+        mallocs=$(percentile engine "$name" mallocCountTotal 100)
+        printf '  %-40s %s M msg/s (%s ns/msg), max %s mallocs/msg\n' "$name" "$(rate 1 "$ns")" "$ns" "$mallocs"
+        row "engine $name (one session, one core)" "$(rate 1 "$ns") M msg/s" "-" "-" "0 mallocs/msg" \
+            "$([[ $mallocs == 0 ]] && echo "met ($mallocs)" || echo "MISSED ($mallocs)")"
+    done
+fi
+
+# The Transport figures of run $1 (and, with $2 set, its rows in the table, labelled with $2).
+# The backend sleeps after every batch, as serve does by default; the "poll" benchmarks are
+# the same with serve --ring-poll-us 50 (adaptive ring polling), in the same process.
+transport_summary() {
+    local dir=$1 goals=${2:-} rt50 rt99 rtMallocs fl50 fl99 batch50 batchMallocs ring50 ringMallocs control
+    local np50 npBatch50  # the "poll" variants
+    rt50=$(percentile "$dir" 'round_trip*' wallClock 50)
+    rt99=$(percentile "$dir" 'round_trip*' wallClock 99)
+    rtMallocs=$(percentile "$dir" 'round_trip*' mallocCountTotal 100)
+    np50=$(percentile "$dir" 'poll_round_trip*' wallClock 50)
+    fl50=$(percentile "$dir" 'floor*' wallClock 50)
+    fl99=$(percentile "$dir" 'floor*' wallClock 99)
+    batch50=$(percentile "$dir" 'batch*' wallClock 50)
+    batchMallocs=$(percentile "$dir" 'batch*' mallocCountTotal 100)
+    npBatch50=$(percentile "$dir" 'poll_batch*' wallClock 50)
+    ring50=$(percentile "$dir" 'breakdown*' wallClock 50)
+    ringMallocs=$(percentile "$dir" 'breakdown*' mallocCountTotal 100)
+    control=$(percentile "$dir" 'control*' mallocCountTotal 50)
+    local ratio50 ratio99 share npShare rtVsNopoll
+    ratio50=$(awk -v a="$rt50" -v b="$fl50" 'BEGIN { printf "%.2f", a / b }')
+    ratio99=$(awk -v a="$rt99" -v b="$fl99" 'BEGIN { printf "%.2f", a / b }')
+    rtVsNopoll=$(awk -v a="$np50" -v b="$rt50" 'BEGIN { printf "%.2f", a / b }')  # polling / default
+    share=$(awk -v a="$batch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
+    npShare=$(awk -v a="$npBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
+    printf '  %-46s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
+    printf '  %-46s p50 %-10s\n' "  the same, ring polling 50 us" "$(us "$np50")"
+    printf '  %-46s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
+    printf '  %-46s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
+    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
+    printf '  %-46s %s M msg/s (p50 %s per 64)\n' "  the same, ring polling 50 us" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
+    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
+    printf '  %-46s %s%% (polling 50 us: %s%%)\n' "64 per kick / one thread" "$share" "$npShare"
+    printf '  %-46s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
+    local clean=no
+    [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
+    # The goals are for threads placed as serve runs; pinned, the same rows for reference.
+    local goal=">= 50%" sameGoal="no worse (<= 1.05x)" shareVerdict sameVerdict
+    shareVerdict="$(verdict "$share >= 50") (polling: $(verdict "$npShare >= 50"))"
+    sameVerdict=$(verdict "$rtVsNopoll <= 1.05")
+    if [[ $goals == " (pinned)" ]]; then
+        goal="(reference)" sameGoal="(reference)" shareVerdict="-" sameVerdict="-"
+    elif [[ -n $goals ]]; then
+        row "round trip / eventfd ping-pong floor, p50$goals" "$(us "$rt50")" "$(us "$fl50")" "${ratio50}x" "<= 2x" "$(verdict "$ratio50 <= 2")"
+    fi
+    [[ -n $goals ]] || return 0
+    row "round trip, polling 50 us / default (off), p50$goals" "$(us "$np50")" "$(us "$rt50")" "${rtVsNopoll}x" "$sameGoal" "$sameVerdict"
+    row "64 per kick vs the same 64 on one thread$goals" "$(rate 64 "$batch50") M msg/s" "$(rate 64 "$ring50") M msg/s" \
+        "${share}% (polling: ${npShare}%)" "$goal" "$shareVerdict"
+    if [[ $goals != " (pinned)" ]]; then
+        row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $ringMallocs" "control $control" "-" "0" \
+            "$([[ $clean == yes ]] && echo met || echo MISSED)"
+    fi
+}
+
+if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
+    echo
+    echo "== transport: VhostUserBackend + SCMIChainHandler over examples/board.dtb and a VhostUserFrontend"
+    echo "   (Unix socket, memfd, eventfds); one round trip, or 64 messages, per iteration"
+    PIN= run_target Transport transport
+    if [[ -n "$PINNED_CPU" ]]; then PIN=$PINNED_CPU run_target Transport transport-pinned; fi
+    echo " threads placed by the scheduler, as serve runs"
+    transport_summary transport " (unpinned)"
+    if [[ -n "$PINNED_CPU" ]]; then
+        echo " every thread on CPU $PINNED_CPU (reference: wake-ups without inter-processor interrupts)"
+        transport_summary transport-pinned " (pinned)"
+    fi
+fi
+
+# Ring polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
+# device) with serve's default window and with none, in turn; each run's own time per message
+# and the CPU the process used (user + system, /usr/bin/time), per message.
+if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
+    echo
+    echo "== ring polling: whole runs of Benchmarks/transport-loop, --ring-poll-us ${POLL_US:=50} against 0 ($RUNS pairs)"
+    (cd Benchmarks/transport-loop && swift build -c release -q) >"$OUT/transport-loop.log" 2>&1 || {
+        tail -20 "$OUT/transport-loop.log"
+        echo "bench: building Benchmarks/transport-loop failed" >&2
+        exit 1
+    }
+    LOOP=Benchmarks/transport-loop/.build/release/transport-loop
+    printf '  %-30s %-28s %-28s %s\n' run "ns/msg polling (off)" "CPU ns/msg polling (off)" "CPUs busy polling (off)"
+    for run in "roundtrip ${POLL_ROUNDTRIPS:-50000}" "batch ${POLL_BATCHES:-20000}"; do
+        mode=${run%% *}
+        : >"$OUT/poll-$mode.tsv"
+        for ((i = 0; i < RUNS; i++)); do
+            for poll in "$POLL_US" 0; do
+                # shellcheck disable=SC2086
+                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run "$poll" | awk '{ print $(NF - 3) }')
+                read -r wall user system <"$OUT/poll-time.txt"
+                echo "$poll $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
+            done
+        done
+        messages=${run#* }
+        [[ $mode == batch ]] && messages=$((messages * 64))
+        median_of() { awk -v p="$1" -v c="$2" -v n="$messages" '$1 == p { v = (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2); print v }' \
+            "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.0f", $1 }'; }
+        busy_of() { awk -v p="$1" '$1 == p { print ($4 + $5) / $3 }' "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.2f", $1 }'; }
+        ratio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $2 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $2 }' "$OUT/poll-$mode.tsv") |
+            awk '{ print $1 / $2 }' | spread)
+        cpuRatio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $4 + $5 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $4 + $5 }' "$OUT/poll-$mode.tsv") |
+            awk '{ print $1 / $2 }' | spread)
+        read -r rm rlo rhi <<<"$ratio"
+        read -r cm clo chi <<<"$cpuRatio"
+        printf '  %-30s %-28s %-28s %s\n' "$run" "$(median_of "$POLL_US" ns) ($(median_of 0 ns))" \
+            "$(median_of "$POLL_US" cpu) ($(median_of 0 cpu))" "$(busy_of "$POLL_US") ($(busy_of 0))"
+        row "$mode, polling / off, time per message (echo device)" "$(median_of "$POLL_US" ns) ns" "$(median_of 0 ns) ns" \
+            "$(ratio_text "$rm" "$rlo" "$rhi")" "$([[ $mode == roundtrip ]] && echo "no worse (<= 1.05x)" || echo "(reference)")" \
+            "$([[ $mode == roundtrip ]] && verdict "$rm <= 1.05" || echo -)"
+        row "$mode, polling / off, CPU per message (echo device)" "$(median_of "$POLL_US" cpu) ns" "$(median_of 0 cpu) ns" \
+            "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+    done
+    echo "  each run: the loop's own ns per message; CPU = user + system of the whole process / messages;"
+    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios pair by pair"
+fi
+
+# ---------------------------------------------------------------- 6. other suites
+
+if [[ -z "${SKIP_SUITES:-}" ]]; then
+    for suite in Benchmarks/suites/*.sh; do
+        [[ -x $suite ]] || continue
+        echo
+        echo "== $(basename "$suite" .sh) ($suite)"
+        "$suite" || echo "bench: $suite failed (exit $?)" >&2
+    done
+fi
+
+# ---------------------------------------------------------------- 7. the table
+
+echo
+echo "== summary ($(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS; ratios against references measured in this run)"
+{
+    printf 'figure\tnow\treference\tratio\tgoal\tverdict\n'
+    cat "$OUT/rows.tsv"
+} | column -t -s $'\t' | sed 's/^/  /'

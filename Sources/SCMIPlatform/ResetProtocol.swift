@@ -1,0 +1,138 @@
+import ResourceTables
+
+// Reset domain management 0x16, version 3.0 (docs/protocol.md §12): what
+// Linux 6.12's reset-scmi sends. One domain per entry of the resolved table
+// (docs/binding.md §5.6). A domain is asserted while any agent holds it
+// asserted; an autonomous reset (a pulse) asserts and deasserts it unless
+// another agent holds it (docs/serve.md §4). Assertions an agent holds are
+// released when it goes away (the unit's withdrawal).
+
+enum ResetProtocol: ResourceModel {
+    static let id = ProtocolID.reset
+    static let version: UInt32 = 0x30000
+
+    /// Every command of version 3.0; RESET_NOTIFY answers NOT_SUPPORTED.
+    static let unit = ProtocolUnit(
+        id, version: version,
+        // +0 bits 15:0 reset domains.
+        attributes: { session, _, reply in session.resourceCount(ResetProtocol.self, &reply) },
+        messages: [
+            .handle(ResetMessage.domainAttributes, size: .exactly(4)) { $0.resetDomainAttributes($1, &$2) },
+            .handle(ResetMessage.reset, size: .exactly(12)) { session, payload, _ in session.reset(payload) },
+            // RESET_ISSUED travels on the eventq, which a connection without
+            // VIRTIO_SCMI_F_P2A_CHANNELS does not have (docs/protocol.md §15).
+            .notSupported(ResetMessage.notify),
+            .handle(ResetMessage.domainNameGet, size: .exactly(4)) { $0.nameGet(ResetProtocol.self, $1, &$2) },
+        ],
+        resources: ResourceHooks(ResetProtocol.self))
+
+    // MARK: The unit's resources
+
+    /// One reset domain as the catalog holds it: a name and its holders.
+    typealias Resource = ProviderDomain
+
+    /// Asserted ("on") while any agent holds it asserted; deasserted when
+    /// nobody has asked.
+    typealias State = SwitchArbiter
+
+    static let vocabulary = ResourceVocabulary(
+        noun: "reset domain", plural: "reset domains", tableKey: "reset_domains", switchKey: "asserted",
+        valueKey: "state", onWord: "asserted", offWord: "deasserted", quantity: "state", unit: "")
+
+    static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
+        ProviderDomain.catalog(tables.resetDomains, holders: holders)
+    }
+
+    /// Every domain starts deasserted: the binding gives no initial state.
+    static func initialState(_ domains: UnsafeBufferPointer<Resource>, agentCount: Int) -> State {
+        SwitchArbiter(allOff: domains.count, agentCount: agentCount)
+    }
+
+    static let attributeExtendedName: UInt32 = 1 << 29
+    /// RESET_DOMAIN_ATTRIBUTES latency: unknown.
+    static let latencyUnknown: UInt32 = 0xFFFF_FFFF
+
+    /// RESET flags; 0 is "deassert".
+    static let flagAutonomous: UInt32 = 1 << 0
+    static let flagExplicitAssert: UInt32 = 1 << 1
+    static let flagAsync: UInt32 = 1 << 2
+
+    /// reset_state bit 31: an implementation-defined reset (none exist).
+    static let stateImplementationDefined: UInt32 = 1 << 31
+    /// The one architectural reset: cold reset.
+    static let stateColdReset: UInt32 = 0
+
+    /// What one RESET command asks for.
+    enum Action { case assert, deassert, pulse }
+
+    /// The action the flags and reset_state ask for, or the status that
+    /// refuses them: a reserved bit, or autonomous together with explicit
+    /// assert, INVALID_PARAMETERS; the asynchronous flag NOT_SUPPORTED (its
+    /// RESET_COMPLETE needs the eventq, docs/protocol.md §15); an
+    /// implementation-defined reset NOT_SUPPORTED, another architectural one
+    /// INVALID_PARAMETERS.
+    static func action(flags: UInt32, resetState: UInt32) -> Result<Action, SCMIStatus> {
+        guard flags & ~(flagAutonomous | flagExplicitAssert | flagAsync) == 0 else { return .failure(.invalidParameters) }
+        let autonomous = flags & flagAutonomous != 0, assert = flags & flagExplicitAssert != 0
+        guard !(autonomous && assert) else { return .failure(.invalidParameters) }
+        guard flags & flagAsync == 0 else { return .failure(.notSupported) }
+        guard resetState & stateImplementationDefined == 0 else { return .failure(.notSupported) }
+        guard resetState == stateColdReset else { return .failure(.invalidParameters) }
+        return .success(autonomous ? .pulse : assert ? .assert : .deassert)
+    }
+}
+
+extension AgentSession {
+    fileprivate func resetDomainIndex(_ id: UInt32) -> Int? { resourceIndex(ResetProtocol.self, id) }
+
+    fileprivate var resetDomains: UnsafeBufferPointer<ResetProtocol.Resource> { resources(ResetProtocol.self) }
+
+    /// +4 attributes, +8 latency, +12 name[16]. Bit 29: RESET_DOMAIN_NAME_GET
+    /// has a longer name. Bits 31 (asynchronous reset) and 30 (RESET_ISSUED
+    /// notifications) belong to a connection with P2A (docs/serve.md §7).
+    fileprivate func resetDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
+        guard let index = resetDomainIndex(payload.word(0)) else { return .notFound }
+        let names = resetDomains[index].names
+        reply.append(names.isExtended ? ResetProtocol.attributeExtendedName : 0)
+        reply.append(ResetProtocol.latencyUnknown)
+        reply.appendName(names.short, .short)
+        return .success
+    }
+
+    /// +0 domain_id, +4 flags, +8 reset_state. Assert holds the domain,
+    /// deassert lets go of it, a pulse is an assert then a deassert, each
+    /// through the host seam; with P2A, an assert or a pulse that succeeds is
+    /// where RESET_ISSUED goes to the other subscribed agents.
+    fileprivate func reset(_ payload: Payload) -> SCMIStatus {
+        guard let index = resetDomainIndex(payload.word(0)) else { return .notFound }
+        let action = ResetProtocol.action(flags: payload.word(1), resetState: payload.word(2))
+        let holders = resetDomains[index].devices
+        let first: SwitchRequest =
+            switch action {
+            case .success(.deassert): .off
+            default: .on
+            }
+        let status = vote(first, index) { shared in
+            guard mayUse(shared, ResetProtocol.id, holders: holders) else { return .denied }
+            if case .failure(let refused) = action { return refused }
+            return .success
+        }
+        // The second half of a pulse: let go again. The domain is deasserted
+        // unless another agent holds it; when the host refuses, this agent
+        // keeps holding it and gets the host's status.
+        guard status.isSuccess, case .success(.pulse) = action else { return status }
+        return vote(.off, index) { _ in .success }
+    }
+
+    /// Records this agent's assert (`.on`) or deassert (`.off`) of domain
+    /// `index` once `check` (under the lock) says SUCCESS.
+    private func vote(_ request: SwitchRequest, _ index: Int, check: (inout SharedState) -> SCMIStatus) -> SCMIStatus {
+        change(ResetProtocol.self) { state, shared in
+            let status = check(&shared)
+            guard status.isSuccess else { return (status, index, nil) }
+            return (.success, index, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state, resource in
+            state.undoLastRequest(resource: resource)
+        }
+    }
+}
