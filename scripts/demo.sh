@@ -1,16 +1,21 @@
 #!/bin/bash
 # demo.sh - the main job on the bundled example, as `make demo` runs it:
 # check, tables, guest node, serve (one socket per agent), two guests' worth of
-# `call`s sharing a clock and a rail, one denied request, status, stop.
+# `call`s sharing a clock and a rail, a performance domain, a sensor read from a
+# host file, one denied request, status, stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SCMI_DT:-.build/debug/scmi-dt}
 BLOB=${1:-examples/board.dtb}
 DIR=$(mktemp -d /tmp/scmi-demo.XXXXXX)
 SERVE_PID=""
+# The example's board-temp sensor reads this file (examples/board.dts).
+SENSOR_DIR=/tmp/scmi-dt-example
+SENSOR_FILE=$SENSOR_DIR/board-temp
 cleanup() {
 	[ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null || true
 	rm -rf "$DIR"
+	rm -f "$SENSOR_FILE"
 }
 trap cleanup EXIT
 
@@ -31,6 +36,8 @@ SERVE_PID=$!
 for _ in $(seq 100); do [ -S "$RUN/control" ] && break; sleep 0.1; done
 ls -l "$RUN"
 
+mkdir -p "$SENSOR_DIR"
+echo 41250 >"$SENSOR_FILE"
 run "$BIN" call --socket "$RUN/vm-ivi.sock" base.info
 run "$BIN" call clock list --socket "$RUN/vm-ivi.sock"   # typed form; `call clock list --help`
 
@@ -60,6 +67,23 @@ echo "(vm-ivi disconnected too: its reset assertion is released)"
 say "$BIN status --socket-dir $RUN | sed -n '/^reset domains/,/^\$/p'"
 "$BIN" status --socket-dir "$RUN" | sed -n '/^reset domains/,/^$/p'
 run "$BIN" call power list --socket "$RUN/vm-ivi.sock"   # power-controller-0x4 is the display's: DENIED
+
+# Performance: vm-ivi's cpu device holds domain 0 (the CPU cluster's OPP table, levels in kHz).
+run "$BIN" call perf list --socket "$RUN/vm-ivi.sock"
+say "$BIN call --socket $RUN/vm-ivi.sock --hold 2 perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000 &"
+"$BIN" call --socket "$RUN/vm-ivi.sock" --hold 2 perf.level-set 0 1400000 + perf.limits-set 0 600000 1000000 >"$DIR/perf.out" &
+PERF=$!
+sleep 1
+echo "(vm-ivi's request moved inside its new limits; status shows both)"
+say "$BIN status --socket-dir $RUN | sed -n '/^performance/,/^\$/p'"
+"$BIN" status --socket-dir "$RUN" | sed -n '/^performance/,/^$/p'
+wait $PERF
+cat "$DIR/perf.out"
+# Sensors: board-temp reads $SENSOR_FILE afresh on each request.
+run "$BIN" call sensor list --socket "$RUN/vm-cluster.sock"
+say "echo 52750 > $SENSOR_FILE"
+echo 52750 >"$SENSOR_FILE"
+run "$BIN" call sensor read 1 --socket "$RUN/vm-cluster.sock"
 
 say "$BIN call --socket $RUN/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
 set +e

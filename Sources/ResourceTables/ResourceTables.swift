@@ -246,14 +246,21 @@ public struct ProviderResourceEntry: Hashable, Sendable {
     }
 }
 
+/// One OPP of a performance domain's table.
 public struct PerformanceLevel: Hashable, Sendable {
     public var hz: UInt64
     public var microvolts: UInt32?
     public var level: UInt32?
-    public init(hz: UInt64, microvolts: UInt32? = nil, level: UInt32? = nil) {
+    /// `opp-microwatt`: the level's power cost (PERFORMANCE_DESCRIBE_LEVELS).
+    public var microwatts: UInt32?
+    /// `clock-latency-ns`: how long switching to this level takes.
+    public var latencyNanoseconds: UInt32?
+    public init(hz: UInt64, microvolts: UInt32? = nil, level: UInt32? = nil, microwatts: UInt32? = nil, latencyNanoseconds: UInt32? = nil) {
         self.hz = hz
         self.microvolts = microvolts
         self.level = level
+        self.microwatts = microwatts
+        self.latencyNanoseconds = latencyNanoseconds
     }
 }
 
@@ -298,7 +305,8 @@ public enum SensorType: String, Hashable, Sendable, CaseIterable {
 
 public enum SensorValueSource: Hashable, Sendable {
     case constant(Int64)
-    /// A host file read on each request (its first integer).
+    /// A host file read on each request: a decimal integer, surrounding
+    /// whitespace allowed.
     case path(String)
 }
 
@@ -308,13 +316,21 @@ public struct SensorEntry: Hashable, Sendable {
     public var type: SensorType
     public var unitExponent: Int8
     public var source: SensorValueSource
+    /// `arm,scmi-sensor-interval-ms` (10...3600000, default 1000): the
+    /// update and polling interval.
+    public var intervalMilliseconds: UInt32
 
-    public init(id: UInt32, name: String, type: SensorType, unitExponent: Int8, source: SensorValueSource) {
+    /// The interval when the binding gives none.
+    public static let defaultIntervalMilliseconds: UInt32 = 1000
+
+    public init(id: UInt32, name: String, type: SensorType, unitExponent: Int8, source: SensorValueSource,
+                intervalMilliseconds: UInt32 = SensorEntry.defaultIntervalMilliseconds) {
         self.id = id
         self.name = name
         self.type = type
         self.unitExponent = unitExponent
         self.source = source
+        self.intervalMilliseconds = intervalMilliseconds
     }
 }
 

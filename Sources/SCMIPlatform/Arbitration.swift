@@ -256,10 +256,12 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         _ = settle(resource: resource)
     }
 
-    /// Withdraws `agent`'s request, if it holds one, and settles.
+    /// Withdraws `agent`'s request, if it holds one, and settles; like
+    /// request(), undoLastRequest() puts it back.
     mutating func withdraw(resource: Int, agent: Int) -> (from: Value, to: Value)? {
         let slot = resource * agentCount + agent
         guard hasRequest[slot] else { return nil }
+        undo = (slot, requests[slot], true)
         hasRequest[slot] = false
         return settle(resource: resource)
     }

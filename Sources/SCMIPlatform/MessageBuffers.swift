@@ -249,4 +249,13 @@ extension AgentSession {
         reply.append(UInt32(min(resources(model).count, 0xFFFF)))
         return .success
     }
+
+    /// PROTOCOL_ATTRIBUTES of a protocol that may locate a shared-memory
+    /// region (performance statistics, sensor values): the count with `flags`
+    /// above bit 15, then address low, high and length, all 0 (none on virtio).
+    func resourceCountWithoutSharedMemory<Model: ResourceModel>(_ model: Model.Type, flags: UInt32 = 0, _ reply: inout Reply) -> SCMIStatus {
+        reply.append(UInt32(min(resources(model).count, 0xFFFF)) | flags)
+        for _ in 0 ..< 3 { reply.append(UInt32(0)) }
+        return .success
+    }
 }

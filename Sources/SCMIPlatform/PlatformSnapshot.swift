@@ -89,6 +89,8 @@ public struct ResourceSnapshot: Hashable, Sendable {
             try row.encode(request.agentName, forKey: .init("agent_name"))
             try row.encodeIfPresent(request.on, forKey: .init(words.switchKey))
             try row.encodeIfPresent(request.value, forKey: .init(words.valueKey))
+            try row.encodeIfPresent(request.limits?.min, forKey: .init("limit_min"))
+            try row.encodeIfPresent(request.limits?.max, forKey: .init("limit_max"))
         }
     }
 
@@ -102,11 +104,16 @@ public struct ResourceSnapshot: Hashable, Sendable {
         requests = []
         while !requestRows.isAtEnd {
             let row = try requestRows.nestedContainer(keyedBy: FieldKey.self)
-            requests.append(ResourceRequest(
+            var request = ResourceRequest(
                 agentID: try row.decode(UInt32.self, forKey: .init("agent_id")),
                 agentName: try row.decode(String.self, forKey: .init("agent_name")),
                 on: try row.decodeIfPresent(Bool.self, forKey: .init(words.switchKey)),
-                value: try row.decodeIfPresent(Int64.self, forKey: .init(words.valueKey))))
+                value: try row.decodeIfPresent(Int64.self, forKey: .init(words.valueKey)))
+            if let min = try row.decodeIfPresent(Int64.self, forKey: .init("limit_min")),
+               let max = try row.decodeIfPresent(Int64.self, forKey: .init("limit_max")) {
+                request.limits = ResourceRequest.Limits(min: min, max: max)
+            }
+            requests.append(request)
         }
     }
 
@@ -126,6 +133,18 @@ public struct ResourceRequest: Hashable, Sendable {
     public var on: Bool?
     /// nil: the agent has not asked for a value.
     public var value: Int64?
+    /// The agent's own bounds on its value requests (a performance domain's
+    /// limits); nil when the agent has not narrowed them. JSON: "limit_min", "limit_max".
+    public var limits: Limits?
+
+    public struct Limits: Hashable, Sendable {
+        public var min: Int64
+        public var max: Int64
+        public init(min: Int64, max: Int64) {
+            self.min = min
+            self.max = max
+        }
+    }
 
     public init(agentID: UInt32, agentName: String, on: Bool?, value: Int64?) {
         self.agentID = agentID

@@ -147,9 +147,9 @@ extension SCMIPlatform {
     static let unitList: [ProtocolUnit] = [
         BaseProtocol.unit,
         PowerDomainProtocol.unit,
-        DeclaredProtocol.performance,
+        PerformanceProtocol.unit,
         ClockProtocol.unit,
-        DeclaredProtocol.sensor,
+        SensorProtocol.unit,
         ResetProtocol.unit,
         VoltageProtocol.unit,
     ]

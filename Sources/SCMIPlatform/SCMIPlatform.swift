@@ -25,6 +25,9 @@ public final class SCMIPlatform: Sendable {
     /// Allocated here, freed in deinit; its state only under `state`'s lock.
     nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
     let onPhysicalChange: (@Sendable (PhysicalChange) -> Void)?
+    /// Told, in words, when the host fails the platform (a sensor's file
+    /// cannot be read, and when it reads again): one line per cause.
+    let onHostFault: (@Sendable (String) -> Void)?
     /// The physical state of the host's resources, shared with every other
     /// platform attached to the same owner (HostState.swift).
     public let owner: HostState
@@ -41,17 +44,21 @@ public final class SCMIPlatform: Sendable {
     /// order the changes happen. It is called while changes are held back
     /// (not with the state lock), so it must not change this platform's state
     /// (a session's handle()); logging a line is what it is for.
+    /// `onHostFault` gets a line for each host failure that starts (serve logs it).
     public convenience init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
-                            onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
-        self.init(tables: tables, owner: HostState(host: host), onPhysicalChange: onPhysicalChange)
+                            onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
+                            onHostFault: (@Sendable (String) -> Void)? = nil) {
+        self.init(tables: tables, owner: HostState(host: host), onPhysicalChange: onPhysicalChange, onHostFault: onHostFault)
     }
 
     /// A platform whose resources' physical state is `owner`'s: shared with
     /// every other platform attached to it (serve's models before and after a
-    /// reload), applied by its host. `onPhysicalChange` as above, for the
-    /// changes this platform's agents cause.
-    public init(tables: PlatformTables, owner: HostState, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil) {
+    /// reload), applied by its host. `onPhysicalChange` and `onHostFault` as
+    /// above, for this platform's agents and resources.
+    public init(tables: PlatformTables, owner: HostState, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
+                onHostFault: (@Sendable (String) -> Void)? = nil) {
         self.owner = owner
+        self.onHostFault = onHostFault
         self.catalog = Catalog(tables: tables)
         let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
         shared.initialize(to: SharedState(catalog: catalog))
@@ -118,6 +125,10 @@ public final class SCMIPlatform: Sendable {
 
     func report(_ change: PhysicalChange) {
         onPhysicalChange?(change)
+    }
+
+    func reportHostFault(_ line: String) {
+        onHostFault?(line)
     }
 }
 

@@ -78,13 +78,14 @@ public final class Server: @unchecked Sendable {
 
     /// With --trace every physical change is logged with its cause, by resource name.
     private static func makePlatform(_ tables: PlatformTables, owner: HostState, logger: Logger, trace: Bool) -> SCMIPlatform {
-        guard trace else { return SCMIPlatform(tables: tables, owner: owner) }
+        let fault: @Sendable (String) -> Void = { line in logger.warning("\(line)") }
+        guard trace else { return SCMIPlatform(tables: tables, owner: owner, onHostFault: fault) }
         // The platform names the resources; the callback needs it after it exists.
         let named = WeakPlatform()
         let log: @Sendable (PhysicalChange) -> Void = { change in
             logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
         }
-        let platform = SCMIPlatform(tables: tables, owner: owner, onPhysicalChange: log)
+        let platform = SCMIPlatform(tables: tables, owner: owner, onPhysicalChange: log, onHostFault: fault)
         named.platform = platform
         return platform
     }

@@ -25,7 +25,7 @@ struct Call: ParsableCommand {
             `scmi-dt call clock rate-set --help` (and so on) describes each command.
             Exit status: 0 success, 1 the platform answered with an SCMI error, 2 no connection.
             """,
-        subcommands: [CallChain.self, CallBase.self, CallPower.self, CallClock.self, CallReset.self, CallVoltage.self, CallRaw.self],
+        subcommands: [CallChain.self, CallBase.self, CallPower.self, CallPerformance.self, CallClock.self, CallSensor.self, CallReset.self, CallVoltage.self, CallRaw.self],
         defaultSubcommand: CallChain.self
     )
 }
@@ -280,7 +280,7 @@ struct CallBase: ParsableCommand {
     }
 }
 
-// MARK: - resources: clocks, voltage domains, power domains, reset domains
+// MARK: - resources: clocks, voltage domains, power domains, performance domains, sensors, reset domains
 
 /// What `call` does with one kind of resource: every kind is listed and
 /// named by id or name; the refinements below add a vote (on or off) and a
@@ -312,8 +312,9 @@ protocol CallSwitchedKind: CallResourceKind {
     static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws
 }
 
-/// A switched kind that also has a value: clocks (rate), voltage domains (level).
-protocol CallValueKind: CallSwitchedKind {
+/// A kind with a value to read and a description of its values: clocks (rate),
+/// voltage and performance domains (level), sensors (reading).
+protocol CallValueKind: CallResourceKind {
     /// The list table's headings of the value and the description: "rate Hz", "rates".
     static var valueHeading: String { get }
     static var descriptionHeading: String { get }
@@ -329,7 +330,7 @@ protocol CallValueKind: CallSwitchedKind {
     static var quantity: String { get }
 }
 
-extension CallValueKind {
+extension CallValueKind where Self: CallSwitchedKind {
     // The state is this agent's own request (CONFIG_GET answers so), the value the
     // physical, arbitrated one (RATE_GET, LEVEL_GET): the headings say which is which.
     static var listIntroduction: String {
@@ -402,7 +403,10 @@ struct CallResourceGet<Kind: CallValueKind>: SCMICall {
     static var configuration: CommandConfiguration { Kind.get }
     @OptionGroup var connection: CallConnection
     @OptionGroup var resource: CallResourceID<Kind>
-    func send(_ client: SCMIClient) throws { print("\(try Kind.value(client, resource.resolved(client))) \(Kind.unit)") }
+    func send(_ client: SCMIClient) throws {
+        let value = try Kind.value(client, resource.resolved(client))
+        print(Kind.unit.isEmpty ? value : value + " " + Kind.unit)
+    }
 }
 
 /// `call clock enable|disable ID`, `call power on|off ID`, …: the vote, by `Vote`.
@@ -426,7 +430,7 @@ struct CallResourceState<Kind: CallSwitchedKind>: SCMICall {
     func send(_ client: SCMIClient) throws { print(try Kind.isOn(client, resource.resolved(client)) ? "on" : "off") }
 }
 
-struct CallClock: ParsableCommand, CallValueKind {
+struct CallClock: ParsableCommand, CallValueKind, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "clock",
         abstract: "Clock protocol (0x14).",
@@ -484,7 +488,7 @@ struct CallClock: ParsableCommand, CallValueKind {
     }
 }
 
-struct CallVoltage: ParsableCommand, CallValueKind {
+struct CallVoltage: ParsableCommand, CallValueKind, CallSwitchedKind {
     static let configuration = CommandConfiguration(
         commandName: "voltage",
         abstract: "Voltage domain protocol (0x17).",
@@ -530,6 +534,133 @@ struct CallVoltage: ParsableCommand, CallValueKind {
             try client.levelSet(id, microvolts: level.microvolts)
             print("ok; domain \(id) now at \(try client.levelGet(id)) uV")
         }
+    }
+}
+
+struct CallPerformance: ParsableCommand, CallValueKind {
+    static let configuration = CommandConfiguration(
+        commandName: "perf",
+        abstract: "Performance domain protocol (0x13); levels are kHz.",
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
+            LevelSet.self, LimitsGet.self, LimitsSet.self,
+        ]
+    )
+
+    static let noun = "domain"
+    static let quantity = "level"
+    static let plural = "performance domains"
+    // Performance has no on/off vote: the agent's own part is its limits.
+    static let listIntroduction = "performance domains as this agent sees them: 'limits kHz' are its own limits, 'physical' the arbitrated level"
+    static let listHeadings = ["limits kHz", "physical level kHz", "levels kHz (power cost, latency)"]
+    static func listCells(_ client: SCMIClient, _ id: UInt32) throws -> [String] {
+        [try attempt({ try limits(client, id) }) { $0 }, try attempt({ try value(client, id) }) { $0 }, try described(client, id)]
+    }
+    static let valueHeading = "level kHz"
+    static let descriptionHeading = "levels kHz (power cost, latency)"
+    static let unit = "kHz"
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every performance domain: name, this agent's limits, level, levels.")
+    static let describe = CommandConfiguration(commandName: "levels", abstract: "PERFORMANCE_DESCRIBE_LEVELS: the levels, power costs and latencies.")
+    static let get = CommandConfiguration(commandName: "level-get", abstract: "PERFORMANCE_LEVEL_GET: the domain's level.")
+
+    static func count(_ client: SCMIClient) throws -> Int { try client.performanceDomainCount() }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let attributes = try client.performanceDomainAttributes(id)
+        return attributes.hasExtendedName ? try client.performanceDomainName(id) : attributes.name
+    }
+    /// This agent's limits, "min..max" in kHz.
+    static func limits(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let limits = try client.performanceLimitsGet(id)
+        return "\(limits.min)..\(limits.max)"
+    }
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String { String(try client.performanceLevelGet(id)) }
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        try client.describePerformanceLevels(id).map(\.description).joined(separator: ", ")
+    }
+
+    struct LevelSet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "level-set", abstract: "PERFORMANCE_LEVEL_SET: ask for a level.")
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallPerformance>
+        @Argument(help: "The level in kHz (one of `levels`).") var level: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            let id = try resource.resolved(client)
+            try client.performanceLevelSet(id, level: level.value)
+            print("ok; domain \(id) now at \(try client.performanceLevelGet(id)) kHz")
+        }
+    }
+
+    struct LimitsGet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "limits-get", abstract: "PERFORMANCE_LIMITS_GET: this agent's limits.")
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallPerformance>
+        func send(_ client: SCMIClient) throws { print("\(try CallPerformance.limits(client, resource.resolved(client))) kHz") }
+    }
+
+    struct LimitsSet: SCMICall {
+        static let configuration = CommandConfiguration(commandName: "limits-set", abstract: "PERFORMANCE_LIMITS_SET: bound this agent's level requests.")
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallPerformance>
+        @Argument(help: "The lowest level in kHz.") var min: CallNumber<UInt32>
+        @Argument(help: "The highest level in kHz.") var max: CallNumber<UInt32>
+
+        func send(_ client: SCMIClient) throws {
+            let id = try resource.resolved(client)
+            try client.performanceLimitsSet(id, min: min.value, max: max.value)
+            print("ok; limits \(try CallPerformance.limits(client, id)) kHz, domain \(id) at \(try client.performanceLevelGet(id)) kHz")
+        }
+    }
+}
+
+struct CallSensor: ParsableCommand, CallValueKind, CallSwitchedKind {
+    static let configuration = CommandConfiguration(
+        commandName: "sensor",
+        abstract: "Sensor protocol (0x15).",
+        subcommands: [
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
+            CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+        ]
+    )
+
+    static let noun = "sensor"
+    static let quantity = "reading"
+    static let plural = "sensors"
+    static let listIntroduction = "sensors as this agent sees them: 'enabled' is its own configuration, 'physical' the host's reading"
+    static let listHeadings = ["enabled", "physical reading", "unit, update interval"]
+    static let valueHeading = "reading"
+    static let descriptionHeading = "unit, update interval"
+    static let unit = ""
+    static let list = CommandConfiguration(commandName: "list", abstract: "Every sensor: name, enabled, reading, unit.")
+    static let describe = CommandConfiguration(commandName: "describe", abstract: "SENSOR_DESCRIPTION_GET and _CONFIG_GET: unit and update interval.")
+    static let get = CommandConfiguration(commandName: "read", abstract: "SENSOR_READING_GET: the sensor's value.")
+    static let on = CommandConfiguration(commandName: "enable", abstract: "SENSOR_CONFIG_SET: enable the sensor for this agent.")
+    static let off = CommandConfiguration(commandName: "disable", abstract: "SENSOR_CONFIG_SET: disable the sensor for this agent.")
+    static let state = CommandConfiguration(commandName: "config-get", abstract: "SENSOR_CONFIG_GET: enabled or not (this agent's).")
+
+    static func count(_ client: SCMIClient) throws -> Int { try client.sensorCount() }
+    static func descriptor(_ client: SCMIClient, _ id: UInt32) throws -> SensorDescriptor {
+        guard let found = try client.sensorDescriptors().first(where: { $0.id == id }) else {
+            throw SCMIClientError.status(.notFound, protocolID: SensorMessage.protocolID.rawValue, messageID: SensorMessage.descriptionGet.rawValue)
+        }
+        return found
+    }
+    static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        return found.hasExtendedName ? try client.sensorName(id) : found.name
+    }
+    static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool { try client.sensorConfigGet(id).enabled }
+    static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws { try client.sensorEnable(id, on) }
+    /// "45500 x10^-3 degC".
+    static func value(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        return "\(try client.sensorRead(id)) x10^\(found.unitExponent) \(found.unitName)"
+    }
+    /// "x10^-3 degC, every 1x10^0 s" (the interval from CONFIG_GET when this agent may read it).
+    static func described(_ client: SCMIClient, _ id: UInt32) throws -> String {
+        let found = try descriptor(client, id)
+        let interval = try attempt({ try client.sensorConfigGet(id) }) { "every \($0.intervalSeconds)x10^\($0.intervalExponent) s" }
+        return "x10^\(found.unitExponent) \(found.unitName), \(interval)"
     }
 }
 

@@ -83,9 +83,10 @@ enum StatusText {
     private static func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ", ") }
 
     /// One agent's request: "vm-ivi: on 400 MHz" (either part may be absent),
-    /// the switch in the unit's words ("asserted" for a reset domain).
-    private static func request(_ agent: String, _ on: String?, _ value: String?) -> String {
-        agent + ":" + [on, value].compactMap { $0.map { " " + $0 } }.joined()
+    /// the switch in the unit's words ("asserted" for a reset domain), then its limits
+    /// when it narrowed them: "limits 400 MHz..1 GHz".
+    private static func request(_ agent: String, _ on: String?, _ value: String?, _ limits: String? = nil) -> String {
+        agent + ":" + [on, value, limits.map { "limits " + $0 }].compactMap { $0.map { " " + $0 } }.joined()
     }
 
     /// A value in its unit's words: "400 MHz", "1.8 V"; a unit this view
@@ -94,6 +95,7 @@ enum StatusText {
         switch unit {
         case "Hz": { formatHertz(UInt64(clamping: $0)) }
         case "uV": { formatMicrovolts(Int32(clamping: $0)) }
+        case "kHz": { formatHertz(UInt64(clamping: $0) &* 1000) }
         default: { "\($0) \(unit)" }
         }
     }
@@ -110,7 +112,9 @@ enum StatusText {
             out += "\n\(words.plural) (physical state; each agent's request)\n"
             var rows = [["id", "name", "state"] + (hasValues ? [words.quantity] : []) + ["requests"]]
             for resource in table.resources {
-                let requests = resource.requests.map { request($0.agentName, $0.on.map(state), $0.value.map(format)) }
+                let requests = resource.requests.map {
+                    request($0.agentName, $0.on.map(state), $0.value.map(format), $0.limits.map { format($0.min) + ".." + format($0.max) })
+                }
                 rows.append([String(resource.id), resource.name, resource.on.map(state) ?? "-"]
                     + (hasValues ? [resource.value.map(format) ?? "-"] : []) + [list(requests)])
             }

@@ -72,14 +72,14 @@ enum TablesText {
             sections.append("performance domains (protocol 0x13)\n" + domains.rendered())
         }
         if tables.protocols.contains(.sensor) {
-            var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "SOURCE")
+            var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "INTERVAL", "SOURCE")
             for sensor in tables.sensors {
                 let source: String
                 switch sensor.source {
                 case .constant(let value): source = "constant \(value)"
                 case .path(let path): source = path
                 }
-                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", source)
+                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source)
             }
             sections.append("sensors (protocol 0x15)\n" + sensors.rendered())
         }
@@ -221,7 +221,11 @@ enum TablesJSON {
                 "levels",
                 .array(
                     domain.levels.map {
-                        .object([("hz", .number($0.hz)), ("microvolts", $0.microvolts.map { .number($0) } ?? .null), ("level", $0.level.map { .number($0) } ?? .null)])
+                        .object([
+                            ("hz", .number($0.hz)), ("microvolts", $0.microvolts.map { .number($0) } ?? .null), ("level", $0.level.map { .number($0) } ?? .null),
+                            ("microwatts", $0.microwatts.map { .number($0) } ?? .null),
+                            ("clock_latency_ns", $0.latencyNanoseconds.map { .number($0) } ?? .null),
+                        ])
                     })
             ),
         ])
@@ -230,7 +234,7 @@ enum TablesJSON {
     static func sensor(_ sensor: SensorEntry) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("id", .number(sensor.id)), ("name", .string(sensor.name)), ("type", .string(sensor.type.rawValue)),
-            ("unit_exponent", .number(sensor.unitExponent)),
+            ("unit_exponent", .number(sensor.unitExponent)), ("interval_ms", .number(sensor.intervalMilliseconds)),
         ]
         switch sensor.source {
         case .constant(let value): members.append(("value", .number(value)))

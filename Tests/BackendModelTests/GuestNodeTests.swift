@@ -19,7 +19,7 @@ import Testing
         let scmi = try #require(tree.node(atPath: "/firmware/scmi"))
         #expect(scmi.compatible == ["arm,scmi-virtio"])
         #expect(scmi.property("#address-cells")?.u32 == 1 && scmi.property("#size-cells")?.u32 == 0)
-        #expect(scmi.children.map(\.name) == ["protocol@11", "protocol@14", "protocol@15", "protocol@16", "protocol@17"])
+        #expect(scmi.children.map(\.name) == ["protocol@11", "protocol@13", "protocol@14", "protocol@15", "protocol@16", "protocol@17"])
         #expect(tree.node(atPath: "/firmware/scmi/protocol@14")?.property("#clock-cells")?.u32 == 1)
         #expect(tree.node(atPath: "/firmware/scmi/protocol@14")?.property("reg")?.u32 == 0x14)
         #expect(tree.node(atPath: "/firmware/scmi/protocol@11")?.property("#power-domain-cells")?.u32 == 1)

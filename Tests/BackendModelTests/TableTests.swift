@@ -11,7 +11,7 @@ import Testing
         #expect(tables.vendor == "ACME")
         #expect(tables.subVendor == "vs1-evb")
         #expect(tables.implementationVersion == 0x10200)
-        #expect(tables.protocols == [.powerDomain, .clock, .sensor, .reset, .voltage])
+        #expect(tables.protocols == [.powerDomain, .performance, .clock, .sensor, .reset, .voltage])
     }
 
     /// Derived clock ids: devices in tree order, each device's direct clocks, then its base device's.
@@ -66,10 +66,21 @@ import Testing
         let tables = try #require(Self.board)
         #expect(tables.sensors == [
             SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45500)),
-            SensorEntry(id: 1, name: "board-temp", type: .temperature, unitExponent: -3, source: .path("/sys/class/thermal/thermal_zone0/temp")),
+            SensorEntry(id: 1, name: "board-temp", type: .temperature, unitExponent: -3, source: .path("/tmp/scmi-dt-example/board-temp"),
+                        intervalMilliseconds: 500),
         ])
         #expect(tables.resetDomains.map(\.specifier) == [[7], [8]])
         #expect(tables.powerDomains.map(\.name) == ["power-controller-0x3", "power-controller-0x4"])
+    }
+
+    /// The CPU cluster's OPP table: frequencies with their voltage, power and latency.
+    @Test func boardPerformanceDomain() throws {
+        let tables = try #require(Self.board)
+        #expect(tables.performanceDomains.map(\.name) == ["cpu-cluster"])
+        let levels = try #require(tables.performanceDomains.first?.levels)
+        #expect(levels.map(\.hz) == [600_000_000, 1_000_000_000, 1_400_000_000, 1_800_000_000])
+        #expect(levels.map(\.microwatts) == [180_000, 350_000, 620_000, 1_000_000])
+        #expect(levels.allSatisfy { $0.latencyNanoseconds == 300_000 && $0.microvolts != nil })
     }
 
     /// A distinct clock is provider + cells; ids follow first use across devices.
@@ -147,12 +158,12 @@ import Testing
                     };
                     protocol@15 { reg = <0x15>; #address-cells = <1>; #size-cells = <0>;
                         sensor@0 { reg = <0>; arm,scmi-sensor-type = "voltage"; arm,scmi-sensor-value = <(-5)>; };
-                        sensor@1 { reg = <1>; label = "pwr"; arm,scmi-sensor-type = "power"; arm,scmi-sensor-unit-exponent = <(-6)>; arm,scmi-sensor-path = "/run/pwr"; };
+                        sensor@1 { reg = <1>; label = "pwr"; arm,scmi-sensor-type = "power"; arm,scmi-sensor-unit-exponent = <(-6)>; arm,scmi-sensor-path = "/run/pwr"; arm,scmi-sensor-interval-ms = <250>; };
                     };
                     """),
             host: """
                 opp: opp-table { compatible = "operating-points-v2";
-                    opp-2 { opp-hz = /bits/ 64 <1800000000>; opp-microvolt = <950000>; };
+                    opp-2 { opp-hz = /bits/ 64 <1800000000>; opp-microvolt = <950000>; opp-microwatt = <900000>; clock-latency-ns = <250000>; };
                     opp-1 { opp-hz = /bits/ 64 <1200000000>; opp-microvolt = <800000>; opp-level = <1>; };
                     opp-3 { opp-hz = /bits/ 64 <2000000000>; status = "disabled"; };
                 };
@@ -162,12 +173,30 @@ import Testing
         #expect(tables.performanceDomains == [
             PerformanceDomainEntry(
                 id: 0, name: "big", oppTablePath: "/opp-table",
-                levels: [PerformanceLevel(hz: 1_200_000_000, microvolts: 800_000, level: 1), PerformanceLevel(hz: 1_800_000_000, microvolts: 950_000)])
+                levels: [PerformanceLevel(hz: 1_200_000_000, microvolts: 800_000, level: 1), PerformanceLevel(hz: 1_800_000_000, microvolts: 950_000, microwatts: 900_000, latencyNanoseconds: 250_000)])
         ])
         #expect(tables.sensors.map(\.name) == ["sensor0", "pwr"])
         #expect(tables.sensors[0].source == .constant(-5))
         #expect(tables.sensors[1].unitExponent == -6)
+        #expect(tables.sensors.map(\.intervalMilliseconds) == [1000, 250])
         #expect(tables.devices[0].resources == [.init(.clock, 0), .init(.performance, 0), .init(.sensor, 0), .init(.sensor, 1)])
+    }
+
+    /// arm,scmi-sensor-interval-ms outside 10…3600000 ms is a schema error at the property.
+    @Test func sensorIntervalOutOfRange() throws {
+        for interval in ["5", "3600001"] {
+            let result = try check(
+                tree(
+                    backend: backend(
+                        protocols: [0x14],
+                        devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"cpu\"; clocks = <&osc24m>; arm,scmi-sensor-ids = <0>; };",
+                        extra: """
+                            protocol@15 { reg = <0x15>; #address-cells = <1>; #size-cells = <0>;
+                                sensor@0 { reg = <0>; arm,scmi-sensor-type = "power"; arm,scmi-sensor-value = <1>; arm,scmi-sensor-interval-ms = <\(interval)>; };
+                            };
+                            """)))
+            #expect(result.has(.propertyValue, at: "/firmware/scmi-vio-backend/protocol@15/sensor@0", property: "arm,scmi-sensor-interval-ms"), "\(interval) ms")
+        }
     }
 
     /// A disabled protocol node turns the protocol off.

@@ -146,4 +146,27 @@ import Testing
         let voltages = try scmiDT("call", "voltage", "list", "--socket", serve.socket("vm-cluster"))
         #expect(voltages.stdout.hasPrefix("voltage domains as this agent sees them: 'requested' is its own on/off request, 'physical' the arbitrated level\n"), "\(voltages.output)")
     }
+
+    /// `perf` and `sensor` against the example: the CPU cluster's levels, a level
+    /// clamped by this agent's limits, a constant sensor, a level off the list.
+    @Test func performanceAndSensorCommands() throws {
+        let serve = try RunningServe()
+        let ivi = serve.socket("vm-ivi")
+        let levels = try scmiDT("call", "perf", "levels", "0", "--socket", ivi)
+        #expect(levels.stdout == "600000 (cost 180000, 300 us), 1000000 (cost 350000, 300 us), 1400000 (cost 620000, 300 us), 1800000 (cost 1000000, 300 us)\n")
+        let chain = try scmiDT("call", "--socket", ivi, "perf.level-set", "0", "1400000", "+", "perf.limits-set", "0", "600000", "1000000", "+", "perf", "limits-get", "0")
+        #expect(chain.status == 0, "\(chain.output)")
+        #expect(chain.stdout.contains("ok; domain 0 now at 1400000 kHz\n"))
+        #expect(chain.stdout.contains("ok; limits 600000..1000000 kHz, domain 0 at 1000000 kHz\n"))
+        #expect(chain.stdout.hasSuffix("> perf limits-get 0\n600000..1000000 kHz\n"))
+        let offList = try scmiDT("call", "perf", "level-set", "0", "700000", "--socket", ivi)
+        #expect(offList.status == 1 && offList.stderr.contains("OUT_OF_RANGE"))
+        let cluster = serve.socket("vm-cluster")
+        let read = try scmiDT("call", "sensor", "read", "0", "--socket", cluster)
+        #expect(read.stdout == "45500 x10^-3 degC\n", "\(read.output)")
+        let off = try scmiDT("call", "--socket", cluster, "sensor.disable", "0", "+", "sensor.config-get", "0")
+        #expect(off.stdout.hasSuffix("off\n"), "\(off.output)")
+        let help = try scmiDT("call", "--help")
+        for group in ["perf", "sensor"] { #expect(help.stdout.contains(group)) }
+    }
 }

@@ -131,7 +131,7 @@ struct ServeCLITests {
         #expect(info.subVendor == "vs1-evb")
         #expect(info.implementationVersion == 0x10200)
         #expect(info.agentCount == 3)
-        #expect(info.protocols == [0x11, 0x14, 0x15, 0x16, 0x17])
+        #expect(info.protocols == [0x11, 0x13, 0x14, 0x15, 0x16, 0x17])
         #expect(try ivi.client.discoverAgent() == AgentIdentity(id: 1, name: "vm-ivi"))
         #expect(try ivi.client.discoverAgent(2) == AgentIdentity(id: 2, name: "vm-cluster"))
         #expect(try ivi.client.discoverAgent(0).name == "ACME")

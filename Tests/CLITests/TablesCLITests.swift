@@ -38,7 +38,7 @@ import Testing
         #expect(backend["vendor"] as? String == "ACME")
         #expect(backend["implementation_version"] as? Int == 0x10200)
         let protocols = try #require(root["protocols"] as? [[String: Any]])
-        #expect(protocols.map { $0["id"] as? Int } == [0x11, 0x14, 0x15, 0x16, 0x17])
+        #expect(protocols.map { $0["id"] as? Int } == [0x11, 0x13, 0x14, 0x15, 0x16, 0x17])
         let clocks = try #require(root["clocks"] as? [[String: Any]])
         #expect(clocks.count == 7)
         #expect(Set(clocks[0].keys) == ["id", "name", "provider", "specifier", "rates", "initial_rate", "rates_source"])

@@ -112,6 +112,50 @@ import Glibc
         #expect(try eventually { try StatusClient.report(from: serve.controlPath, timeout: .seconds(10)).platform.resources(of: .clock).first { $0.id == 2 }?.on == false })
     }
 
+    /// Performance and sensors through the real frontend and client: the
+    /// example's CPU cluster (levels, a level under limits, the report with
+    /// each agent's request and limits), and its board-temp sensor pointed at
+    /// a file of the test's own, read afresh, then gone (HARDWARE_ERROR).
+    @Test func performanceAndSensorsEndToEnd() throws {
+        let directory = try TemporaryDirectory("scmi-dt-sensor")
+        defer { directory.cleanup() }
+        let sensorFile = try directory.write("board-temp", Array("41250\n".utf8))
+        let source = try String(contentsOfFile: examplePath("board.dts"), encoding: .utf8)
+            .replacingOccurrences(of: "/tmp/scmi-dt-example/board-temp", with: sensorFile)
+        let serve = try InProcessServe(blob: compileDTS(source: source))
+        let ivi = try serve.connect("vm-ivi")
+        let levels = try ivi.client.describePerformanceLevels(0)
+        #expect(levels.map(\.level) == [600_000, 1_000_000, 1_400_000, 1_800_000])
+        #expect(levels.map(\.latencyMicroseconds) == [300, 300, 300, 300])
+        try ivi.client.performanceLevelSet(0, level: 1_400_000)
+        try ivi.client.performanceLimitsSet(0, min: 600_000, max: 1_000_000)
+        #expect(try ivi.client.performanceLevelGet(0) == 1_000_000)
+        #expect(throws: SCMIClientError.status(.outOfRange, protocolID: 0x13, messageID: 0x7)) {
+            try ivi.client.performanceLevelSet(0, level: 1_800_000)
+        }
+        let report = try StatusClient.report(from: serve.controlPath, timeout: .seconds(10))
+        let domain = try #require(report.platform.resources(of: .performance).first)
+        #expect(domain.name == "cpu-cluster" && domain.value == 1_000_000)
+        #expect(domain.requests.map(\.agentName) == ["vm-ivi"])
+        #expect(domain.requests.first?.limits == ResourceRequest.Limits(min: 600_000, max: 1_000_000))
+
+        let cluster = try serve.connect("vm-cluster")
+        let sensors = try cluster.client.sensorDescriptors()
+        #expect(sensors.map(\.name) == ["soc-temp", "board-temp"])
+        #expect(sensors.map(\.unitType) == [2, 2] && sensors.map(\.unitExponent) == [-3, -3])
+        #expect(try cluster.client.sensorRead(0) == 45_500)
+        #expect(try cluster.client.sensorRead(1) == 41_250)
+        _ = try directory.write("board-temp", Array("52750\n".utf8))
+        #expect(try cluster.client.sensorRead(1) == 52_750)
+        try FileManager.default.removeItem(atPath: sensorFile)
+        #expect(throws: SCMIClientError.status(.hardwareError, protocolID: 0x15, messageID: 0x6)) { try cluster.client.sensorRead(1) }
+        // vm-ivi's devices hold no sensor.
+        #expect(throws: SCMIClientError.status(.denied, protocolID: 0x15, messageID: 0x6)) { try ivi.client.sensorRead(0) }
+        cluster.leave()
+        ivi.leave()
+        #expect(try eventually { try StatusClient.report(from: serve.controlPath, timeout: .seconds(10)).platform.resources(of: .performance).first?.value == 600_000 })
+    }
+
     /// More clients than `maximumClients` at once all get a whole report.
     @Test func controlSocketManyClients() throws {
         let serve = try InProcessServe()

@@ -4,13 +4,19 @@
     expect.py TABLES.json AGENT_NAME > expect.env      (a shell file the guest sources)
     expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock and a voltage domain both may use, for arbitration)
     expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
+    expect.py TABLES.json --perf-sensor                (agents with a performance domain or a host-file temperature sensor)
 
 Nothing here is hard-coded to the example board: every value comes from the tables.
 """
 import json
+import os
 import sys
 
-POWER, CLOCK, RESET, VOLTAGE = 0x11, 0x14, 0x16, 0x17
+POWER, PERFORMANCE, CLOCK, SENSOR, RESET, VOLTAGE = 0x11, 0x13, 0x14, 0x15, 0x16, 0x17
+
+# hwmon's unit per SCMI sensor type: the power of ten its value is scaled to
+# (millidegrees, millivolts, milliamps, microwatts, microjoules).
+HWMON_SCALE = {"temperature": 3, "voltage": 3, "current": 3, "power": 6, "energy": 6}
 
 
 def load(path):
@@ -124,7 +130,49 @@ def agent_env(tables, name):
             if {"protocol": CLOCK, "id": foreign[0]} in device["resources"]:
                 out["DENIED_CLOCK_DEVICE"] = device["id"]
                 break
+    out.update(perf_sensor_env(tables, agent))
     return out
+
+
+def hwmon_value(sensor, value):
+    """What scmi-hwmon shows for a reading `value` of `sensor` (it truncates when it divides)."""
+    power = sensor["unit_exponent"] + HWMON_SCALE[sensor["type"]]
+    return value * 10 ** power if power >= 0 else int(value / 10 ** -power)
+
+
+def changeable_file(sensor):
+    """A host-file temperature sensor whose file this suite may write (under /tmp, or writable)."""
+    path = sensor.get("path")
+    return sensor["type"] == "temperature" and path is not None and (path.startswith("/tmp/") or os.access(path, os.W_OK))
+
+
+def perf_sensor_env(tables, agent):
+    """CPU 0 on the agent's first performance domain; its sensors; a file sensor the host changes."""
+    out = {}
+    domains = {d["id"]: d for d in tables["performance_domains"]}
+    own_domains = reachable(tables, agent, PERFORMANCE)
+    if own_domains:
+        domain = domains[own_domains[0]]
+        frequencies = sorted({level["hz"] // 1000 for level in domain["levels"] if level["hz"] >= 1000})
+        out.update(PERF_DOMAIN=domain["id"], PERF_DOMAIN_NAME=domain["name"],
+                   PERF_FREQS=" ".join(str(f) for f in frequencies), PERF_SET=frequencies[len(frequencies) // 2])
+    sensors = {s["id"]: s for s in tables["sensors"]}
+    own_sensors = reachable(tables, agent, SENSOR)
+    if own_sensors:
+        out["SENSOR_NAMES"] = " ".join(sensors[i]["name"] for i in own_sensors)
+    files = [sensors[i] for i in own_sensors if changeable_file(sensors[i])]
+    if files:
+        sensor = files[0]
+        first, second = 41000, 52000
+        out.update(FILE_SENSOR_NAME=sensor["name"], FILE_SENSOR_PATH=sensor["path"],
+                   FILE_SENSOR_FIRST_RAW=first, FILE_SENSOR_SECOND_RAW=second,
+                   FILE_SENSOR_FIRST=hwmon_value(sensor, first), FILE_SENSOR_SECOND=hwmon_value(sensor, second))
+    return out
+
+
+def perf_sensor_agents(tables):
+    return [a["name"] for a in tables["agents"]
+            if any(k in perf_sensor_env(tables, a) for k in ("PERF_DOMAIN", "FILE_SENSOR_NAME"))]
 
 
 def shared(tables, a_name, b_name):
@@ -173,6 +221,8 @@ def emit(values):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and not sys.argv[2].startswith("--"):
         emit(agent_env(load(sys.argv[1]), sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[2] == "--perf-sensor":
+        print(" ".join(perf_sensor_agents(load(sys.argv[1]))))
     elif len(sys.argv) == 3 and sys.argv[2] == "--pair":
         pair = best_pair(load(sys.argv[1]))
         print(" ".join(pair) if pair else "")

@@ -9,7 +9,10 @@
 #      checks the Base handshake, clocks, regulators and raw-mode permissions;
 #   2. boots two guests at once sharing a clock and a voltage domain and watches
 #      arbitration with `scmi-dt status` on the host, before and after one leaves;
-#   3. boots a guest again on a socket that already served one (a reboot).
+#   3. boots a guest again on a socket that already served one (a reboot);
+#   4. for each agent with a performance domain or a host-file temperature sensor:
+#      CPU 0 wired to the domain (scmi-cpufreq: frequencies, a userspace set speed
+#      seen in `scmi-dt status`) and scmi-hwmon following the file as it changes.
 # Prints what it checked; on failure prints the guest's console log. Exit 0 = all passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +46,17 @@ trap cleanup EXIT
 
 "$BIN" tables --format json "$BLOB" >"$WORK/tables.json" || { echo "guest suite: scmi-dt tables failed on $BLOB" >&2; exit 1; }
 AGENTS=$(python3 -c 'import json,sys; print(" ".join(a["name"] for a in json.load(open(sys.argv[1]))["agents"]))' "$WORK/tables.json")
+
+# Host-file sensors this suite may write start with a value, so that hwmon reads one.
+python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[2])
+import expect
+for sensor in json.load(open(sys.argv[1]))["sensors"]:
+    if expect.changeable_file(sensor):
+        print(sensor["path"])' "$WORK/tables.json" "$HERE" | while read -r path; do
+	mkdir -p "$(dirname "$path")" && echo 41000 >"$path"
+done
 
 "$BIN" serve "$BLOB" --socket-dir "$WORK" --control "$WORK/control.sock" --trace >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
@@ -143,6 +157,45 @@ FIRST=${AGENTS%% *}
 echo "3. a second boot on $FIRST's socket (reboot)"
 boot "$FIRST" guest-reboot.sh "reboot-$FIRST"
 report "reboot-$FIRST" $?
+
+PERF_SENSOR_AGENTS=$(python3 "$HERE/expect.py" "$WORK/tables.json" --perf-sensor)
+if [ -n "$PERF_SENSOR_AGENTS" ]; then
+	echo "4. performance and sensors: scmi-cpufreq on CPU 0, scmi-hwmon following a host file ($PERF_SENSOR_AGENTS)"
+	for agent in $PERF_SENSOR_AGENTS; do
+		unset PERF_DOMAIN PERF_SET FILE_SENSOR_NAME FILE_SENSOR_PATH FILE_SENSOR_FIRST_RAW FILE_SENSOR_SECOND_RAW
+		. <(python3 "$HERE/expect.py" "$WORK/tables.json" "$agent" | grep -E '^(PERF_|FILE_SENSOR_)')
+		extra=()
+		if [ -n "${PERF_DOMAIN:-}" ]; then
+			echo "&{/cpus/cpu@0} { power-domains = <&scmi_perf $PERF_DOMAIN>; power-domain-names = \"perf\"; };" >"$WORK/$agent-cpu0.dtsi"
+			extra=(--dts-append "$WORK/$agent-cpu0.dtsi")
+		fi
+		[ -n "${FILE_SENSOR_PATH:-}" ] && echo "$FILE_SENSOR_FIRST_RAW" >"$FILE_SENSOR_PATH"
+		boot "$agent" guest-perf-sensor.sh "perf-sensor-$agent" "${extra[@]}" &
+		GUEST_PID=$!
+		if [ -n "${PERF_DOMAIN:-}" ]; then
+			if wait_marker "$WORK/perf-sensor-$agent.console" '@@PERF-SET@@' 150; then
+				v=$(status_value "[d['level_khz'] for d in s['platform']['performance_domains'] if d['id']==$PERF_DOMAIN][0]")
+				[ "$v" = "$PERF_SET" ] && ok "host status: performance domain $PERF_DOMAIN at $v kHz (CPU 0's scaling_setspeed)" || bad "host status: performance domain $PERF_DOMAIN at $v kHz, expected $PERF_SET"
+				v=$(status_value "[r['level_khz'] for d in s['platform']['performance_domains'] if d['id']==$PERF_DOMAIN for r in d['requests'] if r['agent_name']=='$agent'][0]")
+				[ "$v" = "$PERF_SET" ] && ok "host status: $agent requests $v kHz" || bad "host status: $agent's request is $v, expected $PERF_SET"
+			else
+				bad "guest $agent never set CPU 0's speed"
+			fi
+		fi
+		if [ -n "${FILE_SENSOR_PATH:-}" ]; then
+			if wait_marker "$WORK/perf-sensor-$agent.console" '@@SENSOR-FIRST@@' 150; then
+				echo "$FILE_SENSOR_SECOND_RAW" >"$FILE_SENSOR_PATH"
+				ok "host file $FILE_SENSOR_PATH changed to $FILE_SENSOR_SECOND_RAW while $agent runs"
+			else
+				bad "guest $agent never read $FILE_SENSOR_NAME"
+			fi
+		fi
+		wait $GUEST_PID
+		report "perf-sensor-$agent" $?
+	done
+else
+	echo "4. skipped: no agent of $BLOB has a performance domain or a host-file temperature sensor"
+fi
 
 if grep -q -i -E 'fatal|precondition|trap' "$WORK/serve.log"; then
 	bad "serve log shows a crash"; tail -20 "$WORK/serve.log"

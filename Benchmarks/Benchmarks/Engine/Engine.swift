@@ -10,7 +10,7 @@ import SCMIPlatform
 
 /// A board like the examples: a few clocks and regulators, two agents.
 private let tables = PlatformTables(
-    vendor: "BENCH", protocols: [.clock, .voltage],
+    vendor: "BENCH", protocols: [.performance, .clock, .sensor, .voltage],
     clocks: (0 ..< 8).map { id in
         ClockEntry(id: UInt32(id), name: "clock-\(id)", providerPath: "/cru", specifier: [UInt32(id)],
                    rates: .discrete([24_000_000, 48_000_000, 96_000_000, 192_000_000]), initialRate: 24_000_000)
@@ -24,13 +24,19 @@ private let tables = PlatformTables(
         VoltageDomainEntry(id: 2, name: "vdd-gpu-mem", regulatorPath: "/pmic/buck5", levels: .range(min: 600_000, max: 1_000_000, step: 12_500),
                            initialLevel: 800_000, initiallyOn: true, couplings: [VoltageCoupling(partner: 1, maxSpread: 25_000)]),
     ],
+    performanceDomains: [
+        PerformanceDomainEntry(id: 0, name: "cpu", oppTablePath: "/opp",
+                               levels: (1 ... 8).map { PerformanceLevel(hz: UInt64($0) * 250_000_000, microwatts: UInt32($0) * 100_000) }),
+    ],
+    sensors: [SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45_500))],
     devices: [
         DeviceEntry(id: 1, name: "SOC", path: "/d/device@1",
-                    resources: (0 ..< 8).map { ResourceReference(.clock, UInt32($0)) } + (0 ..< 3).map { ResourceReference(.voltage, UInt32($0)) }),
+                    resources: (0 ..< 8).map { ResourceReference(.clock, UInt32($0)) } + (0 ..< 3).map { ResourceReference(.voltage, UInt32($0)) }
+                        + [ResourceReference(.performance, 0), ResourceReference(.sensor, 0)]),
     ],
     agents: [
-        AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.clock, .voltage], trusted: false),
-        AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.clock, .voltage], trusted: false),
+        AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
+        AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
     ])
 
 /// One session with a request and a 136-byte response space allocated once,
@@ -109,5 +115,21 @@ let benchmarks: @Sendable () -> Void = {
     let describe = Exchange(session, words: [header(0x14, 0x4), 2, 0])
     Benchmark("CLOCK_DESCRIBE_RATES", configuration: configuration) { benchmark in
         for _ in benchmark.scaledIterations { describe.run() }
+    }
+
+    // Performance: a level change arbitrated with the other agent's request
+    // (inside both agents' limits), alternating so that every message changes it.
+    Exchange(other, words: [header(0x13, 0x7), 0, 250_000]).run()
+    let levelUp = Exchange(session, words: [header(0x13, 0x7), 0, 1_500_000])
+    let levelDown = Exchange(session, words: [header(0x13, 0x7), 0, 1_000_000])
+    Benchmark("PERFORMANCE_LEVEL_SET (arbitrated, changes every time)", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? levelUp : levelDown).run() }
+    }
+
+    // Sensor: a constant reading (a host file's reading is a file read, not
+    // the engine's hot path).
+    let reading = Exchange(session, words: [header(0x15, 0x6), 0, 0])
+    Benchmark("SENSOR_READING_GET (constant)", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { reading.run() }
     }
 }

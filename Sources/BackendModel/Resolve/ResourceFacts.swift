@@ -547,9 +547,10 @@ struct ResourceFacts {
             } else {
                 return nil
             }
+            let interval = node.property("arm,scmi-sensor-interval-ms")?.u32 ?? SensorEntry.defaultIntervalMilliseconds
             return SensorEntry(
                 id: UInt32(index), name: node.property("label")?.string ?? "sensor\(index)", type: type,
-                unitExponent: Int8(clamping: exponent), source: source)
+                unitExponent: Int8(clamping: exponent), source: source, intervalMilliseconds: interval)
         }
     }
 
@@ -564,7 +565,10 @@ struct ResourceFacts {
                 for opp in table.children where opp.isEnabled {
                     guard let hz = opp.property("opp-hz")?.u64Array?.first, hz > 0 else { continue }
                     levels.append(
-                        PerformanceLevel(hz: hz, microvolts: opp.property("opp-microvolt")?.u32Array?.first, level: opp.property("opp-level")?.u32))
+                        PerformanceLevel(
+                            hz: hz, microvolts: opp.property("opp-microvolt")?.u32Array?.first, level: opp.property("opp-level")?.u32,
+                            microwatts: opp.property("opp-microwatt")?.u32Array?.first,
+                            latencyNanoseconds: opp.property("clock-latency-ns")?.u32))
                 }
             }
             guard !levels.isEmpty else {
