@@ -1,24 +1,69 @@
 // The two arbitration rules between agents (docs/serve.md §4, "Arbitration
 // between agents"), as reusable value types: "on while anyone wants it on"
-// (SwitchArbiter) and "highest request wins" (HighestRequestArbiter). Each
-// owns every agent's request for every resource of one kind and the physical
-// state derived from them, in flat arrays sized at start and indexed
-// [resource × agentCount + agent], so that no message ever grows them. They
-// live in a protocol unit's state (UnitResources.swift), guarded by
-// SCMIPlatform's Mutex; every method runs with the lock held. Recording or withdrawing a request settles the resource and
-// returns the change of physical state, if any, for the protocol to report.
+// (SwitchArbiter) and "highest request wins" (HighestRequestArbiter; the
+// switch is the same rule over off < on). Each owns every agent's request of
+// one model for every resource of one kind, in flat arrays sized at start and
+// indexed [resource × agentCount + agent], so that no message ever grows
+// them. The physical state is not the model's: each resource's is a
+// SharedQuantity of the HostState every model a reload made is attached to
+// (HostState.swift). Settling puts the model's own request (its agents'
+// highest) into that quantity, which combines it with the other models'.
+// They live in a protocol unit's state (UnitResources.swift), guarded by the
+// owner's lock; every method runs with the lock held. Recording or
+// withdrawing a request settles the resource and returns the change of
+// physical state, if any, for the protocol to report.
 
 import ResourceTables
 
-/// One agent's request for something that is on or off.
-enum SwitchRequest: UInt8, Sendable {
+/// One agent's request for something that is on or off; ordered so that the
+/// highest request is the arbitrated one (on wins over off, off over none).
+enum SwitchRequest: UInt8, Comparable, Sendable {
     case none, off, on
+
+    static func < (left: SwitchRequest, right: SwitchRequest) -> Bool { left.rawValue < right.rawValue }
 }
 
-/// On while any agent has it on; off when every request is off; with no
-/// request at all, the resource's initial state. A resource the host needs
-/// (`pinnedOn`: a regulator-always-on rail) is on whatever the requests say;
-/// the requests are still recorded, so each agent reads back its own.
+/// The physical value of each resource of one arbiter, read from the
+/// quantities it shares with the other models (HostState.swift); lock held.
+struct PhysicalValues<Value: Comparable & Sendable> {
+    fileprivate let quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>
+
+    @inline(__always)
+    subscript(resource: Int) -> Value { quantities[resource].pointee.value }
+}
+
+/// A switch's physical state per resource (on, off), likewise.
+struct PhysicalSwitches {
+    fileprivate let quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>
+
+    @inline(__always)
+    subscript(resource: Int) -> Bool { quantities[resource].pointee.value == .on }
+}
+
+/// The shared quantities of one arbiter's resources, one per resource, joined
+/// when its platform attaches to the owner and left when it detaches.
+private func join<Value>(_ owner: Attachment, channel: Int, initial: [Value]) -> UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>> {
+    let quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>.allocate(capacity: initial.count)
+    for resource in initial.indices {
+        (quantities.baseAddress.unsafelyUnwrapped + resource).initialize(to: owner.join(channel: channel, resource: resource, initial: initial[resource]))
+    }
+    return quantities
+}
+
+private func leave<Value>(_ quantities: UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>, model: Int,
+                          report: (_ resource: Int, _ change: (from: Value, to: Value)) -> Void) {
+    for resource in quantities.indices {
+        if let change = quantities[resource].pointee.leave(model: model) { report(resource, change) }
+    }
+    quantities.deallocate()
+}
+
+/// On while any agent (of any model sharing the resource) has it on; off
+/// when every request is off; with no request at all, the resource's
+/// initial state. A resource the host needs (`pinnedOn`: a
+/// regulator-always-on rail) is on whatever the requests say while a model
+/// that pins it is attached (its own request is then on); the requests are
+/// still recorded, so each agent reads back its own.
 struct SwitchArbiter: Sendable {
     let agentCount: Int
     /// Per resource: the state with no request at all.
@@ -26,10 +71,12 @@ struct SwitchArbiter: Sendable {
     /// Per resource: never switched off (empty: none is).
     let pinnedOn: [Bool]
     private var requests: [SwitchRequest]
-    /// Per resource: the derived (physical) state.
-    private(set) var isOn: [Bool]
+    /// Per resource: the quantity shared with every model serving it.
+    nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>(start: nil, count: 0)
+    /// This model's serial in the owner.
+    private var model = 0
     /// The slot the last request() changed and what it held, for
-    /// undoLastRequest() (one at a time: SCMIPlatform.hostLock orders changes).
+    /// undoLastRequest() (one at a time: HostState.hostLock orders changes).
     private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
 
     init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
@@ -37,10 +84,29 @@ struct SwitchArbiter: Sendable {
         self.initial = initial
         self.pinnedOn = pinnedOn
         requests = Array(repeating: .none, count: initial.count * agentCount)
-        isOn = initial.indices.map { initial[$0] || (pinnedOn.indices.contains($0) && pinnedOn[$0]) }
     }
 
     var resourceCount: Int { initial.count }
+
+    /// Per resource: the physical state.
+    var isOn: PhysicalSwitches { PhysicalSwitches(quantities: quantities) }
+
+    /// Joins the owner's quantities as its `channel`-th (at the platform's
+    /// start). A pinned resource is on from the start when this model brings
+    /// it into the owner; joining one another model brought never changes it
+    /// (the pin is this model's request from its next settle on).
+    mutating func attach(_ owner: Attachment, channel: Int) {
+        model = owner.model
+        quantities = join(owner, channel: channel, initial: initial.indices.map { isPinned($0) || initial[$0] ? SwitchRequest.on : .off })
+    }
+
+    /// Leaves them (the platform is going); a change only when this model still had requests.
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        leave(quantities, model: model) { resource, change in report(resource, .switched(on: change.to == .on)) }
+        quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    private func isPinned(_ resource: Int) -> Bool { resource < pinnedOn.count && pinnedOn[resource] }
 
     /// `agent`'s own request for `resource`.
     func request(resource: Int, agent: Int) -> SwitchRequest {
@@ -80,29 +146,23 @@ struct SwitchArbiter: Sendable {
         return settle(resource: resource)
     }
 
+    /// This model's request (the highest of its agents', on when pinned) goes
+    /// to the shared quantity, which combines it with the other models'.
     private mutating func settle(resource: Int) -> Bool? {
-        var anyRequest = false
-        var on = false
+        guard resource < quantities.count else { return nil }  // not attached yet
+        var highest = isPinned(resource) ? SwitchRequest.on : .none
         let first = resource * agentCount
-        for slot in first ..< first + agentCount {
-            switch requests[slot] {
-            case .on: on = true
-            case .off: anyRequest = true
-            case .none: break
-            }
-            if on { break }
+        for slot in first ..< first + agentCount where highest != .on {
+            highest = max(highest, requests[slot])
         }
-        let pinned = resource < pinnedOn.count && pinnedOn[resource]
-        let derived = pinned || on ? true : anyRequest ? false : initial[resource]
-        guard derived != isOn[resource] else { return nil }
-        isOn[resource] = derived
-        return derived
+        return quantities[resource].pointee.contribute(highest == .none ? nil : highest, model: model).map { $0.to == .on }
     }
 }
 
-/// The highest value any agent requested; with no request at all, the
-/// resource's initial value; never below the resource's floor, when it has
-/// one (a coupled rail: its partner's level minus the spread).
+/// The highest value any agent (of any model sharing the resource)
+/// requested; with no request at all, the resource's initial value; never
+/// below the resource's floor, when it has one (a coupled rail: its partner's
+/// level minus the spread; each model's floors come from its own demands).
 struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
@@ -111,8 +171,10 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     private var hasRequest: [Bool]
     /// Per resource: the lowest value it may settle at, if any.
     private var floor: [Value?]
-    /// Per resource: the derived (physical) value.
-    private(set) var value: [Value]
+    /// Per resource: the quantity shared with every model serving it.
+    nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>(start: nil, count: 0)
+    /// This model's serial in the owner.
+    private var model = 0
     /// The slot the last request() changed and what it held (undoLastRequest()).
     private var undo: (slot: Int, request: Value, hadRequest: Bool)
 
@@ -122,8 +184,28 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         requests = Array(repeating: placeholder, count: initial.count * agentCount)
         hasRequest = Array(repeating: false, count: initial.count * agentCount)
         floor = Array(repeating: nil, count: initial.count)
-        value = initial
         undo = (0, placeholder, false)
+    }
+
+    /// Per resource: the physical value.
+    var value: PhysicalValues<Value> { PhysicalValues(quantities: quantities) }
+
+    /// Joins the owner's quantities as its `channel`-th (at the platform's
+    /// start). Where this model brings the resource into the owner, a floor
+    /// its coupled rails' initial levels set is its request at once (the
+    /// initial state); joining one another model brought never changes it.
+    mutating func attach(_ owner: Attachment, channel: Int) {
+        model = owner.model
+        quantities = join(owner, channel: channel, initial: initial)
+        for resource in initial.indices where floor[resource] != nil && quantities[resource].pointee.contributorCount == 1 {
+            _ = settle(resource: resource)
+        }
+    }
+
+    /// Leaves them (the platform is going); a change only when this model still had requests.
+    mutating func detach(report: (_ resource: Int, _ change: (from: Value, to: Value)) -> Void) {
+        leave(quantities, model: model, report: report)
+        quantities = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     /// The value `resource` would settle at if `agent` asked for `request`
@@ -214,12 +296,19 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         return settled
     }
 
+    /// This model's request goes to the shared quantity, which combines it
+    /// with the other models': its agents' highest raised to the floor; with
+    /// no request, the floor where it is above the initial value, else nothing.
     private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
-        let derived = derived(resource: resource)
-        let old = value[resource]
-        guard derived != old else { return nil }
-        value[resource] = derived
-        return (old, derived)
+        guard resource < quantities.count else { return nil }  // not attached yet
+        var highest: Value? = nil
+        let first = resource * agentCount
+        for slot in first ..< first + agentCount where hasRequest[slot] {
+            let request = requests[slot]
+            if let current = highest { highest = max(current, request) } else { highest = request }
+        }
+        if let lowest = floor[resource], lowest > (highest ?? initial[resource]) { highest = lowest }
+        return quantities[resource].pointee.contribute(highest, model: model)
     }
 }
 
@@ -234,6 +323,17 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int, pinnedOn: [Bool] = []) {
         enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount, pinnedOn: pinnedOn)
         value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+    }
+
+    /// The switch is quantity 0 of each resource, the value quantity 1.
+    mutating func attach(_ owner: Attachment) {
+        enable.attach(owner, channel: 0)
+        value.attach(owner, channel: 1)
+    }
+
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        enable.detach(report: report)
+        value.detach { resource, change in report(resource, Self.what(change)) }
     }
 
     /// Resource by resource, the switch first, then the value.

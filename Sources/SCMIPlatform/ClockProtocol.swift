@@ -63,6 +63,8 @@ enum ClockProtocol: ResourceModel {
         let described: DescribedValues<UInt64>
         let initialRate: UInt64
         let devices: [Int]
+        /// The host clock: its provider's path and specifier cells.
+        let hostKey: String
     }
 
     /// Enable ("on while anyone wants it on") and rate ("highest wins").
@@ -80,7 +82,8 @@ enum ClockProtocol: ResourceModel {
                 case .range(let low, let high, let step): DescribedValues(normalizing: low, high, step: step)
                 }
             return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
-                            initialRate: entry.initialRate, devices: holders[index])
+                            initialRate: entry.initialRate, devices: holders[index],
+                            hostKey: providerKey(entry.providerPath, entry.specifier))
         }
     }
 

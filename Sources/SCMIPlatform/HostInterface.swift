@@ -4,7 +4,8 @@
 // applied by the host with no lock on the state, then committed (reported)
 // or, when the host refuses, rolled back: the agent's previous request is put
 // back, the arbiter settles where it was, and the agent gets the host's
-// status. Changes are applied one at a time (SCMIPlatform.hostLock), so a
+// status. Changes are applied one at a time (HostState.hostLock, shared by
+// every model serve's reloads made), so a
 // rollback always finds the state it left; reads never wait for the host.
 
 /// Where decided changes go. `apply` is called without the state lock, one
@@ -38,7 +39,7 @@ extension AgentSession {
         undo: (_ state: inout Model.State, _ resource: Int) -> Void,
         accepted: (_ resource: Int) -> Void = { _ in }
     ) -> SCMIStatus {
-        platform.hostLock.withLock { _ in
+        platform.hostLock.pointee.withLock { _ in
             let (status, resource, what) = platform.state.withLock { locked in
                 decide(&state(model, &locked).pointee, &locked)
             }
@@ -66,7 +67,7 @@ extension SCMIPlatform {
     /// without the state lock, applies and reports each change. `alsoLocked`
     /// runs in the same hold of the state lock (a reset's permissions).
     func withdrawRequests(agent: Int, cause: ChangeCause, alsoLocked: (inout SharedState) -> Void = { _ in }) {
-        hostLock.withLock { _ in
+        hostLock.pointee.withLock { _ in
             let who = catalog.agents[agent].id
             let changes = state.withLock { locked -> [PhysicalChange] in
                 var changes: [PhysicalChange] = []

@@ -138,6 +138,13 @@ struct PerformanceState: UnitState, Sendable {
 
     mutating func undoLimits() { limits[undo.slot] = undo.limits }
 
+    /// The level is the domain's only shared quantity (0; HostState.swift).
+    mutating func attach(_ owner: Attachment) { level.attach(owner, channel: 0) }
+
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        level.detach { domain, change in report(domain, .value(from: Int64(change.from), to: Int64(change.to))) }
+    }
+
     /// The level request goes, and the limits return to the whole range.
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for domain in ranges.indices {

@@ -1,7 +1,8 @@
 import Foundation
 
 // The platform's state as plain Codable values, for `scmi-dt status`: the
-// physical state of every resource, each agent's requests, each agent's
+// physical state of every resource, each agent's requests (those of agents
+// of other models attached to the same HostState included), each agent's
 // permissions. Taken under the state lock, so it is one consistent moment.
 // Each protocol unit with resources gives its rows (ResourceHooks.snapshot)
 // and the words that name them (ResourceVocabulary); in JSON each protocol is
@@ -181,11 +182,12 @@ extension SCMIPlatform {
     /// Physical state of every resource, each agent's requests and permissions.
     public func snapshot() -> PlatformSnapshot {
         let agents = catalog.agents
-        let (tables, permissions) = state.withLock { state in
+        let (tables, permissions) = state.withRegistry { state, registry in
             let tables = Self.unitList.indices.compactMap { position -> ResourceTable? in
                 guard let hooks = Self.unitList[position].resources else { return nil }
-                return ResourceTable(protocolID: Self.unitList[position].id.rawValue,
-                                     resources: hooks.snapshot(storage[position], agents))
+                var rows = hooks.snapshot(storage[position], agents)
+                if registry.models.count > 1 { addOtherModelsRequests(&rows, position, hooks, registry) }
+                return ResourceTable(protocolID: Self.unitList[position].id.rawValue, resources: rows)
             }
             return (tables, state.permissions)
         }
@@ -210,6 +212,22 @@ extension SCMIPlatform {
         }
 
         return PlatformSnapshot(tables: tables, agents: agentSnapshots)
+    }
+
+    /// The requests that agents of the other models attached to the owner
+    /// (connections made before a reload, or after it) hold on the same host
+    /// resources, merged into this platform's rows in agent id order: the
+    /// physical state is one, so `status` shows everyone who holds it.
+    private func addOtherModelsRequests(_ rows: inout [ResourceSnapshot], _ position: Int, _ hooks: ResourceHooks, _ registry: Registry) {
+        guard let keys = registry.models[model]?.keys[position] else { return }
+        for row in rows.indices {
+            guard let entry = registry.entries[keys[row]], entry.holders.count > 1 else { continue }
+            for holder in entry.holders where holder.model != model {
+                guard let other = registry.models[holder.model] else { continue }
+                rows[row].requests += hooks.requests(other.storage[position], holder.resource, other.agents)
+            }
+            rows[row].requests.sort { $0.agentID < $1.agentID }
+        }
     }
 }
 

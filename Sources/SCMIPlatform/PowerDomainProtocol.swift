@@ -76,10 +76,13 @@ struct ProviderDomain: NamedResource {
     let name: String
     let names: ResourceNames
     let devices: [Int]
+    /// The host domain or line: its provider's path and specifier cells.
+    let hostKey: String
 
     static func catalog(_ entries: [ProviderResourceEntry], holders: [[Int]]) -> [ProviderDomain] {
         entries.enumerated().map { index, entry in
-            ProviderDomain(name: entry.name, names: ResourceNames(entry.name), devices: holders[index])
+            ProviderDomain(name: entry.name, names: ResourceNames(entry.name), devices: holders[index],
+                           hostKey: providerKey(entry.providerPath, entry.specifier))
         }
     }
 }
@@ -87,6 +90,9 @@ struct ProviderDomain: NamedResource {
 /// A resource that is only switched on and off, "on while anyone wants it
 /// on": power domains, and reset domains (asserted while anyone holds them).
 extension SwitchArbiter: UnitState {
+    /// The switch is the resource's only shared quantity (0).
+    mutating func attach(_ owner: Attachment) { attach(owner, channel: 0) }
+
     /// `count` resources, all off (deasserted) while nobody has asked.
     init(allOff count: Int, agentCount: Int) {
         self.init(initial: Array(repeating: false, count: count), agentCount: agentCount)

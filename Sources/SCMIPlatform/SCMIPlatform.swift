@@ -6,9 +6,11 @@ import Synchronization
 
 // The embedded SCMI platform: one per served blob, shared by every agent's
 // session. Immutable facts live in `catalog` and in each unit's catalog slice
-// (read without a lock); requests, permissions and physical state are guarded
-// by one Mutex, which every state-reading or state-changing message takes
-// once. Each protocol unit's slice and state are in `storage`, at the unit's
+// (read without a lock); requests and permissions are guarded by one lock,
+// its owner's (HostState), which every state-reading or state-changing
+// message takes once. The physical state is the owner's, shared with the
+// other platforms attached to it (serve's models before and after a reload).
+// Each protocol unit's slice and state are in `storage`, at the unit's
 // position in unitList (UnitResources.swift).
 
 /// The SCMI platform ("server") behind serve. It knows nothing of sockets or rings:
@@ -17,7 +19,8 @@ public final class SCMIPlatform: Sendable {
     // No PlatformTables is kept: their entries spell host node paths through the
     // indexed devicetree, which a running serve would otherwise carry for good.
     let catalog: Catalog
-    let state: Mutex<SharedState>
+    /// This platform's permissions and units' state, under its owner's lock.
+    let state: StateLock
     /// Per unit (SCMIPlatform.unitList order): its catalog slice and state.
     /// Allocated here, freed in deinit; its state only under `state`'s lock.
     nonisolated(unsafe) let storage: UnsafeBufferPointer<UnitStorage>
@@ -25,11 +28,18 @@ public final class SCMIPlatform: Sendable {
     /// Told, in words, when the host fails the platform (a sensor's file
     /// cannot be read, and when it reads again): one line per cause.
     let onHostFault: (@Sendable (String) -> Void)?
-    /// Applies decided changes (HostInterface.swift).
+    /// The physical state of the host's resources, shared with every other
+    /// platform attached to the same owner (HostState.swift).
+    public let owner: HostState
+    /// This platform's serial in its owner.
+    let model: Int
+    /// The owner's host and hostLock, kept here so that a SET reaches them
+    /// without going through the owner.
     let host: any HostInterface
-    /// Held from deciding a change to committing or rolling it back, so that
-    /// changes reach the host one at a time and in order; never held by reads.
-    let hostLock = Mutex(())
+    /// The owner's lock held from deciding a change to committing or rolling it
+    /// back, so that changes reach the host one at a time and in order; never
+    /// held by reads.
+    nonisolated(unsafe) let hostLock: UnsafeMutablePointer<Mutex<Void>>
     /// Per agent (catalog order): where its platform → agent messages go.
     let sinks: [SinkSlot]
     /// Subscriptions held by every agent together: 0 spares every change the
@@ -38,19 +48,31 @@ public final class SCMIPlatform: Sendable {
     /// Subscribers of the notification being sent; used only by hostLock's holder.
     nonisolated(unsafe) let recipientScratch: UnsafeMutableBufferPointer<Int>
 
-    /// `host` applies every change of a resource's physical state.
+    /// A platform that is the only model of its host: `host` applies every
+    /// change of a resource's physical state.
     /// `onPhysicalChange` is called once per change the host applied, in the
     /// order the changes happen. It is called while changes are held back
     /// (not with the state lock), so it must not change this platform's state
     /// (a session's handle()); logging a line is what it is for.
     /// `onHostFault` gets a line for each host failure that starts (serve logs it).
-    public init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
-                onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
+    public convenience init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
+                            onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
+                            onHostFault: (@Sendable (String) -> Void)? = nil) {
+        self.init(tables: tables, owner: HostState(host: host), onPhysicalChange: onPhysicalChange, onHostFault: onHostFault)
+    }
+
+    /// A platform whose resources' physical state is `owner`'s: shared with
+    /// every other platform attached to it (serve's models before and after a
+    /// reload), applied by its host. `onPhysicalChange` and `onHostFault` as
+    /// above, for this platform's agents and resources.
+    public init(tables: PlatformTables, owner: HostState, onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
                 onHostFault: (@Sendable (String) -> Void)? = nil) {
+        self.owner = owner
         self.onHostFault = onHostFault
-        self.host = host
         let catalog = Catalog(tables: tables)
         self.catalog = catalog
+        host = owner.host
+        hostLock = owner.hostLock
         let agentCount = catalog.agents.count
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
         var eventResourceCounts: [Int] = []
@@ -59,17 +81,33 @@ public final class SCMIPlatform: Sendable {
             eventResourceCounts += unit.events.map { _ in storage[position].count }
         }
         self.storage = UnsafeBufferPointer(storage)
-        self.state = Mutex(SharedState(
+        let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
+        shared.initialize(to: SharedState(
             catalog: catalog, subscriptions: Subscriptions(resourceCounts: eventResourceCounts, agentCount: agentCount)))
+        self.state = StateLock(lock: owner.lock, shared: shared)
         sinks = catalog.agents.map { _ in SinkSlot() }
         recipientScratch = .allocate(capacity: max(agentCount, 1))
         self.onPhysicalChange = onPhysicalChange
+        model = owner.attach(storage: self.storage, agents: catalog.agents)
     }
 
     deinit {
+        // Sessions withdraw their requests when they end, so leaving the
+        // owner changes nothing physical; a platform dropped with requests
+        // still held gives them up here, and the host is told.
+        hostLock.pointee.withLock { _ in
+            for change in owner.detach(model: model) {
+                let reported = PhysicalChange(Self.unitList[change.unit].id, resource: UInt32(change.resource), change.what,
+                                              agent: 0, cause: .disconnect)
+                _ = host.apply(reported)
+                report(reported)
+            }
+        }
         for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
         recipientScratch.deallocate()
+        state.shared.deinitialize(count: 1)
+        state.shared.deallocate()
     }
 
     /// The SCMI id of the agent called `name`, nil when none is declared.

@@ -255,6 +255,11 @@ struct SensorState: UnitState, Sendable {
 
     mutating func setEnabled(_ on: Bool, sensor: Int, agent: Int) { enabled[sensor * agentCount + agent] = on }
 
+    /// Readings are not arbitrated: nothing is shared with the owner.
+    mutating func attach(_ owner: Attachment) {}
+
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {}
+
     /// Back to enabled; a sensor has no physical state to report.
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for sensor in 0 ..< lastFault.count { enabled[sensor * agentCount + agent] = true }

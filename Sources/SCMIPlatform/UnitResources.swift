@@ -42,6 +42,21 @@ protocol CatalogResource {
     var name: String { get }
     /// Indices (into Catalog.devices) of the devices that hold it.
     var devices: [Int] { get }
+    /// What the host resource is, stable across reloads (HostState.swift):
+    /// models that give two resources of a protocol the same key share one
+    /// physical state. The provider's path and cells where the tables have
+    /// them; by default the name.
+    var hostKey: String { get }
+}
+
+extension CatalogResource {
+    var hostKey: String { name }
+}
+
+/// The host key of a resource named by a provider and specifier cells:
+/// "/soc/clock-controller@10000000 2".
+func providerKey(_ path: String, _ cells: [UInt32]) -> String {
+    ([path] + cells.map { String($0) }).joined(separator: " ")
 }
 
 /// A unit's mutable state: every agent's requests on every resource and the
@@ -52,6 +67,12 @@ protocol UnitState {
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void)
     /// Resource `resource`'s physical state and the requests that hold it.
     func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest])
+    /// Joins the owner's shared quantities, one per arbitrated quantity
+    /// (numbered by the unit, the same for every model), at the platform's start.
+    mutating func attach(_ owner: Attachment)
+    /// Leaves them when the platform goes, calling `report` with each change
+    /// of physical state that causes (only when requests were still held).
+    mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void)
 }
 
 /// The typed hooks of a ProtocolUnit that has resources, made from its model
@@ -68,6 +89,13 @@ struct ResourceHooks: Sendable {
     let snapshot: @Sendable (UnitStorage, [AgentInfo]) -> [ResourceSnapshot]
     /// Resource `id`'s name, nil for an id the catalog does not have.
     let name: @Sendable (UnitStorage, UInt32) -> String?
+    /// Every resource's host key (CatalogResource.hostKey).
+    let keys: @Sendable (UnitStorage) -> [String]
+    /// See UnitState.attach and .detach; the owner's lock is held.
+    let attach: @Sendable (UnitStorage, Attachment) -> Void
+    let detach: @Sendable (UnitStorage, Attachment, _ report: (_ resource: Int, PhysicalChange.What) -> Void) -> Void
+    /// The requests on resource `resource`, as its snapshot row lists them; the lock is held.
+    let requests: @Sendable (UnitStorage, _ resource: Int, [AgentInfo]) -> [ResourceRequest]
 
     init<Model: ResourceModel>(_ model: Model.Type) {
         vocabulary = Model.vocabulary
@@ -99,6 +127,16 @@ struct ResourceHooks: Sendable {
         name = { storage, id in
             let resources = storage.resources(Model.self)
             return id < UInt32(resources.count) ? resources[Int(id)].name : nil
+        }
+        keys = { storage in storage.resources(Model.self).map(\.hostKey) }
+        attach = { storage, owner in
+            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.attach(owner)
+        }
+        detach = { storage, _, report in
+            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.detach(report: report)
+        }
+        requests = { storage, resource, agents in
+            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.snapshot(resource: resource, agents: agents).requests
         }
     }
 }

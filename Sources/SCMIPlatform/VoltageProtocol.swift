@@ -38,6 +38,8 @@ enum VoltageProtocol: ResourceModel {
         /// The partners its regulator is coupled with, and the spreads.
         let couplings: [VoltageCoupling]
         let devices: [Int]
+        /// The host regulator: its node's path.
+        let hostKey: String
     }
 
     /// On/off ("on while anyone wants it on", always-on rails pinned on) and
@@ -68,6 +70,10 @@ enum VoltageProtocol: ResourceModel {
         func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
             rails.snapshot(resource: resource, agents: agents)
         }
+
+        mutating func attach(_ owner: Attachment) { rails.attach(owner) }
+
+        mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) { rails.detach(report: report) }
     }
 
     static let vocabulary = ResourceVocabulary(
@@ -83,7 +89,8 @@ enum VoltageProtocol: ResourceModel {
                 }
             return Resource(name: entry.name, names: ResourceNames(entry.name), described: described,
                             initialLevel: entry.initialLevel, initiallyOn: entry.initiallyOn || entry.alwaysOn,
-                            alwaysOn: entry.alwaysOn, couplings: entry.couplings, devices: holders[index])
+                            alwaysOn: entry.alwaysOn, couplings: entry.couplings, devices: holders[index],
+                            hostKey: entry.regulatorPath)
         }
     }
 
@@ -250,7 +257,7 @@ extension AgentSession {
     private func coupledLevelSet(
         _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32
     ) -> SCMIStatus {
-        platform.hostLock.withLock { _ in
+        platform.hostLock.pointee.withLock { _ in
             var previous: Int32?
             // The followers are handed out as the state's own buffer (a reference, no copy):
             // changes are one at a time (hostLock), so nothing writes it while it is read.

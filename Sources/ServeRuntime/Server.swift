@@ -33,6 +33,10 @@ public final class Server: @unchecked Sendable {
     public let sources: BlobSources
     private let logger: Logger
     private let trace: Bool
+    /// The host's physical state, kept across reloads: every platform (the
+    /// current one and those older connections keep) is attached to it, so
+    /// a host resource is arbitrated once over every agent of every model.
+    public let hostState: HostState
     /// How the agents' ring workers poll after a batch (`serve --ring-poll-us`).
     private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
@@ -44,8 +48,11 @@ public final class Server: @unchecked Sendable {
     /// Tells systemd (when it started us) when serve is ready, reloading and stopping.
     private let notifier: ServiceNotifier?
 
+    /// `host` applies every change of a resource's physical state, whichever
+    /// model's agent caused it.
     public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger,
-                trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off)
+                trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off,
+                host: any HostInterface = InMemoryHost())
     {
         self.blobPath = blobPath
         self.sources = sources
@@ -53,7 +60,9 @@ public final class Server: @unchecked Sendable {
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
-        current = Mutex(Server.makePlatform(tables, logger: logger, trace: trace))
+        let hostState = HostState(host: host)
+        self.hostState = hostState
+        current = Mutex(Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace))
     }
 
     /// The platform connections made now get (each connection keeps the one it got).
@@ -68,15 +77,15 @@ public final class Server: @unchecked Sendable {
     }
 
     /// With --trace every physical change is logged with its cause, by resource name.
-    private static func makePlatform(_ tables: PlatformTables, logger: Logger, trace: Bool) -> SCMIPlatform {
+    private static func makePlatform(_ tables: PlatformTables, owner: HostState, logger: Logger, trace: Bool) -> SCMIPlatform {
         let fault: @Sendable (String) -> Void = { line in logger.warning("\(line)") }
-        guard trace else { return SCMIPlatform(tables: tables, onHostFault: fault) }
+        guard trace else { return SCMIPlatform(tables: tables, owner: owner, onHostFault: fault) }
         // The platform names the resources; the callback needs it after it exists.
         let named = WeakPlatform()
         let log: @Sendable (PhysicalChange) -> Void = { change in
             logger.info("physical: \(named.platform?.describe(change) ?? change.description)")
         }
-        let platform = SCMIPlatform(tables: tables, onPhysicalChange: log, onHostFault: fault)
+        let platform = SCMIPlatform(tables: tables, owner: owner, onPhysicalChange: log, onHostFault: fault)
         named.platform = platform
         return platform
     }
@@ -211,6 +220,9 @@ public final class Server: @unchecked Sendable {
 
     /// Re-reads the blob and its overlays: a clean result becomes the model of connections made from now on;
     /// one with errors leaves the old model in place. Logged either way (as for SIGHUP).
+    /// The new model is attached to `hostState`, like the old ones: nothing
+    /// physical changes at a reload, and agents of every model are arbitrated
+    /// together (docs/serve-choices.md, "One owner of host state across SIGHUP").
     @discardableResult
     public func reload() -> ReloadOutcome {
         notifier?.reloading()
@@ -222,7 +234,7 @@ public final class Server: @unchecked Sendable {
             return .keptOldModel(errors: errors)
         }
         logWarnings(result.diagnostics)
-        current.withLock { $0 = Server.makePlatform(tables, logger: logger, trace: trace) }
+        current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
         Server.returnFreedMemory()
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
         notifier?.ready(status: readiness)

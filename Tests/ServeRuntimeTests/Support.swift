@@ -4,6 +4,7 @@ import Logging
 import SCMIClient
 import SCMIPlatform
 import ServeRuntime
+import Synchronization
 @_exported import TestKit  // Agent, eventually, statusOf for every file of this target
 import VhostUser
 
@@ -78,8 +79,8 @@ final class InProcessServe {
     let blobPath: String
     let server: Server
 
-    /// `blob` defaults to examples/board.dts compiled by dtc.
-    init(blob: [UInt8]? = nil) throws {
+    /// `blob` defaults to examples/board.dts compiled by dtc; `host` applies the changes.
+    init(blob: [UInt8]? = nil, host: any HostInterface = InMemoryHost()) throws {
         directory = try TemporaryDirectory("scmi-dt-runtime")
         blobPath = try directory.write("board.dtb", blob ?? compileDTS(file: examplePath("board.dts")))
         let result = BackendChecker.check(blobAt: blobPath)
@@ -88,7 +89,7 @@ final class InProcessServe {
             throw BlobHasErrors(diagnostics: result.diagnostics.map(\.rendered))
         }
         let logger = Logger(label: "serve-runtime-tests") { _ in SwiftLogNoOpLogHandler() }
-        server = Server(blobPath: blobPath, tables: tables, logger: logger)
+        server = Server(blobPath: blobPath, tables: tables, logger: logger, host: host)
         try server.start(bindings: tables.agents.map { ($0, directory.path($0.name + ".sock")) }, controlPath: controlPath)
     }
 
@@ -114,3 +115,14 @@ final class InProcessServe {
     }
 }
 
+
+/// A host that accepts every change and records them in the order it was asked.
+final class RecordingHost: HostInterface {
+    private let asked = Mutex<[PhysicalChange]>([])
+    var applied: [PhysicalChange] { asked.withLock { $0 } }
+
+    func apply(_ change: PhysicalChange) -> SCMIStatus {
+        asked.withLock { $0.append(change) }
+        return .success
+    }
+}
