@@ -337,14 +337,25 @@ extension AgentSession {
     }
 }
 
+/// A unit state with a "highest request wins" value: what an asynchronous
+/// value SET's delayed response reads back.
+protocol ValueArbitrated {
+    associatedtype Value: BinaryInteger & Sendable
+    var valueArbiter: HighestRequestArbiter<Value> { get }
+}
+
+extension SwitchedValueState: ValueArbitrated {
+    var valueArbiter: HighestRequestArbiter<Value> { value }
+}
+
 extension AgentSession {
     /// The delayed response of an asynchronous SET of a switched-and-set
     /// resource (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE):
     /// SUCCESS, {resource id, its physical value as `append` writes it}.
-    func sendValueCompletion<Model: ResourceModel, Value>(
-        _ model: Model.Type, _ index: Int, _ append: (inout PlatformMessage, Value) -> Void
-    ) where Model.State == SwitchedValueState<Value> {
-        let physical = platform.state.withLock { state(model, &$0).pointee.value.value[index] }
+    func sendValueCompletion<Model: ResourceModel>(
+        _ model: Model.Type, _ index: Int, _ append: (inout PlatformMessage, Model.State.Value) -> Void
+    ) where Model.State: ValueArbitrated {
+        let physical = platform.state.withLock { state(model, &$0).pointee.valueArbiter.value[index] }
         sendDelayedResponse(.success) { message in
             message.append(UInt32(index))
             append(&message, physical)

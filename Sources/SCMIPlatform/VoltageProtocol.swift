@@ -44,8 +44,9 @@ enum VoltageProtocol: ResourceModel {
 
     /// On/off ("on while anyone wants it on", always-on rails pinned on) and
     /// level ("highest wins"), with coupled rails kept within their spreads.
-    struct State: UnitState, Sendable {
+    struct State: UnitState, ValueArbitrated, Sendable {
         var rails: SwitchedValueState<Int32>
+        var valueArbiter: HighestRequestArbiter<Int32> { rails.value }
         let couplings: CoupledLevels
         /// The domains a coupled request moved besides its own, for the host
         /// (capacity for every domain reserved at start: no allocation per message).
@@ -218,14 +219,8 @@ extension AgentSession {
         } else {
             status = coupledLevelSet(domain, index, flags, level)
         }
-        if flags & VoltageProtocol.flagAsync != 0, status.isSuccess {
-            // VOLTAGE_LEVEL_SET_COMPLETE {domain_id, the physical level}, after the SUCCESS.
-            let physical = platform.state.withLock { state(VoltageProtocol.self, &$0).pointee.rails.value.value[index] }
-            sendDelayedResponse(.success) { message in
-                message.append(UInt32(index))
-                message.append(physical)
-            }
-        }
+        // VOLTAGE_LEVEL_SET_COMPLETE {domain_id, the physical level}, after the SUCCESS.
+        if flags & VoltageProtocol.flagAsync != 0, status.isSuccess { sendValueCompletion(VoltageProtocol.self, index) { $0.append($1) } }
         return status
     }
 
