@@ -9,7 +9,9 @@ import Virtqueue
 /// with device event fds).
 ///
 /// Loop: serve the handled queues (`DeviceQueue.serveAvailable(holding:)`, the
-/// same batching, budget and broken-chain handling as `RingWorker`), then sleep
+/// same batching and broken-chain handling as `RingWorker`, at most
+/// `chainsBetweenDeviceEvents` chains per pass; a pass that used its budget
+/// is followed by a poll() that does not sleep), then sleep
 /// in one poll() on every kick fd, every device fd and a private stop eventfd;
 /// on wake-up consume the kicks, serve kicked handled queues, tell the device
 /// about kicked filled queues and readable device fds (`handleEvent`), and
@@ -58,6 +60,13 @@ final class DeviceWorker: @unchecked Sendable {
 
         deinit { held.deallocate() }
     }
+
+    /// Chains served in a row before the worker looks at the device's fds again.
+    /// A driver that sends its next request as soon as the reply is on the used
+    /// ring keeps one `serveAvailable` pass going; without this bound a device
+    /// whose messages pile up meanwhile (virtio-scmi's outbox holds 64
+    /// notifications) would drop them. It costs one poll(0) per this many chains.
+    static let chainsBetweenDeviceEvents = 32
 
     let lanes: [Lane]
     /// Queue index -> position in `lanes` (-1: not on this worker).
@@ -184,11 +193,11 @@ final class DeviceWorker: @unchecked Sendable {
         }
         while !stopRequested.load(ordering: .acquiring) {
             if memoryFault.hasOccurred { break }
-            if again {
-                again = serveHandled()
-                continue
-            }
-            let ready = watched.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), -1) }
+            // After a pass that ran out of budget, look (without sleeping) at the
+            // kicks and the device's fds before serving on: a driver that keeps the
+            // cmdq busy must not starve the device's own events.
+            let timeout: Int32 = again ? 0 : -1
+            let ready = watched.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             if ready < 0 { continue }  // EINTR
             if stopRequested.load(ordering: .acquiring) { break }
             for position in 0..<laneCount where watched[position].revents != 0 {
@@ -232,7 +241,7 @@ final class DeviceWorker: @unchecked Sendable {
             let queueIndex = lane.queueIndex
             let queue = lane.queue
             let summary = queue.serveAvailable(
-                chainBudget: 4 * queue.size,
+                chainBudget: Self.chainsBetweenDeviceEvents,
                 holding: { chain in
                     statistics.chainsServed.add(1, ordering: .relaxed)
                     statistics.chainsServedThisConnection.add(1, ordering: .relaxed)
