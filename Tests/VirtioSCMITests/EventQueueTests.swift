@@ -25,11 +25,13 @@ import Virtqueue
                  AgentEntry(id: 2, name: "b", devices: [1], protocols: [.clock], trusted: false)])
 
     final class Fixture {
-        let platform = SCMIPlatform(tables: EventQueueTests.tables)
+        let platform: SCMIPlatform
         var paths: [String] = []
         var backends: [VhostUserBackend] = []
 
-        init() throws {
+        /// One backend per agent 1 and 2 of `tables`.
+        init(tables: PlatformTables = EventQueueTests.tables) throws {
+            platform = SCMIPlatform(tables: tables)
             for agentID: UInt32 in [1, 2] {
                 let path = "/tmp/scmi-dt-eventq-\(getpid())-\(EventQueueTests.counter.add(1, ordering: .relaxed).newValue).sock"
                 let platform = platform
@@ -71,7 +73,11 @@ import Virtqueue
     }
 
     static func command(_ messageID: UInt8, token: UInt16, _ parameters: UInt32...) -> [UInt8] {
-        bytes([MessageHeader(protocolID: 0x14, messageID: messageID, token: token).rawValue] + parameters)
+        command(0x14, messageID, token: token, parameters)
+    }
+
+    static func command(_ protocolID: UInt8, _ messageID: UInt8, token: UInt16, _ parameters: [UInt32]) -> [UInt8] {
+        bytes([MessageHeader(protocolID: protocolID, messageID: messageID, token: token).rawValue] + parameters)
     }
 
     static func rateChanged(by agent: UInt32, rate: UInt32) -> [UInt8] {
