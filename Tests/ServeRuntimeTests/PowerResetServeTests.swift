@@ -1,7 +1,6 @@
 import SCMIClient
 import SCMIPlatform
 import ServeRuntime
-import TestKit
 import Testing
 
 /// Power and reset domains through serve on the example board, with the real
