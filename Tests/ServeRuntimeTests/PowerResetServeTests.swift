@@ -95,7 +95,7 @@ import Testing
         try ivi.client.subscribe(PerformanceMessage.notifyLevel, resource: 0, enable: true)
         try ivi.client.subscribe(PerformanceMessage.notifyLimits, resource: 0, enable: true)
         try ivi.client.powerStateSet(Self.sharedPowerDomain, state: PowerState.on)
-        #expect(PlatformMessageText.describe(try #require(cluster.nextEvent())) == "notification POWER_STATE_CHANGED agent=1 domain=0 state=0")
+        #expect(PlatformMessageText.describe(try #require(cluster.nextEvent())) == "notification POWER_STATE_CHANGED agent=1 domain=0 state=on")
         try ivi.client.reset(Self.sharedReset, .pulse, asynchronous: true)
         #expect(PlatformMessageText.describe(try #require(cluster.nextEvent())) == "notification RESET_ISSUED agent=1 domain=0 reset_state=0")
         let complete = PlatformMessageText.describe(try #require(ivi.nextEvent()))
@@ -112,6 +112,6 @@ import Testing
         #expect(events.subscriptions.map(\.event) == ["POWER_STATE_CHANGED", "RESET_ISSUED"])
         ivi.leave()
         #expect(PlatformMessageText.describe(try #require(cluster.nextEvent()))
-                == "notification POWER_STATE_CHANGED agent=1 domain=0 state=1073741824")
+                == "notification POWER_STATE_CHANGED agent=1 domain=0 state=off")
     }
 }
