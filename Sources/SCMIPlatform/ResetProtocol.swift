@@ -130,12 +130,12 @@ extension AgentSession {
         if case .success(let request) = asked { (action, isAsync) = request }
         // Set once the checks pass: from then on an asynchronous reset's
         // outcome goes into its delayed response.
-        var accepted = false
+        var passedChecks = false
         var status = vote(action == .deassert ? .off : .on, index, issuing: action == .deassert ? nil : resetState) { shared in
             guard mayUse(shared, ResetProtocol.id, holders: holders) else { return .denied }
             if case .failure(let refused) = asked { return refused }
             guard !isAsync || asyncSlotFree else { return .busy }
-            accepted = true
+            passedChecks = true
             return .success
         }
         // The second half of a pulse: let go again. The domain is deasserted
@@ -144,7 +144,7 @@ extension AgentSession {
         if status.isSuccess, action == .pulse {
             status = vote(.off, index, issuing: nil) { _ in .success }
         }
-        guard isAsync, accepted else { return status }
+        guard isAsync, passedChecks else { return status }
         sendDelayedResponse(status) { $0.append(UInt32(index)) }
         return .success
     }

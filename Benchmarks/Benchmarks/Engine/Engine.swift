@@ -1,6 +1,7 @@
 import Benchmark
 import ResourceTables
 import SCMIPlatform
+import Synchronization
 
 // How many SCMI messages one AgentSession answers per second on one core,
 // and how many mallocs a message costs (serve's hot path must make none).
@@ -38,6 +39,29 @@ private let tables = PlatformTables(
         AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
         AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
     ])
+
+/// One power domain and one reset line that two agents share.
+private let switchedTables = PlatformTables(
+    vendor: "BENCH", protocols: [.powerDomain, .reset],
+    powerDomains: [ProviderResourceEntry(id: 0, name: "gpu-pd", providerPath: "/pmu", specifier: [3])],
+    resetDomains: [ProviderResourceEntry(id: 0, name: "gpu-rst", providerPath: "/cru", specifier: [7])],
+    devices: [DeviceEntry(id: 1, name: "GPU", path: "/d/device@1",
+                          resources: [ResourceReference(.powerDomain, 0), ResourceReference(.reset, 0)])],
+    agents: [
+        AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.powerDomain, .reset], trusted: false),
+        AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.powerDomain, .reset], trusted: false),
+    ])
+
+/// Takes platform → agent messages and only counts them.
+private final class CountingSink: PlatformMessageSink {
+    let posted = Atomic<Int>(0)
+    func post(_ message: UnsafeRawBufferPointer, kind: PlatformMessageKind) -> Bool {
+        posted.add(1, ordering: .relaxed)
+        return true
+    }
+    var delayedResponsesWaiting: Int { 0 }
+    var deliveryCounters: DeliveryCounters { DeliveryCounters(sent: UInt64(posted.load(ordering: .relaxed)), waiting: 0, dropped: 0) }
+}
 
 /// One session with a request and a 136-byte response space allocated once,
 /// as serve has them in guest memory. Used by one benchmark thread at a time.
@@ -124,6 +148,27 @@ let benchmarks: @Sendable () -> Void = {
     let levelDown = Exchange(session, words: [header(0x13, 0x7), 0, 1_000_000])
     Benchmark("PERFORMANCE_LEVEL_SET (arbitrated, changes every time)", configuration: configuration) { benchmark in
         for index in benchmark.scaledIterations { (index & 1 == 0 ? levelUp : levelDown).run() }
+    }
+
+    // Notifications into a sink that only counts (the eventq delivery is
+    // Transport's): a power domain switched by one agent, the other
+    // subscribed to POWER_STATE_CHANGED; a reset pulse, the other subscribed
+    // to RESET_ISSUED. Every message sends one notification.
+    let notifying = SCMIPlatform(tables: switchedTables)
+    let switcher = notifying.makeSession(agentID: 1)!, listener = notifying.makeSession(agentID: 2)!
+    let sink = CountingSink()
+    for agent in [switcher, listener] { agent.useTransport(.virtioWithP2A, sink: sink) }
+    Exchange(listener, words: [header(0x11, 0x6), 0, 1]).run()
+    Exchange(listener, words: [header(0x16, 0x5), 0, 1]).run()
+    let powerOn = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0])
+    let powerOff = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0x4000_0000])
+    Benchmark("POWER_STATE_SET → POWER_STATE_CHANGED to a subscriber", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? powerOn : powerOff).run() }
+        precondition(sink.posted.load(ordering: .relaxed) > 0)
+    }
+    let pulse = Exchange(switcher, words: [header(0x16, 0x4), 0, 1, 0])
+    Benchmark("RESET pulse → RESET_ISSUED to a subscriber", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { pulse.run() }
     }
 
     // Sensor: a constant reading (a host file's reading is a file read, not
