@@ -322,8 +322,7 @@ extension AgentSession {
     /// pending: delayed responses waiting in its sink, and sensor readings
     /// the poller has yet to answer.
     var asyncSlotFree: Bool {
-        platform.sinks[agent].sink.withLock { ($0?.delayedResponsesWaiting ?? 0) }
-            + platform.sensorPoller.pendingReadings(agent: agent) < SCMIPlatform.maxPendingAsync
+        platform.sensorPoller.pendingAsync(platform, agent: agent) < SCMIPlatform.maxPendingAsync
     }
 
     /// Posts the delayed response to the command being handled (same protocol,

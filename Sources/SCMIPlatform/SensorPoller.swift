@@ -59,16 +59,24 @@ final class SensorPoller: Sendable {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    /// Asynchronous readings `agent` asked for and the poller has not answered.
-    func pendingReadings(agent: Int) -> Int { state.withLock { $0.pending[agent] } }
+    /// `agent`'s asynchronous commands pending: readings the poller has not
+    /// answered plus delayed responses waiting in its sink. Counted under the
+    /// poller's lock, which an answer holds while it moves from one to the
+    /// other, so that none is missed or counted twice.
+    func pendingAsync(_ platform: SCMIPlatform, agent: Int) -> Int {
+        state.withLock { pendingAsync(platform, agent, $0) }
+    }
+
+    private func pendingAsync(_ platform: SCMIPlatform, _ agent: Int, _ state: borrowing State) -> Int {
+        state.pending[agent] + platform.sinks[agent].sink.withLock { $0?.delayedResponsesWaiting ?? 0 }
+    }
 
     /// Queues an asynchronous reading of `sensor` for `agent` (handling
     /// `command`): SUCCESS, BUSY when the agent already has maxPendingAsync
     /// asynchronous commands pending, HARDWARE_ERROR when no thread can be started.
     func requestReading(_ platform: SCMIPlatform, agent: Int, sensor: Int, command: MessageHeader) -> SCMIStatus {
-        let waiting = platform.sinks[agent].sink.withLock { $0?.delayedResponsesWaiting ?? 0 }
         let status: SCMIStatus = state.withLock { state in
-            guard waiting + state.pending[agent] < SCMIPlatform.maxPendingAsync else { return .busy }
+            guard pendingAsync(platform, agent, state) < SCMIPlatform.maxPendingAsync else { return .busy }
             guard start(platform, &state) else { return .hardwareError }
             state.requests.append(Request(agent: agent, sensor: sensor, command: command, generation: state.generation[agent]))
             state.pending[agent] += 1
