@@ -30,6 +30,15 @@ import Testing
         MessageHeader(protocolID: P.sensor, messageID: 0x6, type: .delayedResponse, token: token).rawValue
     }
 
+    /// Polls `condition` every 10 ms, at most 10 s; whether it came true.
+    func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0 ..< 1000 {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
     /// Takes messages from `sink` until one satisfies `match` (at most 10 s);
     /// returns every message taken, the matching one last, or nil.
     func waitFor(_ sink: RecordingSink, _ match: ([UInt32]) -> Bool) -> [[UInt32]]? {
@@ -144,6 +153,28 @@ import Testing
     static func onlySensorOne(_ updates: [[UInt32]]) -> Bool {
         let rest = updates.drop { $0[2] == 0 }
         return updates.count - rest.count <= 1 && rest.allSatisfy { $0 == [update, 0, 1, 1500, 0, 0, 0] }
+    }
+
+    /// A polled file that disappears sends no update (and no trip event) and
+    /// is logged once; when it reads again the updates resume, and a value
+    /// past an armed trip point compares with the last good reading.
+    @Test func polledFileThatFailsSendsNothingUntilItReadsAgain() throws {
+        board.write("20000\n", to: file)
+        let (ivi, sink) = p2aSession(Board.ivi)
+        #expect(ivi.send(P.sensor, 0x4, [1, 1]).status == .success)
+        #expect(ivi.send(P.sensor, 0x5, [1, 1, 30_000, 0]).status == .success)
+        #expect(ivi.send(P.sensor, 0xB, [1, 1]).status == .success)
+        #expect(waitFor(sink) { $0 == [Self.update, 0, 1, 20_000, 0, 0, 0] } != nil)
+        try FileManager.default.removeItem(atPath: file)
+        #expect(eventually { board.faults.all.contains { $0.contains("cannot open") } })
+        // Polls run one after another: what the last good one sent is in the sink by now.
+        _ = sink.take()
+        #expect(board.faults.all.count == 1)
+        board.write("35000\n", to: file)
+        let resumed = try #require(waitFor(sink) { $0.first == Self.tripEvent })
+        #expect(resumed.last == [Self.tripEvent, 0, 1, 1 << 16])
+        #expect(resumed.allSatisfy { $0.first == Self.tripEvent || $0 == [Self.update, 0, 1, 35_000, 0, 0, 0] })
+        #expect(board.faults.all.count == 2 && board.faults.all[1].contains("reads again"))
     }
 
     /// An asynchronous reading: SUCCESS with no value at once, then
