@@ -24,12 +24,24 @@ import Virtqueue
         agents: [AgentEntry(id: 1, name: "a", devices: [1], protocols: [.clock], trusted: false),
                  AgentEntry(id: 2, name: "b", devices: [1], protocols: [.clock], trusted: false)])
 
+    /// The same board with a constant sensor polled every 2 ms, used by both agents.
+    static let sensorTables: PlatformTables = {
+        var tables = EventQueueTests.tables
+        tables.protocols = [.clock, .sensor]
+        tables.sensors = [SensorEntry(id: 0, name: "temp", type: .temperature, unitExponent: -3, source: .constant(42_000),
+                                      intervalMilliseconds: 2)]
+        tables.devices[0].resources.append(ResourceReference(.sensor, 0))
+        for index in tables.agents.indices { tables.agents[index].protocols.append(.sensor) }
+        return tables
+    }()
+
     final class Fixture {
-        let platform = SCMIPlatform(tables: EventQueueTests.tables)
+        let platform: SCMIPlatform
         var paths: [String] = []
         var backends: [VhostUserBackend] = []
 
-        init() throws {
+        init(tables: PlatformTables = EventQueueTests.tables) throws {
+            platform = SCMIPlatform(tables: tables)
             for agentID: UInt32 in [1, 2] {
                 let path = "/tmp/scmi-dt-eventq-\(getpid())-\(EventQueueTests.counter.add(1, ordering: .relaxed).newValue).sock"
                 let platform = platform
@@ -204,5 +216,37 @@ import Virtqueue
         #expect(used.count == 2)
         #expect(Self.bytes(a, at: 0, 20) == Self.rateChanged(by: 2, rate: 90_000_000))
         #expect(Self.bytes(a, at: 256, 20) == Self.rateChanged(by: 2, rate: 24_000_000))
+    }
+
+    /// Agent 1 subscribes to a sensor's updates and posts no eventq buffers
+    /// while the poller sends one every 2 ms: the waiting updates stop at
+    /// 64 and the rest are dropped, oldest first. An asynchronous reading
+    /// asked meanwhile is not dropped: once buffers come, its
+    /// SENSOR_READING_COMPLETE arrives among the updates.
+    @Test func sensorUpdatesPileUpBoundedAndTheReadingStillArrives() throws {
+        let fixture = try Fixture(tables: Self.sensorTables)
+        let a = try fixture.frontend(1, queueSize: 256)
+        defer { a.close() }
+        func sensorCommand(_ messageID: UInt8, token: UInt16, _ parameters: UInt32...) -> [UInt8] {
+            Self.bytes([MessageHeader(protocolID: 0x15, messageID: messageID, token: token).rawValue] + parameters)
+        }
+        try Self.expectStatus(a, sensorCommand(0xB, token: 1, 0, 1), .success)
+        #expect(eventually { fixture.delivery(1).dropped > 100 })
+        #expect(fixture.delivery(1).waiting == 64)
+        try Self.expectStatus(a, sensorCommand(0x6, token: 0x99, 0, 1), .success)
+        #expect(eventually { fixture.delivery(1).asyncPending == 1 })
+        #expect(fixture.delivery(1).waiting == 65)
+
+        var offsets: [UInt32: Int] = [:]
+        for index in 0..<100 { offsets[UInt32(try #require(a.postEventBuffer(offset: index * 136, length: 136)))] = index * 136 }
+        let received = a.usedElementsAndCalls(queue: 1, count: 66).used
+        #expect(received.count >= 66)
+        let update = Self.words(MessageHeader(protocolID: 0x15, messageID: 0x1, type: .notification).rawValue, 0, 0, 42_000, 0, 0, 0)
+        let complete = Self.words(MessageHeader(protocolID: 0x15, messageID: 0x6, type: .delayedResponse, token: 0x99).rawValue,
+                                  0, 0, 42_000, 0, 0, 0)
+        let messages = received.map { Self.bytes(a, at: offsets[$0.id] ?? 0, Int($0.length)) }
+        #expect(messages.filter { $0 == complete }.count == 1)
+        #expect(messages.allSatisfy { $0 == update || $0 == complete })
+        #expect(fixture.delivery(1).asyncPending == 0)
     }
 }
