@@ -217,13 +217,15 @@ def async_clock(tables):
     """The first agent with a clock of its own that has a rate other than its
     initial one, small enough for a 32-bit assigned-clock-rates cell: clk-scmi
     sets it when it registers its clocks, and sends an asynchronous
-    CLOCK_RATE_SET because the platform reports pending asynchronous requests."""
+    CLOCK_RATE_SET because the platform reports pending asynchronous requests.
+    The highest such rate, so that it is not the one the basics guest set."""
     clocks = {c["id"]: c for c in tables["clocks"]}
     for agent in tables["agents"]:
         for clock_id in reachable(tables, agent, CLOCK):
             clock = clocks[clock_id]
-            rate = settable_rate(clock)
-            if rate != clock["initial_rate"] and rate < 2 ** 32:
+            candidates = [settable_rate(clock, higher=True), settable_rate(clock)]
+            rate = next((r for r in candidates if r != clock["initial_rate"] and r < 2 ** 32), None)
+            if rate is not None:
                 return {"ASYNC_AGENT": agent["name"], "ASYNC_AGENT_ID": agent["id"], "ASYNC_CLOCK": clock_id,
                         "ASYNC_CLOCK_NAME": clock["name"], "ASYNC_RATE": rate}
     return {}
