@@ -40,8 +40,12 @@ import Virtqueue
         var paths: [String] = []
         var backends: [VhostUserBackend] = []
 
-        init(tables: PlatformTables = EventQueueTests.tables) throws {
+        /// With `trace`, the devices log as `serve --trace` does, into `log`.
+        let log = LogRecorder()
+
+        init(tables: PlatformTables = EventQueueTests.tables, trace: Bool = false) throws {
             platform = SCMIPlatform(tables: tables)
+            let logger = trace ? log.logger : Logger(label: "eventq-test")
             for agentID: UInt32 in [1, 2] {
                 let path = "/tmp/scmi-dt-eventq-\(getpid())-\(EventQueueTests.counter.add(1, ordering: .relaxed).newValue).sock"
                 let platform = platform
@@ -49,7 +53,7 @@ import Virtqueue
                     socketPath: path, device: SCMIVirtioDevice.description, logger: Logger(label: "eventq-test"),
                     makeHandler: {
                         SCMIChainHandler(session: platform.makeSession(agentID: agentID)!, agentName: "agent\(agentID)",
-                                         logger: Logger(label: "eventq-test"), trace: false, outbox: try? SCMIOutbox())
+                                         logger: logger, trace: trace, outbox: try? SCMIOutbox())
                     })
                 try backend.start()
                 paths.append(path)
@@ -134,6 +138,30 @@ import Virtqueue
         #expect(status == 0)
         #expect(fixture.delivery(1).notificationsSent == 2)
         #expect(fixture.delivery(1).asyncPending == 0)
+    }
+
+    /// serve --trace logs each message it writes into an eventq buffer: the
+    /// notification by name, the delayed response with its command's token
+    /// (the same as on the command's own line) and its status.
+    @Test func traceNamesEachEventQueueMessage() throws {
+        let fixture = try Fixture(trace: true)
+        let a = try fixture.frontend(1)
+        defer { a.close() }
+        try Self.expectStatus(a, Self.command(0x9, token: 1, 0, 1), .success)
+        _ = try #require(a.postEventBuffer(offset: 0, length: 136))
+        _ = try #require(a.postEventBuffer(offset: 256, length: 136))
+        try Self.expectStatus(a, Self.command(0x5, token: 0x77, 1, 0, 48_000_000, 0), .success)
+        _ = a.usedElementsAndCalls(queue: 1, count: 2)
+
+        #expect(fixture.log.contains("agent 1 agent1: CLOCK CLOCK_RATE_SET (0x14/0x5 token 119) -> SUCCESS (0), "))
+        #expect(fixture.log.contains("agent 1 agent1: notification CLOCK CLOCK_RATE_CHANGED (0x14/0x0), on the eventq"))
+        #expect(fixture.log.contains("agent 1 agent1: delayed response CLOCK CLOCK_RATE_SET (0x14/0x5 token 119) -> SUCCESS (0), on the eventq"))
+        // A synchronous set has no delayed response, so no line for it.
+        try Self.expectStatus(a, Self.command(0x5, token: 0x78, 0, 0, 24_000_000, 0), .success)
+        _ = try #require(a.postEventBuffer(offset: 512, length: 136))
+        _ = a.usedElementsAndCalls(queue: 1, count: 1)
+        #expect(!fixture.log.contains("delayed response CLOCK CLOCK_RATE_SET (0x14/0x5 token 120)"))
+        #expect(fixture.log.lines.withLock { $0.filter { $0.contains("on the eventq") }.count } == 3)
     }
 
     /// A buffer too short for the message goes back with length 0: a
