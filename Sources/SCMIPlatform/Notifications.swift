@@ -302,6 +302,7 @@ extension AgentSession {
     public func useTransport(_ transport: TransportCapabilities, sink: (any PlatformMessageSink)?) {
         self.transport = transport
         let delivers = transport.deliversNotifications || transport.deliversDelayedResponses
+        platform.sensorPoller.cancel(agent: agent)
         platform.sinks[agent].sink.withLock { $0 = delivers ? sink : nil }
         if !transport.deliversNotifications { platform.clearSubscriptions(agent: agent) }
     }
@@ -328,23 +329,51 @@ extension AgentSession {
         SCMIPlatform.firstEvent[Int(unitIndex[Int(Model.id.rawValue)])] + local
     }
 
-    /// BUSY when this agent already has maxPendingAsync delayed responses waiting.
+    /// BUSY when this agent already has maxPendingAsync asynchronous commands
+    /// pending: delayed responses waiting in its sink, and sensor readings
+    /// the poller has yet to answer.
     var asyncSlotFree: Bool {
-        platform.sinks[agent].sink.withLock { ($0?.delayedResponsesWaiting ?? 0) } < SCMIPlatform.maxPendingAsync
+        platform.sensorPoller.pendingAsync(platform, agent: agent) < SCMIPlatform.maxPendingAsync
     }
 
     /// Posts the delayed response to the command being handled (same protocol,
     /// message id and token, type 2): `status`, then, on success, what `build`
     /// appends. The transport delivers it after the synchronous response.
     func sendDelayedResponse(_ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
-        let command = currentHeader
+        platform.sendDelayedResponse(to: agent, command: currentHeader, status, build)
+    }
+}
+
+extension SCMIPlatform {
+    /// Posts the delayed response to `command` of `agent` (same protocol,
+    /// message id and token, type 2): `status`, then, on success, what
+    /// `build` appends. From a handler or from the sensor poller.
+    func sendDelayedResponse(to agent: Int, command: MessageHeader, _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
         var message = PlatformMessage(header: MessageHeader(
             protocolID: command.protocolID, messageID: command.messageID, type: .delayedResponse, token: command.token))
         message.append(status.rawValue)
         if status.isSuccess { build(&message) }
         message.withBytes { bytes in
-            platform.sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .delayedResponse) }
+            sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .delayedResponse) }
         }
+    }
+
+    /// Posts notification `event` (its position in `events`) with the payload
+    /// `build` appends to `agent` alone (the sensor poller's messages: it
+    /// chose the recipients under the lock).
+    func notify(agent: Int, event: Int, _ build: (inout PlatformMessage) -> Void) {
+        let description = Self.events[event]
+        var message = PlatformMessage(header: MessageHeader(
+            protocolID: description.protocolID.rawValue, messageID: description.notificationID, type: .notification))
+        build(&message)
+        message.withBytes { bytes in
+            sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .notification) }
+        }
+    }
+
+    /// Whether `agent` subscribed to event `event` of resource `resource` (lock held).
+    func isSubscribed(_ locked: borrowing SharedState, agent: Int, event: Int, resource: Int) -> Bool {
+        locked.subscriptions.flags[locked.subscriptions.index(event: event, agent: agent, resource: resource)]
     }
 }
 

@@ -5,6 +5,7 @@
     expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock, a voltage domain and a reset domain both may use)
     expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
     expect.py TABLES.json --perf-sensor                (agents with a performance domain or a host-file temperature sensor)
+    expect.py TABLES.json --async-clock                (an agent's clock for clk-scmi to set at probe: ASYNC_* lines, or nothing)
 
 Nothing here is hard-coded to the example board: every value comes from the tables.
 """
@@ -218,6 +219,24 @@ def best_pair(tables):
     return best if best_score > 0 else None
 
 
+def async_clock(tables):
+    """The first agent with a clock of its own that has a rate other than its
+    initial one, small enough for a 32-bit assigned-clock-rates cell: clk-scmi
+    sets it when it registers its clocks, and sends an asynchronous
+    CLOCK_RATE_SET because the platform reports pending asynchronous requests.
+    The highest such rate, so that it is not the one the basics guest set."""
+    clocks = {c["id"]: c for c in tables["clocks"]}
+    for agent in tables["agents"]:
+        for clock_id in reachable(tables, agent, CLOCK):
+            clock = clocks[clock_id]
+            candidates = [settable_rate(clock, higher=True), settable_rate(clock)]
+            rate = next((r for r in candidates if r != clock["initial_rate"] and r < 2 ** 32), None)
+            if rate is not None:
+                return {"ASYNC_AGENT": agent["name"], "ASYNC_AGENT_ID": agent["id"], "ASYNC_CLOCK": clock_id,
+                        "ASYNC_CLOCK_NAME": clock["name"], "ASYNC_RATE": rate}
+    return {}
+
+
 def emit(values):
     for key, value in values.items():
         text = str(value).replace("'", "")
@@ -229,6 +248,8 @@ if __name__ == "__main__":
         emit(agent_env(load(sys.argv[1]), sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[2] == "--perf-sensor":
         print(" ".join(perf_sensor_agents(load(sys.argv[1]))))
+    elif len(sys.argv) == 3 and sys.argv[2] == "--async-clock":
+        emit(async_clock(load(sys.argv[1])))
     elif len(sys.argv) == 3 and sys.argv[2] == "--pair":
         pair = best_pair(load(sys.argv[1]))
         print(" ".join(pair) if pair else "")
