@@ -251,7 +251,9 @@ if [[ -z "${SKIP_ENGINE:-}" ]]; then
         "CLOCK_DESCRIBE_RATES:CLOCK_DESCRIBE_RATES" "CLOCK_RATE_SET (arbitrated):CLOCK_RATE_SET*" \
         "VOLTAGE_LEVEL_SET (coupled rail):VOLTAGE_LEVEL_SET*" "POWER_STATE_SET (arbitrated):POWER_STATE_SET*" \
         "POWER_STATE_GET:POWER_STATE_GET" "PERFORMANCE_LEVEL_SET (arbitrated):PERFORMANCE_LEVEL_SET*" \
-        "SENSOR_READING_GET:SENSOR_READING_GET*" "RESET (pulse):RESET*"; do
+        "SENSOR_READING_GET:SENSOR_READING_GET*" "RESET (pulse):RESET*" \
+        "POWER_STATE_SET + POWER_STATE_CHANGED:notification*POWER_STATE_SET*" \
+        "RESET (pulse) + RESET_ISSUED:notification*RESET*"; do
         label=${figure%%:*} name=${figure#*:}
         ns=$(percentile engine "$name" wallClock 50)
         mallocs=$(percentile engine "$name" mallocCountTotal 100)

@@ -17,6 +17,8 @@ public enum PlatformMessageText {
     enum Field {
         case word(String)
         case wide(String)
+        /// A power state word: `on` or `off` for the generic states, else hex.
+        case powerState(String)
         /// Two words holding a signed value (a sensor reading).
         case signedWide(String)
         /// SENSOR_TRIP_POINT_EVENT's trip_point_desc: trip id in bits 7:0,
@@ -28,7 +30,7 @@ public enum PlatformMessageText {
         switch (ProtocolID(protocolID), id) {
         case (.clock, ClockNotification.rateChanged.rawValue), (.clock, ClockNotification.rateChangeRequested.rawValue):
             [.word("agent"), .word("clock"), .wide("rate")]
-        case (.powerDomain, PowerDomainNotification.stateChanged.rawValue): [.word("agent"), .word("domain"), .word("state")]
+        case (.powerDomain, PowerDomainNotification.stateChanged.rawValue): [.word("agent"), .word("domain"), .powerState("state")]
         case (.performance, PerformanceNotification.limitsChanged.rawValue):
             [.word("agent"), .word("domain"), .word("range_max"), .word("range_min")]
         case (.performance, PerformanceNotification.levelChanged.rawValue): [.word("agent"), .word("domain"), .word("level")]
@@ -84,6 +86,10 @@ public enum PlatformMessageText {
             case .word(let name):
                 guard let value = words.popFirst() else { break }
                 parts.append("\(name)=\(value)")
+            case .powerState(let name):
+                guard let value = words.popFirst() else { break }
+                let text = value == PowerState.on ? "on" : value == PowerState.off ? "off" : "0x" + String(value, radix: 16)
+                parts.append("\(name)=\(text)")
             case .wide(let name), .signedWide(let name):
                 guard words.count >= 2, let low = words.popFirst(), let high = words.popFirst() else { break }
                 let value = UInt64(high) << 32 | UInt64(low)

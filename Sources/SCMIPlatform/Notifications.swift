@@ -83,6 +83,17 @@ struct NotificationEvent: Sendable {
         case everyone
         /// Subscribed agents other than the one that caused it.
         case others
+        /// Only the agent that caused it, if subscribed (its own limits changed).
+        case causingAgent
+
+        /// Whether subscribed agent `agent` gets an event `causing` caused.
+        @inline(__always) func include(_ agent: Int, causing: Int?) -> Bool {
+            switch self {
+            case .everyone: true
+            case .others: agent != causing
+            case .causingAgent: agent == causing
+            }
+        }
     }
 
     let protocolID: ProtocolID
@@ -231,12 +242,12 @@ extension SCMIPlatform {
     /// which only hostLock's holder uses), then posts without it.
     private func post(_ message: PlatformMessage, event: Int, resource: Int, causing: Int?) {
         let recipients = recipientScratch
-        let everyone = Self.events[event].recipients == .everyone
+        let who = Self.events[event].recipients
         let count = state.withLock { locked -> Int in
             let subscriptions = locked.subscriptions
             guard resource < subscriptions.resourceCounts[event] else { return 0 }
             var count = 0
-            for agent in 0..<locked.agentCount where everyone || agent != causing {
+            for agent in 0..<locked.agentCount where who.include(agent, causing: causing) {
                 if subscriptions.flags[subscriptions.index(event: event, agent: agent, resource: resource)] {
                     recipients[count] = agent
                     count += 1

@@ -618,13 +618,13 @@ struct CallVoltage: ParsableCommand, CallValueKind, CallSwitchedKind {
     }
 }
 
-struct CallPerformance: ParsableCommand, CallValueKind {
+struct CallPerformance: ParsableCommand, CallValueKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "perf",
         abstract: "Performance domain protocol (0x13); levels are kHz.",
         subcommands: [
             CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
-            LevelSet.self, LimitsGet.self, LimitsSet.self,
+            LevelSet.self, LimitsGet.self, LimitsSet.self, CallResourceNotify<Self>.self,
         ]
     )
 
@@ -645,6 +645,10 @@ struct CallPerformance: ParsableCommand, CallValueKind {
     static let get = CommandConfiguration(commandName: "level-get", abstract: "PERFORMANCE_LEVEL_GET: the domain's level.")
 
     static func count(_ client: SCMIClient) throws -> Int { try client.performanceDomainCount() }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("level-changed", { try $0.subscribe(PerformanceMessage.notifyLevel, resource: $1, enable: $2) }),
+        ("limits-changed", { try $0.subscribe(PerformanceMessage.notifyLimits, resource: $1, enable: $2) }),
+    ] }
     static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
         let attributes = try client.performanceDomainAttributes(id)
         return attributes.hasExtendedName ? try client.performanceDomainName(id) : attributes.name

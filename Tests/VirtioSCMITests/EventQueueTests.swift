@@ -87,7 +87,11 @@ import Virtqueue
     }
 
     static func command(_ messageID: UInt8, token: UInt16, _ parameters: UInt32...) -> [UInt8] {
-        bytes([MessageHeader(protocolID: 0x14, messageID: messageID, token: token).rawValue] + parameters)
+        command(0x14, messageID, token: token, parameters)
+    }
+
+    static func command(_ protocolID: UInt8, _ messageID: UInt8, token: UInt16, _ parameters: [UInt32]) -> [UInt8] {
+        bytes([MessageHeader(protocolID: protocolID, messageID: messageID, token: token).rawValue] + parameters)
     }
 
     static func rateChanged(by agent: UInt32, rate: UInt32) -> [UInt8] {

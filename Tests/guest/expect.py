@@ -2,7 +2,7 @@
 """expect.py - what a guest of one agent must observe, derived from `scmi-dt tables --format json`.
 
     expect.py TABLES.json AGENT_NAME > expect.env      (a shell file the guest sources)
-    expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock and a voltage domain both may use, for arbitration)
+    expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock, a voltage domain and a reset domain both may use)
     expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
     expect.py TABLES.json --perf-sensor                (agents with a performance domain or a host-file temperature sensor)
     expect.py TABLES.json --async-clock                (an agent's clock for clk-scmi to set at probe: ASYNC_* lines, or nothing)
@@ -193,6 +193,11 @@ def shared(tables, a_name, b_name):
     if common_domains and len(set(levels(domains[common_domains[0]]))) > 1:
         d = domains[common_domains[0]]
         out.update(SHARED_DOMAIN=d["id"], SHARED_DOMAIN_NAME=d["name"], LOW_LEVEL=settable_level(d), HIGH_LEVEL=settable_level(d, higher=True))
+    # a reset line both may use: one guest asserts it, the other hears RESET_ISSUED
+    common_resets = [i for i in reachable(tables, a, RESET) if i in reachable(tables, b, RESET)]
+    if common_resets:
+        r = next(r for r in tables["reset_domains"] if r["id"] == common_resets[0])
+        out.update(SHARED_RESET=r["id"], SHARED_RESET_NAME=r["name"])
     return out
 
 
@@ -206,8 +211,9 @@ def best_pair(tables):
         for b in agents[i + 1:]:
             cc = [x for x in reachable(tables, a, CLOCK) if x in reachable(tables, b, CLOCK)]
             dd = [x for x in reachable(tables, a, VOLTAGE) if x in reachable(tables, b, VOLTAGE)]
+            rr = [x for x in reachable(tables, a, RESET) if x in reachable(tables, b, RESET)]
             score = (4 if any(len(set(rates(clocks[x]))) > 1 for x in cc) else 1 if cc else 0) + \
-                    (2 if any(len(set(levels(domains[x]))) > 1 for x in dd) else 1 if dd else 0)
+                    (2 if any(len(set(levels(domains[x]))) > 1 for x in dd) else 1 if dd else 0) + (1 if rr else 0)
             if score > best_score:
                 best, best_score = (a["name"], b["name"]), score
     return best if best_score > 0 else None

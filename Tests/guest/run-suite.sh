@@ -7,8 +7,9 @@
 # For the blob it: starts serve on temporary sockets with a control socket;
 #   1. boots one guest per agent with that agent's `scmi-dt guest-dtsi` node and
 #      checks the Base handshake, clocks, regulators and raw-mode permissions;
-#   2. boots two guests at once sharing a clock and a voltage domain and watches
-#      arbitration with `scmi-dt status` on the host, before and after one leaves;
+#   2. boots two guests at once sharing a clock, a voltage domain and a reset line,
+#      watches arbitration with `scmi-dt status` on the host, before and after one
+#      leaves, and the notifications one gets of the other's requests (raw mode);
 #   3. boots a guest again on a socket that already served one (a reboot);
 #   4. for each agent with a performance domain or a host-file temperature sensor:
 #      CPU 0 wired to the domain (scmi-cpufreq: frequencies, a userspace set speed
@@ -115,7 +116,7 @@ if [ -n "$PAIR" ]; then
 	LOW=$1 HIGH=$2
 	python3 "$HERE/expect.py" "$WORK/tables.json" --shared "$LOW" "$HIGH" >"$WORK/shared.env"
 	. "$WORK/shared.env"
-	echo "2. two guests at once: $LOW and $HIGH share ${SHARED_CLOCK_NAME:-no clock} and ${SHARED_DOMAIN_NAME:-no voltage domain}"
+	echo "2. two guests at once: $LOW and $HIGH share ${SHARED_CLOCK_NAME:-no clock}, ${SHARED_DOMAIN_NAME:-no voltage domain} and ${SHARED_RESET_NAME:-no reset line}"
 	boot "$LOW" guest-share-low.sh "share-$LOW" &
 	LOW_PID=$!
 	if wait_marker "$WORK/share-$LOW.console" '@@LOW-SET@@' 120; then

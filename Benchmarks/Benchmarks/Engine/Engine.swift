@@ -1,6 +1,7 @@
 import Benchmark
 import ResourceTables
 import SCMIPlatform
+import Synchronization
 
 // How many SCMI messages one AgentSession answers per second on one core,
 // and how many mallocs a message costs (serve's hot path must make none).
@@ -42,6 +43,17 @@ private let tables = PlatformTables(
         AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.powerDomain, .performance, .clock, .sensor, .reset, .voltage], trusted: false),
         AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.powerDomain, .performance, .clock, .sensor, .reset, .voltage], trusted: false),
     ])
+
+/// Takes platform → agent messages and only counts them.
+private final class CountingSink: PlatformMessageSink {
+    let posted = Atomic<Int>(0)
+    func post(_ message: UnsafeRawBufferPointer, kind: PlatformMessageKind) -> Bool {
+        posted.add(1, ordering: .relaxed)
+        return true
+    }
+    var delayedResponsesWaiting: Int { 0 }
+    var deliveryCounters: DeliveryCounters { DeliveryCounters(sent: UInt64(posted.load(ordering: .relaxed)), waiting: 0, dropped: 0) }
+}
 
 /// One session with a request and a 136-byte response space allocated once,
 /// as serve has them in guest memory. Used by one benchmark thread at a time.
@@ -155,5 +167,26 @@ let benchmarks: @Sendable () -> Void = {
     let pulse = Exchange(session, words: [header(0x16, 0x4), 0, 1, 0])
     Benchmark("RESET (pulse)", configuration: configuration) { benchmark in
         for _ in benchmark.scaledIterations { pulse.run() }
+    }
+
+    // The same power and reset messages with notifications, into a sink that
+    // only counts (the eventq delivery is Transport's), on a platform of
+    // their own: the other agent subscribed to POWER_STATE_CHANGED and
+    // RESET_ISSUED, so every message sends one notification.
+    let notifying = SCMIPlatform(tables: tables)
+    let switcher = notifying.makeSession(agentID: 1)!, listener = notifying.makeSession(agentID: 2)!
+    let sink = CountingSink()
+    for agent in [switcher, listener] { agent.useTransport(.virtioWithP2A, sink: sink) }
+    Exchange(listener, words: [header(0x11, 0x6), 0, 1]).run()
+    Exchange(listener, words: [header(0x16, 0x5), 0, 1]).run()
+    let notifiedOn = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0])
+    let notifiedOff = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0x4000_0000])
+    Benchmark("notification: POWER_STATE_SET → POWER_STATE_CHANGED to a subscriber", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? notifiedOn : notifiedOff).run() }
+        precondition(sink.posted.load(ordering: .relaxed) > 0)
+    }
+    let notifiedPulse = Exchange(switcher, words: [header(0x16, 0x4), 0, 1, 0])
+    Benchmark("notification: RESET pulse → RESET_ISSUED to a subscriber", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { notifiedPulse.run() }
     }
 }
