@@ -15,9 +15,10 @@ public struct DeviceTreeNode: Hashable, Sendable {
         lhs.index == rhs.index && lhs.tree === rhs.tree
     }
 
+    /// The position alone: nodes of different trees that share it collide, which costs a
+    /// comparison, whereas hashing the tree's identity too costs every lookup a second word.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(index)
-        hasher.combine(ObjectIdentifier(tree))
     }
 
     /// Full name with unit address, `device@1`; `""` for the root.
@@ -136,6 +137,12 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.
     public var compatible: [String] { property("compatible")?.stringList ?? [] }
+
+    /// True when `compatible` is one of the node's `compatible` strings, compared in the blob
+    /// without building the list (see `DeviceTreeProperty.stringListContains`).
+    public func isCompatible(with compatible: String) -> Bool {
+        property("compatible")?.stringListContains(compatible) ?? false
+    }
 
     /// True when `other` is a proper ancestor of this node. A subtree is a contiguous range in
     /// tree order, so this is two comparisons, not a walk up a possibly very deep chain.

@@ -136,15 +136,14 @@ struct BackendReader {
 
     // MARK: - Devices (section 3)
 
-    private mutating func readDevices(enabledProtocols: Set<ProtocolID>) -> ([DeviceDescription], [DeviceTreeNode: UInt32]) {
-        guard let devicesNode = backend.child(named: "devices"), devicesNode.isEnabled else { return ([], [:]) }
+    private mutating func readDevices(enabledProtocols: Set<ProtocolID>) -> ([DeviceDescription], NodeMap<UInt32>) {
+        guard let devicesNode = backend.child(named: "devices"), devicesNode.isEnabled else { return ([], NodeMap()) }
         findings.checkAddressCells(of: devicesNode)
         var devices: [DeviceDescription] = []
-        var idOfNode: [DeviceTreeNode: UInt32] = [:]
+        var idOfNode = NodeMap<UInt32>()
         let children = devicesNode.children
         var nodeWithID: [UInt32: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
         var nodeWithName: [String: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
-        idOfNode.reserveCapacity(children.count)
         devices.reserveCapacity(children.count)
         for node in children where node.isNamed("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
@@ -256,7 +255,7 @@ struct BackendReader {
     // MARK: - Agents (section 4)
 
     private mutating func readAgents(
-        _ agentsNode: DeviceTreeNode, deviceIDs: [DeviceTreeNode: UInt32], enabledProtocols: Set<ProtocolID>
+        _ agentsNode: DeviceTreeNode, deviceIDs: NodeMap<UInt32>, enabledProtocols: Set<ProtocolID>
     ) -> [AgentDescription] {
         findings.checkAddressCells(of: agentsNode)
         var agents: [AgentDescription] = []

@@ -10,7 +10,7 @@ func isRegulator(_ node: DeviceTreeNode) -> Bool {
 /// The i.MX95 `clock-dummy` idiom (docs/binding.md §5.1): a fixed-clock whose
 /// `clock-frequency` is exactly one cell of 0, a placeholder Linux accepts.
 func isPlaceholderClock(_ node: DeviceTreeNode) -> Bool {
-    node.compatible.contains("fixed-clock") && node.property("clock-frequency")?.u32 == 0
+    node.isCompatible(with: "fixed-clock") && node.property("clock-frequency")?.u32 == 0
 }
 
 extension DeviceTreeNode {

@@ -29,7 +29,7 @@ struct SharingFindings {
 
     /// A host node that is the base device of two devices held by different agents.
     private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
-        var firstHolder: [DeviceTreeNode: (device: DeviceDescription, agent: Int)] = [:]
+        var firstHolder = NodeMap<(device: DeviceDescription, agent: Int)>()
         for device in backend.devices {
             guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
             guard let first = firstHolder[basedev] else {
@@ -52,7 +52,7 @@ struct SharingFindings {
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
     private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
-        var givenHostNodes = Set<DeviceTreeNode>()
+        var givenHostNodes = NodeSet()
         for device in backend.devices where holders[device.id] != nil {
             if let basedev = device.basedev?.node { givenHostNodes.insert(basedev) }
         }
