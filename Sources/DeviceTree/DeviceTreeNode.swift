@@ -93,10 +93,10 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// Number of ancestors: 0 for the root.
     public var depth: Int { Int(tree.nodes[index].depth) }
 
-    /// All properties in blob order.
-    public var properties: [DeviceTreeProperty] {
+    /// All properties in blob order, each made when read: walking them allocates nothing.
+    public var properties: PropertyList {
         let first = Int(tree.nodes[index].firstProperty)
-        return tree.properties[first..<(first + Int(tree.nodes[index].propertyCount))].map(makeProperty)
+        return PropertyList(tree: tree, positions: first..<(first + Int(tree.nodes[index].propertyCount)))
     }
 
     /// The property with this name; the first one if a corrupt blob repeats it.
@@ -114,11 +114,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
             .map { tree.properties[$0] }
     }
 
-    private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
-        DeviceTreeProperty(
-            name: tree.propertyNames[Int(record.nameID)], storage: tree.storage,
-            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
-    }
+    private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty { tree.makeProperty(record) }
 
     /// The node's phandle from `phandle` (or else `linux,phandle`); nil when absent, not one
     /// cell, 0 or 0xffffffff.
@@ -162,4 +158,28 @@ extension DeviceTreeNode: Comparable {
 
 extension DeviceTreeNode: CustomStringConvertible {
     public var description: String { path }
+}
+
+/// A node's properties in blob order (`DeviceTreeNode.properties`): a range of the tree's
+/// property index, each property made when read, so that a loop over a node's properties
+/// allocates no array.
+public struct PropertyList: RandomAccessCollection, Sendable {
+    let tree: FlattenedDeviceTree
+    let positions: Range<Int>
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { positions.count }
+
+    public subscript(position: Int) -> DeviceTreeProperty {
+        precondition(position >= 0 && position < positions.count, "property index out of range")
+        return tree.makeProperty(tree.properties[positions.lowerBound + position])
+    }
+}
+
+extension FlattenedDeviceTree {
+    func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
+        DeviceTreeProperty(
+            name: propertyNames[Int(record.nameID)], storage: storage,
+            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
+    }
 }

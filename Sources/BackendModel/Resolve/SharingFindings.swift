@@ -29,18 +29,18 @@ struct SharingFindings {
 
     /// A host node that is the base device of two devices held by different agents.
     private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
-        var firstHolder = NodeMap<(device: DeviceDescription, agent: Int)>()
-        for device in backend.devices {
+        var firstHolder = NodeMap<(device: Int, agent: Int)>()  // position in backend.devices, index into tables.agents
+        for (position, device) in backend.devices.enumerated() {
             guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
             guard let first = firstHolder[basedev] else {
-                firstHolder[basedev] = (device, agent)
+                firstHolder[basedev] = (position, agent)
                 continue
             }
             guard let other = agents.first(where: { $0 != first.agent }) else { continue }
             let (firstName, otherName) = (tables.agents[first.agent].name, tables.agents[other].name)
             findings.add(
                 .basedevShared, at: device.node, property: "arm,scmi-basedev",
-                "\(basedev.path) is also the base device of \(first.device.path), held by \(firstName); this device is held by \(otherName): "
+                "\(basedev.path) is also the base device of \(backend.devices[first.device].path), held by \(firstName); this device is held by \(otherName): "
                     + "two guests would drive the same hardware",
                 hint: "give \(basedev.path) to one device and let the agents share that device (arm,scmi-devices)")
         }
