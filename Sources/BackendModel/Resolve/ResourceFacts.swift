@@ -266,9 +266,9 @@ struct ResourceFacts {
                 if decided.insert(at).inserted { entries[at].initialRate = rate }
             }
         }
-        for device in devices {
-            apply(device.node, &self)
-            if let basedev = device.basedev { apply(basedev.node, &self) }
+        for position in devices.indices {  // by position: copying each DeviceDescription retains its arrays
+            apply(devices[position].node, &self)
+            if let basedev = devices[position].basedev?.node { apply(basedev, &self) }
         }
         for key in keys { if let key { apply(key.provider, &self) } }
     }

@@ -30,8 +30,12 @@ struct SharingFindings {
     /// A host node that is the base device of two devices held by different agents.
     private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
         var firstHolder = NodeMap<(device: Int, agent: Int)>()  // position in backend.devices, index into tables.agents
-        for (position, device) in backend.devices.enumerated() {
-            guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
+        // By position, reading only the fields needed: copying a whole DeviceDescription per
+        // device retains each of its arrays.
+        for position in backend.devices.indices {
+            guard let basedev = backend.devices[position].basedev?.node, let agents = holders[backend.devices[position].id],
+                let agent = agents.first
+            else { continue }
             guard let first = firstHolder[basedev] else {
                 firstHolder[basedev] = (position, agent)
                 continue
@@ -39,7 +43,7 @@ struct SharingFindings {
             guard let other = agents.first(where: { $0 != first.agent }) else { continue }
             let (firstName, otherName) = (tables.agents[first.agent].name, tables.agents[other].name)
             findings.add(
-                .basedevShared, at: device.node, property: "arm,scmi-basedev",
+                .basedevShared, at: backend.devices[position].node, property: "arm,scmi-basedev",
                 "\(basedev.path) is also the base device of \(backend.devices[first.device].path), held by \(firstName); this device is held by \(otherName): "
                     + "two guests would drive the same hardware",
                 hint: "give \(basedev.path) to one device and let the agents share that device (arm,scmi-devices)")
@@ -53,8 +57,8 @@ struct SharingFindings {
     private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
         var givenHostNodes = NodeSet()
-        for device in backend.devices where holders[device.id] != nil {
-            if let basedev = device.basedev?.node { givenHostNodes.insert(basedev) }
+        for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
+            if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
         for device in tables.devices {
             guard let agents = holders[device.id] else { continue }

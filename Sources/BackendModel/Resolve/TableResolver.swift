@@ -46,10 +46,14 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         enabled = Set(backend.protocols.map(\.id))
         readExplicitTables()
-        var devices = backend.devices.map { resolveDirectResources(of: $0) }
-        for index in devices.indices {
-            resolveExplicitIDs(of: backend.devices[index], into: &devices[index])
-        }
+        // A local copy of the array (one reference): its elements can be lent to this mutating
+        // method, where one read through `self` would be copied, every array in it retained.
+        let described = backend.devices
+        var devices: [DeviceEntry] = []
+        devices.reserveCapacity(described.count)
+        for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
+        // After every derived id is given: explicit ids are checked against the whole table.
+        for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
         var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
