@@ -55,23 +55,22 @@ struct SharingFindings {
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
     private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
-        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
+        var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
         for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
             if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
-        for device in tables.devices {
-            guard let agents = holders[device.id] else { continue }
-            for reference in device.resources { exportedTo[reference, default: []].formUnion(agents) }
+        for device in tables.devices where holders[device.id] != nil {
+            for reference in device.resources { exported.insert(reference) }
         }
-        guard !exportedTo.isEmpty else { return [] }
+        guard !exported.isEmpty else { return [] }
         var clockIDs: [SpecifierKey: UInt32] = [:]
         var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
         var resetIDs: [SpecifierKey: UInt32] = [:]
         var powerDomainIDs: [SpecifierKey: UInt32] = [:]
         func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
             for (id, key) in keys.enumerated() {
-                if let key, ids[key] == nil, exportedTo[ResourceReference(protocolID, UInt32(id))] != nil { ids[key] = UInt32(id) }
+                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))), ids[key] == nil { ids[key] = UInt32(id) }
             }
         }
         index(clockKeys, .clock, into: &clockIDs)
@@ -105,6 +104,15 @@ struct SharingFindings {
             }
         }
 
+        // Which agents hold each resource reported: worked out for those alone, since a set
+        // per exported resource was a large part of `check` on trees of 100,000 devices.
+        var reported = ReferenceFlags()
+        for reference in users.keys { reported.insert(reference) }
+        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
+        for device in tables.devices where !reported.isEmpty {
+            guard let agents = holders[device.id] else { continue }
+            for reference in device.resources where reported.contains(reference) { exportedTo[reference, default: []].formUnion(agents) }
+        }
         var keptOn = Set<UInt32>()
         for (reference, nodes) in users.sorted(by: { ($0.key.protocolID, $0.key.id) < ($1.key.protocolID, $1.key.id) }) {
             guard let (what, hostNode) = describe(reference) else { continue }
@@ -149,5 +157,44 @@ struct SharingFindings {
     private static func entry<Entry>(_ id: UInt32, in entries: [Entry], id key: KeyPath<Entry, UInt32>) -> Entry? {
         if Int(id) < entries.count, entries[Int(id)][keyPath: key] == id { return entries[Int(id)] }
         return entries.first { $0[keyPath: key] == id }
+    }
+}
+
+/// One flag per id of the protocols whose resources host nodes can use (clock, voltage,
+/// reset, power domain): ids are dense from 0, so a flag is an array index, not a hash.
+/// References of other protocols are never members.
+private struct ReferenceFlags {
+    private var clock: [Bool] = []
+    private var voltage: [Bool] = []
+    private var reset: [Bool] = []
+    private var powerDomain: [Bool] = []
+    private(set) var isEmpty = true
+
+    mutating func insert(_ reference: ResourceReference) {
+        let id = Int(reference.id)
+        func set(_ flags: inout [Bool]) {
+            if id >= flags.count { flags += [Bool](repeating: false, count: id + 1 - flags.count) }
+            flags[id] = true
+        }
+        switch reference.protocolID {
+        case .clock: set(&clock)
+        case .voltage: set(&voltage)
+        case .reset: set(&reset)
+        case .powerDomain: set(&powerDomain)
+        default: return
+        }
+        isEmpty = false
+    }
+
+    func contains(_ reference: ResourceReference) -> Bool {
+        let id = Int(reference.id)
+        func get(_ flags: [Bool]) -> Bool { id < flags.count && flags[id] }
+        switch reference.protocolID {
+        case .clock: return get(clock)
+        case .voltage: return get(voltage)
+        case .reset: return get(reset)
+        case .powerDomain: return get(powerDomain)
+        default: return false
+        }
     }
 }
