@@ -127,8 +127,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// one) disables the node, as Linux's `of_device_is_available` does.
     public var isEnabled: Bool {
         guard let status = property("status") else { return true }
-        guard let value = status.string else { return false }
-        return value == "okay" || value == "ok"
+        return status.isString("okay") || status.isString("ok")
     }
 
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.

@@ -126,6 +126,16 @@ public struct DeviceTreeProperty: Sendable {
         return nil
     }
 
+    /// True when the value is exactly `string` as one NUL-terminated string: what
+    /// `self.string == string` answers for an ASCII `string`, compared as bytes in the blob.
+    public func isString(_ string: String) -> Bool {
+        var string = string
+        return string.withUTF8 { wanted in
+            count == wanted.count + 1 && storage.byte(at: start + wanted.count) == 0
+                && (wanted.isEmpty || memcmp(storage.base + start, wanted.baseAddress!, wanted.count) == 0)
+        }
+    }
+
     /// True when the value is a string list (as `stringList` accepts it) with `string` among its
     /// entries. Compared as bytes in the blob, decoding and allocating nothing: what
     /// `stringList?.contains(string)` answers for the ASCII names bindings use (`"fixed-clock"`).

@@ -282,6 +282,7 @@ struct BackendReader {
             nodeWithName[name] = node
 
             var devices: [UInt32] = []
+            var listed = Set<UInt32>()  // `devices` as a set: an agent may list a thousand devices
             switch node.phandles(of: "arm,scmi-devices") {
             case .none:
                 break
@@ -303,7 +304,7 @@ struct BackendReader {
                             "entry \(index) points at the disabled device \(device.path); it is ignored")
                         continue
                     }
-                    if let id = deviceIDs[device], !devices.contains(id) { devices.append(id) }
+                    if let id = deviceIDs[device], listed.insert(id).inserted { devices.append(id) }
                 }
             }
 
@@ -495,8 +496,7 @@ struct DeviceScan {
             if resources.note(property, kind) { continue }
             switch kind {
             case .status:
-                let status = property.string
-                isEnabled = status == "okay" || status == "ok"  // as DeviceTreeNode.isEnabled
+                isEnabled = property.isString("okay") || property.isString("ok")  // as DeviceTreeNode.isEnabled
             case .devid: devid = property.u32
             case .devname: devname = property.string
             case .reg: reg = property.u32
