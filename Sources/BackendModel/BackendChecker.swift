@@ -107,8 +107,8 @@ public enum BackendChecker {
         let compatible = "arm,scmi-vio-backend"
         let candidates = tree.nodes(withCompatible: compatible)
         tree.forEachNode { node in
+            guard node.isNamed("scmi-vio-backend") else { return }
             let name = node.name
-            guard name == "scmi-vio-backend" || name.hasPrefix("scmi-vio-backend@") else { return }
             if !node.compatible.contains(compatible) {
                 findings.add(
                     .backendCompatibleMissing, at: node, property: "compatible",

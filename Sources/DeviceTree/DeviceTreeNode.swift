@@ -15,9 +15,10 @@ public struct DeviceTreeNode: Hashable, Sendable {
         lhs.index == rhs.index && lhs.tree === rhs.tree
     }
 
+    /// The position alone: nodes of different trees that share it collide, which costs a
+    /// comparison, whereas hashing the tree's identity too costs every lookup a second word.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(index)
-        hasher.combine(ObjectIdentifier(tree))
     }
 
     /// Full name with unit address, `device@1`; `""` for the root.
@@ -92,10 +93,10 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// Number of ancestors: 0 for the root.
     public var depth: Int { Int(tree.nodes[index].depth) }
 
-    /// All properties in blob order.
-    public var properties: [DeviceTreeProperty] {
+    /// All properties in blob order, each made when read: walking them allocates nothing.
+    public var properties: PropertyList {
         let first = Int(tree.nodes[index].firstProperty)
-        return tree.properties[first..<(first + Int(tree.nodes[index].propertyCount))].map(makeProperty)
+        return PropertyList(tree: tree, positions: first..<(first + Int(tree.nodes[index].propertyCount)))
     }
 
     /// The property with this name; the first one if a corrupt blob repeats it.
@@ -113,11 +114,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
             .map { tree.properties[$0] }
     }
 
-    private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
-        DeviceTreeProperty(
-            name: tree.propertyNames[Int(record.nameID)], storage: tree.storage,
-            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
-    }
+    private func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty { tree.makeProperty(record) }
 
     /// The node's phandle from `phandle` (or else `linux,phandle`); nil when absent, not one
     /// cell, 0 or 0xffffffff.
@@ -130,12 +127,17 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// one) disables the node, as Linux's `of_device_is_available` does.
     public var isEnabled: Bool {
         guard let status = property("status") else { return true }
-        guard let value = status.string else { return false }
-        return value == "okay" || value == "ok"
+        return status.isString("okay") || status.isString("ok")
     }
 
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.
     public var compatible: [String] { property("compatible")?.stringList ?? [] }
+
+    /// True when `compatible` is one of the node's `compatible` strings, compared in the blob
+    /// without building the list (see `DeviceTreeProperty.stringListContains`).
+    public func isCompatible(with compatible: String) -> Bool {
+        property("compatible")?.stringListContains(compatible) ?? false
+    }
 
     /// True when `other` is a proper ancestor of this node. A subtree is a contiguous range in
     /// tree order, so this is two comparisons, not a walk up a possibly very deep chain.
@@ -155,4 +157,28 @@ extension DeviceTreeNode: Comparable {
 
 extension DeviceTreeNode: CustomStringConvertible {
     public var description: String { path }
+}
+
+/// A node's properties in blob order (`DeviceTreeNode.properties`): a range of the tree's
+/// property index, each property made when read, so that a loop over a node's properties
+/// allocates no array.
+public struct PropertyList: RandomAccessCollection, Sendable {
+    let tree: FlattenedDeviceTree
+    let positions: Range<Int>
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { positions.count }
+
+    public subscript(position: Int) -> DeviceTreeProperty {
+        precondition(position >= 0 && position < positions.count, "property index out of range")
+        return tree.makeProperty(tree.properties[positions.lowerBound + position])
+    }
+}
+
+extension FlattenedDeviceTree {
+    func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
+        DeviceTreeProperty(
+            name: propertyNames[Int(record.nameID)], storage: storage,
+            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
+    }
 }

@@ -126,6 +126,37 @@ public struct DeviceTreeProperty: Sendable {
         return nil
     }
 
+    /// True when the value is exactly `string` as one NUL-terminated string: what
+    /// `self.string == string` answers for an ASCII `string`, compared as bytes in the blob.
+    public func isString(_ string: String) -> Bool {
+        var string = string
+        return string.withUTF8 { wanted in
+            count == wanted.count + 1 && storage.byte(at: start + wanted.count) == 0
+                && (wanted.isEmpty || memcmp(storage.base + start, wanted.baseAddress!, wanted.count) == 0)
+        }
+    }
+
+    /// True when the value is a string list (as `stringList` accepts it) with `string` among its
+    /// entries. Compared as bytes in the blob, decoding and allocating nothing: what
+    /// `stringList?.contains(string)` answers for the ASCII names bindings use (`"fixed-clock"`).
+    public func stringListContains(_ string: String) -> Bool {
+        guard count > 0, storage.byte(at: start + count - 1) == 0 else { return false }
+        var string = string
+        return string.withUTF8 { wanted in
+            var position = start
+            let end = start + count
+            while position < end {
+                let nul = memchr(storage.base + position, 0, end - position)!  // the last byte is NUL
+                let length = UnsafeRawPointer(nul) - (storage.base + position)
+                if length == wanted.count, length == 0 || memcmp(storage.base + position, wanted.baseAddress!, length) == 0 {
+                    return true
+                }
+                position += length + 1
+            }
+            return false
+        }
+    }
+
     /// Number of strings in a string list, nil when the list is malformed.
     public var stringCount: Int? {
         if count == 0 { return 0 }

@@ -67,7 +67,21 @@ extension DeviceTreeNode {
     public func specifiers(
         of property: String, cellsName: String, allowingHoles: Bool = false
     ) -> Result<[PhandleSpecifier], SpecifierError>? {
-        walkSpecifiers(of: property, allowingHoles: allowingHoles) { index, provider throws(SpecifierError) -> Int in
+        collectSpecifiers(of: property, allowingHoles: allowingHoles, argumentCount: Self.cells(named: cellsName))
+    }
+
+    /// How many entries `specifiers(of:cellsName:)` gives, or its error, found by the same walk
+    /// without building the entries: for a check that only counts them (a schema's maxItems).
+    public func specifierCount(of property: String, cellsName: String) -> Result<Int, SpecifierError>? {
+        var count = 0
+        return walkSpecifiers(of: property, allowingHoles: false, argumentCount: Self.cells(named: cellsName)) { _, _, _, _, _ in
+            count += 1
+        }.map { $0.map { count } }
+    }
+
+    /// The argument count of an entry: the provider's `cellsName` (`#clock-cells`), checked.
+    private static func cells(named cellsName: String) -> (Int, DeviceTreeNode) throws(SpecifierError) -> Int {
+        { index, provider throws(SpecifierError) -> Int in
             guard let cellsProperty = provider.property(cellsName) else {
                 throw .missingCellsProperty(index: index, provider: provider, cellsName: cellsName)
             }
@@ -82,17 +96,31 @@ extension DeviceTreeNode {
     /// `arm,scmi-basedev`): every cell is one phandle with no arguments.
     /// nil when the property is absent.
     public func phandles(of property: String) -> Result<[PhandleSpecifier], SpecifierError>? {
-        walkSpecifiers(of: property, allowingHoles: false) { _, _ throws(SpecifierError) -> Int in 0 }
+        collectSpecifiers(of: property, allowingHoles: false) { _, _ throws(SpecifierError) -> Int in 0 }
     }
 
+    /// Every entry `walkSpecifiers` meets, as a `PhandleSpecifier`.
+    private func collectSpecifiers(
+        of propertyName: String, allowingHoles: Bool, argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int
+    ) -> Result<[PhandleSpecifier], SpecifierError>? {
+        var result = [PhandleSpecifier]()
+        return walkSpecifiers(of: propertyName, allowingHoles: allowingHoles, argumentCount: argumentCount) {
+            index, phandle, provider, property, cells in
+            result.append(PhandleSpecifier(index: index, phandle: phandle, provider: provider, cells: cells.map { property.cell($0)! }))
+        }.map { $0.map { result } }
+    }
+
+    /// Walks the entries of a phandle-array property, calling `entry` with each one's index,
+    /// phandle, provider, the property and the positions of its argument cells; stops at the
+    /// first bad entry with its error. nil when the property is absent.
     private func walkSpecifiers(
         of propertyName: String,
         allowingHoles: Bool,
-        argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int
-    ) -> Result<[PhandleSpecifier], SpecifierError>? {
+        argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int,
+        entry: (Int, UInt32, DeviceTreeNode, DeviceTreeProperty, Range<Int>) -> Void
+    ) -> Result<Void, SpecifierError>? {
         guard let property = property(propertyName) else { return nil }
         guard let total = property.cellCount else { return .failure(.notCells) }
-        var result = [PhandleSpecifier]()
         var position = 0
         var index = 0
         do throws(SpecifierError) {
@@ -112,13 +140,12 @@ extension DeviceTreeNode {
                 guard expected <= available else {
                     throw .truncated(index: index, phandle: phandle, expected: expected, available: available)
                 }
-                let cells = (0..<expected).map { property.cell(position + 1 + $0)! }
-                result.append(PhandleSpecifier(index: index, phandle: phandle, provider: provider, cells: cells))
+                entry(index, phandle, provider, property, (position + 1)..<(position + 1 + expected))
                 position += 1 + expected
             }
         } catch {
             return .failure(error)
         }
-        return .success(result)
+        return .success(())
     }
 }

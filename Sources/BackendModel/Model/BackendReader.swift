@@ -8,6 +8,7 @@ import ResourceTables
 struct BackendReader {
     let backend: DeviceTreeNode
     var findings: DiagnosticCollector
+    private var scannedProperties = ScannedProperties()
 
     static let defaultVendor = "SCMI-VIO-BE"
 
@@ -136,19 +137,20 @@ struct BackendReader {
 
     // MARK: - Devices (section 3)
 
-    private mutating func readDevices(enabledProtocols: Set<ProtocolID>) -> ([DeviceDescription], [DeviceTreeNode: UInt32]) {
-        guard let devicesNode = backend.child(named: "devices"), devicesNode.isEnabled else { return ([], [:]) }
+    private mutating func readDevices(enabledProtocols: Set<ProtocolID>) -> ([DeviceDescription], NodeMap<UInt32>) {
+        guard let devicesNode = backend.child(named: "devices"), devicesNode.isEnabled else { return ([], NodeMap()) }
         findings.checkAddressCells(of: devicesNode)
         var devices: [DeviceDescription] = []
-        var idOfNode: [DeviceTreeNode: UInt32] = [:]
+        var idOfNode = NodeMap<UInt32>()
         let children = devicesNode.children
-        var nodeWithID: [UInt32: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
-        var nodeWithName: [String: DeviceTreeNode] = Dictionary(minimumCapacity: children.count)
-        idOfNode.reserveCapacity(children.count)
+        // Position in `children` of the first device with each id and name; one hash each for
+        // a device whose id and name are new (the usual case), a second only for a duplicate.
+        var deviceWithID: [UInt32: Int] = Dictionary(minimumCapacity: children.count)
+        var deviceWithName: [String: Int] = Dictionary(minimumCapacity: children.count)
         devices.reserveCapacity(children.count)
-        for node in children where node.isNamed("device") {
+        for (position, node) in children.enumerated() where node.isNamed("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
-            let scan = DeviceScan(node)
+            let scan = DeviceScan(node, kinds: &scannedProperties)
             guard scan.isEnabled, let id = scan.devid, let name = scan.devname else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "arm,scmi-devid")
             if let reg = scan.reg, reg != id {
@@ -156,16 +158,18 @@ struct BackendReader {
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            if let other = nodeWithID[id] {
-                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(other.path)")
+            if let other = deviceWithID.updateValue(position, forKey: id) {
+                deviceWithID[id] = other
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(children[other].path)")
                 continue
             }
-            if let other = nodeWithName[name] {
-                findings.add(.devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(other.path)")
+            if let other = deviceWithName.updateValue(position, forKey: name) {
+                deviceWithName[name] = other
+                deviceWithID[id] = nil
+                findings.add(
+                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(children[other].path)")
                 continue
             }
-            nodeWithID[id] = node
-            nodeWithName[name] = node
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }
@@ -196,7 +200,7 @@ struct BackendReader {
                         .basedevDisabled, at: node, property: "arm,scmi-basedev",
                         "base device \(target.path) is disabled; its resources are still exported")
                 }
-                var resources = readResources(of: target, ResourceScan(target), inBackend: false)
+                var resources = readResources(of: target, ResourceScan(target, kinds: &scannedProperties), inBackend: false)
                 resources.consumerName = target.baseName
                 if resources.isEmpty {
                     findings.add(
@@ -256,7 +260,7 @@ struct BackendReader {
     // MARK: - Agents (section 4)
 
     private mutating func readAgents(
-        _ agentsNode: DeviceTreeNode, deviceIDs: [DeviceTreeNode: UInt32], enabledProtocols: Set<ProtocolID>
+        _ agentsNode: DeviceTreeNode, deviceIDs: NodeMap<UInt32>, enabledProtocols: Set<ProtocolID>
     ) -> [AgentDescription] {
         findings.checkAddressCells(of: agentsNode)
         var agents: [AgentDescription] = []
@@ -278,6 +282,7 @@ struct BackendReader {
             nodeWithName[name] = node
 
             var devices: [UInt32] = []
+            var listed = Set<UInt32>()  // `devices` as a set: an agent may list a thousand devices
             switch node.phandles(of: "arm,scmi-devices") {
             case .none:
                 break
@@ -299,7 +304,7 @@ struct BackendReader {
                             "entry \(index) points at the disabled device \(device.path); it is ignored")
                         continue
                     }
-                    if let id = deviceIDs[device], !devices.contains(id) { devices.append(id) }
+                    if let id = deviceIDs[device], listed.insert(id).inserted { devices.append(id) }
                 }
             }
 
@@ -399,6 +404,52 @@ extension DiagnosticCollector {
     }
 }
 
+/// What `ResourceScan` and `DeviceScan` make of a property, decided by its name alone.
+enum ScannedProperty {
+    case other, clocks, resets, powerDomains, supply
+    case status, devid, devname, reg, basedev, clockNames
+    case idList(ProtocolID)
+
+    init(name: String) {
+        switch name {
+        case "clocks": self = .clocks
+        case "resets": self = .resets
+        case "power-domains": self = .powerDomains
+        case "status": self = .status
+        case "arm,scmi-devid": self = .devid
+        case "arm,scmi-devname": self = .devname
+        case "reg": self = .reg
+        case "arm,scmi-basedev": self = .basedev
+        case "clock-names": self = .clockNames
+        default:
+            if name.utf8.count > 7 && name.hasSuffix("-supply") {
+                self = .supply
+            } else if let protocolID = BackendReader.idListProtocols[name] {
+                self = .idList(protocolID)
+            } else {
+                self = .other
+            }
+        }
+    }
+}
+
+/// `ScannedProperty` per property name id of one tree, each worked out the first time the
+/// name is met: a tree of 100,000 devices has a handful of distinct names, and comparing
+/// each property's name with every name the scans know was a measurable part of `check`.
+struct ScannedProperties {
+    private var known: [ScannedProperty?] = []
+
+    mutating func kind(of property: DeviceTreeProperty) -> ScannedProperty {
+        let id = Int(property.nameID)
+        guard id >= 0 else { return ScannedProperty(name: property.name) }  // a free-standing property
+        if id < known.count, let kind = known[id] { return kind }
+        let kind = ScannedProperty(name: property.name)
+        if id >= known.count { known += [ScannedProperty?](repeating: nil, count: id + 1 - known.count) }
+        known[id] = kind
+        return kind
+    }
+}
+
 /// Which resource properties a node has, found in one pass over its properties.
 struct ResourceScan {
     var clocks = false
@@ -411,20 +462,18 @@ struct ResourceScan {
 
     init() {}
 
-    init(_ node: DeviceTreeNode) {
-        for property in node.properties { _ = note(property) }
+    init(_ node: DeviceTreeNode, kinds: inout ScannedProperties) {
+        for property in node.properties { _ = note(property, kinds.kind(of: property)) }
     }
 
-    /// Records `property` if it is a resource property; false otherwise.
-    mutating func note(_ property: DeviceTreeProperty) -> Bool {
-        let name = property.name
-        switch name {
-        case "clocks": clocks = true
-        case "resets": resets = true
-        case "power-domains": powerDomains = true
-        default:
-            guard name.utf8.count > 7 && name.hasSuffix("-supply") else { return false }
-            supplies.append(name)
+    /// Records `property` (of kind `kind`) if it is a resource property; false otherwise.
+    mutating func note(_ property: DeviceTreeProperty, _ kind: ScannedProperty) -> Bool {
+        switch kind {
+        case .clocks: clocks = true
+        case .resets: resets = true
+        case .powerDomains: powerDomains = true
+        case .supply: supplies.append(property.name)
+        default: return false
         }
         return true
     }
@@ -441,21 +490,23 @@ struct DeviceScan {
     var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])] = []
     var resources = ResourceScan()
 
-    init(_ node: DeviceTreeNode) {
+    init(_ node: DeviceTreeNode, kinds: inout ScannedProperties) {
         for property in node.properties {
-            if resources.note(property) { continue }
-            switch property.name {
-            case "status":
-                let status = property.string
-                isEnabled = status == "okay" || status == "ok"  // as DeviceTreeNode.isEnabled
-            case "arm,scmi-devid": devid = property.u32
-            case "arm,scmi-devname": devname = property.string
-            case "reg": reg = property.u32
-            case "arm,scmi-basedev": hasBasedev = true
-            case "clock-names": clockNames = property.stringList ?? []
-            case let name:
-                guard let protocolID = BackendReader.idListProtocols[name], let ids = property.u32Array, !ids.isEmpty else { continue }
-                explicitIDs.append((protocolID, name, ids))
+            let kind = kinds.kind(of: property)
+            if resources.note(property, kind) { continue }
+            switch kind {
+            case .status:
+                isEnabled = property.isString("okay") || property.isString("ok")  // as DeviceTreeNode.isEnabled
+            case .devid: devid = property.u32
+            case .devname: devname = property.string
+            case .reg: reg = property.u32
+            case .basedev: hasBasedev = true
+            case .clockNames: clockNames = property.stringList ?? []
+            case .idList(let protocolID):
+                guard let ids = property.u32Array, !ids.isEmpty else { continue }
+                explicitIDs.append((protocolID, property.name, ids))
+            default:
+                continue
             }
         }
     }

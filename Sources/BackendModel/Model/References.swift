@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DeviceTree
 import ResourceTables
 
@@ -10,7 +13,7 @@ func isRegulator(_ node: DeviceTreeNode) -> Bool {
 /// The i.MX95 `clock-dummy` idiom (docs/binding.md §5.1): a fixed-clock whose
 /// `clock-frequency` is exactly one cell of 0, a placeholder Linux accepts.
 func isPlaceholderClock(_ node: DeviceTreeNode) -> Bool {
-    node.compatible.contains("fixed-clock") && node.property("clock-frequency")?.u32 == 0
+    node.isCompatible(with: "fixed-clock") && node.property("clock-frequency")?.u32 == 0
 }
 
 extension DeviceTreeNode {
@@ -20,10 +23,14 @@ extension DeviceTreeNode {
 
     /// True when the node is called `base` or `base@…`; cheaper than comparing `baseName`.
     func isNamed(_ base: String) -> Bool {
-        let name = self.name.utf8
-        guard name.starts(with: base.utf8) else { return false }
-        let rest = name.dropFirst(base.utf8.count)
-        return rest.isEmpty || rest.first == UInt8(ascii: "@")
+        var name = self.name
+        var base = base
+        return name.withUTF8 { name in
+            base.withUTF8 { base in
+                name.count >= base.count && (base.isEmpty || memcmp(name.baseAddress!, base.baseAddress!, base.count) == 0)
+                    && (name.count == base.count || name[base.count] == UInt8(ascii: "@"))
+            }
+        }
     }
 }
 

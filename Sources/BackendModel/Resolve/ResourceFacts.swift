@@ -10,16 +10,16 @@ struct ResourceFacts {
     var hostValidator: StructuralValidator
     private let clockEntrySchema: NodeSchema?
     private let regulatorEntrySchema: NodeSchema?
-    private var rateMemo: [DeviceTreeNode: ClockRates?] = [:]
-    private var fixedRateMemo: [DeviceTreeNode: UInt64?] = [:]
-    private var reportedNodes: Set<DeviceTreeNode> = []
-    private var mismatchReported: Set<DeviceTreeNode> = []
-    private var outputNamesMemo: [DeviceTreeNode: [String]] = [:]
-    private var unprintableReported: Set<DeviceTreeNode> = []
+    private var rateMemo = NodeMap<ClockRates?>()
+    private var fixedRateMemo = NodeMap<UInt64?>()
+    private var reportedNodes = NodeSet()
+    private var mismatchReported = NodeSet()
+    private var outputNamesMemo = NodeMap<[String]>()
+    private var unprintableReported = NodeSet()
     private var oppRatesMemo: [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)]?
-    private var oppTooManyReported: Set<DeviceTreeNode> = []
-    private var reportedAlwaysOn: Set<DeviceTreeNode> = []
-    private var reportedCoupling: Set<DeviceTreeNode> = []
+    private var oppTooManyReported = NodeSet()
+    private var reportedAlwaysOn = NodeSet()
+    private var reportedCoupling = NodeSet()
 
     init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -41,19 +41,17 @@ struct ResourceFacts {
     ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
-        var indexOfKey: [SpecifierKey: Int] = [:]
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let (rates, source) = clockRates(key, entryNode: entryNode)
             let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: "clock", outputNames: true, names: &names)
-            indexOfKey[key] = entries.count
             entries.append(
                 ClockEntry(
                     id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
                     initialRate: rates.lowest, ratesSource: source))
         }
-        applyAssignedRates(&entries, indexOfKey: indexOfKey, devices: devices, providers: keys.compactMap { $0?.provider })
+        applyAssignedRates(&entries, keys: keys, devices: devices)
         return entries
     }
 
@@ -87,15 +85,15 @@ struct ResourceFacts {
         let providerRates = rateProperty(of: provider, inBackend: false)
         var fixed: UInt64?
         var fixedSource = "clock-frequency"
-        if provider.compatible.contains("fixed-clock") {
+        if provider.isCompatible(with: "fixed-clock") {
             fixed = clockFrequency(of: provider, report: true)
-        } else if provider.compatible.contains("fixed-factor-clock") {
+        } else if provider.isCompatible(with: "fixed-factor-clock") {
             fixed = fixedRate(of: provider, depth: 0)
             fixedSource = "clock-mult/clock-div"
         }
         if let fixed {
             for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
-                guard let node, let rates, rates != .discrete([fixed]), mismatchReported.insert(node).inserted else { continue }
+                guard let node, let rates, rates != .discrete([fixed]), mismatchReported.insert(node) else { continue }
                 findings.add(
                     .clockRateMismatch, at: node, property: Self.rateProperties.first { node.hasProperty($0) },
                     "the rates given here disagree with \(provider.path), whose rate is fixed at \(fixed) Hz",
@@ -108,7 +106,7 @@ struct ResourceFacts {
         // A rate property that is there but unusable was reported already; do not call it missing.
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
-        if !described && reportedNodes.insert(provider).inserted {
+        if !described && reportedNodes.insert(provider) {
             findings.add(
                 .clockRateUndescribed, at: provider,
                 "no rate description: clocks of this provider are served as 1 Hz .. 4294967295 Hz in 1 Hz steps",
@@ -127,7 +125,7 @@ struct ResourceFacts {
         var tableRates: [DeviceTreeNode: [[UInt64]]] = [:]
         backend.node.tree.forEachNode { node in
             guard let phandle = node.property("operating-points-v2")?.u32, node.isEnabled, node.hasProperty("clocks"),
-                let table = node.tree.node(withPhandle: phandle), table.compatible.contains("operating-points-v2"),
+                let table = node.tree.node(withPhandle: phandle), table.isCompatible(with: "operating-points-v2"),
                 case .success(let clocks)? = node.specifiers(of: "clocks", cellsName: "#clock-cells", allowingHoles: true)
             else { return }
             if tableRates[table] == nil {
@@ -145,7 +143,7 @@ struct ResourceFacts {
                 let key = SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))
                 guard result[key] == nil else { continue }
                 result[key] = (perClock[position], table)
-                if perClock[position].count > 16 && oppTooManyReported.insert(table).inserted {
+                if perClock[position].count > 16 && oppTooManyReported.insert(table) {
                     findings.add(
                         .clockRatesTooMany, at: table,
                         "\(perClock[position].count) opp-hz rates give \(clock.provider.path) more than 16 discrete rates: Linux guests keep at most 16 (SCMI_MAX_NUM_RATES) and reject the clock",
@@ -209,7 +207,7 @@ struct ResourceFacts {
     /// A fixed-clock's `clock-frequency`.
     private mutating func clockFrequency(of provider: DeviceTreeNode, report: Bool) -> UInt64? {
         if let frequency = provider.property("clock-frequency")?.u32, frequency > 0 { return UInt64(frequency) }
-        if report && reportedNodes.insert(provider).inserted {
+        if report && reportedNodes.insert(provider) {
             let problem = provider.hasProperty("clock-frequency") ? "clock-frequency is not one non-zero cell" : "clock-frequency is missing"
             findings.add(.fixedClockFrequency, at: provider, property: "clock-frequency", "fixed-clock: \(problem)")
         }
@@ -222,9 +220,9 @@ struct ResourceFacts {
         if let memo = fixedRateMemo[provider] { return memo }
         guard depth < 16 else { return nil }
         var rate: UInt64?
-        if provider.compatible.contains("fixed-clock") {
+        if provider.isCompatible(with: "fixed-clock") {
             rate = clockFrequency(of: provider, report: false)
-        } else if provider.compatible.contains("fixed-factor-clock") {
+        } else if provider.isCompatible(with: "fixed-factor-clock") {
             if case .success(let parents)? = provider.specifiers(of: "clocks", cellsName: "#clock-cells"), let parent = parents.first,
                 parent.provider != provider, let parentRate = fixedRate(of: parent.provider, depth: depth + 1),
                 let mult = provider.property("clock-mult")?.u32, let div = provider.property("clock-div")?.u32, div > 0
@@ -243,26 +241,22 @@ struct ResourceFacts {
     /// at sets its initial rate, devices (and their base devices) first, then providers.
     /// A rate the clock cannot run at is `assigned-rate-unsupported` at the node that
     /// assigns it.
-    private mutating func applyAssignedRates(
-        _ entries: inout [ClockEntry], indexOfKey: [SpecifierKey: Int], devices: [DeviceDescription], providers: [DeviceTreeNode]
-    ) {
+    private mutating func applyAssignedRates(_ entries: inout [ClockEntry], keys: [SpecifierKey?], devices: [DeviceDescription]) {
         var decided = Set<Int>()
-        var visited = Set<DeviceTreeNode>()
-        var nodes: [DeviceTreeNode] = []
-        for device in devices {
-            nodes.append(device.node)
-            if let basedev = device.basedev { nodes.append(basedev.node) }
-        }
-        for node in nodes + providers where visited.insert(node).inserted {
-            guard let rates = node.property("assigned-clock-rates")?.u32Array,
+        var visited = NodeSet()
+        // Entry position of each key, built at the first assignment: most trees have none.
+        var indexOfKey: [SpecifierKey: Int]?
+        func apply(_ node: DeviceTreeNode, _ facts: inout ResourceFacts) {
+            guard let rates = node.property("assigned-clock-rates")?.u32Array, visited.insert(node),
                 case .success(let clocks)? = node.specifiers(of: "assigned-clocks", cellsName: "#clock-cells", allowingHoles: true)
-            else { continue }
+            else { return }
+            if indexOfKey == nil { indexOfKey = Self.entryPositions(keys) }
             for clock in clocks where clock.index < rates.count && rates[clock.index] > 0 {
                 let rate = UInt64(rates[clock.index])
-                guard let at = indexOfKey[SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))] else { continue }
+                guard let at = indexOfKey?[SpecifierKey(ResourceSpecifier(provider: clock.provider, cells: clock.cells))] else { continue }
                 let entry = entries[at]
                 guard Self.supports(entry.rates, rate) else {
-                    findings.add(
+                    facts.findings.add(
                         .assignedRateUnsupported, at: node, property: "assigned-clock-rates",
                         "entry \(clock.index) assigns \(rate) Hz to clock \(entry.id) (\(printable(entry.name)), \(clock.provider.path)), "
                             + "which runs at \(Self.describe(entry.rates)) (\(entry.ratesSource)); it starts at \(entry.initialRate) Hz instead",
@@ -272,6 +266,23 @@ struct ResourceFacts {
                 if decided.insert(at).inserted { entries[at].initialRate = rate }
             }
         }
+        for position in devices.indices {  // by position: copying each DeviceDescription retains its arrays
+            apply(devices[position].node, &self)
+            if let basedev = devices[position].basedev?.node { apply(basedev, &self) }
+        }
+        for key in keys { if let key { apply(key.provider, &self) } }
+    }
+
+    /// Each key's position among the entries `clockEntries` makes (one per non-nil key, in
+    /// order; a key bound to two ids maps to the later, as it did when built in that loop).
+    private static func entryPositions(_ keys: [SpecifierKey?]) -> [SpecifierKey: Int] {
+        var positions: [SpecifierKey: Int] = [:]
+        var position = 0
+        for case let key? in keys {
+            positions[key] = position
+            position += 1
+        }
+        return positions
     }
 
     /// `24000000 Hz`, `300000000, 400000000 Hz`, `1000000 .. 500000000 Hz in steps of 1000000 Hz`.
@@ -318,7 +329,7 @@ struct ResourceFacts {
     /// source node, at the property the name came from.
     private mutating func requirePrintable(_ name: String, of what: String, from node: DeviceTreeNode, property: String?) {
         guard name.isEmpty || !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return }
-        guard unprintableReported.insert(node).inserted else { return }
+        guard unprintableReported.insert(node) else { return }
         findings.add(
             .resourceNameUnprintable, at: node, property: property,
             "\(what) would be named \"\(printable(name))\"; names sent to guests must be printable ASCII",
@@ -349,7 +360,7 @@ struct ResourceFacts {
         }
         for index in entries.indices {
             let regulator = keys[Int(entries[index].id)]!
-            if entries[index].alwaysOn && reportedAlwaysOn.insert(regulator).inserted {
+            if entries[index].alwaysOn && reportedAlwaysOn.insert(regulator) {
                 findings.add(
                     .regulatorAlwaysOnExported, at: regulator, property: "regulator-always-on",
                     "voltage domain \(entries[index].id) (\(printable(entries[index].name))) is always on: serve never switches it off, "
@@ -371,7 +382,7 @@ struct ResourceFacts {
         guard case .success(let partners)? = regulator.phandles(of: "regulator-coupled-with"), !partners.isEmpty else { return [] }
         let spreads = regulator.property("regulator-coupled-max-spread")?.u32Array ?? []
         var result: [VoltageCoupling] = []
-        let report = reportedCoupling.insert(regulator).inserted
+        let report = reportedCoupling.insert(regulator)
         for (position, partner) in partners.enumerated() {
             guard let spread = position < spreads.count ? spreads[position] : spreads.last, spread <= UInt32(Int32.max) else { continue }
             guard let partnerID = idOfRegulator[partner.provider], partnerID != entry.id else {
@@ -424,7 +435,7 @@ struct ResourceFacts {
     private mutating func voltageLevels(
         of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
-        let report = reportedNodes.insert(regulator).inserted
+        let report = reportedNodes.insert(regulator)
         let states = gpioStates(of: regulator, report: report)
         var bounds: [UInt32] = []
         if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
@@ -509,7 +520,7 @@ struct ResourceFacts {
     /// A `regulator-gpio`'s `states = <µV gpio-value …>`: the levels it can switch
     /// between. nil for other regulators or a `states` that is not such pairs.
     private mutating func gpioStates(of regulator: DeviceTreeNode, report: Bool) -> [UInt32]? {
-        guard regulator.compatible.contains("regulator-gpio"), let property = regulator.property("states") else { return nil }
+        guard regulator.isCompatible(with: "regulator-gpio"), let property = regulator.property("states") else { return nil }
         guard let cells = property.u32Array, !cells.isEmpty, cells.count % 2 == 0 else {
             if report { findings.add(.propertyType, at: regulator, property: "states", "is not a list of <microvolts gpio-value> pairs") }
             return nil
@@ -561,7 +572,7 @@ struct ResourceFacts {
         for (index, node) in entryNodes.enumerated() {
             guard let table = findings.resolveSinglePhandle(of: node, property: "operating-points-v2") else { continue }
             var levels: [PerformanceLevel] = []
-            if table.compatible.contains("operating-points-v2") {
+            if table.isCompatible(with: "operating-points-v2") {
                 for opp in table.children where opp.isEnabled {
                     guard let hz = opp.property("opp-hz")?.u64Array?.first, hz > 0 else { continue }
                     levels.append(

@@ -29,18 +29,22 @@ struct SharingFindings {
 
     /// A host node that is the base device of two devices held by different agents.
     private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
-        var firstHolder: [DeviceTreeNode: (device: DeviceDescription, agent: Int)] = [:]
-        for device in backend.devices {
-            guard let basedev = device.basedev?.node, let agents = holders[device.id], let agent = agents.first else { continue }
+        var firstHolder = NodeMap<(device: Int, agent: Int)>()  // position in backend.devices, index into tables.agents
+        // By position, reading only the fields needed: copying a whole DeviceDescription per
+        // device retains each of its arrays.
+        for position in backend.devices.indices {
+            guard let basedev = backend.devices[position].basedev?.node, let agents = holders[backend.devices[position].id],
+                let agent = agents.first
+            else { continue }
             guard let first = firstHolder[basedev] else {
-                firstHolder[basedev] = (device, agent)
+                firstHolder[basedev] = (position, agent)
                 continue
             }
             guard let other = agents.first(where: { $0 != first.agent }) else { continue }
             let (firstName, otherName) = (tables.agents[first.agent].name, tables.agents[other].name)
             findings.add(
-                .basedevShared, at: device.node, property: "arm,scmi-basedev",
-                "\(basedev.path) is also the base device of \(first.device.path), held by \(firstName); this device is held by \(otherName): "
+                .basedevShared, at: backend.devices[position].node, property: "arm,scmi-basedev",
+                "\(basedev.path) is also the base device of \(backend.devices[first.device].path), held by \(firstName); this device is held by \(otherName): "
                     + "two guests would drive the same hardware",
                 hint: "give \(basedev.path) to one device and let the agents share that device (arm,scmi-devices)")
         }
@@ -51,23 +55,22 @@ struct SharingFindings {
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
     private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
-        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
-        var givenHostNodes = Set<DeviceTreeNode>()
-        for device in backend.devices where holders[device.id] != nil {
-            if let basedev = device.basedev?.node { givenHostNodes.insert(basedev) }
+        var exported = ReferenceFlags()
+        var givenHostNodes = NodeSet()
+        for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
+            if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
-        for device in tables.devices {
-            guard let agents = holders[device.id] else { continue }
-            for reference in device.resources { exportedTo[reference, default: []].formUnion(agents) }
+        for device in tables.devices where holders[device.id] != nil {
+            for reference in device.resources { exported.insert(reference) }
         }
-        guard !exportedTo.isEmpty else { return [] }
+        guard !exported.isEmpty else { return [] }
         var clockIDs: [SpecifierKey: UInt32] = [:]
         var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
         var resetIDs: [SpecifierKey: UInt32] = [:]
         var powerDomainIDs: [SpecifierKey: UInt32] = [:]
         func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
             for (id, key) in keys.enumerated() {
-                if let key, ids[key] == nil, exportedTo[ResourceReference(protocolID, UInt32(id))] != nil { ids[key] = UInt32(id) }
+                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))), ids[key] == nil { ids[key] = UInt32(id) }
             }
         }
         index(clockKeys, .clock, into: &clockIDs)
@@ -101,6 +104,15 @@ struct SharingFindings {
             }
         }
 
+        // Which agents hold each resource reported: worked out for those alone, since a set
+        // per exported resource was a large part of `check` on trees of 100,000 devices.
+        var reported = ReferenceFlags()
+        for reference in users.keys { reported.insert(reference) }
+        var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
+        for device in tables.devices where !reported.isEmpty {
+            guard let agents = holders[device.id] else { continue }
+            for reference in device.resources where reported.contains(reference) { exportedTo[reference, default: []].formUnion(agents) }
+        }
         var keptOn = Set<UInt32>()
         for (reference, nodes) in users.sorted(by: { ($0.key.protocolID, $0.key.id) < ($1.key.protocolID, $1.key.id) }) {
             guard let (what, hostNode) = describe(reference) else { continue }
@@ -145,5 +157,44 @@ struct SharingFindings {
     private static func entry<Entry>(_ id: UInt32, in entries: [Entry], id key: KeyPath<Entry, UInt32>) -> Entry? {
         if Int(id) < entries.count, entries[Int(id)][keyPath: key] == id { return entries[Int(id)] }
         return entries.first { $0[keyPath: key] == id }
+    }
+}
+
+/// One flag per id of the protocols whose resources host nodes can use (clock, voltage,
+/// reset, power domain): ids are dense from 0, so a flag is an array index, not a hash.
+/// References of other protocols are never members.
+private struct ReferenceFlags {
+    private var clock: [Bool] = []
+    private var voltage: [Bool] = []
+    private var reset: [Bool] = []
+    private var powerDomain: [Bool] = []
+    private(set) var isEmpty = true
+
+    mutating func insert(_ reference: ResourceReference) {
+        let id = Int(reference.id)
+        func set(_ flags: inout [Bool]) {
+            if id >= flags.count { flags += [Bool](repeating: false, count: id + 1 - flags.count) }
+            flags[id] = true
+        }
+        switch reference.protocolID {
+        case .clock: set(&clock)
+        case .voltage: set(&voltage)
+        case .reset: set(&reset)
+        case .powerDomain: set(&powerDomain)
+        default: return
+        }
+        isEmpty = false
+    }
+
+    func contains(_ reference: ResourceReference) -> Bool {
+        let id = Int(reference.id)
+        func get(_ flags: [Bool]) -> Bool { id < flags.count && flags[id] }
+        switch reference.protocolID {
+        case .clock: return get(clock)
+        case .voltage: return get(voltage)
+        case .reset: return get(reset)
+        case .powerDomain: return get(powerDomain)
+        default: return false
+        }
     }
 }

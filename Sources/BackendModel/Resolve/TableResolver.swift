@@ -46,10 +46,14 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         enabled = Set(backend.protocols.map(\.id))
         readExplicitTables()
-        var devices = backend.devices.map { resolveDirectResources(of: $0) }
-        for index in devices.indices {
-            resolveExplicitIDs(of: backend.devices[index], into: &devices[index])
-        }
+        // A local copy of the array (one reference): its elements can be lent to this mutating
+        // method, where one read through `self` would be copied, every array in it retained.
+        let described = backend.devices
+        var devices: [DeviceEntry] = []
+        devices.reserveCapacity(described.count)
+        for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
+        // After every derived id is given: explicit ids are checked against the whole table.
+        for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
         var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
@@ -141,14 +145,15 @@ struct TableResolver {
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
     private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
         var entry = DeviceEntry(id: device.id, name: device.name, path: device.node.lazyPath, resources: [])
-        var seen = Set<ResourceReference>()
+        var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
         func add(_ reference: ResourceReference) {
-            if seen.insert(reference).inserted { entry.resources.append(reference) }
+            if seen.insert(reference, into: entry.resources) { entry.resources.append(reference) }
         }
 
-        for (resources, viaBasedev) in [(device.direct, false)] + (device.basedev.map { [($0, true)] } ?? []) {
+        for viaBasedev in [false, true] {
+            guard let resources = viaBasedev ? device.basedev : device.direct else { continue }
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
             for (index, clock) in resources.clocks.enumerated() {
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
@@ -244,7 +249,7 @@ struct TableResolver {
 
     /// `arm,scmi-*-ids`: the protocol must be enabled and every id in its table.
     private mutating func resolveExplicitIDs(of device: DeviceDescription, into entry: inout DeviceEntry) {
-        var seen = Set(entry.resources)
+        var seen = ReferenceSet()
         for (protocolID, property, ids) in device.explicitIDs {
             guard enabled.contains(protocolID) else {
                 findings.add(
@@ -262,7 +267,7 @@ struct TableResolver {
                     continue
                 }
                 let reference = ResourceReference(protocolID, id)
-                if seen.insert(reference).inserted { entry.resources.append(reference) }
+                if seen.insert(reference, into: entry.resources) { entry.resources.append(reference) }
             }
         }
     }
@@ -275,5 +280,21 @@ struct TableResolver {
         case .powerDomain: powerDomains.count
         default: backend.protocolDescription(protocolID)?.entries.count ?? 0
         }
+    }
+}
+
+/// The references already in a device's list, for appending each one once. A device names a
+/// handful of resources, so up to `linearLimit` the list itself is searched; past that a set
+/// takes over, so a device with thousands of resources stays linear.
+private struct ReferenceSet {
+    static let linearLimit = 16
+    private var members: Set<ResourceReference> = []
+
+    /// True when `reference` is not in `list` (whose elements every earlier call saw): the
+    /// caller appends it.
+    mutating func insert(_ reference: ResourceReference, into list: [ResourceReference]) -> Bool {
+        if list.count < Self.linearLimit { return !list.contains(reference) }
+        if members.isEmpty { members = Set(list) }
+        return members.insert(reference).inserted
     }
 }

@@ -117,8 +117,8 @@ struct StructuralValidator {
     private mutating func validate(property: DeviceTreeProperty, of node: DeviceTreeNode, schema: PropertySchema, type: PropertyValueType?) {
         let name = property.name
         guard let type else { return }
-        if !schema.constrainsValues, let count = itemCount(property, as: type) {
-            if let problem = countProblem(count, schema) {
+        if !schema.constrainsValues, let count = itemCount(property, as: type, in: node) {
+            if case .success(let count) = count, let problem = countProblem(count, schema) {
                 findings.add(.propertyCount, at: node, property: name, problem, hint: schema.description)
             }
             return
@@ -261,8 +261,19 @@ enum Decoded {
 }
 
 /// How many items `decode` would find in a well-formed value, counted without decoding them;
-/// nil when the value is malformed (then `decode` says why) or for phandle arrays, whose
-/// items are counted by resolving their phandles.
+/// nil when the value is malformed (then `decode` says why). A phandle array's entries are
+/// counted by walking its phandles; one that does not resolve is `.failure`, which the
+/// semantic checks report (as `decode`'s `.unresolvable`).
+func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType, in node: DeviceTreeNode) -> Result<Int, SpecifierError>? {
+    if case .phandleArray(let cellsName?) = type {
+        guard property.count > 0, property.count % 4 == 0 else { return nil }
+        return node.specifierCount(of: property.name, cellsName: cellsName)
+    }
+    return itemCount(property, as: type).map { .success($0) }
+}
+
+/// `itemCount(_:as:in:)` for values whose items are counted from their bytes alone; nil also for
+/// phandle arrays with argument cells.
 func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType) -> Int? {
     let count = property.count
     switch type {
