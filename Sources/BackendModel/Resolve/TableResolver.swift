@@ -78,7 +78,8 @@ struct TableResolver {
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
-            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit)
+            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
+            firmwareOrigins: firmwareOrigins(clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
             resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
@@ -89,6 +90,31 @@ struct TableResolver {
             tables.voltageDomains[index].initiallyOn = true
         }
         return tables
+    }
+
+    // MARK: - Firmware origins (section 5.7)
+
+    /// Which served entries belong to a host SCMI platform node, by id.
+    private func firmwareOrigins(
+        clocks clockEntries: [ClockEntry], voltages voltageEntries: [VoltageDomainEntry], resets resetEntries: [ProviderResourceEntry],
+        powerDomains powerEntries: [ProviderResourceEntry]
+    ) -> [ResourceReference: FirmwareOrigin] {
+        var origins: [ResourceReference: FirmwareOrigin] = [:]
+        func note(_ protocolID: ProtocolID, _ ids: [UInt32], _ keys: [SpecifierKey?]) {
+            for id in ids {
+                guard let key = keys[Int(id)], let origin = HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: protocolID)
+                else { continue }
+                origins[ResourceReference(protocolID, id)] = origin
+            }
+        }
+        note(.clock, clockEntries.map(\.id), clocks.keys)
+        note(.reset, resetEntries.map(\.id), resets.keys)
+        note(.powerDomain, powerEntries.map(\.id), powerDomains.keys)
+        for entry in voltageEntries {
+            guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
+            origins[ResourceReference(.voltage, entry.id)] = origin
+        }
+        return origins
     }
 
     // MARK: - Ids
