@@ -97,6 +97,9 @@ public enum Rule: String, CaseIterable, Sendable {
     // Performance domains (5.4)
     case oppTableInvalid = "opp-table-invalid"
 
+    // Sensors (5.5) of the host's SCMI firmware (5.7)
+    case sensorFirmwareInvalid = "sensor-firmware-invalid"
+
     public var id: String { rawValue }
 
     public var severity: Severity {
@@ -198,6 +201,7 @@ public enum Rule: String, CaseIterable, Sendable {
         case .regulatorCoupled: "an exported rail coupled with another served rail: serve keeps them within regulator-coupled-max-spread"
         case .regulatorCoupledUnserved: "an exported rail coupled with a regulator no voltage domain serves: the spread cannot be held"
         case .oppTableInvalid: "operating-points-v2 does not lead to an OPP table with at least one usable opp-hz"
+        case .sensorFirmwareInvalid: "a sensor's arm,scmi-sensor is not one phandle of a host SCMI firmware's protocol@15 node and one sensor id"
         }
     }
 }

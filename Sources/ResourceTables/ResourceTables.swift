@@ -308,6 +308,10 @@ public enum SensorValueSource: Hashable, Sendable {
     /// A host file read on each request: a decimal integer, surrounding
     /// whitespace allowed.
     case path(String)
+    /// No reading in the devicetree: a sensor of the host's SCMI firmware
+    /// (`arm,scmi-sensor`), read through the firmware or a host hook. The model
+    /// alone has no reading to give (SENSOR_READING_GET answers HARDWARE_ERROR).
+    case host
 }
 
 public struct SensorEntry: Hashable, Sendable {

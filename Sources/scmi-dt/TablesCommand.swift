@@ -87,6 +87,7 @@ enum TablesText {
                 switch sensor.source {
                 case .constant(let value): source = "constant \(value)"
                 case .path(let path): source = path
+                case .host: source = "host"
                 }
                 sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source,
                     host(.sensor, sensor.id))
@@ -281,6 +282,7 @@ enum TablesJSON {
         switch sensor.source {
         case .constant(let value): members.append(("value", .number(value)))
         case .path(let path): members.append(("path", .string(path)))
+        case .host: break  // `firmware` says where the reading is
         }
         return .object(members)
     }

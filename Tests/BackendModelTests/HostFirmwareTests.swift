@@ -119,6 +119,57 @@ import Testing
     }
 }
 
+/// A sensor table entry's `arm,scmi-sensor` (binding.md §5.5, §5.7): the firmware's
+/// sensor, one of exactly one value source.
+@Suite struct FirmwareSensorTests {
+    static func checked(_ sensorBody: String) throws -> CheckResult {
+        let sensors = """
+            protocol@15 { reg = <0x15>; #address-cells = <1>; #size-cells = <0>;
+                sensor@0 { reg = <0>; label = "soc-temp"; arm,scmi-sensor-type = "temperature"; \(sensorBody) };
+            };
+            """
+        let firmware = """
+            / { firmware { scmi { compatible = "arm,scmi"; #address-cells = <1>; #size-cells = <0>;
+                scmi_sensor: protocol@15 { reg = <0x15>; #thermal-sensor-cells = <1>; }; }; }; };
+            """
+        let devices = #"device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "soc"; arm,scmi-sensor-ids = <0>; };"#
+        return try check(tree(backend: backend(protocols: [], devices: devices, extra: sensors), host: "tsens: tsens { #thermal-sensor-cells = <1>; };") + firmware)
+    }
+
+    @Test func theFirmwaresSensorNeedsNoValueSource() throws {
+        let result = try Self.checked("arm,scmi-sensor = <&scmi_sensor 4>;")
+        let tables = try #require(result.tables, "\(result.summaryText)")
+        #expect(tables.sensors.first?.source == .host)
+        #expect(tables.firmwareOrigin(.sensor, 0) == FirmwareOrigin(platformPath: NodePath("/firmware/scmi"), protocolID: .sensor, firmwareID: 4))
+    }
+
+    @Test func exactlyOneSourceOfValueOrPathOrFirmware() throws {
+        let sensor = "/firmware/scmi-vio-backend/protocol@15/sensor@0"
+        for sources in [
+            "arm,scmi-sensor = <&scmi_sensor 4>; arm,scmi-sensor-value = <30>;",
+            #"arm,scmi-sensor = <&scmi_sensor 4>; arm,scmi-sensor-path = "/sys/class/thermal/thermal_zone0/temp";"#,
+            "",
+        ] {
+            let result = try Self.checked(sources)
+            #expect(result.has(.propertyAlternatives, at: sensor), "\(sources): \(result.summaryText)")
+        }
+        #expect(try Self.checked("arm,scmi-sensor-value = <30>;").errorRules.isEmpty)
+    }
+
+    @Test func aSensorThatIsNotTheFirmwaresIsNamed() throws {
+        for (body, words) in [
+            ("arm,scmi-sensor = <&tsens 0>;", "points at /tsens"),
+            ("arm,scmi-sensor = <&scmi_sensor 4 5>;", "is 3 cells"),
+            ("arm,scmi-sensor = <0x7777 4>;", "phandle 30583, which no node has"),
+        ] {
+            let result = try Self.checked(body)
+            let finding = result.findings(.sensorFirmwareInvalid).first
+            #expect(finding?.path == "/firmware/scmi-vio-backend/protocol@15/sensor@0" && finding?.property == "arm,scmi-sensor", "\(result.summaryText)")
+            #expect(finding?.message.contains(words) == true, "\(finding?.message ?? "no finding")")
+        }
+    }
+}
+
 /// The binding a served resource gets (docs/serve.md, "Host bindings").
 @Suite struct HostBindingTests {
     @Test func upstreamOnlyForTheFirmwaresOwnThenHookThenModel() {

@@ -324,13 +324,16 @@ struct ServeCLITests {
         #expect(lines.contains { $0.hasPrefix("  id  name") && $0.hasSuffix("host") })
         #expect(lines.contains { $0.hasPrefix("  0   gpu-core") && $0.hasSuffix("model") }, "\(status.stdout)")
         let log = serve.log
-        let notice = "5 firmware resources (power-domain 0, clock 0 1, reset 0, voltage 0 of /firmware/scmi) do not reach the firmware: no --upstream"
+        let notice = "6 firmware resources (power-domain 0, clock 0 1, sensor 0, reset 0, voltage 0 of /firmware/scmi) do not reach the firmware: no --upstream"
         #expect(log.components(separatedBy: notice).count == 2, "once: \(log)")
         let json = try serve.status()
         let platform = try #require(json["platform"] as? [String: Any])
         for (table, entries) in platform where table != "agents" {
             #expect((entries as? [[String: Any]] ?? []).allSatisfy { $0["host"] as? String == "model" }, "\(table)")
         }
+        // The firmware's sensor has no reading without the firmware (or a hook).
+        let reading = try scmiDT("call", "--socket", serve.socket("vm-gpu"), "sensor", "read", "0")
+        #expect(reading.status == 1 && reading.output.contains("HARDWARE_ERROR"), "\(reading.output)")
     }
 
     /// SIGTERM: exit 0 and every socket removed.

@@ -567,6 +567,8 @@ struct ResourceFacts {
                 source = .constant(Int64(Int32(bitPattern: value)))
             } else if let path = node.property("arm,scmi-sensor-path")?.string {
                 source = .path(path)
+            } else if node.hasProperty("arm,scmi-sensor") {
+                source = .host  // its firmware origin is checked by TableResolver.firmwareSensors
             } else {
                 return nil
             }

@@ -79,7 +79,8 @@ struct TableResolver {
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
             devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
-            firmwareOrigins: firmwareOrigins(clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries))
+            firmwareOrigins: firmwareOrigins(
+                clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, sensors: sensorEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
             resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
@@ -95,9 +96,9 @@ struct TableResolver {
     // MARK: - Firmware origins (section 5.7)
 
     /// Which served entries belong to a host SCMI platform node, by id.
-    private func firmwareOrigins(
+    private mutating func firmwareOrigins(
         clocks clockEntries: [ClockEntry], voltages voltageEntries: [VoltageDomainEntry], resets resetEntries: [ProviderResourceEntry],
-        powerDomains powerEntries: [ProviderResourceEntry]
+        powerDomains powerEntries: [ProviderResourceEntry], sensors sensorEntries: [SensorEntry]
     ) -> [ResourceReference: FirmwareOrigin] {
         var origins: [ResourceReference: FirmwareOrigin] = [:]
         func note(_ protocolID: ProtocolID, _ ids: [UInt32], _ keys: [SpecifierKey?]) {
@@ -114,7 +115,32 @@ struct TableResolver {
             guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
             origins[ResourceReference(.voltage, entry.id)] = origin
         }
+        let sensorNodes = entryNodes[.sensor] ?? []
+        for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
+            if let origin = firmwareSensor(of: sensorNodes[Int(entry.id)]) { origins[ResourceReference(.sensor, entry.id)] = origin }
+        }
         return origins
+    }
+
+    /// A sensor entry's `arm,scmi-sensor = <&protocol15 id>`: one phandle of the protocol@15
+    /// node of a host SCMI platform node and one cell, the firmware's sensor id; anything
+    /// else is `sensor-firmware-invalid`, naming what it points at.
+    private mutating func firmwareSensor(of node: DeviceTreeNode) -> FirmwareOrigin? {
+        let cells = node.property("arm,scmi-sensor")?.u32Array ?? []
+        let target = cells.count == 2 ? node.tree.node(withPhandle: cells[0]) : nil
+        if let target, let origin = HostFirmware.origin(provider: target, cells: [cells[1]], protocolID: .sensor) { return origin }
+        let problem: String
+        if cells.count != 2 {
+            problem = "is \(cells.count) cells; it must be one phandle and one sensor id"
+        } else if let target {
+            problem = "points at \(target.path), which is not the protocol@15 node of a host SCMI platform node (compatible \"arm,scmi\", …)"
+        } else {
+            problem = "points at phandle \(cells[0]), which no node has"
+        }
+        findings.add(
+            .sensorFirmwareInvalid, at: node, property: "arm,scmi-sensor", problem,
+            hint: "point it at the firmware's sensor protocol node: arm,scmi-sensor = <&scmi_sensor ID>")
+        return nil
     }
 
     // MARK: - Ids
