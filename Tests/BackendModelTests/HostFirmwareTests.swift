@@ -119,6 +119,36 @@ import Testing
     }
 }
 
+/// A performance domain entry that names the firmware's protocol@13 by `power-domains`
+/// or `clocks` (binding.md §5.4, §5.7); its levels still come from its OPP table.
+@Suite struct FirmwarePerformanceDomainTests {
+    static func tables(_ reference: String) throws -> PlatformTables? {
+        let firmware = """
+            / { firmware { scmi { compatible = "nxp,imx95-scmi"; #address-cells = <1>; #size-cells = <0>;
+                scmi_perf: protocol@13 { reg = <0x13>; #power-domain-cells = <1>; #clock-cells = <1>; }; }; }; };
+            """
+        let domains = """
+            protocol@13 { reg = <0x13>; #address-cells = <1>; #size-cells = <0>;
+                perf-domain@0 { reg = <0>; operating-points-v2 = <&opp>; \(reference) };
+            };
+            """
+        let host = "opp: opp-table { compatible = \"operating-points-v2\"; opp-1 { opp-hz = /bits/ 64 <100000000>; }; };"
+        let devices = #"device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "cpu"; arm,scmi-perf-domain-ids = <0>; };"#
+        let result = try check(tree(backend: backend(protocols: [], devices: devices, extra: domains), host: host) + firmware)
+        #expect(result.errorRules.isEmpty, "\(result.summaryText)")
+        return result.tables
+    }
+
+    @Test func namedByPowerDomainsOrClocks() throws {
+        for reference in ["power-domains = <&scmi_perf 6>;", "clocks = <&scmi_perf 6>;"] {
+            let tables = try #require(try Self.tables(reference))
+            #expect(tables.firmwareOrigin(.performance, 0) == FirmwareOrigin(platformPath: NodePath("/firmware/scmi"), protocolID: .performance, firmwareID: 6), "\(reference)")
+            #expect(tables.performanceDomains.first?.levels.map(\.hz) == [100_000_000])
+        }
+        #expect(try Self.tables("").map { $0.firmwareOrigins.isEmpty } == true, "an OPP table alone is not the firmware's")
+    }
+}
+
 /// A sensor table entry's `arm,scmi-sensor` (binding.md §5.5, §5.7): the firmware's
 /// sensor, one of exactly one value source.
 @Suite struct FirmwareSensorTests {

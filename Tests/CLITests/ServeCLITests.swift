@@ -324,7 +324,7 @@ struct ServeCLITests {
         #expect(lines.contains { $0.hasPrefix("  id  name") && $0.hasSuffix("host") })
         #expect(lines.contains { $0.hasPrefix("  0   gpu-core") && $0.hasSuffix("model") }, "\(status.stdout)")
         let log = serve.log
-        let notice = "6 firmware resources (power-domain 0, clock 0 1, sensor 0, reset 0, voltage 0 of /firmware/scmi) do not reach the firmware: no --upstream"
+        let notice = "7 firmware resources (power-domain 0, performance 0, clock 0 1, sensor 0, reset 0, voltage 0 of /firmware/scmi) do not reach the firmware: no --upstream"
         #expect(log.components(separatedBy: notice).count == 2, "once: \(log)")
         let json = try serve.status()
         let platform = try #require(json["platform"] as? [String: Any])

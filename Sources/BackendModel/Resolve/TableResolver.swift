@@ -80,7 +80,8 @@ struct TableResolver {
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
             devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
             firmwareOrigins: firmwareOrigins(
-                clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, sensors: sensorEntries))
+                clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, performance: perfEntries,
+                sensors: sensorEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
             resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
@@ -98,7 +99,8 @@ struct TableResolver {
     /// Which served entries belong to a host SCMI platform node, by id.
     private mutating func firmwareOrigins(
         clocks clockEntries: [ClockEntry], voltages voltageEntries: [VoltageDomainEntry], resets resetEntries: [ProviderResourceEntry],
-        powerDomains powerEntries: [ProviderResourceEntry], sensors sensorEntries: [SensorEntry]
+        powerDomains powerEntries: [ProviderResourceEntry], performance performanceEntries: [PerformanceDomainEntry],
+        sensors sensorEntries: [SensorEntry]
     ) -> [ResourceReference: FirmwareOrigin] {
         var origins: [ResourceReference: FirmwareOrigin] = [:]
         func note(_ protocolID: ProtocolID, _ ids: [UInt32], _ keys: [SpecifierKey?]) {
@@ -115,11 +117,25 @@ struct TableResolver {
             guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
             origins[ResourceReference(.voltage, entry.id)] = origin
         }
+        let performanceNodes = entryNodes[.performance] ?? []
+        for entry in performanceEntries where Int(entry.id) < performanceNodes.count {
+            if let origin = firmwarePerformanceDomain(of: performanceNodes[Int(entry.id)]) { origins[ResourceReference(.performance, entry.id)] = origin }
+        }
         let sensorNodes = entryNodes[.sensor] ?? []
         for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
             if let origin = firmwareSensor(of: sensorNodes[Int(entry.id)]) { origins[ResourceReference(.sensor, entry.id)] = origin }
         }
         return origins
+    }
+
+    /// A performance domain entry's `power-domains` or `clocks` (the first given), when it
+    /// names the protocol@13 node of a host SCMI platform node: the firmware's domain.
+    private mutating func firmwarePerformanceDomain(of node: DeviceTreeNode) -> FirmwareOrigin? {
+        for (property, cellsName) in [("power-domains", "#power-domain-cells"), ("clocks", "#clock-cells")] where node.hasProperty(property) {
+            guard let key = singleSpecifier(of: node, property, cellsName: cellsName) else { return nil }
+            return HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: .performance)
+        }
+        return nil
     }
 
     /// A sensor entry's `arm,scmi-sensor = <&protocol15 id>`: one phandle of the protocol@15
