@@ -129,7 +129,7 @@ extension AgentSession {
         var attributes = PowerDomainProtocol.attributeSynchronousSet
         if names.isExtended { attributes |= PowerDomainProtocol.attributeExtendedName }
         reply.append(attributes)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         return .success
     }
 

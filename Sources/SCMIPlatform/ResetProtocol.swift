@@ -95,7 +95,7 @@ extension AgentSession {
         let names = resetDomains[index].names
         reply.append(names.isExtended ? ResetProtocol.attributeExtendedName : 0)
         reply.append(ResetProtocol.latencyUnknown)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         return .success
     }
 

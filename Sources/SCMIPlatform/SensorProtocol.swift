@@ -81,7 +81,7 @@ enum SensorProtocol: ResourceModel {
             reply.append(names.isExtended ? SensorProtocol.attributeExtendedName : 0)
             // 21:16 axes 0, 15:11 signed unit exponent, 8 not multi-axis, 7:0 unit type.
             reply.append(UInt32(UInt8(bitPattern: unitExponent) & 0x1F) << 11 | UInt32(unitType))
-            reply.appendName(names.short, .short)
+            reply.appendName(names, .short)
         }
     }
 
