@@ -38,7 +38,7 @@ let package = Package(
         // A real board's providers and consumers (inventory) and the backend overlay for chosen devices (scaffold).
         .target(name: "BoardInventory", dependencies: ["DeviceTree"]),
         // SCMI messages in, SCMI messages out; one file per protocol.
-        .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables"]),
+        .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables", "LinuxIO"]),
         // Agent-side SCMI: typed commands over any byte transport.
         .target(name: "SCMIClient", dependencies: ["SCMIWire"]),
         // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides;

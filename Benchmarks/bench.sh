@@ -12,10 +12,12 @@
 #      socket) listens, paired with `check` of the same blob; resident memory once
 #      it listens, per tree size;
 #   4. Engine (Package.swift here, ordo-one/benchmark with its malloc interposer):
-#      SCMI messages per second through one AgentSession, mallocs per message;
+#      SCMI messages per second through one AgentSession, mallocs per message, for a
+#      clock, voltage, power, performance, sensor and reset message;
 #   5. Transport (same package): serve's backend and a real frontend over a Unix
 #      socket: round trip against the eventfd ping-pong floor, 64 requests per kick
-#      against the same 64 on one thread, mallocs per message over every thread;
+#      against the same 64 on one thread, mallocs per message over every thread; a
+#      notification into the eventq, the round trip with 64 subscriptions vs none;
 #      once as the scheduler places the threads, once all on CPU $PINNED_CPU;
 #   6. every executable suites/*.sh (other benchmarks; see suites/README.md);
 #   7. the table.
@@ -243,13 +245,24 @@ if [[ -z "${SKIP_ENGINE:-}" ]]; then
     echo
     echo "== engine: one AgentSession on one core, 1000 messages per iteration"
     PIN= run_target Engine engine
-    for name in CLOCK_RATE_GET BASE_PROTOCOL_VERSION; do
+    # label:file-name glob, one per message benchmarked in Benchmarks/Engine (the
+    # sets alternate two values, so that each one changes the physical state).
+    for figure in "CLOCK_RATE_GET:CLOCK_RATE_GET" "BASE_PROTOCOL_VERSION:BASE_PROTOCOL_VERSION" \
+        "CLOCK_DESCRIBE_RATES:CLOCK_DESCRIBE_RATES" "CLOCK_RATE_SET (arbitrated):CLOCK_RATE_SET*" \
+        "VOLTAGE_LEVEL_SET (coupled rail):VOLTAGE_LEVEL_SET*" "POWER_STATE_SET (arbitrated):POWER_STATE_SET*" \
+        "POWER_STATE_GET:POWER_STATE_GET" "PERFORMANCE_LEVEL_SET (arbitrated):PERFORMANCE_LEVEL_SET*" \
+        "SENSOR_READING_GET:SENSOR_READING_GET*" "RESET (pulse):RESET*" \
+        "POWER_STATE_SET + POWER_STATE_CHANGED:notification*POWER_STATE_SET*" \
+        "RESET (pulse) + RESET_ISSUED:notification*RESET*"; do
+        label=${figure%%:*} name=${figure#*:}
         ns=$(percentile engine "$name" wallClock 50)
         mallocs=$(percentile engine "$name" mallocCountTotal 100)
-        printf '  %-40s %s M msg/s (%s ns/msg), max %s mallocs/msg\n' "$name" "$(rate 1 "$ns")" "$ns" "$mallocs"
-        row "engine $name (one session, one core)" "$(rate 1 "$ns") M msg/s" "-" "-" "0 mallocs/msg" \
+        printf '  %-40s %s M msg/s (%s ns/msg), max %s mallocs/msg\n' "$label" "$(rate 1 "$ns")" "$ns" "$mallocs"
+        row "engine $label (one session, one core)" "$(rate 1 "$ns") M msg/s" "-" "-" "0 mallocs/msg" \
             "$([[ $mallocs == 0 ]] && echo "met ($mallocs)" || echo "MISSED ($mallocs)")"
     done
+    control=$(percentile engine 'control*' mallocCountTotal 50)
+    printf '  %-40s %s (expected 1: the counter is live)\n' "control: mallocs per message" "$control"
 fi
 
 # The Transport figures of run $1 (and, with $2 set, its rows in the table, labelled with $2).
@@ -285,6 +298,19 @@ transport_summary() {
     printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
     printf '  %-46s %s%% (polling 50 us: %s%%)\n' "64 per kick / one thread" "$share" "$npShare"
     printf '  %-46s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
+    # Platform → agent (EventQueue.swift): one notification from the engine into a real
+    # eventq; the cmdq round trip of a CLOCK_RATE_SET with 64 subscriptions held and none.
+    local nt50 ntMallocs sub0 sub64 subMallocs subRatio
+    nt50=$(percentile "$dir" 'notification:*' wallClock 50)
+    ntMallocs=$(percentile "$dir" 'notification:*' mallocCountTotal 100)
+    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_0_subscriptions*' wallClock 50)
+    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' wallClock 50)
+    subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' mallocCountTotal 100)
+    subRatio=$(awk -v a="$sub64" -v b="$sub0" 'BEGIN { printf "%.2f", a / b }')
+    printf '  %-46s %s k/s (p50 %s), max %s mallocs each\n' "notification into another agent's eventq" \
+        "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }')" "$(us "$nt50")" "$ntMallocs"
+    printf '  %-46s p50 %-10s (none: %s), %sx, max %s mallocs/msg\n' "round trip, CLOCK_RATE_SET, 64 subscriptions" \
+        "$(us "$sub64")" "$(us "$sub0")" "$subRatio" "$subMallocs"
     local clean=no
     [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
     # The goals are for threads placed as serve runs; pinned, the same rows for reference.
@@ -303,6 +329,10 @@ transport_summary() {
     if [[ $goals != " (pinned)" ]]; then
         row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $ringMallocs" "control $control" "-" "0" \
             "$([[ $clean == yes ]] && echo met || echo MISSED)"
+        row "notification into the eventq$goals" "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }') k/s" "-" "-" "0 mallocs" \
+            "$([[ $ntMallocs == 0 ]] && echo "met ($ntMallocs)" || echo "MISSED ($ntMallocs)")"
+        row "round trip, 64 subscriptions / none, p50$goals" "$(us "$sub64")" "$(us "$sub0")" "${subRatio}x" "<= 1.05x" \
+            "$(verdict "$subRatio <= 1.05")"
     fi
 }
 

@@ -84,6 +84,18 @@ run "$BIN" call sensor list --socket "$RUN/vm-cluster.sock"
 say "echo 52750 > $SENSOR_FILE"
 echo 52750 >"$SENSOR_FILE"
 run "$BIN" call sensor read 1 --socket "$RUN/vm-cluster.sock"
+# A trip point: vm-cluster arms board-temp's trip point 0 at 60 degC (upwards) and
+# listens while the file rises past it; the poller thread reads it every 500 ms.
+say "$BIN call --socket $RUN/vm-cluster.sock --listen 4 sensor.trip-point 1 0 60000 up + sensor.notify on 1 trip-point &"
+"$BIN" call --socket "$RUN/vm-cluster.sock" --listen 4 sensor.trip-point 1 0 60000 up + sensor.notify on 1 trip-point >"$DIR/trip.out" 2>&1 &
+TRIP=$!
+sleep 1
+say "echo 65000 > $SENSOR_FILE"
+echo 65000 >"$SENSOR_FILE"
+wait $TRIP
+cat "$DIR/trip.out"
+grep -q "SENSOR_TRIP_POINT_EVENT agent=0 sensor=1 trip=0 direction=up" "$DIR/trip.out" ||
+	{ echo "demo: no SENSOR_TRIP_POINT_EVENT arrived" >&2; exit 1; }
 
 say "$BIN call --socket $RUN/vm-cluster.sock clock.rate-set 0 100000000   # usb0's clock: not vm-cluster's"
 set +e

@@ -74,6 +74,13 @@ public enum GuestNode {
                 out.append("\t};")
                 continue
             }
+            // A protocol with no resources at all is left out: Linux would
+            // probe it, and its notification core refuses a protocol with no
+            // sources ("Protocol:NN - Events Registration Failed - err:-22").
+            guard !names.isEmpty else {
+                out.append("\t/* protocol@\(hexID) (\(id.name)) left out: the board has none, and Linux refuses a protocol without resources */")
+                continue
+            }
             out.append("\t\(labels[id]!): protocol@\(hexID) {")
             out.append("\t\treg = <0x\(hexID)>;")
             switch id {

@@ -17,18 +17,25 @@ public enum PlatformMessageText {
     enum Field {
         case word(String)
         case wide(String)
+        /// A power state word: `on` or `off` for the generic states, else hex.
+        case powerState(String)
+        /// Two words holding a signed value (a sensor reading).
+        case signedWide(String)
+        /// SENSOR_TRIP_POINT_EVENT's trip_point_desc: trip id in bits 7:0,
+        /// bit 16 set when the value crossed upwards.
+        case tripPoint
     }
 
     static func notificationFields(_ protocolID: UInt8, _ id: UInt8) -> [Field]? {
         switch (ProtocolID(protocolID), id) {
         case (.clock, ClockNotification.rateChanged.rawValue), (.clock, ClockNotification.rateChangeRequested.rawValue):
             [.word("agent"), .word("clock"), .wide("rate")]
-        case (.powerDomain, PowerDomainNotification.stateChanged.rawValue): [.word("agent"), .word("domain"), .word("state")]
+        case (.powerDomain, PowerDomainNotification.stateChanged.rawValue): [.word("agent"), .word("domain"), .powerState("state")]
         case (.performance, PerformanceNotification.limitsChanged.rawValue):
             [.word("agent"), .word("domain"), .word("range_max"), .word("range_min")]
         case (.performance, PerformanceNotification.levelChanged.rawValue): [.word("agent"), .word("domain"), .word("level")]
-        case (.sensor, SensorNotification.tripPointEvent.rawValue): [.word("agent"), .word("sensor"), .word("trip_point_desc")]
-        case (.sensor, SensorNotification.update.rawValue): [.word("agent"), .word("sensor"), .wide("value"), .wide("timestamp")]
+        case (.sensor, SensorNotification.tripPointEvent.rawValue): [.word("agent"), .word("sensor"), .tripPoint]
+        case (.sensor, SensorNotification.update.rawValue): [.word("agent"), .word("sensor"), .signedWide("value"), .wide("timestamp")]
         case (.reset, ResetNotification.issued.rawValue): [.word("agent"), .word("domain"), .word("reset_state")]
         default: nil
         }
@@ -39,7 +46,7 @@ public enum PlatformMessageText {
         case (.clock, ClockMessage.rateSet.rawValue): [.word("clock"), .wide("rate")]
         case (.voltage, VoltageMessage.levelSet.rawValue): [.word("domain"), .word("level")]
         case (.reset, ResetMessage.reset.rawValue): [.word("domain")]
-        case (.sensor, SensorMessage.readingGet.rawValue): [.word("sensor"), .wide("value"), .wide("timestamp")]
+        case (.sensor, SensorMessage.readingGet.rawValue): [.word("sensor"), .signedWide("value"), .wide("timestamp")]
         default: nil
         }
     }
@@ -79,9 +86,17 @@ public enum PlatformMessageText {
             case .word(let name):
                 guard let value = words.popFirst() else { break }
                 parts.append("\(name)=\(value)")
-            case .wide(let name):
+            case .powerState(let name):
+                guard let value = words.popFirst() else { break }
+                let text = value == PowerState.on ? "on" : value == PowerState.off ? "off" : "0x" + String(value, radix: 16)
+                parts.append("\(name)=\(text)")
+            case .wide(let name), .signedWide(let name):
                 guard words.count >= 2, let low = words.popFirst(), let high = words.popFirst() else { break }
-                parts.append("\(name)=\(UInt64(high) << 32 | UInt64(low))")
+                let value = UInt64(high) << 32 | UInt64(low)
+                if case .signedWide = field { parts.append("\(name)=\(Int64(bitPattern: value))") } else { parts.append("\(name)=\(value)") }
+            case .tripPoint:
+                guard let value = words.popFirst() else { break }
+                parts.append("trip=\(value & 0xFF) direction=\(value & 1 << 16 != 0 ? "up" : "down")")
             }
         }
         parts += words.map { "0x" + String($0, radix: 16) }

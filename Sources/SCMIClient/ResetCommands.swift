@@ -2,7 +2,8 @@ import SCMIWire
 
 // Reset domain protocol 0x16 from the agent's side (docs/protocol.md §12), as
 // reset-scmi uses it: assert (held), deassert, and an autonomous reset (a
-// pulse), always the architectural cold reset, synchronously.
+// pulse), always the architectural cold reset; asynchronously on request
+// (RESET_COMPLETE then arrives on the eventq).
 
 public struct ResetDomainAttributes: Sendable, Equatable {
     /// The short name (15 bytes at most).
@@ -56,8 +57,10 @@ extension SCMIClient {
         try call(ResetMessage.domainNameGet, parameters: [id]).name(at: 4, width: NameField.extended.width)
     }
 
-    /// RESET of domain `id`: `action`, architectural cold reset (reset_state 0).
-    public func reset(_ id: UInt32, _ action: ResetAction) throws {
-        _ = try call(ResetMessage.reset, parameters: [id, action.flags, 0])
+    /// RESET of domain `id`: `action`, architectural cold reset (reset_state
+    /// 0); `asynchronous` sets flag bit 2 (the platform then sends
+    /// RESET_COMPLETE on the eventq).
+    public func reset(_ id: UInt32, _ action: ResetAction, asynchronous: Bool = false) throws {
+        _ = try call(ResetMessage.reset, parameters: [id, action.flags | (asynchronous ? 1 << 2 : 0), 0])
     }
 }

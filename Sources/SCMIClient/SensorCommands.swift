@@ -84,6 +84,20 @@ extension SCMIClient {
         Int64(bitPattern: try call(SensorMessage.readingGet, parameters: [id, 0]).uint64(0))
     }
 
+    /// An asynchronous reading (flags bit 0): the platform answers SUCCESS
+    /// at once; SENSOR_READING_COMPLETE {sensor_id, reading} follows on the eventq.
+    public func sensorReadAsynchronously(_ id: UInt32) throws {
+        _ = try call(SensorMessage.readingGet, parameters: [id, 1])
+    }
+
+    /// SENSOR_TRIP_POINT_CONFIG: arms trip point `trip` of sensor `id` at
+    /// `value` for crossings in `direction` (or disarms it with `.off`).
+    public func sensorTripPointConfig(_ id: UInt32, trip: UInt8, value: Int64, direction: TripPointDirection) throws {
+        let control = UInt32(trip) << 4 | direction.rawValue
+        let raw = UInt64(bitPattern: value)
+        _ = try call(SensorMessage.tripPointConfig, parameters: [id, control, UInt32(truncatingIfNeeded: raw), UInt32(truncatingIfNeeded: raw >> 32)])
+    }
+
     public func sensorConfigGet(_ id: UInt32) throws -> SensorConfig {
         let word = try call(SensorMessage.configGet, parameters: [id]).word(0)
         return SensorConfig(enabled: word & 1 != 0, intervalSeconds: UInt16(word >> 16), intervalExponent: signExtend5(word >> 11), raw: word)
@@ -93,4 +107,15 @@ extension SCMIClient {
     public func sensorEnable(_ id: UInt32, _ enabled: Bool) throws {
         _ = try call(SensorMessage.configSet, parameters: [id, enabled ? 1 : 0])
     }
+}
+
+/// SENSOR_TRIP_POINT_CONFIG event control (bits 1:0): which crossings
+/// of the trip point raise SENSOR_TRIP_POINT_EVENT.
+public enum TripPointDirection: UInt32, Sendable, CaseIterable {
+    case off = 0
+    /// The value reaches the trip point from below.
+    case up = 1
+    /// The value falls below the trip point.
+    case down = 2
+    case both = 3
 }

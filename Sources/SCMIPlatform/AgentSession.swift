@@ -65,11 +65,12 @@ public final class AgentSession: @unchecked Sendable {
         return MessageOutcome(responseLength: length, header: header, status: final)
     }
 
-    /// The agent went away: its subscriptions and waiting messages go (its
-    /// sink is let go), then every request it holds is withdrawn and the
+    /// The agent went away: its pending sensor readings, subscriptions and
+    /// waiting messages go (its sink is let go), then every request it holds is withdrawn and the
     /// physical state recomputed at once, the changes notified to the other
     /// agents. Its permissions stay as they are.
     public func end() {
+        platform.sensorPoller.cancel(agent: agent)
         platform.sinks[agent].sink.withLock { $0 = nil }
         platform.clearSubscriptions(agent: agent)
         platform.withdrawRequests(agent: agent, cause: .disconnect)

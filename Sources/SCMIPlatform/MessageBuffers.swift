@@ -121,14 +121,25 @@ extension Reply {
     /// past the end is OUT_OF_RANGE (scmi-tests test_c007).
     @inline(__always)
     mutating func appendDescribePage<Value: ReplyValue>(_ list: UnsafeBufferPointer<Value>, from first: UInt32) -> SCMIStatus {
-        guard first < UInt32(list.count) else { return .outOfRange }
+        let values = list.baseAddress
+        return appendDescribePage(count: list.count, byteCount: Value.byteCount, from: first) { index, reply in
+            values.unsafelyUnwrapped[index].write(to: &reply)
+        }
+    }
+
+    /// The same page over `count` entries of `byteCount` bytes each, entry
+    /// `index` written by `write` (entries that depend on the session:
+    /// sensor descriptors with or without P2A).
+    @inline(__always)
+    mutating func appendDescribePage(count total: Int, byteCount: Int, from first: UInt32,
+                                     _ write: (_ index: Int, inout Reply) -> Void) -> SCMIStatus {
+        guard first < UInt32(total) else { return .outOfRange }
         let start = Int(first)
-        let remaining = list.count - start
-        guard fits(4 + Value.byteCount) else { return .commsError }
-        let count = min(remaining, (freeBytes - 4) / Value.byteCount)
+        let remaining = total - start
+        guard fits(4 + byteCount) else { return .commsError }
+        let count = min(remaining, (freeBytes - 4) / byteCount)
         append(DescribePage(returned: count, remaining: remaining - count).word)
-        let values = list.baseAddress.unsafelyUnwrapped + start
-        for offset in 0 ..< count { values[offset].write(to: &self) }
+        for offset in 0 ..< count { write(start + offset, &self) }
         return .success
     }
 

@@ -83,6 +83,17 @@ struct NotificationEvent: Sendable {
         case everyone
         /// Subscribed agents other than the one that caused it.
         case others
+        /// Only the agent that caused it, if subscribed (its own limits changed).
+        case causingAgent
+
+        /// Whether subscribed agent `agent` gets an event `causing` caused.
+        @inline(__always) func include(_ agent: Int, causing: Int?) -> Bool {
+            switch self {
+            case .everyone: true
+            case .others: agent != causing
+            case .causingAgent: agent == causing
+            }
+        }
     }
 
     let protocolID: ProtocolID
@@ -237,12 +248,12 @@ extension SCMIPlatform {
     /// which only hostLock's holder uses), then posts without it.
     private func post(_ message: PlatformMessage, event: Int, resource: Int, causing: Int?) {
         let recipients = recipientScratch
-        let everyone = Self.events[event].recipients == .everyone
+        let who = Self.events[event].recipients
         let count = state.withLock { locked -> Int in
             let subscriptions = locked.subscriptions
             guard resource < subscriptions.resourceCounts[event] else { return 0 }
             var count = 0
-            for agent in 0..<locked.agentCount where everyone || agent != causing {
+            for agent in 0..<locked.agentCount where who.include(agent, causing: causing) {
                 if subscriptions.isSet(event: event, agent: agent, resource: resource) {
                     recipients[count] = agent
                     count += 1
@@ -297,6 +308,7 @@ extension AgentSession {
     public func useTransport(_ transport: TransportCapabilities, sink: (any PlatformMessageSink)?) {
         self.transport = transport
         let delivers = transport.deliversNotifications || transport.deliversDelayedResponses
+        platform.sensorPoller.cancel(agent: agent)
         platform.sinks[agent].sink.withLock { $0 = delivers ? sink : nil }
         if !transport.deliversNotifications { platform.clearSubscriptions(agent: agent) }
     }
@@ -323,23 +335,51 @@ extension AgentSession {
         SCMIPlatform.firstEvent[Int(unitIndex[Int(Model.id.rawValue)])] + local
     }
 
-    /// BUSY when this agent already has maxPendingAsync delayed responses waiting.
+    /// BUSY when this agent already has maxPendingAsync asynchronous commands
+    /// pending: delayed responses waiting in its sink, and sensor readings
+    /// the poller has yet to answer.
     var asyncSlotFree: Bool {
-        platform.sinks[agent].sink.withLock { ($0?.delayedResponsesWaiting ?? 0) } < SCMIPlatform.maxPendingAsync
+        platform.sensorPoller.pendingAsync(platform, agent: agent) < SCMIPlatform.maxPendingAsync
     }
 
     /// Posts the delayed response to the command being handled (same protocol,
     /// message id and token, type 2): `status`, then, on success, what `build`
     /// appends. The transport delivers it after the synchronous response.
     func sendDelayedResponse(_ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
-        let command = currentHeader
+        platform.sendDelayedResponse(to: agent, command: currentHeader, status, build)
+    }
+}
+
+extension SCMIPlatform {
+    /// Posts the delayed response to `command` of `agent` (same protocol,
+    /// message id and token, type 2): `status`, then, on success, what
+    /// `build` appends. From a handler or from the sensor poller.
+    func sendDelayedResponse(to agent: Int, command: MessageHeader, _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
         var message = PlatformMessage(header: MessageHeader(
             protocolID: command.protocolID, messageID: command.messageID, type: .delayedResponse, token: command.token))
         message.append(status.rawValue)
         if status.isSuccess { build(&message) }
         message.withBytes { bytes in
-            platform.sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .delayedResponse) }
+            sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .delayedResponse) }
         }
+    }
+
+    /// Posts notification `event` (its position in `events`) with the payload
+    /// `build` appends to `agent` alone (the sensor poller's messages: it
+    /// chose the recipients under the lock).
+    func notify(agent: Int, event: Int, _ build: (inout PlatformMessage) -> Void) {
+        let description = Self.events[event]
+        var message = PlatformMessage(header: MessageHeader(
+            protocolID: description.protocolID.rawValue, messageID: description.notificationID, type: .notification))
+        build(&message)
+        message.withBytes { bytes in
+            sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .notification) }
+        }
+    }
+
+    /// Whether `agent` subscribed to event `event` of resource `resource` (lock held).
+    func isSubscribed(_ locked: borrowing SharedState, agent: Int, event: Int, resource: Int) -> Bool {
+        locked.subscriptions.isSet(event: event, agent: agent, resource: resource)
     }
 }
 

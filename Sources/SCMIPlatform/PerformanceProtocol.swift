@@ -9,8 +9,8 @@ enum PerformanceProtocol: ResourceModel {
     static let id = ProtocolID.performance
     static let version: UInt32 = 0x30000
 
-    /// Every command of version 3.0; not the notifications (they need the
-    /// eventq: P2A will answer them) nor fast channels (excluded on virtio).
+    /// Every command of version 3.0, the two notify commands with P2A only;
+    /// not fast channels (excluded on virtio).
     static let unit = ProtocolUnit(
         id, version: version,
         // +0 bits 15:0 domains, bit 17 power costs in µW; then the statistics
@@ -25,14 +25,29 @@ enum PerformanceProtocol: ResourceModel {
             .handle(PerformanceMessage.limitsGet, size: .exactly(4)) { $0.limitsGet($1, &$2) },
             .handle(PerformanceMessage.levelSet, size: .exactly(8)) { session, payload, _ in session.performanceLevelSet(payload) },
             .handle(PerformanceMessage.levelGet, size: .exactly(4)) { $0.performanceLevelGet($1, &$2) },
-            // P2A: PERFORMANCE_LIMITS_CHANGED and _LEVEL_CHANGED travel on the
-            // eventq, not offered yet (docs/serve.md, "Notifications").
-            .notSupported(PerformanceMessage.notifyLimits),
-            .notSupported(PerformanceMessage.notifyLevel),
             .notSupported(PerformanceMessage.describeFastchannel),
             .handle(PerformanceMessage.domainNameGet, size: .exactly(4)) { $0.nameGet(PerformanceProtocol.self, $1, &$2) },
         ],
-        resources: ResourceHooks(PerformanceProtocol.self))
+        resources: ResourceHooks(PerformanceProtocol.self),
+        events: events,
+        subscribe: { session, event, payload in session.subscribe(PerformanceProtocol.self, event: event, payload) })
+
+    /// PERFORMANCE_LIMITS_CHANGED {agent, domain_id, range_max, range_min} to
+    /// the agent whose own limits changed, if it subscribed (sent by
+    /// limitsSet); PERFORMANCE_LEVEL_CHANGED {agent that caused it, domain_id,
+    /// level} to every subscriber when the physical level changes (the
+    /// leaving agent's on a withdrawal).
+    static let events = [
+        NotificationEvent(PerformanceNotification.limitsChanged, subscribedBy: PerformanceMessage.notifyLimits, to: .causingAgent),
+        NotificationEvent(PerformanceNotification.levelChanged, subscribedBy: PerformanceMessage.notifyLevel, to: .everyone) { change, message in
+            guard case .value(_, let level) = change.what else { return false }
+            message.append(change.agent)
+            message.append(change.resource)
+            message.append(UInt32(truncatingIfNeeded: level))
+            return true
+        },
+    ]
+    static let limitsChangedEvent = 0
 
     /// PROTOCOL_ATTRIBUTES bit 17: power costs are in microwatts.
     static let attributePowerInMicrowatts: UInt32 = 1 << 17
@@ -40,6 +55,9 @@ enum PerformanceProtocol: ResourceModel {
     /// PERFORMANCE_DOMAIN_ATTRIBUTES bits.
     static let attributeCanSetLimits: UInt32 = 1 << 31
     static let attributeCanSetLevel: UInt32 = 1 << 30
+    /// Limit-change and level-change notifications (with P2A).
+    static let attributeLimitsNotifications: UInt32 = 1 << 29
+    static let attributeLevelNotifications: UInt32 = 1 << 28
     static let attributeExtendedName: UInt32 = 1 << 26
 
     // MARK: The unit's resources
@@ -183,9 +201,11 @@ extension AgentSession {
     fileprivate func performanceDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
         let domain = performanceDomains.baseAddress.unsafelyUnwrapped + index
-        // P2A: bits 29 and 28 (limit and level notifications) once the eventq is offered.
         var attributes = PerformanceProtocol.attributeCanSetLimits | PerformanceProtocol.attributeCanSetLevel
         if domain.pointee.names.isExtended { attributes |= PerformanceProtocol.attributeExtendedName }
+        if deliversNotifications {
+            attributes |= PerformanceProtocol.attributeLimitsNotifications | PerformanceProtocol.attributeLevelNotifications
+        }
         let highest = domain.pointee.levels.last?.level ?? 0
         reply.append(attributes)
         reply.append(UInt32(0))
@@ -207,7 +227,6 @@ extension AgentSession {
             guard requested >= own.min, requested <= own.max, domain.pointee.levels.contains(where: { $0.level == requested }) else {
                 return (.outOfRange, index, nil)
             }
-            // P2A: PERFORMANCE_LEVEL_CHANGED goes to subscribers when the physical level changes.
             return (.success, index, state.level.request(requested, resource: index, agent: agent).map(PerformanceState.what))
         } undo: { state, resource in
             state.level.undoLastRequest(resource: resource)
@@ -230,18 +249,22 @@ extension AgentSession {
     /// INVALID_PARAMETERS), both inside the described range (else
     /// OUT_OF_RANGE). The agent's level request is moved inside: above max to
     /// the highest level ≤ max, below min to the lowest level ≥ min, and
-    /// withdrawn when no level lies inside (docs/serve-choices.md).
+    /// withdrawn when no level lies inside (docs/serve-choices.md). When the
+    /// limits differ from the agent's previous ones, PERFORMANCE_LIMITS_CHANGED
+    /// goes to the agent (if subscribed), before the level change it may cause.
     fileprivate func limitsSet(_ payload: Payload) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
         let maximum = payload.word(1), minimum = payload.word(2)
         let domain = performanceDomains.baseAddress.unsafelyUnwrapped + index
+        var limitsChanged = false
         return change(PerformanceProtocol.self) { state, shared in
             guard mayUse(shared, PerformanceProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
             guard minimum <= maximum else { return (.invalidParameters, index, nil) }
             let range = state.ranges[index]
             guard minimum >= range.lowest, maximum <= range.highest else { return (.outOfRange, index, nil) }
+            let before = state.limits(domain: index, agent: agent)
+            limitsChanged = before.min != minimum || before.max != maximum
             state.setLimits((minimum, maximum), domain: index, agent: agent)
-            // P2A: PERFORMANCE_LIMITS_CHANGED goes to this agent, if subscribed.
             guard let current = state.level.requested(resource: index, agent: agent), current < minimum || current > maximum else {
                 return (.success, index, nil)
             }
@@ -257,6 +280,15 @@ extension AgentSession {
         } undo: { state, resource in
             state.undoLimits()
             state.level.undoLastRequest(resource: resource)
+        } accepted: { resource in
+            guard limitsChanged else { return }
+            platform.notify(event: eventIndex(PerformanceProtocol.self, PerformanceProtocol.limitsChangedEvent),
+                            resource: resource, causing: agent) { message in
+                message.append(info.id)
+                message.append(UInt32(resource))
+                message.append(maximum)
+                message.append(minimum)
+            }
         }
     }
 

@@ -11,7 +11,8 @@ enum PowerDomainProtocol: ResourceModel {
     static let id = ProtocolID.powerDomain
     static let version: UInt32 = 0x30000
 
-    /// Every command of version 3.0; the notify commands answer NOT_SUPPORTED.
+    /// Every command of version 3.0; POWER_STATE_NOTIFY with P2A only,
+    /// POWER_STATE_CHANGE_REQUESTED_NOTIFY never.
     static let unit = ProtocolUnit(
         id, version: version,
         // +0 bits 15:0 domains; then the statistics region's address low,
@@ -25,15 +26,28 @@ enum PowerDomainProtocol: ResourceModel {
             .handle(PowerDomainMessage.domainAttributes, size: .exactly(4)) { $0.powerDomainAttributes($1, &$2) },
             .handle(PowerDomainMessage.stateSet, size: .exactly(12)) { session, payload, _ in session.powerStateSet(payload) },
             .handle(PowerDomainMessage.stateGet, size: .exactly(4)) { $0.powerStateGet($1, &$2) },
-            // POWER_STATE_CHANGED travels on the eventq, which a connection
-            // without VIRTIO_SCMI_F_P2A_CHANNELS does not have (docs/protocol.md
-            // §15): NOT_SUPPORTED, and PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND.
-            .notSupported(PowerDomainMessage.stateNotify),
             // Not implemented even with P2A (docs/serve.md §7).
             .notSupported(PowerDomainMessage.stateChangeRequestedNotify),
             .handle(PowerDomainMessage.domainNameGet, size: .exactly(4)) { $0.nameGet(PowerDomainProtocol.self, $1, &$2) },
         ],
-        resources: ResourceHooks(PowerDomainProtocol.self))
+        resources: ResourceHooks(PowerDomainProtocol.self),
+        events: events,
+        subscribe: { session, event, payload in session.subscribe(PowerDomainProtocol.self, event: event, payload) })
+
+    /// POWER_STATE_CHANGED {agent that caused it (the leaving agent for a
+    /// withdrawal on disconnect), domain_id, new physical state as generic ON
+    /// or OFF} to every subscriber, the causing agent included, whenever a
+    /// domain's physical state changes. POWER_STATE_NOTIFY subscribes; without
+    /// P2A it answers NOT_SUPPORTED (docs/protocol.md §15).
+    static let events = [
+        NotificationEvent(PowerDomainNotification.stateChanged, subscribedBy: PowerDomainMessage.stateNotify, to: .everyone) { change, message in
+            guard case .switched(let on) = change.what else { return false }
+            message.append(change.agent)
+            message.append(change.resource)
+            message.append(on ? stateOn : stateOff)
+            return true
+        },
+    ]
 
     // MARK: The unit's resources
 
@@ -57,6 +71,8 @@ enum PowerDomainProtocol: ResourceModel {
     }
 
     /// POWER_DOMAIN_ATTRIBUTES bits.
+    /// State-change notifications (with P2A).
+    static let attributeStateChangeNotifications: UInt32 = 1 << 31
     static let attributeSynchronousSet: UInt32 = 1 << 29
     static let attributeExtendedName: UInt32 = 1 << 27
 
@@ -128,6 +144,7 @@ extension AgentSession {
         let names = powerDomains[index].names
         var attributes = PowerDomainProtocol.attributeSynchronousSet
         if names.isExtended { attributes |= PowerDomainProtocol.attributeExtendedName }
+        if deliversNotifications { attributes |= PowerDomainProtocol.attributeStateChangeNotifications }
         reply.append(attributes)
         reply.appendName(names, .short)
         return .success

@@ -50,6 +50,10 @@ struct MessageEntry: Sendable {
         /// subscribes to event `event` of the unit, else NOT_SUPPORTED and
         /// PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND.
         case subscribe
+        /// A command that only makes sense with P2A (SENSOR_TRIP_POINT_CONFIG):
+        /// handled when the session's transport delivers notifications, else
+        /// as `.subscribe` without P2A.
+        case handledWithP2A
     }
 
     let messageID: UInt8
@@ -63,6 +67,12 @@ struct MessageEntry: Sendable {
     /// A message this platform implements.
     static func handle<Message: SCMIMessage>(_ message: Message, size: PayloadSize, _ handler: @escaping MessageHandler) -> MessageEntry {
         MessageEntry(messageID: message.rawValue, kind: .handled, size: size, handler: handler)
+    }
+
+    /// A message handled only with P2A (NOT_SUPPORTED without it, and
+    /// NOT_FOUND in PROTOCOL_MESSAGE_ATTRIBUTES).
+    static func handleWithP2A<Message: SCMIMessage>(_ message: Message, size: PayloadSize, _ handler: @escaping MessageHandler) -> MessageEntry {
+        MessageEntry(messageID: message.rawValue, kind: .handledWithP2A, size: size, handler: handler)
     }
 
     /// A message the spec defines that this platform answers NOT_SUPPORTED
@@ -90,7 +100,7 @@ struct ProtocolUnit: @unchecked Sendable {
     /// PROTOCOL_MESSAGE_ATTRIBUTES' set: bit n for message n with a handler,
     /// and the three common messages.
     let implemented: UInt32
-    /// The *_NOTIFY commands, implemented only with P2A: added to
+    /// The *_NOTIFY commands (and `.handledWithP2A` ones), implemented only with P2A: added to
     /// `implemented` when the session's transport delivers notifications.
     let implementedWithP2A: UInt32
     /// For a protocol with resources: its catalog slice, state, withdrawal,
@@ -124,7 +134,7 @@ struct ProtocolUnit: @unchecked Sendable {
             table[Int(entry.messageID)] = entry
             guard entry.messageID < 32 else { continue }
             if entry.kind == .handled { implemented |= 1 << UInt32(entry.messageID) }
-            if entry.kind == .subscribe { implementedWithP2A |= 1 << UInt32(entry.messageID) }
+            if entry.kind == .subscribe || entry.kind == .handledWithP2A { implementedWithP2A |= 1 << UInt32(entry.messageID) }
         }
         self.messages = UnsafeBufferPointer(immortalCopyOf: table)
         self.implemented = implemented
@@ -163,6 +173,8 @@ struct ProtocolUnit: @unchecked Sendable {
             case .undefined: return .notFound
             case .notSupported: return .notSupported
             case .handled: break
+            case .handledWithP2A:
+                guard session.deliversNotifications else { return .notSupported }
             case .subscribe:
                 // Without P2A whatever it carries (docs/protocol.md §15).
                 guard session.deliversNotifications else { return .notSupported }

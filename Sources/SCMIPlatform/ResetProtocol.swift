@@ -11,7 +11,7 @@ enum ResetProtocol: ResourceModel {
     static let id = ProtocolID.reset
     static let version: UInt32 = 0x30000
 
-    /// Every command of version 3.0; RESET_NOTIFY answers NOT_SUPPORTED.
+    /// Every command of version 3.0; RESET_NOTIFY and asynchronous RESET with P2A only.
     static let unit = ProtocolUnit(
         id, version: version,
         // +0 bits 15:0 reset domains.
@@ -19,12 +19,19 @@ enum ResetProtocol: ResourceModel {
         messages: [
             .handle(ResetMessage.domainAttributes, size: .exactly(4)) { $0.resetDomainAttributes($1, &$2) },
             .handle(ResetMessage.reset, size: .exactly(12)) { session, payload, _ in session.reset(payload) },
-            // RESET_ISSUED travels on the eventq, which a connection without
-            // VIRTIO_SCMI_F_P2A_CHANNELS does not have (docs/protocol.md §15).
-            .notSupported(ResetMessage.notify),
             .handle(ResetMessage.domainNameGet, size: .exactly(4)) { $0.nameGet(ResetProtocol.self, $1, &$2) },
         ],
-        resources: ResourceHooks(ResetProtocol.self))
+        resources: ResourceHooks(ResetProtocol.self),
+        events: events,
+        subscribe: { session, event, payload in session.subscribe(ResetProtocol.self, event: event, payload) })
+
+    /// RESET_ISSUED {agent that reset, domain_id, reset_state} to the other
+    /// subscribed agents when an agent asserts or pulses a domain (sent by
+    /// reset; a deassert, or a withdrawal on disconnect, issues no reset).
+    static let events = [
+        NotificationEvent(ResetNotification.issued, subscribedBy: ResetMessage.notify, to: .others),
+    ]
+    static let issuedEvent = 0
 
     // MARK: The unit's resources
 
@@ -48,6 +55,9 @@ enum ResetProtocol: ResourceModel {
         SwitchArbiter(allOff: domains.count, agentCount: agentCount)
     }
 
+    /// Asynchronous RESET and RESET_ISSUED notifications (with P2A).
+    static let attributeAsyncReset: UInt32 = 1 << 31
+    static let attributeResetNotifications: UInt32 = 1 << 30
     static let attributeExtendedName: UInt32 = 1 << 29
     /// RESET_DOMAIN_ATTRIBUTES latency: unknown.
     static let latencyUnknown: UInt32 = 0xFFFF_FFFF
@@ -65,20 +75,21 @@ enum ResetProtocol: ResourceModel {
     /// What one RESET command asks for.
     enum Action { case assert, deassert, pulse }
 
-    /// The action the flags and reset_state ask for, or the status that
-    /// refuses them: a reserved bit, or autonomous together with explicit
-    /// assert, INVALID_PARAMETERS; the asynchronous flag NOT_SUPPORTED (its
-    /// RESET_COMPLETE needs the eventq, docs/protocol.md §15); an
-    /// implementation-defined reset NOT_SUPPORTED, another architectural one
-    /// INVALID_PARAMETERS.
-    static func action(flags: UInt32, resetState: UInt32) -> Result<Action, SCMIStatus> {
+    /// The action the flags and reset_state ask for and whether it is
+    /// asynchronous, or the status that refuses them: a reserved bit, or
+    /// autonomous together with explicit assert, INVALID_PARAMETERS; the
+    /// asynchronous flag NOT_SUPPORTED unless `asyncOffered` (its RESET_COMPLETE
+    /// needs the eventq, docs/protocol.md §15); an implementation-defined reset
+    /// NOT_SUPPORTED, another architectural one INVALID_PARAMETERS.
+    static func action(flags: UInt32, resetState: UInt32, asyncOffered: Bool) -> Result<(Action, isAsync: Bool), SCMIStatus> {
         guard flags & ~(flagAutonomous | flagExplicitAssert | flagAsync) == 0 else { return .failure(.invalidParameters) }
         let autonomous = flags & flagAutonomous != 0, assert = flags & flagExplicitAssert != 0
         guard !(autonomous && assert) else { return .failure(.invalidParameters) }
-        guard flags & flagAsync == 0 else { return .failure(.notSupported) }
+        let isAsync = flags & flagAsync != 0
+        guard !isAsync || asyncOffered else { return .failure(.notSupported) }
         guard resetState & stateImplementationDefined == 0 else { return .failure(.notSupported) }
         guard resetState == stateColdReset else { return .failure(.invalidParameters) }
-        return .success(autonomous ? .pulse : assert ? .assert : .deassert)
+        return .success((autonomous ? .pulse : assert ? .assert : .deassert, isAsync))
     }
 }
 
@@ -93,7 +104,10 @@ extension AgentSession {
     fileprivate func resetDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = resetDomainIndex(payload.word(0)) else { return .notFound }
         let names = resetDomains[index].names
-        reply.append(names.isExtended ? ResetProtocol.attributeExtendedName : 0)
+        var attributes = names.isExtended ? ResetProtocol.attributeExtendedName : 0
+        if deliversDelayedResponses { attributes |= ResetProtocol.attributeAsyncReset }
+        if deliversNotifications { attributes |= ResetProtocol.attributeResetNotifications }
+        reply.append(attributes)
         reply.append(ResetProtocol.latencyUnknown)
         reply.appendName(names, .short)
         return .success
@@ -101,38 +115,58 @@ extension AgentSession {
 
     /// +0 domain_id, +4 flags, +8 reset_state. Assert holds the domain,
     /// deassert lets go of it, a pulse is an assert then a deassert, each
-    /// through the host seam; with P2A, an assert or a pulse that succeeds is
-    /// where RESET_ISSUED goes to the other subscribed agents.
+    /// through the host seam. An assert or a pulse that stands sends
+    /// RESET_ISSUED to the other subscribed agents. Asynchronous (bit 2, with
+    /// P2A only): once the command is accepted (domain usable, flags valid,
+    /// fewer than 16 delayed responses waiting, else BUSY) the answer is
+    /// SUCCESS and RESET_COMPLETE {domain_id} follows on the eventq, carrying
+    /// the host's status instead when it refuses the reset.
     fileprivate func reset(_ payload: Payload) -> SCMIStatus {
         guard let index = resetDomainIndex(payload.word(0)) else { return .notFound }
-        let action = ResetProtocol.action(flags: payload.word(1), resetState: payload.word(2))
+        let resetState = payload.word(2)
+        let asked = ResetProtocol.action(flags: payload.word(1), resetState: resetState, asyncOffered: deliversDelayedResponses)
         let holders = resetDomains[index].devices
-        let first: SwitchRequest =
-            switch action {
-            case .success(.deassert): .off
-            default: .on
-            }
-        let status = vote(first, index) { shared in
+        var action = ResetProtocol.Action.deassert, isAsync = false
+        if case .success(let request) = asked { (action, isAsync) = request }
+        // Set once the checks pass: from then on an asynchronous reset's
+        // outcome goes into its delayed response.
+        var passedChecks = false
+        var status = vote(action == .deassert ? .off : .on, index, issuing: action == .deassert ? nil : resetState) { shared in
             guard mayUse(shared, ResetProtocol.id, holders: holders) else { return .denied }
-            if case .failure(let refused) = action { return refused }
+            if case .failure(let refused) = asked { return refused }
+            guard !isAsync || asyncSlotFree else { return .busy }
+            passedChecks = true
             return .success
         }
         // The second half of a pulse: let go again. The domain is deasserted
         // unless another agent holds it; when the host refuses, this agent
         // keeps holding it and gets the host's status.
-        guard status.isSuccess, case .success(.pulse) = action else { return status }
-        return vote(.off, index) { _ in .success }
+        if status.isSuccess, action == .pulse {
+            status = vote(.off, index, issuing: nil) { _ in .success }
+        }
+        guard isAsync, passedChecks else { return status }
+        sendDelayedResponse(status) { $0.append(UInt32(index)) }
+        return .success
     }
 
     /// Records this agent's assert (`.on`) or deassert (`.off`) of domain
-    /// `index` once `check` (under the lock) says SUCCESS.
-    private func vote(_ request: SwitchRequest, _ index: Int, check: (inout SharedState) -> SCMIStatus) -> SCMIStatus {
+    /// `index` once `check` (under the lock) says SUCCESS; when it stands and
+    /// `issuing` gives a reset_state, RESET_ISSUED goes to the other subscribers.
+    private func vote(_ request: SwitchRequest, _ index: Int, issuing resetState: UInt32?,
+                      check: (inout SharedState) -> SCMIStatus) -> SCMIStatus {
         change(ResetProtocol.self) { state, shared in
             let status = check(&shared)
             guard status.isSuccess else { return (status, index, nil) }
             return (.success, index, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
         } undo: { state, resource in
             state.undoLastRequest(resource: resource)
+        } accepted: { resource in
+            guard let resetState else { return }
+            platform.notify(event: eventIndex(ResetProtocol.self, ResetProtocol.issuedEvent), resource: resource, causing: agent) { message in
+                message.append(info.id)
+                message.append(UInt32(resource))
+                message.append(resetState)
+            }
         }
     }
 }

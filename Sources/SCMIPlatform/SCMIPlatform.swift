@@ -45,6 +45,9 @@ public final class SCMIPlatform: Sendable {
     /// Subscriptions held by every agent together: 0 spares every change the
     /// look for subscribers (Notifications.swift).
     let subscriptionCount = Atomic<Int>(0)
+    /// Reads watched sensors and answers asynchronous readings, on a thread
+    /// of its own started when first needed (SensorPoller.swift).
+    let sensorPoller: SensorPoller
     /// Subscribers of the notification being sent; used only by hostLock's holder.
     nonisolated(unsafe) let recipientScratch: UnsafeMutableBufferPointer<Int>
 
@@ -87,11 +90,13 @@ public final class SCMIPlatform: Sendable {
         self.state = StateLock(lock: owner.lock, shared: shared)
         sinks = catalog.agents.map { _ in SinkSlot() }
         recipientScratch = .allocate(capacity: max(agentCount, 1))
+        sensorPoller = SensorPoller(sensorCount: storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].count, agentCount: agentCount)
         self.onPhysicalChange = onPhysicalChange
         model = owner.attach(storage: self.storage, agents: catalog.agents)
     }
 
     deinit {
+        sensorPoller.stop()
         // Sessions withdraw their requests when they end, so leaving the
         // owner changes nothing physical; a platform dropped with requests
         // still held gives them up here, and the host is told.

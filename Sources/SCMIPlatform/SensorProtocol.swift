@@ -12,32 +12,57 @@ enum SensorProtocol: ResourceModel {
     static let id = ProtocolID.sensor
     static let version: UInt32 = 0x30000
 
-    /// Every command of version 3.0 but the trip points, notifications and
-    /// axes.
+    /// Every command of version 3.0 but the axes; the trip points and
+    /// notifications with P2A only.
     static let unit = ProtocolUnit(
         id, version: version,
-        // +0 bits 15:0 sensors, 23:16 pending asynchronous readings: 0
-        // without P2A; then the sensor-values shared memory (none on virtio):
-        // address low, high, length.
-        attributes: { session, _, reply in session.resourceCountWithoutSharedMemory(SensorProtocol.self, &reply) },
+        // +0 bits 15:0 sensors, 23:16 pending asynchronous readings (16 with
+        // P2A, else 0); then the sensor-values shared memory (none on
+        // virtio): address low, high, length.
+        attributes: { session, _, reply in
+            session.resourceCountWithoutSharedMemory(
+                SensorProtocol.self, flags: session.deliversDelayedResponses ? UInt32(SCMIPlatform.maxPendingAsync) << 16 : 0, &reply)
+        },
         messages: [
             .handle(SensorMessage.descriptionGet, size: .exactly(4)) { $0.sensorDescriptionGet($1, &$2) },
-            // P2A: trip points and their notification need the eventq
-            // (SENSOR_TRIP_POINT_EVENT), not offered yet.
-            .notSupported(SensorMessage.tripPointNotify),
-            .notSupported(SensorMessage.tripPointConfig),
+            .handleWithP2A(SensorMessage.tripPointConfig, size: .exactly(16)) { session, payload, _ in session.tripPointConfig(payload) },
             .handle(SensorMessage.readingGet, size: .exactly(8)) { $0.sensorReadingGet($1, &$2) },
             // Scalar sensors only: no descriptor announces an axis.
             .notSupported(SensorMessage.axisDescriptionGet),
             .handle(SensorMessage.listUpdateIntervals, size: .exactly(8)) { $0.listUpdateIntervals($1, &$2) },
             .handle(SensorMessage.configGet, size: .exactly(4)) { $0.sensorConfigGet($1, &$2) },
             .handle(SensorMessage.configSet, size: .exactly(8)) { session, payload, _ in session.sensorConfigSet(payload) },
-            // P2A: SENSOR_UPDATE travels on the eventq.
-            .notSupported(SensorMessage.continuousUpdateNotify),
             .handle(SensorMessage.nameGet, size: .exactly(4)) { $0.nameGet(SensorProtocol.self, $1, &$2) },
             .notSupported(SensorMessage.axisNameGet),
         ],
-        resources: ResourceHooks(SensorProtocol.self))
+        resources: ResourceHooks(SensorProtocol.self),
+        events: events,
+        subscribe: { session, event, payload in session.sensorSubscribe(event, payload) })
+
+    /// SENSOR_TRIP_POINT_EVENT {0, sensor_id, trip_point_desc} to the agent
+    /// whose armed trip point a polled value crossed; SENSOR_UPDATE {0,
+    /// sensor_id, one reading} each interval to the subscribed agents that
+    /// left the sensor enabled. Both are sent by the poller
+    /// (SensorPoller.swift), to chosen agents rather than to every subscriber.
+    static let events = [
+        NotificationEvent(SensorNotification.tripPointEvent, subscribedBy: SensorMessage.tripPointNotify, to: .everyone),
+        NotificationEvent(SensorNotification.update, subscribedBy: SensorMessage.continuousUpdateNotify, to: .everyone),
+    ]
+    static let tripPointEvent = 0
+    static let updateEvent = 1
+
+    /// Trip points per sensor and agent (attributes_low bits 7:0 with P2A).
+    static let tripPointCount = 4
+    /// attributes_low bit 31: asynchronous reading (host files, with P2A).
+    static let attributeAsyncRead: UInt32 = 1 << 31
+    /// attributes_low bit 30: continuous-update notifications (with P2A).
+    static let attributeContinuousUpdate: UInt32 = 1 << 30
+    /// SENSOR_TRIP_POINT_CONFIG trip_point_ev_ctrl: 11:4 trip id, 1:0 event control.
+    static let tripIDShift: UInt32 = 4
+    static let tripControlMask: UInt32 = 0x3
+    static let tripConfigKnownBits: UInt32 = 0xFF0 | tripControlMask
+    /// SENSOR_TRIP_POINT_EVENT trip_point_desc bit 16: crossed upwards (1) or downwards (0).
+    static let tripDirectionAscending: UInt32 = 1 << 16
 
     /// Descriptor attributes_low bit 29: SENSOR_NAME_GET has the whole name.
     static let attributeExtendedName: UInt32 = 1 << 29
@@ -59,7 +84,7 @@ enum SensorProtocol: ResourceModel {
     }
 
     /// One sensor as the catalog holds it; a descriptor of SENSOR_DESCRIPTION_GET.
-    struct Resource: NamedResource, ReplyValue, @unchecked Sendable {
+    struct Resource: NamedResource, @unchecked Sendable {
         let id: UInt32
         let name: String
         let names: ResourceNames
@@ -70,18 +95,32 @@ enum SensorProtocol: ResourceModel {
         let unitExponent: Int8
         /// The update interval as SCMI writes it: seconds × 10^exponent.
         let interval: (seconds: UInt16, exponent: Int8)
+        /// The same interval, for the poller (at least 1).
+        let intervalMilliseconds: UInt32
         let devices: [Int]
 
-        /// 28 bytes: id, attributes_low, attributes_high, name[16].
+        /// A host file can be read asynchronously (a constant is answered at once).
+        var isFile: Bool { path != nil }
+    }
+
+    /// One SENSOR_DESCRIPTION_GET descriptor as a session with or without
+    /// P2A sees it: 28 bytes, id, attributes_low, attributes_high, name[16].
+    struct Descriptor: ReplyValue {
+        let sensor: Resource
+        let withP2A: Bool
+
         static var byteCount: Int { 28 }
         func write(to reply: inout Reply) {
-            reply.append(id)
-            // P2A: bit 31 (async reading) for a file, bit 30 (continuous
-            // updates) and bits 7:0 (4 trip points) once the eventq is offered.
-            reply.append(names.isExtended ? SensorProtocol.attributeExtendedName : 0)
+            reply.append(sensor.id)
+            var low = sensor.names.isExtended ? SensorProtocol.attributeExtendedName : 0
+            if withP2A {
+                low |= SensorProtocol.attributeContinuousUpdate | UInt32(SensorProtocol.tripPointCount)
+                if sensor.isFile { low |= SensorProtocol.attributeAsyncRead }
+            }
+            reply.append(low)
             // 21:16 axes 0, 15:11 signed unit exponent, 8 not multi-axis, 7:0 unit type.
-            reply.append(UInt32(UInt8(bitPattern: unitExponent) & 0x1F) << 11 | UInt32(unitType))
-            reply.appendName(names, .short)
+            reply.append(UInt32(UInt8(bitPattern: sensor.unitExponent) & 0x1F) << 11 | UInt32(sensor.unitType))
+            reply.appendName(sensor.names, .short)
         }
     }
 
@@ -104,7 +143,8 @@ enum SensorProtocol: ResourceModel {
             }
             return Resource(id: UInt32(index), name: entry.name, names: ResourceNames(entry.name), source: source, path: path,
                             unitType: entry.type.unitType, unitExponent: entry.unitExponent,
-                            interval: interval(milliseconds: entry.intervalMilliseconds), devices: holders[index])
+                            interval: interval(milliseconds: entry.intervalMilliseconds),
+                            intervalMilliseconds: max(entry.intervalMilliseconds, 1), devices: holders[index])
         }
     }
 
@@ -233,21 +273,44 @@ enum SensorProtocol: ResourceModel {
     }
 }
 
+/// One trip point of one agent on one sensor, as SENSOR_TRIP_POINT_CONFIG set it.
+struct TripPoint: Sendable {
+    /// Event control (bits 1:0): 0 off, 1 crossing upwards, 2 downwards, 3 both.
+    var control: UInt8 = 0
+    var value: Int64 = 0
+
+    static let upwards: UInt8 = 1
+    static let downwards: UInt8 = 2
+
+    /// The direction in which `previous` → `value` crosses this trip point,
+    /// if the trip point is armed for it: upwards when the value reaches it
+    /// from below (previous < trip ≤ value), downwards when it falls below
+    /// it (previous ≥ trip > value); nil otherwise (docs/serve-choices.md).
+    func crossing(from previous: Int64, to current: Int64) -> Bool? {
+        if previous < value, current >= value, control & Self.upwards != 0 { return true }
+        if previous >= value, current < value, control & Self.downwards != 0 { return false }
+        return nil
+    }
+}
+
 /// Per (sensor, agent): whether the agent left the sensor enabled (initially
-/// yes); per sensor: the last fault of its host file, so that a fault is
-/// logged once, when it starts.
+/// yes) and its trip points; per sensor: the last fault of its host file, so
+/// that a fault is logged once, when it starts.
 struct SensorState: UnitState, Sendable {
     let agentCount: Int
     /// Per sensor: its constant value, nil for a host file (status shows
     /// only what it can show without reading a file under the lock).
     let constants: [Int64?]
     private(set) var enabled: [Bool]
+    /// SensorProtocol.tripPointCount per (sensor, agent).
+    private(set) var trips: [TripPoint]
     var lastFault: [SensorProtocol.Fault]
 
     init(constants: [Int64?], agentCount: Int) {
         self.agentCount = agentCount
         self.constants = constants
         enabled = Array(repeating: true, count: constants.count * agentCount)
+        trips = Array(repeating: TripPoint(), count: constants.count * agentCount * SensorProtocol.tripPointCount)
         lastFault = Array(repeating: .none, count: constants.count)
     }
 
@@ -255,14 +318,32 @@ struct SensorState: UnitState, Sendable {
 
     mutating func setEnabled(_ on: Bool, sensor: Int, agent: Int) { enabled[sensor * agentCount + agent] = on }
 
+    func trip(_ trip: Int, sensor: Int, agent: Int) -> TripPoint {
+        trips[(sensor * agentCount + agent) * SensorProtocol.tripPointCount + trip]
+    }
+
+    mutating func setTrip(_ trip: Int, _ point: TripPoint, sensor: Int, agent: Int) {
+        trips[(sensor * agentCount + agent) * SensorProtocol.tripPointCount + trip] = point
+    }
+
+    /// Whether any agent armed a trip point of `sensor`.
+    func isArmed(sensor: Int) -> Bool {
+        let first = sensor * agentCount * SensorProtocol.tripPointCount
+        for index in first ..< first + agentCount * SensorProtocol.tripPointCount where trips[index].control != 0 { return true }
+        return false
+    }
+
     /// Readings are not arbitrated: nothing is shared with the owner.
     mutating func attach(_ owner: Attachment) {}
 
     mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {}
 
-    /// Back to enabled; a sensor has no physical state to report.
+    /// Back to enabled, trip points off; a sensor has no physical state to report.
     mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
-        for sensor in 0 ..< lastFault.count { enabled[sensor * agentCount + agent] = true }
+        for sensor in 0 ..< lastFault.count {
+            enabled[sensor * agentCount + agent] = true
+            for trip in 0 ..< SensorProtocol.tripPointCount { setTrip(trip, TripPoint(), sensor: sensor, agent: agent) }
+        }
     }
 
     /// A constant's value; an agent appears when it disabled the sensor.
@@ -275,6 +356,39 @@ struct SensorState: UnitState, Sendable {
     }
 }
 
+extension SCMIPlatform {
+    /// The sensor unit's catalog slice (read without the lock).
+    var sensors: UnsafeBufferPointer<SensorProtocol.Resource> {
+        storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].resources(SensorProtocol.self)
+    }
+
+    /// The sensor unit's state; `locked` is what the platform's lock hands out.
+    func sensorState(_ locked: inout SharedState) -> UnsafeMutablePointer<SensorState> {
+        storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].state.unsafelyUnwrapped.assumingMemoryBound(to: SensorState.self)
+    }
+
+    /// A reading of sensor `index`: its constant, or its host file read now
+    /// (call without the lock); nil when the file gives no reading
+    /// (HARDWARE_ERROR), the fault logged when it differs from the last one.
+    func readSensor(_ index: Int) -> Int64? {
+        let sensor = sensors.baseAddress.unsafelyUnwrapped + index
+        switch sensor.pointee.source {
+        case .constant(let constant):
+            return constant
+        case .file(let path):
+            let reading = SensorProtocol.read(path.baseAddress.unsafelyUnwrapped)
+            let changed = state.withLock { locked -> Bool in
+                let state = sensorState(&locked)
+                guard state.pointee.lastFault[index] != reading.fault else { return false }
+                state.pointee.lastFault[index] = reading.fault
+                return true
+            }
+            if changed { reportHostFault(SensorProtocol.describe(reading.fault, errno: reading.errno, sensor: sensor.pointee)) }
+            return reading.fault == .none ? reading.value : nil
+        }
+    }
+}
+
 extension AgentSession {
     fileprivate func sensorIndex(_ id: UInt32) -> Int? { resourceIndex(SensorProtocol.self, id) }
 
@@ -284,8 +398,12 @@ extension AgentSession {
     /// as fit (4 in 128 bytes). An index past the end: INVALID_PARAMETERS.
     fileprivate func sensorDescriptionGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         let first = payload.word(0)
+        let sensors = sensors
         guard first < UInt32(sensors.count) else { return .invalidParameters }
-        return reply.appendDescribePage(sensors, from: first)
+        let withP2A = deliversNotifications
+        return reply.appendDescribePage(count: sensors.count, byteCount: SensorProtocol.Descriptor.byteCount, from: first) { index, reply in
+            SensorProtocol.Descriptor(sensor: sensors[index], withP2A: withP2A).write(to: &reply)
+        }
     }
 
     /// Whether this agent may read sensor `index` (the lock, briefly).
@@ -296,39 +414,56 @@ extension AgentSession {
 
     /// +0 sensor_id, +4 flags (bit 0 async) → v3 reading {value_low,
     /// value_high, timestamp_low 0, timestamp_high 0}. A file is read with the
-    /// lock released: a slow file delays only this agent.
+    /// lock released: a slow file delays only this agent. Asynchronous (with
+    /// P2A): SUCCESS with no reading, then the poller reads the sensor and
+    /// sends SENSOR_READING_COMPLETE {sensor_id, reading} (or HARDWARE_ERROR);
+    /// BUSY while 16 of this agent's asynchronous commands are pending. A
+    /// sensor the agent disabled still answers (docs/serve-choices.md).
     fileprivate func sensorReadingGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = sensorIndex(payload.word(0)) else { return .notFound }
         let flags = payload.word(1)
         guard mayRead(index) else { return .denied }
         guard flags & ~SensorProtocol.flagAsync == 0 else { return .invalidParameters }
-        // P2A: an asynchronous reading ends in SENSOR_READING_COMPLETE on the eventq.
-        guard flags & SensorProtocol.flagAsync == 0 else { return .notSupported }
-        let sensor = sensors.baseAddress.unsafelyUnwrapped + index
-        let value: Int64
-        switch sensor.pointee.source {
-        case .constant(let constant):
-            value = constant
-        case .file(let path):
-            let reading = SensorProtocol.read(path.baseAddress.unsafelyUnwrapped)
-            noteFault(reading.fault, errno: reading.errno, sensor: index)
-            guard reading.fault == .none else { return .hardwareError }
-            value = reading.value
+        if flags & SensorProtocol.flagAsync != 0 {
+            // The reading ends in a delayed response on the eventq: none
+            // without P2A (docs/protocol.md §15).
+            guard deliversDelayedResponses else { return .notSupported }
+            return platform.sensorPoller.requestReading(platform, agent: agent, sensor: index, command: currentHeader)
         }
+        guard let value = platform.readSensor(index) else { return .hardwareError }
         reply.append(UInt64(bitPattern: value))
         reply.append(UInt64(0))
         return .success
     }
 
-    /// Logs a host file's fault when it differs from the sensor's last one.
-    private func noteFault(_ fault: SensorProtocol.Fault, errno code: Int32, sensor index: Int) {
-        let changed = platform.state.withLock { locked -> Bool in
-            let state = state(SensorProtocol.self, &locked)
-            guard state.pointee.lastFault[index] != fault else { return false }
-            state.pointee.lastFault[index] = fault
-            return true
+    /// SENSOR_TRIP_POINT_CONFIG (with P2A): +0 sensor_id, +4
+    /// trip_point_ev_ctrl (11:4 trip id, 1:0 event control), +8 value (64
+    /// bits, signed). Per agent; a trip id past the last one, or reserved
+    /// bits, INVALID_PARAMETERS. An armed trip point makes the poller read
+    /// the sensor at its interval.
+    fileprivate func tripPointConfig(_ payload: Payload) -> SCMIStatus {
+        guard let index = sensorIndex(payload.word(0)) else { return .notFound }
+        let control = payload.word(1)
+        let point = TripPoint(control: UInt8(control & SensorProtocol.tripControlMask), value: Int64(bitPattern: payload.uint64(lowWord: 2)))
+        let holders = sensors[index].devices
+        let status: SCMIStatus = platform.state.withLock { locked in
+            guard mayUse(locked, SensorProtocol.id, holders: holders) else { return .denied }
+            guard control & ~SensorProtocol.tripConfigKnownBits == 0 else { return .invalidParameters }
+            let trip = Int(control >> SensorProtocol.tripIDShift & 0xFF)
+            guard trip < SensorProtocol.tripPointCount else { return .invalidParameters }
+            platform.sensorState(&locked).pointee.setTrip(trip, point, sensor: index, agent: agent)
+            return .success
         }
-        if changed { platform.reportHostFault(SensorProtocol.describe(fault, errno: code, sensor: sensors[index])) }
+        if status.isSuccess, point.control != 0 { platform.sensorPoller.rescan(platform) }
+        return status
+    }
+
+    /// SENSOR_TRIP_POINT_NOTIFY and SENSOR_CONTINUOUS_UPDATE_NOTIFY; a new
+    /// continuous-update subscription makes the poller read the sensor.
+    fileprivate func sensorSubscribe(_ event: Int, _ payload: Payload) -> SCMIStatus {
+        let status = subscribe(SensorProtocol.self, event: event, payload)
+        if status.isSuccess, event == SensorProtocol.updateEvent, payload.word(1) & 1 != 0 { platform.sensorPoller.rescan(platform) }
+        return status
     }
 
     /// +0 sensor_id, +4 index → one discrete interval, the sensor's own.

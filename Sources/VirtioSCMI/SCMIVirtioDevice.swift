@@ -155,7 +155,10 @@ public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
         guard let outbox else { return }
         if case .device = event { outbox.acknowledgeNotification() }
         // Oldest first, one message per eventq buffer, until either runs out.
-        // A buffer too short for a message goes back with length 0.
+        // A buffer too short for a message goes back with length 0. With
+        // --trace, each message written is logged once the outbox's lock is
+        // released (its header and, for a delayed response, its status).
+        var written: (header: UInt32, status: Int32)?
         while outbox.deliverFirst({ message, _ in
             var fits = true
             let used = rings.fill(queueIndex: 1) { chain in
@@ -165,8 +168,32 @@ public final class SCMIChainHandler: VhostUserEventDevice, @unchecked Sendable {
                 }
                 return UInt32(chain.scatterWritable(from: message))
             }
+            if trace, used, fits, message.count >= 4 {
+                let status = message.count >= 8 ? message.loadUnaligned(fromByteOffset: 4, as: Int32.self) : 0
+                written = (UInt32(littleEndian: message.loadUnaligned(as: UInt32.self)), Int32(littleEndian: status))
+            }
             return !used ? .noBuffer : fits ? .delivered : .bufferTooShort
-        }) {}
+        }) {
+            if let message = written {
+                traceDelivery(MessageHeader(rawValue: message.header), status: message.status)
+                written = nil
+            }
+        }
+    }
+
+    /// One line per platform → agent message written into an eventq buffer:
+    /// a delayed response carries its command's name and token (the trace line
+    /// of the synchronous reply has the same token) and its status.
+    private func traceDelivery(_ header: MessageHeader, status: Int32) {
+        let protocolName = MessageNames.protocolName(header.protocolID)
+        let ids = "0x\(String(header.protocolID, radix: 16))/0x\(String(header.messageID, radix: 16))"
+        if header.type == .delayedResponse {
+            let name = MessageNames.messageName(protocolID: header.protocolID, messageID: header.messageID)
+            logger.info("agent \(session.agentID) \(agentName): delayed response \(protocolName) \(name) (\(ids) token \(header.token)) -> \(SCMIStatus(rawValue: status)), on the eventq")
+        } else {
+            let name = MessageNames.notificationName(protocolID: header.protocolID, notificationID: header.messageID)
+            logger.info("agent \(session.agentID) \(agentName): notification \(protocolName) \(name) (\(ids)), on the eventq")
+        }
     }
 
     public func connectionClosed() {

@@ -618,13 +618,13 @@ struct CallVoltage: ParsableCommand, CallValueKind, CallSwitchedKind {
     }
 }
 
-struct CallPerformance: ParsableCommand, CallValueKind {
+struct CallPerformance: ParsableCommand, CallValueKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "perf",
         abstract: "Performance domain protocol (0x13); levels are kHz.",
         subcommands: [
             CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
-            LevelSet.self, LimitsGet.self, LimitsSet.self,
+            LevelSet.self, LimitsGet.self, LimitsSet.self, CallResourceNotify<Self>.self,
         ]
     )
 
@@ -645,6 +645,10 @@ struct CallPerformance: ParsableCommand, CallValueKind {
     static let get = CommandConfiguration(commandName: "level-get", abstract: "PERFORMANCE_LEVEL_GET: the domain's level.")
 
     static func count(_ client: SCMIClient) throws -> Int { try client.performanceDomainCount() }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("level-changed", { try $0.subscribe(PerformanceMessage.notifyLevel, resource: $1, enable: $2) }),
+        ("limits-changed", { try $0.subscribe(PerformanceMessage.notifyLimits, resource: $1, enable: $2) }),
+    ] }
     static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
         let attributes = try client.performanceDomainAttributes(id)
         return attributes.hasExtendedName ? try client.performanceDomainName(id) : attributes.name
@@ -694,13 +698,14 @@ struct CallPerformance: ParsableCommand, CallValueKind {
     }
 }
 
-struct CallSensor: ParsableCommand, CallValueKind, CallSwitchedKind {
+struct CallSensor: ParsableCommand, CallValueKind, CallSwitchedKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "sensor",
         abstract: "Sensor protocol (0x15).",
         subcommands: [
-            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, CallResourceGet<Self>.self,
+            CallResourceList<Self>.self, CallResourceDescribe<Self>.self, Read.self,
             CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+            CallResourceNotify<Self>.self, TripPoint.self,
         ]
     )
 
@@ -742,6 +747,52 @@ struct CallSensor: ParsableCommand, CallValueKind, CallSwitchedKind {
         let found = try descriptor(client, id)
         let interval = try attempt({ try client.sensorConfigGet(id) }) { "every \($0.intervalSeconds)x10^\($0.intervalExponent) s" }
         return "x10^\(found.unitExponent) \(found.unitName), \(interval)"
+    }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("trip-point", { try $0.subscribe(SensorMessage.tripPointNotify, resource: $1, enable: $2) }),
+        ("update", { try $0.subscribe(SensorMessage.continuousUpdateNotify, resource: $1, enable: $2) }),
+    ] }
+
+    struct Read: SCMICall {
+        static var configuration: CommandConfiguration { CallSensor.get }
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallSensor>
+        @Flag(help: "Asynchronous: SENSOR_READING_COMPLETE follows on the eventq (see --listen).") var async = false
+
+        func send(_ client: SCMIClient) throws {
+            let id = try resource.resolved(client)
+            guard async else { return print(try CallSensor.value(client, id)) }
+            try client.sensorReadAsynchronously(id)
+            print("ok; SENSOR_READING_COMPLETE follows on the eventq")
+        }
+    }
+
+    struct TripPoint: SCMICall {
+        static let configuration = CommandConfiguration(
+            commandName: "trip-point",
+            abstract: "SENSOR_TRIP_POINT_CONFIG: arm (or disarm: off) one of this agent's trip points.",
+            discussion: "SENSOR_TRIP_POINT_EVENT arrives when the polled value crosses it in that direction, "
+                + "once subscribed with `notify on ID trip-point` (see --listen).")
+        enum Direction: String, ExpressibleByArgument, CaseIterable { case up, down, both, off }
+
+        @OptionGroup var connection: CallConnection
+        @OptionGroup var resource: CallResourceID<CallSensor>
+        @Argument(help: "The trip point's id (0 to the sensor's count - 1).") var trip: CallNumber<UInt8>
+        @Argument(help: "The value, in the sensor's unit and exponent (as `read` prints it).") var value: CallNumber<Int64>
+        @Argument(help: "Which crossings raise an event.") var direction: Direction = .both
+
+        func send(_ client: SCMIClient) throws {
+            let id = try resource.resolved(client)
+            let control: TripPointDirection =
+                switch direction {
+                case .up: .up
+                case .down: .down
+                case .both: .both
+                case .off: .off
+                }
+            try client.sensorTripPointConfig(id, trip: trip.value, value: value.value, direction: control)
+            print("ok; sensor \(id) trip point \(trip.value) at \(value.value) \(direction.rawValue)")
+        }
     }
 }
 

@@ -4,13 +4,14 @@ import SCMIClient
 // `call power …` (0x11) and `call reset …` (0x16): the generic resource
 // commands of CallCommand.swift with the words and client calls of each.
 
-struct CallPower: ParsableCommand, CallSwitchedKind, CallAttributesKind {
+struct CallPower: ParsableCommand, CallSwitchedKind, CallAttributesKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "power",
         abstract: "Power domain protocol (0x11).",
         subcommands: [
             CallResourceList<Self>.self, CallResourceAttributes<Self>.self,
             CallResourceSwitch<Self, VoteOn>.self, CallResourceSwitch<Self, VoteOff>.self, CallResourceState<Self>.self,
+            CallResourceNotify<Self>.self,
         ]
     )
 
@@ -34,6 +35,9 @@ struct CallPower: ParsableCommand, CallSwitchedKind, CallAttributesKind {
         return attributes.hasExtendedName ? try client.powerDomainName(id) : attributes.name
     }
     static func isOn(_ client: SCMIClient, _ id: UInt32) throws -> Bool { try client.powerStateGet(id) == PowerState.on }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("state-changed", { try $0.subscribe(PowerDomainMessage.stateNotify, resource: $1, enable: $2) }),
+    ] }
     static func switchTo(_ on: Bool, _ client: SCMIClient, _ id: UInt32) throws {
         try client.powerStateSet(id, state: on ? PowerState.on : PowerState.off)
     }
@@ -49,13 +53,13 @@ struct CallPower: ParsableCommand, CallSwitchedKind, CallAttributesKind {
     }
 }
 
-struct CallReset: ParsableCommand, CallAttributesKind {
+struct CallReset: ParsableCommand, CallAttributesKind, CallNotifyingKind {
     static let configuration = CommandConfiguration(
         commandName: "reset",
         abstract: "Reset domain protocol (0x16).",
         subcommands: [
             CallResourceList<Self>.self, CallResourceAttributes<Self>.self,
-            Send<Assert>.self, Send<Deassert>.self, Send<Pulse>.self,
+            Send<Assert>.self, Send<Deassert>.self, Send<Pulse>.self, CallResourceNotify<Self>.self,
         ]
     )
 
@@ -71,6 +75,9 @@ struct CallReset: ParsableCommand, CallAttributesKind {
     }
 
     static func count(_ client: SCMIClient) throws -> Int { try client.resetDomainCount() }
+    static var events: [(name: String, subscribe: (SCMIClient, UInt32, Bool) throws -> Void)] { [
+        ("issued", { try $0.subscribe(ResetMessage.notify, resource: $1, enable: $2) }),
+    ] }
     static func name(_ client: SCMIClient, _ id: UInt32) throws -> String {
         let attributes = try client.resetDomainAttributes(id)
         return attributes.hasExtendedName ? try client.resetDomainName(id) : attributes.name
@@ -108,14 +115,15 @@ struct CallReset: ParsableCommand, CallAttributesKind {
         static let configuration = CommandConfiguration(commandName: "pulse", abstract: "RESET with autonomous reset: assert and deassert.")
     }
 
-    /// `call reset assert|deassert|pulse ID`.
+    /// `call reset assert|deassert|pulse ID [--async]`.
     struct Send<Chosen: Action>: SCMICall {
         static var configuration: CommandConfiguration { Chosen.configuration }
         @OptionGroup var connection: CallConnection
         @OptionGroup var resource: CallResourceID<CallReset>
+        @Flag(help: "Asynchronous: RESET_COMPLETE follows on the eventq (see --listen).") var async = false
         func send(_ client: SCMIClient) throws {
-            try client.reset(try resource.resolved(client), Chosen.action)
-            print("ok")
+            try client.reset(try resource.resolved(client), Chosen.action, asynchronous: async)
+            print(async ? "ok; RESET_COMPLETE follows on the eventq" : "ok")
         }
     }
 }

@@ -56,6 +56,19 @@ import Testing
         #expect(tree.node(atPath: "/firmware/scmi/protocol@14") != nil)
     }
 
+    /// A protocol the board enables with an empty table is left out: Linux
+    /// would probe it and log "Events Registration Failed" (no sources).
+    @Test func protocolWithoutResourcesIsLeftOut() throws {
+        var tables = try #require(BackendChecker.check(blobAt: examplePath("board.dts")).tables)
+        tables.powerDomains = []
+        let agent = try #require(tables.agents.first { $0.name == "vm-ivi" })
+        let text = GuestNode.render(tables, agent: agent, source: "board.dtb")
+        let tree = try FlattenedDeviceTree(bytes: try compileDTS("/dts-v1/;\n/ {\n\tfirmware {\n" + text + "\t};\n};\n"))
+        #expect(tree.node(atPath: "/firmware/scmi/protocol@11") == nil)
+        #expect(text.contains("protocol@11 (power-domain) left out"))
+        #expect(tree.node(atPath: "/firmware/scmi/protocol@16") != nil)
+    }
+
     @Test func namesAreEscapedAndLabelsUnique() {
         #expect(GuestNode.dtsString("a\"b\\c\u{7}") == "\"a\\\"b\\\\c\\x07\"")
         #expect(GuestNode.labelText("VDD-GPU 0.9V") == "vdd_gpu_0_9v")

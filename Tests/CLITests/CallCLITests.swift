@@ -200,4 +200,44 @@ import Testing
 
             """)
     }
+
+    /// `call --listen` with a sensor trip point: vm-cluster's call arms trip
+    /// point 0 of the host-file sensor at 50 °C (both ways), subscribes and
+    /// listens; once `status` shows the subscription, the test moves the
+    /// host file across 50 °C (back and forth, since the poller's first
+    /// reading only sets where the value stands) until the listener ends.
+    @Test func listenPrintsSensorTripPoints() throws {
+        let directory = try TemporaryDirectory("scmi-dt-trip")
+        defer { directory.cleanup() }
+        let file = try directory.write("board-temp", "20000\n")
+        let source = try String(contentsOfFile: examplePath("board.dts"), encoding: .utf8)
+            .replacingOccurrences(of: "/tmp/scmi-dt-example/board-temp", with: file)
+        let serve = try RunningServe(blob: directory.write("board.dtb", compileDTS(source: source)))
+        let listener = Mutex<ToolResult?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let cluster = serve.socket("vm-cluster")
+        DispatchQueue.global().async {
+            let result = try? scmiDT("call", "--socket", cluster, "--listen", "8",
+                                     "sensor.trip-point", "1", "0", "50000", "both", "+", "sensor.notify", "on", "1", "trip-point")
+            listener.withLock { $0 = result }
+            done.signal()
+        }
+        #expect(try eventually { try scmiDT("status", "--control", serve.controlPath).stdout.contains("SENSOR_TRIP_POINT_EVENT 1") })
+        var hot = true
+        while done.wait(timeout: .now() + 0.7) == .timedOut {
+            _ = try directory.write("board-temp", hot ? "60000\n" : "20000\n")
+            hot.toggle()
+        }
+        let result = try #require(listener.withLock { $0 })
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout.hasPrefix("""
+            > sensor.trip-point 1 0 50000 both
+            ok; sensor 1 trip point 0 at 50000 both
+            > sensor.notify on 1 trip-point
+            ok; trip-point notifications of sensor 1 on
+
+            """), "\(result.output)")
+        #expect(result.stdout.contains("notification SENSOR_TRIP_POINT_EVENT agent=0 sensor=1 trip=0 direction=up\n"), "\(result.output)")
+        #expect(result.stdout.contains("notification SENSOR_TRIP_POINT_EVENT agent=0 sensor=1 trip=0 direction=down\n"), "\(result.output)")
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SCMIClient
+import Synchronization
 import Testing
 
 /// `call power …` and `call reset …` against a running serve of the example,
@@ -8,14 +9,46 @@ import Testing
 @Suite struct CallPowerResetCLITests {
     @Test func generatedHelp() throws {
         let power = try scmiDT("call", "power", "--help")
-        for command in ["list", "attributes", "on", "off", "get"] {
+        for command in ["list", "attributes", "on", "off", "get", "notify"] {
             #expect(power.stdout.contains("  \(command) "), "\(command) missing from:\n\(power.stdout)")
         }
         let reset = try scmiDT("call", "reset", "--help")
-        for command in ["list", "attributes", "assert", "deassert", "pulse"] {
+        for command in ["list", "attributes", "assert", "deassert", "pulse", "notify"] {
             #expect(reset.stdout.contains("  \(command) "), "\(command) missing from:\n\(reset.stdout)")
         }
         #expect(try scmiDT("call", "--help").stdout.contains("power"))
+        #expect(try scmiDT("call", "reset", "pulse", "--help").stdout.contains("--async"))
+    }
+
+    /// `call --listen` with power and reset: vm-ivi subscribes to the shared
+    /// domain and line, pulses the line asynchronously and listens; vm-cluster
+    /// switches the domain on, asserts and releases the line, and leaves. The
+    /// listener prints its RESET_COMPLETE and, decoded, what vm-cluster did.
+    @Test func listenPrintsPowerAndResetNotifications() throws {
+        let serve = try RunningServe()
+        let listener = Mutex<ToolResult?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let ivi = serve.socket("vm-ivi")
+        DispatchQueue.global().async {
+            let result = try? scmiDT("call", "--socket", ivi, "--listen", "8", "power.notify", "on", "0", "+",
+                                     "reset.notify", "on", "0", "+", "reset.pulse", "0", "--async")
+            listener.withLock { $0 = result }
+            done.signal()
+        }
+        #expect(try eventually { try scmiDT("status", "--control", serve.controlPath).stdout.contains("RESET_ISSUED 0") })
+        let cluster = try scmiDT("call", "--socket", serve.socket("vm-cluster"), "power.on", "0", "+", "reset.assert", "0", "+", "reset.deassert", "0")
+        #expect(cluster.status == 0, "\(cluster.output)")
+        done.wait()
+        let result = try #require(listener.withLock { $0 })
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("ok; RESET_COMPLETE follows on the eventq"), "\(result.output)")
+        #expect(lines.contains { $0.hasPrefix("delayed response RESET token ") && $0.hasSuffix(": SUCCESS (0) domain=0") }, "\(result.output)")
+        #expect(lines.filter { $0.hasPrefix("notification ") } == [
+            "notification POWER_STATE_CHANGED agent=2 domain=0 state=on",
+            "notification RESET_ISSUED agent=2 domain=0 reset_state=0",
+            "notification POWER_STATE_CHANGED agent=2 domain=0 state=off",
+        ], "\(result.output)")
     }
 
     @Test func powerDomainSharedByTwoAgents() throws {

@@ -198,3 +198,25 @@ import Testing
         }
     }
 }
+
+/// What `call --listen` prints for the power domain and reset messages.
+@Suite struct PlatformMessageTextTests {
+    static func bytes(_ words: [UInt32]) -> [UInt8] {
+        words.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+    }
+
+    @Test func powerStatesAreNamed() {
+        let header = MessageHeader(protocolID: 0x11, messageID: 0x0, type: .notification).rawValue
+        #expect(PlatformMessageText.describe(Self.bytes([header, 2, 1, 0x4000_0000])) == "notification POWER_STATE_CHANGED agent=2 domain=1 state=off")
+        #expect(PlatformMessageText.describe(Self.bytes([header, 2, 1, 0])) == "notification POWER_STATE_CHANGED agent=2 domain=1 state=on")
+        #expect(PlatformMessageText.describe(Self.bytes([header, 2, 1, 0x4000_0003])) == "notification POWER_STATE_CHANGED agent=2 domain=1 state=0x40000003")
+    }
+
+    @Test func resetIssuedAndResetComplete() {
+        let issued = MessageHeader(protocolID: 0x16, messageID: 0x0, type: .notification).rawValue
+        #expect(PlatformMessageText.describe(Self.bytes([issued, 1, 0, 0])) == "notification RESET_ISSUED agent=1 domain=0 reset_state=0")
+        let complete = MessageHeader(protocolID: 0x16, messageID: 0x4, type: .delayedResponse, token: 9).rawValue
+        #expect(PlatformMessageText.describe(Self.bytes([complete, 0, 3])) == "delayed response RESET token 9: SUCCESS (0) domain=3")
+        #expect(PlatformMessageText.describe(Self.bytes([complete, UInt32(bitPattern: -9)])) == "delayed response RESET token 9: HARDWARE_ERROR (-9)")
+    }
+}

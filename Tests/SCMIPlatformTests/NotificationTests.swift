@@ -33,20 +33,25 @@ final class RecordingSink: PlatformMessageSink {
     }
 }
 
+/// A session of `agentID` whose transport delivers notifications into a new sink.
+func p2aSession(_ platform: SCMIPlatform, _ agentID: UInt32) -> (AgentSession, RecordingSink) {
+    let agent = session(platform, agentID)
+    let sink = RecordingSink()
+    agent.useTransport(.virtioWithP2A, sink: sink)
+    return (agent, sink)
+}
+
+/// The first word of notification `id` of protocol `protocolID`.
+func notificationHeader(_ protocolID: UInt8, _ id: UInt8) -> UInt32 {
+    MessageHeader(protocolID: protocolID, messageID: id, type: .notification).rawValue
+}
+
 @Suite struct NotificationTests {
     let platform = makeBoard().0
 
-    /// A session whose transport delivers notifications into a new sink.
-    func p2aSession(_ agentID: UInt32) -> (AgentSession, RecordingSink) {
-        let agent = session(platform, agentID)
-        let sink = RecordingSink()
-        agent.useTransport(.virtioWithP2A, sink: sink)
-        return (agent, sink)
-    }
+    func p2aSession(_ agentID: UInt32) -> (AgentSession, RecordingSink) { SCMIPlatformTests.p2aSession(platform, agentID) }
 
-    static func notification(_ protocolID: UInt8, _ id: UInt8) -> UInt32 {
-        MessageHeader(protocolID: protocolID, messageID: id, type: .notification).rawValue
-    }
+    static func notification(_ protocolID: UInt8, _ id: UInt8) -> UInt32 { notificationHeader(protocolID, id) }
 
     @Test func withoutP2ANothingIsOffered() {
         let ivi = session(platform, Board.ivi)

@@ -16,15 +16,20 @@ import Testing
     /// The file sensor 1 reads.
     var boardFile: String { directory + "/board-temp" }
 
-    /// Sensor 0: constant 45.5 °C; 1: a host file, milli-°C; 2: a long-named
-    /// voltage file sensor polled every 250 ms, held by the DSP (nobody's at start).
-    init() throws {
+    /// Sensor 0: constant 45.5 °C; 1: a host file, milli-°C (both polled
+    /// every `interval` ms); 2: a long-named voltage file sensor polled every
+    /// 250 ms, held by the DSP (nobody's at start).
+    convenience init() throws { try self.init(interval: SensorEntry.defaultIntervalMilliseconds) }
+
+    init(interval: UInt32) throws {
         directory = NSTemporaryDirectory() + "scmi-sensor-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var tables = Board.tables
         tables.sensors = [
-            SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45_500)),
-            SensorEntry(id: 1, name: "board-temp", type: .temperature, unitExponent: -3, source: .path(directory + "/board-temp")),
+            SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45_500),
+                        intervalMilliseconds: interval),
+            SensorEntry(id: 1, name: "board-temp", type: .temperature, unitExponent: -3, source: .path(directory + "/board-temp"),
+                        intervalMilliseconds: interval),
             SensorEntry(id: 2, name: "dsp-core-voltage-sensor", type: .voltage, unitExponent: -6,
                         source: .path(directory + "/dsp-volt"), intervalMilliseconds: 250),
         ]

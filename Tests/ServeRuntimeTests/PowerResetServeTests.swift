@@ -72,4 +72,46 @@ import Testing
         try ivi.client.reset(shared, .deassert)
         #expect(try asserted() == false)
     }
+
+    /// vm-cluster subscribes to the shared power domain and reset line; vm-ivi
+    /// switches the domain on, pulses the line asynchronously and leaves:
+    /// vm-cluster hears the state change, the issued reset and the withdrawal
+    /// (caused by vm-ivi), decoded as `call --listen` prints them; vm-ivi's
+    /// RESET_COMPLETE arrives on its own eventq. vm-ivi's performance domain
+    /// tells it of its own level and limits.
+    @Test func subscribersHearPowerResetAndPerformanceChanges() throws {
+        let serve = try InProcessServe()
+        let cluster = try Agent(socketPath: serve.socket("vm-cluster"), receivesEvents: true)
+        defer { cluster.leave() }
+        #expect(try cluster.client.powerDomainAttributes(Self.sharedPowerDomain).notifiesStateChanges)
+        let resetAttributes = try cluster.client.resetDomainAttributes(Self.sharedReset)
+        #expect(resetAttributes.notifiesResets && resetAttributes.supportsAsyncReset)
+        try cluster.client.subscribe(PowerDomainMessage.stateNotify, resource: Self.sharedPowerDomain, enable: true)
+        try cluster.client.subscribe(ResetMessage.notify, resource: Self.sharedReset, enable: true)
+        #expect(statusOf { try cluster.client.subscribe(PerformanceMessage.notifyLevel, resource: 0, enable: true) } == .notSupported)
+
+        let ivi = try Agent(socketPath: serve.socket("vm-ivi"), receivesEvents: true)
+        #expect(statusOf { try ivi.client.subscribe(ResetMessage.notify, resource: Self.clusterReset, enable: true) } == .denied)
+        try ivi.client.subscribe(PerformanceMessage.notifyLevel, resource: 0, enable: true)
+        try ivi.client.subscribe(PerformanceMessage.notifyLimits, resource: 0, enable: true)
+        try ivi.client.powerStateSet(Self.sharedPowerDomain, state: PowerState.on)
+        #expect(PlatformMessageText.describe(try #require(cluster.nextEvent())) == "notification POWER_STATE_CHANGED agent=1 domain=0 state=on")
+        try ivi.client.reset(Self.sharedReset, .pulse, asynchronous: true)
+        #expect(PlatformMessageText.describe(try #require(cluster.nextEvent())) == "notification RESET_ISSUED agent=1 domain=0 reset_state=0")
+        let complete = PlatformMessageText.describe(try #require(ivi.nextEvent()))
+        #expect(complete.hasPrefix("delayed response RESET token ") && complete.hasSuffix(": SUCCESS (0) domain=0"))
+
+        try ivi.client.performanceLevelSet(0, level: 1_400_000)
+        #expect(PlatformMessageText.describe(try #require(ivi.nextEvent())) == "notification PERFORMANCE_LEVEL_CHANGED agent=1 domain=0 level=1400000")
+        try ivi.client.performanceLimitsSet(0, min: 600_000, max: 1_000_000)
+        #expect(PlatformMessageText.describe(try #require(ivi.nextEvent()))
+                == "notification PERFORMANCE_LIMITS_CHANGED agent=1 domain=0 range_max=1000000 range_min=600000")
+        #expect(PlatformMessageText.describe(try #require(ivi.nextEvent())) == "notification PERFORMANCE_LEVEL_CHANGED agent=1 domain=0 level=1000000")
+
+        let events = try #require(serve.server.statusReport().connections.first { $0.agent == "vm-cluster" }?.events)
+        #expect(events.subscriptions.map(\.event) == ["POWER_STATE_CHANGED", "RESET_ISSUED"])
+        ivi.leave()
+        #expect(PlatformMessageText.describe(try #require(cluster.nextEvent()))
+                == "notification POWER_STATE_CHANGED agent=1 domain=0 state=off")
+    }
 }

@@ -28,32 +28,6 @@ final class ReversingDevice: VhostUserDeviceHandler, Sendable {
     func connectionClosed() { closed.add(1, ordering: .relaxed) }
 }
 
-/// Collects log lines so tests can check what an operator would read.
-final class LogRecorder: Sendable {
-    let lines = Mutex<[String]>([])
-
-    func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
-
-    var logger: Logger {
-        Logger(label: "vhost-user-test") { _ in RecordingHandler(recorder: self) }
-    }
-
-    struct RecordingHandler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.lines.withLock { $0.append("\(event.level): \(event.message)") }
-        }
-    }
-}
-
 /// The devices a backend made, one per connection, in order.
 final class DeviceList: Sendable {
     let list = Mutex<[ReversingDevice]>([])

@@ -24,12 +24,28 @@ import Virtqueue
         agents: [AgentEntry(id: 1, name: "a", devices: [1], protocols: [.clock], trusted: false),
                  AgentEntry(id: 2, name: "b", devices: [1], protocols: [.clock], trusted: false)])
 
+    /// The same board with a constant sensor polled every 2 ms, used by both agents.
+    static let sensorTables: PlatformTables = {
+        var tables = EventQueueTests.tables
+        tables.protocols = [.clock, .sensor]
+        tables.sensors = [SensorEntry(id: 0, name: "temp", type: .temperature, unitExponent: -3, source: .constant(42_000),
+                                      intervalMilliseconds: 2)]
+        tables.devices[0].resources.append(ResourceReference(.sensor, 0))
+        for index in tables.agents.indices { tables.agents[index].protocols.append(.sensor) }
+        return tables
+    }()
+
     final class Fixture {
-        let platform = SCMIPlatform(tables: EventQueueTests.tables)
+        let platform: SCMIPlatform
         var paths: [String] = []
         var backends: [VhostUserBackend] = []
 
-        init() throws {
+        /// With `trace`, the devices log as `serve --trace` does, into `log`.
+        let log = LogRecorder()
+
+        init(tables: PlatformTables = EventQueueTests.tables, trace: Bool = false) throws {
+            platform = SCMIPlatform(tables: tables)
+            let logger = trace ? log.logger : Logger(label: "eventq-test")
             for agentID: UInt32 in [1, 2] {
                 let path = "/tmp/scmi-dt-eventq-\(getpid())-\(EventQueueTests.counter.add(1, ordering: .relaxed).newValue).sock"
                 let platform = platform
@@ -37,7 +53,7 @@ import Virtqueue
                     socketPath: path, device: SCMIVirtioDevice.description, logger: Logger(label: "eventq-test"),
                     makeHandler: {
                         SCMIChainHandler(session: platform.makeSession(agentID: agentID)!, agentName: "agent\(agentID)",
-                                         logger: Logger(label: "eventq-test"), trace: false, outbox: try? SCMIOutbox())
+                                         logger: logger, trace: trace, outbox: try? SCMIOutbox())
                     })
                 try backend.start()
                 paths.append(path)
@@ -71,7 +87,11 @@ import Virtqueue
     }
 
     static func command(_ messageID: UInt8, token: UInt16, _ parameters: UInt32...) -> [UInt8] {
-        bytes([MessageHeader(protocolID: 0x14, messageID: messageID, token: token).rawValue] + parameters)
+        command(0x14, messageID, token: token, parameters)
+    }
+
+    static func command(_ protocolID: UInt8, _ messageID: UInt8, token: UInt16, _ parameters: [UInt32]) -> [UInt8] {
+        bytes([MessageHeader(protocolID: protocolID, messageID: messageID, token: token).rawValue] + parameters)
     }
 
     static func rateChanged(by agent: UInt32, rate: UInt32) -> [UInt8] {
@@ -122,6 +142,30 @@ import Virtqueue
         #expect(status == 0)
         #expect(fixture.delivery(1).notificationsSent == 2)
         #expect(fixture.delivery(1).asyncPending == 0)
+    }
+
+    /// serve --trace logs each message it writes into an eventq buffer: the
+    /// notification by name, the delayed response with its command's token
+    /// (the same as on the command's own line) and its status.
+    @Test func traceNamesEachEventQueueMessage() throws {
+        let fixture = try Fixture(trace: true)
+        let a = try fixture.frontend(1)
+        defer { a.close() }
+        try Self.expectStatus(a, Self.command(0x9, token: 1, 0, 1), .success)
+        _ = try #require(a.postEventBuffer(offset: 0, length: 136))
+        _ = try #require(a.postEventBuffer(offset: 256, length: 136))
+        try Self.expectStatus(a, Self.command(0x5, token: 0x77, 1, 0, 48_000_000, 0), .success)
+        _ = a.usedElementsAndCalls(queue: 1, count: 2)
+
+        #expect(fixture.log.contains("agent 1 agent1: CLOCK CLOCK_RATE_SET (0x14/0x5 token 119) -> SUCCESS (0), "))
+        #expect(fixture.log.contains("agent 1 agent1: notification CLOCK CLOCK_RATE_CHANGED (0x14/0x0), on the eventq"))
+        #expect(fixture.log.contains("agent 1 agent1: delayed response CLOCK CLOCK_RATE_SET (0x14/0x5 token 119) -> SUCCESS (0), on the eventq"))
+        // A synchronous set has no delayed response, so no line for it.
+        try Self.expectStatus(a, Self.command(0x5, token: 0x78, 0, 0, 24_000_000, 0), .success)
+        _ = try #require(a.postEventBuffer(offset: 512, length: 136))
+        _ = a.usedElementsAndCalls(queue: 1, count: 1)
+        #expect(!fixture.log.contains("delayed response CLOCK CLOCK_RATE_SET (0x14/0x5 token 120)"))
+        #expect(fixture.log.lines.withLock { $0.filter { $0.contains("on the eventq") }.count } == 3)
     }
 
     /// A buffer too short for the message goes back with length 0: a
@@ -204,5 +248,37 @@ import Virtqueue
         #expect(used.count == 2)
         #expect(Self.bytes(a, at: 0, 20) == Self.rateChanged(by: 2, rate: 90_000_000))
         #expect(Self.bytes(a, at: 256, 20) == Self.rateChanged(by: 2, rate: 24_000_000))
+    }
+
+    /// Agent 1 subscribes to a sensor's updates and posts no eventq buffers
+    /// while the poller sends one every 2 ms: the waiting updates stop at
+    /// 64 and the rest are dropped, oldest first. An asynchronous reading
+    /// asked meanwhile is not dropped: once buffers come, its
+    /// SENSOR_READING_COMPLETE arrives among the updates.
+    @Test func sensorUpdatesPileUpBoundedAndTheReadingStillArrives() throws {
+        let fixture = try Fixture(tables: Self.sensorTables)
+        let a = try fixture.frontend(1, queueSize: 256)
+        defer { a.close() }
+        func sensorCommand(_ messageID: UInt8, token: UInt16, _ parameters: UInt32...) -> [UInt8] {
+            Self.bytes([MessageHeader(protocolID: 0x15, messageID: messageID, token: token).rawValue] + parameters)
+        }
+        try Self.expectStatus(a, sensorCommand(0xB, token: 1, 0, 1), .success)
+        #expect(eventually { fixture.delivery(1).dropped > 100 })
+        #expect(fixture.delivery(1).waiting == 64)
+        try Self.expectStatus(a, sensorCommand(0x6, token: 0x99, 0, 1), .success)
+        #expect(eventually { fixture.delivery(1).asyncPending == 1 })
+        #expect(fixture.delivery(1).waiting == 65)
+
+        var offsets: [UInt32: Int] = [:]
+        for index in 0..<100 { offsets[UInt32(try #require(a.postEventBuffer(offset: index * 136, length: 136)))] = index * 136 }
+        let received = a.usedElementsAndCalls(queue: 1, count: 66).used
+        #expect(received.count >= 66)
+        let update = Self.words(MessageHeader(protocolID: 0x15, messageID: 0x1, type: .notification).rawValue, 0, 0, 42_000, 0, 0, 0)
+        let complete = Self.words(MessageHeader(protocolID: 0x15, messageID: 0x6, type: .delayedResponse, token: 0x99).rawValue,
+                                  0, 0, 42_000, 0, 0, 0)
+        let messages = received.map { Self.bytes(a, at: offsets[$0.id] ?? 0, Int($0.length)) }
+        #expect(messages.filter { $0 == complete }.count == 1)
+        #expect(messages.allSatisfy { $0 == update || $0 == complete })
+        #expect(fixture.delivery(1).asyncPending == 0)
     }
 }

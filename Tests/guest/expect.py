@@ -2,9 +2,10 @@
 """expect.py - what a guest of one agent must observe, derived from `scmi-dt tables --format json`.
 
     expect.py TABLES.json AGENT_NAME > expect.env      (a shell file the guest sources)
-    expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock and a voltage domain both may use, for arbitration)
+    expect.py TABLES.json --shared AGENT_A AGENT_B     (a clock, a voltage domain and a reset domain both may use)
     expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
     expect.py TABLES.json --perf-sensor                (agents with a performance domain or a host-file temperature sensor)
+    expect.py TABLES.json --async-clock                (an agent's clock for clk-scmi to set at probe: ASYNC_* lines, or nothing)
 
 Nothing here is hard-coded to the example board: every value comes from the tables.
 """
@@ -192,6 +193,11 @@ def shared(tables, a_name, b_name):
     if common_domains and len(set(levels(domains[common_domains[0]]))) > 1:
         d = domains[common_domains[0]]
         out.update(SHARED_DOMAIN=d["id"], SHARED_DOMAIN_NAME=d["name"], LOW_LEVEL=settable_level(d), HIGH_LEVEL=settable_level(d, higher=True))
+    # a reset line both may use: one guest asserts it, the other hears RESET_ISSUED
+    common_resets = [i for i in reachable(tables, a, RESET) if i in reachable(tables, b, RESET)]
+    if common_resets:
+        r = next(r for r in tables["reset_domains"] if r["id"] == common_resets[0])
+        out.update(SHARED_RESET=r["id"], SHARED_RESET_NAME=r["name"])
     return out
 
 
@@ -205,11 +211,30 @@ def best_pair(tables):
         for b in agents[i + 1:]:
             cc = [x for x in reachable(tables, a, CLOCK) if x in reachable(tables, b, CLOCK)]
             dd = [x for x in reachable(tables, a, VOLTAGE) if x in reachable(tables, b, VOLTAGE)]
+            rr = [x for x in reachable(tables, a, RESET) if x in reachable(tables, b, RESET)]
             score = (4 if any(len(set(rates(clocks[x]))) > 1 for x in cc) else 1 if cc else 0) + \
-                    (2 if any(len(set(levels(domains[x]))) > 1 for x in dd) else 1 if dd else 0)
+                    (2 if any(len(set(levels(domains[x]))) > 1 for x in dd) else 1 if dd else 0) + (1 if rr else 0)
             if score > best_score:
                 best, best_score = (a["name"], b["name"]), score
     return best if best_score > 0 else None
+
+
+def async_clock(tables):
+    """The first agent with a clock of its own that has a rate other than its
+    initial one, small enough for a 32-bit assigned-clock-rates cell: clk-scmi
+    sets it when it registers its clocks, and sends an asynchronous
+    CLOCK_RATE_SET because the platform reports pending asynchronous requests.
+    The highest such rate, so that it is not the one the basics guest set."""
+    clocks = {c["id"]: c for c in tables["clocks"]}
+    for agent in tables["agents"]:
+        for clock_id in reachable(tables, agent, CLOCK):
+            clock = clocks[clock_id]
+            candidates = [settable_rate(clock, higher=True), settable_rate(clock)]
+            rate = next((r for r in candidates if r != clock["initial_rate"] and r < 2 ** 32), None)
+            if rate is not None:
+                return {"ASYNC_AGENT": agent["name"], "ASYNC_AGENT_ID": agent["id"], "ASYNC_CLOCK": clock_id,
+                        "ASYNC_CLOCK_NAME": clock["name"], "ASYNC_RATE": rate}
+    return {}
 
 
 def emit(values):
@@ -223,6 +248,8 @@ if __name__ == "__main__":
         emit(agent_env(load(sys.argv[1]), sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[2] == "--perf-sensor":
         print(" ".join(perf_sensor_agents(load(sys.argv[1]))))
+    elif len(sys.argv) == 3 and sys.argv[2] == "--async-clock":
+        emit(async_clock(load(sys.argv[1])))
     elif len(sys.argv) == 3 and sys.argv[2] == "--pair":
         pair = best_pair(load(sys.argv[1]))
         print(" ".join(pair) if pair else "")

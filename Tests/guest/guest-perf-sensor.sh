@@ -9,6 +9,15 @@ echo "performance and sensors as agent $AGENT_ID ($AGENT_NAME)"
 if dmesg | grep -i -E "scmi.hwmon|scmi_hwmon" | grep -i -q -E "fail|error"; then
 	fail "scmi-hwmon logged a failure: $(dmesg | grep -i -E 'scmi.hwmon|scmi_hwmon' | head -n 3)"
 fi
+# With P2A the sensor protocol offers trip points, updates and asynchronous
+# readings (hwmon then reads host-file sensors asynchronously): the SCMI core
+# must log no sensor error, no timed-out reading, no unexpected delayed response.
+sensor_errors=$(dmesg | grep -i scmi | grep -i -E "sensor.*(fail|error|timed out)|(fail|error|timed out).*sensor|Buggy F/W" | head -n 3)
+if [ -n "$sensor_errors" ]; then
+	fail "the SCMI sensor protocol logged errors: $sensor_errors"
+else
+	pass "no SCMI sensor errors in the boot log"
+fi
 
 # --- Performance: the OPP table as cpufreq frequencies; a userspace set speed
 if [ -n "$PERF_DOMAIN" ]; then

@@ -38,6 +38,16 @@ raw() {
 	od -An -v -t u4 "$RAW_REPLY" | tr -s ' ' '\n' | grep -v '^$'
 }
 
+# read_notification FILE SECONDS: wait (at most SECONDS, when `timeout` exists) for the
+# next message in raw mode's notification file and store it in FILE
+read_notification() {
+	if command -v timeout >/dev/null; then limit="timeout $2"; else limit=""; fi
+	$limit dd bs=256 count=1 <"$RAW/notification" 2>/dev/null >"$1"
+}
+
+# notification_words FILE -> the message in FILE as 32-bit words in decimal, space-separated
+notification_words() { od -An -v -t u4 "$1" | tr -s ' ' '\n' | grep -v '^$' | tr '\n' ' '; }
+
 # header_type WORD -> the message type bits (0 command, 2 delayed response, 3 notification)
 header_type() { echo $(( ($1 >> 8) & 3 )); }
 

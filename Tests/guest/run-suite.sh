@@ -7,12 +7,17 @@
 # For the blob it: starts serve on temporary sockets with a control socket;
 #   1. boots one guest per agent with that agent's `scmi-dt guest-dtsi` node and
 #      checks the Base handshake, clocks, regulators and raw-mode permissions;
-#   2. boots two guests at once sharing a clock and a voltage domain and watches
-#      arbitration with `scmi-dt status` on the host, before and after one leaves;
+#   2. boots two guests at once sharing a clock, a voltage domain and a reset line,
+#      watches arbitration with `scmi-dt status` on the host, before and after one
+#      leaves, and the notifications one gets of the other's requests (raw mode);
 #   3. boots a guest again on a socket that already served one (a reboot);
 #   4. for each agent with a performance domain or a host-file temperature sensor:
 #      CPU 0 wired to the domain (scmi-cpufreq: frequencies, a userspace set speed
-#      seen in `scmi-dt status`) and scmi-hwmon following the file as it changes.
+#      seen in `scmi-dt status`) and scmi-hwmon following the file as it changes;
+#   5. for the first agent with a clock it may set: clk-scmi sets its rate at probe
+#      (assigned-clock-rates) with an asynchronous CLOCK_RATE_SET, whose delayed
+#      response serve's trace shows on the eventq; the rate in the guest and in
+#      `scmi-dt status` is the one asked for.
 # Prints what it checked; on failure prints the guest's console log. Exit 0 = all passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -111,7 +116,7 @@ if [ -n "$PAIR" ]; then
 	LOW=$1 HIGH=$2
 	python3 "$HERE/expect.py" "$WORK/tables.json" --shared "$LOW" "$HIGH" >"$WORK/shared.env"
 	. "$WORK/shared.env"
-	echo "2. two guests at once: $LOW and $HIGH share ${SHARED_CLOCK_NAME:-no clock} and ${SHARED_DOMAIN_NAME:-no voltage domain}"
+	echo "2. two guests at once: $LOW and $HIGH share ${SHARED_CLOCK_NAME:-no clock}, ${SHARED_DOMAIN_NAME:-no voltage domain} and ${SHARED_RESET_NAME:-no reset line}"
 	boot "$LOW" guest-share-low.sh "share-$LOW" &
 	LOW_PID=$!
 	if wait_marker "$WORK/share-$LOW.console" '@@LOW-SET@@' 120; then
@@ -195,6 +200,46 @@ if [ -n "$PERF_SENSOR_AGENTS" ]; then
 	done
 else
 	echo "4. skipped: no agent of $BLOB has a performance domain or a host-file temperature sensor"
+fi
+
+unset ASYNC_AGENT ASYNC_AGENT_ID ASYNC_CLOCK ASYNC_CLOCK_NAME ASYNC_RATE
+python3 "$HERE/expect.py" "$WORK/tables.json" --async-clock >"$WORK/shared.env"
+. "$WORK/shared.env"
+if [ -n "${ASYNC_AGENT:-}" ]; then
+	echo "5. clk-scmi sets $ASYNC_CLOCK_NAME to $ASYNC_RATE Hz asynchronously ($ASYNC_AGENT, assigned-clock-rates)"
+	echo "&scmi_clk { assigned-clocks = <&scmi_clk $ASYNC_CLOCK>; assigned-clock-rates = <$ASYNC_RATE>; };" >"$WORK/async-clock.dtsi"
+	traced=$(wc -l <"$WORK/serve.log")
+	boot "$ASYNC_AGENT" guest-clock-async.sh "clock-async-$ASYNC_AGENT" --dts-append "$WORK/async-clock.dtsi" &
+	GUEST_PID=$!
+	if wait_marker "$WORK/clock-async-$ASYNC_AGENT.console" '@@ASYNC-SET@@' 150; then
+		v=$(status_value "[c['rate_hz'] for c in s['platform']['clocks'] if c['id']==$ASYNC_CLOCK][0]")
+		[ "$v" = "$ASYNC_RATE" ] && ok "host status: $ASYNC_CLOCK_NAME at $v Hz" || bad "host status: $ASYNC_CLOCK_NAME at $v Hz, expected $ASYNC_RATE"
+		v=$(status_value "[r['rate_hz'] for c in s['platform']['clocks'] if c['id']==$ASYNC_CLOCK for r in c['requests'] if r['agent_name']=='$ASYNC_AGENT'][0]")
+		[ "$v" = "$ASYNC_RATE" ] && ok "host status: $ASYNC_AGENT requests $v Hz" || bad "host status: $ASYNC_AGENT's request is $v, expected $ASYNC_RATE"
+		v=$(status_value "[(c['events']['p2a_negotiated'], c['events']['async_pending'], c['events']['notifications_sent'] >= 1) for c in s['connections'] if c['agent']=='$ASYNC_AGENT'][0]")
+		[ "$v" = "(True, 0, True)" ] && ok "host status: P2A negotiated, no asynchronous command pending, messages sent on the eventq" \
+			|| bad "host status: (p2a_negotiated, async_pending, notifications_sent >= 1) = $v"
+	else
+		bad "guest $ASYNC_AGENT never showed its clock's rate"
+	fi
+	wait $GUEST_PID
+	report "clock-async-$ASYNC_AGENT" $?
+	# The trace of this boot: the command's synchronous SUCCESS and, with the same
+	# token, its delayed response written into an eventq buffer.
+	prefix="agent $ASYNC_AGENT_ID $ASYNC_AGENT: "
+	tail -n +$((traced + 1)) "$WORK/serve.log" >"$WORK/clock-async.trace"
+	tokens=$(grep -a -F "${prefix}CLOCK CLOCK_RATE_SET (0x14/0x5 token " "$WORK/clock-async.trace" | grep -a -F -- '-> SUCCESS' |
+		sed -n 's/.*token \([0-9]*\)).*/\1/p')
+	found=""
+	for token in $tokens; do
+		grep -a -F -q "${prefix}delayed response CLOCK CLOCK_RATE_SET (0x14/0x5 token $token) -> SUCCESS" "$WORK/clock-async.trace" && found=$token
+	done
+	[ -n "$found" ] && ok "serve trace: CLOCK_RATE_SET token $found answered SUCCESS, then its delayed response on the eventq" \
+		|| bad "serve trace: no delayed response for a CLOCK_RATE_SET of $ASYNC_AGENT (tokens: ${tokens:-none})"
+	: >"$WORK/shared.env"
+else
+	: >"$WORK/shared.env"
+	echo "5. skipped: no agent of $BLOB has a clock with a rate other than its initial one"
 fi
 
 if grep -q -i -E 'fatal|precondition|trap' "$WORK/serve.log"; then

@@ -1,6 +1,7 @@
 import Benchmark
 import ResourceTables
 import SCMIPlatform
+import Synchronization
 
 // How many SCMI messages one AgentSession answers per second on one core,
 // and how many mallocs a message costs (serve's hot path must make none).
@@ -8,9 +9,10 @@ import SCMIPlatform
 // tool divides the metrics marked * by that, so throughput reads in messages
 // per second and "Malloc (total) *" in mallocs per message.
 
-/// A board like the examples: a few clocks and regulators, two agents.
+/// A board like the examples: a few clocks and regulators, a performance
+/// domain, a sensor, a power and a reset domain, two agents sharing them all.
 private let tables = PlatformTables(
-    vendor: "BENCH", protocols: [.performance, .clock, .sensor, .voltage],
+    vendor: "BENCH", protocols: [.powerDomain, .performance, .clock, .sensor, .reset, .voltage],
     clocks: (0 ..< 8).map { id in
         ClockEntry(id: UInt32(id), name: "clock-\(id)", providerPath: "/cru", specifier: [UInt32(id)],
                    rates: .discrete([24_000_000, 48_000_000, 96_000_000, 192_000_000]), initialRate: 24_000_000)
@@ -24,20 +26,34 @@ private let tables = PlatformTables(
         VoltageDomainEntry(id: 2, name: "vdd-gpu-mem", regulatorPath: "/pmic/buck5", levels: .range(min: 600_000, max: 1_000_000, step: 12_500),
                            initialLevel: 800_000, initiallyOn: true, couplings: [VoltageCoupling(partner: 1, maxSpread: 25_000)]),
     ],
+    powerDomains: [ProviderResourceEntry(id: 0, name: "gpu-pd", providerPath: "/pmu", specifier: [3])],
     performanceDomains: [
         PerformanceDomainEntry(id: 0, name: "cpu", oppTablePath: "/opp",
                                levels: (1 ... 8).map { PerformanceLevel(hz: UInt64($0) * 250_000_000, microwatts: UInt32($0) * 100_000) }),
     ],
     sensors: [SensorEntry(id: 0, name: "soc-temp", type: .temperature, unitExponent: -3, source: .constant(45_500))],
+    resetDomains: [ProviderResourceEntry(id: 0, name: "gpu-rst", providerPath: "/cru", specifier: [21])],
     devices: [
         DeviceEntry(id: 1, name: "SOC", path: "/d/device@1",
                     resources: (0 ..< 8).map { ResourceReference(.clock, UInt32($0)) } + (0 ..< 3).map { ResourceReference(.voltage, UInt32($0)) }
-                        + [ResourceReference(.performance, 0), ResourceReference(.sensor, 0)]),
+                        + [ResourceReference(.performance, 0), ResourceReference(.sensor, 0),
+                           ResourceReference(.powerDomain, 0), ResourceReference(.reset, 0)]),
     ],
     agents: [
-        AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
-        AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.performance, .clock, .sensor, .voltage], trusted: false),
+        AgentEntry(id: 1, name: "vm-a", devices: [1], protocols: [.powerDomain, .performance, .clock, .sensor, .reset, .voltage], trusted: false),
+        AgentEntry(id: 2, name: "vm-b", devices: [1], protocols: [.powerDomain, .performance, .clock, .sensor, .reset, .voltage], trusted: false),
     ])
+
+/// Takes platform → agent messages and only counts them.
+private final class CountingSink: PlatformMessageSink {
+    let posted = Atomic<Int>(0)
+    func post(_ message: UnsafeRawBufferPointer, kind: PlatformMessageKind) -> Bool {
+        posted.add(1, ordering: .relaxed)
+        return true
+    }
+    var delayedResponsesWaiting: Int { 0 }
+    var deliveryCounters: DeliveryCounters { DeliveryCounters(sent: UInt64(posted.load(ordering: .relaxed)), waiting: 0, dropped: 0) }
+}
 
 /// One session with a request and a 136-byte response space allocated once,
 /// as serve has them in guest memory. Used by one benchmark thread at a time.
@@ -131,5 +147,46 @@ let benchmarks: @Sendable () -> Void = {
     let reading = Exchange(session, words: [header(0x15, 0x6), 0, 0])
     Benchmark("SENSOR_READING_GET (constant)", configuration: configuration) { benchmark in
         for _ in benchmark.scaledIterations { reading.run() }
+    }
+
+    // Power: this agent's vote alternates ON and OFF while the other agent
+    // votes for nothing, so every message switches the domain (arbitration:
+    // on while any agent wants it on).
+    let powerOn = Exchange(session, words: [header(0x11, 0x4), 0, 0, 0])
+    let powerOff = Exchange(session, words: [header(0x11, 0x4), 0, 0, 0x4000_0000])
+    Benchmark("POWER_STATE_SET (arbitrated, changes every time)", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? powerOn : powerOff).run() }
+    }
+
+    let powerState = Exchange(session, words: [header(0x11, 0x5), 0])
+    Benchmark("POWER_STATE_GET", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { powerState.run() }
+    }
+
+    // Reset: an autonomous (pulse) cold reset of a domain both agents may use.
+    let pulse = Exchange(session, words: [header(0x16, 0x4), 0, 1, 0])
+    Benchmark("RESET (pulse)", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { pulse.run() }
+    }
+
+    // The same power and reset messages with notifications, into a sink that
+    // only counts (the eventq delivery is Transport's), on a platform of
+    // their own: the other agent subscribed to POWER_STATE_CHANGED and
+    // RESET_ISSUED, so every message sends one notification.
+    let notifying = SCMIPlatform(tables: tables)
+    let switcher = notifying.makeSession(agentID: 1)!, listener = notifying.makeSession(agentID: 2)!
+    let sink = CountingSink()
+    for agent in [switcher, listener] { agent.useTransport(.virtioWithP2A, sink: sink) }
+    Exchange(listener, words: [header(0x11, 0x6), 0, 1]).run()
+    Exchange(listener, words: [header(0x16, 0x5), 0, 1]).run()
+    let notifiedOn = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0])
+    let notifiedOff = Exchange(switcher, words: [header(0x11, 0x4), 0, 0, 0x4000_0000])
+    Benchmark("notification: POWER_STATE_SET → POWER_STATE_CHANGED to a subscriber", configuration: configuration) { benchmark in
+        for index in benchmark.scaledIterations { (index & 1 == 0 ? notifiedOn : notifiedOff).run() }
+        precondition(sink.posted.load(ordering: .relaxed) > 0)
+    }
+    let notifiedPulse = Exchange(switcher, words: [header(0x16, 0x4), 0, 1, 0])
+    Benchmark("notification: RESET pulse → RESET_ISSUED to a subscriber", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations { notifiedPulse.run() }
     }
 }
