@@ -2,9 +2,12 @@
 // between agents"), as reusable value types: "on while anyone wants it on"
 // (SwitchArbiter) and "highest request wins" (HighestRequestArbiter; the
 // switch is the same rule over off < on). Each owns every agent's request of
-// one model for every resource of one kind, in flat arrays sized at start and
-// indexed [resource × agentCount + agent], so that no message ever grows
-// them. The physical state is not the model's: each resource's is a
+// one model for every resource of one kind, in a RequestTable: only the
+// requests agents hold, per resource a short list (an agent asks for what its
+// devices hold, so most resources have none or one, where a dense table sized
+// resources × agents would cost 64 slots per resource for 64 agents). Records
+// are reused, so a message grows the table only when more requests are held
+// at once than ever before. The physical state is not the model's: each resource's is a
 // SharedQuantity of the HostState every model a reload made is attached to
 // (HostState.swift). Settling puts the model's own request (its agents'
 // highest) into that quantity, which combines it with the other models'.
@@ -21,6 +24,94 @@ enum SwitchRequest: UInt8, Comparable, Sendable {
     case none, off, on
 
     static func < (left: SwitchRequest, right: SwitchRequest) -> Bool { left.rawValue < right.rawValue }
+}
+
+/// The requests one arbiter's agents hold, per resource: a list of (agent,
+/// value) records chained through `next`, kept in one array. A withdrawn
+/// record goes to a free list and the next request reuses it, so setting and
+/// withdrawing requests allocates nothing once the table has held that many
+/// at once. Memory: 4 bytes per resource and one record per held request.
+struct RequestTable<Value: Sendable>: Sendable {
+    private struct Record: Sendable {
+        var agent: Int32
+        /// The next record of the same resource (or of the free list); -1 ends it.
+        var next: Int32
+        var value: Value
+    }
+
+    /// Per resource: its first record, -1 for none.
+    private var first: [Int32]
+    private var records: [Record] = []
+    /// The first reusable record, -1 for none.
+    private var free: Int32 = -1
+
+    init(resourceCount: Int) {
+        first = Array(repeating: -1, count: resourceCount)
+    }
+
+    var resourceCount: Int { first.count }
+
+    /// The position of `agent`'s record for `resource`, -1 when it holds none.
+    @inline(__always)
+    private func position(resource: Int, agent: Int) -> Int32 {
+        var position = first[resource]
+        while position >= 0 && records[Int(position)].agent != Int32(agent) { position = records[Int(position)].next }
+        return position
+    }
+
+    /// `agent`'s request for `resource`, nil when it holds none.
+    @inline(__always)
+    subscript(resource: Int, agent: Int) -> Value? {
+        let position = position(resource: resource, agent: agent)
+        return position < 0 ? nil : records[Int(position)].value
+    }
+
+    /// Records (nil: withdraws) `agent`'s request for `resource`.
+    mutating func set(_ value: Value?, resource: Int, agent: Int) {
+        let position = position(resource: resource, agent: agent)
+        if let value {
+            if position >= 0 {
+                records[Int(position)].value = value
+            } else if free >= 0 {
+                let reused = free
+                free = records[Int(reused)].next
+                records[Int(reused)] = Record(agent: Int32(agent), next: first[resource], value: value)
+                first[resource] = reused
+            } else {
+                records.append(Record(agent: Int32(agent), next: first[resource], value: value))
+                first[resource] = Int32(records.count - 1)
+            }
+        } else if position >= 0 {
+            // Unlink it from the resource's list, then put it on the free list.
+            if first[resource] == position {
+                first[resource] = records[Int(position)].next
+            } else {
+                var previous = first[resource]
+                while records[Int(previous)].next != position { previous = records[Int(previous)].next }
+                records[Int(previous)].next = records[Int(position)].next
+            }
+            records[Int(position)].next = free
+            free = position
+        }
+    }
+}
+
+extension RequestTable where Value: Comparable {
+    /// The highest request on `resource`, with `agent`'s taken as
+    /// `replacement` when `agent` is given (nil: as if it held none); nil
+    /// when there is none.
+    @inline(__always)
+    func highest(resource: Int, replacing agent: Int = -1, with replacement: Value? = nil) -> Value? {
+        var highest = agent >= 0 ? replacement : nil
+        var position = first[resource]
+        while position >= 0 {
+            let record = records[Int(position)]
+            position = record.next
+            if record.agent == Int32(agent) { continue }
+            if let current = highest { highest = max(current, record.value) } else { highest = record.value }
+        }
+        return highest
+    }
 }
 
 /// The physical value of each resource of one arbiter, read from the
@@ -70,20 +161,21 @@ struct SwitchArbiter: Sendable {
     let initial: [Bool]
     /// Per resource: never switched off (empty: none is).
     let pinnedOn: [Bool]
-    private var requests: [SwitchRequest]
+    /// Per resource: the agents' requests (never `.none`: none is no record).
+    private var requests: RequestTable<SwitchRequest>
     /// Per resource: the quantity shared with every model serving it.
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>(start: nil, count: 0)
     /// This model's serial in the owner.
     private var model = 0
-    /// The slot the last request() changed and what it held, for
+    /// The request the last request() changed and what it was, for
     /// undoLastRequest() (one at a time: HostState.hostLock orders changes).
-    private var undo: (slot: Int, request: SwitchRequest) = (0, .none)
+    private var undo: (resource: Int, agent: Int, request: SwitchRequest) = (0, 0, .none)
 
     init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
         self.initial = initial
         self.pinnedOn = pinnedOn
-        requests = Array(repeating: .none, count: initial.count * agentCount)
+        requests = RequestTable(resourceCount: initial.count)
     }
 
     var resourceCount: Int { initial.count }
@@ -110,7 +202,7 @@ struct SwitchArbiter: Sendable {
 
     /// `agent`'s own request for `resource`.
     func request(resource: Int, agent: Int) -> SwitchRequest {
-        requests[resource * agentCount + agent]
+        requests[resource, agent] ?? .none
     }
 
     /// `agent`'s request as a snapshot row: nil when it has not asked.
@@ -124,25 +216,23 @@ struct SwitchArbiter: Sendable {
 
     /// Records `agent`'s request and settles; the new physical state when it changed.
     mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
-        let slot = resource * agentCount + agent
-        undo = (slot, requests[slot])
-        requests[slot] = request
+        undo = (resource, agent, self.request(resource: resource, agent: agent))
+        requests.set(request == .none ? nil : request, resource: resource, agent: agent)
         return settle(resource: resource)
     }
 
     /// Puts back the request the last request() replaced and settles again
     /// (the host could not apply the change it decided).
     mutating func undoLastRequest(resource: Int) {
-        requests[undo.slot] = undo.request
+        requests.set(undo.request == .none ? nil : undo.request, resource: undo.resource, agent: undo.agent)
         _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; the new
     /// physical state when it changed.
     mutating func withdraw(resource: Int, agent: Int) -> Bool? {
-        let slot = resource * agentCount + agent
-        guard requests[slot] != .none else { return nil }
-        requests[slot] = .none
+        guard requests[resource, agent] != nil else { return nil }
+        requests.set(nil, resource: resource, agent: agent)
         return settle(resource: resource)
     }
 
@@ -150,11 +240,7 @@ struct SwitchArbiter: Sendable {
     /// to the shared quantity, which combines it with the other models'.
     private mutating func settle(resource: Int) -> Bool? {
         guard resource < quantities.count else { return nil }  // not attached yet
-        var highest = isPinned(resource) ? SwitchRequest.on : .none
-        let first = resource * agentCount
-        for slot in first ..< first + agentCount where highest != .on {
-            highest = max(highest, requests[slot])
-        }
+        let highest = isPinned(resource) ? SwitchRequest.on : requests.highest(resource: resource) ?? .none
         return quantities[resource].pointee.contribute(highest == .none ? nil : highest, model: model).map { $0.to == .on }
     }
 }
@@ -167,24 +253,22 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     let agentCount: Int
     /// Per resource: the value with no request at all.
     let initial: [Value]
-    private var requests: [Value]
-    private var hasRequest: [Bool]
+    /// Per resource: the agents' requests.
+    private var requests: RequestTable<Value>
     /// Per resource: the lowest value it may settle at, if any.
     private var floor: [Value?]
     /// Per resource: the quantity shared with every model serving it.
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>(start: nil, count: 0)
     /// This model's serial in the owner.
     private var model = 0
-    /// The slot the last request() changed and what it held (undoLastRequest()).
-    private var undo: (slot: Int, request: Value, hadRequest: Bool)
+    /// The request the last request() or withdraw() changed and what it was (undoLastRequest()).
+    private var undo: (resource: Int, agent: Int, request: Value?) = (0, 0, nil)
 
-    init(initial: [Value], agentCount: Int, placeholder: Value) {
+    init(initial: [Value], agentCount: Int) {
         self.agentCount = agentCount
         self.initial = initial
-        requests = Array(repeating: placeholder, count: initial.count * agentCount)
-        hasRequest = Array(repeating: false, count: initial.count * agentCount)
+        requests = RequestTable(resourceCount: initial.count)
         floor = Array(repeating: nil, count: initial.count)
-        undo = (0, placeholder, false)
     }
 
     /// Per resource: the physical value.
@@ -211,7 +295,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// The value `resource` would settle at if `agent` asked for `request`
     /// (nothing is recorded): to refuse a request before it breaks a rule.
     func settled(ifRequested request: Value, resource: Int, agent: Int) -> Value {
-        derived(resource: resource, replacing: resource * agentCount + agent, with: request)
+        derived(resource: resource, replacing: agent, with: request)
     }
 
     /// What `resource` settles at without its floor: the highest request, else the initial value.
@@ -236,33 +320,28 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
 
     /// `agent`'s request for `resource` as a snapshot row: nil when it has not asked.
     func requested(resource: Int, agent: Int) -> Value? {
-        let slot = resource * agentCount + agent
-        return hasRequest[slot] ? requests[slot] : nil
+        requests[resource, agent]
     }
 
     /// Records `agent`'s request and settles; the change when the physical value changed.
     mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
-        let slot = resource * agentCount + agent
-        undo = (slot, requests[slot], hasRequest[slot])
-        requests[slot] = request
-        hasRequest[slot] = true
+        undo = (resource, agent, requests[resource, agent])
+        requests.set(request, resource: resource, agent: agent)
         return settle(resource: resource)
     }
 
     /// Puts back the request the last request() replaced and settles again.
     mutating func undoLastRequest(resource: Int) {
-        requests[undo.slot] = undo.request
-        hasRequest[undo.slot] = undo.hadRequest
+        requests.set(undo.request, resource: undo.resource, agent: undo.agent)
         _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; like
     /// request(), undoLastRequest() puts it back.
     mutating func withdraw(resource: Int, agent: Int) -> (from: Value, to: Value)? {
-        let slot = resource * agentCount + agent
-        guard hasRequest[slot] else { return nil }
-        undo = (slot, requests[slot], true)
-        hasRequest[slot] = false
+        guard let held = requests[resource, agent] else { return nil }
+        undo = (resource, agent, held)
+        requests.set(nil, resource: resource, agent: agent)
         return settle(resource: resource)
     }
 
@@ -270,28 +349,13 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// several resources (CoupledLevels) settles them together afterwards, so
     /// that each reports one change, not a step through a stale floor.
     mutating func record(_ request: Value?, resource: Int, agent: Int) {
-        let slot = resource * agentCount + agent
-        if let request { requests[slot] = request }
-        hasRequest[slot] = request != nil
+        requests.set(request, resource: resource, agent: agent)
     }
 
-    /// The highest request (with `slot`'s replaced by `replacement`, when given),
-    /// else the initial value; raised to the floor unless `floored` is false.
-    private func derived(resource: Int, replacing slot: Int? = nil, with replacement: Value? = nil, floored: Bool = true) -> Value {
-        var highest: Value? = nil
-        let first = resource * agentCount
-        for index in first ..< first + agentCount {
-            let request: Value
-            if index == slot, let replacement {
-                request = replacement
-            } else if hasRequest[index] {
-                request = requests[index]
-            } else {
-                continue
-            }
-            if let current = highest { highest = max(current, request) } else { highest = request }
-        }
-        let settled = highest ?? initial[resource]
+    /// The highest request (with `agent`'s replaced by `replacement`, when
+    /// given), else the initial value; raised to the floor unless `floored` is false.
+    private func derived(resource: Int, replacing agent: Int = -1, with replacement: Value? = nil, floored: Bool = true) -> Value {
+        let settled = requests.highest(resource: resource, replacing: agent, with: replacement) ?? initial[resource]
         if floored, let lowest = floor[resource], settled < lowest { return lowest }
         return settled
     }
@@ -301,12 +365,7 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     /// no request, the floor where it is above the initial value, else nothing.
     private mutating func settle(resource: Int) -> (from: Value, to: Value)? {
         guard resource < quantities.count else { return nil }  // not attached yet
-        var highest: Value? = nil
-        let first = resource * agentCount
-        for slot in first ..< first + agentCount where hasRequest[slot] {
-            let request = requests[slot]
-            if let current = highest { highest = max(current, request) } else { highest = request }
-        }
+        var highest = requests.highest(resource: resource)
         if let lowest = floor[resource], lowest > (highest ?? initial[resource]) { highest = lowest }
         return quantities[resource].pointee.contribute(highest, model: model)
     }
@@ -322,7 +381,7 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     /// `pinnedOn`: resources never switched off (always-on rails).
     init(initiallyOn: [Bool], initialValue: [Value], agentCount: Int, pinnedOn: [Bool] = []) {
         enable = SwitchArbiter(initial: initiallyOn, agentCount: agentCount, pinnedOn: pinnedOn)
-        value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount, placeholder: 0)
+        value = HighestRequestArbiter(initial: initialValue, agentCount: agentCount)
     }
 
     /// The switch is quantity 0 of each resource, the value quantity 1.

@@ -158,7 +158,7 @@ extension AgentSession {
             attributes |= ClockProtocol.attributeRateChangedNotifications | ClockProtocol.attributeRateChangeRequestedNotifications
         }
         reply.append(attributes)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         reply.append(UInt32(0))
         return .success
     }

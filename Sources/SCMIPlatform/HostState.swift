@@ -82,9 +82,12 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     /// The physical value: the highest contribution, else `initial`.
     private(set) var value: Value
     /// Per attached model (its HostState serial): its own request, nil for
-    /// none. Unsafe memory, resized only when a model joins or leaves, so
-    /// that settling a message touches no reference count.
-    private var contributions = UnsafeMutableBufferPointer<(model: Int, request: Value?)>(start: nil, count: 0)
+    /// none. The first model's is inline (serve has one model, two only
+    /// while connections made before a reload last); the others' in unsafe
+    /// memory, resized only when a model joins or leaves, so that settling a
+    /// message touches no reference count.
+    private var first: (model: Int, request: Value?)? = nil
+    private var others = UnsafeMutableBufferPointer<(model: Int, request: Value?)>(start: nil, count: 0)
 
     init(initial: Value) {
         self.initial = initial
@@ -92,47 +95,58 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     }
 
     mutating func join(model: Int) {
-        let grown = UnsafeMutableBufferPointer<(model: Int, request: Value?)>.allocate(capacity: contributions.count + 1)
-        _ = grown.initialize(from: contributions)
-        grown[contributions.count] = (model, nil)
-        release()
-        contributions = grown
+        guard first != nil else {
+            first = (model, nil)
+            return
+        }
+        replaceOthers(Array(others) + [(model, nil)])
     }
 
     /// Removes `model`'s contribution and settles.
     mutating func leave(model: Int) -> (from: Value, to: Value)? {
-        let kept = contributions.filter { $0.model != model }
-        release()
-        contributions = .allocate(capacity: kept.count)
-        _ = contributions.initialize(from: kept)
+        var kept = Array(others)
+        if let held = first, held.model != model { kept.insert(held, at: 0) }
+        kept.removeAll { $0.model == model }
+        first = kept.first
+        replaceOthers(Array(kept.dropFirst()))
         return settle()
     }
 
+    private mutating func replaceOthers(_ contributions: [(model: Int, request: Value?)]) {
+        others.deinitialize().deallocate()
+        others = contributions.isEmpty ? UnsafeMutableBufferPointer(start: nil, count: 0) : .allocate(capacity: contributions.count)
+        _ = others.initialize(from: contributions)
+    }
+
     /// How many models hold it.
-    var contributorCount: Int { contributions.count }
+    var contributorCount: Int { (first == nil ? 0 : 1) + others.count }
 
     /// Frees the contributions (the owner frees the quantity after this).
     mutating func release() {
-        contributions.deinitialize().deallocate()
-        contributions = UnsafeMutableBufferPointer(start: nil, count: 0)
+        first = nil
+        replaceOthers([])
     }
 
     /// Sets `model`'s contribution and settles: the change of the physical
     /// value, if any.
     @inline(__always)
     mutating func contribute(_ request: Value?, model: Int) -> (from: Value, to: Value)? {
-        for index in contributions.indices where contributions[index].model == model {
-            contributions[index].request = request
-            break
+        if first?.model == model {
+            first = (model, request)
+        } else {
+            for index in others.indices where others[index].model == model {
+                others[index].request = request
+                break
+            }
         }
         return settle()
     }
 
     @inline(__always)
     private mutating func settle() -> (from: Value, to: Value)? {
-        var highest: Value? = nil
-        for index in contributions.indices {
-            guard let request = contributions[index].request else { continue }
+        var highest = first?.request
+        for index in others.indices {
+            guard let request = others[index].request else { continue }
             if let current = highest { highest = max(current, request) } else { highest = request }
         }
         let derived = highest ?? initial
@@ -143,6 +157,20 @@ struct SharedQuantity<Value: Comparable & Sendable> {
     }
 }
 
+/// A SharedQuantity as the registry frees it, whatever its value type.
+protocol QuantityCell {
+    static func free(_ cell: UnsafeMutableRawPointer)
+}
+
+extension SharedQuantity: QuantityCell {
+    static func free(_ cell: UnsafeMutableRawPointer) {
+        let typed = cell.assumingMemoryBound(to: Self.self)
+        typed.pointee.release()
+        typed.deinitialize(count: 1)
+        typed.deallocate()
+    }
+}
+
 /// The owner's bookkeeping, only under HostState.lock (which is what makes
 /// the unchecked Sendable true: the pointers in it are reached nowhere else).
 struct Registry: @unchecked Sendable {
@@ -150,9 +178,9 @@ struct Registry: @unchecked Sendable {
     struct Entry {
         /// The models holding it, with its index in each.
         var holders: [(model: Int, resource: Int)] = []
-        /// Per quantity (the unit's channel number): a SharedQuantity, its
-        /// value type, and how to free it.
-        var quantities: [(cell: UnsafeMutableRawPointer, type: ObjectIdentifier, free: @Sendable (UnsafeMutableRawPointer) -> Void)?] = []
+        /// Per quantity (the unit's channel number): a SharedQuantity and its
+        /// type, which frees it.
+        var quantities: [(cell: UnsafeMutableRawPointer, type: any QuantityCell.Type)?] = []
     }
 
     /// An attached model: where its units' state is, its agents, and each
@@ -181,24 +209,21 @@ struct Attachment {
     /// no model has it yet; the model joins it (contributing nothing).
     func join<Value>(channel: Int, resource: Int, initial: Value) -> UnsafeMutablePointer<SharedQuantity<Value>> {
         let key = keys[resource]
-        var entry = registry.pointee.entries[key].unsafelyUnwrapped
-        while entry.quantities.count <= channel { entry.quantities.append(nil) }
         let cell: UnsafeMutablePointer<SharedQuantity<Value>>
-        if let existing = entry.quantities[channel] {
+        // Changed in place in the dictionary (a copy of the entry would make
+        // each append copy the array).
+        let missing = channel + 1 - registry.pointee.entries[key].unsafelyUnwrapped.quantities.count
+        if missing > 0 { registry.pointee.entries[key]!.quantities.append(contentsOf: repeatElement(nil, count: missing)) }
+        if let existing = registry.pointee.entries[key].unsafelyUnwrapped.quantities[channel] {
             // The same unit's channel always has the same value type.
-            precondition(existing.type == ObjectIdentifier(Value.self), "\(key): quantity \(channel) changed type")
+            precondition(ObjectIdentifier(existing.type) == ObjectIdentifier(SharedQuantity<Value>.self),
+                         "\(key): quantity \(channel) changed type")
             cell = existing.cell.assumingMemoryBound(to: SharedQuantity<Value>.self)
         } else {
             cell = .allocate(capacity: 1)
             cell.initialize(to: SharedQuantity(initial: initial))
-            entry.quantities[channel] = (UnsafeMutableRawPointer(cell), ObjectIdentifier(Value.self), { raw in
-                let typed = raw.assumingMemoryBound(to: SharedQuantity<Value>.self)
-                typed.pointee.release()
-                typed.deinitialize(count: 1)
-                typed.deallocate()
-            })
+            registry.pointee.entries[key]!.quantities[channel] = (UnsafeMutableRawPointer(cell), SharedQuantity<Value>.self)
         }
-        registry.pointee.entries[key] = entry
         cell.pointee.join(model: model)
         return cell
     }
@@ -252,7 +277,7 @@ extension HostState {
                     guard var entry = registry.entries[key] else { continue }
                     entry.holders.removeAll { $0.model == model }
                     if entry.holders.isEmpty {
-                        for case let quantity? in entry.quantities { quantity.free(quantity.cell) }
+                        for case let quantity? in entry.quantities { quantity.type.free(quantity.cell) }
                         registry.entries[key] = nil
                     } else {
                         registry.entries[key] = entry

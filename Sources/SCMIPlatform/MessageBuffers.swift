@@ -162,11 +162,26 @@ extension Reply {
         append(bytes: bytes, width: field.width)
     }
 
+    /// A resource's name in its fixed field, written from the name itself:
+    /// its first `field.capacity` UTF-8 bytes, then NULs (as NameField.encode).
+    /// A native string's bytes are contiguous, so nothing is allocated.
+    @inline(__always)
+    mutating func appendName(_ names: ResourceNames, _ field: NameField) {
+        guard fits(field.width) else { overflowed = true; return }
+        let destination = UnsafeMutableRawBufferPointer(rebasing: space[length ..< length + field.width])
+        destination.initializeMemory(as: UInt8.self, repeating: 0)
+        var text = names.text
+        text.withUTF8 { bytes in
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).prefix(field.capacity)))
+        }
+        length += field.width
+    }
+
     /// A *_NAME_GET reply: flags 0, then the whole (extended) name.
     @inline(__always)
-    mutating func appendExtendedNameReply(_ longName: [UInt8]) -> SCMIStatus {
+    mutating func appendExtendedNameReply(_ names: ResourceNames) -> SCMIStatus {
         append(UInt32(0))
-        appendName(longName, .extended)
+        appendName(names, .extended)
         return .success
     }
 }
@@ -212,18 +227,17 @@ protocol DescribedResource: CatalogResource {
     var described: DescribedValues<Value> { get }
 }
 
-/// A resource's name padded to both wire widths once, when the catalog is built.
+/// A resource's name as its replies carry it: written into the 16-byte field
+/// of *_ATTRIBUTES and the 64-byte field of *_NAME_GET from the name itself
+/// (Reply.appendName), where padded copies kept per resource would cost some
+/// 200 bytes each (1.5 MB for a 10,000-device board).
 struct ResourceNames: Sendable {
-    /// 16-byte field of *_ATTRIBUTES.
-    let short: [UInt8]
-    /// 64-byte field of *_NAME_GET.
-    let long: [UInt8]
+    let text: String
     /// The name does not fit the 15 bytes of the short field.
     let isExtended: Bool
 
     init(_ name: String) {
-        short = NameField.short.encode(name)
-        long = NameField.extended.encode(name)
+        text = name
         isExtended = !NameField.short.fits(name)
     }
 }
@@ -252,7 +266,7 @@ extension AgentSession {
     func nameGet<Model: ResourceModel>(_ model: Model.Type, _ payload: Payload, _ reply: inout Reply) -> SCMIStatus
     where Model.Resource: NamedResource {
         guard let index = resourceIndex(model, payload.word(0)) else { return .notFound }
-        return reply.appendExtendedNameReply(resources(model)[index].names.long)
+        return reply.appendExtendedNameReply(resources(model)[index].names)
     }
 
     /// PROTOCOL_ATTRIBUTES' resource count in bits 15:0 (CLOCK, VOLTAGE, …).

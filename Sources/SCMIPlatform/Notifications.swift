@@ -146,13 +146,13 @@ final class SinkSlot: Sendable {
 }
 
 /// Every event of every unit, in unitList order, and who subscribed to what:
-/// one flag per (event, agent, resource), sized at start.
+/// one bit per (event, agent, resource), sized at start.
 struct Subscriptions: Sendable {
-    /// Per event (SCMIPlatform.events order): where its flags start in `flags`.
+    /// Per event (SCMIPlatform.events order): where its bits start in `words`.
     let offsets: [Int]
     /// Per event: its unit's resource count.
     let resourceCounts: [Int]
-    var flags: [Bool]
+    private var words: [UInt64]
     /// Per agent: how many flags it has set.
     var perAgent: [Int]
 
@@ -165,18 +165,24 @@ struct Subscriptions: Sendable {
         }
         self.offsets = offsets
         self.resourceCounts = resourceCounts
-        flags = Array(repeating: false, count: total)
+        words = Array(repeating: 0, count: (total + 63) / 64)
         perAgent = Array(repeating: 0, count: agentCount)
     }
 
-    @inline(__always) func index(event: Int, agent: Int, resource: Int) -> Int {
+    @inline(__always) private func index(event: Int, agent: Int, resource: Int) -> Int {
         offsets[event] + agent * resourceCounts[event] + resource
     }
 
-    mutating func set(event: Int, agent: Int, resource: Int, _ on: Bool) {
+    /// Whether `agent` subscribed to `event` about `resource`.
+    @inline(__always) func isSet(event: Int, agent: Int, resource: Int) -> Bool {
         let position = index(event: event, agent: agent, resource: resource)
-        guard flags[position] != on else { return }
-        flags[position] = on
+        return words[position >> 6] & (1 << UInt64(position & 63)) != 0
+    }
+
+    mutating func set(event: Int, agent: Int, resource: Int, _ on: Bool) {
+        guard isSet(event: event, agent: agent, resource: resource) != on else { return }
+        let position = index(event: event, agent: agent, resource: resource)
+        words[position >> 6] ^= 1 << UInt64(position & 63)
         perAgent[agent] += on ? 1 : -1
     }
 
@@ -248,7 +254,7 @@ extension SCMIPlatform {
             guard resource < subscriptions.resourceCounts[event] else { return 0 }
             var count = 0
             for agent in 0..<locked.agentCount where who.include(agent, causing: causing) {
-                if subscriptions.flags[subscriptions.index(event: event, agent: agent, resource: resource)] {
+                if subscriptions.isSet(event: event, agent: agent, resource: resource) {
                     recipients[count] = agent
                     count += 1
                 }
@@ -270,7 +276,7 @@ extension SCMIPlatform {
                 guard locked.subscriptions.perAgent[agent] > 0 else { return rows }
                 for (position, event) in Self.events.enumerated() {
                     for resource in 0..<locked.subscriptions.resourceCounts[position]
-                    where locked.subscriptions.flags[locked.subscriptions.index(event: position, agent: agent, resource: resource)] {
+                    where locked.subscriptions.isSet(event: position, agent: agent, resource: resource) {
                         rows.append(SubscriptionSnapshot(protocolID: event.protocolID.rawValue, event: "\(event.name)", resource: UInt32(resource)))
                     }
                 }
@@ -373,7 +379,7 @@ extension SCMIPlatform {
 
     /// Whether `agent` subscribed to event `event` of resource `resource` (lock held).
     func isSubscribed(_ locked: borrowing SharedState, agent: Int, event: Int, resource: Int) -> Bool {
-        locked.subscriptions.flags[locked.subscriptions.index(event: event, agent: agent, resource: resource)]
+        locked.subscriptions.isSet(event: event, agent: agent, resource: resource)
     }
 }
 

@@ -140,7 +140,7 @@ struct PerformanceState: UnitState, Sendable {
 
     init(ranges: [(lowest: UInt32, highest: UInt32)], agentCount: Int) {
         self.ranges = ranges
-        level = HighestRequestArbiter(initial: ranges.map(\.lowest), agentCount: agentCount, placeholder: 0)
+        level = HighestRequestArbiter(initial: ranges.map(\.lowest), agentCount: agentCount)
         limits = ranges.flatMap { range in Array(repeating: (min: range.lowest, max: range.highest), count: agentCount) }
     }
 
@@ -211,7 +211,7 @@ extension AgentSession {
         reply.append(UInt32(0))
         reply.append(highest)
         reply.append(highest)
-        reply.appendName(domain.pointee.names.short, .short)
+        reply.appendName(domain.pointee.names, .short)
         return .success
     }
 

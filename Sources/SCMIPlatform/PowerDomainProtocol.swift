@@ -146,7 +146,7 @@ extension AgentSession {
         if names.isExtended { attributes |= PowerDomainProtocol.attributeExtendedName }
         if deliversNotifications { attributes |= PowerDomainProtocol.attributeStateChangeNotifications }
         reply.append(attributes)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         return .success
     }
 

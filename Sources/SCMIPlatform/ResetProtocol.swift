@@ -109,7 +109,7 @@ extension AgentSession {
         if deliversNotifications { attributes |= ResetProtocol.attributeResetNotifications }
         reply.append(attributes)
         reply.append(ResetProtocol.latencyUnknown)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         return .success
     }
 

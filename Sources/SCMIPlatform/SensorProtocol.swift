@@ -122,7 +122,7 @@ enum SensorProtocol: ResourceModel {
             reply.append(low)
             // 21:16 axes 0, 15:11 signed unit exponent, 8 not multi-axis, 7:0 unit type.
             reply.append(UInt32(UInt8(bitPattern: sensor.unitExponent) & 0x1F) << 11 | UInt32(sensor.unitType))
-            reply.appendName(sensor.names.short, .short)
+            reply.appendName(sensor.names, .short)
         }
     }
 

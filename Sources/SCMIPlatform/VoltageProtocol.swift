@@ -158,7 +158,7 @@ extension AgentSession {
         var attributes = names.isExtended ? VoltageProtocol.attributeExtendedName : 0
         if deliversDelayedResponses { attributes |= VoltageProtocol.attributeAsyncLevelSet }
         reply.append(attributes)
-        reply.appendName(names.short, .short)
+        reply.appendName(names, .short)
         return .success
     }
 

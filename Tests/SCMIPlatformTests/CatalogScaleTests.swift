@@ -70,4 +70,34 @@ import Testing
         one.end()
         #expect(sixty.send(P.clock, 0x6, [0]).word(0) == 24_000_000)
     }
+    /// Every agent with a device asks for the shared clock (on, and a rate: one of them
+    /// the higher), then they let go in an order that is neither the one they asked in
+    /// nor its reverse. Requests are kept per resource only where held: each agent still
+    /// reads back its own, status lists exactly those held, and the clock runs at the
+    /// highest rate held until the last agent lets go.
+    @Test func sharedClockFollowsEveryHolderLettingGoInAnyOrder() {
+        let platform = SCMIPlatform(tables: Self.tables)
+        let count = Self.agentCount - 1
+        let agents = (1...count).map { session(platform, UInt32($0)) }
+        let fast = 40  // the agent (index) that asks for 48 MHz
+        for (index, agent) in agents.enumerated() {
+            #expect(agent.send(P.clock, 0x7, [0, 1, 0]).status == .success)
+            #expect(agent.send(P.clock, 0x5, [0, 0, index == fast ? 48_000_000 : 24_000_000, 0]).status == .success)
+        }
+        #expect(platform.snapshot().resources(of: .clock)[0].requests.count == count)
+        var held = Set(0..<count)
+        for step in 0..<count {
+            let index = (10 * step + 3) % count  // 10 and 63 are coprime: each agent once
+            agents[index].end()
+            held.remove(index)
+            let rate: UInt32 = held.contains(fast) ? 48_000_000 : 24_000_000
+            if let reader = held.first { #expect(agents[reader].send(P.clock, 0x6, [0]).word(0) == rate) }
+            // status walks the whole board: looked at a few times only.
+            guard step % 20 == 0 || held.isEmpty else { continue }
+            let clock = platform.snapshot().resources(of: .clock)[0]
+            #expect(Set(clock.requests.map { Int($0.agentID) - 1 }) == held)
+            #expect(clock.on == !held.isEmpty)
+            #expect(clock.value == Int64(rate))
+        }
+    }
 }
