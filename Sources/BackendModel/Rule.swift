@@ -97,6 +97,9 @@ public enum Rule: String, CaseIterable, Sendable {
     // Performance domains (5.4)
     case oppTableInvalid = "opp-table-invalid"
 
+    // Sensors (5.5) of the host's SCMI firmware (5.7)
+    case sensorFirmwareInvalid = "sensor-firmware-invalid"
+
     public var id: String { rawValue }
 
     public var severity: Severity {
@@ -184,20 +187,21 @@ public enum Rule: String, CaseIterable, Sendable {
         case .clockRatesInvalid: "a rate range with min > max or step 0, or a rate of 0 Hz"
         case .fixedClockFrequency: "a fixed-clock without a usable clock-frequency"
         case .clockRateMismatch: "rate properties that disagree with a fixed rate (fixed-clock, or fixed-factor-clock of a known parent)"
-        case .clockRateUndescribed: "a clock with no rate description: served as 1 Hz .. 4294967295 Hz"
+        case .clockRateUndescribed: "a clock with no rate description, not a host SCMI firmware's (binding.md §5.7): served as 1 Hz .. 4294967295 Hz"
         case .clockNameDuplicate: "two clock table entries with the same label (derived names are made unique with -2, -3…)"
         case .clockRatesTooMany: "more than 16 discrete rates: Linux guests reject the clock"
         case .fixedClockPlaceholder: "a device's clock is a fixed-clock of 0 Hz (a placeholder): it is not exported"
         case .assignedRateUnsupported: "an assigned-clock-rates entry the exported clock cannot run at (ignored)"
         case .resourceNameUnprintable: "a name derived from the host tree (clock-output-names, regulator-name, node name) that is empty or not printable ASCII; guests would get it verbatim"
-        case .regulatorLevelsMissing: "an exported regulator without regulator-min-microvolt and regulator-max-microvolt"
+        case .regulatorLevelsMissing: "an exported regulator without regulator-min-microvolt and regulator-max-microvolt (a host SCMI firmware's rail needs neither)"
         case .regulatorLevelsInvalid: "regulator min > max, or a level above 2147483647 µV"
-        case .voltageStepMissing: "a voltage range without arm,scmi-voltage-step-microvolt: served with a 1 µV step"
+        case .voltageStepMissing: "a voltage range without arm,scmi-voltage-step-microvolt, not a host SCMI firmware's rail: served with a 1 µV step"
         case .voltageStepUneven: "the voltage step does not divide the range"
         case .regulatorAlwaysOnExported: "an exported regulator-always-on rail: guests cannot switch it off"
         case .regulatorCoupled: "an exported rail coupled with another served rail: serve keeps them within regulator-coupled-max-spread"
         case .regulatorCoupledUnserved: "an exported rail coupled with a regulator no voltage domain serves: the spread cannot be held"
         case .oppTableInvalid: "operating-points-v2 does not lead to an OPP table with at least one usable opp-hz"
+        case .sensorFirmwareInvalid: "a sensor's arm,scmi-sensor is not one phandle of a host SCMI firmware's protocol@15 node and one sensor id"
         }
     }
 }

@@ -308,6 +308,10 @@ public enum SensorValueSource: Hashable, Sendable {
     /// A host file read on each request: a decimal integer, surrounding
     /// whitespace allowed.
     case path(String)
+    /// No reading in the devicetree: a sensor of the host's SCMI firmware
+    /// (`arm,scmi-sensor`), read through the firmware or a host hook. The model
+    /// alone has no reading to give (SENSOR_READING_GET answers HARDWARE_ERROR).
+    case host
 }
 
 public struct SensorEntry: Hashable, Sendable {
@@ -331,6 +335,45 @@ public struct SensorEntry: Hashable, Sendable {
         self.unitExponent = unitExponent
         self.source = source
         self.intervalMilliseconds = intervalMilliseconds
+    }
+}
+
+// MARK: - Where a resource lives on the host (docs/binding.md §5.7)
+
+/// A resource that belongs to the host's SCMI firmware: its provider is a protocol
+/// node of a host SCMI platform node (`arm,scmi`, …), so the firmware knows it by
+/// `firmwareID` in protocol `protocolID`.
+public struct FirmwareOrigin: Hashable, Sendable {
+    /// The host SCMI platform node, `/firmware/scmi`.
+    public var platformNodePath: NodePath
+    public var protocolID: ProtocolID
+    /// The firmware's own id: the specifier cell, or a voltage domain regulator's `reg`.
+    public var firmwareID: UInt32
+
+    public init(platformPath: NodePath, protocolID: ProtocolID, firmwareID: UInt32) {
+        self.platformNodePath = platformPath
+        self.protocolID = protocolID
+        self.firmwareID = firmwareID
+    }
+
+    /// `0x14:12 /firmware/scmi`: protocol, firmware id, platform node.
+    public var description: String { "\(protocolID):\(firmwareID) \(platformNodePath)" }
+}
+
+/// What a served resource's physical changes reach (docs/serve.md, "Host bindings").
+public enum HostBinding: String, Hashable, Sendable, CaseIterable {
+    /// The host SCMI firmware the resource belongs to, through `serve --upstream`.
+    case upstream
+    /// The program given to `serve --host-hook`.
+    case hook
+    /// Nothing outside serve: the physical state lives in its memory.
+    case model
+
+    /// The binding of a resource: `upstream` when it belongs to the firmware and an
+    /// upstream is given, else `hook` when a host hook is given, else `model`.
+    public static func decide(origin: FirmwareOrigin?, upstreamGiven: Bool, hookGiven: Bool) -> HostBinding {
+        if origin != nil && upstreamGiven { return .upstream }
+        return hookGiven ? .hook : .model
     }
 }
 
@@ -401,13 +444,17 @@ public struct PlatformTables: Hashable, Sendable {
     public var agents: [AgentEntry]
     /// True when `agents` is the implicit single agent (id 1, "agent1", everything allowed).
     public var agentsAreImplicit: Bool
+    /// The resources that belong to the host's SCMI firmware; a resource not here comes
+    /// from an ordinary host provider.
+    public var firmwareOrigins: [ResourceReference: FirmwareOrigin]
 
     public init(
         vendor: String = "SCMI-VIO-BE", subVendor: String = "", implementationVersion: UInt32 = 1,
         protocols: [ProtocolID] = [], clocks: [ClockEntry] = [], voltageDomains: [VoltageDomainEntry] = [],
         powerDomains: [ProviderResourceEntry] = [], performanceDomains: [PerformanceDomainEntry] = [],
         sensors: [SensorEntry] = [], resetDomains: [ProviderResourceEntry] = [],
-        devices: [DeviceEntry] = [], agents: [AgentEntry] = [], agentsAreImplicit: Bool = false
+        devices: [DeviceEntry] = [], agents: [AgentEntry] = [], agentsAreImplicit: Bool = false,
+        firmwareOrigins: [ResourceReference: FirmwareOrigin] = [:]
     ) {
         self.vendor = vendor
         self.subVendor = subVendor
@@ -422,6 +469,12 @@ public struct PlatformTables: Hashable, Sendable {
         self.devices = devices
         self.agents = agents
         self.agentsAreImplicit = agentsAreImplicit
+        self.firmwareOrigins = firmwareOrigins
+    }
+
+    /// The firmware a resource belongs to, nil when it is not the firmware's.
+    public func firmwareOrigin(_ protocolID: ProtocolID, _ id: UInt32) -> FirmwareOrigin? {
+        firmwareOrigins.isEmpty ? nil : firmwareOrigins[ResourceReference(protocolID, id)]
     }
 
     /// The agent a user means by `idOrName`: the agent with that id when it is a number

@@ -75,6 +75,9 @@ public struct ResourceSnapshot: Hashable, Sendable {
     public var value: Int64?
     /// Agents holding a request, in agent order.
     public var requests: [ResourceRequest]
+    /// Where its physical changes go, `upstream`, `hook` or `model` (docs/serve.md, "Host
+    /// bindings"); nil when whoever took the snapshot does not say (the engine does not know).
+    public var host: String?
 
     fileprivate func encode(to encoder: any Encoder, _ words: ResourceVocabulary) throws {
         var container = encoder.container(keyedBy: FieldKey.self)
@@ -82,6 +85,7 @@ public struct ResourceSnapshot: Hashable, Sendable {
         try container.encode(name, forKey: .init("name"))
         try container.encodeIfPresent(on, forKey: .init(words.switchKey))
         try container.encodeIfPresent(value, forKey: .init(words.valueKey))
+        try container.encodeIfPresent(host, forKey: .init("host"))
         var requestRows = container.nestedUnkeyedContainer(forKey: .init("requests"))
         for request in requests {
             var row = requestRows.nestedContainer(keyedBy: FieldKey.self)
@@ -100,6 +104,7 @@ public struct ResourceSnapshot: Hashable, Sendable {
         name = try container.decode(String.self, forKey: .init("name"))
         on = try container.decodeIfPresent(Bool.self, forKey: .init(words.switchKey))
         value = try container.decodeIfPresent(Int64.self, forKey: .init(words.valueKey))
+        host = try container.decodeIfPresent(String.self, forKey: .init("host"))
         var requestRows = try container.nestedUnkeyedContainer(forKey: .init("requests"))
         requests = []
         while !requestRows.isAtEnd {

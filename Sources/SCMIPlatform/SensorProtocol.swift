@@ -81,6 +81,8 @@ enum SensorProtocol: ResourceModel {
         case constant(Int64)
         /// A NUL-terminated host path in memory the catalog owns (release()).
         case file(UnsafeBufferPointer<CChar>)
+        /// Read on the host, by the firmware or a hook: the model has no reading.
+        case host
     }
 
     /// One sensor as the catalog holds it; a descriptor of SENSOR_DESCRIPTION_GET.
@@ -140,6 +142,9 @@ enum SensorProtocol: ResourceModel {
             case .path(let file):
                 source = .file(UnsafeBufferPointer(immortalCopyOf: Array(file.utf8CString)))
                 path = file
+            case .host:
+                source = .host
+                path = nil
             }
             return Resource(id: UInt32(index), name: entry.name, names: ResourceNames(entry.name), source: source, path: path,
                             unitType: entry.type.unitType, unitExponent: entry.unitExponent,
@@ -375,6 +380,8 @@ extension SCMIPlatform {
         switch sensor.pointee.source {
         case .constant(let constant):
             return constant
+        case .host:
+            return nil  // no reading without the host's firmware or hook
         case .file(let path):
             let reading = SensorProtocol.read(path.baseAddress.unsafelyUnwrapped)
             let changed = state.withLock { locked -> Bool in

@@ -41,6 +41,12 @@ public final class Server: @unchecked Sendable {
     private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
     private let current: Mutex<SCMIPlatform>
+    /// Whether `serve --upstream` and `serve --host-hook` were given: with the tables they
+    /// decide each resource's host binding (docs/serve.md, "Host bindings").
+    private let upstreamGiven: Bool
+    private let hookGiven: Bool
+    /// The host binding of every resource of the current platform's tables, for `status`.
+    private let bindings: Mutex<HostBindingMap>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
     private var controlServer: ControlServer?
     private let finished = DispatchSemaphore(value: 0)
@@ -52,7 +58,7 @@ public final class Server: @unchecked Sendable {
     /// model's agent caused it.
     public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger,
                 trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off,
-                host: any HostInterface = InMemoryHost())
+                host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false)
     {
         self.blobPath = blobPath
         self.sources = sources
@@ -63,6 +69,12 @@ public final class Server: @unchecked Sendable {
         let hostState = HostState(host: host)
         self.hostState = hostState
         current = Mutex(Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace))
+        self.upstreamGiven = upstreamGiven
+        self.hookGiven = hookGiven
+        bindings = Mutex(HostBindingMap(tables, upstreamGiven: upstreamGiven, hookGiven: hookGiven))
+        if let unforwarded = HostBindingMap.firmwareWithoutUpstream(tables, upstreamGiven: upstreamGiven) {
+            logger.notice("\(unforwarded) do not reach the firmware: no --upstream")
+        }
     }
 
     /// The platform connections made now get (each connection keeps the one it got).
@@ -156,7 +168,7 @@ public final class Server: @unchecked Sendable {
         let delivery = platform.eventDelivery()
         return StatusReport(
             blob: blobPath,
-            platform: platform.snapshot(),
+            platform: bindings.withLock { $0.marking(platform.snapshot()) },
             connections: listeners.map { listener in
                 let events = platform.agentID(named: listener.agentName).flatMap { id in delivery.first { $0.agentID == id } }
                 return ConnectionReport(agent: listener.agentName, status: listener.backend.status, events: events.map(EventsReport.init))
@@ -235,6 +247,7 @@ public final class Server: @unchecked Sendable {
         }
         logWarnings(result.diagnostics)
         current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
+        bindings.withLock { $0 = HostBindingMap(tables, upstreamGiven: upstreamGiven, hookGiven: hookGiven) }
         Server.returnFreedMemory()
         logger.notice("SIGHUP: \(blobPath) reloaded; new connections use it")
         notifier?.ready(status: readiness)

@@ -105,12 +105,17 @@ struct Serve: ParsableCommand {
     /// Checks the blob, builds the platform and listens. The tables, and with them the
     /// indexed tree their node paths are spelled from, end here: serve keeps only the
     /// platform, and gives the check's freed memory back.
+    /// Whether physical changes go to a host hook (docs/serve.md, "Host bindings"): true when
+    /// `--host-hook PROGRAM` is given. That option comes with the hook runner (issue 12, item 4);
+    /// until then every resource that is not upstream is `model`.
+    private var hookGiven: Bool { false }
+
     private func startServer(logger: Logger) throws -> Server {
         let (tables, diagnostics) = try checkedTables()
         let bindings = try socketBindings(for: tables)
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
-                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds))
+                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds), hookGiven: hookGiven)
         server.logWarnings(diagnostics)
         do {
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)

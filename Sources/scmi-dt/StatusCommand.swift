@@ -110,13 +110,14 @@ enum StatusText {
             // Power and reset domains are only switched: no value column.
             let hasValues = table.resources.contains { $0.value != nil }
             out += "\n\(words.plural) (physical state; each agent's request)\n"
-            var rows = [["id", "name", "state"] + (hasValues ? [words.quantity] : []) + ["requests"]]
+            let hasHost = table.resources.contains { $0.host != nil }
+            var rows = [["id", "name", "state"] + (hasValues ? [words.quantity] : []) + ["requests"] + (hasHost ? ["host"] : [])]
             for resource in table.resources {
                 let requests = resource.requests.map {
                     request($0.agentName, $0.on.map(state), $0.value.map(format), $0.limits.map { format($0.min) + ".." + format($0.max) })
                 }
                 rows.append([String(resource.id), resource.name, resource.on.map(state) ?? "-"]
-                    + (hasValues ? [resource.value.map(format) ?? "-"] : []) + [list(requests)])
+                    + (hasValues ? [resource.value.map(format) ?? "-"] : []) + [list(requests)] + (hasHost ? [resource.host ?? "-"] : []))
             }
             out += TextTable.render(rows)
         }

@@ -16,6 +16,11 @@ struct Tables: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Option(
+        name: .customLong("host-hook"),
+        help: ArgumentHelp("Show the HOST column as `serve --host-hook PROGRAM` would bind it; PROGRAM is not run.", valueName: "PROGRAM"))
+    var hostHook: String?
+
     func run() throws {
         let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
         guard let tables = result.tables, let backend = result.backend else {
@@ -24,15 +29,17 @@ struct Tables: ParsableCommand {
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
         switch format {
-        case .text: print(TablesText.render(tables, backendPath: backend.path))
-        case .json: print(TablesJSON.render(tables, backendPath: backend.path).rendered())
+        case .text: print(TablesText.render(tables, backendPath: backend.path, hookGiven: hostHook != nil))
+        case .json: print(TablesJSON.render(tables, backendPath: backend.path, hookGiven: hostHook != nil).rendered())
         }
     }
 }
 
 /// The aligned text form of `tables`.
 enum TablesText {
-    static func render(_ tables: PlatformTables, backendPath: String) -> String {
+    /// `hookGiven`: bind as `serve --host-hook` would (the HOST column; tables has no upstream).
+    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false) -> String {
+        let host = { (protocolID: ProtocolID, id: UInt32) in hostColumn(tables, protocolID, id, hookGiven: hookGiven) }
         var sections: [String] = []
         sections.append(
             "backend \(backendPath): vendor \"\(tables.vendor)\", sub-vendor \"\(tables.subVendor)\", "
@@ -44,47 +51,51 @@ enum TablesText {
         sections.append("protocols\n" + protocols.rendered())
 
         if tables.protocols.contains(.clock) {
-            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER", "RATES FROM")
+            var clocks = TextTable("ID", "NAME", "RATES", "INITIAL", "PROVIDER", "RATES FROM", "HOST")
             for clock in tables.clocks {
                 clocks.add(
                     String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier),
-                    clock.ratesSource)
+                    clock.ratesSource, host(.clock, clock.id))
             }
             sections.append("clocks (protocol 0x14)\n" + clocks.rendered())
         }
         if tables.protocols.contains(.voltage) {
-            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR", "LEVELS FROM", "HOST LIMITS")
+            var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR", "LEVELS FROM", "HOST LIMITS", "HOST")
             for domain in tables.voltageDomains {
                 voltages.add(
                     String(domain.id), domain.name, levels(domain.levels), formatMicrovolts(domain.initialLevel),
-                    domain.initiallyOn ? "on" : "off", domain.regulatorPath, domain.levelsSource, hostLimits(domain))
+                    domain.initiallyOn ? "on" : "off", domain.regulatorPath, domain.levelsSource, hostLimits(domain), host(.voltage, domain.id))
             }
             sections.append("voltage domains (protocol 0x17)\n" + voltages.rendered())
         }
         if tables.protocols.contains(.powerDomain) {
-            sections.append("power domains (protocol 0x11)\n" + providerTable(tables.powerDomains))
+            sections.append("power domains (protocol 0x11)\n" + providerTable(tables.powerDomains, .powerDomain, host))
         }
         if tables.protocols.contains(.performance) {
-            var domains = TextTable("ID", "NAME", "LEVELS", "OPP TABLE")
+            var domains = TextTable("ID", "NAME", "LEVELS", "OPP TABLE", "HOST")
             for domain in tables.performanceDomains {
-                domains.add(String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "), domain.oppTablePath)
+                domains.add(
+                    String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "), domain.oppTablePath,
+                    host(.performance, domain.id))
             }
             sections.append("performance domains (protocol 0x13)\n" + domains.rendered())
         }
         if tables.protocols.contains(.sensor) {
-            var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "INTERVAL", "SOURCE")
+            var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "INTERVAL", "SOURCE", "HOST")
             for sensor in tables.sensors {
                 let source: String
                 switch sensor.source {
                 case .constant(let value): source = "constant \(value)"
                 case .path(let path): source = path
+                case .host: source = "host"
                 }
-                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source)
+                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source,
+                    host(.sensor, sensor.id))
             }
             sections.append("sensors (protocol 0x15)\n" + sensors.rendered())
         }
         if tables.protocols.contains(.reset) {
-            sections.append("reset domains (protocol 0x16)\n" + providerTable(tables.resetDomains))
+            sections.append("reset domains (protocol 0x16)\n" + providerTable(tables.resetDomains, .reset, host))
         }
 
         var devices = TextTable("ID", "NAME", "RESOURCES", "PATH")
@@ -143,17 +154,49 @@ enum TablesText {
         return groups.map { $0.0.name + " " + $0.1.map(String.init).joined(separator: " ") }.joined(separator: ", ")
     }
 
-    private static func providerTable(_ entries: [ProviderResourceEntry]) -> String {
-        var table = TextTable("ID", "NAME", "PROVIDER")
-        for entry in entries { table.add(String(entry.id), entry.name, provider(entry.providerPath, entry.specifier)) }
+    private static func providerTable(
+        _ entries: [ProviderResourceEntry], _ protocolID: ProtocolID, _ host: (ProtocolID, UInt32) -> String
+    ) -> String {
+        var table = TextTable("ID", "NAME", "PROVIDER", "HOST")
+        for entry in entries { table.add(String(entry.id), entry.name, provider(entry.providerPath, entry.specifier), host(protocolID, entry.id)) }
         return table.rendered()
+    }
+
+    /// `model`, `hook`, and for a firmware resource also where the firmware has it:
+    /// `model, firmware 0x14:12 /firmware/scmi`.
+    static func hostColumn(_ tables: PlatformTables, _ protocolID: ProtocolID, _ id: UInt32, hookGiven: Bool) -> String {
+        let origin = tables.firmwareOrigin(protocolID, id)
+        let binding = HostBinding.decide(origin: origin, upstreamGiven: false, hookGiven: hookGiven).rawValue
+        return origin.map { binding + ", firmware " + $0.description } ?? binding
+    }
+}
+
+/// Each resource's `host` (its binding) and `firmware` (where the host's SCMI
+/// firmware has it, or null) in the JSON form of `tables`.
+struct HostMembers {
+    let tables: PlatformTables
+    let hookGiven: Bool
+
+    func adding(to entry: JSONValue, _ protocolID: ProtocolID, _ id: UInt32) -> JSONValue {
+        guard case .object(var members) = entry else { return entry }
+        let origin = tables.firmwareOrigin(protocolID, id)
+        members.append(("host", .string(HostBinding.decide(origin: origin, upstreamGiven: false, hookGiven: hookGiven).rawValue)))
+        members.append((
+            "firmware",
+            origin.map {
+                .object([("platform", .string($0.platformNodePath.description)), ("protocol", .number($0.protocolID.rawValue)), ("id", .number($0.firmwareID))])
+            } ?? .null
+        ))
+        return .object(members)
     }
 }
 
 /// The JSON form of `tables`: stable keys, numbers as numbers, paths as strings.
 enum TablesJSON {
-    static func render(_ tables: PlatformTables, backendPath: String) -> JSONValue {
-        .object([
+    /// `hookGiven`: bind as `serve --host-hook` would (each resource's `host`).
+    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false) -> JSONValue {
+        let host = HostMembers(tables: tables, hookGiven: hookGiven)
+        return .object([
             (
                 "backend",
                 .object([
@@ -162,12 +205,12 @@ enum TablesJSON {
                 ])
             ),
             ("protocols", .array(tables.protocols.map { .object([("id", .number($0.rawValue)), ("name", .string($0.name)), ("entries", .number(tables.resourceCount(of: $0)))]) })),
-            ("clocks", .array(tables.clocks.map(clock))),
-            ("voltage_domains", .array(tables.voltageDomains.map(voltage))),
-            ("power_domains", .array(tables.powerDomains.map(providerEntry))),
-            ("performance_domains", .array(tables.performanceDomains.map(performance))),
-            ("sensors", .array(tables.sensors.map(sensor))),
-            ("reset_domains", .array(tables.resetDomains.map(providerEntry))),
+            ("clocks", .array(tables.clocks.map { host.adding(to: clock($0), .clock, $0.id) })),
+            ("voltage_domains", .array(tables.voltageDomains.map { host.adding(to: voltage($0), .voltage, $0.id) })),
+            ("power_domains", .array(tables.powerDomains.map { host.adding(to: providerEntry($0), .powerDomain, $0.id) })),
+            ("performance_domains", .array(tables.performanceDomains.map { host.adding(to: performance($0), .performance, $0.id) })),
+            ("sensors", .array(tables.sensors.map { host.adding(to: sensor($0), .sensor, $0.id) })),
+            ("reset_domains", .array(tables.resetDomains.map { host.adding(to: providerEntry($0), .reset, $0.id) })),
             ("devices", .array(tables.devices.map(device))),
             ("agents", .array(tables.agents.map(agent))),
             ("agents_implicit", .bool(tables.agentsAreImplicit)),
@@ -239,6 +282,7 @@ enum TablesJSON {
         switch sensor.source {
         case .constant(let value): members.append(("value", .number(value)))
         case .path(let path): members.append(("path", .string(path)))
+        case .host: break  // `firmware` says where the reading is
         }
         return .object(members)
     }

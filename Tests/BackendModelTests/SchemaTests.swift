@@ -21,7 +21,8 @@ import Testing
         let agent = try #require(schema.childSchema(named: "agents")?.childSchema(named: "agent@2"))
         #expect(agent.propertySchema(named: "arm,scmi-protocols")?.items != nil)
         let sensor = try #require(schema.childSchema(named: "protocol@15")?.childSchema(named: "sensor@0"))
-        #expect(sensor.oneOf.map(\.required) == [["arm,scmi-sensor-value"], ["arm,scmi-sensor-path"]])
+        #expect(sensor.oneOf.map(\.required) == [["arm,scmi-sensor-value"], ["arm,scmi-sensor-path"], ["arm,scmi-sensor"]])
+        #expect(sensor.propertySchema(named: "arm,scmi-sensor")?.type == .phandleArray(cellsName: nil))
     }
 
     /// A keyword the validator does not implement must fail loudly, never be ignored.

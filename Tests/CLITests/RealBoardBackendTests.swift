@@ -14,12 +14,13 @@ struct RealBoard {
     let blob: String
     let board: URL
 
-    init(_ name: String, backend: String) throws {
+    /// `editing` changes the decompiled board before the backend is appended.
+    init(_ name: String, backend: String, editing: (String) -> String = { $0 }) throws {
         board = realCorpus.appendingPathComponent(name + ".dtb")
         directory = try TemporaryDirectory("real-" + name)
         let decompiled = try runTool(dtcPath, ["-q", "-I", "dtb", "-O", "dts", board.path])
         guard decompiled.status == 0 else { throw DTCError(message: decompiled.stderr) }
-        source = try directory.write(name + "-scmi.dts", decompiled.stdout + "\n" + backend)
+        source = try directory.write(name + "-scmi.dts", editing(decompiled.stdout) + "\n" + backend)
         blob = try directory.write(name + "-scmi.dtb", compileDTS(file: source))
     }
 
@@ -314,5 +315,52 @@ func jsonObjects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?
         admin.leave()
         #expect(try eventually { try serve.voltageDomain(0)["level_microvolts"] as? Int == start.0 })
         #expect(try eventually { try serve.voltageDomain(1)["level_microvolts"] as? Int == start.1 })
+    }
+
+    /// Juno, i.MX95 and RK3588 keep their clocks and power domains in SCMI firmware
+    /// (docs/binding.md §5.7). Exported to a VM they check clean and carry the
+    /// firmware's ids; the same board with its platform node's compatible changed
+    /// is an ordinary provider again and is asked for rates.
+    @Test(arguments: [
+        ("juno-scmi", "arm,scmi", ["11", "14"], """
+            dev_fw: device@1 {
+                reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "hdlcd";
+                clocks = <&{/firmware/scmi/protocol@14} 3>;
+                power-domains = <&{/firmware/scmi/protocol@11} 9>;
+            };
+            """),
+        ("imx95-19x19-evk", "arm,scmi", ["14"], RealBoard.device("dev_fw", 1, "usdhc2", basedev: "/soc/bus@42800000/mmc@42860000")),
+        ("rk3588-evb1-v10", "arm,scmi-smc", ["14"], """
+            dev_fw: device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "npu"; clocks = <&{/firmware/scmi/protocol@14} 5>; };
+            """),
+    ])
+    func firmwareResourcesCheckCleanWithTheFirmwaresIDs(board name: String, compatible: String, protocols: [String], device: String) throws {
+        let backend = RealBoard.backend(
+            protocols: protocols, devices: device,
+            agents: "agent@1 { reg = <1>; arm,scmi-agent-name = \"vm\"; arm,scmi-devices = <&dev_fw>; };")
+        let board = try RealBoard(name, backend: backend)
+        defer { board.cleanup() }
+        let findings = try board.check()
+        #expect(!findings.contains { $0.path.hasPrefix("/firmware/scmi/") && $0.rule != "resource-used-by-host" }, "\(findings.map(\.message))")
+        #expect(!findings.contains { $0.severity == "error" })
+        let tables = try board.tables()
+        let clocks = jsonObjects(tables["clocks"])
+        #expect(!clocks.isEmpty)
+        for clock in clocks {
+            let firmware = try #require(clock["firmware"] as? [String: Any])
+            #expect(firmware["platform"] as? String == "/firmware/scmi" && firmware["protocol"] as? Int == 0x14)
+            #expect(firmware["id"] as? Int == (clock["specifier"] as? [Int])?.first)
+            #expect(clock["rates_source"] as? String == "firmware" && clock["host"] as? String == "model")
+        }
+        for domain in jsonObjects(tables["power_domains"]) {
+            #expect((domain["firmware"] as? [String: Any])?["id"] as? Int == 9)
+        }
+
+        // Before: the platform node not recognised, its clocks are undescribed again.
+        let unrecognised = try RealBoard(
+            name, backend: backend, editing: { $0.replacingOccurrences(of: "compatible = \"\(compatible)\";", with: "compatible = \"acme,not-scmi\";") })
+        defer { unrecognised.cleanup() }
+        #expect(try unrecognised.check().contains { $0.rule == "clock-rate-undescribed" && $0.path == "/firmware/scmi/protocol@14" })
+        #expect(jsonObjects(try unrecognised.tables()["clocks"]).allSatisfy { $0["firmware"] is NSNull && $0["rates_source"] as? String == "undescribed" })
     }
 }

@@ -312,6 +312,30 @@ struct ServeCLITests {
         #expect(nowhere.status == 2)
     }
 
+    /// A board whose resources belong to the host's SCMI firmware, served without an
+    /// upstream: serve says once that they do not reach the firmware, and status shows
+    /// every resource's host binding (model: nothing outside serve).
+    @Test func firmwareResourcesWithoutUpstreamAreModelAndSaidSo() throws {
+        let serve = try RunningServe(blob: examplePath("firmware-board.dts"))
+        defer { _ = serve.stop() }
+        let status = try scmiDT("status", "--control", serve.controlPath)
+        #expect(status.status == 0, "\(status.output)")
+        let lines = status.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  id  name") && $0.hasSuffix("host") })
+        #expect(lines.contains { $0.hasPrefix("  0   gpu-core") && $0.hasSuffix("model") }, "\(status.stdout)")
+        let log = serve.log
+        let notice = "7 firmware resources (power-domain 0, performance 0, clock 0 1, sensor 0, reset 0, voltage 0 of /firmware/scmi) do not reach the firmware: no --upstream"
+        #expect(log.components(separatedBy: notice).count == 2, "once: \(log)")
+        let json = try serve.status()
+        let platform = try #require(json["platform"] as? [String: Any])
+        for (table, entries) in platform where table != "agents" {
+            #expect((entries as? [[String: Any]] ?? []).allSatisfy { $0["host"] as? String == "model" }, "\(table)")
+        }
+        // The firmware's sensor has no reading without the firmware (or a hook).
+        let reading = try scmiDT("call", "--socket", serve.socket("vm-gpu"), "sensor", "read", "0")
+        #expect(reading.status == 1 && reading.output.contains("HARDWARE_ERROR"), "\(reading.output)")
+    }
+
     /// SIGTERM: exit 0 and every socket removed.
     @Test func sigtermRemovesSockets() throws {
         let serve = try RunningServe()

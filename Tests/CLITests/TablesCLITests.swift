@@ -41,7 +41,7 @@ import Testing
         #expect(protocols.map { $0["id"] as? Int } == [0x11, 0x13, 0x14, 0x15, 0x16, 0x17])
         let clocks = try #require(root["clocks"] as? [[String: Any]])
         #expect(clocks.count == 7)
-        #expect(Set(clocks[0].keys) == ["id", "name", "provider", "specifier", "rates", "initial_rate", "rates_source"])
+        #expect(Set(clocks[0].keys) == ["id", "name", "provider", "specifier", "rates", "initial_rate", "rates_source", "host", "firmware"])
         #expect(clocks[0]["specifier"] as? [Int] == [1])
         #expect((clocks[0]["rates"] as? [String: Int])?["step"] == 1_000_000)
         #expect((clocks[1]["rates"] as? [String: [Int]])?["discrete"] == [24_000_000])
@@ -66,5 +66,49 @@ import Testing
         let unusable = try scmiDT("tables", "/nonexistent.dtb")
         #expect(unusable.status == 2)
         #expect(unusable.stderr.contains("error[blob-unusable]"))
+    }
+
+    /// The HOST column (docs/serve.md, "Host bindings"): `model` unless `--host-hook` is
+    /// given; a firmware resource also says where the firmware has it.
+    @Test func hostColumnInText() throws {
+        let plain = try scmiDT("tables", examplePath("firmware-board.dts"))
+        #expect(plain.status == 0, "\(plain.output)")
+        let lines = plain.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  ID  NAME") && $0.hasSuffix("HOST") })
+        #expect(lines.contains { $0.hasPrefix("  0   gpu-core") && $0.hasSuffix("model, firmware 0x14:12 /firmware/scmi") })
+        #expect(lines.contains { $0.hasPrefix("  0   vdd-gpu") && $0.hasSuffix("model, firmware 0x17:2 /firmware/scmi") })
+        #expect(lines.contains { $0.hasPrefix("  1   vddio-gpu") && $0.hasSuffix("  model") })
+        #expect(lines.contains { $0.hasPrefix("  0 ") && $0.contains("/firmware/scmi/protocol@16 <0x2>") && $0.hasSuffix("model, firmware 0x16:2 /firmware/scmi") })
+
+        // The hook is not run: a program that does not exist still only decides the column.
+        let hooked = try scmiDT("tables", "--host-hook", "/nonexistent/hook", examplePath("firmware-board.dts"))
+        #expect(hooked.status == 0, "\(hooked.output)")
+        let hookedLines = hooked.stdout.split(separator: "\n").map(String.init)
+        #expect(hookedLines.contains { $0.hasPrefix("  0   gpu-core") && $0.hasSuffix("hook, firmware 0x14:12 /firmware/scmi") })
+        #expect(hookedLines.contains { $0.hasPrefix("  1   vddio-gpu") && $0.hasSuffix("  hook") })
+        #expect(!hooked.stdout.contains("model"))
+    }
+
+    @Test func hostInJSON() throws {
+        func entries(_ arguments: String...) throws -> [String: [[String: Any]]] {
+            let result = try scmiDT(arguments: ["tables", "--format", "json"] + arguments + [examplePath("firmware-board.dts")])
+            #expect(result.status == 0, "\(result.output)")
+            let root = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            return root.compactMapValues { $0 as? [[String: Any]] }
+        }
+        let plain = try entries()
+        let clock = try #require(plain["clocks"]?.first)
+        #expect(clock["host"] as? String == "model")
+        let firmware = try #require(clock["firmware"] as? [String: Any])
+        #expect(firmware["platform"] as? String == "/firmware/scmi" && firmware["protocol"] as? Int == 0x14 && firmware["id"] as? Int == 12)
+        let rails = try #require(plain["voltage_domains"])
+        #expect(rails.map { $0["host"] as? String } == ["model", "model"])
+        #expect((rails[0]["firmware"] as? [String: Any])?["id"] as? Int == 2)
+        #expect(rails[1]["firmware"] is NSNull)
+        let hooked = try entries("--host-hook", "/usr/local/lib/board/scmi-hook")
+        for table in ["clocks", "voltage_domains", "power_domains", "reset_domains"] {
+            let hosts = hooked[table]?.map { $0["host"] as? String } ?? []
+            #expect(!hosts.isEmpty && hosts.allSatisfy { $0 == "hook" }, "\(table)")
+        }
     }
 }

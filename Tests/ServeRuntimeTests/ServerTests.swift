@@ -203,6 +203,26 @@ import Glibc
     }
 
     /// Nothing listening: the status client says so instead of waiting.
+    /// Each resource's host binding in the status report (docs/serve.md, "Host bindings"):
+    /// on the firmware board the firmware's resources go upstream when one is given, the
+    /// PMIC rail to the hook; without either everything is model. A reload keeps them.
+    @Test func statusShowsEachResourcesHostBinding() throws {
+        let blob = try compileDTS(file: examplePath("firmware-board.dts"))
+        func hosts(_ serve: InProcessServe) -> [String: [String?]] {
+            let report = serve.server.statusReport().platform
+            return [
+                "clock": report.resources(of: .clock).map(\.host), "voltage": report.resources(of: .voltage).map(\.host),
+                "power": report.resources(of: .powerDomain).map(\.host), "reset": report.resources(of: .reset).map(\.host),
+            ]
+        }
+        let both = try InProcessServe(blob: blob, upstreamGiven: true, hookGiven: true)
+        #expect(hosts(both) == ["clock": ["upstream", "upstream"], "voltage": ["upstream", "hook"], "power": ["upstream"], "reset": ["upstream"]])
+        #expect(both.server.reload() == .reloaded)
+        #expect(hosts(both)["voltage"] == ["upstream", "hook"])
+        let plain = try InProcessServe(blob: blob)
+        #expect(hosts(plain) == ["clock": ["model", "model"], "voltage": ["model", "model"], "power": ["model"], "reset": ["model"]])
+    }
+
     @Test func statusClientWithoutServer() throws {
         let directory = try TemporaryDirectory("scmi-dt-runtime-nobody")
         defer { directory.cleanup() }

@@ -80,7 +80,8 @@ final class InProcessServe {
     let server: Server
 
     /// `blob` defaults to examples/board.dts compiled by dtc; `host` applies the changes.
-    init(blob: [UInt8]? = nil, host: any HostInterface = InMemoryHost()) throws {
+    /// `upstreamGiven`/`hookGiven`: as `serve --upstream`/`--host-hook` would (host bindings).
+    init(blob: [UInt8]? = nil, host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false) throws {
         directory = try TemporaryDirectory("scmi-dt-runtime")
         blobPath = try directory.write("board.dtb", blob ?? compileDTS(file: examplePath("board.dts")))
         let result = BackendChecker.check(blobAt: blobPath)
@@ -89,7 +90,7 @@ final class InProcessServe {
             throw BlobHasErrors(diagnostics: result.diagnostics.map(\.rendered))
         }
         let logger = Logger(label: "serve-runtime-tests") { _ in SwiftLogNoOpLogHandler() }
-        server = Server(blobPath: blobPath, tables: tables, logger: logger, host: host)
+        server = Server(blobPath: blobPath, tables: tables, logger: logger, host: host, upstreamGiven: upstreamGiven, hookGiven: hookGiven)
         try server.start(bindings: tables.agents.map { ($0, directory.path($0.name + ".sock")) }, controlPath: controlPath)
     }
 

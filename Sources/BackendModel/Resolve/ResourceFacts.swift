@@ -35,6 +35,9 @@ struct ResourceFacts {
     static let rateProperties = ["arm,scmi-rates", "arm,scmi-rates-64", "arm,scmi-rate-range", "arm,scmi-rate-range-64"]
     /// What a clock without any rate description is served as.
     static let undescribedRates = ClockRates.range(min: 1, max: 4_294_967_295, step: 1)
+    /// What a firmware voltage domain without regulator-min/max-microvolt is served as
+    /// (section 5.7): every level SCMI can carry from 0 µV up, in 1 µV steps.
+    static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
 
     mutating func clockEntries(
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: [SpecifierKey: ConsumerName]
@@ -106,6 +109,10 @@ struct ResourceFacts {
         // A rate property that is there but unusable was reported already; do not call it missing.
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
+        // The firmware knows its clocks' rates (section 5.7): nothing to ask of the devicetree.
+        if !described && HostFirmware.origin(provider: provider, cells: key.cells, protocolID: .clock) != nil {
+            return (Self.undescribedRates, "firmware")
+        }
         if !described && reportedNodes.insert(provider) {
             findings.add(
                 .clockRateUndescribed, at: provider,
@@ -436,6 +443,8 @@ struct ResourceFacts {
         of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator)
+        // A firmware voltage domain's levels and step are the firmware's (section 5.7).
+        let firmware = HostFirmware.origin(regulator: regulator) != nil
         let states = gpioStates(of: regulator, report: report)
         var bounds: [UInt32] = []
         if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
@@ -443,6 +452,9 @@ struct ResourceFacts {
         }
         for name in ["regulator-min-microvolt", "regulator-max-microvolt"] where bounds.count < 2 {
             guard let property = regulator.property(name) else {
+                if firmware {
+                    return (Self.undescribedLevels, "firmware", Self.undescribedLevels.lowest, Self.undescribedLevels.highest)
+                }
                 if report {
                     findings.add(
                         .regulatorLevelsMissing, at: regulator, property: name,
@@ -509,7 +521,7 @@ struct ResourceFacts {
             }
             return (.range(min: own.minimum, max: own.maximum, step: Int32(step)), "regulator-min/max-microvolt", own.minimum, own.maximum)
         }
-        if report {
+        if report && !firmware {
             findings.add(
                 .voltageStepMissing, at: regulator, "no arm,scmi-voltage-step-microvolt: levels \(minimum)..\(maximum) µV are served in 1 µV steps",
                 hint: "add arm,scmi-voltage-step-microvolt to the regulator or the table entry")
@@ -555,6 +567,8 @@ struct ResourceFacts {
                 source = .constant(Int64(Int32(bitPattern: value)))
             } else if let path = node.property("arm,scmi-sensor-path")?.string {
                 source = .path(path)
+            } else if node.hasProperty("arm,scmi-sensor") {
+                source = .host  // its firmware origin is checked by TableResolver.firmwareSensors
             } else {
                 return nil
             }

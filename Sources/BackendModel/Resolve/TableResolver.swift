@@ -78,7 +78,10 @@ struct TableResolver {
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
-            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit)
+            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
+            firmwareOrigins: firmwareOrigins(
+                clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, performance: perfEntries,
+                sensors: sensorEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
             resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
@@ -89,6 +92,71 @@ struct TableResolver {
             tables.voltageDomains[index].initiallyOn = true
         }
         return tables
+    }
+
+    // MARK: - Firmware origins (section 5.7)
+
+    /// Which served entries belong to a host SCMI platform node, by id.
+    private mutating func firmwareOrigins(
+        clocks clockEntries: [ClockEntry], voltages voltageEntries: [VoltageDomainEntry], resets resetEntries: [ProviderResourceEntry],
+        powerDomains powerEntries: [ProviderResourceEntry], performance performanceEntries: [PerformanceDomainEntry],
+        sensors sensorEntries: [SensorEntry]
+    ) -> [ResourceReference: FirmwareOrigin] {
+        var origins: [ResourceReference: FirmwareOrigin] = [:]
+        func note(_ protocolID: ProtocolID, _ ids: [UInt32], _ keys: [SpecifierKey?]) {
+            for id in ids {
+                guard let key = keys[Int(id)], let origin = HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: protocolID)
+                else { continue }
+                origins[ResourceReference(protocolID, id)] = origin
+            }
+        }
+        note(.clock, clockEntries.map(\.id), clocks.keys)
+        note(.reset, resetEntries.map(\.id), resets.keys)
+        note(.powerDomain, powerEntries.map(\.id), powerDomains.keys)
+        for entry in voltageEntries {
+            guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
+            origins[ResourceReference(.voltage, entry.id)] = origin
+        }
+        let performanceNodes = entryNodes[.performance] ?? []
+        for entry in performanceEntries where Int(entry.id) < performanceNodes.count {
+            if let origin = firmwarePerformanceDomain(of: performanceNodes[Int(entry.id)]) { origins[ResourceReference(.performance, entry.id)] = origin }
+        }
+        let sensorNodes = entryNodes[.sensor] ?? []
+        for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
+            if let origin = firmwareSensor(of: sensorNodes[Int(entry.id)]) { origins[ResourceReference(.sensor, entry.id)] = origin }
+        }
+        return origins
+    }
+
+    /// A performance domain entry's `power-domains` or `clocks` (the first given), when it
+    /// names the protocol@13 node of a host SCMI platform node: the firmware's domain.
+    private mutating func firmwarePerformanceDomain(of node: DeviceTreeNode) -> FirmwareOrigin? {
+        for (property, cellsName) in [("power-domains", "#power-domain-cells"), ("clocks", "#clock-cells")] where node.hasProperty(property) {
+            guard let key = singleSpecifier(of: node, property, cellsName: cellsName) else { return nil }
+            return HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: .performance)
+        }
+        return nil
+    }
+
+    /// A sensor entry's `arm,scmi-sensor = <&protocol15 id>`: one phandle of the protocol@15
+    /// node of a host SCMI platform node and one cell, the firmware's sensor id; anything
+    /// else is `sensor-firmware-invalid`, naming what it points at.
+    private mutating func firmwareSensor(of node: DeviceTreeNode) -> FirmwareOrigin? {
+        let cells = node.property("arm,scmi-sensor")?.u32Array ?? []
+        let target = cells.count == 2 ? node.tree.node(withPhandle: cells[0]) : nil
+        if let target, let origin = HostFirmware.origin(provider: target, cells: [cells[1]], protocolID: .sensor) { return origin }
+        let problem: String
+        if cells.count != 2 {
+            problem = "is \(cells.count) cells; it must be one phandle and one sensor id"
+        } else if let target {
+            problem = "points at \(target.path), which is not the protocol@15 node of a host SCMI platform node (compatible \"arm,scmi\", …)"
+        } else {
+            problem = "points at phandle \(cells[0]), which no node has"
+        }
+        findings.add(
+            .sensorFirmwareInvalid, at: node, property: "arm,scmi-sensor", problem,
+            hint: "point it at the firmware's sensor protocol node: arm,scmi-sensor = <&scmi_sensor ID>")
+        return nil
     }
 
     // MARK: - Ids

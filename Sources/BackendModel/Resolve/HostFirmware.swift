@@ -1,0 +1,47 @@
+import DeviceTree
+import ResourceTables
+
+/// The host's SCMI firmware as a board describes it (docs/binding.md §5.7): a *host SCMI
+/// platform node* is a node other than the backend with one of `compatibles`; its
+/// `protocol@N` children provide clocks, power, performance and reset domains by
+/// specifier cell, and the `regulator@N` nodes under its `protocol@17/regulators` are
+/// its voltage domains, by `reg`. A resource found there belongs to the firmware: the
+/// firmware, not the devicetree, knows its rates and levels.
+enum HostFirmware {
+    /// The compatibles of the SCMI transports Linux knows a platform by.
+    static let compatibles = [
+        "arm,scmi", "arm,scmi-smc", "arm,scmi-smc-param", "arm,scmi-virtio", "arm,scmi-optee", "qcom,scmi-smc", "nxp,imx95-scmi",
+    ]
+
+    /// True when `node` is a host SCMI platform node (never the backend, whose own
+    /// compatible is not in the list, nor any node it contains).
+    static func isPlatform(_ node: DeviceTreeNode) -> Bool {
+        compatibles.contains { node.isCompatible(with: $0) }
+    }
+
+    /// The platform node and protocol of a `protocol@N` node of a host SCMI platform
+    /// node; nil for any other node. The protocol is the node's `reg`.
+    static func protocolNode(_ node: DeviceTreeNode) -> (platform: DeviceTreeNode, protocolID: ProtocolID)? {
+        guard node.isNamed("protocol"), let platform = node.parent, isPlatform(platform), let reg = node.property("reg")?.u32, reg <= 0xFF
+        else { return nil }
+        return (platform, ProtocolID(rawValue: UInt8(reg)))
+    }
+
+    /// The firmware origin of a resource named by `provider` and `cells` in protocol
+    /// `protocolID`: the provider must be that protocol's node of a platform node, and the
+    /// specifier one cell, the firmware's id.
+    static func origin(provider: DeviceTreeNode, cells: [UInt32], protocolID: ProtocolID) -> FirmwareOrigin? {
+        guard cells.count == 1, let (platform, found) = protocolNode(provider), found == protocolID else { return nil }
+        return FirmwareOrigin(platformPath: platform.lazyPath, protocolID: protocolID, firmwareID: cells[0])
+    }
+
+    /// The firmware origin of a regulator: a `regulator@N` directly under a platform
+    /// node's `protocol@17/regulators`, whose `reg` is the firmware's voltage domain id.
+    static func origin(regulator: DeviceTreeNode) -> FirmwareOrigin? {
+        guard regulator.isNamed("regulator"), let regulators = regulator.parent, regulators.name == "regulators",
+            let parent = regulators.parent, let (platform, found) = protocolNode(parent), found == .voltage,
+            let reg = regulator.property("reg")?.u32
+        else { return nil }
+        return FirmwareOrigin(platformPath: platform.lazyPath, protocolID: .voltage, firmwareID: reg)
+    }
+}
