@@ -15,11 +15,15 @@ import Glibc
 public struct StatusReport: Codable, Sendable {
     public var blob: String
     public var platform: PlatformSnapshot
+    /// With --host-hook: each resource whose last host action failed, and
+    /// why ("clock 3 \"usb\": rate: exit status 1"); nil without a hook.
+    public var hostFailures: [String]?
     public var connections: [ConnectionReport]
 
-    public init(blob: String, platform: PlatformSnapshot, connections: [ConnectionReport]) {
+    public init(blob: String, platform: PlatformSnapshot, hostFailures: [String]? = nil, connections: [ConnectionReport]) {
         self.blob = blob
         self.platform = platform
+        self.hostFailures = hostFailures
         self.connections = connections
     }
 }
