@@ -88,9 +88,10 @@ import Glibc
             let row = try #require(hooked.serve.server.statusReport().platform.resources(of: .clock).first { $0.id == 2 })
             #expect(row.value == 400_000_000 && row.on == true)
             #expect(row.requests.map(\.value) == [400_000_000])
+            // status (before this guest leaves and its withdrawal runs the hook again).
+            let failures = try #require(hooked.serve.server.statusReport().hostFailures)
+            #expect(failures == ["clock 2 \"ccu-gpu-core\": disable: exit status 3"])
         }
-        let failures = try #require(hooked.serve.server.statusReport().hostFailures)
-        #expect(failures == ["clock 2 \"ccu-gpu-core\": disable: exit status 3"])
     }
 
     @Test func aProgramKilledByASignalGivesHardwareError() throws {
@@ -240,6 +241,9 @@ import Glibc
             try client.powerStateSet(0, state: PowerState.on)  // the GPU's power domain: runtime PM
             #expect(read(gpu + "control") == "on")
         }
+        // The guest left: its requests are withdrawn (through the hook) before the next part.
+        #expect(eventually { hooked.serve.server.statusReport().platform.resources(of: .performance).first?.requests.isEmpty == true })
+        #expect(read(policy + "scaling_setspeed") == "600000")
         // A file the table names but the board lacks: the guest gets HARDWARE_ERROR.
         try FileManager.default.removeItem(atPath: root.path(policy + "scaling_setspeed"))
         do {

@@ -17,7 +17,9 @@
 # 1,2), the interface, and the interface's target:
 #
 #   cpufreq     a cpufreq policy directory; a perf-domain level (kHz) or a
-#               clock rate (Hz) goes to scaling_setspeed (userspace governor)
+#               clock rate (Hz) goes to scaling_setspeed (userspace governor);
+#               here and for cpufreq-pin and devfreq, a clock's enable and
+#               disable succeed doing nothing (the device's driver gates it)
 #   cpufreq-pin a cpufreq policy directory; the level or rate pins
 #               scaling_min_freq and scaling_max_freq (any governor)
 #   devfreq     a devfreq device directory; a rate (Hz) pins min_freq and max_freq
@@ -114,16 +116,19 @@ case $interface in
 cpufreq)
     case $action in
         rate|level) write "$target/scaling_setspeed" "$(khz "$value")" ;;
+        enable|disable|on|off) ;;  # the driver gates the clock it scales
         *) fail "cpufreq takes rate or level" ;;
     esac ;;
 cpufreq-pin)
     case $action in
         rate|level) pin "$target/scaling_min_freq" "$target/scaling_max_freq" "$(khz "$value")" ;;
+        enable|disable|on|off) ;;
         *) fail "cpufreq-pin takes rate or level" ;;
     esac ;;
 devfreq)
     case $action in
         rate) pin "$target/min_freq" "$target/max_freq" "$value" ;;
+        enable|disable) ;;  # the device's driver gates its clock
         *) fail "devfreq takes rate" ;;
     esac ;;
 consumer)
