@@ -36,6 +36,16 @@ import Glibc
 
         func file(_ name: String) -> String { (try? String(contentsOfFile: scripts.path(name), encoding: .utf8)) ?? "" }
 
+        /// vm-ivi asks for clock 2 at 400 MHz: HARDWARE_ERROR, and the rate
+        /// stays the initial 1 MHz; then `then` on the same connection.
+        func expectRateOfClock2Refused(then: (SCMIClient) throws -> Void = { _ in }) throws {
+            let connection = try serve.connect("vm-ivi")
+            defer { connection.leave() }
+            #expect(statusOf { try connection.client.rateSet(2, rate: 400_000_000) } == .hardwareError)
+            #expect(try connection.client.rateGet(2) == 1_000_000)
+            try then(connection.client)
+        }
+
         deinit { scripts.cleanup() }
     }
 
@@ -99,13 +109,7 @@ import Glibc
             #!/bin/sh
             kill -KILL $$
             """)
-        do {
-            let connection = try hooked.serve.connect("vm-ivi")
-            defer { connection.leave() }
-            let client = connection.client
-            #expect(statusOf { try client.rateSet(2, rate: 400_000_000) } == .hardwareError)
-            #expect(try client.rateGet(2) == 1_000_000)
-        }
+        try hooked.expectRateOfClock2Refused()
         #expect(hooked.hook.lastFailures == ["clock 2 \"ccu-gpu-core\": rate: killed by signal 9"])
     }
 
@@ -116,12 +120,7 @@ import Glibc
             echo $$ > $DIR/pid
             exec sleep 60
             """, timeout: 200_000_000)
-        do {
-            let connection = try hooked.serve.connect("vm-ivi")
-            defer { connection.leave() }
-            let client = connection.client
-            #expect(statusOf { try client.rateSet(2, rate: 400_000_000) } == .hardwareError)
-            #expect(try client.rateGet(2) == 1_000_000)
+        try hooked.expectRateOfClock2Refused { client in
             // Other resources are served as before.
             try client.rateSet(0, rate: 200_000_000)
             #expect(try client.rateGet(0) == 200_000_000)
