@@ -63,4 +63,36 @@ import Glibc
         #expect(serve.log.contains("host hook: clock 2 \"ccu-gpu-core\" rate 500000000 (agent vm-ivi): exit status 1 after "))
         #expect(serve.log.contains("; stderr: rate 500 MHz not supported by this PLL"))
     }
+
+    /// SIGTERM while a host action is in flight: the action finishes (or
+    /// times out), the departing guest's requests are withdrawn through the
+    /// hook, serve exits 0 and leaves no hook process running.
+    @Test func sigtermWhileAHostActionIsInFlight() throws {
+        let hooks = try TemporaryDirectory("scmi-dt-hook-cli")
+        defer { hooks.cleanup() }
+        let program = try hooks.write("hook.sh", """
+            #!/bin/sh
+            echo "$$ $*" >> \(hooks.path("hook.log"))
+            [ "$SCMI_VALUE" != 300000000 ] || { touch \(hooks.path("started")); sleep 1; }
+            """)
+        chmod(program, 0o755)
+        let serve = try RunningServe(extraArguments: ["--host-hook", program, "--host-hook-timeout", "20s"])
+        let guest = Process()
+        guest.executableURL = URL(fileURLWithPath: scmiDTBinary)
+        guest.arguments = ["call", "--socket", serve.socket("vm-ivi"), "clock.enable", "2", "+", "clock.rate-set", "2", "300000000"]
+        guest.standardOutput = FileHandle.nullDevice
+        guest.standardError = FileHandle.nullDevice
+        try guest.run()
+        #expect(eventually { FileManager.default.fileExists(atPath: hooks.path("started")) })
+        #expect(serve.stop() == 0, "\(serve.log)")
+        guest.waitUntilExit()
+        let lines = ((try? String(contentsOfFile: hooks.path("hook.log"), encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(lines.map { $0.split(separator: " ", maxSplits: 1)[1] } == [
+            "clock 2 enable ", "clock 2 rate 300000000", "clock 2 disable ", "clock 2 rate 1000000",
+        ])
+        // No hook process is left running.
+        for pid in lines.compactMap({ pid_t($0.split(separator: " ")[0]) }) {
+            #expect(kill(pid, 0) == -1 && errno == ESRCH)
+        }
+    }
 }

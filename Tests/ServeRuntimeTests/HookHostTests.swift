@@ -5,6 +5,7 @@ import Logging
 import SCMIClient
 import SCMIPlatform
 import ServeRuntime
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -129,6 +130,44 @@ import Glibc
         let pid = try #require(pid_t(hooked.file("pid").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pid, 0) == -1 && errno == ESRCH)
         #expect(hooked.hook.lastFailures == ["clock 2 \"ccu-gpu-core\": rate: still running at the timeout (killed)"])
+    }
+
+    /// Two agents race on one clock while the program is slow to refuse one
+    /// of them: whichever goes first, the refused request is rolled back and
+    /// the other one stands, in the engine and in the order the host saw.
+    @Test func twoAgentsRacingOnAResourceWhileItsActionIsSlow() throws {
+        let hooked = try HookedServe("""
+            #!/bin/sh
+            echo "$SCMI_AGENT $SCMI_ACTION $SCMI_VALUE" >> $DIR/log
+            [ "$SCMI_VALUE" = 500000000 ] || exit 0
+            sleep 0.3
+            exit 1
+            """)
+        let ivi = try hooked.serve.connect("vm-ivi"), cluster = try hooked.serve.connect("vm-cluster")
+        defer {
+            ivi.leave()
+            cluster.leave()
+        }
+        try ivi.client.enable(clock: 2)
+        try cluster.client.enable(clock: 2)
+        let refused = Mutex<SCMIStatus?>(nil)
+        // The racer is the only user of vm-ivi's connection until `refused` is set.
+        nonisolated(unsafe) let racing = ivi.client
+        let racer = Thread {
+            let status = statusOf { try racing.rateSet(2, rate: 500_000_000) }
+            refused.withLock { $0 = status }
+        }
+        racer.start()
+        try cluster.client.rateSet(2, rate: 300_000_000)
+        #expect(eventually { refused.withLock { $0 } != nil })
+        #expect(refused.withLock { $0 } == .hardwareError)
+        #expect(try ivi.client.rateGet(2) == 300_000_000)
+        let row = try #require(hooked.serve.server.statusReport().platform.resources(of: .clock).first { $0.id == 2 })
+        #expect(row.value == 300_000_000 && row.requests.compactMap(\.value) == [300_000_000])
+        // The host saw the 500 MHz attempt either before or after the 300 MHz change, never both at once.
+        let log = hooked.file("log").split(separator: "\n").map(String.init)
+        #expect(log.prefix(1) == ["vm-ivi enable "])
+        #expect(Set(log.dropFirst()) == ["vm-ivi rate 500000000", "vm-cluster rate 300000000"])
     }
 
     @Test func aSensorReadTakesTheDecimalIntegerTheProgramPrints() throws {
