@@ -26,6 +26,12 @@ public struct StatusReport: Codable, Sendable {
         self.hostFailures = hostFailures
         self.connections = connections
     }
+
+    /// snake_case, like every key of `status --format json`.
+    enum CodingKeys: String, CodingKey {
+        case blob, platform, connections
+        case hostFailures = "host_failures"
+    }
 }
 
 public struct ConnectionReport: Codable, Sendable {

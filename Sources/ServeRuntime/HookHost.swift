@@ -15,7 +15,7 @@ import Synchronization
 
 /// The host of `serve --host-hook`: runs the hook program for hook resources,
 /// applies nothing for the others (the engine's model is their state).
-public final class HookHost: HostInterface, @unchecked Sendable {
+public final class HookHost: HostInterface, Sendable {
     /// The program and how long one action may take.
     public struct Configuration: Sendable {
         public var program: String
@@ -196,11 +196,8 @@ public final class HookHost: HostInterface, @unchecked Sendable {
         words.resources[.powerDomain] = tables.powerDomains.map { described(.powerDomain, $0.id, $0.name, $0.providerPath, $0.specifier) }
         words.resources[.performance] = tables.performanceDomains.map { described(.performance, $0.id, $0.name, $0.oppTablePath, []) }
         words.resources[.reset] = tables.resetDomains.map { described(.reset, $0.id, $0.name, $0.providerPath, $0.specifier) }
-        words.resources[.sensor] = tables.sensors.map { sensor in
-            let path: String
-            if case .path(let file) = sensor.source { path = file } else { path = "" }
-            return described(.sensor, sensor.id, sensor.name, path, [])
-        }
+        // A sensor comes from no host node today (a constant or a file).
+        words.resources[.sensor] = tables.sensors.map { described(.sensor, $0.id, $0.name, "", []) }
         for agent in tables.agents { words.agents[agent.id] = agent.name }
         return words
     }
