@@ -93,6 +93,8 @@ public enum ChildProcess {
         }
         guard started == 0 else { outcome.ending = .notStarted(errno: started); return outcome }
 
+        // Linux >= 5.3. Without a pidfd (-1, which poll skips) the loop
+        // still ends at the deadline and waitpid tells an exit from a hang.
         let exited = shim_pidfd_open(pid)
         defer { closeQuietly(exited) }
         let deadline = monotonicNanoseconds() + timeoutNanoseconds
