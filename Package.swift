@@ -89,10 +89,10 @@ let package = Package(
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "LinuxIO", "Virtqueue", "TestKit"]),
         .testTarget(name: "VirtioSCMITests", dependencies: ["VirtioSCMI", "VhostUser", "Virtqueue", "SCMIPlatform", "SCMIClient", "ResourceTables", "TestKit"]),
         // Run the built scmi-dt binary end to end (examples, serve + call).
-        // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket.
+        // The serve runtime in process: real dtc blobs, real frontend and client, reload, control socket, host hooks.
         .testTarget(
             name: "ServeRuntimeTests",
-            dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "VhostUser", "TestKit", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ServeRuntime", "BackendModel", "ResourceTables", "SCMIPlatform", "SCMIClient", "LinuxIO", "VhostUser", "TestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "CLITests", dependencies: ["scmi-dt", "DeviceTree", "LinuxIO", "VhostUser", "SCMIClient", "SCMIPlatform", "TestKit"]),
     ]

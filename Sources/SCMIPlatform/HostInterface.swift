@@ -15,6 +15,17 @@ public protocol HostInterface: Sendable {
     /// (the change is then rolled back). A change caused by a withdrawal
     /// (disconnect, agent reset) cannot be refused: its failure is only reported.
     func apply(_ change: PhysicalChange) -> SCMIStatus
+
+    /// The value of sensor `resource` when the host is its source (neither a
+    /// constant nor a file; docs/host.md §3), for `agent`'s request; nil is
+    /// HARDWARE_ERROR. Called without the state lock; `agent` is 0 for the
+    /// platform's own polls (trip points, updates).
+    func readSensor(_ resource: UInt32, agent: UInt32) -> Int64?
+}
+
+extension HostInterface {
+    /// A host that is no sensor's source.
+    public func readSensor(_ resource: UInt32, agent: UInt32) -> Int64? { nil }
 }
 
 /// Today's host: the physical state lives only in the engine.

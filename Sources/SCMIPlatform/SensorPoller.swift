@@ -272,7 +272,7 @@ final class SensorPoller: Sendable {
     /// meanwhile. Posted under the poller's lock, so that cancel() and the
     /// BUSY count see it either pending or in the sink.
     private func answer(_ request: Request, _ platform: SCMIPlatform) {
-        let value = platform.readSensor(request.sensor)
+        let value = platform.readSensor(request.sensor, agent: request.agent)
         state.withLock { state in
             guard state.generation[request.agent] == request.generation else { return }
             state.pending[request.agent] -= 1

@@ -372,16 +372,18 @@ extension SCMIPlatform {
         storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].state.unsafelyUnwrapped.assumingMemoryBound(to: SensorState.self)
     }
 
-    /// A reading of sensor `index`: its constant, or its host file read now
-    /// (call without the lock); nil when the file gives no reading
-    /// (HARDWARE_ERROR), the fault logged when it differs from the last one.
-    func readSensor(_ index: Int) -> Int64? {
+    /// A reading of sensor `index`: its constant, its host file read now, or
+    /// the host's answer (a hook's `read`; docs/host.md), for the agent at
+    /// position `agent` (nil: the platform's own poll). Call without the lock;
+    /// nil when no reading came (HARDWARE_ERROR), a file's fault logged when
+    /// it differs from the last one.
+    func readSensor(_ index: Int, agent: Int? = nil) -> Int64? {
         let sensor = sensors.baseAddress.unsafelyUnwrapped + index
         switch sensor.pointee.source {
         case .constant(let constant):
             return constant
         case .host:
-            return nil  // no reading without the host's firmware or hook
+            return host.readSensor(UInt32(index), agent: agent.map { catalog.agents[$0].id } ?? 0)
         case .file(let path):
             let reading = SensorProtocol.read(path.baseAddress.unsafelyUnwrapped)
             let changed = state.withLock { locked -> Bool in
@@ -437,7 +439,7 @@ extension AgentSession {
             guard deliversDelayedResponses else { return .notSupported }
             return platform.sensorPoller.requestReading(platform, agent: agent, sensor: index, command: currentHeader)
         }
-        guard let value = platform.readSensor(index) else { return .hardwareError }
+        guard let value = platform.readSensor(index, agent: agent) else { return .hardwareError }
         reply.append(UInt64(bitPattern: value))
         reply.append(UInt64(0))
         return .success

@@ -15,12 +15,22 @@ import Glibc
 public struct StatusReport: Codable, Sendable {
     public var blob: String
     public var platform: PlatformSnapshot
+    /// With --host-hook: each resource whose last host action failed, and
+    /// why ("clock 3 \"usb\": rate: exit status 1"); nil without a hook.
+    public var hostFailures: [String]?
     public var connections: [ConnectionReport]
 
-    public init(blob: String, platform: PlatformSnapshot, connections: [ConnectionReport]) {
+    public init(blob: String, platform: PlatformSnapshot, hostFailures: [String]? = nil, connections: [ConnectionReport]) {
         self.blob = blob
         self.platform = platform
+        self.hostFailures = hostFailures
         self.connections = connections
+    }
+
+    /// snake_case, like every key of `status --format json`.
+    enum CodingKeys: String, CodingKey {
+        case blob, platform, connections
+        case hostFailures = "host_failures"
     }
 }
 

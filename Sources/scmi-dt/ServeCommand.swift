@@ -4,6 +4,7 @@ import Foundation
 import LinuxIO
 import Logging
 import ResourceTables
+import SCMIPlatform
 import ServeRuntime
 import VhostUser
 
@@ -64,7 +65,20 @@ struct Serve: ParsableCommand {
                 + "Costs CPU while polling."))
     var ringPollMicroseconds: Int = RingPolling.off.maximumMicroseconds
 
+    @Option(name: .customLong("host-hook"), help: ArgumentHelp(
+        "Run PROGRAM (no shell) for every change of a resource's physical state: KIND ID ACTION VALUE, SCMI_* environment.",
+        discussion: "Exit status 0 applies the change; anything else (or the timeout) gives the agent HARDWARE_ERROR "
+            + "and rolls the change back. See the README, \"Host hooks\".",
+        valueName: "program"))
+    var hostHook: String?
+
+    @Option(name: .customLong("host-hook-timeout"), help: "How long one hook action may run before it is killed (2s, 500ms).")
+    var hostHookTimeout: String = "2s"
+
     func validate() throws {
+        if parseDuration(hostHookTimeout) == nil {
+            throw ValidationError("--host-hook-timeout '\(hostHookTimeout)': give a positive duration such as 2s or 500ms")
+        }
         if (socket == nil) == (socketDirectory == nil) {
             throw ValidationError("give exactly one of --socket PATH or --socket-dir DIR")
         }
@@ -102,20 +116,20 @@ struct Serve: ParsableCommand {
         server.waitForSignals()
     }
 
+    /// Whether physical changes go to a host hook (docs/serve.md, "Host bindings"): true when
+    /// `--host-hook PROGRAM` is given.
+    private var hookGiven: Bool { hostHook != nil }
+
     /// Checks the blob, builds the platform and listens. The tables, and with them the
     /// indexed tree their node paths are spelled from, end here: serve keeps only the
     /// platform, and gives the check's freed memory back.
-    /// Whether physical changes go to a host hook (docs/serve.md, "Host bindings"): true when
-    /// `--host-hook PROGRAM` is given. That option comes with the hook runner (issue 12, item 4);
-    /// until then every resource that is not upstream is `model`.
-    private var hookGiven: Bool { false }
-
     private func startServer(logger: Logger) throws -> Server {
         let (tables, diagnostics) = try checkedTables()
         let bindings = try socketBindings(for: tables)
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
-                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds), hookGiven: hookGiven)
+                            ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds),
+                            host: try host(tables, logger: logger), hookGiven: hookGiven)
         server.logWarnings(diagnostics)
         do {
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
@@ -141,6 +155,21 @@ struct Serve: ParsableCommand {
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
         return (tables, result.diagnostics)
+    }
+
+    /// The host that applies physical changes: the hook program when given
+    /// (missing or not executable: serve does not start), else the model only.
+    private func host(_ tables: PlatformTables, logger: Logger) throws -> any HostInterface {
+        guard let hostHook else { return InMemoryHost() }
+        do {
+            let configuration = HookHost.Configuration(program: hostHook, timeoutNanoseconds: parseDuration(hostHookTimeout) ?? HookHost.Configuration.defaultTimeoutNanoseconds)
+            let host = try HookHost(configuration, tables: tables, logger: logger, trace: trace)
+            logger.info("host hook: \(hostHook) (timeout \(hostHookTimeout))")
+            return host
+        } catch {
+            FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 
     /// Which agent listens where.

@@ -121,6 +121,11 @@ enum StatusText {
             }
             out += TextTable.render(rows)
         }
+        if let failures = report.hostFailures {
+            // serve --host-hook: the last failed action of each resource whose latest action failed.
+            out += "\nhost hook failures (latest per resource)\n"
+            out += failures.isEmpty ? "none\n" : failures.map { $0 + "\n" }.joined()
+        }
         out += "\nagents\n"
         var rows = [["id", "name", "trusted", "protocols", "devices (protocols)"]]
         for agent in report.platform.agents {

@@ -24,7 +24,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- eventfd / memfd ---------------------------------------------------- */
@@ -193,6 +195,35 @@ static inline uintptr_t shim_load_relaxed_uptr(const uintptr_t *address) {
 
 static inline uintptr_t shim_load_acquire_uptr(const uintptr_t *address) {
     return __atomic_load_n(address, __ATOMIC_ACQUIRE);
+}
+
+
+/* ---- child processes (serve --host-hook) ---------------------------------- */
+
+/* posix_spawn's "close every descriptor from `low` up in the child" (glibc >=
+ * 2.34), declared only under _GNU_SOURCE; see memfd_create above. A hook
+ * program must inherit nothing of serve's but its standard streams. */
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int low);
+
+static inline int shim_spawn_close_from(posix_spawn_file_actions_t *actions, int low) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, low);
+}
+
+/* A descriptor that becomes readable when process `pid` exits (Linux >= 5.3),
+ * close-on-exec: lets one poll wait for a child's output and its end with a
+ * deadline. -1 with errno on failure. `syscall` is variadic, so not callable
+ * from Swift. */
+/* pipe2 (declared only under _GNU_SOURCE): a pipe with both ends
+ * close-on-exec from the start (flags O_CLOEXEC), so that no child another
+ * thread spawns meanwhile inherits it. */
+extern int pipe2(int fds[2], int flags);
+
+static inline int shim_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
+static inline int shim_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 #endif
