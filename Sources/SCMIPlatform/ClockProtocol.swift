@@ -209,11 +209,7 @@ extension AgentSession {
     /// The physical rate (the arbitrated one), as two words.
     fileprivate func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        let holders = clocks[index].devices
-        let rate: UInt64? = platform.state.withLock { locked in
-            mayUse(locked, ClockProtocol.id, holders: holders) ? state(ClockProtocol.self, &locked).pointee.value.value[index] : nil
-        }
-        guard let rate else { return .denied }
+        guard let rate = physicalValue(ClockProtocol.self, index, holders: clocks[index].devices) else { return .denied }
         reply.append(rate)
         return .success
     }

@@ -394,7 +394,22 @@ extension SwitchedValueState: ValueArbitrated {
     var valueArbiter: HighestRequestArbiter<Value> { value }
 }
 
+extension PerformanceState: ValueArbitrated {
+    var valueArbiter: HighestRequestArbiter<UInt32> { level }
+}
+
 extension AgentSession {
+    /// The physical (arbitrated) value of resource `index` of `Model`, what
+    /// CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET and VOLTAGE_LEVEL_GET answer; nil
+    /// (DENIED) when this agent may not use it.
+    @inline(__always)
+    func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Model.State.Value?
+    where Model.State: ValueArbitrated {
+        platform.state.withLock { locked in
+            mayUse(locked, Model.id, holders: holders) ? state(model, &locked).pointee.valueArbiter.value[index] : nil
+        }
+    }
+
     /// The delayed response of an asynchronous SET of a switched-and-set
     /// resource (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE):
     /// SUCCESS, {resource id, its physical value as `append` writes it}.

@@ -236,11 +236,9 @@ extension AgentSession {
     /// The physical (arbitrated) level.
     fileprivate func performanceLevelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
-        let holders = performanceDomains[index].devices
-        let level: UInt32? = platform.state.withLock { locked in
-            mayUse(locked, PerformanceProtocol.id, holders: holders) ? state(PerformanceProtocol.self, &locked).pointee.level.value[index] : nil
+        guard let level = physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices) else {
+            return .denied
         }
-        guard let level else { return .denied }
         reply.append(level)
         return .success
     }

@@ -296,11 +296,7 @@ extension AgentSession {
     /// The physical (arbitrated) level.
     fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        let holders = domains[index].devices
-        let level: Int32? = platform.state.withLock { locked in
-            mayUse(locked, VoltageProtocol.id, holders: holders) ? state(VoltageProtocol.self, &locked).pointee.rails.value.value[index] : nil
-        }
-        guard let level else { return .denied }
+        guard let level = physicalValue(VoltageProtocol.self, index, holders: domains[index].devices) else { return .denied }
         reply.append(level)
         return .success
     }
