@@ -83,11 +83,6 @@ public final class HookHost: HostInterface, Sendable {
         }
     }
 
-    /// Whether `protocolID`'s resource `id` is a `hook` resource (docs/host.md):
-    /// with --host-hook, every served resource, until the binding can say
-    /// `upstream` or `model` per resource; then this is the one place that asks it.
-    func isHooked(_ protocolID: ProtocolID, _ id: UInt32) -> Bool { true }
-
     /// The words of a new model (a reload); changes from then on are described with them.
     public func describe(_ tables: PlatformTables) {
         let fresh = HookHost.words(tables)
@@ -102,7 +97,6 @@ public final class HookHost: HostInterface, Sendable {
     // MARK: Actions
 
     public func apply(_ change: PhysicalChange) -> SCMIStatus {
-        guard isHooked(change.protocolID, change.resource) else { return .success }
         let (action, value) = HookHost.action(change)
         return run(change.protocolID, change.resource, action: action, value: value, agent: change.agent).status
     }
