@@ -12,7 +12,7 @@ let package = Package(
         // Every library module, for the nested Benchmarks/ package.
         .library(
             name: "SCMIDTKit",
-            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "BoardInventory", "SCMIPlatform", "SCMIClient", "Virtqueue", "LinuxIO", "VhostUser", "VirtioSCMI", "ServeRuntime"]
+            targets: ["SCMIWire", "DeviceTree", "ResourceTables", "BackendModel", "BoardInventory", "SCMIPlatform", "SCMIClient", "Virtqueue", "LinuxIO", "VhostUser", "VirtioSCMI", "SCMIUpstream", "ServeRuntime"]
         ),
     ],
     dependencies: [
@@ -41,6 +41,12 @@ let package = Package(
         .target(name: "SCMIPlatform", dependencies: ["SCMIWire", "ResourceTables", "LinuxIO"]),
         // Agent-side SCMI: typed commands over any byte transport.
         .target(name: "SCMIClient", dependencies: ["SCMIWire"]),
+
+        // serve's side of the firmware that owns upstream resources: links (vhost-user, raw mode), facts, the upstream host.
+        .target(
+            name: "SCMIUpstream",
+            dependencies: ["SCMIClient", "SCMIWire", "ResourceTables", "SCMIPlatform", "VhostUser", "LinuxIO", .product(name: "Logging", package: "swift-log")]
+        ),
         // eventfd, memfd, SCM_RIGHTS macros and ring atomics: what Glibc's module hides;
         // and in C, the SIGBUS handler that guards mapped guest memory.
         .target(name: "CLinuxShim"),
@@ -58,13 +64,13 @@ let package = Package(
         // The serve runtime: listeners per agent, reload, the control socket, status reports.
         .target(
             name: "ServeRuntime",
-            dependencies: ["BackendModel", "ResourceTables", "SCMIPlatform", "LinuxIO", "VhostUser", "VirtioSCMI", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["BackendModel", "ResourceTables", "SCMIPlatform", "SCMIUpstream", "LinuxIO", "VhostUser", "VirtioSCMI", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "scmi-dt",
             dependencies: [
                 "DeviceTree", "BackendModel", "BoardInventory", "ResourceTables", "SCMIPlatform", "SCMIClient",
-                "LinuxIO", "VhostUser", "ServeRuntime",
+                "LinuxIO", "VhostUser", "SCMIUpstream", "ServeRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -84,6 +90,10 @@ let package = Package(
         .testTarget(name: "BoardInventoryTests", dependencies: ["BoardInventory", "BackendModel", "DeviceTree", "TestKit"]),
         .testTarget(name: "SCMIPlatformTests", dependencies: ["SCMIPlatform", "ResourceTables"]),
         .testTarget(name: "SCMIClientTests", dependencies: ["SCMIClient", "SCMIPlatform", "ResourceTables"]),
+        .testTarget(
+            name: "SCMIUpstreamTests",
+            dependencies: ["SCMIUpstream", "SCMIClient", "SCMIPlatform", "ResourceTables", "VhostUser", "VirtioSCMI", "LinuxIO", "TestKit", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "VirtqueueTests", dependencies: ["Virtqueue"]),
         .testTarget(name: "LinuxIOTests", dependencies: ["LinuxIO"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "LinuxIO", "Virtqueue", "TestKit"]),
