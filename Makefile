@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 BUILD_FLAGS ?=
 BIN         = .build/debug/scmi-dt
-EXAMPLES    = $(patsubst %.dts,%.dtb,$(wildcard examples/*.dts))
+EXAMPLES    = $(patsubst %.dts,%.dtb,$(wildcard examples/*.dts examples/mediator/*.dts))
 
 # Where `make install` puts things: PREFIX as configured, DESTDIR prepended for staging.
 PREFIX     ?= /usr/local
@@ -100,4 +100,4 @@ bench: setup examples
 	@Benchmarks/bench.sh
 
 clean:
-	rm -rf .build .build-release examples/*.dtb bench-out
+	rm -rf .build .build-release examples/*.dtb examples/mediator/*.dtb bench-out
