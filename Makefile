@@ -24,7 +24,7 @@ GENERATED   = .build-release/share
 # The one place the version is written (docs/serve-choices.md, "Installing").
 VERSION    := $(shell sed -n 's/^let scmiDTVersion = "\(.*\)"/\1/p' Sources/scmi-dt/Version.swift)
 
-.PHONY: all setup setup-guest build release man completions install install-test examples demo test unit-test guest-test bench clean
+.PHONY: all setup setup-guest build release man completions install install-test examples demo demo-mediator test unit-test guest-test bench clean
 
 all: build
 
@@ -83,6 +83,10 @@ examples: setup $(EXAMPLES)
 
 demo: build examples
 	@scripts/demo.sh
+
+# A mediator `serve` in front of a firmware `serve` (examples/mediator, README "Reaching the host").
+demo-mediator: build examples
+	@scripts/demo-mediator.sh
 
 unit-test: build examples
 	$(SWIFT) test $(BUILD_FLAGS)
