@@ -53,6 +53,8 @@ start() {
 per_message() {
     "$LOOP" rate-set "$@" | awk '{ print $(NF - 3) }'
 }
+# column FILE N: "median min max" of the Nth column of FILE
+column() { awk -v n="$2" '{ print $n }' "$1" | spread; }
 us() { awk -v n="$1" 'BEGIN { printf "%.1f us", n / 1000 }'; }
 
 # ---------------------------------------------------------------- 1. hook
@@ -71,8 +73,8 @@ if start model "$DIR/board.dtb" && start hooked "$DIR/board.dtb" --host-hook "$D
         model=$(per_message "$DIR/model/vm-ivi.sock" 2 300000000 400000000 "$HOOK_ACTIONS")
         echo "$hooked $model" >>"$OUT/host-hook.tsv"
     done
-    read -r hm hlo hhi < <(awk '{ print $1 }' "$OUT/host-hook.tsv" | spread)
-    read -r mm _ _ < <(awk '{ print $2 }' "$OUT/host-hook.tsv" | spread)
+    read -r hm hlo hhi < <(column "$OUT/host-hook.tsv" 1)
+    read -r mm _ _ < <(column "$OUT/host-hook.tsv" 2)
     per_second=$(awk -v n="$hm" 'BEGIN { printf "%.0f", 1e9 / n }')
     printf '  %-52s %s (%s-%s), %s actions/s\n' "CLOCK_RATE_SET running the hook, round trip" "$(us "$hm")" "$(us "$hlo")" "$(us "$hhi")" "$per_second"
     printf '  %-52s %s\n' "the same change, model (no hook)" "$(us "$mm")"
@@ -100,9 +102,9 @@ if start firmware "$DIR/firmware.dtb" && start mediator "$DIR/mediator.dtb" --up
         upstream=$(per_message "$DIR/firmware/host.sock" 1 100000000 200000000 "$ROUNDTRIPS")
         echo "$mediated $model $upstream" >>"$OUT/host-mediator.tsv"
     done
-    read -r dm dlo dhi < <(awk '{ print $1 }' "$OUT/host-mediator.tsv" | spread)
-    read -r mm _ _ < <(awk '{ print $2 }' "$OUT/host-mediator.tsv" | spread)
-    read -r um _ _ < <(awk '{ print $3 }' "$OUT/host-mediator.tsv" | spread)
+    read -r dm dlo dhi < <(column "$OUT/host-mediator.tsv" 1)
+    read -r mm _ _ < <(column "$OUT/host-mediator.tsv" 2)
+    read -r um _ _ < <(column "$OUT/host-mediator.tsv" 3)
     read -r rm rlo rhi < <(awk '{ print $1 / ($2 + $3) }' "$OUT/host-mediator.tsv" | spread)
     printf '  %-52s %s (%s-%s)\n' "CLOCK_RATE_SET through the mediator to the firmware" "$(us "$dm")" "$(us "$dlo")" "$(us "$dhi")"
     printf '  %-52s %s\n' "the same change on the mediator's model clock" "$(us "$mm")"
