@@ -138,6 +138,12 @@ public final class VhostUserLink: UpstreamLink, @unchecked Sendable {
                 guard !state.closed else { throw .disconnected("vhost-user:\(socketPath): closed") }
                 return Self.collect(&state, for: slot)
             }) {
+                // A chain given back with nothing written: the device stopped its
+                // rings (a backend does so with every chain it holds when the
+                // connection ends), so this command will not be answered.
+                guard !reply.isEmpty else {
+                    throw .disconnected("vhost-user:\(socketPath): the device gave the command back unanswered (its rings stopped)")
+                }
                 try ReplyCheck.verify(reply, answers: header)
                 return reply
             }

@@ -151,7 +151,7 @@ func isMalformed(_ error: UpstreamError?) -> Bool {
     }
 
     /// The firmware stops while a command waits for its reply: `.disconnected`
-    /// at once (not after the timeout), no crash, and every later call too.
+    /// (not `.timedOut` after ten minutes), no crash, and every later call too.
     @Test func theFirmwareStoppingEndsAWaitingCommand() throws {
         let firmware = try FaultyFirmware()
         let link = try connectUpstream(.vhostUser(path: firmware.path), timeoutMilliseconds: Self.timeout)
@@ -164,7 +164,9 @@ func isMalformed(_ error: UpstreamError?) -> Bool {
         }
         let error = upstreamError { () throws(UpstreamError) in try link.exchange(Firmware.clockRateGet(token: 1), timeoutMilliseconds: 600_000) }
         group.wait()
-        #expect(isDisconnected(error, saying: "closed the connection"))
+        // The backend gives the held chain back empty as it stops, or the
+        // socket closes first: either way the command is not answered.
+        #expect(isDisconnected(error))
         #expect(isDisconnected(upstreamError { () throws(UpstreamError) in try link.exchange(Firmware.clockRateGet(token: 2), timeoutMilliseconds: 100) }))
     }
 
