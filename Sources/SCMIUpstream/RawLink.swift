@@ -26,6 +26,10 @@ import Synchronization
 /// distinct tokens, as SCMIClient's and the upstream host's do. Any other
 /// reply is `.malformed`.
 ///
+/// The files are opened non-blocking: raw mode serves `message` and
+/// `message_async` from one queue, so both may poll readable for one message,
+/// and the read of the second must not wait for the next.
+///
 /// Threads: `exchange` holds the reply files' lock from its write until its
 /// reply is read; `receive` reads `notification` under a lock of its own and
 /// the reply files only when that lock is free, so it never waits for a
@@ -96,7 +100,7 @@ public final class RawLink: UpstreamLink, @unchecked Sendable {
 
         var opened: [Int32] = []
         func open(_ path: String, _ flags: Int32) throws(UpstreamError) -> Int32 {
-            let fd = Glibc.open(path, flags | O_NOCTTY | O_CLOEXEC)
+            let fd = Glibc.open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
             guard fd >= 0 else {
                 let code = errno
                 closeAll(opened)

@@ -65,6 +65,9 @@ public final class VhostUserLink: UpstreamLink, @unchecked Sendable {
         options.bufferSize = 512
         options.replyTimeoutMilliseconds = Int32(clamping: max(1, timeoutMilliseconds))
         options.startsEventQueue = true
+        // Larger than virtio-scmi's 136 bytes: a firmware may send longer messages.
+        options.eventBufferSize = 512
+        options.eventBufferCount = 32
         options.wantedDeviceFeatures = Self.p2aChannels
         let frontend: VhostUserFrontend
         do {

@@ -188,17 +188,18 @@ final class FaultyDevice: VhostUserEventDevice, @unchecked Sendable {
     }
 }
 
-/// One real vhost-user backend whose device is a `FaultyDevice` over agent 1's session.
+/// One real vhost-user backend whose device is a `FaultyDevice` over agent
+/// 1's session; it offers no P2A, and with `queueCount` 1 no eventq at all.
 final class FaultyFirmware: @unchecked Sendable {  // immutable after init
     let platform = SCMIPlatform(tables: Firmware.tables)
     let path = Firmware.socketPath("faulty")
     let device: FaultyDevice
     let backend: VhostUserBackend
 
-    init() throws {
+    init(queueCount: Int = 2) throws {
         let device = try FaultyDevice(session: platform.makeSession(agentID: 1)!)
         self.device = device
-        backend = try VhostUserBackend(socketPath: path, device: VhostUserDeviceDescription(queueCount: 2),
+        backend = try VhostUserBackend(socketPath: path, device: VhostUserDeviceDescription(queueCount: queueCount),
                                        logger: Logger(label: "uplink-test"), makeHandler: { device })
         try backend.start()
     }

@@ -94,6 +94,18 @@ func isMalformed(_ error: UpstreamError?) -> Bool {
         #expect(failure.withLock { $0 } == nil)
     }
 
+    /// A device with the cmdq alone (GET_QUEUE_NUM says 1) is served
+    /// without an eventq: commands work, and `receive` has nothing to give.
+    @Test func aDeviceWithoutAnEventQueueServesCommands() throws {
+        let firmware = try FaultyFirmware(queueCount: 1)
+        let link = try VhostUserLink(socketPath: firmware.path, timeoutMilliseconds: Self.timeout)
+        defer { link.close() }
+        #expect(!link.receivesMessages)
+        #expect(try link.exchange(Firmware.clockRateGet(token: 1), timeoutMilliseconds: Self.timeout)
+            == Firmware.rateReply(token: 1, rate: 24_000_000))
+        #expect(try link.receive(timeoutMilliseconds: 10) { _ in } == 0)
+    }
+
     /// A firmware that holds a command past the timeout: `.timedOut`. When it
     /// answers later, that reply (to another command, with another token) is
     /// dropped: the next command gets its own reply, which shows the late
