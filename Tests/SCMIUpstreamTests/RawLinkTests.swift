@@ -106,28 +106,13 @@ import Testing
         defer { link.close() }
         #expect(Firmware.status(try link.exchange(Firmware.clockRateNotify(token: 1), timeoutMilliseconds: Self.timeout)) == .success)
 
-        let received = Mutex<[[UInt8]]>([])
-        let failure = Mutex<UpstreamError?>(nil)
-        let stop = Atomic<Bool>(false)
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            while !stop.load(ordering: .acquiring) {
-                if let error = upstreamError({ () throws(UpstreamError) in
-                    _ = try link.receive(timeoutMilliseconds: 100) { message in received.withLock { $0.append(message) } }
-                }) {
-                    failure.withLock { $0 = error }
-                    return
-                }
-            }
-        }
+        let receiver = Receiver(link)
         #expect(Firmware.status(double.asOtherAgent(Firmware.clockRateSet(token: 1, rate: 66_000_000))) == .success)
         for token: UInt16 in 2...20 {
             _ = try link.exchange(Firmware.clockRateGet(token: token), timeoutMilliseconds: Self.timeout)
         }
-        #expect(eventually { received.withLock { $0.contains(Firmware.rateChanged(by: 2, rate: 66_000_000)) } })
-        stop.store(true, ordering: .releasing)
-        group.wait()
-        #expect(failure.withLock { $0 } == nil)
+        #expect(eventually { receiver.hasReceived([Firmware.rateChanged(by: 2, rate: 66_000_000)]) })
+        #expect(receiver.stop() == nil)
     }
 
     // MARK: Faults

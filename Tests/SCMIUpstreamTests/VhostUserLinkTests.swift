@@ -6,27 +6,6 @@ import Synchronization
 import TestKit
 import Testing
 
-/// The error `body` threw, nil when it returned.
-func upstreamError<T>(_ body: () throws(UpstreamError) -> T) -> UpstreamError? {
-    do {
-        _ = try body()
-        return nil
-    } catch {
-        return error
-    }
-}
-
-/// Whether `error` is `.disconnected` with a reason containing `text`.
-func isDisconnected(_ error: UpstreamError?, saying text: String = "") -> Bool {
-    guard case .disconnected(let why) = error else { return false }
-    return text.isEmpty || why.contains(text)
-}
-
-func isMalformed(_ error: UpstreamError?) -> Bool {
-    guard case .malformed = error else { return false }
-    return true
-}
-
 /// `serve --upstream vhost-user:PATH` against real vhost-user backends (socket,
 /// memfd memory, eventfds, rings) serving the real engine, as a second
 /// `scmi-dt serve` would: commands, the eventq, timeouts, garbage, the end.
@@ -62,20 +41,7 @@ func isMalformed(_ error: UpstreamError?) -> Bool {
         #expect(link.receivesMessages)
         #expect(Firmware.status(try link.exchange(Firmware.clockRateNotify(token: 1), timeoutMilliseconds: Self.timeout)) == .success)
 
-        let received = Mutex<[[UInt8]]>([])
-        let failure = Mutex<UpstreamError?>(nil)
-        let stop = Atomic<Bool>(false)
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            while !stop.load(ordering: .acquiring) {
-                if let error = upstreamError({ () throws(UpstreamError) in
-                    _ = try link.receive(timeoutMilliseconds: 100) { message in received.withLock { $0.append(message) } }
-                }) {
-                    failure.withLock { $0 = error }
-                    return
-                }
-            }
-        }
+        let receiver = Receiver(link)
 
         let other = try Agent(socketPath: firmware.paths[1])
         defer { other.leave() }
@@ -88,10 +54,8 @@ func isMalformed(_ error: UpstreamError?) -> Bool {
 
         let expected = [Firmware.rateChanged(by: 2, rate: 60_000_000), Firmware.rateSetComplete(token: 21, rate: 90_000_000),
                         Firmware.rateChanged(by: 1, rate: 90_000_000)]
-        #expect(eventually { received.withLock { messages in expected.allSatisfy(messages.contains) } })
-        stop.store(true, ordering: .releasing)
-        group.wait()
-        #expect(failure.withLock { $0 } == nil)
+        #expect(eventually { receiver.hasReceived(expected) })
+        #expect(receiver.stop() == nil)
     }
 
     /// A device with the cmdq alone (GET_QUEUE_NUM says 1) is served
