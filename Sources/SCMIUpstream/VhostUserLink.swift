@@ -90,12 +90,13 @@ public final class VhostUserLink: UpstreamLink, @unchecked Sendable {
         state = Mutex(State(frontend: frontend, pending: [Bool](repeating: false, count: options.slotCount)))
     }
 
-    /// The frontend with the eventq; when the backend has a single queue
-    /// (it reports one through GET_QUEUE_NUM), again without it.
+    /// The frontend with the eventq; when the backend lacks something for it
+    /// (a second queue: GET_QUEUE_NUM says 1), again without it. What it
+    /// lacks for the cmdq alone (VERSION_1) fails the second try as well.
     private static func connect(_ path: String, _ options: VhostUserFrontendOptions) throws -> VhostUserFrontend {
         do {
             return try VhostUserFrontend(socketPath: path, options: options)
-        } catch VhostUserError.missingFeature(let what) where what.hasSuffix("(it has 1)") {
+        } catch VhostUserError.missingFeature {
             var withoutEvents = options
             withoutEvents.startsEventQueue = false
             withoutEvents.wantedDeviceFeatures = 0
