@@ -86,6 +86,16 @@ public enum FirmwareFactsError: Error, Equatable, Sendable, CustomStringConverti
         case .refused(let problems): problems.joined(separator: "\n")
         }
     }
+
+    /// How `serve` and `tables` exit (docs/host.md): 2 when the firmware
+    /// cannot be reached, like a hook program that cannot be run; 1 when the
+    /// board names resources this firmware refuses, like a board with errors.
+    public var exitStatus: Int32 {
+        switch self {
+        case .unreachable: 2
+        case .refused: 1
+        }
+    }
 }
 
 /// The Base handshake and every upstream resource's facts.
