@@ -197,6 +197,23 @@ struct FactProblem: Error {
     let reason: String
 }
 
+extension ValueDescription where Value: BinaryInteger & Hashable {
+    /// As the tables hold a description: a list sorted without duplicates and
+    /// never empty, or a range with min ≤ max and a step of at least 1.
+    func checked(_ noun: String, unit: String) throws -> ValueDescription<Value> {
+        switch self {
+        case .discrete(let list):
+            guard !list.isEmpty else { throw FactProblem(reason: "the firmware describes no " + noun) }
+            return .discrete(Array(Set(list)).sorted())
+        case .range(let minimum, let maximum, let step):
+            guard minimum <= maximum, step >= 1 else {
+                throw FactProblem(reason: "the firmware's \(noun) range \(minimum)..\(maximum) \(unit) step \(step) \(unit) is not a range")
+            }
+            return self
+        }
+    }
+}
+
 /// The value `body` returns, or nil when the firmware answered it with a failed
 /// status; a link failure is still thrown.
 func tolerated<Value>(_ body: () throws -> Value) throws -> Value? {
@@ -268,32 +285,22 @@ struct FactReader {
     private func clock(_ id: UInt32) throws -> (String, FirmwareResourceFacts.Values) {
         let attributes = try client.clockAttributes(id)
         let name = try name(attributes.name, extended: attributes.hasExtendedName) { try client.clockName(id) }
-        let rates: ClockRates
-        switch try client.describeRates(id) {
-        case .discrete(let list):
-            let sorted = Array(Set(list)).sorted()
-            guard !sorted.isEmpty else { throw FactProblem(reason: "the firmware describes no rate") }
-            rates = .discrete(sorted)
-        case .range(let minimum, let maximum, let step):
-            guard minimum <= maximum, step >= 1 else { throw FactProblem(reason: "the firmware's rate range \(minimum)..\(maximum) Hz step \(step) Hz is not a range") }
-            rates = .range(min: minimum, max: maximum, step: step)
-        }
+        let rates: ClockRates =
+            switch try client.describeRates(id).checked("rate", unit: "Hz") {
+            case .discrete(let list): .discrete(list)
+            case .range(let minimum, let maximum, let step): .range(min: minimum, max: maximum, step: step)
+            }
         return (name, .clock(rates: rates, rate: try client.rateGet(id)))
     }
 
     private func voltage(_ id: UInt32) throws -> (String, FirmwareResourceFacts.Values) {
         let attributes = try client.voltageDomainAttributes(id)
         let name = try name(attributes.name, extended: attributes.hasExtendedName) { try client.voltageDomainName(id) }
-        let levels: VoltageLevels
-        switch try client.describeLevels(id) {
-        case .discrete(let list):
-            let sorted = Array(Set(list)).sorted()
-            guard !sorted.isEmpty else { throw FactProblem(reason: "the firmware describes no level") }
-            levels = .discrete(sorted)
-        case .range(let minimum, let maximum, let step):
-            guard minimum <= maximum, step >= 1 else { throw FactProblem(reason: "the firmware's level range \(minimum)..\(maximum) µV step \(step) µV is not a range") }
-            levels = .range(min: minimum, max: maximum, step: step)
-        }
+        let levels: VoltageLevels =
+            switch try client.describeLevels(id).checked("level", unit: "µV") {
+            case .discrete(let list): .discrete(list)
+            case .range(let minimum, let maximum, let step): .range(min: minimum, max: maximum, step: step)
+            }
         let config = try client.voltageConfigGet(id)
         return (name, .voltage(levels: levels, config: config, level: try client.levelGet(id)))
     }
