@@ -265,3 +265,73 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
         #expect(merged.tables.powerDomains[0].name == "pd-gpu")
     }
 }
+
+/// A firmware whose replies `damage` changes on their way back.
+final class DamagingLink: UpstreamLink, @unchecked Sendable {
+    let inner: InProcessLink
+    let damage: @Sendable ([UInt8]) -> [UInt8]
+
+    init(_ inner: InProcessLink, damage: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+        self.inner = inner
+        self.damage = damage
+    }
+
+    func exchange(_ request: [UInt8], timeoutMilliseconds: Int) throws(UpstreamError) -> [UInt8] {
+        damage(try inner.exchange(request, timeoutMilliseconds: timeoutMilliseconds))
+    }
+
+    func receive(timeoutMilliseconds: Int, _ body: ([UInt8]) -> Void) throws(UpstreamError) -> Int {
+        try inner.receive(timeoutMilliseconds: timeoutMilliseconds, body)
+    }
+
+    func close() { inner.close() }
+}
+
+@Suite struct FirmwareRepliesServeCannotServeTests {
+    let firmware = SCMIPlatform(tables: Firmware.tables())
+
+    /// Header protocol bits 17:10 and message bits 7:0 of a reply.
+    static func isReply(_ reply: [UInt8], protocolID: ProtocolID, messageID: UInt8) -> Bool {
+        reply.count >= 8 && reply[0] == messageID && UInt8((UInt32(reply[1]) | UInt32(reply[2]) << 8) >> 2 & 0xFF) == protocolID.rawValue
+    }
+
+    @Test func aMultiAxisSensorIsRefused() throws {
+        // SENSOR_DESCRIPTION_GET: every descriptor says 3 axes (attributes_high bits 21:16).
+        let link = DamagingLink(try link(to: firmware)) { reply in
+            guard Self.isReply(reply, protocolID: .sensor, messageID: 0x3) else { return reply }
+            var damaged = reply
+            // Header, status, then the page word and 28-byte descriptors.
+            let returned = Int(reply[8]) | Int(reply[9] & 0x0F) << 8
+            for index in 0 ..< returned { damaged[12 + index * 28 + 8 + 2] = 3 }
+            return damaged
+        }
+        var tables = Mediator.tables()
+        tables.firmwareOrigins = tables.firmwareOrigins.filter { $0.key.protocolID == .sensor }
+        #expect(throws: FirmwareFactsError.refused([
+            "sensor 0 \"sensor0\" (firmware sensor 1 of /firmware/scmi): the firmware's sensor has 3 axes; serve serves scalar sensors only",
+        ])) { try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: 1000) }
+    }
+
+    @Test func aClockWithoutRatesAndABrokenRangeAreRefused() throws {
+        // CLOCK_DESCRIBE_RATES: a list says 0 returned, 0 remaining; a range has min > max.
+        let link = DamagingLink(try link(to: firmware)) { reply in
+            guard Self.isReply(reply, protocolID: .clock, messageID: 0x4) else { return reply }
+            var damaged = reply
+            // Header, status, the page word (bit 12: a range), then the rates.
+            if reply[9] & 0x10 == 0 {
+                damaged.replaceSubrange(8 ..< 12, with: [0, 0, 0, 0])
+            } else {
+                damaged[19] = 0xFF  // min's high word: far above max
+            }
+            return damaged
+        }
+        var tables = Mediator.tables()
+        tables.firmwareOrigins = tables.firmwareOrigins.filter { $0.key.protocolID == .clock }
+        let error = try #require(throws: FirmwareFactsError.self) { try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: 1000) }
+        guard case .refused(let problems) = error else { Issue.record("\(error)"); return }
+        #expect(problems.count == 2)
+        #expect(problems[0].hasPrefix("clock 0 \"gpu-pixel\" (firmware clock 2 of /firmware/scmi): the firmware's reply is unusable: CLOCK_DESCRIBE_RATES"))
+        #expect(problems[1].hasPrefix("clock 1 \"gpu-core\" (firmware clock 1 of /firmware/scmi): the firmware's rate range ")
+            && problems[1].hasSuffix("is not a range"), "\(problems[1])")
+    }
+}
