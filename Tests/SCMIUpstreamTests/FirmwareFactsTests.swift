@@ -7,7 +7,7 @@ import Testing
 /// A firmware: the real engine built from these tables. serve is its agent 1
 /// ("mediator"), which may use device 1 (everything but clock 3); agent 2
 /// owns clock 3.
-enum Firmware {
+enum FirmwareTables {
     static let perfLevels = FirmwarePerformanceLevels(
         levels: [.init(level: 1, powerCostMicrowatts: 150_000, latencyMicroseconds: 40),
                  .init(level: 2, powerCostMicrowatts: 400_000, latencyMicroseconds: 40),
@@ -57,7 +57,7 @@ enum Firmware {
 /// The board serve reads: every table entry is a firmware resource of
 /// /firmware/scmi, named as the devicetree derives names, with the facts a
 /// board without an upstream is served with (docs/binding.md §5.7).
-enum Mediator {
+enum MediatorTables {
     static let platform = NodePath("/firmware/scmi")
 
     static func origin(_ protocolID: ProtocolID, _ id: UInt32, labelled: Bool = false) -> FirmwareOrigin {
@@ -110,7 +110,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
 }
 
 @Suite struct FirmwareFactsTests {
-    let firmware = SCMIPlatform(tables: Firmware.tables())
+    let firmware = SCMIPlatform(tables: FirmwareTables.tables())
 
     func read(_ tables: PlatformTables) throws(FirmwareFactsError) -> FirmwareFacts {
         let link = try! link(to: firmware)
@@ -118,7 +118,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func handshakeNamesServeAtTheFirmware() throws {
-        let identity = try read(Mediator.tables()).identity
+        let identity = try read(MediatorTables.tables()).identity
         #expect(identity.agentID == 1 && identity.agentName == "mediator")
         #expect(identity.vendor == "FW-VENDOR" && identity.subVendor == "rev-b" && identity.implementationVersion == 0x104)
         #expect(identity.protocols == [.powerDomain, .performance, .clock, .sensor, .reset, .voltage])
@@ -126,7 +126,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func readsEachProtocolsFactsWithTheFirmwaresIDs() throws {
-        let facts = try read(Mediator.tables())
+        let facts = try read(MediatorTables.tables())
         let byReference = Dictionary(uniqueKeysWithValues: facts.resources.map { ($0.reference, $0) })
         let pixel = try #require(byReference[ResourceReference(.clock, 0)])
         // Longer than 15 bytes: CLOCK_NAME_GET's whole name.
@@ -136,7 +136,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
             == .clock(rates: .range(min: 100_000_000, max: 800_000_000, step: 1_000_000), rate: 300_000_000))
         #expect(byReference[ResourceReference(.voltage, 0)]?.values
             == .voltage(levels: .range(min: 600_000, max: 1_000_000, step: 12_500), config: 0, level: 800_000))
-        #expect(byReference[ResourceReference(.performance, 0)]?.values == .performance(Firmware.perfLevels, level: 1))
+        #expect(byReference[ResourceReference(.performance, 0)]?.values == .performance(FirmwareTables.perfLevels, level: 1))
         let sensor = try #require(byReference[ResourceReference(.sensor, 0)])
         #expect(sensor.name == "gpu-power" && sensor.values == .sensor(unitType: 7, unitExponent: -6))
         #expect(byReference[ResourceReference(.powerDomain, 0)]?.name == "pd-gpu")
@@ -145,7 +145,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func mergedTablesServeTheFirmwaresFacts() throws {
-        let merged = try read(Mediator.tables()).merged(into: Mediator.tables())
+        let merged = try read(MediatorTables.tables()).merged(into: MediatorTables.tables())
         #expect(merged.warnings.isEmpty, "\(merged.warnings)")
         let served = SCMIPlatform(tables: merged.tables)
         let guest = SCMIClient(transport: UpstreamClientTransport(link: try link(to: served), timeoutMilliseconds: 1000))
@@ -169,10 +169,10 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func missingAndDeniedResourcesNameBothIDs() throws {
-        var tables = Mediator.tables()
-        tables.firmwareOrigins[ResourceReference(.clock, 0)] = Mediator.origin(.clock, 40)
-        tables.firmwareOrigins[ResourceReference(.clock, 1)] = Mediator.origin(.clock, 3)
-        tables.firmwareOrigins[ResourceReference(.sensor, 0)] = Mediator.origin(.sensor, 9)
+        var tables = MediatorTables.tables()
+        tables.firmwareOrigins[ResourceReference(.clock, 0)] = MediatorTables.origin(.clock, 40)
+        tables.firmwareOrigins[ResourceReference(.clock, 1)] = MediatorTables.origin(.clock, 3)
+        tables.firmwareOrigins[ResourceReference(.sensor, 0)] = MediatorTables.origin(.sensor, 9)
         #expect(throws: FirmwareFactsError.refused([
             "clock 0 \"gpu-pixel\" (firmware clock 40 of /firmware/scmi): the firmware answers NOT_FOUND to CLOCK_ATTRIBUTES",
             "clock 1 \"gpu-core\" (firmware clock 3 of /firmware/scmi): the firmware answers DENIED to CLOCK_RATE_GET",
@@ -183,7 +183,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     @Test func deniedRailPowerAndPerformanceDomains() throws {
         // The firmware's agent 2 may use none of them.
         let link = InProcessLink(session: try #require(firmware.makeSession(agentID: 2)))
-        var tables = Mediator.tables()
+        var tables = MediatorTables.tables()
         tables.firmwareOrigins = tables.firmwareOrigins.filter { [.voltage, .powerDomain, .performance].contains($0.key.protocolID) }
         #expect(throws: FirmwareFactsError.refused([
             "power domain 0 \"protocol-0x0\" (firmware power domain 0 of /firmware/scmi): the firmware answers DENIED to POWER_STATE_GET",
@@ -193,8 +193,8 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func aProtocolTheFirmwareLacksRefusesItsResources() throws {
-        let lean = SCMIPlatform(tables: Firmware.tables(protocols: [.powerDomain, .performance, .clock, .sensor, .voltage]))
-        var tables = Mediator.tables()
+        let lean = SCMIPlatform(tables: FirmwareTables.tables(protocols: [.powerDomain, .performance, .clock, .sensor, .voltage]))
+        var tables = MediatorTables.tables()
         tables.firmwareOrigins = tables.firmwareOrigins.filter { $0.key.protocolID == .reset || $0.key.protocolID == .clock }
         #expect(throws: FirmwareFactsError.refused([
             "reset domain 0 \"protocol-0x0\" (firmware reset domain 0 of /firmware/scmi): the firmware does not implement the reset protocol (0x16)",
@@ -205,12 +205,12 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
         let link = try link(to: firmware)
         link.close()
         #expect(throws: FirmwareFactsError.unreachable("the firmware does not answer: upstream gone: closed")) {
-            try FirmwareFacts.read(Mediator.tables(), over: link, timeoutMilliseconds: 1000)
+            try FirmwareFacts.read(MediatorTables.tables(), over: link, timeoutMilliseconds: 1000)
         }
     }
 
     @Test func devicetreeFactsThatDisagreeAreWarningsNamingBoth() throws {
-        var tables = Mediator.tables()
+        var tables = MediatorTables.tables()
         tables.clocks[1].rates = .discrete([400_000_000, 800_000_000])
         tables.clocks[1].ratesSource = "opp-hz /opp-table-gpu"
         tables.performanceDomains[0].levels = [PerformanceLevel(hz: 400_000_000), PerformanceLevel(hz: 800_000_000)]
@@ -231,7 +231,7 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func theBoardsVoltageBoundsStillLimitTheFirmwaresLevels() throws {
-        var tables = Mediator.tables()
+        var tables = MediatorTables.tables()
         tables.voltageDomains[0] = VoltageDomainEntry(
             id: 0, name: "vdd-gpu-rail", regulatorPath: "/firmware/scmi/protocol@17/regulators/regulator@0",
             levels: .range(min: 700_000, max: 900_000, step: 1), initialLevel: 700_000, initiallyOn: false,
@@ -252,10 +252,10 @@ func link(to firmware: SCMIPlatform) throws -> InProcessLink {
     }
 
     @Test func aLabelKeepsTheBoardsNameAndAClashKeepsTheDevicetrees() throws {
-        var tables = Mediator.tables()
-        tables.firmwareOrigins[ResourceReference(.clock, 0)] = Mediator.origin(.clock, 2, labelled: true)
+        var tables = MediatorTables.tables()
+        tables.firmwareOrigins[ResourceReference(.clock, 0)] = MediatorTables.origin(.clock, 2, labelled: true)
         // The firmware calls the clock "osc", a name the board gives its other clock.
-        tables.firmwareOrigins[ResourceReference(.clock, 1)] = Mediator.origin(.clock, 0)
+        tables.firmwareOrigins[ResourceReference(.clock, 1)] = MediatorTables.origin(.clock, 0)
         tables.clocks[0].name = "osc"
         let merged = try read(tables).merged(into: tables)
         #expect(merged.tables.clocks.map(\.name) == ["osc", "gpu-core"])
@@ -288,7 +288,7 @@ final class DamagingLink: UpstreamLink, @unchecked Sendable {
 }
 
 @Suite struct FirmwareRepliesServeCannotServeTests {
-    let firmware = SCMIPlatform(tables: Firmware.tables())
+    let firmware = SCMIPlatform(tables: FirmwareTables.tables())
 
     /// Header protocol bits 17:10 and message bits 7:0 of a reply.
     static func isReply(_ reply: [UInt8], protocolID: ProtocolID, messageID: UInt8) -> Bool {
@@ -305,7 +305,7 @@ final class DamagingLink: UpstreamLink, @unchecked Sendable {
             for index in 0 ..< returned { damaged[12 + index * 28 + 8 + 2] = 3 }
             return damaged
         }
-        var tables = Mediator.tables()
+        var tables = MediatorTables.tables()
         tables.firmwareOrigins = tables.firmwareOrigins.filter { $0.key.protocolID == .sensor }
         #expect(throws: FirmwareFactsError.refused([
             "sensor 0 \"sensor0\" (firmware sensor 1 of /firmware/scmi): the firmware's sensor has 3 axes; serve serves scalar sensors only",
@@ -325,7 +325,7 @@ final class DamagingLink: UpstreamLink, @unchecked Sendable {
             }
             return damaged
         }
-        var tables = Mediator.tables()
+        var tables = MediatorTables.tables()
         tables.firmwareOrigins = tables.firmwareOrigins.filter { $0.key.protocolID == .clock }
         let error = try #require(throws: FirmwareFactsError.self) { try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: 1000) }
         guard case .refused(let problems) = error else { Issue.record("\(error)"); return }
