@@ -55,7 +55,8 @@ ls "$FW"
 
 # The firmware's facts, merged into the board's tables: rates and levels the board
 # does not state, each with where it came from.
-run "$BIN" tables "$BOARD_BLOB" --upstream "vhost-user:$FW/mediator.sock"
+say "$BIN tables $BOARD_BLOB --upstream vhost-user:$FW/mediator.sock | sed -n '2p; /^clocks/,/^\$/p; /^voltage/,/^\$/p'"
+"$BIN" tables "$BOARD_BLOB" --upstream "vhost-user:$FW/mediator.sock" | sed -n '2p; /^clocks/,/^$/p; /^voltage/,/^$/p'
 
 say "$BIN serve $BOARD_BLOB --socket-dir $MED --upstream vhost-user:$FW/mediator.sock --trace &"
 "$BIN" serve "$BOARD_BLOB" --socket-dir "$MED" --upstream "vhost-user:$FW/mediator.sock" --trace 2>"$DIR/mediator.log" &
