@@ -269,6 +269,7 @@ def mediator(tables, firmware):
         "MEDIATOR_SET_CLOCK_NAME": clock["name"],
         "MEDIATOR_SET_FIRMWARE_ID": served["id"],
         "MEDIATOR_SET_RATE": settable_rate(served, higher=True),
+        "MEDIATOR_SET_INITIAL": served["initial_rate"],
     }
 
 
