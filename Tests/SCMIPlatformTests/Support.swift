@@ -1,6 +1,9 @@
 import ResourceTables
 import SCMIPlatform
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // A board built by hand: three devices sharing clocks and regulators, three
 // agents (two guests, one trusted admin), and helpers to send raw messages.
@@ -154,5 +157,50 @@ extension PhysicalChange {
     static func voltageOff(domain: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.voltage, resource: domain, .switched(on: false), agent: agent, cause: cause) }
     static func voltageLevel(domain: UInt32, from: Int32, to: Int32, agent: UInt32, cause: ChangeCause) -> Self {
         Self(.voltage, resource: domain, .value(from: Int64(from), to: Int64(to)), agent: agent, cause: cause)
+    }
+}
+
+/// A condition threads wait on and others signal: explicit synchronisation
+/// for tests where the engine works on another thread (the host-action
+/// thread, a request waiting for its turn). The bound on a wait is only there
+/// so that a broken engine fails the test instead of hanging it; no test
+/// asserts on how long anything took.
+final class Gate: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Waits until `holds` is true (checked under the gate's lock after each
+    /// change); false if it still is not after 20 s.
+    @discardableResult
+    func wait(until holds: () -> Bool) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += 20
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !holds() {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return holds() }
+        }
+        return true
+    }
+
+    /// Runs `body` under the gate's lock, then wakes the waiters to look again.
+    func change(_ body: () -> Void) {
+        pthread_mutex_lock(mutex)
+        body()
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
     }
 }
