@@ -86,6 +86,8 @@ struct TurnBook {
     /// Threads waiting for a turn to pass (the host-action thread too when it
     /// has nothing to do): passing a turn wakes them only when there are.
     var waiters = 0
+    /// Whether the host-action thread is one of them.
+    var workerWaits = false
     /// Asynchronous commands not yet carried out, in arrival order.
     var jobs: [HostJob] = []
     /// The one being carried out.
@@ -138,6 +140,12 @@ final class TurnSignal: @unchecked Sendable {
 }
 
 extension HostState {
+    /// Requests (and withdrawals) waiting for their turn on a resource while
+    /// an action is in flight there: what tests synchronise on.
+    public var requestsWaiting: Int {
+        lock.pointee.withLock { _ in book.pointee.waiters - (book.pointee.workerWaits ? 1 : 0) }
+    }
+
     /// Runs `attempt` under the state lock until it gives a result, sleeping
     /// between attempts until a turn passes or a job arrives.
     func whenReady<Result>(_ attempt: (inout Registry) -> Result?) -> Result {
@@ -212,6 +220,7 @@ extension HostState {
                     let book = owner.book
                     if registered { book.pointee.waiters -= 1 }
                     registered = false
+                    book.pointee.workerWaits = false
                     if book.pointee.stopping {
                         stop = true
                         return
@@ -221,6 +230,7 @@ extension HostState {
                         book.pointee.running = job
                     } else {
                         book.pointee.waiters += 1
+                        book.pointee.workerWaits = true
                         registered = true
                         seen = signal.epoch.load(ordering: .sequentiallyConsistent)
                     }
