@@ -77,7 +77,11 @@ extension AgentSession {
                 guard turn.pointee.serving == ticket else { return nil }
                 return decide(&state(model, &locked).pointee, &locked)
             }
-            if decision.what == nil { passTurn(turn) }
+            if decision.what == nil {
+                if decision.status.isSuccess { accepted() }
+                passTurn(turn)
+                return decision.status
+            }
         }
         guard let what = decision.what else {
             if decision.status.isSuccess { accepted() }

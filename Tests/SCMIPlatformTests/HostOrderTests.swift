@@ -311,4 +311,28 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
         #expect(rate(ivi, 0) == 48_000_000)
         #expect(platform.snapshot().resources(of: .clock)[0].requests.map(\.agentID) == [Board.ivi])
     }
+
+    /// A coupled rail's request takes the turn of its whole group: while
+    /// vm-a's level change of vdd-gpu is in flight, vm-b's request for its
+    /// partner vdd-gpu-mem waits (settling it reads and may move vdd-gpu),
+    /// while the uncoupled 3.3 V rail is served.
+    @Test func aCoupledRailWaitsForItsPartnersAction() {
+        let host = GatedHost()
+        let platform = SCMIPlatform(tables: HostLimitTests.tables, host: host)
+        let a = session(platform, 1), b = session(platform, 2)
+        host.hold(.voltage, 0)
+        let first = Background { a.send(P.voltage, 0x7, [0, 0, 700_000]).status }
+        #expect(host.waitForEntered(1))
+        #expect(Background { b.send(P.voltage, 0x5, [2, 0]).status }.wait() == .success)
+        let second = Background { b.send(P.voltage, 0x7, [1, 0, 700_000]).status }
+        #expect(waitForWaiting(platform.owner, 1))
+        #expect(host.entered.count == 1)
+        host.release(.voltage, 0)
+        #expect(first.wait() == .success)
+        #expect(second.wait() == .success)
+        #expect(host.entered == [
+            .voltageLevel(domain: 0, from: 650_000, to: 700_000, agent: 1, cause: .request),
+            .voltageLevel(domain: 1, from: 675_000, to: 700_000, agent: 2, cause: .request),
+        ])
+    }
 }
