@@ -237,8 +237,7 @@ extension AgentSession {
     fileprivate func finishRateSet(_ job: HostJob) {
         let flags = job.parameters.0, index = Int(job.parameters.1)
         let status = rateSet(index, flags, UInt64(job.parameters.2) | UInt64(job.parameters.3) << 32, turnHeld: true)
-        guard flags & ClockProtocol.flagIgnoreDelayedResponse == 0 else { return }
-        sendValueCompletion(ClockProtocol.self, index, command: job.command, status) { $0.append($1) }
+        completeValueSet(job, ClockProtocol.self, index, flags & ClockProtocol.flagIgnoreDelayedResponse == 0 ? status : nil) { $0.append($1) }
     }
 
     /// The physical rate (the arbitrated one), as two words.

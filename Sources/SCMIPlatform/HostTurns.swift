@@ -73,8 +73,9 @@ struct HostJob: @unchecked Sendable {
     let first: HeldTurn
     /// A coupled rail's other turns (empty otherwise, which allocates nothing).
     let more: [HeldTurn]
-    /// Carries the command out with its turns held and posts its delayed
-    /// response (a non-capturing function of the protocol's file).
+    /// Carries the command out with its turns held and completes it
+    /// (AgentSession.complete: its delayed response, no longer pending); a
+    /// non-capturing function of the protocol's file.
     let run: @Sendable (AgentSession, HostJob) -> Void
 
     var isServed: Bool { first.isServed && more.allSatisfy { $0.isServed } }
@@ -307,16 +308,15 @@ extension AgentSession {
         return status
     }
 
-    /// `job` is done (on the host-action thread, its delayed response
-    /// posted): its turns pass on and it no longer counts as pending.
+    /// `job` is done (on the host-action thread, completed: see complete(_:_:_:)):
+    /// its turns pass on.
     func finished(_ job: HostJob) {
         var wake = false
-        platform.state.withLock { locked in
+        platform.state.withLock { _ in
             let owner = platform.owner
             owner.book.pointee.running = nil
             wake = owner.pass(job.first.turn)
             for held in job.more { wake = owner.pass(held.turn) || wake }
-            locked.hostJobs[agent] -= 1
         }
         if wake { platform.owner.signal.wake() }
     }

@@ -345,29 +345,33 @@ extension AgentSession {
     /// BUSY when this agent already has maxPendingAsync asynchronous commands
     /// pending: delayed responses waiting in its sink, sensor readings
     /// the poller has yet to answer, and commands the host-action thread has
-    /// yet to carry out (lock held). A finished command is posted before it
-    /// stops counting, so for a moment it may count twice: BUSY comes a
-    /// little early then, never late.
+    /// yet to carry out (lock held).
     func asyncSlotFree(_ locked: borrowing SharedState) -> Bool {
         platform.sensorPoller.pendingAsync(platform, agent: agent) + locked.hostJobs[agent] < SCMIPlatform.maxPendingAsync
     }
 
-    /// Posts the delayed response to `command` (same protocol, message id
-    /// and token, type 2): `status`, then, on success, what `build` appends;
-    /// nothing once this session ended. From the host-action thread, after the
-    /// command's synchronous SUCCESS went out.
-    func sendDelayedResponse(to command: MessageHeader, _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
-        platform.sendDelayedResponse(to: agent, command: command, unlessEnded: self, status, build)
+    /// `job` carried out (on the host-action thread): posts its delayed
+    /// response (same protocol, message id and token, type 2) with `status`
+    /// and, on success, what `build` appends (lock held: it may read the
+    /// state) — none when `status` is nil (waived) or this session ended —
+    /// and stops counting it as pending, in one hold of the state lock, so
+    /// that the BUSY bound sees it either pending or waiting in the sink.
+    func complete(_ job: HostJob, _ status: SCMIStatus?, _ build: (inout SharedState, inout PlatformMessage) -> Void = { _, _ in }) {
+        platform.state.withLock { locked in
+            locked.hostJobs[agent] -= 1
+            guard let status else { return }
+            platform.sendDelayedResponse(to: agent, command: job.command, unlessEnded: self, status) { message in build(&locked, &message) }
+        }
     }
 }
 
 extension SCMIPlatform {
     /// Posts the delayed response to `command` of `agent` (same protocol,
     /// message id and token, type 2): `status`, then, on success, what
-    /// `build` appends. From the sensor poller or the host-action thread;
-    /// not once `session` (given) ended, checked under the sink's lock, which
-    /// end() takes after setting `ended`, so a later connection of the agent
-    /// never gets it.
+    /// `build` appends. From the sensor poller, or the host-action thread
+    /// (the state lock held); not once `session` (given) ended, checked under
+    /// the sink's lock, which end() takes after setting `ended`, so a later
+    /// connection of the agent never gets it.
     func sendDelayedResponse(to agent: Int, command: MessageHeader, unlessEnded session: AgentSession? = nil,
                              _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
         var message = PlatformMessage(header: MessageHeader(
@@ -428,19 +432,19 @@ extension AgentSession {
         }
     }
 
-    /// The delayed response of an asynchronous SET of a switched-and-set
-    /// resource (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE) that
-    /// ended with `status`: on SUCCESS {resource id, its physical value as
-    /// `append` writes it}, else the status alone (the host's, the request
-    /// rolled back). From the host-action thread, the resource's turn held.
-    func sendValueCompletion<Model: ResourceModel>(
-        _ model: Model.Type, _ index: Int, command: MessageHeader, _ status: SCMIStatus,
+    /// Completes an asynchronous SET of a switched-and-set resource
+    /// (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE) that ended with
+    /// `status` (nil: its delayed response waived): on SUCCESS {resource id,
+    /// its physical value as `append` writes it}, else the status alone (the
+    /// host's, the request rolled back). From the host-action thread, the
+    /// resource's turn held.
+    func completeValueSet<Model: ResourceModel>(
+        _ job: HostJob, _ model: Model.Type, _ index: Int, _ status: SCMIStatus?,
         _ append: (inout PlatformMessage, Model.State.Value) -> Void
     ) where Model.State: ValueArbitrated {
-        let physical = platform.state.withLock { state(model, &$0).pointee.valueArbiter.value[index] }
-        sendDelayedResponse(to: command, status) { message in
+        complete(job, status) { locked, message in
             message.append(UInt32(index))
-            append(&message, physical)
+            append(&message, state(model, &locked).pointee.valueArbiter.value[index])
         }
     }
 }

@@ -162,7 +162,7 @@ extension AgentSession {
         let index = Int(job.parameters.0)
         let asked = ResetProtocol.action(flags: job.parameters.1, resetState: job.parameters.2, asyncOffered: true)
         let status = reset(index, asked, job.parameters.2, turnHeld: true)
-        sendDelayedResponse(to: job.command, status) { $0.append(UInt32(index)) }
+        complete(job, status) { _, message in message.append(UInt32(index)) }
     }
 
     /// Records this agent's assert (`.on`) or deassert (`.off`) of domain

@@ -257,7 +257,7 @@ extension AgentSession {
         let index = Int(job.parameters.0)
         let domain = domains.baseAddress.unsafelyUnwrapped + index
         let status = levelSet(domain, index, job.parameters.1, Int32(bitPattern: job.parameters.2), turnHeld: true)
-        sendValueCompletion(VoltageProtocol.self, index, command: job.command, status) { $0.append($1) }
+        completeValueSet(job, VoltageProtocol.self, index, status) { $0.append($1) }
     }
 
     /// What VOLTAGE_LEVEL_SET answers before arbitration: the agent may use the

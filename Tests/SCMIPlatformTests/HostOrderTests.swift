@@ -122,6 +122,30 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
 /// while an action is in flight on it; other resources, reads and other
 /// agents go on; a refused action rolls back to the state it left.
 @Suite struct HostOrderTests {
+    /// Board.tables behind a GatedHost, with vm-ivi's and vm-cluster's sessions.
+    struct Fixture {
+        let host = GatedHost()
+        let platform: SCMIPlatform
+        let ivi: AgentSession
+        let cluster: AgentSession
+
+        init() {
+            platform = SCMIPlatform(tables: Board.tables, host: host)
+            ivi = session(platform, Board.ivi)
+            cluster = session(platform, Board.cluster)
+        }
+
+        /// Holds actions on `resource` in the host, starts `body` on a thread
+        /// and waits until its action reached the host (the `count`-th so far).
+        func inFlight(_ protocolID: ProtocolID, _ resource: UInt32, count: Int = 1,
+                      _ body: @escaping @Sendable () -> SCMIStatus) -> Background<SCMIStatus> {
+            host.hold(protocolID, resource)
+            let running = Background(body)
+            #expect(host.waitForEntered(count))
+            return running
+        }
+    }
+
     func setRate(_ session: AgentSession, _ clock: UInt32, _ rate: UInt64, flags: UInt32 = 0, token: UInt16 = 0x155) -> SCMIStatus {
         session.send(P.clock, 0x5, [flags, clock, UInt32(truncatingIfNeeded: rate), UInt32(truncatingIfNeeded: rate >> 32)], token: token).status
     }
@@ -132,12 +156,8 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
     /// asks for another rate meanwhile: it waits, then decides against the
     /// first one's result, and the host sees the two one after the other.
     @Test func twoAgentsRacingOnOneClockTakeTurns() {
-        let host = GatedHost()
-        let platform = SCMIPlatform(tables: Board.tables, host: host)
-        let ivi = session(platform, Board.ivi), cluster = session(platform, Board.cluster)
-        host.hold(.clock, 0)
-        let first = Background { self.setRate(ivi, 0, 48_000_000) }
-        #expect(host.waitForEntered(1))
+        let board = Fixture(), host = board.host, platform = board.platform, ivi = board.ivi, cluster = board.cluster
+        let first = board.inFlight(.clock, 0) { self.setRate(ivi, 0, 48_000_000) }
         let second = Background { self.setRate(cluster, 0, 96_000_000) }
         #expect(waitForWaiting(platform.owner, 1))
         #expect(host.entered.count == 1)
@@ -155,13 +175,9 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
     /// The second request of the race is refused by the host: it is rolled
     /// back to the first one's result, which stands.
     @Test func theRequestBehindARolledBackActionSeesTheStateItLeft() {
-        let host = GatedHost()
-        let platform = SCMIPlatform(tables: Board.tables, host: host)
-        let ivi = session(platform, Board.ivi), cluster = session(platform, Board.cluster)
-        host.hold(.clock, 0)
+        let board = Fixture(), host = board.host, platform = board.platform, ivi = board.ivi, cluster = board.cluster
         host.refuse(.clock, 0)
-        let first = Background { self.setRate(ivi, 0, 96_000_000) }
-        #expect(host.waitForEntered(1))
+        let first = board.inFlight(.clock, 0) { self.setRate(ivi, 0, 96_000_000) }
         let second = Background { self.setRate(cluster, 0, 48_000_000) }
         #expect(waitForWaiting(platform.owner, 1))
         host.release(.clock, 0)
@@ -178,12 +194,8 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
     /// change of vm-ivi's own goes through, and a refused change of clock 1
     /// is rolled back.
     @Test func aSlowActionHoldsUpOnlyItsOwnResource() {
-        let host = GatedHost()
-        let platform = SCMIPlatform(tables: Board.tables, host: host)
-        let ivi = session(platform, Board.ivi), cluster = session(platform, Board.cluster)
-        host.hold(.clock, 0)
-        let slow = Background { self.setRate(ivi, 0, 48_000_000) }
-        #expect(host.waitForEntered(1))
+        let board = Fixture(), host = board.host, platform = board.platform, ivi = board.ivi, cluster = board.cluster
+        let slow = board.inFlight(.clock, 0) { self.setRate(ivi, 0, 48_000_000) }
         let meanwhile = Background { () -> [SCMIStatus] in
             [self.setRate(cluster, 1, 300_000_000),
              cluster.send(P.clock, 0x6, [0]).status,
@@ -204,13 +216,9 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
     /// vm-ivi holds a rate, is in flight: the withdrawal waits for it, then
     /// takes vm-ivi's rate away.
     @Test func aWithdrawalWaitsForTheActionInFlight() {
-        let host = GatedHost()
-        let platform = SCMIPlatform(tables: Board.tables, host: host)
-        let ivi = session(platform, Board.ivi), cluster = session(platform, Board.cluster)
+        let board = Fixture(), host = board.host, platform = board.platform, ivi = board.ivi, cluster = board.cluster
         #expect(setRate(ivi, 0, 96_000_000) == .success)
-        host.hold(.clock, 0)
-        let enable = Background { cluster.send(P.clock, 0x7, [0, 1, 0]).status }
-        #expect(host.waitForEntered(2))
+        let enable = board.inFlight(.clock, 0, count: 2) { cluster.send(P.clock, 0x7, [0, 1, 0]).status }
         let leaving = Background { () -> Bool in
             ivi.end()
             return true
@@ -290,13 +298,9 @@ func waitForWaiting(_ owner: HostState, _ count: Int) -> Bool {
     /// action thread reached it is dropped with it: no delayed response, no
     /// request left behind.
     @Test func anAsynchronousCommandOfAnEndedSessionLeavesNothing() {
-        let host = GatedHost()
-        let platform = SCMIPlatform(tables: Board.tables, host: host)
-        let ivi = session(platform, Board.ivi)
+        let board = Fixture(), host = board.host, platform = board.platform, ivi = board.ivi
         let (cluster, sink) = p2aSession(platform, Board.cluster)
-        host.hold(.clock, 0)
-        let slow = Background { self.setRate(ivi, 0, 48_000_000) }
-        #expect(host.waitForEntered(1))
+        let slow = board.inFlight(.clock, 0) { self.setRate(ivi, 0, 48_000_000) }
         #expect(setRate(cluster, 0, 96_000_000, flags: 1, token: 7) == .success)
         let leaving = Background { () -> Bool in
             cluster.end()

@@ -1,9 +1,7 @@
 import ResourceTables
 import SCMIPlatform
+import Foundation
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // A board built by hand: three devices sharing clocks and regulators, three
 // agents (two guests, one trusted admin), and helpers to send raw messages.
@@ -166,41 +164,26 @@ extension PhysicalChange {
 /// so that a broken engine fails the test instead of hanging it; no test
 /// asserts on how long anything took.
 final class Gate: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
+    private let condition = NSCondition()
 
     /// Waits until `holds` is true (checked under the gate's lock after each
     /// change); false if it still is not after 20 s.
     @discardableResult
     func wait(until holds: () -> Bool) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        deadline.tv_sec += 20
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        let deadline = Date(timeIntervalSinceNow: 20)
+        condition.lock()
+        defer { condition.unlock() }
         while !holds() {
-            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return holds() }
+            if !condition.wait(until: deadline) { return holds() }
         }
         return true
     }
 
     /// Runs `body` under the gate's lock, then wakes the waiters to look again.
     func change(_ body: () -> Void) {
-        pthread_mutex_lock(mutex)
+        condition.lock()
         body()
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
+        condition.broadcast()
+        condition.unlock()
     }
 }
