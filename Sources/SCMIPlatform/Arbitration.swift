@@ -496,18 +496,19 @@ struct CoupledLevels: Sendable {
     /// spread below a partner's, round by round until nothing moves (levels
     /// only rise, so it ends). `report` gets each domain whose level changed.
     /// A group is closed under partners, so settling one never reads or moves
-    /// another group, whose changes may be in flight meanwhile.
+    /// another group, whose changes may be in flight meanwhile. Every domain
+    /// given must be coupled.
     func settle(_ arbiter: inout HighestRequestArbiter<Int32>, domains: [Int]? = nil,
                 report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
         let domains = domains ?? coupled
         guard !domains.isEmpty, !coupled.isEmpty else { return }
-        for domain in domains where isCoupled(domain) { arbiter.setFloor(nil, resource: domain) }
+        for domain in domains { arbiter.setFloor(nil, resource: domain) }
         var moved = true
         var rounds = 0
         while moved && rounds <= domains.count {
             moved = false
             rounds += 1
-            for domain in domains where isCoupled(domain) {
+            for domain in domains {
                 var wanted: Int32?
                 for coupling in partners[domain] {
                     let partner = Int(coupling.partner)
@@ -521,7 +522,7 @@ struct CoupledLevels: Sendable {
                 }
             }
         }
-        for domain in domains where isCoupled(domain) {
+        for domain in domains {
             if let change = arbiter.resettle(resource: domain) { report(domain, change) }
         }
     }

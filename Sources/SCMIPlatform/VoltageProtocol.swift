@@ -300,15 +300,18 @@ extension AgentSession {
         var decision: Decision? = nil
         platform.state.withLock { locked in
             group = state(VoltageProtocol.self, &locked).pointee.couplings.group[index]
-            if turnHeld || group.allSatisfy({ turn(VoltageProtocol.self, $0).pointee.isFree }) {
-                let decided = decideUnlessEnded(turnHeld) { () -> (SCMIStatus, Decision?) in
-                    let made = coupledDecision(&locked, domain, index, flags, level, arriving: !turnHeld, previous: &previous)
-                    return (made.status, made)
-                }
-                decision = decided.1 ?? (decided.0, nil, [])
-                if decision?.own != nil && !turnHeld {
+            if turnHeld && ended.load(ordering: .acquiring) {
+                decision = (.genericError, nil, [])  // see decideUnlessEnded
+                return
+            }
+            var free = true
+            for member in group where !turn(VoltageProtocol.self, member).pointee.isFree { free = false }
+            if turnHeld || free {
+                let made = coupledDecision(&locked, domain, index, flags, level, group, arriving: !turnHeld, previous: &previous)
+                if made.own != nil && !turnHeld {
                     for member in group { _ = turn(VoltageProtocol.self, member).pointee.take() }
                 }
+                decision = made
             } else {
                 tickets = group.map { HeldTurn(taking: turn(VoltageProtocol.self, $0)) }
             }
@@ -316,7 +319,7 @@ extension AgentSession {
         // A change is in flight on the group: decide when it is our turn on every rail of it.
         let decided = decision ?? platform.state.whenReady(platform.owner) { locked -> Decision? in
             guard tickets.allSatisfy({ $0.isServed }) else { return nil }
-            return coupledDecision(&locked, domain, index, flags, level, arriving: true, previous: &previous)
+            return coupledDecision(&locked, domain, index, flags, level, group, arriving: true, previous: &previous)
         }
         guard decided.status.isSuccess, let own = decided.own else {
             if !tickets.isEmpty { passTurns(group) }
@@ -342,14 +345,14 @@ extension AgentSession {
         return applied
     }
 
-    /// A coupled VOLTAGE_LEVEL_SET decided (lock held, the group's turns
-    /// held or free): checked, recorded (the request it replaces in
-    /// `previous`), the group settled. The followers are handed out as the
+    /// A coupled VOLTAGE_LEVEL_SET decided (lock held, the turns of `group`,
+    /// the rail's coupled group, held or free): checked, recorded (the
+    /// request it replaces in `previous`), the group settled. The followers are handed out as the
     /// state's own buffer (a reference, no copy); a decision of another group
     /// meanwhile writes it only after this one let go of it (copy on write).
     private func coupledDecision(
         _ locked: inout SharedState, _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32,
-        arriving: Bool, previous: inout Int32?
+        _ group: [Int], arriving: Bool, previous: inout Int32?
     ) -> (status: SCMIStatus, own: (from: Int32, to: Int32)?, followers: [(domain: Int, change: (from: Int32, to: Int32))]) {
         let status = levelSetCheck(locked, domain, flags, level, arriving: arriving)
         guard status.isSuccess else { return (status, nil, []) }
@@ -360,7 +363,7 @@ extension AgentSession {
         unit.pointee.rails.value.record(level, resource: index, agent: agent)
         var own: (from: Int32, to: Int32)?
         unit.pointee.followers.removeAll(keepingCapacity: true)
-        unit.pointee.couplings.settle(&unit.pointee.rails.value, domains: unit.pointee.couplings.group[index]) { domain, change in
+        unit.pointee.couplings.settle(&unit.pointee.rails.value, domains: group) { domain, change in
             if domain == index { own = change } else { unit.pointee.followers.append((domain, change)) }
         }
         return (.success, own, unit.pointee.followers)
