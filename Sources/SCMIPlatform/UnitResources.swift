@@ -210,8 +210,14 @@ extension AgentSession {
     /// The turn of resource `index` of `Model` (HostTurns.swift); only read
     /// or changed with the lock held.
     @inline(__always)
-    func turn<Model: ResourceModel>(_: Model.Type, _ index: Int) -> UnsafeMutablePointer<ResourceTurn> {
-        platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].turns.unsafelyUnwrapped[index]
+    func turn<Model: ResourceModel>(_ model: Model.Type, _ index: Int) -> UnsafeMutablePointer<ResourceTurn> {
+        turns(model)[index]
+    }
+
+    /// Every resource's turn of `Model`, by index (one look-up for a loop over several).
+    @inline(__always)
+    func turns<Model: ResourceModel>(_: Model.Type) -> UnsafeMutablePointer<UnsafeMutablePointer<ResourceTurn>> {
+        platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].turns.unsafelyUnwrapped
     }
 
     /// `Model`'s unit state; `locked` is the state the platform's lock hands

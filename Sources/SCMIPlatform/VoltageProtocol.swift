@@ -293,43 +293,51 @@ extension AgentSession {
     private func coupledLevelSet(
         _ domain: UnsafePointer<VoltageProtocol.Resource>, _ index: Int, _ flags: UInt32, _ level: Int32, turnHeld: Bool
     ) -> SCMIStatus {
-        typealias Decision = (status: SCMIStatus, own: (from: Int32, to: Int32)?, followers: [(domain: Int, change: (from: Int32, to: Int32))])
+        // Plain variables rather than a decision tuple passed around, and the
+        // platform and the turns read once: each copy would cost a reference
+        // count per message.
+        let platform = self.platform
+        let turns = turns(VoltageProtocol.self)
+        var status = SCMIStatus.success
+        var own: (from: Int32, to: Int32)? = nil
+        var followers: [(domain: Int, change: (from: Int32, to: Int32))] = []
         var previous: Int32?
         var group: [Int] = []
         var tickets: [HeldTurn] = []
-        var decision: Decision? = nil
         platform.state.withLock { locked in
             group = state(VoltageProtocol.self, &locked).pointee.couplings.group[index]
             if turnHeld && ended.load(ordering: .acquiring) {
-                decision = (.genericError, nil, [])  // see decideUnlessEnded
+                status = .genericError  // see decideUnlessEnded
                 return
             }
             var free = true
-            for member in group where !turn(VoltageProtocol.self, member).pointee.isFree { free = false }
+            for member in group where !turns[member].pointee.isFree { free = false }
             if turnHeld || free {
-                let made = coupledDecision(&locked, domain, index, flags, level, group, arriving: !turnHeld, previous: &previous)
-                if made.own != nil && !turnHeld {
-                    for member in group { _ = turn(VoltageProtocol.self, member).pointee.take() }
+                (status, own, followers) = coupledDecision(&locked, domain, index, flags, level, group, arriving: !turnHeld, previous: &previous)
+                if own != nil && !turnHeld {
+                    for member in group { _ = turns[member].pointee.take() }
                 }
-                decision = made
             } else {
-                tickets = group.map { HeldTurn(taking: turn(VoltageProtocol.self, $0)) }
+                tickets = group.map { HeldTurn(taking: turns[$0]) }
             }
         }
-        // A change is in flight on the group: decide when it is our turn on every rail of it.
-        let decided = decision ?? platform.state.whenReady(platform.owner) { locked -> Decision? in
-            guard tickets.allSatisfy({ $0.isServed }) else { return nil }
-            return coupledDecision(&locked, domain, index, flags, level, group, arriving: true, previous: &previous)
+        if !tickets.isEmpty {
+            // A change is in flight on the group: decide when it is our turn on every rail of it.
+            _ = platform.state.whenReady(platform.owner) { locked -> Bool? in
+                guard tickets.allSatisfy({ $0.isServed }) else { return nil }
+                (status, own, followers) = coupledDecision(&locked, domain, index, flags, level, group, arriving: true, previous: &previous)
+                return true
+            }
         }
-        guard decided.status.isSuccess, let own = decided.own else {
-            if !tickets.isEmpty { passTurns(group) }
-            return decided.status
+        guard status.isSuccess, let own else {
+            if !tickets.isEmpty { passTurns(group, turns) }
+            return status
         }
         let change = PhysicalChange(VoltageProtocol.id, resource: UInt32(index), SwitchedValueState.what(own), agent: info.id, cause: .request)
         let applied = platform.host.apply(change)
         if applied.isSuccess {
             platform.report(change)
-            for (domain, moved) in decided.followers {
+            for (domain, moved) in followers {
                 let follower = PhysicalChange(VoltageProtocol.id, resource: UInt32(domain), SwitchedValueState.what(moved), agent: info.id, cause: .request)
                 _ = platform.host.apply(follower)
                 platform.report(follower)
@@ -341,7 +349,7 @@ extension AgentSession {
                 unit.pointee.couplings.settle(&unit.pointee.rails.value, domains: group) { _, _ in }
             }
         }
-        if !turnHeld { passTurns(group) }
+        if !turnHeld { passTurns(group, turns) }
         return applied
     }
 
@@ -369,13 +377,14 @@ extension AgentSession {
         return (.success, own, unit.pointee.followers)
     }
 
-    /// Passes on the turns of the rails `domains` (taking the lock).
-    private func passTurns(_ domains: [Int]) {
+    /// Passes on the turns (`turns`: the unit's) of the rails `domains` (taking the lock).
+    private func passTurns(_ domains: [Int], _ turns: UnsafeMutablePointer<UnsafeMutablePointer<ResourceTurn>>) {
+        let owner = platform.owner
         var wake = false
         platform.state.withLock { _ in
-            for member in domains { wake = platform.owner.pass(turn(VoltageProtocol.self, member)) || wake }
+            for member in domains { wake = owner.pass(turns[member]) || wake }
         }
-        if wake { platform.owner.signal.wake() }
+        if wake { owner.signal.wake() }
     }
 
     /// The physical (arbitrated) level.
