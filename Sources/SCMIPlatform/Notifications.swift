@@ -244,6 +244,17 @@ extension SCMIPlatform {
         }
     }
 
+    /// A change of a resource's physical state that the host reports on its
+    /// own (the firmware's notification, docs/host.md "Upstream"), with this
+    /// platform's ids: the notifications that follow it go to the subscribed
+    /// agents as for the engine's own changes, agent_id being `change.agent`
+    /// (0, the platform, for a change no guest made). The engine's state does
+    /// not move: it holds what the agents asked for; reads of such a
+    /// resource report the hardware (HostInterface.readsHardware).
+    public func passOn(_ change: PhysicalChange) {
+        hostLock.pointee.withLock { _ in notify(change) }
+    }
+
     /// Finds the subscribers under the state lock (into `recipientScratch`,
     /// which only hostLock's holder uses), then posts without it.
     private func post(_ message: PlatformMessage, event: Int, resource: Int, causing: Int?) {
@@ -399,15 +410,21 @@ extension PerformanceState: ValueArbitrated {
 }
 
 extension AgentSession {
-    /// The physical (arbitrated) value of resource `index` of `Model`, what
-    /// CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET and VOLTAGE_LEVEL_GET answer; nil
-    /// (DENIED) when this agent may not use it.
+    /// The physical value of resource `index` of `Model`, what
+    /// CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET and VOLTAGE_LEVEL_GET answer:
+    /// the arbitrated one, or the hardware's when the host reads it
+    /// (HostInterface.readsHardware; then the host's status when it fails).
+    /// DENIED when this agent may not use it.
     @inline(__always)
-    func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Model.State.Value?
+    func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Result<Model.State.Value, SCMIStatus>
     where Model.State: ValueArbitrated {
-        platform.state.withLock { locked in
+        let arbitrated = platform.state.withLock { locked in
             mayUse(locked, Model.id, holders: holders) ? state(model, &locked).pointee.valueArbiter.value[index] : nil
         }
+        guard let arbitrated else { return .failure(.denied) }
+        guard platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].readsHardware(index) else { return .success(arbitrated) }
+        // Values travel as Int64 (rates are u64 on the wire, levels i32/u32): the bits round-trip.
+        return platform.host.readValue(Model.id, UInt32(index)).map { Model.State.Value(truncatingIfNeeded: $0) }
     }
 
     /// The delayed response of an asynchronous SET of a switched-and-set

@@ -233,14 +233,16 @@ extension AgentSession {
         }
     }
 
-    /// The physical (arbitrated) level.
+    /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func performanceLevelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
-        guard let level = physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices) else {
-            return .denied
+        switch physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices) {
+        case .success(let level):
+            reply.append(level)
+            return .success
+        case .failure(let status):
+            return status
         }
-        reply.append(level)
-        return .success
     }
 
     /// +0 domain_id, +4 range_max, +8 range_min: min ≤ max (else

@@ -149,6 +149,17 @@ struct UnitStorage: @unchecked Sendable {
     let count: Int
     /// One Model.State, only under the lock; nil for a unit without resources.
     let state: UnsafeMutableRawPointer?
+    /// Per resource: whether its value is read from the host
+    /// (HostInterface.readsHardware); nil when no resource's is. Set by the
+    /// platform once its host was asked, freed with it; read without the lock.
+    var hardwareReads: UnsafeMutablePointer<Bool>? = nil
+
+    /// Whether resource `index`'s value is read from the host.
+    @inline(__always)
+    func readsHardware(_ index: Int) -> Bool {
+        guard let hardwareReads else { return false }
+        return hardwareReads[index]
+    }
 
     /// A unit without resources.
     static let none = UnitStorage(resources: nil, count: 0, state: nil)

@@ -293,11 +293,15 @@ extension AgentSession {
         }
     }
 
-    /// The physical (arbitrated) level.
+    /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        guard let level = physicalValue(VoltageProtocol.self, index, holders: domains[index].devices) else { return .denied }
-        reply.append(level)
-        return .success
+        switch physicalValue(VoltageProtocol.self, index, holders: domains[index].devices) {
+        case .success(let level):
+            reply.append(level)
+            return .success
+        case .failure(let status):
+            return status
+        }
     }
 }

@@ -37,8 +37,8 @@ public final class Server: @unchecked Sendable {
     /// current one and those older connections keep) is attached to it, so
     /// a host resource is arbitrated once over every agent of every model.
     public let hostState: HostState
-    /// The hook host of `serve --host-hook`, told each reload's tables.
-    private let hookHost: HookHost?
+    /// What applies every change (hostState's): asked for its failures and told each reload's tables.
+    private let host: any HostInterface
     /// How the agents' ring workers poll after a batch (`serve --ring-poll-us`).
     private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
@@ -68,7 +68,7 @@ public final class Server: @unchecked Sendable {
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
-        hookHost = host as? HookHost
+        self.host = host
         let hostState = HostState(host: host)
         self.hostState = hostState
         current = Mutex(Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace))
@@ -172,7 +172,7 @@ public final class Server: @unchecked Sendable {
         return StatusReport(
             blob: blobPath,
             platform: bindings.withLock { $0.marking(platform.snapshot()) },
-            hostFailures: hookHost?.lastFailures,
+            hostFailures: host is InMemoryHost ? nil : host.lastFailures,
             connections: listeners.map { listener in
                 let events = platform.agentID(named: listener.agentName).flatMap { id in delivery.first { $0.agentID == id } }
                 return ConnectionReport(agent: listener.agentName, status: listener.backend.status, events: events.map(EventsReport.init))
@@ -250,7 +250,7 @@ public final class Server: @unchecked Sendable {
             return .keptOldModel(errors: errors)
         }
         logWarnings(result.diagnostics)
-        hookHost?.describe(tables)
+        host.describe(tables)
         current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
         bindings.withLock { $0 = HostBindingMap(tables, upstreamGiven: upstreamGiven, hookGiven: hookGiven) }
         Server.returnFreedMemory()
