@@ -297,7 +297,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
             return .success
         case .failure(let failure):
             failures.withLock { $0[target.label] = doing + ": " + failure.why }
-            logger.warning("upstream: \(what): \(failure.why) after \(microseconds) us (\(failure.status))")
+            logger.warning("upstream: \(what): \(failure.why) after \(microseconds) us -> \(failure.status.name)")
             return failure.status
         }
     }
