@@ -418,11 +418,12 @@ extension AgentSession {
     @inline(__always)
     func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Result<Model.State.Value, SCMIStatus>
     where Model.State: ValueArbitrated {
+        let unit = platform.storage.baseAddress.unsafelyUnwrapped + Int(unitIndex[Int(Model.id.rawValue)])
         let arbitrated = platform.state.withLock { locked in
             mayUse(locked, Model.id, holders: holders) ? state(model, &locked).pointee.valueArbiter.value[index] : nil
         }
         guard let arbitrated else { return .failure(.denied) }
-        guard platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].readsHardware(index) else { return .success(arbitrated) }
+        guard let hardware = unit.pointee.hardwareReads, hardware[index] else { return .success(arbitrated) }
         // Values travel as Int64 (rates are u64 on the wire, levels i32/u32): the bits round-trip.
         return platform.host.readValue(Model.id, UInt32(index)).map { Model.State.Value(truncatingIfNeeded: $0) }
     }
