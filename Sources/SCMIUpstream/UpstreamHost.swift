@@ -22,8 +22,9 @@ import Synchronization
 // Base handshake and the subscriptions, and re-applies every upstream
 // resource's physical state before guests may use the link again.
 
-/// What serve learnt of the firmware when it connected (the Base handshake).
-public struct FirmwareIdentity: Hashable, Sendable {
+/// What the commands over one link need to know of the firmware, learnt
+/// when the link was made (and again after each reconnect).
+public struct FirmwareSession: Hashable, Sendable {
     /// serve's own agent id at the firmware (BASE_DISCOVER_AGENT(0xFFFFFFFF));
     /// the firmware's notifications carrying it follow serve's own commands.
     /// nil when the firmware would not say.
@@ -40,13 +41,13 @@ public struct FirmwareIdentity: Hashable, Sendable {
     /// Asks the firmware over `link`: Base PROTOCOL_VERSION (it must answer:
     /// else this is no SCMI platform), BASE_DISCOVER_AGENT for serve itself,
     /// and the version of each of `protocols` it answers.
-    public static func discover(over link: any UpstreamLink, protocols: [ProtocolID], timeoutMilliseconds: Int) throws -> FirmwareIdentity {
+    public static func discover(over link: any UpstreamLink, protocols: [ProtocolID], timeoutMilliseconds: Int) throws -> FirmwareSession {
         let client = SCMIClient(transport: UpstreamClientTransport(link: link, timeoutMilliseconds: timeoutMilliseconds))
         _ = try client.protocolVersion(ProtocolID.base.rawValue)
         let agentID = try? client.discoverAgent().id
         var versions: [ProtocolID: UInt32] = [:]
         for id in protocols { versions[id] = try? client.protocolVersion(id.rawValue) }
-        return FirmwareIdentity(agentID: agentID, versions: versions)
+        return FirmwareSession(agentID: agentID, versions: versions)
     }
 }
 
@@ -108,7 +109,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     private struct Connection {
         /// nil while the firmware is gone.
         var link: (any UpstreamLink)?
-        var identity = FirmwareIdentity(agentID: nil, versions: [:])
+        var session = FirmwareSession(agentID: nil, versions: [:])
         /// Counts the links made; a failure on an older one changes nothing.
         var generation = 0
         var stopping = false
@@ -145,10 +146,10 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     /// firmware's notifications go (the current platform's; start()).
     private let server = Mutex<(state: @Sendable () -> PlatformSnapshot, passOn: @Sendable (PhysicalChange) -> Void)?>(nil)
 
-    /// `link` is connected and answered the handshake (`identity`);
+    /// `link` is connected and answered the handshake (`session`);
     /// `connect` makes a new one after the firmware went away. Resources of
     /// `tables` the firmware owns (firmwareOrigins) go to it, the others to `inner`.
-    public init(tables: PlatformTables, inner: any HostInterface, link: any UpstreamLink, identity: FirmwareIdentity,
+    public init(tables: PlatformTables, inner: any HostInterface, link: any UpstreamLink, session: FirmwareSession,
                 address: String, configuration: Configuration = Configuration(), connect: @escaping Connect,
                 logger: Logger, trace: Bool = false) {
         self.address = address
@@ -160,11 +161,11 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
         routes = Mutex(Routes(tables))
         connection.withLock {
             $0.link = link
-            $0.identity = identity
+            $0.session = session
         }
     }
 
-    /// The protocols with an upstream resource (what FirmwareIdentity.discover asks the version of).
+    /// The protocols with an upstream resource (what FirmwareSession.discover asks the version of).
     public static func protocols(_ tables: PlatformTables) -> [ProtocolID] { Routes(tables).protocols }
 
     /// Subscribes at the firmware to its notifications of upstream resources
@@ -261,13 +262,13 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     /// made for the firmware's version of the protocol: the return values, or why none.
     private func send(_ channel: inout Channel, _ protocolID: ProtocolID, _ messageID: UInt8,
                       _ parameters: (_ version: UInt32) -> [UInt32]) -> Result<ReturnValues, Failure> {
-        let (link, identity, generation) = connection.withLock { ($0.link, $0.identity, $0.generation) }
+        let (link, session, generation) = connection.withLock { ($0.link, $0.session, $0.generation) }
         guard let link else { return .failure(Failure(status: .genericError, why: "upstream \(address) is down")) }
         if channel.generation != generation {
             channel.client = SCMIClient(transport: UpstreamClientTransport(link: link, timeoutMilliseconds: configuration.timeoutMilliseconds))
             channel.generation = generation
         }
-        let words = parameters(identity.versions[protocolID] ?? 0)
+        let words = parameters(session.versions[protocolID] ?? 0)
         do {
             return .success(try channel.client!.call(protocolID: protocolID.rawValue, messageID: messageID, parameters: words))
         } catch let error as SCMIClientError {
@@ -363,7 +364,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
         var held: (link: any UpstreamLink, generation: Int)?
         var retry = configuration.firstRetryMilliseconds
         while true {
-            let (link, generation, stopping, ownAgent) = connection.withLock { ($0.link, $0.generation, $0.stopping, $0.identity.agentID) }
+            let (link, generation, stopping, ownAgent) = connection.withLock { ($0.link, $0.generation, $0.stopping, $0.session.agentID) }
             if stopping { break }
             if let old = held, link == nil || old.generation != generation {
                 old.link.close()
@@ -390,10 +391,10 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     /// published, the subscriptions and every upstream resource's state
     /// re-applied. False when the firmware is still away.
     private func reconnect() -> Bool {
-        let link: any UpstreamLink, identity: FirmwareIdentity
+        let link: any UpstreamLink, session: FirmwareSession
         do {
             link = try connect()
-            identity = try FirmwareIdentity.discover(over: link, protocols: routes.withLock { $0.protocols },
+            session = try FirmwareSession.discover(over: link, protocols: routes.withLock { $0.protocols },
                                                      timeoutMilliseconds: configuration.timeoutMilliseconds)
         } catch {
             logger.debug("upstream \(address): still away (\(error))")
@@ -404,7 +405,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
             let published = connection.withLock { connection -> Bool in
                 guard !connection.stopping else { return false }
                 connection.link = link
-                connection.identity = identity
+                connection.session = session
                 connection.generation += 1
                 return true
             }

@@ -164,10 +164,10 @@ final class Mediator {
     init(inner: any HostInterface = InMemoryHost(), start: Bool = true) throws {
         let firmware = firmware
         let link = try firmware.connect()
-        let identity = try FirmwareIdentity.discover(
+        let session = try FirmwareSession.discover(
             over: link, protocols: UpstreamHost.protocols(MediatorBoard.tables), timeoutMilliseconds: 1000)
         host = UpstreamHost(
-            tables: MediatorBoard.tables, inner: inner, link: link, identity: identity, address: "in-process",
+            tables: MediatorBoard.tables, inner: inner, link: link, session: session, address: "in-process",
             configuration: UpstreamHost.Configuration(timeoutMilliseconds: 1000, firstRetryMilliseconds: 10, lastRetryMilliseconds: 40),
             connect: { () throws(UpstreamError) -> any UpstreamLink in try firmware.connect() }, logger: log.logger, trace: true)
         platform = SCMIPlatform(tables: MediatorBoard.tables, host: host)
