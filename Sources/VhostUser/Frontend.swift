@@ -409,6 +409,16 @@ public final class VhostUserFrontend {
         index < callFDs.count && EventNotifier.wait(callFDs[index], timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// The call eventfd of queue `index` (nil when that queue was not started),
+    /// for a user that waits in its own poll(), possibly on another thread
+    /// than the one using the frontend (SCMIUpstream's VhostUserLink). It is
+    /// closed by `close()`/`disconnect()`: whoever polls it after that must
+    /// hold its own duplicate. Reading it clears the notification, as
+    /// `waitForCall` does.
+    public func callNotifier(queue index: Int) -> Int32? {
+        index < callFDs.count ? callFDs[index] : nil
+    }
+
     /// Waits for (and clears) the error notifier of queue `index`.
     public func waitForError(queue index: Int, timeoutMilliseconds: Int32) -> Bool {
         index < errFDs.count && EventNotifier.wait(errFDs[index], timeoutMilliseconds: timeoutMilliseconds)
