@@ -114,7 +114,7 @@ enum MediatorBoard {
 }
 
 /// The firmware: its engine, every link made to it, whether it can be reached.
-final class Firmware: Sendable {
+final class InProcessFirmware: Sendable {
     let platform = SCMIPlatform(tables: FirmwareBoard.tables)
     let reachable = Mutex(true)
     private let made = Mutex<[InProcessLink]>([])
@@ -156,7 +156,7 @@ func client(_ link: InProcessLink) -> SCMIClient {
 
 /// A mediator in front of a firmware, as `serve --upstream` builds it.
 final class Mediator {
-    let firmware = Firmware()
+    let firmware = InProcessFirmware()
     let log = LogRecorder()
     let host: UpstreamHost
     let platform: SCMIPlatform
