@@ -139,6 +139,9 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     private let channel = Mutex(Channel())
     /// The last failure per resource label, for `status`.
     private let failures = Mutex<[String: String]>([:])
+    /// The resources serve sent (or tried to send) a change since it started:
+    /// what a reconnect re-applies. The others are as the firmware keeps them.
+    private let touched = Mutex<Set<ResourceReference>>([])
     /// Signalled by stop(): ends the supervisor's waits.
     private let wake = DispatchSemaphore(value: 0)
     private let supervisor = Mutex<NativeThread?>(nil)
@@ -250,6 +253,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     private func perform(_ change: PhysicalChange, on target: Routes.Target, _ why: String, _ channel: inout Channel) -> SCMIStatus {
         let (action, value) = change.hostAction
         let doing = action + (value.isEmpty ? "" : " " + value)
+        touched.withLock { _ = $0.insert(ResourceReference(change.protocolID, change.resource)) }
         let started = ChildProcess.monotonicNanoseconds()
         guard let command = FirmwareCommands.command(for: change) else {
             return record(target, doing, Result<Void, Failure>.failure(Failure(status: .notSupported, why: "no firmware command does that")), since: started, why: why)
@@ -336,13 +340,15 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
         }
     }
 
-    /// Sends every upstream resource's physical state in `snapshot` (value,
-    /// then on/off) over the current link; returns how many commands failed.
+    /// Sends the physical state in `snapshot` (value, then on/off) of every
+    /// upstream resource serve changed since it started over the current
+    /// link; returns how many commands went through and how many failed.
     private func reapply(_ channel: inout Channel, _ snapshot: PlatformSnapshot) -> (sent: Int, failed: Int) {
         var sent = 0, failed = 0
+        let changed = touched.withLock { $0 }
         for table in snapshot.tables {
             let protocolID = ProtocolID(rawValue: table.protocolID)
-            for row in table.resources {
+            for row in table.resources where changed.contains(ResourceReference(protocolID, row.id)) {
                 guard let target = target(protocolID, row.id) else { continue }
                 var changes: [PhysicalChange.What] = []
                 if let value = row.value { changes.append(.value(from: value, to: value)) }

@@ -5,6 +5,7 @@ import LinuxIO
 import Logging
 import ResourceTables
 import SCMIPlatform
+import SCMIUpstream
 import ServeRuntime
 import VhostUser
 
@@ -75,9 +76,25 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("host-hook-timeout"), help: "How long one hook action may run before it is killed (2s, 500ms).")
     var hostHookTimeout: String = "2s"
 
+    @Option(help: ArgumentHelp(
+        "Send the changes of the board's firmware resources to the SCMI firmware at ADDRESS: raw:DIR or vhost-user:PATH.",
+        discussion: "Resources whose provider is a protocol node of a host SCMI platform node go to the firmware with its ids; "
+            + "the guest is answered once the firmware has. See the README, \"Reaching the host\".",
+        valueName: "address"))
+    var upstream: String?
+
+    @Option(name: .customLong("upstream-timeout"), help: "How long the firmware may take to answer one command (1s, 500ms).")
+    var upstreamTimeout: String = "1s"
+
     func validate() throws {
         if parseDuration(hostHookTimeout) == nil {
             throw ValidationError("--host-hook-timeout '\(hostHookTimeout)': give a positive duration such as 2s or 500ms")
+        }
+        if let upstream, UpstreamAddress(parsing: upstream) == nil {
+            throw ValidationError("--upstream '\(upstream)': give raw:DIR or vhost-user:PATH")
+        }
+        if parseDuration(upstreamTimeout) == nil {
+            throw ValidationError("--upstream-timeout '\(upstreamTimeout)': give a positive duration such as 1s or 500ms")
         }
         if (socket == nil) == (socketDirectory == nil) {
             throw ValidationError("give exactly one of --socket PATH or --socket-dir DIR")
@@ -111,9 +128,13 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let server = try startServer(logger: logger)
+        let (server, upstreamHost) = try startServer(logger: logger)
         Server.returnFreedMemory()  // the check's, now that only the platform is left
+        // SIGTERM/SIGINT: every listener stops, each guest's connection ends and its
+        // requests are withdrawn, the changes applied through the host (the firmware
+        // included), before waitForSignals returns; only then does the link close.
         server.waitForSignals()
+        upstreamHost?.stop()
     }
 
     /// Whether physical changes go to a host hook (docs/serve.md, "Host bindings"): true when
@@ -123,15 +144,18 @@ struct Serve: ParsableCommand {
     /// Checks the blob, builds the platform and listens. The tables, and with them the
     /// indexed tree their node paths are spelled from, end here: serve keeps only the
     /// platform, and gives the check's freed memory back.
-    private func startServer(logger: Logger) throws -> Server {
-        let (tables, diagnostics) = try checkedTables()
-        let bindings = try socketBindings(for: tables)
+    private func startServer(logger: Logger) throws -> (Server, UpstreamHost?) {
+        let (checked, diagnostics) = try checkedTables()
+        let bindings = try socketBindings(for: checked)
+        let inner = try host(checked, logger: logger)
+        let (tables, upstreamHost) = try connectedUpstream(checked, inner: inner, logger: logger)
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
                             ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds),
-                            host: try host(tables, logger: logger), hookGiven: hookGiven)
+                            host: upstreamHost ?? inner, upstreamGiven: upstream != nil, hookGiven: hookGiven)
         server.logWarnings(diagnostics)
         do {
+            try upstreamHost?.start(state: { server.platform.snapshot() }, passOn: { server.platform.passOn($0) })
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
             if let socketDirectory, try SocketDirectory.prepare(socketDirectory, access: access) {
                 logger.info("created the socket directory \(socketDirectory)")
@@ -140,9 +164,33 @@ struct Serve: ParsableCommand {
         } catch {
             server.stop()
             FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
+            upstreamHost?.stop()
             throw ExitCode(2)
         }
-        return server
+        return (server, upstreamHost)
+    }
+
+    /// With --upstream: the link to the firmware, the Base handshake, and the
+    /// host that sends the firmware's resources' changes to it, every other
+    /// resource going to `inner`. A firmware that cannot be reached: exit 2.
+    private func connectedUpstream(_ tables: PlatformTables, inner: any HostInterface, logger: Logger) throws -> (PlatformTables, UpstreamHost?) {
+        guard let upstream, let address = UpstreamAddress(parsing: upstream) else { return (tables, nil) }
+        let timeout = Int(max((parseDuration(upstreamTimeout) ?? 1_000_000_000) / 1_000_000, 1))
+        let link: any UpstreamLink, session: FirmwareSession
+        do {
+            link = try connectUpstream(address, timeoutMilliseconds: timeout)
+            session = try FirmwareSession.discover(over: link, protocols: UpstreamHost.protocols(tables), timeoutMilliseconds: timeout)
+        } catch {
+            FileHandle.standardError.write(Data("error: upstream \(address): cannot reach the firmware: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let host = UpstreamHost(
+            tables: tables, inner: inner, link: link, session: session, address: address.description,
+            configuration: UpstreamHost.Configuration(timeoutMilliseconds: timeout),
+            connect: { () throws(UpstreamError) -> any UpstreamLink in try connectUpstream(address, timeoutMilliseconds: timeout) },
+            logger: logger, trace: trace)
+        logger.info("upstream \(address): serve is the firmware's agent \(session.agentID.map(String.init) ?? "?") (timeout \(upstreamTimeout))")
+        return (tables, host)
     }
 
     /// The blob's tables and its findings (warnings are logged), or the diagnostics on

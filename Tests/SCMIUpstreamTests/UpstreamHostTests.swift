@@ -205,7 +205,10 @@ import Testing
         #expect(firmware.resource(.clock, 2).on == true)
         #expect(firmware.resource(.voltage, 1).on == true)
         #expect(firmware.resource(.powerDomain, 1).on == false)
-        #expect(mediator.log.contains("notice: upstream in-process is back"))
+        // What serve changed (or tried to) is sent again, nothing else: clock 0's rate and
+        // enable, voltage 0's level and on, power domain 0's off (tried while away).
+        #expect(mediator.log.contains("notice: upstream in-process is back: 5 commands re-applied the physical state"))
+        #expect(firmware.resource(.performance, 0).requests.isEmpty)
         // Guests use it again; the subscriptions at the firmware were made again.
         try vm.subscribe(ClockMessage.rateNotify, resource: 0, enable: true)
         try firmware.hostOS().rateSet(2, rate: 1_200_000_000)
