@@ -275,16 +275,58 @@ public struct PerformanceDomainEntry: Hashable, Sendable {
     /// `oppTablePath` before it is spelled out (see `NodePath`).
     public var oppTableNodePath: NodePath
     public var levels: [PerformanceLevel]
+    /// The levels as the firmware numbers them, when an upstream gave them
+    /// (docs/host.md, "What serve learns from the firmware"): served instead of
+    /// the OPPs' kHz, so that a level passes to the firmware unchanged. `levels`
+    /// then holds the same levels in Hz, for `tables`.
+    public var firmwareLevels: FirmwarePerformanceLevels?
 
     public init(id: UInt32, name: String, oppTablePath: String, levels: [PerformanceLevel]) {
         self.init(id: id, name: name, oppTablePath: NodePath(oppTablePath), levels: levels)
     }
 
-    public init(id: UInt32, name: String, oppTablePath: NodePath, levels: [PerformanceLevel]) {
+    public init(id: UInt32, name: String, oppTablePath: NodePath, levels: [PerformanceLevel], firmwareLevels: FirmwarePerformanceLevels? = nil) {
         self.id = id
         self.name = name
         self.oppTableNodePath = oppTablePath
         self.levels = levels
+        self.firmwareLevels = firmwareLevels
+    }
+}
+
+/// A performance domain's levels in an SCMI platform's own numbering
+/// (PERFORMANCE_DESCRIBE_LEVELS and PERFORMANCE_DOMAIN_ATTRIBUTES): Linux turns
+/// a level into Hz with sustained kHz × 1000 / sustained level.
+public struct FirmwarePerformanceLevels: Hashable, Sendable {
+    public struct Level: Hashable, Sendable {
+        public var level: UInt32
+        /// The level's power cost in µW (0: unknown).
+        public var powerCostMicrowatts: UInt32
+        public var latencyMicroseconds: UInt32
+
+        public init(level: UInt32, powerCostMicrowatts: UInt32, latencyMicroseconds: UInt32) {
+            self.level = level
+            self.powerCostMicrowatts = powerCostMicrowatts
+            self.latencyMicroseconds = latencyMicroseconds
+        }
+    }
+
+    /// Ascending by level, without duplicates, never empty.
+    public var levels: [Level]
+    public var sustainedFrequencyKilohertz: UInt32
+    public var sustainedLevel: UInt32
+
+    public init(levels: [Level], sustainedFrequencyKilohertz: UInt32, sustainedLevel: UInt32) {
+        self.levels = levels
+        self.sustainedFrequencyKilohertz = sustainedFrequencyKilohertz
+        self.sustainedLevel = sustainedLevel
+    }
+
+    /// Hz per level, as Linux computes it: 1000 (levels are kHz) when either
+    /// sustained value is 0.
+    public var hertzPerLevel: UInt64 {
+        guard sustainedFrequencyKilohertz != 0, sustainedLevel != 0 else { return 1000 }
+        return UInt64(sustainedFrequencyKilohertz) * 1000 / UInt64(sustainedLevel)
     }
 }
 
@@ -318,6 +360,9 @@ public struct SensorEntry: Hashable, Sendable {
     public var id: UInt32
     public var name: String
     public var type: SensorType
+    /// The SCMI unit type served: `type`'s, unless the firmware's descriptor
+    /// said otherwise (docs/host.md, "What serve learns from the firmware").
+    public var unitType: UInt8
     public var unitExponent: Int8
     public var source: SensorValueSource
     /// `arm,scmi-sensor-interval-ms` (10...3600000, default 1000): the
@@ -332,6 +377,7 @@ public struct SensorEntry: Hashable, Sendable {
         self.id = id
         self.name = name
         self.type = type
+        self.unitType = type.unitType
         self.unitExponent = unitExponent
         self.source = source
         self.intervalMilliseconds = intervalMilliseconds
@@ -349,11 +395,15 @@ public struct FirmwareOrigin: Hashable, Sendable {
     public var protocolID: ProtocolID
     /// The firmware's own id: the specifier cell, or a voltage domain regulator's `reg`.
     public var firmwareID: UInt32
+    /// The table entry has a `label`: the name guests see is the board's
+    /// choice, kept when the firmware's facts are merged.
+    public var labelled: Bool
 
-    public init(platformPath: NodePath, protocolID: ProtocolID, firmwareID: UInt32) {
+    public init(platformPath: NodePath, protocolID: ProtocolID, firmwareID: UInt32, labelled: Bool = false) {
         self.platformNodePath = platformPath
         self.protocolID = protocolID
         self.firmwareID = firmwareID
+        self.labelled = labelled
     }
 
     /// `0x14:12 /firmware/scmi`: protocol, firmware id, platform node.

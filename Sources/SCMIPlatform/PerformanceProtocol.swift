@@ -85,6 +85,9 @@ enum PerformanceProtocol: ResourceModel {
         let names: ResourceNames
         /// Ascending, one entry per level, never empty for a resolved table.
         let described: DescribedValues<Level>
+        /// PERFORMANCE_DOMAIN_ATTRIBUTES' sustained kHz and level: the firmware's
+        /// for levels it numbers, else the highest level twice (levels are kHz).
+        let sustained: (kilohertz: UInt32, level: UInt32)
         let devices: [Int]
 
         var levels: UnsafeBufferPointer<Level> {
@@ -101,9 +104,17 @@ enum PerformanceProtocol: ResourceModel {
 
     static func catalog(_ tables: PlatformTables, holders: [[Int]]) -> [Resource] {
         tables.performanceDomains.enumerated().map { index, entry in
-            Resource(name: entry.name, names: ResourceNames(entry.name),
-                     described: .discrete(UnsafeBufferPointer(immortalCopyOf: levels(entry.levels))), devices: holders[index])
+            let served = entry.firmwareLevels.map(levels) ?? levels(entry.levels)
+            let highest = served.last?.level ?? 0
+            let sustained = entry.firmwareLevels.map { ($0.sustainedFrequencyKilohertz, $0.sustainedLevel) } ?? (highest, highest)
+            return Resource(name: entry.name, names: ResourceNames(entry.name),
+                            described: .discrete(UnsafeBufferPointer(immortalCopyOf: served)), sustained: sustained, devices: holders[index])
         }
+    }
+
+    /// A firmware's levels as it numbers them, latency cut to 16 bits.
+    static func levels(_ numbered: FirmwarePerformanceLevels) -> [Level] {
+        numbered.levels.map { Level(level: $0.level, powerCost: $0.powerCostMicrowatts, latency: min($0.latencyMicroseconds, 0xFFFF)) }
     }
 
     /// The OPPs as levels: kHz ascending, one entry per level (the first OPP
@@ -197,7 +208,8 @@ extension AgentSession {
     fileprivate var performanceDomains: UnsafeBufferPointer<PerformanceProtocol.Resource> { resources(PerformanceProtocol.self) }
 
     /// +4 attributes, +8 rate_limit 0, +12 sustained_freq_khz, +16
-    /// sustained_perf_level (both the highest level), +20 name[16].
+    /// sustained_perf_level (both the highest level, unless the levels are a
+    /// firmware's own), +20 name[16].
     fileprivate func performanceDomainAttributes(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
         let domain = performanceDomains.baseAddress.unsafelyUnwrapped + index
@@ -206,11 +218,10 @@ extension AgentSession {
         if deliversNotifications {
             attributes |= PerformanceProtocol.attributeLimitsNotifications | PerformanceProtocol.attributeLevelNotifications
         }
-        let highest = domain.pointee.levels.last?.level ?? 0
         reply.append(attributes)
         reply.append(UInt32(0))
-        reply.append(highest)
-        reply.append(highest)
+        reply.append(domain.pointee.sustained.kilohertz)
+        reply.append(domain.pointee.sustained.level)
         reply.appendName(domain.pointee.names, .short)
         return .success
     }

@@ -147,7 +147,7 @@ enum SensorProtocol: ResourceModel {
                 path = nil
             }
             return Resource(id: UInt32(index), name: entry.name, names: ResourceNames(entry.name), source: source, path: path,
-                            unitType: entry.type.unitType, unitExponent: entry.unitExponent,
+                            unitType: entry.unitType, unitExponent: entry.unitExponent,
                             interval: interval(milliseconds: entry.intervalMilliseconds),
                             intervalMilliseconds: max(entry.intervalMilliseconds, 1), devices: holders[index])
         }

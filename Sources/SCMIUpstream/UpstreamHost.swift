@@ -25,29 +25,38 @@ import Synchronization
 /// What the commands over one link need to know of the firmware, learnt
 /// when the link was made (and again after each reconnect).
 public struct FirmwareSession: Hashable, Sendable {
-    /// serve's own agent id at the firmware (BASE_DISCOVER_AGENT(0xFFFFFFFF));
-    /// the firmware's notifications carrying it follow serve's own commands.
-    /// nil when the firmware would not say.
-    public var agentID: UInt32?
+    /// serve's own agent id at the firmware (the handshake's
+    /// BASE_DISCOVER_AGENT(0xFFFFFFFF)): the firmware's notifications carrying
+    /// it follow serve's own commands.
+    public var agentID: UInt32
     /// The firmware's PROTOCOL_VERSION of each protocol serve sends it
-    /// commands of (a command's layout may depend on it).
+    /// commands of (a command's layout may depend on it); absent when it
+    /// would not say.
     public var versions: [ProtocolID: UInt32]
 
-    public init(agentID: UInt32?, versions: [ProtocolID: UInt32]) {
+    public init(agentID: UInt32, versions: [ProtocolID: UInt32]) {
         self.agentID = agentID
         self.versions = versions
     }
 
-    /// Asks the firmware over `link`: Base PROTOCOL_VERSION (it must answer:
-    /// else this is no SCMI platform), BASE_DISCOVER_AGENT for serve itself,
-    /// and the version of each of `protocols` it answers.
+    /// After the Base handshake over `link` (`identity`): the version of
+    /// each of `protocols` the firmware answers.
+    public init(_ identity: FirmwareIdentity, over link: any UpstreamLink, protocols: [ProtocolID], timeoutMilliseconds: Int) {
+        let client = SCMIClient(transport: UpstreamClientTransport(link: link, timeoutMilliseconds: timeoutMilliseconds))
+        self.init(agentID: identity.agentID, versions: Self.versions(client, protocols))
+    }
+
+    /// The Base handshake over a new link, then the versions.
     public static func discover(over link: any UpstreamLink, protocols: [ProtocolID], timeoutMilliseconds: Int) throws -> FirmwareSession {
         let client = SCMIClient(transport: UpstreamClientTransport(link: link, timeoutMilliseconds: timeoutMilliseconds))
-        _ = try client.protocolVersion(ProtocolID.base.rawValue)
-        let agentID = try? client.discoverAgent().id
+        let identity = try FirmwareFacts.handshake(client)
+        return FirmwareSession(agentID: identity.agentID, versions: versions(client, protocols))
+    }
+
+    private static func versions(_ client: SCMIClient, _ protocols: [ProtocolID]) -> [ProtocolID: UInt32] {
         var versions: [ProtocolID: UInt32] = [:]
         for id in protocols { versions[id] = try? client.protocolVersion(id.rawValue) }
-        return FirmwareSession(agentID: agentID, versions: versions)
+        return versions
     }
 }
 
@@ -88,12 +97,8 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
         var served: [ResourceReference: [UInt32]] = [:]
 
         init(_ tables: PlatformTables) {
-            var names: [ProtocolID: [UInt32: String]] = [:]
-            for protocolID in Set(tables.firmwareOrigins.keys.map(\.protocolID)) {
-                names[protocolID] = Dictionary(tables.namedResources(protocolID), uniquingKeysWith: { first, _ in first })
-            }
             for (reference, origin) in tables.firmwareOrigins {
-                let name = names[reference.protocolID]?[reference.id] ?? ""
+                let name = tables.name(of: reference)
                 let label = reference.protocolID.hostKind + " " + String(reference.id) + " \"" + name + "\""
                 targets[reference] = Target(firmwareID: origin.firmwareID, label: label)
                 served[ResourceReference(origin.protocolID, origin.firmwareID), default: []].append(reference.id)
@@ -109,7 +114,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     private struct Connection {
         /// nil while the firmware is gone.
         var link: (any UpstreamLink)?
-        var session = FirmwareSession(agentID: nil, versions: [:])
+        var session = FirmwareSession(agentID: 0, versions: [:])
         /// Counts the links made; a failure on an older one changes nothing.
         var generation = 0
         var stopping = false
@@ -432,7 +437,7 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     /// it concerns, unless serve's own command caused it (the engine told the
     /// guests already); anything else (delayed responses: serve sends no
     /// asynchronous command) is dropped.
-    private func received(_ message: [UInt8], ownAgent: UInt32?) {
+    private func received(_ message: [UInt8], ownAgent: UInt32) {
         guard let first = LittleEndian.word(message, at: 0) else { return }
         let header = MessageHeader(rawValue: first)
         guard header.type == .notification, let row = FirmwareCommands.notification(header.protocolID, header.messageID) else { return }
@@ -453,21 +458,6 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
             let change = PhysicalChange(row.protocolID, resource: id, what, agent: 0, cause: .firmware)
             if trace { logger.info("upstream: \(name) of firmware id \(firmwareID) (agent \(agent)) passed on as \(change)") }
             passOn?(change)
-        }
-    }
-}
-
-extension PlatformTables {
-    /// The ids and names of `protocolID`'s table.
-    func namedResources(_ protocolID: ProtocolID) -> [(UInt32, String)] {
-        switch protocolID {
-        case .clock: clocks.map { ($0.id, $0.name) }
-        case .voltage: voltageDomains.map { ($0.id, $0.name) }
-        case .powerDomain: powerDomains.map { ($0.id, $0.name) }
-        case .performance: performanceDomains.map { ($0.id, $0.name) }
-        case .sensor: sensors.map { ($0.id, $0.name) }
-        case .reset: resetDomains.map { ($0.id, $0.name) }
-        default: []
         }
     }
 }

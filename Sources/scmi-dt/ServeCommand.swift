@@ -170,27 +170,27 @@ struct Serve: ParsableCommand {
         return (server, upstreamHost)
     }
 
-    /// With --upstream: the link to the firmware, the Base handshake, and the
-    /// host that sends the firmware's resources' changes to it, every other
-    /// resource going to `inner`. A firmware that cannot be reached: exit 2.
+    /// With --upstream: the link to the firmware, the Base handshake and the
+    /// firmware's facts merged into the tables (as `tables --upstream` prints
+    /// them; a firmware that cannot be reached exits 2, resources it refuses
+    /// 1), and the host that sends the firmware's resources' changes to it,
+    /// every other resource going to `inner`.
     private func connectedUpstream(_ tables: PlatformTables, inner: any HostInterface, logger: Logger) throws -> (PlatformTables, UpstreamHost?) {
         guard let upstream, let address = UpstreamAddress(parsing: upstream) else { return (tables, nil) }
-        let timeout = Int(max((parseDuration(upstreamTimeout) ?? 1_000_000_000) / 1_000_000, 1))
-        let link: any UpstreamLink, session: FirmwareSession
-        do {
-            link = try connectUpstream(address, timeoutMilliseconds: timeout)
-            session = try FirmwareSession.discover(over: link, protocols: UpstreamHost.protocols(tables), timeoutMilliseconds: timeout)
-        } catch {
-            FileHandle.standardError.write(Data("error: upstream \(address): cannot reach the firmware: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let timeoutNanoseconds = parseDuration(upstreamTimeout) ?? 1_000_000_000
+        let timeout = Int(max(timeoutNanoseconds / 1_000_000, 1))
+        let learnt = try Tables.learn(tables, from: address, timeoutNanoseconds: timeoutNanoseconds, keepingLink: true)
+        guard let link = learnt.link else { throw ExitCode(2) }
+        let merged = learnt.tables.tables
+        inner.describe(merged)
+        let session = FirmwareSession(learnt.identity, over: link, protocols: UpstreamHost.protocols(merged), timeoutMilliseconds: timeout)
         let host = UpstreamHost(
-            tables: tables, inner: inner, link: link, session: session, address: address.description,
+            tables: merged, inner: inner, link: link, session: session, address: address.description,
             configuration: UpstreamHost.Configuration(timeoutMilliseconds: timeout),
             connect: { () throws(UpstreamError) -> any UpstreamLink in try connectUpstream(address, timeoutMilliseconds: timeout) },
             logger: logger, trace: trace)
-        logger.info("upstream \(address): serve is the firmware's agent \(session.agentID.map(String.init) ?? "?") (timeout \(upstreamTimeout))")
-        return (tables, host)
+        logger.info("upstream \(address): serve is the firmware's agent \(learnt.identity.agentID) \"\(learnt.identity.agentName)\" (timeout \(upstreamTimeout))")
+        return (merged, host)
     }
 
     /// The blob's tables and its findings (warnings are logged), or the diagnostics on

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BackendModel
 import ResourceTables
+import SCMIUpstream
+import ServeRuntime
 
 struct Tables: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,29 +23,137 @@ struct Tables: ParsableCommand {
         help: ArgumentHelp("Show the HOST column as `serve --host-hook PROGRAM` would bind it; PROGRAM is not run.", valueName: "PROGRAM"))
     var hostHook: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Ask the SCMI firmware at ADDRESS (raw:DIR or vhost-user:PATH) for the facts of the board's firmware resources and print the tables `serve --upstream` would serve, with the source of each fact.",
+            valueName: "ADDRESS"))
+    var upstream: String?
+
+    @Option(name: .customLong("upstream-timeout"), help: "How long the firmware may take to answer one command (1s, 500ms).")
+    var upstreamTimeout = "1s"
+
+    func validate() throws {
+        if let upstream, UpstreamAddress(parsing: upstream) == nil {
+            throw ValidationError("--upstream '\(upstream)': give raw:DIR or vhost-user:PATH")
+        }
+        if parseDuration(upstreamTimeout) == nil {
+            throw ValidationError("--upstream-timeout '\(upstreamTimeout)': give a positive duration such as 1s or 500ms")
+        }
+    }
+
     func run() throws {
         let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
-        guard let tables = result.tables, let backend = result.backend else {
+        guard var tables = result.tables, let backend = result.backend else {
             for diagnostic in result.diagnostics where diagnostic.severity == .error { printError(diagnostic.renderedWithHint) }
             printError(result.diagnostics.summary)
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
-        switch format {
-        case .text: print(TablesText.render(tables, backendPath: backend.path, hookGiven: hostHook != nil))
-        case .json: print(TablesJSON.render(tables, backendPath: backend.path, hookGiven: hostHook != nil).rendered())
+        var view: UpstreamView?
+        if let upstream, let address = UpstreamAddress(parsing: upstream) {
+            let merged = try Self.learn(tables, from: address, timeoutNanoseconds: parseDuration(upstreamTimeout) ?? 1_000_000_000)
+            tables = merged.tables.tables
+            view = UpstreamView(address: address, identity: merged.identity, sources: merged.tables.sources)
         }
+        switch format {
+        case .text: print(TablesText.render(tables, backendPath: backend.path, hookGiven: hostHook != nil, upstream: view))
+        case .json: print(TablesJSON.render(tables, backendPath: backend.path, hookGiven: hostHook != nil, upstream: view).rendered())
+        }
+    }
+
+    /// The Base handshake and the firmware's facts merged into `tables`, the
+    /// warnings on standard error; an unreachable firmware exits 2, refused
+    /// resources 1 (FirmwareFactsError.exitStatus), each named on standard error.
+    /// The link is closed, unless `keepingLink` (serve's: it goes on using it).
+    static func learn(
+        _ tables: PlatformTables, from address: UpstreamAddress, timeoutNanoseconds: Int64, keepingLink: Bool = false
+    ) throws -> (tables: MergedTables, identity: FirmwareIdentity, link: (any UpstreamLink)?) {
+        let timeout = Int(max(timeoutNanoseconds / 1_000_000, 1))
+        do throws(FirmwareFactsError) {
+            let link: any UpstreamLink
+            do {
+                link = try connectUpstream(address, timeoutMilliseconds: timeout)
+            } catch {
+                throw .unreachable("cannot reach the firmware: " + error.description)
+            }
+            var kept = false
+            defer { if !kept { link.close() } }
+            let facts = try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: timeout)
+            let merged = try facts.merged(into: tables)
+            for warning in merged.warnings { printError("warning: upstream " + address.description + ": " + warning) }
+            kept = keepingLink
+            return (merged, facts.identity, keepingLink ? link : nil)
+        } catch {
+            let lines = switch error {
+            case .unreachable(let why): [why]
+            case .refused(let problems): problems
+            }
+            for line in lines { printError("error: upstream " + address.description + ": " + line) }
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
+
+/// What `tables --upstream` adds: where the firmware is, who it is, and where
+/// each upstream resource's facts came from.
+struct UpstreamView {
+    let address: UpstreamAddress
+    let identity: FirmwareIdentity
+    let sources: [ResourceReference: FactSources]
+
+    /// `name firmware, rates firmware`; `devicetree` for a resource that is not the firmware's.
+    func text(_ protocolID: ProtocolID, _ id: UInt32) -> String {
+        guard let sources = sources[ResourceReference(protocolID, id)] else { return "devicetree" }
+        var parts = ["name " + sources.name.rawValue]
+        if let values = sources.values, let key = Self.valuesKey(protocolID) { parts.append(key + " " + values.rawValue) }
+        return parts.joined(separator: ", ")
+    }
+
+    /// `{"name": "firmware", "rates": "firmware"}`: every fact the resource has, devicetree's when the firmware gave none.
+    func json(_ protocolID: ProtocolID, _ id: UInt32) -> JSONValue {
+        let sources = sources[ResourceReference(protocolID, id)]
+        var members: [(String, JSONValue)] = [("name", .string((sources?.name ?? .devicetree).rawValue))]
+        if let key = Self.valuesKey(protocolID) { members.append((key, .string((sources?.values ?? .devicetree).rawValue))) }
+        return .object(members)
+    }
+
+    /// What a protocol's facts besides the name are called.
+    static func valuesKey(_ protocolID: ProtocolID) -> String? {
+        switch protocolID {
+        case .clock: "rates"
+        case .voltage, .performance: "levels"
+        case .sensor: "unit"
+        default: nil
+        }
+    }
+
+    /// `upstream vhost-user:/run/fw.sock: firmware "ARM" (Base 0x20000, implementation 0x104), serve is its agent 1 "mediator"`.
+    var summary: String {
+        "upstream \(address): firmware \"\(identity.vendor)\" (Base 0x\(String(identity.baseVersion, radix: 16)), implementation 0x"
+            + String(identity.implementationVersion, radix: 16) + "), serve is its agent \(identity.agentID) \"\(identity.agentName)\""
     }
 }
 
 /// The aligned text form of `tables`.
 enum TablesText {
     /// `hookGiven`: bind as `serve --host-hook` would (the HOST column; tables has no upstream).
-    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false) -> String {
-        let host = { (protocolID: ProtocolID, id: UInt32) in hostColumn(tables, protocolID, id, hookGiven: hookGiven) }
+    /// `upstream`: the firmware's facts are merged in; each resource table gets a FACTS FROM column.
+    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false, upstream: UpstreamView? = nil) -> String {
+        let host = { (protocolID: ProtocolID, id: UInt32) in
+            hostColumn(tables, protocolID, id, hookGiven: hookGiven, upstreamGiven: upstream != nil)
+        }
+        /// With an upstream, the FACTS FROM column after the others, one cell per entry.
+        func sourced(_ table: TextTable, _ protocolID: ProtocolID, _ ids: [UInt32]) -> String {
+            guard let upstream else { return table.rendered() }
+            var table = table
+            table.header.append("FACTS FROM")
+            for (row, id) in zip(table.rows.indices, ids) { table.rows[row].append(upstream.text(protocolID, id)) }
+            return table.rendered()
+        }
         var sections: [String] = []
         sections.append(
             "backend \(backendPath): vendor \"\(tables.vendor)\", sub-vendor \"\(tables.subVendor)\", "
                 + "implementation version 0x\(String(tables.implementationVersion, radix: 16))")
+        if let upstream { sections[0] += "\n" + upstream.summary }
 
         var protocols = TextTable("ID", "NAME", "ENTRIES")
         protocols.add("0x10", "base", "-")
@@ -57,7 +167,7 @@ enum TablesText {
                     String(clock.id), clock.name, rates(clock.rates), formatHertz(clock.initialRate), provider(clock.providerPath, clock.specifier),
                     clock.ratesSource, host(.clock, clock.id))
             }
-            sections.append("clocks (protocol 0x14)\n" + clocks.rendered())
+            sections.append("clocks (protocol 0x14)\n" + sourced(clocks, .clock, tables.clocks.map(\.id)))
         }
         if tables.protocols.contains(.voltage) {
             var voltages = TextTable("ID", "NAME", "LEVELS", "INITIAL", "STATE", "REGULATOR", "LEVELS FROM", "HOST LIMITS", "HOST")
@@ -66,10 +176,10 @@ enum TablesText {
                     String(domain.id), domain.name, levels(domain.levels), formatMicrovolts(domain.initialLevel),
                     domain.initiallyOn ? "on" : "off", domain.regulatorPath, domain.levelsSource, hostLimits(domain), host(.voltage, domain.id))
             }
-            sections.append("voltage domains (protocol 0x17)\n" + voltages.rendered())
+            sections.append("voltage domains (protocol 0x17)\n" + sourced(voltages, .voltage, tables.voltageDomains.map(\.id)))
         }
         if tables.protocols.contains(.powerDomain) {
-            sections.append("power domains (protocol 0x11)\n" + providerTable(tables.powerDomains, .powerDomain, host))
+            sections.append("power domains (protocol 0x11)\n" + sourced(providerTable(tables.powerDomains, .powerDomain, host), .powerDomain, tables.powerDomains.map(\.id)))
         }
         if tables.protocols.contains(.performance) {
             var domains = TextTable("ID", "NAME", "LEVELS", "OPP TABLE", "HOST")
@@ -78,7 +188,7 @@ enum TablesText {
                     String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "), domain.oppTablePath,
                     host(.performance, domain.id))
             }
-            sections.append("performance domains (protocol 0x13)\n" + domains.rendered())
+            sections.append("performance domains (protocol 0x13)\n" + sourced(domains, .performance, tables.performanceDomains.map(\.id)))
         }
         if tables.protocols.contains(.sensor) {
             var sensors = TextTable("ID", "NAME", "TYPE", "SCALE", "INTERVAL", "SOURCE", "HOST")
@@ -89,13 +199,13 @@ enum TablesText {
                 case .path(let path): source = path
                 case .host: source = "host"
                 }
-                sensors.add(String(sensor.id), sensor.name, sensor.type.rawValue, "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source,
+                sensors.add(String(sensor.id), sensor.name, sensorType(sensor), "10^\(sensor.unitExponent)", "\(sensor.intervalMilliseconds) ms", source,
                     host(.sensor, sensor.id))
             }
-            sections.append("sensors (protocol 0x15)\n" + sensors.rendered())
+            sections.append("sensors (protocol 0x15)\n" + sourced(sensors, .sensor, tables.sensors.map(\.id)))
         }
         if tables.protocols.contains(.reset) {
-            sections.append("reset domains (protocol 0x16)\n" + providerTable(tables.resetDomains, .reset, host))
+            sections.append("reset domains (protocol 0x16)\n" + sourced(providerTable(tables.resetDomains, .reset, host), .reset, tables.resetDomains.map(\.id)))
         }
 
         var devices = TextTable("ID", "NAME", "RESOURCES", "PATH")
@@ -110,6 +220,11 @@ enum TablesText {
         }
         sections.append("agents" + (tables.agentsAreImplicit ? " (implicit: no agents node)" : "") + "\n" + agents.rendered())
         return sections.joined(separator: "\n\n")
+    }
+
+    /// The type's name, or `unit N` for a firmware sensor whose unit no type has.
+    static func sensorType(_ sensor: SensorEntry) -> String {
+        sensor.unitType == sensor.type.unitType ? sensor.type.rawValue : "unit \(sensor.unitType)"
     }
 
     static func rates(_ rates: ClockRates) -> String {
@@ -156,47 +271,51 @@ enum TablesText {
 
     private static func providerTable(
         _ entries: [ProviderResourceEntry], _ protocolID: ProtocolID, _ host: (ProtocolID, UInt32) -> String
-    ) -> String {
+    ) -> TextTable {
         var table = TextTable("ID", "NAME", "PROVIDER", "HOST")
         for entry in entries { table.add(String(entry.id), entry.name, provider(entry.providerPath, entry.specifier), host(protocolID, entry.id)) }
-        return table.rendered()
+        return table
     }
 
-    /// `model`, `hook`, and for a firmware resource also where the firmware has it:
+    /// `model`, `hook`, `upstream`, and for a firmware resource also where the firmware has it:
     /// `model, firmware 0x14:12 /firmware/scmi`.
-    static func hostColumn(_ tables: PlatformTables, _ protocolID: ProtocolID, _ id: UInt32, hookGiven: Bool) -> String {
+    static func hostColumn(_ tables: PlatformTables, _ protocolID: ProtocolID, _ id: UInt32, hookGiven: Bool, upstreamGiven: Bool) -> String {
         let origin = tables.firmwareOrigin(protocolID, id)
-        let binding = HostBinding.decide(origin: origin, upstreamGiven: false, hookGiven: hookGiven).rawValue
+        let binding = HostBinding.decide(origin: origin, upstreamGiven: upstreamGiven, hookGiven: hookGiven).rawValue
         return origin.map { binding + ", firmware " + $0.description } ?? binding
     }
 }
 
 /// Each resource's `host` (its binding) and `firmware` (where the host's SCMI
-/// firmware has it, or null) in the JSON form of `tables`.
+/// firmware has it, or null) in the JSON form of `tables`; with an upstream,
+/// also `sources`, where each fact came from.
 struct HostMembers {
     let tables: PlatformTables
     let hookGiven: Bool
+    var upstream: UpstreamView? = nil
 
     func adding(to entry: JSONValue, _ protocolID: ProtocolID, _ id: UInt32) -> JSONValue {
         guard case .object(var members) = entry else { return entry }
         let origin = tables.firmwareOrigin(protocolID, id)
-        members.append(("host", .string(HostBinding.decide(origin: origin, upstreamGiven: false, hookGiven: hookGiven).rawValue)))
+        members.append(("host", .string(HostBinding.decide(origin: origin, upstreamGiven: upstream != nil, hookGiven: hookGiven).rawValue)))
         members.append((
             "firmware",
             origin.map {
                 .object([("platform", .string($0.platformNodePath.description)), ("protocol", .number($0.protocolID.rawValue)), ("id", .number($0.firmwareID))])
             } ?? .null
         ))
+        if let upstream { members.append(("sources", upstream.json(protocolID, id))) }
         return .object(members)
     }
 }
 
 /// The JSON form of `tables`: stable keys, numbers as numbers, paths as strings.
 enum TablesJSON {
-    /// `hookGiven`: bind as `serve --host-hook` would (each resource's `host`).
-    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false) -> JSONValue {
-        let host = HostMembers(tables: tables, hookGiven: hookGiven)
-        return .object([
+    /// `hookGiven`: bind as `serve --host-hook` would (each resource's `host`);
+    /// `upstream`: as `serve --upstream` would, with an `upstream` member and each resource's `sources`.
+    static func render(_ tables: PlatformTables, backendPath: String, hookGiven: Bool = false, upstream: UpstreamView? = nil) -> JSONValue {
+        let host = HostMembers(tables: tables, hookGiven: hookGiven, upstream: upstream)
+        var root: [(String, JSONValue)] = [
             (
                 "backend",
                 .object([
@@ -214,7 +333,20 @@ enum TablesJSON {
             ("devices", .array(tables.devices.map(device))),
             ("agents", .array(tables.agents.map(agent))),
             ("agents_implicit", .bool(tables.agentsAreImplicit)),
-        ])
+        ]
+        if let upstream {
+            root.append((
+                "upstream",
+                .object([
+                    ("address", .string(upstream.address.description)), ("vendor", .string(upstream.identity.vendor)),
+                    ("sub_vendor", .string(upstream.identity.subVendor)), ("base_version", .number(upstream.identity.baseVersion)),
+                    ("implementation_version", .number(upstream.identity.implementationVersion)),
+                    ("agent_id", .number(upstream.identity.agentID)), ("agent_name", .string(upstream.identity.agentName)),
+                    ("protocols", .array(upstream.identity.protocols.map { .number($0.rawValue) })),
+                ])
+            ))
+        }
+        return .object(root)
     }
 
     static func clock(_ clock: ClockEntry) -> JSONValue {
@@ -276,7 +408,7 @@ enum TablesJSON {
 
     static func sensor(_ sensor: SensorEntry) -> JSONValue {
         var members: [(String, JSONValue)] = [
-            ("id", .number(sensor.id)), ("name", .string(sensor.name)), ("type", .string(sensor.type.rawValue)),
+            ("id", .number(sensor.id)), ("name", .string(sensor.name)), ("type", .string(sensor.type.rawValue)), ("unit_type", .number(sensor.unitType)),
             ("unit_exponent", .number(sensor.unitExponent)), ("interval_ms", .number(sensor.intervalMilliseconds)),
         ]
         switch sensor.source {

@@ -170,7 +170,8 @@ import Testing
         let result = try Self.checked("arm,scmi-sensor = <&scmi_sensor 4>;")
         let tables = try #require(result.tables, "\(result.summaryText)")
         #expect(tables.sensors.first?.source == .host)
-        #expect(tables.firmwareOrigin(.sensor, 0) == FirmwareOrigin(platformPath: NodePath("/firmware/scmi"), protocolID: .sensor, firmwareID: 4))
+        // Its `label` is the board's choice of name: an upstream's name does not replace it.
+        #expect(tables.firmwareOrigin(.sensor, 0) == FirmwareOrigin(platformPath: NodePath("/firmware/scmi"), protocolID: .sensor, firmwareID: 4, labelled: true))
     }
 
     @Test func exactlyOneSourceOfValueOrPathOrFirmware() throws {

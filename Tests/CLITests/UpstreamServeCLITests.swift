@@ -13,7 +13,9 @@ import Glibc
 @Suite("serve --upstream against a firmware serve", .serialized)
 struct UpstreamServeCLITests {
     /// The firmware: clock 0 an oscillator, clock 1 the GPU core, clock 2 a
-    /// clock of its own the mediator's agent may not use; power domain 0 the GPU's.
+    /// clock of its own the mediator's agent may not use; power domain 0 the
+    /// GPU's. Its agent "host" (the host's own OS) is trusted: it may take
+    /// permissions away from the mediator at run time.
     static let firmware = """
         /dts-v1/;
         / {
@@ -52,7 +54,7 @@ struct UpstreamServeCLITests {
                         #address-cells = <1>;
                         #size-cells = <0>;
                         agent@1 { reg = <1>; arm,scmi-agent-name = "mediator"; arm,scmi-devices = <&dev_gpu>; };
-                        agent@2 { reg = <2>; arm,scmi-agent-name = "host"; arm,scmi-devices = <&dev_gpu &dev_secure>; };
+                        agent@2 { reg = <2>; arm,scmi-agent-name = "host"; arm,scmi-devices = <&dev_gpu &dev_secure>; arm,scmi-trusted; };
                     };
                 };
             };
@@ -60,8 +62,8 @@ struct UpstreamServeCLITests {
         """
 
     /// The mediator's board: its guests' clock 0 is the firmware's clock 1,
-    /// clock 1 a PLL of the board's own (model), clock 2 the firmware's clock 2;
-    /// power domain 0 the firmware's 0. Two guests share the GPU.
+    /// clock 1 a PLL of the board's own (model); power domain 0 the firmware's
+    /// 0. Two guests share the GPU.
     static let board = """
         /dts-v1/;
         / {
@@ -94,12 +96,11 @@ struct UpstreamServeCLITests {
                         #size-cells = <0>;
                         clock@0 { reg = <0>; clocks = <&scmi_clk 1>; label = "gpu-core"; arm,scmi-rates = <200000000 400000000 800000000>; };
                         clock@1 { reg = <1>; clocks = <&pll 0>; label = "audio-pll"; arm,scmi-rates = <12000000 24000000>; };
-                        clock@2 { reg = <2>; clocks = <&scmi_clk 2>; label = "secure"; arm,scmi-rates = <100000000>; };
                     };
                     devices {
                         #address-cells = <1>;
                         #size-cells = <0>;
-                        dev_gpu: device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "gpu"; arm,scmi-clock-ids = <0 1 2>; arm,scmi-power-domain-ids = <0>; };
+                        dev_gpu: device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "gpu"; arm,scmi-clock-ids = <0 1>; arm,scmi-power-domain-ids = <0>; };
                     };
                     agents {
                         #address-cells = <1>;
@@ -177,12 +178,15 @@ struct UpstreamServeCLITests {
         #expect(try b.client.rateGet(0) == 800_000_000)  // the firmware's: the host holds 800 MHz
         #expect(try Stack.row(mediator, "clocks", 0)["rate_hz"] as? Int == 400_000_000)
 
-        // The firmware refuses clock 2 to the mediator: the guest gets DENIED, status says why.
-        #expect(statusOf { try a.client.enable(clock: 2) } == .denied)
-        #expect(try a.client.clockConfigGet(2) == false)
+        // The host takes the GPU away from the mediator at the firmware: a change the
+        // firmware refuses reaches the guest as DENIED, rolled back; status says why.
+        try host.client.setDevicePermissions(agent: 1, device: 1, allow: false)
+        #expect(statusOf { try b.client.rateSet(0, rate: 800_000_000) } == .denied)
+        #expect(try Stack.row(mediator, "clocks", 0)["rate_hz"] as? Int == 400_000_000)
         let status = try scmiDT("status", "--control", mediator.controlPath)
-        #expect(status.stdout.contains("host failures (latest per resource)\nclock 2 \"secure\": enable: the firmware answered DENIED (-3)"),
+        #expect(status.stdout.contains("host failures (latest per resource)\nclock 0 \"gpu-core\": rate 800000000: the firmware answered DENIED (-3)"),
                 "\(status.stdout)")
+        try host.client.setDevicePermissions(agent: 1, device: 1, allow: true)
         #expect(try Stack.row(mediator, "clocks", 0)["host"] as? String == "upstream")
         #expect(try Stack.row(mediator, "clocks", 1)["host"] as? String == "model")
 
@@ -197,6 +201,25 @@ struct UpstreamServeCLITests {
         if let released, let powerOff, let gone { #expect(released < gone && powerOff < gone) }
         #expect(try eventually { Stack.requesters(try Stack.row(firmware, "clocks", 1)) == ["host"] })
         #expect(try Stack.row(firmware, "power_domains", 0)["on"] as? Bool == false)
+    }
+
+    /// A board resource the firmware will not let serve use: serve does not
+    /// start, and says which (as guests see it, as the firmware knows it).
+    @Test func aResourceTheFirmwareRefusesStopsServe() throws {
+        let files = try TemporaryDirectory("scmi-dt-upstream-cli")
+        defer { files.cleanup() }
+        let firmware = try RunningServe(blob: files.write("firmware.dtb", compileDTS(source: Self.firmware)))
+        let board = Self.board.replacingOccurrences(
+            of: "clock@1 { reg = <1>;",
+            with: "clock@2 { reg = <2>; clocks = <&scmi_clk 2>; label = \"secure\"; };\n clock@1 { reg = <1>;")
+            .replacingOccurrences(of: "arm,scmi-clock-ids = <0 1>;", with: "arm,scmi-clock-ids = <0 1 2>;")
+        let blob = try files.write("board.dtb", compileDTS(source: board))
+        let result = try scmiDT("serve", blob, "--socket-dir", files.path("run"), "--upstream", "vhost-user:" + firmware.socket("mediator"))
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.stderr.contains("clock 2 \"secure\" (firmware clock 2 of /firmware/scmi): the firmware answers DENIED"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: files.path("run/vm-a.sock")))
+        let unreachable = try scmiDT("serve", blob, "--socket-dir", files.path("run"), "--upstream", "vhost-user:" + files.path("nobody.sock"))
+        #expect(unreachable.status == 2 && unreachable.stderr.contains("cannot reach the firmware"), "\(unreachable.output)")
     }
 
     /// The firmware goes away and comes back: the mediator's firmware resources

@@ -125,6 +125,11 @@ struct TableResolver {
         for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
             if let origin = firmwareSensor(of: sensorNodes[Int(entry.id)]) { origins[ResourceReference(.sensor, entry.id)] = origin }
         }
+        // A label is the board's choice of name, which the firmware's name does not replace.
+        for reference in origins.keys {
+            let nodes = entryNodes[reference.protocolID] ?? []
+            if Int(reference.id) < nodes.count, nodes[Int(reference.id)].hasProperty("label") { origins[reference]?.labelled = true }
+        }
         return origins
     }
 
