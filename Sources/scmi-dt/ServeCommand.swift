@@ -76,25 +76,11 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("host-hook-timeout"), help: "How long one hook action may run before it is killed (2s, 500ms).")
     var hostHookTimeout: String = "2s"
 
-    @Option(help: ArgumentHelp(
-        "Send the changes of the board's firmware resources to the SCMI firmware at ADDRESS: raw:DIR or vhost-user:PATH.",
-        discussion: "Resources whose provider is a protocol node of a host SCMI platform node go to the firmware with its ids; "
-            + "the guest is answered once the firmware has. See the README, \"Reaching the host\".",
-        valueName: "address"))
-    var upstream: String?
-
-    @Option(name: .customLong("upstream-timeout"), help: "How long the firmware may take to answer one command (1s, 500ms).")
-    var upstreamTimeout: String = "1s"
+    @OptionGroup var upstream: UpstreamOptions
 
     func validate() throws {
         if parseDuration(hostHookTimeout) == nil {
             throw ValidationError("--host-hook-timeout '\(hostHookTimeout)': give a positive duration such as 2s or 500ms")
-        }
-        if let upstream, UpstreamAddress(parsing: upstream) == nil {
-            throw ValidationError("--upstream '\(upstream)': give raw:DIR or vhost-user:PATH")
-        }
-        if parseDuration(upstreamTimeout) == nil {
-            throw ValidationError("--upstream-timeout '\(upstreamTimeout)': give a positive duration such as 1s or 500ms")
         }
         if (socket == nil) == (socketDirectory == nil) {
             throw ValidationError("give exactly one of --socket PATH or --socket-dir DIR")
@@ -152,7 +138,7 @@ struct Serve: ParsableCommand {
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
                             ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds),
-                            host: upstreamHost ?? inner, upstreamGiven: upstream != nil, hookGiven: hookGiven)
+                            host: upstreamHost ?? inner, upstreamGiven: upstream.address != nil, hookGiven: hookGiven)
         server.logWarnings(diagnostics)
         do {
             try upstreamHost?.start(state: { server.platform.snapshot() }, passOn: { server.platform.passOn($0) })
@@ -176,10 +162,9 @@ struct Serve: ParsableCommand {
     /// 1), and the host that sends the firmware's resources' changes to it,
     /// every other resource going to `inner`.
     private func connectedUpstream(_ tables: PlatformTables, inner: any HostInterface, logger: Logger) throws -> (PlatformTables, UpstreamHost?) {
-        guard let upstream, let address = UpstreamAddress(parsing: upstream) else { return (tables, nil) }
-        let timeoutNanoseconds = parseDuration(upstreamTimeout) ?? 1_000_000_000
-        let timeout = Int(max(timeoutNanoseconds / 1_000_000, 1))
-        let learnt = try Tables.learn(tables, from: address, timeoutNanoseconds: timeoutNanoseconds, keepingLink: true)
+        guard let address = upstream.address else { return (tables, nil) }
+        let timeout = upstream.timeoutMilliseconds
+        let learnt = try Tables.learn(tables, from: address, timeoutNanoseconds: upstream.timeoutNanoseconds, keepingLink: true)
         guard let link = learnt.link else { throw ExitCode(2) }
         let merged = learnt.tables.tables
         inner.describe(merged)
@@ -189,7 +174,7 @@ struct Serve: ParsableCommand {
             configuration: UpstreamHost.Configuration(timeoutMilliseconds: timeout),
             connect: { () throws(UpstreamError) -> any UpstreamLink in try connectUpstream(address, timeoutMilliseconds: timeout) },
             logger: logger, trace: trace)
-        logger.info("upstream \(address): serve is the firmware's agent \(learnt.identity.agentID) \"\(learnt.identity.agentName)\" (timeout \(upstreamTimeout))")
+        logger.info("upstream \(address): serve is the firmware's agent \(learnt.identity.agentID) \"\(learnt.identity.agentName)\" (timeout \(upstream.upstreamTimeout))")
         return (merged, host)
     }
 

@@ -23,23 +23,7 @@ struct Tables: ParsableCommand {
         help: ArgumentHelp("Show the HOST column as `serve --host-hook PROGRAM` would bind it; PROGRAM is not run.", valueName: "PROGRAM"))
     var hostHook: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "Ask the SCMI firmware at ADDRESS (raw:DIR or vhost-user:PATH) for the facts of the board's firmware resources and print the tables `serve --upstream` would serve, with the source of each fact.",
-            valueName: "ADDRESS"))
-    var upstream: String?
-
-    @Option(name: .customLong("upstream-timeout"), help: "How long the firmware may take to answer one command (1s, 500ms).")
-    var upstreamTimeout = "1s"
-
-    func validate() throws {
-        if let upstream, UpstreamAddress(parsing: upstream) == nil {
-            throw ValidationError("--upstream '\(upstream)': give raw:DIR or vhost-user:PATH")
-        }
-        if parseDuration(upstreamTimeout) == nil {
-            throw ValidationError("--upstream-timeout '\(upstreamTimeout)': give a positive duration such as 1s or 500ms")
-        }
-    }
+    @OptionGroup var upstream: UpstreamOptions
 
     func run() throws {
         let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
@@ -49,8 +33,8 @@ struct Tables: ParsableCommand {
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
         var view: UpstreamView?
-        if let upstream, let address = UpstreamAddress(parsing: upstream) {
-            let merged = try Self.learn(tables, from: address, timeoutNanoseconds: parseDuration(upstreamTimeout) ?? 1_000_000_000)
+        if let address = upstream.address {
+            let merged = try Self.learn(tables, from: address, timeoutNanoseconds: upstream.timeoutNanoseconds)
             tables = merged.tables.tables
             view = UpstreamView(address: address, identity: merged.identity, sources: merged.tables.sources)
         }
