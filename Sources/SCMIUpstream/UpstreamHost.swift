@@ -278,8 +278,9 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
             channel.generation = generation
         }
         let words = parameters(session.versions[protocolID] ?? 0)
+        guard let client = channel.client else { return .failure(Failure(status: .genericError, why: "no client")) }
         do {
-            return .success(try channel.client!.call(protocolID: protocolID.rawValue, messageID: messageID, parameters: words))
+            return .success(try client.call(protocolID: protocolID.rawValue, messageID: messageID, parameters: words))
         } catch let error as SCMIClientError {
             if let status = error.status { return .failure(Failure(status: status, why: "the firmware answered \(status)")) }
             let why = "malformed reply: \(error)"
@@ -402,13 +403,20 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
     /// published, the subscriptions and every upstream resource's state
     /// re-applied. False when the firmware is still away.
     private func reconnect() -> Bool {
-        let link: any UpstreamLink, session: FirmwareSession
+        let link: any UpstreamLink
         do {
             link = try connect()
-            session = try FirmwareSession.discover(over: link, protocols: routes.withLock { $0.protocols },
-                                                     timeoutMilliseconds: configuration.timeoutMilliseconds)
         } catch {
             logger.debug("upstream \(address): still away (\(error))")
+            return false
+        }
+        let session: FirmwareSession
+        do {
+            session = try FirmwareSession.discover(over: link, protocols: routes.withLock { $0.protocols },
+                                                   timeoutMilliseconds: configuration.timeoutMilliseconds)
+        } catch {
+            logger.debug("upstream \(address): connected, but the Base handshake failed (\(error))")
+            link.close()
             return false
         }
         let state = server.withLock { $0?.state }
