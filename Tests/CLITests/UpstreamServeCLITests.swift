@@ -119,12 +119,14 @@ struct UpstreamServeCLITests {
         let firmware: RunningServe
         let mediator: RunningServe
 
-        init() throws {
+        /// `firmwareArguments`, `mediatorArguments`: more options for either serve.
+        init(firmwareArguments: [String] = [], mediatorArguments: [String] = []) throws {
             files = try TemporaryDirectory("scmi-dt-upstream-cli")
             let firmwareBlob = try files.write("firmware.dtb", compileDTS(source: UpstreamServeCLITests.firmware))
             let boardBlob = try files.write("board.dtb", compileDTS(source: UpstreamServeCLITests.board))
-            firmware = try RunningServe(blob: firmwareBlob, extraArguments: ["--trace"])
-            mediator = try RunningServe(blob: boardBlob, extraArguments: ["--upstream", "vhost-user:" + firmware.socket("mediator"), "--trace"])
+            firmware = try RunningServe(blob: firmwareBlob, extraArguments: ["--trace"] + firmwareArguments)
+            mediator = try RunningServe(
+                blob: boardBlob, extraArguments: ["--upstream", "vhost-user:" + firmware.socket("mediator"), "--trace"] + mediatorArguments)
         }
 
         deinit {
@@ -201,6 +203,47 @@ struct UpstreamServeCLITests {
         if let released, let powerOff, let gone { #expect(released < gone && powerOff < gone) }
         #expect(try eventually { Stack.requesters(try Stack.row(firmware, "clocks", 1)) == ["host"] })
         #expect(try Stack.row(firmware, "power_domains", 0)["on"] as? Bool == false)
+    }
+
+    /// The firmware's notifications reach a subscribed guest of the mediator
+    /// with the mediator's ids; those of the mediator's own changes come once.
+    @Test func firmwareNotificationsReachTheMediatorsGuests() throws {
+        let stack = try Stack()
+        let guest = try Agent(socketPath: stack.mediator.socket("vm-a"), receivesEvents: true)
+        defer { guest.leave() }
+        try guest.client.subscribe(ClockMessage.rateNotify, resource: 0, enable: true)
+        let host = try stack.firmware.connect("host")
+        defer { host.leave() }
+        let other = try stack.mediator.connect("vm-b")
+        defer { other.leave() }
+
+        try other.client.rateSet(0, rate: 400_000_000)  // the mediator's own change: notified by it
+        try host.client.rateSet(1, rate: 800_000_000)  // the host's, at the firmware: passed on
+        let first = try #require(guest.nextEvent())
+        let second = try #require(guest.nextEvent())
+        #expect(PlatformMessageText.describe(first) == "notification CLOCK_RATE_CHANGED agent=2 clock=0 rate=400000000")
+        #expect(PlatformMessageText.describe(second) == "notification CLOCK_RATE_CHANGED agent=0 clock=0 rate=800000000")
+        #expect(guest.nextEvent(timeoutMilliseconds: 300) == nil)
+    }
+
+    /// A firmware that answers late: GENERIC_ERROR after --upstream-timeout,
+    /// rolled back, and the mediator goes on serving.
+    @Test func aLateFirmwareIsGenericErrorAndNothingHangs() throws {
+        let files = try TemporaryDirectory("scmi-dt-upstream-hook")
+        defer { files.cleanup() }
+        let hook = try files.write("slow.sh", "#!/bin/sh\n[ \"$SCMI_VALUE\" != 800000000 ] || sleep 2\nexit 0\n")
+        chmod(hook, 0o755)
+        let stack = try Stack(firmwareArguments: ["--host-hook", hook, "--host-hook-timeout", "5s"], mediatorArguments: ["--upstream-timeout", "300ms"])
+        let a = try stack.mediator.connect("vm-a")
+        defer { a.leave() }
+        #expect(statusOf { try a.client.rateSet(0, rate: 800_000_000) } == .genericError)
+        #expect(try Stack.row(stack.mediator, "clocks", 0)["rate_hz"] as? Int == 200_000_000)
+        #expect(stack.mediator.log.contains("rate 800000000 (firmware id 1; agent 1, request): no reply within 300 ms"), "\(stack.mediator.log)")
+        // The model clock never waited; the firmware's clock works again once the firmware has caught up.
+        try a.client.rateSet(1, rate: 24_000_000)
+        #expect(try eventually { stack.firmware.log.contains("physical: clock 1 \"gpu-core\" rate 200000000 Hz -> 800000000 Hz") })
+        try a.client.rateSet(0, rate: 400_000_000)
+        #expect(try Stack.row(stack.firmware, "clocks", 1)["rate_hz"] as? Int == 400_000_000)
     }
 
     /// A board resource the firmware will not let serve use: serve does not
