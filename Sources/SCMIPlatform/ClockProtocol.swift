@@ -209,13 +209,7 @@ extension AgentSession {
     /// The physical rate as two words: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        switch physicalValue(ClockProtocol.self, index, holders: clocks[index].devices) {
-        case .success(let rate):
-            reply.append(rate)
-            return .success
-        case .failure(let status):
-            return status
-        }
+        return physicalValue(ClockProtocol.self, index, holders: clocks[index].devices, &reply) { $0.append($1) }
     }
 
     /// v3 form: +0 clock_id, +4 attributes (1:0 state: 0 off, 1 on, 2 reserved,

@@ -410,22 +410,32 @@ extension PerformanceState: ValueArbitrated {
 }
 
 extension AgentSession {
-    /// The physical value of resource `index` of `Model`, what
-    /// CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET and VOLTAGE_LEVEL_GET answer:
+    /// Answers CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET or VOLTAGE_LEVEL_GET of
+    /// resource `index` of `Model`: its physical value, as `append` writes it,
     /// the arbitrated one, or the hardware's when the host reads it
     /// (HostInterface.readsHardware; then the host's status when it fails).
     /// DENIED when this agent may not use it.
     @inline(__always)
-    func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Result<Model.State.Value, SCMIStatus>
-    where Model.State: ValueArbitrated {
+    func physicalValue<Model: ResourceModel>(
+        _ model: Model.Type, _ index: Int, holders: [Int], _ reply: inout Reply, _ append: (inout Reply, Model.State.Value) -> Void
+    ) -> SCMIStatus where Model.State: ValueArbitrated {
         let unit = platform.storage.baseAddress.unsafelyUnwrapped + Int(unitIndex[Int(Model.id.rawValue)])
         let arbitrated = platform.state.withLock { locked in
             mayUse(locked, Model.id, holders: holders) ? state(model, &locked).pointee.valueArbiter.value[index] : nil
         }
-        guard let arbitrated else { return .failure(.denied) }
-        guard let hardware = unit.pointee.hardwareReads, hardware[index] else { return .success(arbitrated) }
-        // Values travel as Int64 (rates are u64 on the wire, levels i32/u32): the bits round-trip.
-        return platform.host.readValue(Model.id, UInt32(index)).map { Model.State.Value(truncatingIfNeeded: $0) }
+        guard let arbitrated else { return .denied }
+        guard let hardware = unit.pointee.hardwareReads, hardware[index] else {
+            append(&reply, arbitrated)
+            return .success
+        }
+        switch platform.host.readValue(Model.id, UInt32(index)) {
+        case .success(let value):
+            // Values travel as Int64 (rates are u64 on the wire, levels i32/u32): the bits round-trip.
+            append(&reply, Model.State.Value(truncatingIfNeeded: value))
+            return .success
+        case .failure(let status):
+            return status
+        }
     }
 
     /// The delayed response of an asynchronous SET of a switched-and-set

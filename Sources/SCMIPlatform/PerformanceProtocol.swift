@@ -247,13 +247,7 @@ extension AgentSession {
     /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func performanceLevelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
-        switch physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices) {
-        case .success(let level):
-            reply.append(level)
-            return .success
-        case .failure(let status):
-            return status
-        }
+        return physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices, &reply) { $0.append($1) }
     }
 
     /// +0 domain_id, +4 range_max, +8 range_min: min ≤ max (else

@@ -296,12 +296,6 @@ extension AgentSession {
     /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        switch physicalValue(VoltageProtocol.self, index, holders: domains[index].devices) {
-        case .success(let level):
-            reply.append(level)
-            return .success
-        case .failure(let status):
-            return status
-        }
+        return physicalValue(VoltageProtocol.self, index, holders: domains[index].devices, &reply) { $0.append($1) }
     }
 }
