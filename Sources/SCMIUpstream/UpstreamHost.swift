@@ -201,6 +201,16 @@ public final class UpstreamHost: HostInterface, @unchecked Sendable {
         if let thread = supervisor.withLock({ $0 }) { thread.join() } else { link?.close() }
     }
 
+    /// The firmware's facts merged into `tables` (a reload's), read over the
+    /// current link between two commands, as at start: a reload serves the
+    /// firmware's facts too. Throws when the firmware is away or refuses.
+    public func merged(_ tables: PlatformTables) throws(FirmwareFactsError) -> MergedTables {
+        try channel.withLock { _ throws(FirmwareFactsError) -> MergedTables in
+            guard let link = connection.withLock({ $0.link }) else { throw .unreachable("upstream \(address) is down") }
+            return try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: configuration.timeoutMilliseconds).merged(into: tables)
+        }
+    }
+
     /// Whether the firmware is reachable now (false while reconnecting).
     public var isConnected: Bool { connection.withLock { $0.link != nil } }
 

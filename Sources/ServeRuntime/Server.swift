@@ -47,6 +47,9 @@ public final class Server: @unchecked Sendable {
     /// decide each resource's host binding (docs/serve.md, "Host bindings").
     private let upstreamGiven: Bool
     private let hookGiven: Bool
+    /// With `serve --upstream`: the tables a reload serves, from the checked
+    /// ones (the firmware's facts merged in), or why it cannot be served.
+    private let reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)?
     /// The host binding of every resource of the current platform's tables, for `status`.
     private let bindings: Mutex<HostBindingMap>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
@@ -60,8 +63,10 @@ public final class Server: @unchecked Sendable {
     /// model's agent caused it.
     public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger,
                 trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off,
-                host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false)
+                host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false,
+                reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)? = nil)
     {
+        self.reloadTables = reloadTables
         self.blobPath = blobPath
         self.sources = sources
         self.ringPolling = ringPolling
@@ -243,13 +248,24 @@ public final class Server: @unchecked Sendable {
     public func reload() -> ReloadOutcome {
         notifier?.reloading()
         let result = BackendChecker.check(blobAt: blobPath, sources: sources)
-        guard let tables = result.tables, !result.hasErrors else {
+        guard let checked = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
             notifier?.ready(status: readiness + " (the reload failed check; old model kept)")
             return .keptOldModel(errors: errors)
         }
         logWarnings(result.diagnostics)
+        var tables = checked
+        if let reloadTables {
+            switch reloadTables(checked) {
+            case .success(let served):
+                tables = served
+            case .failure(let refusal):
+                logger.error("SIGHUP: \(blobPath): \(refusal.lines.joined(separator: "; ")); keeping the old model")
+                notifier?.ready(status: readiness + " (the reload failed; old model kept)")
+                return .keptOldModel(errors: refusal.lines)
+            }
+        }
         host.describe(tables)
         current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
         bindings.withLock { $0 = HostBindingMap(tables, upstreamGiven: upstreamGiven, hookGiven: hookGiven) }
@@ -266,6 +282,12 @@ public final class Server: @unchecked Sendable {
             logger.warning("check: \(diagnostic.rendered)")
         }
     }
+}
+
+/// Why a reload's tables cannot be served (the firmware is away, or refuses a resource).
+public struct ReloadRefusal: Error, Sendable {
+    public var lines: [String]
+    public init(_ lines: [String]) { self.lines = lines }
 }
 
 /// Lets the trace callback reach the platform it belongs to without a retain cycle.

@@ -135,10 +135,14 @@ struct Serve: ParsableCommand {
         let bindings = try socketBindings(for: checked)
         let inner = try host(checked, logger: logger)
         let (tables, upstreamHost) = try connectedUpstream(checked, inner: inner, logger: logger)
+        // A reload serves the firmware's facts too, read over the same link.
+        var reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)? = nil
+        if let upstreamHost { reloadTables = { tables in Self.merged(tables, by: upstreamHost, logger: logger) } }
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
                             ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds),
-                            host: upstreamHost ?? inner, upstreamGiven: upstream.address != nil, hookGiven: hookGiven)
+                            host: upstreamHost ?? inner, upstreamGiven: upstream.address != nil, hookGiven: hookGiven,
+                            reloadTables: reloadTables)
         server.logWarnings(diagnostics)
         do {
             try upstreamHost?.start(state: { server.platform.snapshot() }, passOn: { server.platform.passOn($0) })
@@ -202,6 +206,21 @@ struct Serve: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
             throw ExitCode(2)
+        }
+    }
+
+    /// A reload's tables with the firmware's facts merged in (its warnings
+    /// logged), or the lines that say why they cannot be.
+    private static func merged(_ tables: PlatformTables, by host: UpstreamHost, logger: Logger) -> Result<PlatformTables, ReloadRefusal> {
+        do {
+            let merged = try host.merged(tables)
+            for warning in merged.warnings { logger.warning("upstream \(host.address): \(warning)") }
+            return .success(merged.tables)
+        } catch {
+            switch error {
+            case .unreachable(let why): return .failure(ReloadRefusal(["upstream \(host.address): " + why]))
+            case .refused(let problems): return .failure(ReloadRefusal(problems.map { "upstream \(host.address): " + $0 }))
+            }
         }
     }
 

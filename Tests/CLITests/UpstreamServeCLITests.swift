@@ -61,9 +61,9 @@ struct UpstreamServeCLITests {
         };
         """
 
-    /// The mediator's board: its guests' clock 0 is the firmware's clock 1,
-    /// clock 1 a PLL of the board's own (model); power domain 0 the firmware's
-    /// 0. Two guests share the GPU.
+    /// The mediator's board: its guests' clock 0 is the firmware's clock 1
+    /// (whose rates only the firmware gives), clock 1 a PLL of the board's own
+    /// (model); power domain 0 the firmware's 0. Two guests share the GPU.
     static let board = """
         /dts-v1/;
         / {
@@ -94,7 +94,7 @@ struct UpstreamServeCLITests {
                         reg = <0x14>;
                         #address-cells = <1>;
                         #size-cells = <0>;
-                        clock@0 { reg = <0>; clocks = <&scmi_clk 1>; label = "gpu-core"; arm,scmi-rates = <200000000 400000000 800000000>; };
+                        clock@0 { reg = <0>; clocks = <&scmi_clk 1>; label = "gpu-core"; };
                         clock@1 { reg = <1>; clocks = <&pll 0>; label = "audio-pll"; arm,scmi-rates = <12000000 24000000>; };
                     };
                     devices {
@@ -203,6 +203,19 @@ struct UpstreamServeCLITests {
         if let released, let powerOff, let gone { #expect(released < gone && powerOff < gone) }
         #expect(try eventually { Stack.requesters(try Stack.row(firmware, "clocks", 1)) == ["host"] })
         #expect(try Stack.row(firmware, "power_domains", 0)["on"] as? Bool == false)
+    }
+
+    /// SIGHUP: the reloaded model serves the firmware's facts too, read over
+    /// the link in use.
+    @Test func aReloadServesTheFirmwaresFacts() throws {
+        let stack = try Stack()
+        let firmwareRates = RateDescription.discrete([200_000_000, 400_000_000, 800_000_000])
+        #expect(try stack.mediator.asAgent("vm-a") { try $0.describeRates(0) } == firmwareRates)
+        kill(stack.mediator.process.processIdentifier, SIGHUP)
+        #expect(try eventually { stack.mediator.log.contains("reloaded; new connections use it") }, "\(stack.mediator.log)")
+        #expect(try stack.mediator.asAgent("vm-a") { try $0.describeRates(0) } == firmwareRates)
+        try stack.mediator.asAgent("vm-a") { try $0.rateSet(0, rate: 800_000_000) }
+        #expect(stack.mediator.log.contains("rate 800000000 (firmware id 1; agent 1, request): SUCCESS"))
     }
 
     /// The firmware's notifications reach a subscribed guest of the mediator
