@@ -1,3 +1,5 @@
+import Synchronization
+
 // One agent's connection to the platform: decodes a request, routes it to the
 // protocol's file, and encodes the response in the guest's writable space.
 
@@ -22,6 +24,10 @@ public final class AgentSession: @unchecked Sendable {
     /// two fields instead of two globals.
     private let units: UnsafeBufferPointer<ProtocolUnit>
     let unitIndex: UnsafeBufferPointer<Int8>
+    /// Set by end(): the host-action thread then carries out none of this
+    /// session's asynchronous commands and posts none of their delayed
+    /// responses (the next connection of the agent has a new session).
+    let ended = Atomic<Bool>(false)
 
     public var agentID: UInt32 { info.id }
     public var agentName: String { info.name }
@@ -70,6 +76,7 @@ public final class AgentSession: @unchecked Sendable {
     /// physical state recomputed at once, the changes notified to the other
     /// agents. Its permissions stay as they are.
     public func end() {
+        ended.store(true, ordering: .releasing)
         platform.sensorPoller.cancel(agent: agent)
         platform.sinks[agent].sink.withLock { $0 = nil }
         platform.clearSubscriptions(agent: agent)

@@ -167,9 +167,6 @@ struct SwitchArbiter: Sendable {
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<SwitchRequest>>>(start: nil, count: 0)
     /// This model's serial in the owner.
     private var model = 0
-    /// The request the last request() changed and what it was, for
-    /// undoLastRequest() (one at a time: HostState.hostLock orders changes).
-    private var undo: (resource: Int, agent: Int, request: SwitchRequest) = (0, 0, .none)
 
     init(initial: [Bool], agentCount: Int, pinnedOn: [Bool] = []) {
         self.agentCount = agentCount
@@ -214,18 +211,13 @@ struct SwitchArbiter: Sendable {
         }
     }
 
-    /// Records `agent`'s request and settles; the new physical state when it changed.
+    /// Records `agent`'s request and settles; the new physical state when it
+    /// changed. Putting back what request(resource:agent:) said before is the
+    /// undo (the host could not apply the change): the caller keeps that, since
+    /// changes of several resources of one arbiter may be in flight at once.
     mutating func request(_ request: SwitchRequest, resource: Int, agent: Int) -> Bool? {
-        undo = (resource, agent, self.request(resource: resource, agent: agent))
         requests.set(request == .none ? nil : request, resource: resource, agent: agent)
         return settle(resource: resource)
-    }
-
-    /// Puts back the request the last request() replaced and settles again
-    /// (the host could not apply the change it decided).
-    mutating func undoLastRequest(resource: Int) {
-        requests.set(undo.request == .none ? nil : undo.request, resource: undo.resource, agent: undo.agent)
-        _ = settle(resource: resource)
     }
 
     /// Withdraws `agent`'s request, if it holds one, and settles; the new
@@ -261,8 +253,6 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
     nonisolated(unsafe) private var quantities = UnsafeMutableBufferPointer<UnsafeMutablePointer<SharedQuantity<Value>>>(start: nil, count: 0)
     /// This model's serial in the owner.
     private var model = 0
-    /// The request the last request() or withdraw() changed and what it was (undoLastRequest()).
-    private var undo: (resource: Int, agent: Int, request: Value?) = (0, 0, nil)
 
     init(initial: [Value], agentCount: Int) {
         self.agentCount = agentCount
@@ -323,24 +313,25 @@ struct HighestRequestArbiter<Value: Comparable & Sendable>: Sendable {
         requests[resource, agent]
     }
 
-    /// Records `agent`'s request and settles; the change when the physical value changed.
+    /// Records `agent`'s request and settles; the change when the physical
+    /// value changed. The undo is restore(_:) with what requested(resource:agent:)
+    /// said before, which the caller keeps (one record per change in flight).
     mutating func request(_ request: Value, resource: Int, agent: Int) -> (from: Value, to: Value)? {
-        undo = (resource, agent, requests[resource, agent])
         requests.set(request, resource: resource, agent: agent)
         return settle(resource: resource)
     }
 
-    /// Puts back the request the last request() replaced and settles again.
-    mutating func undoLastRequest(resource: Int) {
-        requests.set(undo.request, resource: undo.resource, agent: undo.agent)
+    /// Puts back `agent`'s earlier request (nil: none) and settles again: the
+    /// host could not apply the change a request decided.
+    mutating func restore(_ request: Value?, resource: Int, agent: Int) {
+        requests.set(request, resource: resource, agent: agent)
         _ = settle(resource: resource)
     }
 
-    /// Withdraws `agent`'s request, if it holds one, and settles; like
-    /// request(), undoLastRequest() puts it back.
+    /// Withdraws `agent`'s request, if it holds one, and settles; restore(_:)
+    /// with the request it held puts it back.
     mutating func withdraw(resource: Int, agent: Int) -> (from: Value, to: Value)? {
-        guard let held = requests[resource, agent] else { return nil }
-        undo = (resource, agent, held)
+        guard requests[resource, agent] != nil else { return nil }
         requests.set(nil, resource: resource, agent: agent)
         return settle(resource: resource)
     }
@@ -396,14 +387,22 @@ struct SwitchedValueState<Value: BinaryInteger & Sendable>: UnitState, Sendable 
     }
 
     /// Resource by resource, the switch first, then the value.
-    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
-        for resource in 0 ..< enable.resourceCount {
+    mutating func withdraw(agent: Int, covers: (_ resource: Int) -> Bool, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for resource in 0 ..< enable.resourceCount where covers(resource) {
             if let on = enable.withdraw(resource: resource, agent: agent) {
                 report(resource, .switched(on: on))
             }
             if let change = value.withdraw(resource: resource, agent: agent) {
                 report(resource, Self.what(change))
             }
+        }
+    }
+
+    /// The resources where `agent` asked for a switch state or a value.
+    func holdings(agent: Int, _ body: (_ resource: Int) -> Void) {
+        for resource in 0 ..< enable.resourceCount
+        where enable.request(resource: resource, agent: agent) != .none || value.requested(resource: resource, agent: agent) != nil {
+            body(resource)
         }
     }
 
@@ -441,6 +440,10 @@ struct CoupledLevels: Sendable {
     let levels: [VoltageLevels]
     /// Domains with at least one partner, ascending.
     let coupled: [Int]
+    /// Per domain: the domains a change of its level may move, itself
+    /// included, ascending (its coupled group: partners, their partners, …);
+    /// just itself when it has no partner.
+    let group: [[Int]]
 
     func isCoupled(_ domain: Int) -> Bool { !partners[domain].isEmpty }
 
@@ -463,6 +466,17 @@ struct CoupledLevels: Sendable {
         }
         self.partners = partners
         coupled = partners.indices.filter { !partners[$0].isEmpty }
+        var group = partners.indices.map { [$0] }
+        for domain in coupled where group[domain].count == 1 {
+            var members: Set<Int> = [domain]
+            var next = [domain]
+            while let current = next.popLast() {
+                for coupling in partners[current] where members.insert(Int(coupling.partner)).inserted { next.append(Int(coupling.partner)) }
+            }
+            let sorted = members.sorted()
+            for member in sorted { group[member] = sorted }
+        }
+        self.group = group
     }
 
     /// Whether `domain` may settle at `level`: within the spread of every partner's level.
@@ -474,20 +488,27 @@ struct CoupledLevels: Sendable {
         return true
     }
 
-    /// Settles every coupled domain at the lowest levels that keep each pair
+    /// Settles the coupled domains `domains` (every coupled one by default;
+    /// one group, `group[d]`, when one domain's request changed) at the lowest
+    /// levels that keep each pair
     /// within its spread: each starts at its demand (highest request, else its
     /// initial level) and is raised to the lowest described level within the
     /// spread below a partner's, round by round until nothing moves (levels
     /// only rise, so it ends). `report` gets each domain whose level changed.
-    func settle(_ arbiter: inout HighestRequestArbiter<Int32>, report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
-        guard !coupled.isEmpty else { return }
-        for domain in coupled { arbiter.setFloor(nil, resource: domain) }
+    /// A group is closed under partners, so settling one never reads or moves
+    /// another group, whose changes may be in flight meanwhile. Every domain
+    /// given must be coupled.
+    func settle(_ arbiter: inout HighestRequestArbiter<Int32>, domains: [Int]? = nil,
+                report: (_ domain: Int, _ change: (from: Int32, to: Int32)) -> Void) {
+        let domains = domains ?? coupled
+        guard !domains.isEmpty, !coupled.isEmpty else { return }
+        for domain in domains { arbiter.setFloor(nil, resource: domain) }
         var moved = true
         var rounds = 0
-        while moved && rounds <= coupled.count {
+        while moved && rounds <= domains.count {
             moved = false
             rounds += 1
-            for domain in coupled {
+            for domain in domains {
                 var wanted: Int32?
                 for coupling in partners[domain] {
                     let partner = Int(coupling.partner)
@@ -501,7 +522,7 @@ struct CoupledLevels: Sendable {
                 }
             }
         }
-        for domain in coupled {
+        for domain in domains {
             if let change = arbiter.resettle(resource: domain) { report(domain, change) }
         }
     }

@@ -166,44 +166,78 @@ extension AgentSession {
     /// +0 flags, +4 clock_id, +8 rate (64 bits). Rounds down unless the flags
     /// ask for up (bit 2) or nearest (bit 3, "auto"); this agent's request is
     /// then arbitrated with the others' (the highest wins). Asynchronous (bit
-    /// 0, with P2A only): done at once as well, then CLOCK_RATE_SET_COMPLETE
-    /// {clock_id, physical rate} follows on the eventq unless bit 1 waives it;
-    /// BUSY while 16 such responses wait.
+    /// 0, with P2A only): SUCCESS once the checks pass (BUSY while 16
+    /// asynchronous commands are pending), then carried out by the host-action
+    /// thread in its turn; CLOCK_RATE_SET_COMPLETE {clock_id, physical rate},
+    /// or the host's status with the request rolled back, follows on the
+    /// eventq unless bit 1 waives it.
     fileprivate func rateSet(_ payload: Payload) -> SCMIStatus {
         guard let index = clockIndex(payload.word(1)) else { return .notFound }
         let flags = payload.word(0)
         let rate = payload.uint64(lowWord: 2)
+        guard flags & ClockProtocol.flagAsync != 0 else { return rateSet(index, flags, rate, turnHeld: false) }
         let clock = clocks.baseAddress.unsafelyUnwrapped + index
-        let isAsync = flags & ClockProtocol.flagAsync != 0
-        let wantsDelayedResponse = isAsync && flags & ClockProtocol.flagIgnoreDelayedResponse == 0
-        var requested: UInt64 = 0
-        let status = change(ClockProtocol.self) { state, shared in
-            guard mayUse(shared, ClockProtocol.id, holders: clock.pointee.devices) else { return (.denied, index, nil) }
-            guard flags & ~UInt32(0xF) == 0 else { return (.invalidParameters, index, nil) }
+        return submit(ClockProtocol.self, index, payload) { shared in
+            rateCheck(shared, clock, flags, rate, arriving: true).status
+        } run: { session, job in
+            session.finishRateSet(job)
+        }
+    }
+
+    /// What CLOCK_RATE_SET answers before arbitration, and the rate it asks
+    /// for rounded as the flags say. `arriving`: also the checks of an
+    /// asynchronous command when it arrives (P2A, BUSY); the host-action
+    /// thread checks the rest again when it carries the command out.
+    private func rateCheck(
+        _ shared: borrowing SharedState, _ clock: UnsafePointer<ClockProtocol.Resource>, _ flags: UInt32, _ rate: UInt64, arriving: Bool
+    ) -> (status: SCMIStatus, rounded: UInt64) {
+        guard mayUse(shared, ClockProtocol.id, holders: clock.pointee.devices) else { return (.denied, 0) }
+        guard flags & ~UInt32(0xF) == 0 else { return (.invalidParameters, 0) }
+        if arriving && flags & ClockProtocol.flagAsync != 0 {
             // An asynchronous change ends in a delayed response on the eventq;
             // without VIRTIO_SCMI_F_P2A_CHANNELS there is none, and the virtio
             // spec requires NOT_SUPPORTED (docs/protocol.md §15). PROTOCOL_ATTRIBUTES
             // then says 0 pending async changes, so Linux never asks.
-            guard !isAsync || deliversDelayedResponses else { return (.notSupported, index, nil) }
-            guard !wantsDelayedResponse || asyncSlotFree else { return (.busy, index, nil) }
-            let rounding: ClockProtocol.Rounding =
-                flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
-                : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
-            guard let rounded = ClockProtocol.round(rate, in: clock.pointee.described, rounding) else { return (.outOfRange, index, nil) }
-            requested = rounded
-            return (.success, index, state.value.request(rounded, resource: index, agent: agent).map(ClockProtocol.State.what))
-        } undo: { state, resource in
-            state.value.undoLastRequest(resource: resource)
-        } accepted: { resource in
+            guard deliversDelayedResponses else { return (.notSupported, 0) }
+            guard asyncSlotFree(shared) else { return (.busy, 0) }
+        }
+        let rounding: ClockProtocol.Rounding =
+            flags & ClockProtocol.flagRoundAuto != 0 ? .nearest
+            : flags & ClockProtocol.flagRoundUp != 0 ? .up : .down
+        guard let rounded = ClockProtocol.round(rate, in: clock.pointee.described, rounding) else { return (.outOfRange, 0) }
+        return (.success, rounded)
+    }
+
+    /// CLOCK_RATE_SET carried out: now (synchronous), or by the host-action
+    /// thread with the clock's turn held (asynchronous).
+    private func rateSet(_ index: Int, _ flags: UInt32, _ rate: UInt64, turnHeld: Bool) -> SCMIStatus {
+        let clock = clocks.baseAddress.unsafelyUnwrapped + index
+        var requested: UInt64 = 0
+        var previous: UInt64? = nil
+        return change(ClockProtocol.self, index, turnHeld: turnHeld) { state, shared in
+            let checked = rateCheck(shared, clock, flags, rate, arriving: !turnHeld)
+            guard checked.status.isSuccess else { return (checked.status, nil) }
+            requested = checked.rounded
+            previous = state.value.requested(resource: index, agent: agent)
+            return (.success, state.value.request(requested, resource: index, agent: agent).map(ClockProtocol.State.what))
+        } undo: { state in
+            state.value.restore(previous, resource: index, agent: agent)
+        } accepted: {
             platform.notify(event: eventIndex(ClockProtocol.self, ClockProtocol.rateChangeRequestedEvent),
-                            resource: resource, causing: agent) { message in
+                            resource: index, causing: agent) { message in
                 message.append(info.id)
-                message.append(UInt32(resource))
+                message.append(UInt32(index))
                 message.append(requested)
             }
         }
-        if wantsDelayedResponse, status.isSuccess { sendValueCompletion(ClockProtocol.self, index) { $0.append($1) } }
-        return status
+    }
+
+    /// An asynchronous CLOCK_RATE_SET on the host-action thread: carried out,
+    /// then CLOCK_RATE_SET_COMPLETE unless its flags waive it.
+    fileprivate func finishRateSet(_ job: HostJob) {
+        let flags = job.parameters.0, index = Int(job.parameters.1)
+        let status = rateSet(index, flags, UInt64(job.parameters.2) | UInt64(job.parameters.3) << 32, turnHeld: true)
+        completeValueSet(job, ClockProtocol.self, index, flags & ClockProtocol.flagIgnoreDelayedResponse == 0 ? status : nil) { $0.append($1) }
     }
 
     /// The physical rate as two words: the arbitrated one, or the hardware's (physicalValue).
@@ -220,26 +254,28 @@ extension AgentSession {
         let attributes = payload.word(1)
         let holders = clocks[index].devices
         let isVersion3 = payload.count == 12
-        return change(ClockProtocol.self) { state, shared in
-            guard mayUse(shared, ClockProtocol.id, holders: holders) else { return (.denied, index, nil) }
+        var previous = SwitchRequest.none
+        return change(ClockProtocol.self, index) { state, shared in
+            guard mayUse(shared, ClockProtocol.id, holders: holders) else { return (.denied, nil) }
             let request: SwitchRequest
             if isVersion3 {
-                guard attributes & 0xFF00_FFFC == 0 else { return (.invalidParameters, index, nil) }
+                guard attributes & 0xFF00_FFFC == 0 else { return (.invalidParameters, nil) }
                 // No OEM configuration types are offered (attributes bit 27 = 0).
-                guard attributes & 0x00FF_0000 == 0 else { return (.notSupported, index, nil) }
+                guard attributes & 0x00FF_0000 == 0 else { return (.notSupported, nil) }
                 switch attributes & 0x3 {
                 case 0: request = .off
                 case 1: request = .on
-                case 3: return (.success, index, nil)  // state unchanged, and no OEM type to set
-                default: return (.invalidParameters, index, nil)
+                case 3: return (.success, nil)  // state unchanged, and no OEM type to set
+                default: return (.invalidParameters, nil)
                 }
             } else {
-                guard attributes & ~UInt32(1) == 0 else { return (.invalidParameters, index, nil) }
+                guard attributes & ~UInt32(1) == 0 else { return (.invalidParameters, nil) }
                 request = attributes & 1 != 0 ? .on : .off
             }
-            return (.success, index, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
-        } undo: { state, resource in
-            state.enable.undoLastRequest(resource: resource)
+            previous = state.enable.request(resource: index, agent: agent)
+            return (.success, state.enable.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state in
+            _ = state.enable.request(previous, resource: index, agent: agent)
         }
     }
 

@@ -18,8 +18,10 @@ import Synchronization
 //   and cells, a regulator's path), not by its SCMI id, which a reload may
 //   change; the n-th repeat of a key in one model is its own resource.
 // - One lock (`lock`) guards the requests of every attached model, their
-//   permissions and the shared quantities, and one (`hostLock`) orders the
-//   changes that go to the one HostInterface, so the host sees one stream.
+//   permissions and the shared quantities. Host actions are ordered per host
+//   resource (HostTurns.swift): each has a ResourceTurn the owner keeps with
+//   its entry, so a request of any model waits while an action of any model
+//   is in flight on the same resource, and only then.
 
 /// A host resource as the owner names it: its protocol, the key its unit
 /// gives it and, for a key repeated within one model, which repeat.
@@ -38,27 +40,30 @@ public struct HostResourceKey: Hashable, Sendable, CustomStringConvertible {
 public final class HostState: Sendable {
     /// Applies every decided change, whichever model decided it.
     let host: any HostInterface
-    /// Held from deciding a change to committing or rolling it back, so that
-    /// changes reach the host one at a time and in order; never held by reads.
-    /// Both locks are in memory of their own, freed in deinit, so that a
-    /// platform reaches them through a plain pointer (no reference count per
-    /// message).
-    nonisolated(unsafe) let hostLock: UnsafeMutablePointer<Mutex<Void>>
-    /// Guards every attached platform's state (SharedState, unit states) and
-    /// the registry of host resources.
+    /// Guards every attached platform's state (SharedState, unit states),
+    /// the registry of host resources, their turns and `book`. In memory of
+    /// its own, freed in deinit, so that a platform reaches it through a plain
+    /// pointer (no reference count per message).
     nonisolated(unsafe) let lock: UnsafeMutablePointer<Mutex<Registry>>
+    /// Who waits for a turn and the asynchronous host actions not yet done
+    /// (HostTurns.swift); only under `lock`.
+    nonisolated(unsafe) let book: UnsafeMutablePointer<TurnBook>
+    /// Wakes whoever waits for a turn; shared with the host-action thread,
+    /// which must outlive this owner by a moment.
+    let signal = TurnSignal()
 
     public init(host: any HostInterface = InMemoryHost()) {
         self.host = host
-        hostLock = .allocate(capacity: 1)
-        hostLock.initialize(to: Mutex(()))
         lock = .allocate(capacity: 1)
         lock.initialize(to: Mutex(Registry()))
+        book = .allocate(capacity: 1)
+        book.initialize(to: TurnBook())
     }
 
     deinit {
-        hostLock.deinitialize(count: 1)
-        hostLock.deallocate()
+        stopWorker()
+        book.deinitialize(count: 1)
+        book.deallocate()
         lock.deinitialize(count: 1)
         lock.deallocate()
     }
@@ -181,6 +186,9 @@ struct Registry: @unchecked Sendable {
         /// Per quantity (the unit's channel number): a SharedQuantity and its
         /// type, which frees it.
         var quantities: [(cell: UnsafeMutableRawPointer, type: any QuantityCell.Type)?] = []
+        /// Whose turn it is to act on the resource (HostTurns.swift); freed
+        /// with the entry.
+        var turn: UnsafeMutablePointer<ResourceTurn>? = nil
     }
 
     /// An attached model: where its units' state is, its agents, and each
@@ -246,6 +254,12 @@ extension HostState {
                     seen[key] = occurrence + 1
                     let hostKey = HostResourceKey(protocolID: unit.id, key: key, occurrence: occurrence)
                     registry.entries[hostKey, default: Registry.Entry()].holders.append((model, resource))
+                    if registry.entries[hostKey].unsafelyUnwrapped.turn == nil {
+                        let turn = UnsafeMutablePointer<ResourceTurn>.allocate(capacity: 1)
+                        turn.initialize(to: ResourceTurn())
+                        registry.entries[hostKey]!.turn = turn
+                    }
+                    (storage[position].turns.unsafelyUnwrapped + resource).initialize(to: registry.entries[hostKey].unsafelyUnwrapped.turn.unsafelyUnwrapped)
                     return hostKey
                 }
                 keys.append(unitKeys)
@@ -278,6 +292,7 @@ extension HostState {
                     entry.holders.removeAll { $0.model == model }
                     if entry.holders.isEmpty {
                         for case let quantity? in entry.quantities { quantity.type.free(quantity.cell) }
+                        entry.turn?.deinitialize(count: 1).deallocate()
                         registry.entries[key] = nil
                     } else {
                         registry.entries[key] = entry
@@ -295,6 +310,8 @@ extension HostState {
 struct StateLock: @unchecked Sendable {
     /// HostState.lock; the platform keeps its owner alive.
     let lock: UnsafeMutablePointer<Mutex<Registry>>
+    /// HostState.book, under the same lock.
+    let book: UnsafeMutablePointer<TurnBook>
     /// This platform's permissions; allocated with the platform, only under the lock.
     let shared: UnsafeMutablePointer<SharedState>
 

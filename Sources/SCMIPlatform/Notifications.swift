@@ -216,8 +216,8 @@ extension SCMIPlatform {
     /// Sends a notification of event `event` (its position in `events`)
     /// about `resource` to each subscriber, as `recipients` says, `causing`
     /// being the agent index that caused it. `build` appends the payload.
-    /// Call without the state lock, inside hostLock (so that notifications
-    /// leave in the order of the changes).
+    /// Call without the state lock, with the resource's turn held (so that
+    /// notifications about a resource leave in the order of its changes).
     func notify(event: Int, resource: Int, causing: Int?, _ build: (inout PlatformMessage) -> Void) {
         guard subscriptionCount.load(ordering: .relaxed) > 0 else { return }
         let description = Self.events[event]
@@ -248,34 +248,43 @@ extension SCMIPlatform {
     /// own (the firmware's notification, docs/host.md "Upstream"), with this
     /// platform's ids: the notifications that follow it go to the subscribed
     /// agents as for the engine's own changes, agent_id being `change.agent`
-    /// (0, the platform, for a change no guest made). The engine's state does
-    /// not move: it holds what the agents asked for; reads of such a
-    /// resource report the hardware (HostInterface.readsHardware).
+    /// (0, the platform, for a change no guest made). No turn is taken: the
+    /// change is not the engine's, so nothing orders it among the resource's
+    /// own changes. The engine's state does not move: it holds what the
+    /// agents asked for; reads of such a resource report the hardware
+    /// (HostInterface.readsHardware).
     public func passOn(_ change: PhysicalChange) {
-        hostLock.pointee.withLock { _ in notify(change) }
+        notify(change)
     }
 
-    /// Finds the subscribers under the state lock (into `recipientScratch`,
-    /// which only hostLock's holder uses), then posts without it.
+    /// Finds the subscribers under the state lock, 64 agents at a time as
+    /// bits on the stack (changes of different resources notify from
+    /// different threads at once, so nothing shared is used), then posts
+    /// without it.
     private func post(_ message: PlatformMessage, event: Int, resource: Int, causing: Int?) {
-        let recipients = recipientScratch
         let who = Self.events[event].recipients
-        let count = state.withLock { locked -> Int in
-            let subscriptions = locked.subscriptions
-            guard resource < subscriptions.resourceCounts[event] else { return 0 }
-            var count = 0
-            for agent in 0..<locked.agentCount where who.include(agent, causing: causing) {
-                if subscriptions.isSet(event: event, agent: agent, resource: resource) {
-                    recipients[count] = agent
-                    count += 1
+        let agentCount = catalog.agents.count
+        var first = 0
+        while first < agentCount {
+            let last = min(first + 64, agentCount)
+            let recipients = state.withLock { locked -> UInt64 in
+                let subscriptions = locked.subscriptions
+                guard resource < subscriptions.resourceCounts[event] else { return 0 }
+                var bits: UInt64 = 0
+                for agent in first..<last where who.include(agent, causing: causing) {
+                    if subscriptions.isSet(event: event, agent: agent, resource: resource) { bits |= 1 << UInt64(agent - first) }
+                }
+                return bits
+            }
+            var rest = recipients
+            while rest != 0 {
+                let agent = first + rest.trailingZeroBitCount
+                rest &= rest - 1
+                message.withBytes { bytes in
+                    sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .notification) }
                 }
             }
-            return count
-        }
-        for position in 0..<count {
-            message.withBytes { bytes in
-                sinks[recipients[position]].sink.withLock { sink in _ = sink?.post(bytes, kind: .notification) }
-            }
+            first = last
         }
     }
 
@@ -347,31 +356,46 @@ extension AgentSession {
     }
 
     /// BUSY when this agent already has maxPendingAsync asynchronous commands
-    /// pending: delayed responses waiting in its sink, and sensor readings
-    /// the poller has yet to answer.
-    var asyncSlotFree: Bool {
-        platform.sensorPoller.pendingAsync(platform, agent: agent) < SCMIPlatform.maxPendingAsync
+    /// pending: delayed responses waiting in its sink, sensor readings
+    /// the poller has yet to answer, and commands the host-action thread has
+    /// yet to carry out (lock held).
+    func asyncSlotFree(_ locked: borrowing SharedState) -> Bool {
+        platform.sensorPoller.pendingAsync(platform, agent: agent) + locked.hostJobs[agent] < SCMIPlatform.maxPendingAsync
     }
 
-    /// Posts the delayed response to the command being handled (same protocol,
-    /// message id and token, type 2): `status`, then, on success, what `build`
-    /// appends. The transport delivers it after the synchronous response.
-    func sendDelayedResponse(_ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
-        platform.sendDelayedResponse(to: agent, command: currentHeader, status, build)
+    /// `job` carried out (on the host-action thread): posts its delayed
+    /// response (same protocol, message id and token, type 2) with `status`
+    /// and, on success, what `build` appends (lock held: it may read the
+    /// state) — none when `status` is nil (waived) or this session ended —
+    /// and stops counting it as pending, in one hold of the state lock, so
+    /// that the BUSY bound sees it either pending or waiting in the sink.
+    func complete(_ job: HostJob, _ status: SCMIStatus?, _ build: (inout SharedState, inout PlatformMessage) -> Void = { _, _ in }) {
+        platform.state.withLock { locked in
+            locked.hostJobs[agent] -= 1
+            guard let status else { return }
+            platform.sendDelayedResponse(to: agent, command: job.command, unlessEnded: self, status) { message in build(&locked, &message) }
+        }
     }
 }
 
 extension SCMIPlatform {
     /// Posts the delayed response to `command` of `agent` (same protocol,
     /// message id and token, type 2): `status`, then, on success, what
-    /// `build` appends. From a handler or from the sensor poller.
-    func sendDelayedResponse(to agent: Int, command: MessageHeader, _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
+    /// `build` appends. From the sensor poller, or the host-action thread
+    /// (the state lock held); not once `session` (given) ended, checked under
+    /// the sink's lock, which end() takes after setting `ended`, so a later
+    /// connection of the agent never gets it.
+    func sendDelayedResponse(to agent: Int, command: MessageHeader, unlessEnded session: AgentSession? = nil,
+                             _ status: SCMIStatus, _ build: (inout PlatformMessage) -> Void) {
         var message = PlatformMessage(header: MessageHeader(
             protocolID: command.protocolID, messageID: command.messageID, type: .delayedResponse, token: command.token))
         message.append(status.rawValue)
         if status.isSuccess { build(&message) }
         message.withBytes { bytes in
-            sinks[agent].sink.withLock { sink in _ = sink?.post(bytes, kind: .delayedResponse) }
+            sinks[agent].sink.withLock { sink in
+                if session?.ended.load(ordering: .acquiring) == true { return }
+                _ = sink?.post(bytes, kind: .delayedResponse)
+            }
         }
     }
 
@@ -438,16 +462,19 @@ extension AgentSession {
         }
     }
 
-    /// The delayed response of an asynchronous SET of a switched-and-set
-    /// resource (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE):
-    /// SUCCESS, {resource id, its physical value as `append` writes it}.
-    func sendValueCompletion<Model: ResourceModel>(
-        _ model: Model.Type, _ index: Int, _ append: (inout PlatformMessage, Model.State.Value) -> Void
+    /// Completes an asynchronous SET of a switched-and-set resource
+    /// (CLOCK_RATE_SET_COMPLETE, VOLTAGE_LEVEL_SET_COMPLETE) that ended with
+    /// `status` (nil: its delayed response waived): on SUCCESS {resource id,
+    /// its physical value as `append` writes it}, else the status alone (the
+    /// host's, the request rolled back). From the host-action thread, the
+    /// resource's turn held.
+    func completeValueSet<Model: ResourceModel>(
+        _ job: HostJob, _ model: Model.Type, _ index: Int, _ status: SCMIStatus?,
+        _ append: (inout PlatformMessage, Model.State.Value) -> Void
     ) where Model.State: ValueArbitrated {
-        let physical = platform.state.withLock { state(model, &$0).pointee.valueArbiter.value[index] }
-        sendDelayedResponse(.success) { message in
+        complete(job, status) { locked, message in
             message.append(UInt32(index))
-            append(&message, physical)
+            append(&message, state(model, &locked).pointee.valueArbiter.value[index])
         }
     }
 }

@@ -146,8 +146,6 @@ struct PerformanceState: UnitState, Sendable {
     let ranges: [(lowest: UInt32, highest: UInt32)]
     /// [domain × agentCount + agent]: the agent's {min, max}.
     private(set) var limits: [(min: UInt32, max: UInt32)]
-    /// What the last setLimits() replaced (undoLimits(), one at a time as the host lock orders).
-    private var undo: (slot: Int, limits: (min: UInt32, max: UInt32)) = (0, (0, 0))
 
     init(ranges: [(lowest: UInt32, highest: UInt32)], agentCount: Int) {
         self.ranges = ranges
@@ -159,13 +157,10 @@ struct PerformanceState: UnitState, Sendable {
         limits[domain * level.agentCount + agent]
     }
 
+    /// Sets the agent's limits; setting the earlier ones again is the undo.
     mutating func setLimits(_ new: (min: UInt32, max: UInt32), domain: Int, agent: Int) {
-        let slot = domain * level.agentCount + agent
-        undo = (slot, limits[slot])
-        limits[slot] = new
+        limits[domain * level.agentCount + agent] = new
     }
-
-    mutating func undoLimits() { limits[undo.slot] = undo.limits }
 
     /// The level is the domain's only shared quantity (0; HostState.swift).
     mutating func attach(_ owner: Attachment) { level.attach(owner, channel: 0) }
@@ -175,11 +170,21 @@ struct PerformanceState: UnitState, Sendable {
     }
 
     /// The level request goes, and the limits return to the whole range.
-    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
-        for domain in ranges.indices {
+    mutating func withdraw(agent: Int, covers: (_ resource: Int) -> Bool, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for domain in ranges.indices where covers(domain) {
             limits[domain * level.agentCount + agent] = (ranges[domain].lowest, ranges[domain].highest)
             if let change = level.withdraw(resource: domain, agent: agent) {
                 report(domain, .value(from: Int64(change.from), to: Int64(change.to)))
+            }
+        }
+    }
+
+    /// The domains where the agent asked for a level or narrowed its limits.
+    func holdings(agent: Int, _ body: (_ resource: Int) -> Void) {
+        for domain in ranges.indices {
+            let own = limits(domain: domain, agent: agent)
+            if level.requested(resource: domain, agent: agent) != nil || own.min != ranges[domain].lowest || own.max != ranges[domain].highest {
+                body(domain)
             }
         }
     }
@@ -232,15 +237,17 @@ extension AgentSession {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
         let requested = payload.word(1)
         let domain = performanceDomains.baseAddress.unsafelyUnwrapped + index
-        return change(PerformanceProtocol.self) { state, shared in
-            guard mayUse(shared, PerformanceProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
+        var previous: UInt32? = nil
+        return change(PerformanceProtocol.self, index) { state, shared in
+            guard mayUse(shared, PerformanceProtocol.id, holders: domain.pointee.devices) else { return (.denied, nil) }
             let own = state.limits(domain: index, agent: agent)
             guard requested >= own.min, requested <= own.max, domain.pointee.levels.contains(where: { $0.level == requested }) else {
-                return (.outOfRange, index, nil)
+                return (.outOfRange, nil)
             }
-            return (.success, index, state.level.request(requested, resource: index, agent: agent).map(PerformanceState.what))
-        } undo: { state, resource in
-            state.level.undoLastRequest(resource: resource)
+            previous = state.level.requested(resource: index, agent: agent)
+            return (.success, state.level.request(requested, resource: index, agent: agent).map(PerformanceState.what))
+        } undo: { state in
+            state.level.restore(previous, resource: index, agent: agent)
         }
     }
 
@@ -262,16 +269,18 @@ extension AgentSession {
         let maximum = payload.word(1), minimum = payload.word(2)
         let domain = performanceDomains.baseAddress.unsafelyUnwrapped + index
         var limitsChanged = false
-        return change(PerformanceProtocol.self) { state, shared in
-            guard mayUse(shared, PerformanceProtocol.id, holders: domain.pointee.devices) else { return (.denied, index, nil) }
-            guard minimum <= maximum else { return (.invalidParameters, index, nil) }
+        var previous: (limits: (min: UInt32, max: UInt32), level: UInt32?) = ((0, 0), nil)
+        return change(PerformanceProtocol.self, index) { state, shared in
+            guard mayUse(shared, PerformanceProtocol.id, holders: domain.pointee.devices) else { return (.denied, nil) }
+            guard minimum <= maximum else { return (.invalidParameters, nil) }
             let range = state.ranges[index]
-            guard minimum >= range.lowest, maximum <= range.highest else { return (.outOfRange, index, nil) }
+            guard minimum >= range.lowest, maximum <= range.highest else { return (.outOfRange, nil) }
             let before = state.limits(domain: index, agent: agent)
             limitsChanged = before.min != minimum || before.max != maximum
+            previous = (before, state.level.requested(resource: index, agent: agent))
             state.setLimits((minimum, maximum), domain: index, agent: agent)
-            guard let current = state.level.requested(resource: index, agent: agent), current < minimum || current > maximum else {
-                return (.success, index, nil)
+            guard let current = previous.level, current < minimum || current > maximum else {
+                return (.success, nil)
             }
             let levels = domain.pointee.levels
             let moved = current > maximum ? levels.last(where: { $0.level <= maximum })?.level : levels.first(where: { $0.level >= minimum })?.level
@@ -281,16 +290,16 @@ extension AgentSession {
             } else {
                 change = state.level.withdraw(resource: index, agent: agent)
             }
-            return (.success, index, change.map(PerformanceState.what))
-        } undo: { state, resource in
-            state.undoLimits()
-            state.level.undoLastRequest(resource: resource)
-        } accepted: { resource in
+            return (.success, change.map(PerformanceState.what))
+        } undo: { state in
+            state.setLimits(previous.limits, domain: index, agent: agent)
+            state.level.restore(previous.level, resource: index, agent: agent)
+        } accepted: {
             guard limitsChanged else { return }
             platform.notify(event: eventIndex(PerformanceProtocol.self, PerformanceProtocol.limitsChangedEvent),
-                            resource: resource, causing: agent) { message in
+                            resource: index, causing: agent) { message in
                 message.append(info.id)
-                message.append(UInt32(resource))
+                message.append(UInt32(index))
                 message.append(maximum)
                 message.append(minimum)
             }

@@ -114,10 +114,14 @@ extension SwitchArbiter: UnitState {
         self.init(initial: Array(repeating: false, count: count), agentCount: agentCount)
     }
 
-    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
-        for resource in 0 ..< resourceCount {
+    mutating func withdraw(agent: Int, covers: (_ resource: Int) -> Bool, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+        for resource in 0 ..< resourceCount where covers(resource) {
             if let on = withdraw(resource: resource, agent: agent) { report(resource, .switched(on: on)) }
         }
+    }
+
+    func holdings(agent: Int, _ body: (_ resource: Int) -> Void) {
+        for resource in 0 ..< resourceCount where request(resource: resource, agent: agent) != .none { body(resource) }
     }
 
     func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {
@@ -160,22 +164,24 @@ extension AgentSession {
         let flags = payload.word(0)
         let powerState = payload.word(2)
         let holders = powerDomains[index].devices
-        return change(PowerDomainProtocol.self) { state, shared in
-            guard mayUse(shared, PowerDomainProtocol.id, holders: holders) else { return (.denied, index, nil) }
-            guard flags & ~PowerDomainProtocol.flagAsync == 0 else { return (.invalidParameters, index, nil) }
+        var previous = SwitchRequest.none
+        return change(PowerDomainProtocol.self, index) { state, shared in
+            guard mayUse(shared, PowerDomainProtocol.id, holders: holders) else { return (.denied, nil) }
+            guard flags & ~PowerDomainProtocol.flagAsync == 0 else { return (.invalidParameters, nil) }
             // An asynchronous set ends in a delayed response on the eventq,
             // which a connection without P2A lacks, and ATTRIBUTES bit 30 never
             // offers it: NOT_SUPPORTED (docs/protocol.md §15).
-            guard flags & PowerDomainProtocol.flagAsync == 0 else { return (.notSupported, index, nil) }
+            guard flags & PowerDomainProtocol.flagAsync == 0 else { return (.notSupported, nil) }
             let request: SwitchRequest
             switch powerState {
             case PowerDomainProtocol.stateOn: request = .on
             case PowerDomainProtocol.stateOff: request = .off
-            default: return (.invalidParameters, index, nil)
+            default: return (.invalidParameters, nil)
             }
-            return (.success, index, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
-        } undo: { state, resource in
-            state.undoLastRequest(resource: resource)
+            previous = state.request(resource: index, agent: agent)
+            return (.success, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state in
+            _ = state.request(previous, resource: index, agent: agent)
         }
     }
 

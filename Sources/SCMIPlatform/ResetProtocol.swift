@@ -118,53 +118,71 @@ extension AgentSession {
     /// through the host seam. An assert or a pulse that stands sends
     /// RESET_ISSUED to the other subscribed agents. Asynchronous (bit 2, with
     /// P2A only): once the command is accepted (domain usable, flags valid,
-    /// fewer than 16 delayed responses waiting, else BUSY) the answer is
-    /// SUCCESS and RESET_COMPLETE {domain_id} follows on the eventq, carrying
-    /// the host's status instead when it refuses the reset.
+    /// fewer than 16 asynchronous commands pending, else BUSY) the answer is
+    /// SUCCESS at once; the host-action thread carries it out in the domain's
+    /// turn and RESET_COMPLETE {domain_id} follows on the eventq, carrying the
+    /// host's status instead when it refuses the reset.
     fileprivate func reset(_ payload: Payload) -> SCMIStatus {
         guard let index = resetDomainIndex(payload.word(0)) else { return .notFound }
-        let resetState = payload.word(2)
-        let asked = ResetProtocol.action(flags: payload.word(1), resetState: resetState, asyncOffered: deliversDelayedResponses)
+        let asked = ResetProtocol.action(flags: payload.word(1), resetState: payload.word(2), asyncOffered: deliversDelayedResponses)
         let holders = resetDomains[index].devices
-        var action = ResetProtocol.Action.deassert, isAsync = false
-        if case .success(let request) = asked { (action, isAsync) = request }
-        // Set once the checks pass: from then on an asynchronous reset's
-        // outcome goes into its delayed response.
-        var passedChecks = false
-        var status = vote(action == .deassert ? .off : .on, index, issuing: action == .deassert ? nil : resetState) { shared in
+        guard case .success(let request) = asked, request.isAsync else { return reset(index, asked, payload.word(2), turnHeld: false) }
+        return submit(ResetProtocol.self, index, payload) { shared in
+            guard mayUse(shared, ResetProtocol.id, holders: holders) else { return .denied }
+            return asyncSlotFree(shared) ? .success : .busy
+        } run: { session, job in
+            session.finishReset(job)
+        }
+    }
+
+    /// RESET carried out: now (synchronous), or by the host-action thread with
+    /// the domain's turn held (asynchronous; a pulse holds it for both halves).
+    private func reset(_ index: Int, _ asked: Result<(ResetProtocol.Action, isAsync: Bool), SCMIStatus>, _ resetState: UInt32,
+                       turnHeld: Bool) -> SCMIStatus {
+        let holders = resetDomains[index].devices
+        var action = ResetProtocol.Action.deassert
+        if case .success(let request) = asked { action = request.0 }
+        var status = vote(action == .deassert ? .off : .on, index, issuing: action == .deassert ? nil : resetState, turnHeld: turnHeld) { shared in
             guard mayUse(shared, ResetProtocol.id, holders: holders) else { return .denied }
             if case .failure(let refused) = asked { return refused }
-            guard !isAsync || asyncSlotFree else { return .busy }
-            passedChecks = true
             return .success
         }
         // The second half of a pulse: let go again. The domain is deasserted
         // unless another agent holds it; when the host refuses, this agent
         // keeps holding it and gets the host's status.
         if status.isSuccess, action == .pulse {
-            status = vote(.off, index, issuing: nil) { _ in .success }
+            status = vote(.off, index, issuing: nil, turnHeld: turnHeld) { _ in .success }
         }
-        guard isAsync, passedChecks else { return status }
-        sendDelayedResponse(status) { $0.append(UInt32(index)) }
-        return .success
+        return status
+    }
+
+    /// An asynchronous RESET on the host-action thread: carried out, then
+    /// RESET_COMPLETE with its outcome.
+    fileprivate func finishReset(_ job: HostJob) {
+        let index = Int(job.parameters.0)
+        let asked = ResetProtocol.action(flags: job.parameters.1, resetState: job.parameters.2, asyncOffered: true)
+        let status = reset(index, asked, job.parameters.2, turnHeld: true)
+        complete(job, status) { _, message in message.append(UInt32(index)) }
     }
 
     /// Records this agent's assert (`.on`) or deassert (`.off`) of domain
     /// `index` once `check` (under the lock) says SUCCESS; when it stands and
     /// `issuing` gives a reset_state, RESET_ISSUED goes to the other subscribers.
-    private func vote(_ request: SwitchRequest, _ index: Int, issuing resetState: UInt32?,
+    private func vote(_ request: SwitchRequest, _ index: Int, issuing resetState: UInt32?, turnHeld: Bool,
                       check: (inout SharedState) -> SCMIStatus) -> SCMIStatus {
-        change(ResetProtocol.self) { state, shared in
+        var previous = SwitchRequest.none
+        return change(ResetProtocol.self, index, turnHeld: turnHeld) { state, shared in
             let status = check(&shared)
-            guard status.isSuccess else { return (status, index, nil) }
-            return (.success, index, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
-        } undo: { state, resource in
-            state.undoLastRequest(resource: resource)
-        } accepted: { resource in
+            guard status.isSuccess else { return (status, nil) }
+            previous = state.request(resource: index, agent: agent)
+            return (.success, state.request(request, resource: index, agent: agent).map { .switched(on: $0) })
+        } undo: { state in
+            _ = state.request(previous, resource: index, agent: agent)
+        } accepted: {
             guard let resetState else { return }
-            platform.notify(event: eventIndex(ResetProtocol.self, ResetProtocol.issuedEvent), resource: resource, causing: agent) { message in
+            platform.notify(event: eventIndex(ResetProtocol.self, ResetProtocol.issuedEvent), resource: index, causing: agent) { message in
                 message.append(info.id)
-                message.append(UInt32(resource))
+                message.append(UInt32(index))
                 message.append(resetState)
             }
         }

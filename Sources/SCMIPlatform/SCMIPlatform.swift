@@ -33,13 +33,9 @@ public final class SCMIPlatform: Sendable {
     public let owner: HostState
     /// This platform's serial in its owner.
     let model: Int
-    /// The owner's host and hostLock, kept here so that a SET reaches them
-    /// without going through the owner.
+    /// The owner's host, kept here so that a SET reaches it without going
+    /// through the owner.
     let host: any HostInterface
-    /// The owner's lock held from deciding a change to committing or rolling it
-    /// back, so that changes reach the host one at a time and in order; never
-    /// held by reads.
-    nonisolated(unsafe) let hostLock: UnsafeMutablePointer<Mutex<Void>>
     /// Per agent (catalog order): where its platform → agent messages go.
     let sinks: [SinkSlot]
     /// Subscriptions held by every agent together: 0 spares every change the
@@ -48,15 +44,15 @@ public final class SCMIPlatform: Sendable {
     /// Reads watched sensors and answers asynchronous readings, on a thread
     /// of its own started when first needed (SensorPoller.swift).
     let sensorPoller: SensorPoller
-    /// Subscribers of the notification being sent; used only by hostLock's holder.
-    nonisolated(unsafe) let recipientScratch: UnsafeMutableBufferPointer<Int>
 
     /// A platform that is the only model of its host: `host` applies every
     /// change of a resource's physical state.
     /// `onPhysicalChange` is called once per change the host applied, in the
-    /// order the changes happen. It is called while changes are held back
-    /// (not with the state lock), so it must not change this platform's state
-    /// (a session's handle()); logging a line is what it is for.
+    /// order the changes of each resource happen (changes of different
+    /// resources may be reported from different threads at once). It is
+    /// called with the resource's turn held (not with the state lock), so it
+    /// must not change this platform's state (a session's handle()); logging a
+    /// line is what it is for.
     /// `onHostFault` gets a line for each host failure that starts (serve logs it).
     public convenience init(tables: PlatformTables, host: any HostInterface = InMemoryHost(),
                             onPhysicalChange: (@Sendable (PhysicalChange) -> Void)? = nil,
@@ -75,7 +71,6 @@ public final class SCMIPlatform: Sendable {
         let catalog = Catalog(tables: tables)
         self.catalog = catalog
         host = owner.host
-        hostLock = owner.hostLock
         let agentCount = catalog.agents.count
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
         var eventResourceCounts: [Int] = []
@@ -89,9 +84,8 @@ public final class SCMIPlatform: Sendable {
         let shared = UnsafeMutablePointer<SharedState>.allocate(capacity: 1)
         shared.initialize(to: SharedState(
             catalog: catalog, subscriptions: Subscriptions(resourceCounts: eventResourceCounts, agentCount: agentCount)))
-        self.state = StateLock(lock: owner.lock, shared: shared)
+        self.state = StateLock(lock: owner.lock, book: owner.book, shared: shared)
         sinks = catalog.agents.map { _ in SinkSlot() }
-        recipientScratch = .allocate(capacity: max(agentCount, 1))
         sensorPoller = SensorPoller(sensorCount: storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].count, agentCount: agentCount)
         self.onPhysicalChange = onPhysicalChange
         model = owner.attach(storage: self.storage, agents: catalog.agents)
@@ -101,21 +95,22 @@ public final class SCMIPlatform: Sendable {
         sensorPoller.stop()
         // Sessions withdraw their requests when they end, so leaving the
         // owner changes nothing physical; a platform dropped with requests
-        // still held gives them up here, and the host is told.
-        hostLock.pointee.withLock { _ in
-            for change in owner.detach(model: model) {
-                let reported = PhysicalChange(Self.unitList[change.unit].id, resource: UInt32(change.resource), change.what,
-                                              agent: 0, cause: .disconnect)
-                _ = host.apply(reported)
-                report(reported)
-            }
+        // still held gives them up here, and the host is told. No turn is
+        // taken for that (this may run on the host-action thread, which
+        // other turns wait for): only an embedder that drops sessions without
+        // end() gets here with requests, and then its changes are not ordered
+        // with other models' actions on the same resources.
+        for change in owner.detach(model: model) {
+            let reported = PhysicalChange(Self.unitList[change.unit].id, resource: UInt32(change.resource), change.what,
+                                          agent: 0, cause: .disconnect)
+            _ = host.apply(reported)
+            report(reported)
         }
         for (position, unit) in Self.unitList.enumerated() {
             unit.resources?.free(storage[position])
             storage[position].hardwareReads?.deallocate()
         }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
-        recipientScratch.deallocate()
         state.shared.deinitialize(count: 1)
         state.shared.deallocate()
     }

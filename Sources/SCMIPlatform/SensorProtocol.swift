@@ -344,12 +344,16 @@ struct SensorState: UnitState, Sendable {
     mutating func detach(report: (_ resource: Int, PhysicalChange.What) -> Void) {}
 
     /// Back to enabled, trip points off; a sensor has no physical state to report.
-    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void) {
+    /// Every sensor: nothing here waits for the host, so no turn is needed.
+    mutating func withdraw(agent: Int, covers: (_ resource: Int) -> Bool, report: (_ resource: Int, PhysicalChange.What) -> Void) {
         for sensor in 0 ..< lastFault.count {
             enabled[sensor * agentCount + agent] = true
             for trip in 0 ..< SensorProtocol.tripPointCount { setTrip(trip, TripPoint(), sensor: sensor, agent: agent) }
         }
     }
+
+    /// Nothing a withdrawal changes is physical.
+    func holdings(agent: Int, _ body: (_ resource: Int) -> Void) {}
 
     /// A constant's value; an agent appears when it disabled the sensor.
     func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest]) {

@@ -16,12 +16,17 @@ struct SharedState: Sendable {
     /// Who subscribed to which notification (Notifications.swift).
     var subscriptions: Subscriptions
 
+    /// Per agent: its asynchronous commands handed to the host-action thread
+    /// and not yet done (HostTurns.swift), for the BUSY bound.
+    var hostJobs: [Int]
+
     /// Nobody has asked for anything (docs/serve.md §4): the devicetree's permissions.
     init(catalog: Catalog, subscriptions: Subscriptions) {
         agentCount = catalog.agents.count
         deviceCount = catalog.devices.count
         permissions = PermissionTable(agentCount: agentCount, deviceCount: deviceCount, protocols: catalog.enabledProtocols)
         self.subscriptions = subscriptions
+        hostJobs = Array(repeating: 0, count: agentCount)
         for agent in catalog.agents.indices { restoreInitialPermissions(agent: agent, catalog.agents[agent]) }
     }
 

@@ -62,9 +62,16 @@ func providerKey(_ path: String, _ cells: [UInt32]) -> String {
 /// A unit's mutable state: every agent's requests on every resource and the
 /// physical state derived from them. The lock is held for every call.
 protocol UnitState {
-    /// Withdraws every request `agent` holds, resource by resource, calling
-    /// `report` with each change of physical state.
-    mutating func withdraw(agent: Int, report: (_ resource: Int, PhysicalChange.What) -> Void)
+    /// Withdraws every request `agent` holds on the resources `covers`
+    /// accepts, resource by resource, calling `report` with each change of
+    /// physical state. The withdrawal holds the turns of those resources
+    /// (HostTurns.swift); a request made on another since it took them stays.
+    mutating func withdraw(agent: Int, covers: (_ resource: Int) -> Bool, report: (_ resource: Int, PhysicalChange.What) -> Void)
+    /// Calls `body` with every resource a withdrawal of `agent` could change
+    /// physically: those it holds a request on, and for a rule over several
+    /// resources (coupled rails) the others the rule moves with them; a
+    /// resource may be named more than once.
+    func holdings(agent: Int, _ body: (_ resource: Int) -> Void)
     /// Resource `resource`'s physical state and the requests that hold it.
     func snapshot(resource: Int, agents: [AgentInfo]) -> (on: Bool?, value: Int64?, requests: [ResourceRequest])
     /// Joins the owner's shared quantities, one per arbitrated quantity
@@ -83,8 +90,10 @@ struct ResourceHooks: Sendable {
     let make: @Sendable (PlatformTables, _ agentCount: Int) -> UnitStorage
     /// Frees what `make` allocated.
     let free: @Sendable (UnitStorage) -> Void
-    /// See UnitState.withdraw; the lock is held.
-    let withdraw: @Sendable (UnitStorage, _ agent: Int, _ report: (_ resource: Int, PhysicalChange.What) -> Void) -> Void
+    /// See UnitState.withdraw and .holdings; the lock is held.
+    let withdraw: @Sendable (UnitStorage, _ agent: Int, _ covers: (_ resource: Int) -> Bool,
+                             _ report: (_ resource: Int, PhysicalChange.What) -> Void) -> Void
+    let holdings: @Sendable (UnitStorage, _ agent: Int, _ body: (_ resource: Int) -> Void) -> Void
     /// Every resource as a `status` row; the lock is held.
     let snapshot: @Sendable (UnitStorage, [AgentInfo]) -> [ResourceSnapshot]
     /// Resource `id`'s name, nil for an id the catalog does not have.
@@ -103,7 +112,8 @@ struct ResourceHooks: Sendable {
             let resources = UnsafeBufferPointer(immortalCopyOf: Model.catalog(tables, holders: tables.holders(of: Model.id)))
             let state = UnsafeMutablePointer<Model.State>.allocate(capacity: 1)
             state.initialize(to: Model.initialState(resources, agentCount: agentCount))
-            return UnitStorage(resources: UnsafeRawPointer(resources.baseAddress), count: resources.count, state: UnsafeMutableRawPointer(state))
+            return UnitStorage(resources: UnsafeRawPointer(resources.baseAddress), count: resources.count, state: UnsafeMutableRawPointer(state),
+                               turns: .allocate(capacity: Swift.max(resources.count, 1)))
         }
         free = { storage in
             let resources = storage.resources(Model.self)
@@ -112,9 +122,14 @@ struct ResourceHooks: Sendable {
             let state = storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self)
             state.deinitialize(count: 1)
             state.deallocate()
+            // The turns are the owner's (freed with its entries); these are only pointers to them.
+            storage.turns?.deallocate()
         }
-        withdraw = { storage, agent, report in
-            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.withdraw(agent: agent, report: report)
+        withdraw = { storage, agent, covers, report in
+            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.withdraw(agent: agent, covers: covers, report: report)
+        }
+        holdings = { storage, agent, body in
+            storage.state.unsafelyUnwrapped.assumingMemoryBound(to: Model.State.self).pointee.holdings(agent: agent, body)
         }
         snapshot = { storage, agents in
             let resources = storage.resources(Model.self)
@@ -149,6 +164,9 @@ struct UnitStorage: @unchecked Sendable {
     let count: Int
     /// One Model.State, only under the lock; nil for a unit without resources.
     let state: UnsafeMutableRawPointer?
+    /// Per resource: its host resource's turn (HostTurns.swift), set when the
+    /// platform attaches to its owner; the turns are read only under the lock.
+    let turns: UnsafeMutablePointer<UnsafeMutablePointer<ResourceTurn>>?
     /// Per resource: whether its value is read from the host
     /// (HostInterface.readsHardware); nil when no resource's is. Set by the
     /// platform once its host was asked, freed with it; read without the lock.
@@ -162,7 +180,7 @@ struct UnitStorage: @unchecked Sendable {
     }
 
     /// A unit without resources.
-    static let none = UnitStorage(resources: nil, count: 0, state: nil)
+    static let none = UnitStorage(resources: nil, count: 0, state: nil, turns: nil)
 
     @inline(__always)
     func resources<Model: ResourceModel>(_: Model.Type) -> UnsafeBufferPointer<Model.Resource> {
@@ -198,6 +216,19 @@ extension AgentSession {
     @inline(__always)
     func resourceIndex<Model: ResourceModel>(_ model: Model.Type, _ id: UInt32) -> Int? {
         id < UInt32(platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].count) ? Int(id) : nil
+    }
+
+    /// The turn of resource `index` of `Model` (HostTurns.swift); only read
+    /// or changed with the lock held.
+    @inline(__always)
+    func turn<Model: ResourceModel>(_ model: Model.Type, _ index: Int) -> UnsafeMutablePointer<ResourceTurn> {
+        turns(model)[index]
+    }
+
+    /// Every resource's turn of `Model`, by index (one look-up for a loop over several).
+    @inline(__always)
+    func turns<Model: ResourceModel>(_: Model.Type) -> UnsafeMutablePointer<UnsafeMutablePointer<ResourceTurn>> {
+        platform.storage[Int(unitIndex[Int(Model.id.rawValue)])].turns.unsafelyUnwrapped
     }
 
     /// `Model`'s unit state; `locked` is the state the platform's lock hands

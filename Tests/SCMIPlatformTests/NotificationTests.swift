@@ -11,10 +11,18 @@ import Testing
 /// (VirtioSCMI's outbox is tested through a real ring in VirtioSCMITests).
 final class RecordingSink: PlatformMessageSink {
     private let messages = Mutex<[(bytes: [UInt8], kind: PlatformMessageKind)]>([])
+    /// Signalled at each post: delayed responses come from the host-action thread.
+    private let posted = Gate()
 
     func post(_ message: UnsafeRawBufferPointer, kind: PlatformMessageKind) -> Bool {
-        messages.withLock { $0.append((Array(message), kind)) }
+        posted.change { messages.withLock { $0.append((Array(message), kind)) } }
         return true
+    }
+
+    /// Waits until at least `count` messages are held (not taken yet); false if they never come.
+    @discardableResult
+    func waitFor(_ count: Int) -> Bool {
+        posted.wait { messages.withLock { $0.count } >= count }
     }
 
     var delayedResponsesWaiting: Int { messages.withLock { $0.filter { $0.kind == .delayedResponse }.count } }
@@ -133,16 +141,25 @@ func notificationHeader(_ protocolID: UInt8, _ id: UInt8) -> UInt32 {
         let (cluster, sink) = p2aSession(Board.cluster)
         #expect(cluster.send(P.clock, 0x5, [1, 1, 300_000_000, 0], token: 0x2A).status == .success)
         let delayed = MessageHeader(protocolID: P.clock, messageID: 0x5, type: .delayedResponse, token: 0x2A).rawValue
+        #expect(sink.waitFor(1))
         #expect(sink.take() == [[delayed, 0, 1, 300_000_000, 0]])
+        // Asynchronous without a delayed response: carried out all the same,
+        // before the next asynchronous command on the clock, which reads its rate.
+        #expect(cluster.send(P.clock, 0x5, [3, 1, 600_000_000, 0]).status == .success)
+        #expect(cluster.send(P.clock, 0x5, [1, 1, 600_000_000, 0], token: 0x2B).status == .success)
+        #expect(sink.waitFor(1))
+        #expect(sink.take() == [[MessageHeader(protocolID: P.clock, messageID: 0x5, type: .delayedResponse, token: 0x2B).rawValue,
+                                 0, 1, 600_000_000, 0]])
         // Nobody drains this sink: sixteen wait, the seventeenth is BUSY.
         for token in 0..<16 {
             #expect(cluster.send(P.clock, 0x5, [1, 1, 400_000_000, 0], token: UInt16(token)).status == .success)
         }
         #expect(cluster.send(P.clock, 0x5, [1, 1, 500_000_000, 0]).status == .busy)
+        #expect(cluster.send(P.clock, 0x5, [3, 1, 500_000_000, 0]).status == .busy)
         #expect(cluster.send(P.voltage, 0x7, [0, 1, 900_000]).status == .busy)
-        // Synchronous, and asynchronous without a delayed response, still work.
+        // Synchronous still works.
         #expect(cluster.send(P.clock, 0x5, [0, 1, 500_000_000, 0]).status == .success)
-        #expect(cluster.send(P.clock, 0x5, [3, 1, 600_000_000, 0]).status == .success)
+        #expect(sink.waitFor(16))
         #expect(sink.delayedResponsesWaiting == 16)
     }
 
@@ -150,6 +167,7 @@ func notificationHeader(_ protocolID: UInt8, _ id: UInt8) -> UInt32 {
         let (ivi, sink) = p2aSession(Board.ivi)
         #expect(ivi.send(P.voltage, 0x7, [0, 1, 900_000], token: 7).status == .success)
         let delayed = MessageHeader(protocolID: P.voltage, messageID: 0x7, type: .delayedResponse, token: 7).rawValue
+        #expect(sink.waitFor(1))
         #expect(sink.take() == [[delayed, 0, 0, 900_000]])
         // A failing request is answered at once; no delayed response follows.
         #expect(ivi.send(P.voltage, 0x7, [0, 1, 2_000_000]).status == .outOfRange)

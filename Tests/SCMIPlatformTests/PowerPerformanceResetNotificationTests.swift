@@ -177,9 +177,11 @@ import Testing
         let platform = makeBoard(Board.powerAndReset).0
         let (ivi, sink) = p2aSession(platform, Board.ivi)
         #expect(ivi.send(P.reset, 0x4, [1, Self.pulse | Self.async, 0], token: 0x33).status == .success)
+        #expect(sink.waitFor(1))
         #expect(sink.take() == [[Self.complete(token: 0x33), 0, 1]])
         #expect(platform.snapshot().resources(of: .reset)[1].on == false)
         #expect(ivi.send(P.reset, 0x4, [1, Self.assert | Self.async, 0], token: 0x34).status == .success)
+        #expect(sink.waitFor(1))
         #expect(sink.take() == [[Self.complete(token: 0x34), 0, 1]])
         #expect(platform.snapshot().resources(of: .reset)[1].on == true)
         #expect(ivi.send(P.reset, 0x4, [1, Self.async | 1 << 3, 0]).status == .invalidParameters)
@@ -194,6 +196,7 @@ import Testing
             #expect(ivi.send(P.reset, 0x4, [1, Self.pulse | Self.async, 0], token: UInt16(token)).status == .success)
         }
         #expect(ivi.send(P.reset, 0x4, [1, Self.pulse | Self.async, 0]).status == .busy)
+        #expect(sink.waitFor(16))
         #expect(sink.delayedResponsesWaiting == 16)
         #expect(ivi.send(P.reset, 0x4, [1, Self.pulse, 0]).status == .success)
     }
@@ -208,6 +211,7 @@ import Testing
         let (cluster, clusterSink) = p2aSession(platform, Board.cluster)
         #expect(cluster.send(P.reset, 0x5, [0, 1]).status == .success)
         #expect(ivi.send(P.reset, 0x4, [0, Self.pulse | Self.async, 0], token: 9).status == .success)
+        #expect(iviSink.waitFor(1))
         #expect(iviSink.take() == [[Self.complete(token: 9), UInt32(bitPattern: SCMIStatus.hardwareError.rawValue)]])
         #expect(clusterSink.take().isEmpty)
         #expect(platform.snapshot().resources(of: .reset)[0].on == false)

@@ -1,5 +1,6 @@
 import ResourceTables
 import SCMIPlatform
+import Foundation
 import Synchronization
 
 // A board built by hand: three devices sharing clocks and regulators, three
@@ -154,5 +155,35 @@ extension PhysicalChange {
     static func voltageOff(domain: UInt32, agent: UInt32, cause: ChangeCause) -> Self { Self(.voltage, resource: domain, .switched(on: false), agent: agent, cause: cause) }
     static func voltageLevel(domain: UInt32, from: Int32, to: Int32, agent: UInt32, cause: ChangeCause) -> Self {
         Self(.voltage, resource: domain, .value(from: Int64(from), to: Int64(to)), agent: agent, cause: cause)
+    }
+}
+
+/// A condition threads wait on and others signal: explicit synchronisation
+/// for tests where the engine works on another thread (the host-action
+/// thread, a request waiting for its turn). The bound on a wait is only there
+/// so that a broken engine fails the test instead of hanging it; no test
+/// asserts on how long anything took.
+final class Gate: @unchecked Sendable {
+    private let condition = NSCondition()
+
+    /// Waits until `holds` is true (checked under the gate's lock after each
+    /// change); false if it still is not after 20 s.
+    @discardableResult
+    func wait(until holds: () -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: 20)
+        condition.lock()
+        defer { condition.unlock() }
+        while !holds() {
+            if !condition.wait(until: deadline) { return holds() }
+        }
+        return true
+    }
+
+    /// Runs `body` under the gate's lock, then wakes the waiters to look again.
+    func change(_ body: () -> Void) {
+        condition.lock()
+        body()
+        condition.broadcast()
+        condition.unlock()
     }
 }
