@@ -240,12 +240,10 @@ extension AgentSession {
         completeValueSet(job, ClockProtocol.self, index, flags & ClockProtocol.flagIgnoreDelayedResponse == 0 ? status : nil) { $0.append($1) }
     }
 
-    /// The physical rate (the arbitrated one), as two words.
+    /// The physical rate as two words: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func rateGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = clockIndex(payload.word(0)) else { return .notFound }
-        guard let rate = physicalValue(ClockProtocol.self, index, holders: clocks[index].devices) else { return .denied }
-        reply.append(rate)
-        return .success
+        return physicalValue(ClockProtocol.self, index, holders: clocks[index].devices, &reply) { $0.append($1) }
     }
 
     /// v3 form: +0 clock_id, +4 attributes (1:0 state: 0 off, 1 on, 2 reserved,

@@ -7,6 +7,14 @@
 // status. Actions are ordered per host resource (HostTurns.swift): while one
 // is in flight, later requests for that resource wait, so a rollback always
 // finds the state it left; other resources, other agents and reads go on.
+//
+// A resource whose value the host reads (readsHardware, asked once per
+// resource when the platform is built and kept as a flag in its unit's
+// storage) answers CLOCK_RATE_GET and the like with the host's readValue
+// instead of the engine's physical value; every other resource reads the
+// engine's state as before, with nothing more than the flag's test.
+
+import ResourceTables
 
 /// Where decided changes go. `apply` is called without the state lock, one
 /// change at a time per host resource, in the order the changes were decided;
@@ -23,11 +31,43 @@ public protocol HostInterface: Sendable {
     /// HARDWARE_ERROR. Called without the state lock; `agent` is 0 for the
     /// platform's own polls (trip points, updates).
     func readSensor(_ resource: UInt32, agent: UInt32) -> Int64?
+
+    /// Whether the value of resource `resource` of `protocolID` is read from
+    /// the host (readValue) rather than from the engine's physical state: a
+    /// resource the firmware owns (docs/host.md, "Upstream"), for the reads
+    /// that report hardware (CLOCK_RATE_GET, VOLTAGE_LEVEL_GET,
+    /// PERFORMANCE_LEVEL_GET, SENSOR_READING_GET). Asked once per resource
+    /// when a platform is built.
+    func readsHardware(_ protocolID: ProtocolID, _ resource: UInt32) -> Bool
+
+    /// The hardware's value of a resource for which readsHardware is true (a
+    /// rate in Hz, a level in µV or kHz, a sensor reading), or the status the
+    /// agent gets. Called without the state lock.
+    func readValue(_ protocolID: ProtocolID, _ resource: UInt32) -> Result<Int64, SCMIStatus>
+
+    /// The last failure of each resource whose latest host action failed,
+    /// one line each (`KIND ID "NAME": ACTION: why`), sorted, for `status`.
+    var lastFailures: [String] { get }
+
+    /// The tables of a new model (serve's reload): the host names and routes
+    /// resources by them from now on.
+    func describe(_ tables: PlatformTables)
 }
 
 extension HostInterface {
     /// A host that is no sensor's source.
     public func readSensor(_ resource: UInt32, agent: UInt32) -> Int64? { nil }
+
+    /// A host that reads no hardware: every read is the engine's.
+    public func readsHardware(_ protocolID: ProtocolID, _ resource: UInt32) -> Bool { false }
+
+    public func readValue(_ protocolID: ProtocolID, _ resource: UInt32) -> Result<Int64, SCMIStatus> { .failure(.notSupported) }
+
+    /// A host that never fails.
+    public var lastFailures: [String] { [] }
+
+    /// A host that keeps no words of its own.
+    public func describe(_ tables: PlatformTables) {}
 }
 
 /// Today's host: the physical state lives only in the engine.

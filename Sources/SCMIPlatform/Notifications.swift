@@ -244,6 +244,19 @@ extension SCMIPlatform {
         }
     }
 
+    /// A change of a resource's physical state that the host reports on its
+    /// own (the firmware's notification, docs/host.md "Upstream"), with this
+    /// platform's ids: the notifications that follow it go to the subscribed
+    /// agents as for the engine's own changes, agent_id being `change.agent`
+    /// (0, the platform, for a change no guest made). No turn is taken: the
+    /// change is not the engine's, so nothing orders it among the resource's
+    /// own changes. The engine's state does not move: it holds what the
+    /// agents asked for; reads of such a resource report the hardware
+    /// (HostInterface.readsHardware).
+    public func passOn(_ change: PhysicalChange) {
+        notify(change)
+    }
+
     /// Finds the subscribers under the state lock, 64 agents at a time as
     /// bits on the stack (changes of different resources notify from
     /// different threads at once, so nothing shared is used), then posts
@@ -421,14 +434,31 @@ extension PerformanceState: ValueArbitrated {
 }
 
 extension AgentSession {
-    /// The physical (arbitrated) value of resource `index` of `Model`, what
-    /// CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET and VOLTAGE_LEVEL_GET answer; nil
-    /// (DENIED) when this agent may not use it.
+    /// Answers CLOCK_RATE_GET, PERFORMANCE_LEVEL_GET or VOLTAGE_LEVEL_GET of
+    /// resource `index` of `Model`: its physical value, as `append` writes it,
+    /// the arbitrated one, or the hardware's when the host reads it
+    /// (HostInterface.readsHardware; then the host's status when it fails).
+    /// DENIED when this agent may not use it.
     @inline(__always)
-    func physicalValue<Model: ResourceModel>(_ model: Model.Type, _ index: Int, holders: [Int]) -> Model.State.Value?
-    where Model.State: ValueArbitrated {
-        platform.state.withLock { locked in
+    func physicalValue<Model: ResourceModel>(
+        _ model: Model.Type, _ index: Int, holders: [Int], _ reply: inout Reply, _ append: (inout Reply, Model.State.Value) -> Void
+    ) -> SCMIStatus where Model.State: ValueArbitrated {
+        let unit = platform.storage.baseAddress.unsafelyUnwrapped + Int(unitIndex[Int(Model.id.rawValue)])
+        let arbitrated = platform.state.withLock { locked in
             mayUse(locked, Model.id, holders: holders) ? state(model, &locked).pointee.valueArbiter.value[index] : nil
+        }
+        guard let arbitrated else { return .denied }
+        guard let hardware = unit.pointee.hardwareReads, hardware[index] else {
+            append(&reply, arbitrated)
+            return .success
+        }
+        switch platform.host.readValue(Model.id, UInt32(index)) {
+        case .success(let value):
+            // Values travel as Int64 (rates are u64 on the wire, levels i32/u32): the bits round-trip.
+            append(&reply, Model.State.Value(truncatingIfNeeded: value))
+            return .success
+        case .failure(let status):
+            return status
         }
     }
 

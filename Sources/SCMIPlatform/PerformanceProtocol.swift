@@ -251,14 +251,10 @@ extension AgentSession {
         }
     }
 
-    /// The physical (arbitrated) level.
+    /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func performanceLevelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = performanceDomainIndex(payload.word(0)) else { return .notFound }
-        guard let level = physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices) else {
-            return .denied
-        }
-        reply.append(level)
-        return .success
+        return physicalValue(PerformanceProtocol.self, index, holders: performanceDomains[index].devices, &reply) { $0.append($1) }
     }
 
     /// +0 domain_id, +4 range_max, +8 range_min: min ≤ max (else

@@ -14,12 +14,16 @@ public enum ChangeCause: Hashable, Sendable, CustomStringConvertible {
     case disconnect
     /// BASE_RESET_AGENT_CONFIGURATION from trusted agent `by` withdrew the agent's requests.
     case agentReset(by: UInt32)
+    /// The host reported it on its own (the firmware's notification of a
+    /// change another of its agents made): only passed on to guests.
+    case firmware
 
     public var description: String {
         switch self {
         case .request: "request"
         case .disconnect: "disconnect"
         case .agentReset(let by): "reset by agent " + String(by)
+        case .firmware: "firmware"
         }
     }
 }
@@ -100,5 +104,37 @@ public struct ResourceVocabulary: Hashable, Sendable {
         self.offWord = offWord
         self.quantity = quantity
         self.unit = unit
+    }
+}
+
+// MARK: - In the host's words (docs/host.md)
+
+extension PhysicalChange {
+    /// ACTION and VALUE of the change as docs/host.md names them: a hook's
+    /// arguments, and a host failure's line in `status`.
+    public var hostAction: (action: String, value: String) {
+        switch (protocolID, what) {
+        case (.clock, .switched(let on)), (.sensor, .switched(let on)): (on ? "enable" : "disable", "")
+        case (.reset, .switched(let on)): (on ? "assert" : "deassert", "")
+        case (.clock, .value(_, let to)): ("rate", String(to))
+        case (_, .switched(let on)): (on ? "on" : "off", "")
+        case (_, .value(_, let to)): ("level", String(to))
+        }
+    }
+}
+
+extension ProtocolID {
+    /// The kind of resource as docs/host.md names it (SCMI_KIND): `clock`,
+    /// `voltage`, `power-domain`, `perf-domain`, `reset`, `sensor`.
+    public var hostKind: String {
+        switch self {
+        case .clock: "clock"
+        case .voltage: "voltage"
+        case .powerDomain: "power-domain"
+        case .performance: "perf-domain"
+        case .reset: "reset"
+        case .sensor: "sensor"
+        default: name
+        }
     }
 }

@@ -75,7 +75,9 @@ public final class SCMIPlatform: Sendable {
         let storage = UnsafeMutableBufferPointer<UnitStorage>.allocate(capacity: Self.unitList.count)
         var eventResourceCounts: [Int] = []
         for (position, unit) in Self.unitList.enumerated() {
-            (storage.baseAddress! + position).initialize(to: unit.resources?.make(tables, agentCount) ?? .none)
+            var made = unit.resources?.make(tables, agentCount) ?? .none
+            made.hardwareReads = Self.hardwareReads(owner.host, unit.id, count: made.count)
+            (storage.baseAddress! + position).initialize(to: made)
             eventResourceCounts += unit.events.map { _ in storage[position].count }
         }
         self.storage = UnsafeBufferPointer(storage)
@@ -104,10 +106,24 @@ public final class SCMIPlatform: Sendable {
             _ = host.apply(reported)
             report(reported)
         }
-        for (position, unit) in Self.unitList.enumerated() { unit.resources?.free(storage[position]) }
+        for (position, unit) in Self.unitList.enumerated() {
+            unit.resources?.free(storage[position])
+            storage[position].hardwareReads?.deallocate()
+        }
         UnsafeMutableBufferPointer(mutating: storage).deallocate()
         state.shared.deinitialize(count: 1)
         state.shared.deallocate()
+    }
+
+    /// Per resource of protocol `id`: whether `host` reads its value
+    /// (HostInterface.readsHardware); nil when it reads none, so that a unit
+    /// of model resources pays one nil test per read.
+    private static func hardwareReads(_ host: any HostInterface, _ id: ProtocolID, count: Int) -> UnsafeMutablePointer<Bool>? {
+        let flags = (0 ..< count).map { host.readsHardware(id, UInt32($0)) }
+        guard flags.contains(true) else { return nil }
+        let pointer = UnsafeMutablePointer<Bool>.allocate(capacity: count)
+        pointer.initialize(from: flags, count: count)
+        return pointer
     }
 
     /// The SCMI id of the agent called `name`, nil when none is declared.

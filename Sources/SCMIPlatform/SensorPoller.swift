@@ -226,7 +226,7 @@ final class SensorPoller: Sendable {
     private func poll(_ sensor: Int, _ platform: SCMIPlatform, previous: inout Int64?, _ deliveries: inout [Delivery]) -> Bool {
         let holders = platform.sensors[sensor].devices
         guard platform.state.withLock({ isWatched(sensor, platform, &$0) }) else { return false }
-        guard let value = platform.readSensor(sensor) else { return true }
+        guard case .success(let value) = platform.readSensor(sensor) else { return true }
         let before = previous
         previous = value
         let tripEvent = SCMIPlatform.sensorEvent(SensorProtocol.tripPointEvent)
@@ -268,17 +268,21 @@ final class SensorPoller: Sendable {
     }
 
     /// Reads the sensor and posts SENSOR_READING_COMPLETE {sensor_id, value,
-    /// timestamp 0} or HARDWARE_ERROR, unless the agent's connection ended
+    /// timestamp 0} or the failure (readSensor's status), unless the agent's connection ended
     /// meanwhile. Posted under the poller's lock, so that cancel() and the
     /// BUSY count see it either pending or in the sink.
     private func answer(_ request: Request, _ platform: SCMIPlatform) {
-        let value = platform.readSensor(request.sensor, agent: request.agent)
+        let reading = platform.readSensor(request.sensor, agent: request.agent)
         state.withLock { state in
             guard state.generation[request.agent] == request.generation else { return }
             state.pending[request.agent] -= 1
-            platform.sendDelayedResponse(to: request.agent, command: request.command, value == nil ? .hardwareError : .success) { message in
+            let (status, value): (SCMIStatus, Int64) = switch reading {
+                case .success(let value): (.success, value)
+                case .failure(let status): (status, 0)
+            }
+            platform.sendDelayedResponse(to: request.agent, command: request.command, status) { message in
                 message.append(UInt32(request.sensor))
-                message.append(UInt64(bitPattern: value ?? 0))
+                message.append(UInt64(bitPattern: value))
                 message.append(UInt64(0))
             }
         }

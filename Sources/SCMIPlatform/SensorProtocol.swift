@@ -377,17 +377,22 @@ extension SCMIPlatform {
     }
 
     /// A reading of sensor `index`: its constant, its host file read now, or
-    /// the host's answer (a hook's `read`; docs/host.md), for the agent at
-    /// position `agent` (nil: the platform's own poll). Call without the lock;
-    /// nil when no reading came (HARDWARE_ERROR), a file's fault logged when
-    /// it differs from the last one.
-    func readSensor(_ index: Int, agent: Int? = nil) -> Int64? {
+    /// the host's answer (the firmware's reading, docs/host.md "Upstream", or
+    /// a hook's `read`), for the agent at position `agent` (nil: the
+    /// platform's own poll). Call without the lock. When no reading came:
+    /// the firmware's status, else HARDWARE_ERROR (a file's fault logged when
+    /// it differs from the last one).
+    func readSensor(_ index: Int, agent: Int? = nil) -> Result<Int64, SCMIStatus> {
         let sensor = sensors.baseAddress.unsafelyUnwrapped + index
         switch sensor.pointee.source {
         case .constant(let constant):
-            return constant
+            return .success(constant)
         case .host:
-            return host.readSensor(UInt32(index), agent: agent.map { catalog.agents[$0].id } ?? 0)
+            if storage[Int(Self.unitIndex[Int(ProtocolID.sensor.rawValue)])].readsHardware(index) {
+                return host.readValue(.sensor, UInt32(index))
+            }
+            guard let value = host.readSensor(UInt32(index), agent: agent.map { catalog.agents[$0].id } ?? 0) else { return .failure(.hardwareError) }
+            return .success(value)
         case .file(let path):
             let reading = SensorProtocol.read(path.baseAddress.unsafelyUnwrapped)
             let changed = state.withLock { locked -> Bool in
@@ -397,7 +402,7 @@ extension SCMIPlatform {
                 return true
             }
             if changed { reportHostFault(SensorProtocol.describe(reading.fault, errno: reading.errno, sensor: sensor.pointee)) }
-            return reading.fault == .none ? reading.value : nil
+            return reading.fault == .none ? .success(reading.value) : .failure(.hardwareError)
         }
     }
 }
@@ -443,10 +448,14 @@ extension AgentSession {
             guard deliversDelayedResponses else { return .notSupported }
             return platform.sensorPoller.requestReading(platform, agent: agent, sensor: index, command: currentHeader)
         }
-        guard let value = platform.readSensor(index, agent: agent) else { return .hardwareError }
-        reply.append(UInt64(bitPattern: value))
-        reply.append(UInt64(0))
-        return .success
+        switch platform.readSensor(index, agent: agent) {
+        case .success(let value):
+            reply.append(UInt64(bitPattern: value))
+            reply.append(UInt64(0))
+            return .success
+        case .failure(let status):
+            return status
+        }
     }
 
     /// SENSOR_TRIP_POINT_CONFIG (with P2A): +0 sensor_id, +4

@@ -167,6 +167,17 @@ struct UnitStorage: @unchecked Sendable {
     /// Per resource: its host resource's turn (HostTurns.swift), set when the
     /// platform attaches to its owner; the turns are read only under the lock.
     let turns: UnsafeMutablePointer<UnsafeMutablePointer<ResourceTurn>>?
+    /// Per resource: whether its value is read from the host
+    /// (HostInterface.readsHardware); nil when no resource's is. Set by the
+    /// platform once its host was asked, freed with it; read without the lock.
+    var hardwareReads: UnsafeMutablePointer<Bool>? = nil
+
+    /// Whether resource `index`'s value is read from the host.
+    @inline(__always)
+    func readsHardware(_ index: Int) -> Bool {
+        guard let hardwareReads else { return false }
+        return hardwareReads[index]
+    }
 
     /// A unit without resources.
     static let none = UnitStorage(resources: nil, count: 0, state: nil, turns: nil)

@@ -387,11 +387,9 @@ extension AgentSession {
         if wake { owner.signal.wake() }
     }
 
-    /// The physical (arbitrated) level.
+    /// The physical level: the arbitrated one, or the hardware's (physicalValue).
     fileprivate func levelGet(_ payload: Payload, _ reply: inout Reply) -> SCMIStatus {
         guard let index = domainIndex(payload.word(0)) else { return .notFound }
-        guard let level = physicalValue(VoltageProtocol.self, index, holders: domains[index].devices) else { return .denied }
-        reply.append(level)
-        return .success
+        return physicalValue(VoltageProtocol.self, index, holders: domains[index].devices, &reply) { $0.append($1) }
     }
 }

@@ -15,8 +15,9 @@ import Glibc
 public struct StatusReport: Codable, Sendable {
     public var blob: String
     public var platform: PlatformSnapshot
-    /// With --host-hook: each resource whose last host action failed, and
-    /// why ("clock 3 \"usb\": rate: exit status 1"); nil without a hook.
+    /// With --host-hook or --upstream: each resource whose last host action
+    /// failed, and why ("clock 3 \"usb\": rate: exit status 1", "clock 0
+    /// \"cpu\": rate 48000000: the firmware answered DENIED"); nil with neither.
     public var hostFailures: [String]?
     public var connections: [ConnectionReport]
 

@@ -97,7 +97,7 @@ public final class HookHost: HostInterface, Sendable {
     // MARK: Actions
 
     public func apply(_ change: PhysicalChange) -> SCMIStatus {
-        let (action, value) = HookHost.action(change)
+        let (action, value) = change.hostAction
         return run(change.protocolID, change.resource, action: action, value: value, agent: change.agent).status
     }
 
@@ -151,34 +151,10 @@ public final class HookHost: HostInterface, Sendable {
 
     // MARK: Words
 
-    /// ACTION and VALUE of a change (docs/host.md's table).
-    static func action(_ change: PhysicalChange) -> (String, String) {
-        switch (change.protocolID, change.what) {
-        case (.clock, .switched(let on)), (.sensor, .switched(let on)): (on ? "enable" : "disable", "")
-        case (.reset, .switched(let on)): (on ? "assert" : "deassert", "")
-        case (.clock, .value(_, let to)): ("rate", String(to))
-        case (_, .switched(let on)): (on ? "on" : "off", "")
-        case (_, .value(_, let to)): ("level", String(to))
-        }
-    }
-
-    /// SCMI_KIND.
-    static func kind(_ protocolID: ProtocolID) -> String {
-        switch protocolID {
-        case .clock: "clock"
-        case .voltage: "voltage"
-        case .powerDomain: "power-domain"
-        case .performance: "perf-domain"
-        case .reset: "reset"
-        case .sensor: "sensor"
-        default: protocolID.name
-        }
-    }
-
     /// Spells every resource's words once.
     static func words(_ tables: PlatformTables) -> Words {
         func described(_ protocolID: ProtocolID, _ id: UInt32, _ name: String, _ path: String, _ cells: [UInt32]) -> Described {
-            let kind = kind(protocolID)
+            let kind = protocolID.hostKind
             return Described(kind: kind, id: String(id), name: name, environment: [
                 "SCMI_KIND=" + kind, "SCMI_ID=" + String(id), "SCMI_NAME=" + name, "SCMI_HOST_PATH=" + path,
                 "SCMI_HOST_CELLS=" + cells.map(String.init).joined(separator: " "),

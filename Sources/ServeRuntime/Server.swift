@@ -37,8 +37,8 @@ public final class Server: @unchecked Sendable {
     /// current one and those older connections keep) is attached to it, so
     /// a host resource is arbitrated once over every agent of every model.
     public let hostState: HostState
-    /// The hook host of `serve --host-hook`, told each reload's tables.
-    private let hookHost: HookHost?
+    /// What applies every change (hostState's): asked for its failures and told each reload's tables.
+    private let host: any HostInterface
     /// How the agents' ring workers poll after a batch (`serve --ring-poll-us`).
     private let ringPolling: RingPolling
     /// The platform new connections get. A reload with a clean blob swaps it.
@@ -47,6 +47,9 @@ public final class Server: @unchecked Sendable {
     /// decide each resource's host binding (docs/serve.md, "Host bindings").
     private let upstreamGiven: Bool
     private let hookGiven: Bool
+    /// With `serve --upstream`: the tables a reload serves, from the checked
+    /// ones (the firmware's facts merged in), or why it cannot be served.
+    private let reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)?
     /// The host binding of every resource of the current platform's tables, for `status`.
     private let bindings: Mutex<HostBindingMap>
     private var listeners: [(agentName: String, path: String, backend: VhostUserBackend)] = []
@@ -60,15 +63,17 @@ public final class Server: @unchecked Sendable {
     /// model's agent caused it.
     public init(blobPath: String, sources: BlobSources = BlobSources(), tables: PlatformTables, logger: Logger,
                 trace: Bool = false, notifier: ServiceNotifier? = nil, ringPolling: RingPolling = .off,
-                host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false)
+                host: any HostInterface = InMemoryHost(), upstreamGiven: Bool = false, hookGiven: Bool = false,
+                reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)? = nil)
     {
+        self.reloadTables = reloadTables
         self.blobPath = blobPath
         self.sources = sources
         self.ringPolling = ringPolling
         self.logger = logger
         self.trace = trace
         self.notifier = notifier
-        hookHost = host as? HookHost
+        self.host = host
         let hostState = HostState(host: host)
         self.hostState = hostState
         current = Mutex(Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace))
@@ -172,7 +177,7 @@ public final class Server: @unchecked Sendable {
         return StatusReport(
             blob: blobPath,
             platform: bindings.withLock { $0.marking(platform.snapshot()) },
-            hostFailures: hookHost?.lastFailures,
+            hostFailures: host is InMemoryHost ? nil : host.lastFailures,
             connections: listeners.map { listener in
                 let events = platform.agentID(named: listener.agentName).flatMap { id in delivery.first { $0.agentID == id } }
                 return ConnectionReport(agent: listener.agentName, status: listener.backend.status, events: events.map(EventsReport.init))
@@ -243,14 +248,25 @@ public final class Server: @unchecked Sendable {
     public func reload() -> ReloadOutcome {
         notifier?.reloading()
         let result = BackendChecker.check(blobAt: blobPath, sources: sources)
-        guard let tables = result.tables, !result.hasErrors else {
+        guard let checked = result.tables, !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.map(\.rendered)
             logger.error("SIGHUP: \(blobPath) fails check; keeping the old model: \(errors.joined(separator: "; "))")
             notifier?.ready(status: readiness + " (the reload failed check; old model kept)")
             return .keptOldModel(errors: errors)
         }
         logWarnings(result.diagnostics)
-        hookHost?.describe(tables)
+        var tables = checked
+        if let reloadTables {
+            switch reloadTables(checked) {
+            case .success(let served):
+                tables = served
+            case .failure(let refusal):
+                logger.error("SIGHUP: \(blobPath): \(refusal.lines.joined(separator: "; ")); keeping the old model")
+                notifier?.ready(status: readiness + " (the reload failed; old model kept)")
+                return .keptOldModel(errors: refusal.lines)
+            }
+        }
+        host.describe(tables)
         current.withLock { $0 = Server.makePlatform(tables, owner: hostState, logger: logger, trace: trace) }
         bindings.withLock { $0 = HostBindingMap(tables, upstreamGiven: upstreamGiven, hookGiven: hookGiven) }
         Server.returnFreedMemory()
@@ -266,6 +282,12 @@ public final class Server: @unchecked Sendable {
             logger.warning("check: \(diagnostic.rendered)")
         }
     }
+}
+
+/// Why a reload's tables cannot be served (the firmware is away, or refuses a resource).
+public struct ReloadRefusal: Error, Sendable {
+    public var lines: [String]
+    public init(_ lines: [String]) { self.lines = lines }
 }
 
 /// Lets the trace callback reach the platform it belongs to without a retain cycle.

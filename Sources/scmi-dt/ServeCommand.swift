@@ -5,6 +5,7 @@ import LinuxIO
 import Logging
 import ResourceTables
 import SCMIPlatform
+import SCMIUpstream
 import ServeRuntime
 import VhostUser
 
@@ -75,6 +76,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("host-hook-timeout"), help: "How long one hook action may run before it is killed (2s, 500ms).")
     var hostHookTimeout: String = "2s"
 
+    @OptionGroup var upstream: UpstreamOptions
+
     func validate() throws {
         if parseDuration(hostHookTimeout) == nil {
             throw ValidationError("--host-hook-timeout '\(hostHookTimeout)': give a positive duration such as 2s or 500ms")
@@ -111,9 +114,13 @@ struct Serve: ParsableCommand {
         var logger = Logger(label: "scmi-dt.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let server = try startServer(logger: logger)
+        let (server, upstreamHost) = try startServer(logger: logger)
         Server.returnFreedMemory()  // the check's, now that only the platform is left
+        // SIGTERM/SIGINT: every listener stops, each guest's connection ends and its
+        // requests are withdrawn, the changes applied through the host (the firmware
+        // included), before waitForSignals returns; only then does the link close.
         server.waitForSignals()
+        upstreamHost?.stop()
     }
 
     /// Whether physical changes go to a host hook (docs/serve.md, "Host bindings"): true when
@@ -123,15 +130,22 @@ struct Serve: ParsableCommand {
     /// Checks the blob, builds the platform and listens. The tables, and with them the
     /// indexed tree their node paths are spelled from, end here: serve keeps only the
     /// platform, and gives the check's freed memory back.
-    private func startServer(logger: Logger) throws -> Server {
-        let (tables, diagnostics) = try checkedTables()
-        let bindings = try socketBindings(for: tables)
+    private func startServer(logger: Logger) throws -> (Server, UpstreamHost?) {
+        let (checked, diagnostics) = try checkedTables()
+        let bindings = try socketBindings(for: checked)
+        let inner = try host(checked, logger: logger)
+        let (tables, upstreamHost) = try connectedUpstream(checked, inner: inner, logger: logger)
+        // A reload serves the firmware's facts too, read over the same link.
+        var reloadTables: (@Sendable (PlatformTables) -> Result<PlatformTables, ReloadRefusal>)? = nil
+        if let upstreamHost { reloadTables = { tables in Self.merged(tables, by: upstreamHost, logger: logger) } }
         let server = Server(blobPath: blob, sources: sources.sources, tables: tables, logger: logger, trace: trace,
                             notifier: ServiceNotifier(logger: logger),
                             ringPolling: RingPolling(maximumMicroseconds: ringPollMicroseconds),
-                            host: try host(tables, logger: logger), hookGiven: hookGiven)
+                            host: upstreamHost ?? inner, upstreamGiven: upstream.address != nil, hookGiven: hookGiven,
+                            reloadTables: reloadTables)
         server.logWarnings(diagnostics)
         do {
+            try upstreamHost?.start(state: { server.platform.snapshot() }, passOn: { server.platform.passOn($0) })
             let access = try SocketAccess.resolve(mode: socketMode, group: socketGroup, owner: socketOwner)
             if let socketDirectory, try SocketDirectory.prepare(socketDirectory, access: access) {
                 logger.info("created the socket directory \(socketDirectory)")
@@ -140,9 +154,32 @@ struct Serve: ParsableCommand {
         } catch {
             server.stop()
             FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
+            upstreamHost?.stop()
             throw ExitCode(2)
         }
-        return server
+        return (server, upstreamHost)
+    }
+
+    /// With --upstream: the link to the firmware, the Base handshake and the
+    /// firmware's facts merged into the tables (as `tables --upstream` prints
+    /// them; a firmware that cannot be reached exits 2, resources it refuses
+    /// 1), and the host that sends the firmware's resources' changes to it,
+    /// every other resource going to `inner`.
+    private func connectedUpstream(_ tables: PlatformTables, inner: any HostInterface, logger: Logger) throws -> (PlatformTables, UpstreamHost?) {
+        guard let address = upstream.address else { return (tables, nil) }
+        let timeout = upstream.timeoutMilliseconds
+        let learnt = try Tables.learn(tables, from: address, timeoutNanoseconds: upstream.timeoutNanoseconds, keepingLink: true)
+        guard let link = learnt.link else { throw ExitCode(2) }
+        let merged = learnt.tables.tables
+        inner.describe(merged)
+        let session = FirmwareSession(learnt.identity, over: link, protocols: UpstreamHost.protocols(merged), timeoutMilliseconds: timeout)
+        let host = UpstreamHost(
+            tables: merged, inner: inner, link: link, session: session, address: address.description,
+            configuration: UpstreamHost.Configuration(timeoutMilliseconds: timeout),
+            connect: { () throws(UpstreamError) -> any UpstreamLink in try connectUpstream(address, timeoutMilliseconds: timeout) },
+            logger: logger, trace: trace)
+        logger.info("upstream \(address): serve is the firmware's agent \(learnt.identity.agentID) \"\(learnt.identity.agentName)\" (timeout \(upstream.upstreamTimeout))")
+        return (merged, host)
     }
 
     /// The blob's tables and its findings (warnings are logged), or the diagnostics on
@@ -169,6 +206,21 @@ struct Serve: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("serve: \(error)\n".utf8))
             throw ExitCode(2)
+        }
+    }
+
+    /// A reload's tables with the firmware's facts merged in (its warnings
+    /// logged), or the lines that say why they cannot be.
+    private static func merged(_ tables: PlatformTables, by host: UpstreamHost, logger: Logger) -> Result<PlatformTables, ReloadRefusal> {
+        do {
+            let merged = try host.merged(tables)
+            for warning in merged.warnings { logger.warning("upstream \(host.address): \(warning)") }
+            return .success(merged.tables)
+        } catch {
+            switch error {
+            case .unreachable(let why): return .failure(ReloadRefusal(["upstream \(host.address): " + why]))
+            case .refused(let problems): return .failure(ReloadRefusal(problems.map { "upstream \(host.address): " + $0 }))
+            }
         }
     }
 

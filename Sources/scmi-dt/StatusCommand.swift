@@ -122,8 +122,8 @@ enum StatusText {
             out += TextTable.render(rows)
         }
         if let failures = report.hostFailures {
-            // serve --host-hook: the last failed action of each resource whose latest action failed.
-            out += "\nhost hook failures (latest per resource)\n"
+            // serve --host-hook or --upstream: the last failed action of each resource whose latest action failed.
+            out += "\nhost failures (latest per resource)\n"
             out += failures.isEmpty ? "none\n" : failures.map { $0 + "\n" }.joined()
         }
         out += "\nagents\n"

@@ -23,23 +23,7 @@ struct Tables: ParsableCommand {
         help: ArgumentHelp("Show the HOST column as `serve --host-hook PROGRAM` would bind it; PROGRAM is not run.", valueName: "PROGRAM"))
     var hostHook: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "Ask the SCMI firmware at ADDRESS (raw:DIR or vhost-user:PATH) for the facts of the board's firmware resources and print the tables `serve --upstream` would serve, with the source of each fact.",
-            valueName: "ADDRESS"))
-    var upstream: String?
-
-    @Option(name: .customLong("upstream-timeout"), help: "How long the firmware may take to answer one command (1s, 500ms).")
-    var upstreamTimeout = "1s"
-
-    func validate() throws {
-        if let upstream, UpstreamAddress(parsing: upstream) == nil {
-            throw ValidationError("--upstream '\(upstream)': give raw:DIR or vhost-user:PATH")
-        }
-        if parseDuration(upstreamTimeout) == nil {
-            throw ValidationError("--upstream-timeout '\(upstreamTimeout)': give a positive duration such as 1s or 500ms")
-        }
-    }
+    @OptionGroup var upstream: UpstreamOptions
 
     func run() throws {
         let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
@@ -49,8 +33,8 @@ struct Tables: ParsableCommand {
             throw ExitCode(result.isUnusable ? 2 : 1)
         }
         var view: UpstreamView?
-        if let upstream, let address = UpstreamAddress(parsing: upstream) {
-            let merged = try Self.learn(tables, from: address, timeoutNanoseconds: parseDuration(upstreamTimeout) ?? 1_000_000_000)
+        if let address = upstream.address {
+            let merged = try Self.learn(tables, from: address, timeoutNanoseconds: upstream.timeoutNanoseconds)
             tables = merged.tables.tables
             view = UpstreamView(address: address, identity: merged.identity, sources: merged.tables.sources)
         }
@@ -63,9 +47,10 @@ struct Tables: ParsableCommand {
     /// The Base handshake and the firmware's facts merged into `tables`, the
     /// warnings on standard error; an unreachable firmware exits 2, refused
     /// resources 1 (FirmwareFactsError.exitStatus), each named on standard error.
+    /// The link is closed, unless `keepingLink` (serve's: it goes on using it).
     static func learn(
-        _ tables: PlatformTables, from address: UpstreamAddress, timeoutNanoseconds: Int64
-    ) throws -> (tables: MergedTables, identity: FirmwareIdentity) {
+        _ tables: PlatformTables, from address: UpstreamAddress, timeoutNanoseconds: Int64, keepingLink: Bool = false
+    ) throws -> (tables: MergedTables, identity: FirmwareIdentity, link: (any UpstreamLink)?) {
         let timeout = Int(max(timeoutNanoseconds / 1_000_000, 1))
         do throws(FirmwareFactsError) {
             let link: any UpstreamLink
@@ -74,11 +59,13 @@ struct Tables: ParsableCommand {
             } catch {
                 throw .unreachable("cannot reach the firmware: " + error.description)
             }
-            defer { link.close() }
+            var kept = false
+            defer { if !kept { link.close() } }
             let facts = try FirmwareFacts.read(tables, over: link, timeoutMilliseconds: timeout)
             let merged = try facts.merged(into: tables)
             for warning in merged.warnings { printError("warning: upstream " + address.description + ": " + warning) }
-            return (merged, facts.identity)
+            kept = keepingLink
+            return (merged, facts.identity, keepingLink ? link : nil)
         } catch {
             let lines = switch error {
             case .unreachable(let why): [why]

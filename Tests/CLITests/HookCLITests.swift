@@ -56,7 +56,7 @@ import Glibc
             "clock 2 rate 500000000 agent=vm-ivi marker=absent",
         ])
         let status = try scmiDT("status", "--control", serve.controlPath)
-        #expect(status.stdout.contains("host hook failures (latest per resource)\nclock 2 \"ccu-gpu-core\": rate: exit status 1"), "\(status.stdout)")
+        #expect(status.stdout.contains("host failures (latest per resource)\nclock 2 \"ccu-gpu-core\": rate: exit status 1"), "\(status.stdout)")
         #expect(serve.stop() == 0)
         // --trace: each action with its outcome; a failure with the program's stderr.
         #expect(serve.log.contains("host hook: clock 2 \"ccu-gpu-core\" rate 300000000: applied in "), "\(serve.log)")
