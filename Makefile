@@ -95,7 +95,7 @@ install-test: setup examples
 	@Tests/install/run.sh
 
 guest-test: setup-guest build examples
-	@Tests/guest/run-suite.sh
+	@Tests/guest/run-suite.sh && Tests/guest/run-mediator.sh
 
 test: setup-guest build examples
 	@BUILD_FLAGS="$(BUILD_FLAGS)" scripts/test.sh
