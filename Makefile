@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 BUILD_FLAGS ?=
 BIN         = .build/debug/scmi-dt
-EXAMPLES    = $(patsubst %.dts,%.dtb,$(wildcard examples/*.dts))
+EXAMPLES    = $(patsubst %.dts,%.dtb,$(wildcard examples/*.dts examples/mediator/*.dts))
 
 # Where `make install` puts things: PREFIX as configured, DESTDIR prepended for staging.
 PREFIX     ?= /usr/local
@@ -24,7 +24,7 @@ GENERATED   = .build-release/share
 # The one place the version is written (docs/serve-choices.md, "Installing").
 VERSION    := $(shell sed -n 's/^let scmiDTVersion = "\(.*\)"/\1/p' Sources/scmi-dt/Version.swift)
 
-.PHONY: all setup setup-guest build release man completions install install-test examples demo test unit-test guest-test bench clean
+.PHONY: all setup setup-guest build release man completions install install-test examples demo demo-mediator test unit-test guest-test bench clean
 
 all: build
 
@@ -84,6 +84,10 @@ examples: setup $(EXAMPLES)
 demo: build examples
 	@scripts/demo.sh
 
+# A mediator `serve` in front of a firmware `serve` (examples/mediator, README "Reaching the host").
+demo-mediator: build examples
+	@scripts/demo-mediator.sh
+
 unit-test: build examples
 	$(SWIFT) test $(BUILD_FLAGS)
 
@@ -91,7 +95,7 @@ install-test: setup examples
 	@Tests/install/run.sh
 
 guest-test: setup-guest build examples
-	@Tests/guest/run-suite.sh
+	@Tests/guest/run-suite.sh && Tests/guest/run-mediator.sh
 
 test: setup-guest build examples
 	@BUILD_FLAGS="$(BUILD_FLAGS)" scripts/test.sh
@@ -100,4 +104,4 @@ bench: setup examples
 	@Benchmarks/bench.sh
 
 clean:
-	rm -rf .build .build-release examples/*.dtb bench-out
+	rm -rf .build .build-release examples/*.dtb examples/mediator/*.dtb bench-out

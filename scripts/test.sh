@@ -31,13 +31,19 @@ guest_status=${PIPESTATUS[0]}
 guest_passed=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1 | cut -d' ' -f1)
 guest_failed=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1 | cut -d' ' -f3)
 
-passed=$(( ${swift_total:-0} - ${swift_failed:-0} - ${swift_skipped:-0} + ${install_passed:-0} + ${guest_passed:-0} ))
-failed=$(( ${swift_failed:-0} + ${install_failed:-0} + ${guest_failed:-0} ))
+Tests/guest/run-mediator.sh 2>&1 | tee "$LOG"
+mediator_status=${PIPESTATUS[0]}
+mediator_passed=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1 | cut -d' ' -f1)
+mediator_failed=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1 | cut -d' ' -f3)
+
+passed=$(( ${swift_total:-0} - ${swift_failed:-0} - ${swift_skipped:-0} + ${install_passed:-0} + ${guest_passed:-0} + ${mediator_passed:-0} ))
+failed=$(( ${swift_failed:-0} + ${install_failed:-0} + ${guest_failed:-0} + ${mediator_failed:-0} ))
 if [ "$swift_status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # swift test failed without a countable test
 if [ "$install_status" != 0 ] && [ "${install_failed:-0}" = 0 ]; then failed=$((failed + 1)); fi
 if [ "$guest_status" != 0 ] && [ "${guest_failed:-0}" = 0 ]; then failed=$((failed + 1)); fi
+if [ "$mediator_status" != 0 ] && [ "${mediator_failed:-0}" = 0 ]; then failed=$((failed + 1)); fi
 if [ "$architecture_status" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo
-echo "architecture check: exit status $architecture_status; swift test: exit status $swift_status; install test: exit status $install_status; real-guest suite: exit status $guest_status"
+echo "architecture check: exit status $architecture_status; swift test: exit status $swift_status; install test: exit status $install_status; real-guest suite: exit status $guest_status; its run with a mediator: exit status $mediator_status"
 echo "tests: $passed passed, $failed failed$([ "${swift_skipped:-0}" -gt 0 ] && echo ", $swift_skipped skipped")"
-[ "$architecture_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$install_status" = 0 ] && [ "$guest_status" = 0 ]
+[ "$architecture_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$install_status" = 0 ] && [ "$guest_status" = 0 ] && [ "$mediator_status" = 0 ]

@@ -23,7 +23,7 @@ import Testing
             ((try? FileManager.default.contentsOfDirectory(atPath: examples.path + "/" + folder)) ?? []).filter { $0.hasSuffix(".dts") }.map { folder + "/" + $0 }
         }
         var names: [String: String] = [:]  // blob file name → example
-        for name in (["board.dts", "minimal.dts", "firmware-board.dts"] + bad).sorted() {
+        for name in (["board.dts", "minimal.dts", "firmware-board.dts", "mediator/board.dts", "mediator/firmware.dts"] + bad).sorted() {
             guard let bytes = try? compileDTS(file: examples.path + "/" + name) else { continue }  // blob-unusable.dts
             let blob = name.replacingOccurrences(of: "/", with: "_") + ".dtb"
             _ = try directory.write(blob, bytes)

@@ -6,6 +6,8 @@
     expect.py TABLES.json --pair                       (the two agents that share the most, for arbitration)
     expect.py TABLES.json --perf-sensor                (agents with a performance domain or a host-file temperature sensor)
     expect.py TABLES.json --async-clock                (an agent's clock for clk-scmi to set at probe: ASYNC_* lines, or nothing)
+    expect.py TABLES.json --mediator FIRMWARE.json     (TABLES is a mediator's board, FIRMWARE the tables of its
+                                                        upstream firmware: the agent and clocks to check, MEDIATOR_* lines)
 
 Nothing here is hard-coded to the example board: every value comes from the tables.
 """
@@ -237,6 +239,40 @@ def async_clock(tables):
     return {}
 
 
+def mediator(tables, firmware):
+    """For a mediator's board and the tables of the firmware it forwards to: the agent
+    with the most firmware clocks, each of them with the facts the firmware has for it
+    (FIRMWARE_CLOCKS, "name:mediator-id:firmware-id:initial:min:max"), and the one with the
+    most rates for the guest to set (MEDIATOR_SET_*): the guest must see the firmware's
+    facts, not the mediator devicetree's, and its change must reach the firmware's id."""
+    by_id = {c["id"]: c for c in firmware["clocks"]}
+    best = None
+    for agent in tables["agents"]:
+        own = [c for c in tables["clocks"] if c["id"] in reachable(tables, agent, CLOCK) and c.get("firmware")]
+        if own and (best is None or len(own) > len(best[1])):
+            best = (agent, own)
+    if best is None:
+        return {}
+    agent, own = best
+    facts = []
+    for clock in own:
+        served = by_id.get(clock["firmware"]["id"])
+        if served is None:
+            sys.exit(f"expect.py: the firmware has no clock {clock['firmware']['id']} ({clock['name']})")
+        facts.append((clock, served))
+    clock, served = max(facts, key=lambda pair: len(set(rates(pair[1]))) if "discrete" in pair[1]["rates"] else 1 << 30)
+    return {
+        "MEDIATOR_AGENT": agent["name"],
+        "FIRMWARE_CLOCKS": " ".join("%s:%d:%d:%d:%d:%d" % (c["name"], c["id"], f["id"], f["initial_rate"], min(rates(f)), max(rates(f)))
+                                    for c, f in facts),
+        "MEDIATOR_SET_CLOCK": clock["id"],
+        "MEDIATOR_SET_CLOCK_NAME": clock["name"],
+        "MEDIATOR_SET_FIRMWARE_ID": served["id"],
+        "MEDIATOR_SET_RATE": settable_rate(served, higher=True),
+        "MEDIATOR_SET_INITIAL": served["initial_rate"],
+    }
+
+
 def emit(values):
     for key, value in values.items():
         text = str(value).replace("'", "")
@@ -253,6 +289,8 @@ if __name__ == "__main__":
     elif len(sys.argv) == 3 and sys.argv[2] == "--pair":
         pair = best_pair(load(sys.argv[1]))
         print(" ".join(pair) if pair else "")
+    elif len(sys.argv) == 4 and sys.argv[2] == "--mediator":
+        emit(mediator(load(sys.argv[1]), load(sys.argv[3])))
     elif len(sys.argv) == 5 and sys.argv[2] == "--shared":
         emit(shared(load(sys.argv[1]), sys.argv[3], sys.argv[4]))
     else:

@@ -27,10 +27,8 @@ BIN=${SCMI_DT:-$ROOT/.build/debug/scmi-dt}
 HARNESS=${GUEST_HARNESS:-$ROOT/../shared/guest}
 HERE=$ROOT/Tests/guest
 
-PASSED=0
-FAILED=0
-ok() { PASSED=$((PASSED + 1)); echo "  PASS $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+# shellcheck source=suite-lib.sh
+. "$HERE/suite-lib.sh"
 
 if [ ! -x "$HARNESS/run.sh" ] && [ ! -f "$HARNESS/run.sh" ]; then
 	echo "guest suite: no harness at $HARNESS (../shared/guest); nothing to run" >&2
@@ -68,41 +66,6 @@ SERVE_PID=$!
 for _ in $(seq 100); do [ -S "$WORK/control.sock" ] && break; sleep 0.1; done
 [ -S "$WORK/control.sock" ] || { cat "$WORK/serve.log"; echo "guest suite: serve did not start" >&2; exit 1; }
 echo "guest suite: serving $BLOB for agents: $AGENTS (work dir $WORK)"
-
-# boot AGENT SCRIPT TAG [extra run.sh args...] -> run.sh exit status; console in $WORK/TAG.console
-boot() {
-	local agent=$1 script=$2 tag=$3
-	shift 3
-	"$BIN" guest-dtsi "$BLOB" --agent "$agent" >"$WORK/$agent.dtsi" || return 90
-	python3 "$HERE/expect.py" "$WORK/tables.json" "$agent" >"$WORK/$agent.env" || return 91
-	[ -f "$WORK/shared.env" ] || : >"$WORK/shared.env"
-	bash "$HARNESS/run.sh" --socket "$WORK/$agent.sock" --scmi-dtsi "$WORK/$agent.dtsi" \
-		--script "$HERE/$script" --guest-file "$HERE/lib.sh:/harness/lib.sh" \
-		--guest-file "$WORK/$agent.env:/harness/expect.env" --guest-file "$WORK/shared.env:/harness/shared.env" \
-		--timeout 180 --quiet --log "$WORK/$tag.console" "$@" >"$WORK/$tag.run" 2>&1
-}
-
-# report TAG STATUS: print the guest's PASS/FAIL lines; the whole console on failure
-report() {
-	local tag=$1 status=$2
-	grep -a -E '^(PASS|FAIL) ' "$WORK/$tag.console" | sed 's/^/    /'
-	if [ "$status" = 0 ]; then
-		ok "guest $tag: $(grep -a -c '^PASS ' "$WORK/$tag.console") checks passed"
-	else
-		bad "guest $tag: run.sh exit status $status"
-		echo "---- console of $tag ----"; cat "$WORK/$tag.console"; cat "$WORK/$tag.run"; echo "---- end of $tag ----"
-	fi
-}
-
-# status_value PYTHON-EXPRESSION: evaluate against `scmi-dt status --format json` as `s`
-status_value() {
-	"$BIN" status --control "$WORK/control.sock" --format json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
-}
-
-wait_marker() { # FILE MARKER SECONDS
-	for _ in $(seq $(($3 * 10))); do grep -a -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
 
 echo "1. one guest per agent: Base handshake, clocks, regulators, permissions"
 for agent in $AGENTS; do

@@ -5,6 +5,8 @@
 //   batch N       N batches of 64 requests per kick
 //   connect N     N frontend connections: negotiation, SET_MEM_TABLE (mapping and
 //                 its checks), one round trip, GET_VRING_BASE, close
+//   rate-set SOCKET CLOCK RATE_A RATE_B N
+//                 N CLOCK_RATE_SETs to a running serve (RateSetLoop.swift)
 //
 // A real VhostUserBackend on a temporary Unix socket and a real VhostUserFrontend
 // (memfd guest memory, eventfds, EVENT_IDX and indirect descriptors). The device
@@ -38,10 +40,11 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = CommandLine.arguments
+if arguments.count > 1 && arguments[1] == "rate-set" { rateSetLoop(arguments.dropFirst(2)) }
 guard arguments.count == 3 || arguments.count == 4, let count = Int(arguments[2]), count > 0,
       ["roundtrip", "batch", "connect"].contains(arguments[1])
 else {
-    fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US]")
+    fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US] | rate-set SOCKET CLOCK RATE_A RATE_B COUNT")
 }
 let mode = arguments[1]
 let polling = arguments.count == 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .off
