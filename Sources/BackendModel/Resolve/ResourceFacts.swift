@@ -581,8 +581,23 @@ struct ResourceFacts {
 
     // MARK: - Performance domains (0x13)
 
-    mutating func performanceEntries(_ entryNodes: [DeviceTreeNode]) -> [PerformanceDomainEntry] {
+    /// What a firmware performance domain without an OPP table is served as (section 5.7):
+    /// one level, 1 kHz, until an upstream gives the firmware's own levels.
+    static let undescribedPerformanceLevels = [PerformanceLevel(hz: 1000)]
+
+    /// The explicit entries (`entryNodes`, by id) or, for a derived table, the firmware
+    /// performance domains devices name (`keys`, by id): those have no OPP table, so they are
+    /// served with `undescribedPerformanceLevels` and named as section 5 says.
+    mutating func performanceEntries(
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: [SpecifierKey: ConsumerName]
+    ) -> [PerformanceDomainEntry] {
         var entries: [PerformanceDomainEntry] = []
+        var names = UniqueNames(labels: [])
+        for index in entryNodes.count..<max(keys.count, entryNodes.count) {
+            guard let key = keys[index] else { continue }
+            let name = entryName(index, key, entryNode: nil, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+            entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
+        }
         for (index, node) in entryNodes.enumerated() {
             guard let table = findings.resolveSinglePhandle(of: node, property: "operating-points-v2") else { continue }
             var levels: [PerformanceLevel] = []
