@@ -255,9 +255,9 @@ public struct BoardScaffold {
 
     /// What `scaffold` says of a provider that is a protocol node of the host's SCMI firmware.
     static func firmwareNote(_ node: DeviceTreeNode, _ protocolID: UInt32) -> String {
-        let what = protocolID == 0x13 ? "performance domains (served by the backend's protocol@13)" : "resources"
-        return "\(node.path): its \(what) belong to the host's SCMI firmware, which gives their rates and levels: "
-            + "serve --upstream makes them reach it (without it they are served from the model)"
+        let what = protocolID == 0x13 ? "performance domains (the backend's protocol@13 serves them)" : "resources"
+        return "\(node.path): the host's SCMI firmware owns these \(what) and knows their rates and levels, so nothing is asked of the tree; "
+            + "serve --upstream makes guests' requests reach the firmware (without it serve only keeps them in its model)"
     }
 
     private func render(_ choices: [Choice], agentLines: [String], clockComments: [String], devices: [String]) -> String {
