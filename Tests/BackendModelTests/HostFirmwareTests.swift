@@ -148,6 +148,26 @@ import Testing
         #expect(try Self.tables("").map { $0.firmwareOrigins.isEmpty } == true, "an OPP table alone is not the firmware's")
     }
 
+    /// An entry for the firmware's domain needs no OPP table; any other entry does.
+    @Test func anEntryForTheFirmwaresDomainNeedsNoOPPTable() throws {
+        let firmware = """
+            / { firmware { scmi { compatible = "arm,scmi"; #address-cells = <1>; #size-cells = <0>;
+                scmi_perf: protocol@13 { reg = <0x13>; #power-domain-cells = <1>; }; }; }; };
+            """
+        func checked(_ entry: String) throws -> CheckResult {
+            let domains = "protocol@13 { reg = <0x13>; #address-cells = <1>; #size-cells = <0>; perf-domain@0 { reg = <0>; \(entry) }; };"
+            let devices = #"device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "cpu"; arm,scmi-perf-domain-ids = <0>; };"#
+            return try check(tree(backend: backend(protocols: [], devices: devices, extra: domains)) + firmware)
+        }
+        let ok = try checked(#"power-domains = <&scmi_perf 3>; label = "big";"#)
+        let tables = try #require(ok.tables, "\(ok.summaryText)")
+        #expect(tables.performanceDomains.map(\.name) == ["big"] && tables.performanceDomains.first?.levels.map(\.hz) == [1000])
+        #expect(tables.firmwareOrigin(.performance, 0)?.firmwareID == 3)
+        let entry = "/firmware/scmi-vio-backend/protocol@13/perf-domain@0"
+        #expect(try checked("power-domains = <&pd 3>;").has(.oppTableInvalid, at: entry))
+        #expect(try checked(#"label = "none";"#).has(.propertyAlternatives, at: entry))
+    }
+
     /// A device's own `clocks` or `power-domains` naming the firmware's protocol@13, as juno
     /// (`clocks = <&scmi_dvfs 2>`) and i.MX95 (`power-domains = <&scmi_perf 8>`) write it.
     static func deviceSide(protocols: [UInt8], extra: String = "") throws -> CheckResult {

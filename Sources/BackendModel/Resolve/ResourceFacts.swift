@@ -599,6 +599,25 @@ struct ResourceFacts {
             entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
         }
         for (index, node) in entryNodes.enumerated() {
+            // An entry for the firmware's domain needs no OPP table: the firmware has the levels.
+            if !node.hasProperty("operating-points-v2"), index < keys.count, let key = keys[index],
+                HostFirmware.isPerformanceProvider(key.provider, cells: key.cells)
+            {
+                let name = entryName(index, key, entryNode: node, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+                entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
+                continue
+            }
+            guard node.hasProperty("operating-points-v2") else {
+                // Without either the schema reported it; here power-domains or clocks names something else.
+                if node.hasProperty("power-domains") || node.hasProperty("clocks") {
+                    findings.add(
+                        .oppTableInvalid, at: node,
+                        "no operating-points-v2, and its power-domains or clocks does not name a performance domain of the host's SCMI firmware "
+                            + "(one cell of the protocol@13 node of a host SCMI platform node)",
+                        hint: "add operating-points-v2 = <&opp_table>, or point it at the firmware: power-domains = <&scmi_perf ID>")
+                }
+                continue
+            }
             guard let table = findings.resolveSinglePhandle(of: node, property: "operating-points-v2") else { continue }
             var levels: [PerformanceLevel] = []
             if table.isCompatible(with: "operating-points-v2") {
