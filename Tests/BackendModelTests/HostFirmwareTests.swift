@@ -170,7 +170,7 @@ import Testing
 
     /// A device's own `clocks` or `power-domains` naming the firmware's protocol@13, as juno
     /// (`clocks = <&scmi_dvfs 2>`) and i.MX95 (`power-domains = <&scmi_perf 8>`) write it.
-    static func deviceSide(protocols: [UInt8], extra: String = "") throws -> CheckResult {
+    static func deviceSide(protocols: [UInt8], extra: String = "", hostExtra: String = "") throws -> CheckResult {
         let firmware = """
             / { firmware { scmi { compatible = "arm,scmi"; #address-cells = <1>; #size-cells = <0>;
                 scmi_perf: protocol@13 { reg = <0x13>; #clock-cells = <1>; #power-domain-cells = <1>; };
@@ -180,18 +180,19 @@ import Testing
             mali: mali@1000 { compatible = "acme,gpu"; reg = <0x1000 0x100>; clocks = <&scmi_perf 2>; power-domains = <&scmi_pd 9>; };
             core: core@2000 { compatible = "acme,cpu"; reg = <0x2000 0x100>; power-domains = <&scmi_perf 8>; power-domain-names = "perf"; };
             opp: opp-table { compatible = "operating-points-v2"; opp-1 { opp-hz = /bits/ 64 <100000000>; }; };
+            \(hostExtra)
             """
         let devices = """
             device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "gpu"; arm,scmi-basedev = <&mali>; };
             device@2 { reg = <2>; arm,scmi-devid = <2>; arm,scmi-devname = "cpu"; arm,scmi-basedev = <&core>; };
             """
-        return try check(tree(backend: backend(protocols: protocols, devices: devices, extra: extra), host: host) + firmware)
+        return try check(tree(backend: backend(protocols: protocols, devices: devices, agents: nil, extra: extra), host: host) + firmware)
     }
 
     @Test func aDeviceNamingTheFirmwaresProtocol13GetsAPerformanceDomain() throws {
         let result = try Self.deviceSide(protocols: [0x11, 0x13, 0x14])
         let tables = try #require(result.tables, "\(result.summaryText)")
-        #expect(result.diagnostics.isEmpty, "\(result.summaryText)")
+        #expect(result.diagnostics.map(\.rule) == [Rule.agentsImplicit.id], "\(result.summaryText)")
         #expect(tables.clocks.isEmpty, "a performance domain named as a clock is not a clock")
         #expect(tables.powerDomains.map(\.specifier) == [[9]], "nor one named as a power domain a power domain")
         let platform = NodePath("/firmware/scmi")
@@ -203,6 +204,14 @@ import Testing
         #expect(tables.devices.map(\.resources) == [
             [ResourceReference(.performance, 0), ResourceReference(.powerDomain, 0)], [ResourceReference(.performance, 1)],
         ])
+    }
+
+    /// Another core of the same cluster stays with the host: giving its domain away harms it.
+    @Test func aDomainTheHostAlsoUsesIsReported() throws {
+        let result = try Self.deviceSide(protocols: [0x11, 0x13], hostExtra: "core@3000 { reg = <0x3000 0x100>; power-domains = <&scmi_perf 8>; };")
+        let finding = result.findings(.resourceUsedByHost).first
+        #expect(finding?.path == "/firmware/scmi/protocol@13" && finding?.message.contains("performance domain 1") == true
+                && finding?.message.contains("/core@3000") == true, "\(result.summaryText)")
     }
 
     @Test func withoutProtocol13OrOutsideItsTableItIsReported() throws {

@@ -89,7 +89,8 @@ struct TableResolver {
                 sensors: sensorEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
-            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
+            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys,
+            performanceKeys: perfEntries.isEmpty ? [] : performance.keys
         ).report(into: &findings)
         // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
         for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
