@@ -376,7 +376,7 @@ enum TablesJSON {
 
     static func performance(_ domain: PerformanceDomainEntry) -> JSONValue {
         .object([
-            ("id", .number(domain.id)), ("name", .string(domain.name)), ("opp_table", .string(domain.oppTablePath)),
+            ("id", .number(domain.id)), ("name", .string(domain.name)), ("opp_table", domain.oppTablePath.isEmpty ? .null : .string(domain.oppTablePath)),
             (
                 "levels",
                 .array(

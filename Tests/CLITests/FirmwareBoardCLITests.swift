@@ -81,6 +81,7 @@ struct FirmwareBoardCLITests {
         #expect((clocks.first?["rates"] as? [String: Int]) == ["min": 25_000_000, "max": 200_000_000, "step": 1_000_000], "\(clocks)")
         let domains = try #require(root["performance_domains"] as? [[String: Any]])
         #expect(domains.map { $0["name"] as? String } == ["fw-gpu"] && domains.first?["host"] as? String == "upstream", "\(domains)")
+        #expect(domains.first?["opp_table"] is NSNull, "juno's board has no OPP table for it: \(domains)")
 
         // The mediator on the real board: a guest's changes reach the firmware's ids.
         let mediator = try RunningServe(blob: Self.juno, extraArguments: ["--overlay", overlay, "--upstream", upstream])
