@@ -200,7 +200,7 @@ public enum Rule: String, CaseIterable, Sendable {
         case .regulatorAlwaysOnExported: "an exported regulator-always-on rail: guests cannot switch it off"
         case .regulatorCoupled: "an exported rail coupled with another served rail: serve keeps them within regulator-coupled-max-spread"
         case .regulatorCoupledUnserved: "an exported rail coupled with a regulator no voltage domain serves: the spread cannot be held"
-        case .oppTableInvalid: "operating-points-v2 does not lead to an OPP table with at least one usable opp-hz"
+        case .oppTableInvalid: "operating-points-v2 does not lead to an OPP table with at least one usable opp-hz, or a perf-domain entry without one names no firmware performance domain"
         case .sensorFirmwareInvalid: "a sensor's arm,scmi-sensor is not one phandle of a host SCMI firmware's protocol@15 node and one sensor id"
         }
     }

@@ -181,11 +181,19 @@ public struct SensorProvider: Sendable {
 public struct SCMIPlatformNode: Sendable {
     public var provider: Provider
     public var protocols: [UInt32]
-    static let compatibles: Set<String> = ["arm,scmi", "arm,scmi-smc", "arm,scmi-smc-param", "arm,scmi-virtio", "arm,scmi-optee", "qcom,scmi-smc"]
+    static let compatibles: Set<String> = ["arm,scmi", "arm,scmi-smc", "arm,scmi-smc-param", "arm,scmi-virtio", "arm,scmi-optee", "qcom,scmi-smc", "nxp,imx95-scmi"]
 
     init?(node: DeviceTreeNode, label: String?) {
         guard node.compatible.contains(where: Self.compatibles.contains) else { return nil }
         provider = Provider(node: node, label: label, cells: 0)
         protocols = node.children.compactMap { $0.baseName == "protocol" ? $0.property("reg")?.u32 : nil }
+    }
+
+    /// The protocol `node` is when it is a `protocol@N` child of a host SCMI platform node (its
+    /// `reg`); nil for any other node. Its resources are the firmware's: the firmware, not the
+    /// devicetree, knows their rates and levels (docs/binding.md §5.7).
+    public static func firmwareProtocol(of node: DeviceTreeNode) -> UInt32? {
+        guard node.baseName == "protocol", let platform = node.parent, platform.compatible.contains(where: compatibles.contains) else { return nil }
+        return node.property("reg")?.u32
     }
 }

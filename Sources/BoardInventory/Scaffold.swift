@@ -229,15 +229,21 @@ public struct BoardScaffold {
     }
 
     /// One note and one commented placeholder per clock provider whose rates the tree does not
-    /// give (not a fixed clock, no assigned-clock-rates for the clock used).
+    /// give (not a fixed clock, no assigned-clock-rates for the clock used). A protocol node of
+    /// the host's SCMI firmware gets one note instead: the firmware gives its facts.
     private func rateNotes(_ choices: [Choice]) -> ([String], [String]) {
         var seen = Set<Int>()
         var notes: [String] = []
         var comments: [String] = []
         let providers = Dictionary(uniqueKeysWithValues: inventory.clockProviders.map { ($0.provider.node.index, $0) })
         for choice in choices {
-            for reference in choice.exported where reference.kind == .clock {
-                guard let node = reference.provider, let provider = providers[node.index] else { continue }
+            for reference in choice.exported {
+                guard let node = reference.provider else { continue }
+                if let protocolID = SCMIPlatformNode.firmwareProtocol(of: node) {
+                    if seen.insert(node.index).inserted { notes.append(Self.firmwareNote(node, protocolID)) }
+                    continue
+                }
+                guard reference.kind == .clock, let provider = providers[node.index] else { continue }
                 if provider.fixedRate != nil || provider.assignedRates[reference.cells] != nil { continue }
                 guard seen.insert(node.index).inserted else { continue }
                 notes.append("\(provider.provider.path): the tree gives no rates for its clocks; scmi-dt serves 1 Hz to 4294967295 Hz until you describe them (placeholder written)")
@@ -247,10 +253,22 @@ public struct BoardScaffold {
         return (notes, comments)
     }
 
+    /// What `scaffold` says of a provider that is a protocol node of the host's SCMI firmware.
+    static func firmwareNote(_ node: DeviceTreeNode, _ protocolID: UInt32) -> String {
+        let what = protocolID == 0x13 ? "performance domains (the backend's protocol@13 serves them)" : "resources"
+        return "\(node.path): the host's SCMI firmware owns these \(what) and knows their rates and levels, so nothing is asked of the tree; "
+            + "serve --upstream makes guests' requests reach the firmware (without it serve only keeps them in its model)"
+    }
+
     private func render(_ choices: [Choice], agentLines: [String], clockComments: [String], devices: [String]) -> String {
         var protocols = Set<Int>()
         for choice in choices {
             for reference in choice.exported {
+                // The firmware's performance domains, whether named as clocks or power domains.
+                if let provider = reference.provider, SCMIPlatformNode.firmwareProtocol(of: provider) == 0x13, reference.kind != .supply {
+                    protocols.insert(0x13)
+                    continue
+                }
                 switch reference.kind {
                 case .clock: protocols.insert(0x14)
                 case .supply: protocols.insert(0x17)

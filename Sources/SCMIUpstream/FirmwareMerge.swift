@@ -97,7 +97,8 @@ struct FactMerge {
                 return PerformanceLevel(hz: overflow ? .max : hz, microwatts: level.powerCostMicrowatts,
                                         latencyNanoseconds: UInt32(clamping: UInt64(level.latencyMicroseconds) * 1000))
             }
-            compare(resource, "levels", board: Self.text(domain.levels.map(\.hz)), from: "OPP table " + domain.oppTablePath,
+            // No OPP table: the devicetree said nothing (docs/binding.md §5.7).
+            compare(resource, "levels", board: domain.oppTablePath.isEmpty ? nil : Self.text(domain.levels.map(\.hz)), from: "OPP table " + domain.oppTablePath,
                     firmware: Self.text(hertz.map(\.hz)))
             tables.performanceDomains[index].levels = hertz
             tables.performanceDomains[index].firmwareLevels = numbered

@@ -164,7 +164,13 @@ public final class HookHost: HostInterface, Sendable {
         words.resources[.clock] = tables.clocks.map { described(.clock, $0.id, $0.name, $0.providerPath, $0.specifier) }
         words.resources[.voltage] = tables.voltageDomains.map { described(.voltage, $0.id, $0.name, $0.regulatorPath, []) }
         words.resources[.powerDomain] = tables.powerDomains.map { described(.powerDomain, $0.id, $0.name, $0.providerPath, $0.specifier) }
-        words.resources[.performance] = tables.performanceDomains.map { described(.performance, $0.id, $0.name, $0.oppTablePath, []) }
+        // A firmware performance domain without an OPP table: the firmware's platform node and its id.
+        words.resources[.performance] = tables.performanceDomains.map { domain in
+            guard domain.oppTablePath.isEmpty, let origin = tables.firmwareOrigin(.performance, domain.id) else {
+                return described(.performance, domain.id, domain.name, domain.oppTablePath, [])
+            }
+            return described(.performance, domain.id, domain.name, origin.platformNodePath.description, [origin.firmwareID])
+        }
         words.resources[.reset] = tables.resetDomains.map { described(.reset, $0.id, $0.name, $0.providerPath, $0.specifier) }
         // A sensor comes from no host node today (a constant or a file).
         words.resources[.sensor] = tables.sensors.map { described(.sensor, $0.id, $0.name, "", []) }

@@ -169,7 +169,8 @@ enum TablesText {
             var domains = TextTable("ID", "NAME", "LEVELS", "OPP TABLE", "HOST")
             for domain in tables.performanceDomains {
                 domains.add(
-                    String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "), domain.oppTablePath,
+                    String(domain.id), domain.name, domain.levels.map { formatHertz($0.hz) }.joined(separator: ", "),
+                    domain.oppTablePath.isEmpty ? "-" : domain.oppTablePath,
                     host(.performance, domain.id))
             }
             sections.append("performance domains (protocol 0x13)\n" + sourced(domains, .performance, tables.performanceDomains.map(\.id)))
@@ -375,7 +376,7 @@ enum TablesJSON {
 
     static func performance(_ domain: PerformanceDomainEntry) -> JSONValue {
         .object([
-            ("id", .number(domain.id)), ("name", .string(domain.name)), ("opp_table", .string(domain.oppTablePath)),
+            ("id", .number(domain.id)), ("name", .string(domain.name)), ("opp_table", domain.oppTablePath.isEmpty ? .null : .string(domain.oppTablePath)),
             (
                 "levels",
                 .array(

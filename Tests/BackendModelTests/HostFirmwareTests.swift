@@ -147,6 +147,87 @@ import Testing
         }
         #expect(try Self.tables("").map { $0.firmwareOrigins.isEmpty } == true, "an OPP table alone is not the firmware's")
     }
+
+    /// An entry for the firmware's domain needs no OPP table; any other entry does.
+    @Test func anEntryForTheFirmwaresDomainNeedsNoOPPTable() throws {
+        let firmware = """
+            / { firmware { scmi { compatible = "arm,scmi"; #address-cells = <1>; #size-cells = <0>;
+                scmi_perf: protocol@13 { reg = <0x13>; #power-domain-cells = <1>; }; }; }; };
+            """
+        func checked(_ entry: String) throws -> CheckResult {
+            let domains = "protocol@13 { reg = <0x13>; #address-cells = <1>; #size-cells = <0>; perf-domain@0 { reg = <0>; \(entry) }; };"
+            let devices = #"device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "cpu"; arm,scmi-perf-domain-ids = <0>; };"#
+            return try check(tree(backend: backend(protocols: [], devices: devices, extra: domains)) + firmware)
+        }
+        let ok = try checked(#"power-domains = <&scmi_perf 3>; label = "big";"#)
+        let tables = try #require(ok.tables, "\(ok.summaryText)")
+        #expect(tables.performanceDomains.map(\.name) == ["big"] && tables.performanceDomains.first?.levels.map(\.hz) == [1000])
+        #expect(tables.firmwareOrigin(.performance, 0)?.firmwareID == 3)
+        let entry = "/firmware/scmi-vio-backend/protocol@13/perf-domain@0"
+        #expect(try checked("power-domains = <&pd 3>;").has(.oppTableInvalid, at: entry))
+        #expect(try checked(#"label = "none";"#).has(.propertyAlternatives, at: entry))
+    }
+
+    /// A device's own `clocks` or `power-domains` naming the firmware's protocol@13, as juno
+    /// (`clocks = <&scmi_dvfs 2>`) and i.MX95 (`power-domains = <&scmi_perf 8>`) write it.
+    static func deviceSide(protocols: [UInt8], extra: String = "", hostExtra: String = "") throws -> CheckResult {
+        let firmware = """
+            / { firmware { scmi { compatible = "arm,scmi"; #address-cells = <1>; #size-cells = <0>;
+                scmi_perf: protocol@13 { reg = <0x13>; #clock-cells = <1>; #power-domain-cells = <1>; };
+                scmi_pd: protocol@11 { reg = <0x11>; #power-domain-cells = <1>; }; }; }; };
+            """
+        let host = """
+            mali: mali@1000 { compatible = "acme,gpu"; reg = <0x1000 0x100>; clocks = <&scmi_perf 2>; power-domains = <&scmi_pd 9>; };
+            core: core@2000 { compatible = "acme,cpu"; reg = <0x2000 0x100>; power-domains = <&scmi_perf 8>; power-domain-names = "perf"; };
+            opp: opp-table { compatible = "operating-points-v2"; opp-1 { opp-hz = /bits/ 64 <100000000>; }; };
+            \(hostExtra)
+            """
+        let devices = """
+            device@1 { reg = <1>; arm,scmi-devid = <1>; arm,scmi-devname = "gpu"; arm,scmi-basedev = <&mali>; };
+            device@2 { reg = <2>; arm,scmi-devid = <2>; arm,scmi-devname = "cpu"; arm,scmi-basedev = <&core>; };
+            """
+        return try check(tree(backend: backend(protocols: protocols, devices: devices, agents: nil, extra: extra), host: host) + firmware)
+    }
+
+    @Test func aDeviceNamingTheFirmwaresProtocol13GetsAPerformanceDomain() throws {
+        let result = try Self.deviceSide(protocols: [0x11, 0x13, 0x14])
+        let tables = try #require(result.tables, "\(result.summaryText)")
+        #expect(result.diagnostics.map(\.rule) == [Rule.agentsImplicit.id], "\(result.summaryText)")
+        #expect(tables.clocks.isEmpty, "a performance domain named as a clock is not a clock")
+        #expect(tables.powerDomains.map(\.specifier) == [[9]], "nor one named as a power domain a power domain")
+        let platform = NodePath("/firmware/scmi")
+        #expect(tables.firmwareOrigin(.performance, 0) == FirmwareOrigin(platformPath: platform, protocolID: .performance, firmwareID: 2))
+        #expect(tables.firmwareOrigin(.performance, 1) == FirmwareOrigin(platformPath: platform, protocolID: .performance, firmwareID: 8))
+        #expect(tables.performanceDomains.map(\.name) == ["protocol-0x2", "core-perf"])
+        // No OPP table: one 1 kHz level until an upstream gives the firmware's.
+        #expect(tables.performanceDomains.allSatisfy { $0.levels.map(\.hz) == [1000] && $0.oppTablePath.isEmpty })
+        #expect(tables.devices.map(\.resources) == [
+            [ResourceReference(.performance, 0), ResourceReference(.powerDomain, 0)], [ResourceReference(.performance, 1)],
+        ])
+    }
+
+    /// Another core of the same cluster stays with the host: giving its domain away harms it.
+    @Test func aDomainTheHostAlsoUsesIsReported() throws {
+        let result = try Self.deviceSide(protocols: [0x11, 0x13], hostExtra: "core@3000 { reg = <0x3000 0x100>; power-domains = <&scmi_perf 8>; };")
+        let finding = result.findings(.resourceUsedByHost).first
+        #expect(finding?.path == "/firmware/scmi/protocol@13" && finding?.message.contains("performance domain 1") == true
+                && finding?.message.contains("/core@3000") == true, "\(result.summaryText)")
+    }
+
+    @Test func withoutProtocol13OrOutsideItsTableItIsReported() throws {
+        let unreachable = try Self.deviceSide(protocols: [0x11, 0x14])
+        #expect(unreachable.has(.resourceUnreachable, at: "/firmware/scmi-vio-backend/devices/device@2", property: "arm,scmi-basedev"),
+                "\(unreachable.summaryText)")
+        #expect(!unreachable.has(.clockRateUndescribed, at: "/firmware/scmi/protocol@13"))
+        let explicit = """
+            protocol@13 { reg = <0x13>; #address-cells = <1>; #size-cells = <0>;
+                perf-domain@0 { reg = <0>; operating-points-v2 = <&opp>; power-domains = <&scmi_perf 8>; };
+            };
+            """
+        let table = try Self.deviceSide(protocols: [0x11], extra: explicit)
+        #expect(table.has(.basedevResourceNotInTable, at: "/firmware/scmi-vio-backend/devices/device@1"), "\(table.summaryText)")
+        #expect(table.tables?.devices.last?.resources == [ResourceReference(.performance, 0)], "the entry naming firmware domain 8 is the cpu's: \(table.summaryText)")
+    }
 }
 
 /// A sensor table entry's `arm,scmi-sensor` (binding.md §5.5, §5.7): the firmware's

@@ -133,6 +133,27 @@ func compile(_ source: String, plugin: Bool = false) throws -> FlattenedDeviceTr
         #expect(Set(tables.protocols.map(\.rawValue)) == [0x11, 0x14, 0x16, 0x17])
     }
 
+    /// Real boards whose SCMI firmware owns the resources (juno: the GPU's `clocks = <&scmi_dvfs 2>`;
+    /// i.MX95: the CPUs' `power-domains = <&scmi_perf 8>`): the firmware's providers get no rate
+    /// placeholder but a note about `serve --upstream`, and its performance domains protocol@13.
+    @Test(arguments: [("juno-scmi.dtb", ["/gpu@2d000000", "/hdlcd@7ff50000"], 2), ("imx95-19x19-evk.dtb", ["/cpus/cpu@0", "/soc/pcie@4c300000"], 8)])
+    func scaffoldLeavesTheFirmwaresFactsToTheFirmware(_ name: String, _ devices: [String], _ performanceID: UInt32) throws {
+        let blob = realCorpus.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: blob) else { return }
+        let tree = try FlattenedDeviceTree(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: blob))))
+        let output = try BoardScaffold(inventory: BoardInventory(tree: tree), tree: tree, blobName: name).write(devices: devices, agents: [])
+        #expect(!output.source.contains("PLACEHOLDER rates"), "\(output.source)")
+        #expect(output.source.contains("protocol@13 { reg = <0x13>; };"))
+        for provider in ["/firmware/scmi/protocol@13", "/firmware/scmi/protocol@14"] {
+            #expect(output.notes.contains { $0.hasPrefix(provider + ": ") && $0.contains("serve --upstream") }, "\(output.notes)")
+        }
+        let result = try applyAndCheck(output.source, to: tree)
+        #expect(!result.hasErrors && !result.diagnostics.contains { $0.rule == Rule.clockRateUndescribed.id }, "\(result.diagnostics.map(\.rendered))")
+        let tables = try #require(result.tables)
+        #expect(tables.performanceDomains.count == 1 && tables.firmwareOrigin(.performance, 0)?.firmwareID == performanceID)
+        #expect(tables.clocks.allSatisfy { $0.ratesSource == "firmware" })
+    }
+
     /// Without __symbols__ the scaffold spells every reference as a path, which the overlay
     /// code resolves (giving the node a phandle when it has none).
     @Test func scaffoldOfABoardWithoutLabels() throws {

@@ -35,6 +35,14 @@ enum HostFirmware {
         return FirmwareOrigin(platformPath: platform.lazyPath, protocolID: protocolID, firmwareID: cells[0])
     }
 
+    /// True when `provider` with `cells` names a firmware performance domain: the protocol@13
+    /// node of a platform node and one cell. Boards name one as a clock (juno's
+    /// `clocks = <&scmi_dvfs 2>`) or as a power domain (i.MX95's `power-domains = <&scmi_perf 8>`);
+    /// either way it is a performance domain, never a clock or a power domain.
+    static func isPerformanceProvider(_ provider: DeviceTreeNode, cells: [UInt32]) -> Bool {
+        origin(provider: provider, cells: cells, protocolID: .performance) != nil
+    }
+
     /// The firmware origin of a regulator: a `regulator@N` directly under a platform
     /// node's `protocol@17/regulators`, whose `reg` is the firmware's voltage domain id.
     static func origin(regulator: DeviceTreeNode) -> FirmwareOrigin? {

@@ -581,9 +581,43 @@ struct ResourceFacts {
 
     // MARK: - Performance domains (0x13)
 
-    mutating func performanceEntries(_ entryNodes: [DeviceTreeNode]) -> [PerformanceDomainEntry] {
+    /// What a firmware performance domain without an OPP table is served as (section 5.7):
+    /// one level, 1 kHz, until an upstream gives the firmware's own levels.
+    static let undescribedPerformanceLevels = [PerformanceLevel(hz: 1000)]
+
+    /// The explicit entries (`entryNodes`, by id) or, for a derived table, the firmware
+    /// performance domains devices name (`keys`, by id): those have no OPP table, so they are
+    /// served with `undescribedPerformanceLevels` and named as section 5 says.
+    mutating func performanceEntries(
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: [SpecifierKey: ConsumerName]
+    ) -> [PerformanceDomainEntry] {
         var entries: [PerformanceDomainEntry] = []
+        var names = UniqueNames(labels: [])
+        for index in entryNodes.count..<max(keys.count, entryNodes.count) {
+            guard let key = keys[index] else { continue }
+            let name = entryName(index, key, entryNode: nil, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+            entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
+        }
         for (index, node) in entryNodes.enumerated() {
+            // An entry for the firmware's domain needs no OPP table: the firmware has the levels.
+            if !node.hasProperty("operating-points-v2"), index < keys.count, let key = keys[index],
+                HostFirmware.isPerformanceProvider(key.provider, cells: key.cells)
+            {
+                let name = entryName(index, key, entryNode: node, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+                entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
+                continue
+            }
+            guard node.hasProperty("operating-points-v2") else {
+                // Without either the schema reported it; here power-domains or clocks names something else.
+                if node.hasProperty("power-domains") || node.hasProperty("clocks") {
+                    findings.add(
+                        .oppTableInvalid, at: node,
+                        "no operating-points-v2, and its power-domains or clocks does not name a performance domain of the host's SCMI firmware "
+                            + "(one cell of the protocol@13 node of a host SCMI platform node)",
+                        hint: "add operating-points-v2 = <&opp_table>, or point it at the firmware: power-domains = <&scmi_perf ID>")
+                }
+                continue
+            }
             guard let table = findings.resolveSinglePhandle(of: node, property: "operating-points-v2") else { continue }
             var levels: [PerformanceLevel] = []
             if table.isCompatible(with: "operating-points-v2") {

@@ -12,6 +12,8 @@ struct SharingFindings {
     let regulatorKeys: [DeviceTreeNode?]
     let resetKeys: [SpecifierKey?]
     let powerDomainKeys: [SpecifierKey?]
+    /// Firmware performance domains, which host nodes name by `clocks` or `power-domains`.
+    let performanceKeys: [SpecifierKey?]
 
     /// Most host users listed in one finding; the rest are counted.
     static let listedUsers = 4
@@ -68,6 +70,7 @@ struct SharingFindings {
         var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
         var resetIDs: [SpecifierKey: UInt32] = [:]
         var powerDomainIDs: [SpecifierKey: UInt32] = [:]
+        var performanceIDs: [SpecifierKey: UInt32] = [:]
         func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
             for (id, key) in keys.enumerated() {
                 if let key, exported.contains(ResourceReference(protocolID, UInt32(id))), ids[key] == nil { ids[key] = UInt32(id) }
@@ -77,6 +80,7 @@ struct SharingFindings {
         index(regulatorKeys, .voltage, into: &regulatorIDs)
         index(resetKeys, .reset, into: &resetIDs)
         index(powerDomainKeys, .powerDomain, into: &powerDomainIDs)
+        index(performanceKeys, .performance, into: &performanceIDs)
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
         func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
@@ -97,6 +101,8 @@ struct SharingFindings {
             specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock)
             specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset)
             specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain)
+            specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance)
+            specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance)
             guard !regulatorIDs.isEmpty, !isRegulator(node) else { return }
             for property in node.properties where property.name.hasSuffix("-supply") {
                 guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs[regulator] else { continue }
@@ -148,6 +154,9 @@ struct SharingFindings {
         case .powerDomain:
             guard id < powerDomainKeys.count, let key = powerDomainKeys[id] else { return nil }
             return ("power domain \(id) (\(key.provider.baseName)\(cells(key)))", key.provider)
+        case .performance:
+            guard id < performanceKeys.count, let key = performanceKeys[id] else { return nil }
+            return ("performance domain \(id) (\(key.provider.baseName)\(cells(key)))", key.provider)
         default:
             return nil
         }
@@ -161,13 +170,14 @@ struct SharingFindings {
 }
 
 /// One flag per id of the protocols whose resources host nodes can use (clock, voltage,
-/// reset, power domain): ids are dense from 0, so a flag is an array index, not a hash.
+/// reset, power domain, performance domain): ids are dense from 0, so a flag is an array index, not a hash.
 /// References of other protocols are never members.
 private struct ReferenceFlags {
     private var clock: [Bool] = []
     private var voltage: [Bool] = []
     private var reset: [Bool] = []
     private var powerDomain: [Bool] = []
+    private var performance: [Bool] = []
     private(set) var isEmpty = true
 
     mutating func insert(_ reference: ResourceReference) {
@@ -181,6 +191,7 @@ private struct ReferenceFlags {
         case .voltage: set(&voltage)
         case .reset: set(&reset)
         case .powerDomain: set(&powerDomain)
+        case .performance: set(&performance)
         default: return
         }
         isEmpty = false
@@ -194,6 +205,7 @@ private struct ReferenceFlags {
         case .voltage: return get(voltage)
         case .reset: return get(reset)
         case .powerDomain: return get(powerDomain)
+        case .performance: return get(performance)
         default: return false
         }
     }

@@ -26,10 +26,14 @@ struct TableResolver {
     private var voltages = IDTable<DeviceTreeNode>()
     private var resets = IDTable<SpecifierKey>()
     private var powerDomains = IDTable<SpecifierKey>()
+    /// Firmware performance domains (section 5.7): a host SCMI platform's protocol@13 named by a
+    /// device's `clocks` or `power-domains`, or by a perf-domain entry.
+    private var performance = IDTable<SpecifierKey>()
     /// The first consumer name met for each resource (section 5.1 names).
     private var clockConsumers: [SpecifierKey: ConsumerName] = [:]
     private var resetConsumers: [SpecifierKey: ConsumerName] = [:]
     private var powerDomainConsumers: [SpecifierKey: ConsumerName] = [:]
+    private var performanceConsumers: [SpecifierKey: ConsumerName] = [:]
     /// Explicit table entry node of each id, per protocol.
     private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
     private var enabled: Set<ProtocolID> = []
@@ -61,7 +65,8 @@ struct TableResolver {
         let powerEntries = enabled.contains(.powerDomain) ? facts.providerEntries(
                 powerDomains.keys, entryNodes: entryNodes[.powerDomain] ?? [], kind: "power domain", consumers: powerDomainConsumers) : []
         let sensorEntries = enabled.contains(.sensor) ? facts.sensorEntries(entryNodes[.sensor] ?? []) : []
-        let perfEntries = enabled.contains(.performance) ? facts.performanceEntries(entryNodes[.performance] ?? []) : []
+        let perfEntries = enabled.contains(.performance) ? facts.performanceEntries(
+                performance.keys, entryNodes: entryNodes[.performance] ?? [], consumers: performanceConsumers) : []
         findings = facts.findings
         hostValidator = facts.hostValidator
 
@@ -84,7 +89,8 @@ struct TableResolver {
                 sensors: sensorEntries))
         let usedByHost = SharingFindings(
             backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
-            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys
+            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys,
+            performanceKeys: perfEntries.isEmpty ? [] : performance.keys
         ).report(into: &findings)
         // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
         for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
@@ -113,13 +119,10 @@ struct TableResolver {
         note(.clock, clockEntries.map(\.id), clocks.keys)
         note(.reset, resetEntries.map(\.id), resets.keys)
         note(.powerDomain, powerEntries.map(\.id), powerDomains.keys)
+        note(.performance, performanceEntries.map(\.id), performance.keys)
         for entry in voltageEntries {
             guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
             origins[ResourceReference(.voltage, entry.id)] = origin
-        }
-        let performanceNodes = entryNodes[.performance] ?? []
-        for entry in performanceEntries where Int(entry.id) < performanceNodes.count {
-            if let origin = firmwarePerformanceDomain(of: performanceNodes[Int(entry.id)]) { origins[ResourceReference(.performance, entry.id)] = origin }
         }
         let sensorNodes = entryNodes[.sensor] ?? []
         for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
@@ -133,12 +136,11 @@ struct TableResolver {
         return origins
     }
 
-    /// A performance domain entry's `power-domains` or `clocks` (the first given), when it
-    /// names the protocol@13 node of a host SCMI platform node: the firmware's domain.
-    private mutating func firmwarePerformanceDomain(of node: DeviceTreeNode) -> FirmwareOrigin? {
+    /// A performance domain entry's `power-domains` or `clocks` (the first given): the
+    /// firmware's domain when it names the protocol@13 node of a host SCMI platform node.
+    private mutating func performanceKey(of node: DeviceTreeNode) -> SpecifierKey? {
         for (property, cellsName) in [("power-domains", "#power-domain-cells"), ("clocks", "#clock-cells")] where node.hasProperty(property) {
-            guard let key = singleSpecifier(of: node, property, cellsName: cellsName) else { return nil }
-            return HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: .performance)
+            return singleSpecifier(of: node, property, cellsName: cellsName)
         }
         return nil
     }
@@ -196,8 +198,13 @@ struct TableResolver {
                         voltages.assign(regulator, to: entry.id)
                     }
                 }
+            case .performance:
+                performance = IDTable(explicitCount: count)
+                for entry in description.entries {
+                    if let key = performanceKey(of: entry.node) { performance.assign(key, to: entry.id) }
+                }
             default:
-                break  // sensors and performance domains have no device-side keys
+                break  // sensors have no device-side keys
             }
         }
     }
@@ -224,11 +231,30 @@ struct TableResolver {
         func add(_ reference: ResourceReference) {
             if seen.insert(reference, into: entry.resources) { entry.resources.append(reference) }
         }
+        /// A clock or power domain whose provider is a host SCMI platform's protocol@13 is the
+        /// firmware's performance domain (section 5.7), whichever property names it.
+        func addPerformance(_ specifier: ResourceSpecifier, _ resources: NodeResources, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
+            guard enabled.contains(.performance) else {
+                unreachable[.performance] = unreachable[.performance] ?? (viaBasedev ? "arm,scmi-basedev" : property)
+                return
+            }
+            let key = SpecifierKey(specifier)
+            if let id = performance.id(for: key) {
+                add(ResourceReference(.performance, id))
+                Self.noteConsumer(&performanceConsumers, key, resources, names, index, namesProperty)
+            } else {
+                reportNotInTable(device, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.node)
+            }
+        }
 
         for viaBasedev in [false, true] {
             guard let resources = viaBasedev ? device.basedev : device.direct else { continue }
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
             for (index, clock) in resources.clocks.enumerated() {
+                if HostFirmware.isPerformanceProvider(clock.provider, cells: clock.cells) {
+                    addPerformance(clock, resources, "clocks", index, resources.clockNames, "clock-names", viaBasedev: viaBasedev)
+                    continue
+                }
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
                 if isPlaceholderClock(clock.provider) {
                     findings.add(
@@ -266,6 +292,10 @@ struct TableResolver {
                 }
             }
             for (index, domain) in resources.powerDomains.enumerated() {
+                if HostFirmware.isPerformanceProvider(domain.provider, cells: domain.cells) {
+                    addPerformance(domain, resources, "power-domains", index, resources.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
+                    continue
+                }
                 guard enabled.contains(.powerDomain) else {
                     unreachable[.powerDomain] = unreachable[.powerDomain] ?? property("power-domains")
                     continue
@@ -351,6 +381,7 @@ struct TableResolver {
         case .voltage: voltages.count
         case .reset: resets.count
         case .powerDomain: powerDomains.count
+        case .performance: performance.count
         default: backend.protocolDescription(protocolID)?.entries.count ?? 0
         }
     }
