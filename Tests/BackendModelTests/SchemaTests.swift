@@ -39,6 +39,38 @@ import Testing
         #expect(throws: SchemaError.self) { try SchemaCompiler.compile(yaml: "properties:\n  foo:\n    pattern: '('\n") }
     }
 
+    /// Plain scalars are typed as YAML 1.1 types them (numbers in every base, yes/no/on/off),
+    /// quoted ones stay strings; scmi-dt decides this itself rather than by Yams's resolver rules.
+    @Test func plainScalarsAreTypedAsYAMLTypesThem() throws {
+        let yaml = """
+            properties:
+              a: { const: 0x1f }
+              b: { const: "0x1f" }
+              c: { const: 017 }
+              d: { const: 08 }
+              e: { enum: [1, two, 0b11, +7, 0o17, 1:30, 0x, 1:60] }
+              f: { minimum: -5, maximum: 1_000 }
+              g: yes
+              h: { const: 'yes' }
+            additionalProperties: off
+            """
+        let schema = try SchemaCompiler.compile(yaml: yaml)
+        #expect(schema.propertySchema(named: "a")?.constValue == .number(31))
+        #expect(schema.propertySchema(named: "b")?.constValue == .string("0x1f"))
+        #expect(schema.propertySchema(named: "c")?.constValue == .number(15))
+        #expect(schema.propertySchema(named: "d")?.constValue == .string("08"))
+        #expect(schema.propertySchema(named: "e")?.enumValues == [
+            .number(1), .string("two"), .number(3), .number(7), .number(15), .number(90), .string("0x"), .string("1:60"),
+        ])
+        #expect(schema.propertySchema(named: "f")?.minimum == -5)
+        #expect(schema.propertySchema(named: "f")?.maximum == 1000)
+        #expect(schema.propertySchema(named: "g") != nil)
+        #expect(schema.propertySchema(named: "h")?.constValue == .string("yes"))
+        #expect(!schema.allowsAdditional)
+        #expect(throws: SchemaError.self) { try SchemaCompiler.compile(yaml: "additionalProperties: 'false'\n") }
+        #expect(throws: SchemaError.self) { try SchemaCompiler.compile(yaml: "properties:\n  a: { maximum: \"5\" }\n") }
+    }
+
     /// Changing the schema changes what check enforces: the rules are read, not hard-wired.
     @Test func rulesFollowTheSchemaText() throws {
         let yaml = """

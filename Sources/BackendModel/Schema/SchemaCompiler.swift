@@ -66,7 +66,7 @@ public enum SchemaCompiler {
                     }
                 }
             case "additionalProperties", "unevaluatedProperties":
-                guard let allowed = value.bool else { throw SchemaError(location: here, message: "only true/false is supported") }
+                guard let allowed = ImplicitScalar.bool(value) else { throw SchemaError(location: here, message: "only true/false is supported") }
                 allowsAdditional = allowed
             case "required":
                 required = try strings(value, at: here)
@@ -101,7 +101,7 @@ public enum SchemaCompiler {
 
     private static func compileProperty(_ node: Node, at location: String) throws(SchemaError) -> PropertySchema {
         // `foo: true` allows the property with no constraint.
-        if node.bool == true, node.mapping == nil {
+        if ImplicitScalar.bool(node) == true {
             return PropertySchema(
                 type: nil, constValue: nil, enumValues: nil, minimum: nil, maximum: nil, pattern: nil, minItems: nil,
                 maxItems: nil, items: nil, description: nil)
@@ -219,21 +219,21 @@ public enum SchemaCompiler {
         return result
     }
 
-    /// The schema only needs YAML's int and bool implicit types: Yams's default
-    /// resolver would also compile float, null, timestamp, merge and value
-    /// patterns (ICU regular expressions) on every run, a third of what
-    /// checking a small board costs.
-    private static let schemaResolver = Resolver.basic.appending(.bool).appending(.int)
+    /// No implicit typing by Yams: its resolver rules are ICU regular expressions, whose
+    /// compilation (and the ICU code and tables it pulls in) was a tenth of checking a small
+    /// board. Plain scalars come back as strings and `ImplicitScalar` types the two YAML
+    /// types the schema uses, int and bool, as Yams's rules would.
+    private static let schemaResolver = Resolver.basic
 
     private static func scalar(_ node: Node, at location: String) throws(SchemaError) -> SchemaScalar {
         guard node.scalar != nil else { throw SchemaError(location: location, message: "must be a scalar") }
-        if node.tag.rawValue == Tag.Name.int.rawValue, let value = node.int { return .number(Int64(value)) }
+        if let value = ImplicitScalar.integer(node) { return .number(Int64(value)) }
         if let text = node.string { return .string(text) }
         throw SchemaError(location: location, message: "must be a number or a string")
     }
 
     private static func integer(_ node: Node, at location: String) throws(SchemaError) -> Int64 {
-        guard node.tag.rawValue == Tag.Name.int.rawValue, let value = node.int else { throw SchemaError(location: location, message: "must be an integer") }
+        guard let value = ImplicitScalar.integer(node) else { throw SchemaError(location: location, message: "must be an integer") }
         return Int64(value)
     }
 
@@ -247,5 +247,66 @@ public enum SchemaCompiler {
 
     private static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}
+
+/// YAML 1.1's implicit int and bool types (the forms of Yams's `Resolver.Rule.int` and
+/// `.bool`), decided by a scan of the scalar instead of a regular expression. Only a plain
+/// scalar with no explicit tag is typed; a quoted one stays a string.
+enum ImplicitScalar {
+    private static let boolSpellings: [String: Bool] = [
+        "yes": true, "Yes": true, "YES": true, "no": false, "No": false, "NO": false,
+        "true": true, "True": true, "TRUE": true, "false": false, "False": false, "FALSE": false,
+        "on": true, "On": true, "ON": true, "off": false, "Off": false, "OFF": false,
+    ]
+
+    /// A plain scalar the basic resolver left a string, or nil for any other node.
+    private static func plain(_ node: Node) -> Node.Scalar? {
+        guard let scalar = node.scalar, [Tag.Name.str.rawValue, Tag.Name.implicit.rawValue].contains(scalar.tag.rawValue),
+            scalar.style == .plain || scalar.style == .any else { return nil }
+        return scalar
+    }
+
+    static func bool(_ node: Node) -> Bool? {
+        if let scalar = node.scalar, scalar.tag.rawValue == Tag.Name.bool.rawValue { return Bool.construct(from: scalar) }
+        guard let scalar = plain(node) else { return nil }
+        return boolSpellings[scalar.string]
+    }
+
+    static func integer(_ node: Node) -> Int? {
+        if let scalar = node.scalar, scalar.tag.rawValue == Tag.Name.int.rawValue { return Int.construct(from: scalar) }
+        guard let scalar = plain(node), isInteger(Array(scalar.string.utf8)) else { return nil }
+        return Int.construct(from: scalar)
+    }
+
+    /// `[-+]?` then one of `0b[01_]+`, `0o?[0-7_]+`, `0`, `[1-9][0-9_]*`, `0x[0-9a-fA-F_]+`,
+    /// or `[1-9][0-9_]*(:[0-5]?[0-9])+` (base 60).
+    static func isInteger(_ text: [UInt8]) -> Bool {
+        var digits = text[...]
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard let first = digits.first else { return false }
+        func all(_ rest: ArraySlice<UInt8>, _ allowed: (UInt8) -> Bool) -> Bool { !rest.isEmpty && rest.allSatisfy(allowed) }
+        let underscore = UInt8(ascii: "_")
+        func decimal(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        if first == UInt8(ascii: "0") {
+            let rest = digits.dropFirst()
+            if rest.isEmpty { return true }
+            switch rest.first {
+            case UInt8(ascii: "b"): return all(rest.dropFirst()) { $0 == underscore || $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "1") }
+            case UInt8(ascii: "x"):
+                return all(rest.dropFirst()) { byte in
+                    byte == underscore || decimal(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+                }
+            case UInt8(ascii: "o"): return all(rest.dropFirst()) { $0 == underscore || (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }
+            default: return all(rest) { $0 == underscore || (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }
+            }
+        }
+        guard decimal(first), first != UInt8(ascii: "0") else { return false }
+        var groups = digits.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)[...]
+        guard let head = groups.popFirst(), head.allSatisfy({ $0 == underscore || decimal($0) }) else { return false }
+        // Base 60: every further group is one or two digits, the first of two at most 5.
+        return groups.allSatisfy { group in
+            group.allSatisfy(decimal) && (group.count == 1 || (group.count == 2 && group.first! <= UInt8(ascii: "5")))
+        }
     }
 }
