@@ -49,9 +49,7 @@ mkdir -p "$OUT"
 
 echo "== building (release, static Swift runtime, as \`make release\`), the C floor, the trees"
 for dts in examples/*.dts; do dtc -q -I dts -O dtb -o "${dts%.dts}.dtb" "$dts"; done
-# As the Makefile's `release` (RELEASE_LINK there: lld, packed relative relocations).
-RELEASE_FLAGS=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
-    --scratch-path .build-release)
+# RELEASE_FLAGS (lib.sh): as the Makefile's `release`.
 for product in scmi-dt scmi-dt-gen-tree; do
     if ! log=$(swift build "${RELEASE_FLAGS[@]}" --product "$product" 2>&1); then
         echo "$log" >&2

@@ -5,6 +5,12 @@
 # on a shared VM) hits both alike, and reports the ratio pair by pair. Rows for the final
 # table go through `row`; bench.sh prints them all at the end.
 
+# How bench.sh and the suites build scmi-dt: as the Makefile's `release` (RELEASE_LINK
+# there: static Swift runtime, lld, packed relative relocations), so that every figure
+# is of the binary `make install` installs.
+RELEASE_FLAGS=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+    --scratch-path .build-release)
+
 # Nanoseconds since the epoch.
 now_ns() { date +%s%N; }
 

@@ -24,7 +24,8 @@ OUT=bench-out
 CORPUS=../shared/corpus/real
 mkdir -p "$OUT"
 
-RELEASE_FLAGS=(-c release --static-swift-stdlib --scratch-path .build-release)
+# shellcheck source=../lib.sh
+source "${BENCH_LIB:-Benchmarks/lib.sh}"  # RELEASE_FLAGS: as the Makefile's `release`
 if [[ -n "${SCMI_DT:-}" && -n "${GEN:-}" ]]; then SKIP_BUILD=1; fi
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     echo "== building release (static Swift runtime)"
