@@ -90,8 +90,7 @@ struct IndexBuilder {
                 let name = try nodeName(at: offset, end: next, structStart: structStart)
                 nodes.append(NodeRecord(
                     offset: offset, parent: parent, firstProperty: Int32(properties.count),
-                    depth: Int32(openNodes.count), nameLength: Int32(name.count),
-                    name: String(decoding: name, as: UTF8.self)))
+                    depth: Int32(openNodes.count), nameLength: Int32(name.count)))
                 if parent >= 0, !Self.isWellFormedNodeName(name) {
                     defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
                 }
@@ -200,11 +199,13 @@ struct IndexBuilder {
 
     /// Path of a node already indexed, for messages while walking (O(depth); only on failure).
     private func path(of index: Int32) -> String {
+        let structure = storage.base + Int(Header(storage).structOffset)
         var names: [String] = []
         var node = index
         while node > 0 {
-            names.append(nodes[Int(node)].name)
-            node = nodes[Int(node)].parent
+            let record = nodes[Int(node)]
+            names.append(String(decoding: UnsafeRawBufferPointer(start: structure + Int(record.offset) + 4, count: Int(record.nameLength)), as: UTF8.self))
+            node = record.parent
         }
         return "/" + names.reversed().joined(separator: "/")
     }

@@ -118,13 +118,17 @@ struct BytePattern: Sendable {
     /// True when `text` (up to its first NUL) has a match, as regexec would find.
     func matches(_ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { utf8 in
-            let end = utf8.firstIndex(of: 0) ?? utf8.count
-            let bytes = UnsafeBufferPointer(rebasing: utf8[0..<end])
-            if anchoredStart { return match(bytes, element: 0, at: 0) }
-            for start in 0...bytes.count where match(bytes, element: 0, at: start) { return true }
-            return false
-        }
+        return text.withUTF8 { utf8 in matches(bytes: UnsafeRawBufferPointer(utf8)) }
+    }
+
+    /// `matches(_:)` for text given as its UTF-8 bytes (a name or value in the blob).
+    func matches(bytes text: UnsafeRawBufferPointer) -> Bool {
+        let utf8 = text.bindMemory(to: UInt8.self)
+        let end = utf8.firstIndex(of: 0) ?? utf8.count
+        let bytes = UnsafeBufferPointer(rebasing: utf8[0..<end])
+        if anchoredStart { return match(bytes, element: 0, at: 0) }
+        for start in 0...bytes.count where match(bytes, element: 0, at: start) { return true }
+        return false
     }
 
     /// Whether elements `element...` match `bytes` from `position` (to the end when anchored).
