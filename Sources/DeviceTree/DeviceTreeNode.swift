@@ -235,6 +235,16 @@ extension DeviceTreeNode {
         return first..<(first + Int(record.propertyCount))
     }
 
+    /// True when `property` is this node's (read from its tree's index) and the first of its
+    /// name in the node: the one `property(_:)` finds by that name.
+    package func isFirstOfItsName(_ property: DeviceTreeProperty) -> Bool {
+        guard property.nameID >= 0, property.storage === tree.storage else { return false }
+        for position in propertyPositions where tree.properties[position].nameID == property.nameID {
+            return Int(tree.properties[position].valueOffset) == property.start
+        }
+        return false
+    }
+
     /// The first child in blob order, nil for a leaf; with `nextSibling`, a walk over the
     /// children that allocates nothing (`children` makes an array).
     package var firstChild: DeviceTreeNode? {

@@ -368,7 +368,18 @@ extension IndexBuilder {
     /// A non-root node name as dtc writes it: not empty, characters from `[A-Za-z0-9,._+-]`,
     /// at most one '@' (the unit address after it uses the same characters).
     static func isWellFormedNodeName(_ name: UnsafeRawBufferPointer) -> Bool {
-        nodeNameProblem(name) == nil
+        // What `nodeNameProblem(name) == nil` answers, in one pass that words nothing: every
+        // node of the tree goes through here.
+        guard !name.isEmpty else { return false }
+        var ats = 0
+        for byte in name {
+            if byte == UInt8(ascii: "@") {
+                ats += 1
+            } else if nameCharacters[Int(byte)] & 1 == 0 {
+                return false
+            }
+        }
+        return ats <= 1
     }
 
     static func isWellFormedPropertyName(_ name: UnsafeRawBufferPointer) -> Bool {

@@ -320,7 +320,12 @@ enum Decoded {
 func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType, in node: DeviceTreeNode) -> Result<Int, SpecifierError>? {
     if case .phandleArray(let cellsName?) = type {
         guard property.count > 0, property.count % 4 == 0 else { return nil }
-        return node.specifierCount(of: property.name, cellsName: cellsName)
+        // Walked on this very property when it is the node's first of its name (as a lookup by
+        // name would find; a corrupt blob may repeat a name), without looking it up again.
+        guard node.isFirstOfItsName(property) else {
+            return node.specifierCount(of: property.name, cellsName: cellsName)
+        }
+        return node.specifierCount(of: property, cellsName: cellsName)
     }
     return itemCount(property, as: type).map { .success($0) }
 }
@@ -408,6 +413,9 @@ private func stringProblem(_ property: DeviceTreeProperty, expectOne: Bool) -> S
 
 /// The text with control and non-ASCII characters escaped, safe to print in a message.
 func printable(_ text: String) -> String {
+    // Most names and values need no escape: then the text is its own printable form (a scan
+    // of bytes instead of building a copy scalar by scalar, for every finding's path).
+    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "\"") }) { return text }
     var out = ""
     for scalar in text.unicodeScalars {
         if scalar.value >= 0x20 && scalar.value < 0x7F && scalar != "\\" && scalar != "\"" {
