@@ -165,7 +165,10 @@ public final class FlattenedDeviceTree: Sendable {
     /// Phandle values that more than one node claims, each with its claimants in tree order.
     /// A valid-looking blob can still have them; consumers should report them.
     public var duplicatePhandles: [UInt32: [DeviceTreeNode]] {
-        duplicatedPhandles.mapValues { $0.map { DeviceTreeNode(tree: self, index: $0) } }
+        // Nearly always none: then no dictionary of that type is made (its first one costs a
+        // run-time conformance lookup, a measurable part of checking a small board).
+        guard !duplicatedPhandles.isEmpty else { return [:] }
+        return duplicatedPhandles.mapValues { $0.map { DeviceTreeNode(tree: self, index: $0) } }
     }
 
     /// The first position in `range` (of `properties`) whose name is `name`. Names are compared

@@ -20,9 +20,11 @@ struct StructuralValidator {
         var type: PropertyValueType?
     }
 
-    /// Per node schema met (numbered in `schemaNumbers`), per property name id of the tree.
+    /// Per node schema met (numbered by its place in `schemasMet`), per property name id of the tree.
     private var plans: [[PropertyPlan?]] = []
-    private var schemaNumbers: [ObjectIdentifier: Int] = [:]
+    /// The node schemas met so far: a binding has a dozen, so a search beats a dictionary,
+    /// whose first use of a new key type costs a run-time conformance lookup at start-up.
+    private var schemasMet: [ObjectIdentifier] = []
 
     init(file: String) { findings = DiagnosticCollector(file: file) }
 
@@ -46,9 +48,9 @@ struct StructuralValidator {
 
     /// The number of `schema` in `plans`, a new one the first time.
     private mutating func number(of schema: NodeSchema) -> Int {
-        if let number = schemaNumbers[ObjectIdentifier(schema)] { return number }
+        if let number = schemasMet.firstIndex(of: ObjectIdentifier(schema)) { return number }
         plans.append([])
-        schemaNumbers[ObjectIdentifier(schema)] = plans.count - 1
+        schemasMet.append(ObjectIdentifier(schema))
         return plans.count - 1
     }
 
@@ -58,7 +60,7 @@ struct StructuralValidator {
     mutating func validate(backend node: DeviceTreeNode, schema: NodeSchema) {
         // Name ids are the tree's own.
         plans = []
-        schemaNumbers = [:]
+        schemasMet = []
         if let nameSchema = schema.nodeName {
             let name = node.name
             if let problem = valueProblem([.string(name)], nameSchema, context: "the node name") {
