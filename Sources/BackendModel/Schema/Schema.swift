@@ -100,9 +100,28 @@ final class PosixExpression: @unchecked Sendable {
         var description: String
     }
 
-    /// Python's `(?:` and `\d` in ERE spelling.
+    /// Python's `(?:` and `\d` in ERE spelling: each occurrence replaced, left to right, as
+    /// Foundation's `replacingOccurrences` of one then the other would (neither spelling can
+    /// appear or vanish by replacing the other), in one scan of bytes: Foundation's took a
+    /// tenth of checking a small board, for the schema's dozen patterns.
     static func translate(_ pattern: String) -> String {
-        pattern.replacingOccurrences(of: "(?:", with: "(").replacingOccurrences(of: "\\d", with: "[0-9]")
+        let bytes = Array(pattern.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index...].starts(with: "(?:".utf8) {
+                out.append(UInt8(ascii: "("))
+                index += 3
+            } else if bytes[index...].starts(with: "\\d".utf8) {
+                out += "[0-9]".utf8
+                index += 2
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The first backslash followed by an ASCII letter (`\w`, `\s`), which ERE lacks; a byte

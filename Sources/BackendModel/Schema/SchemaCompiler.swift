@@ -297,7 +297,20 @@ enum ImplicitScalar {
     static func integer(_ node: Node) -> Int? {
         if let scalar = node.scalar, scalar.tag.rawValue == Tag.Name.int.rawValue { return Int.construct(from: scalar) }
         guard let scalar = plain(node), isInteger(Array(scalar.string.utf8)) else { return nil }
-        return Int.construct(from: scalar)
+        return decimal(scalar.string) ?? Int.construct(from: scalar)
+    }
+
+    /// `[-+]?[1-9][0-9]*` read as Swift's `Int(_:)` reads it, which is what Yams's
+    /// `Int.construct` answers for that form (nil on overflow in both); anything else (0, a
+    /// leading 0, a radix prefix, `_`, base 60) is nil here and left to Yams, whose removal of
+    /// `_` goes through Foundation and cost more than the rest of reading a number.
+    private static func decimal(_ text: String) -> Int? {
+        var digits = text.utf8[...]
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard let first = digits.first, first >= UInt8(ascii: "1"), first <= UInt8(ascii: "9"),
+            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        return Int(text)
     }
 
     /// `[-+]?` then one of `0b[01_]+`, `0o?[0-7_]+`, `0`, `[1-9][0-9_]*`, `0x[0-9a-fA-F_]+`,
