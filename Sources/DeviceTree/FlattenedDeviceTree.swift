@@ -176,19 +176,26 @@ public final class FlattenedDeviceTree: Sendable {
     /// instead of a String comparison, which for names of 16 bytes or more (`arm,scmi-devname`)
     /// takes Swift's slow path. (Canonically equivalent spellings with different bytes differ
     /// here; dtc writes only ASCII names.)
+    ///
+    /// Every reader of the model looks properties up this way, many times per node, so the
+    /// loop reads the three tables through buffer pointers (no bounds check or reference
+    /// counting per step) and tests a name's length and first byte before comparing the rest.
     func propertyPosition(named name: String, in range: Range<Int>) -> Int? {
         var name = name
         return name.withUTF8 { wanted in
-            propertyNameBytes.withUnsafeBytes { names in
-                for position in range {
-                    let span = propertyNameSpans[Int(properties[position].nameID)]
-                    if Int(span.count) == wanted.count,
-                       wanted.isEmpty || memcmp(names.baseAddress! + Int(span.start), wanted.baseAddress!, wanted.count) == 0
-                    {
-                        return position
+            properties.withUnsafeBufferPointer { properties in
+                propertyNameSpans.withUnsafeBufferPointer { spans in
+                    propertyNameBytes.withUnsafeBufferPointer { names in
+                        for position in range {
+                            let span = spans[Int(properties[position].nameID)]
+                            guard Int(span.count) == wanted.count else { continue }
+                            if wanted.isEmpty { return position }
+                            let start = names.baseAddress! + Int(span.start)
+                            if start.pointee == wanted[0], memcmp(start, wanted.baseAddress!, wanted.count) == 0 { return position }
+                        }
+                        return nil
                     }
                 }
-                return nil
             }
         }
     }
