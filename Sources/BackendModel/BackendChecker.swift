@@ -107,7 +107,7 @@ public enum BackendChecker {
         let compatible = "arm,scmi-vio-backend"
         let candidates = tree.nodes(withCompatible: compatible)
         tree.forEachNode { node in
-            guard node.isNamed("scmi-vio-backend") else { return }
+            guard node.hasBaseName("scmi-vio-backend") else { return }
             let name = node.name
             if !node.compatible.contains(compatible) {
                 findings.add(

@@ -99,6 +99,8 @@ public enum TerminalText {
     /// and isolates (which reorder what the reader sees). Everything else, µ included,
     /// passes unchanged, so a message that already quotes values with `printable` is untouched.
     public static func escapingControls(_ text: String) -> String {
+        // Printable ASCII (nearly every message) has none: one scan of bytes says so.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

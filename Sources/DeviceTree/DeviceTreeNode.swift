@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A node of a `FlattenedDeviceTree`: a cheap handle (the tree and the node's position in tree
 /// order). Everything is read from the tree's index; copying a node copies two words.
 /// Two nodes are equal when they are the same node of the same tree.
@@ -21,47 +27,81 @@ public struct DeviceTreeNode: Hashable, Sendable {
         hasher.combine(index)
     }
 
-    /// Full name with unit address, `device@1`; `""` for the root.
-    public var name: String { tree.nodes[index].name }
+    /// Full name with unit address, `device@1`; `""` for the root. Decoded from the blob on
+    /// each call (the index keeps no strings); compare with `hasName(_:)` or
+    /// `hasBaseName(_:)` to avoid making one.
+    public var name: String { tree.name(of: index) }
 
     /// The name without its unit address: `device`.
     public var baseName: String {
-        let name = self.name
-        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return name }
-        return String(name[..<at])
+        let bytes = tree.nameBytes(of: index)
+        let end = bytes.firstIndex(of: UInt8(ascii: "@")) ?? bytes.count
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<end]), as: UTF8.self)
     }
 
     /// The unit address as written after `@` (`"1"`, `"fe200000"`), nil without one.
-    /// (Searched as UTF-8: '@' is one byte, and a Character search would walk graphemes.)
+    /// ('@' is one byte, which no multi-byte UTF-8 sequence contains, so splitting the bytes
+    /// there and decoding each part gives what splitting the decoded name would.)
     public var unitAddress: String? {
-        let name = self.name
-        guard let at = name.utf8.firstIndex(of: UInt8(ascii: "@")) else { return nil }
-        return String(name[name.utf8.index(after: at)...])
+        let bytes = tree.nameBytes(of: index)
+        guard let at = bytes.firstIndex(of: UInt8(ascii: "@")) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 1)...]), as: UTF8.self)
+    }
+
+    /// True when the full name is exactly `name`, compared as bytes in the blob.
+    public func hasName(_ name: String) -> Bool {
+        var name = name
+        let bytes = tree.nameBytes(of: index)
+        return name.withUTF8 { wanted in
+            wanted.count == bytes.count && (wanted.isEmpty || memcmp(bytes.baseAddress!, wanted.baseAddress!, wanted.count) == 0)
+        }
+    }
+
+    /// True when the name is `base` or `base@…` (`hasBaseName("device")` for `device@1`),
+    /// compared as bytes in the blob without decoding the name.
+    public func hasBaseName(_ base: String) -> Bool {
+        var base = base
+        let bytes = tree.nameBytes(of: index)
+        return base.withUTF8 { wanted in
+            bytes.count >= wanted.count
+                && (wanted.isEmpty || memcmp(bytes.baseAddress!, wanted.baseAddress!, wanted.count) == 0)
+                && (bytes.count == wanted.count || bytes[wanted.count] == UInt8(ascii: "@"))
+        }
+    }
+
+    /// Calls `body` with the name's bytes as they lie in the blob (no NUL, not decoded).
+    public func withNameBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(tree.nameBytes(of: index))
     }
 
     /// Absolute path, `/firmware/scmi-vio-backend/devices/device@1`; `/` for the root.
     /// Built on each call by walking up the parents (the index keeps no paths: one per node
     /// would cost memory quadratic in the depth), so it costs the depth: keep it, do not
     /// recompute it in a loop over a deep tree.
+    ///
+    /// The names' bytes are joined and decoded once: '/' is one byte, which ends any
+    /// incomplete UTF-8 sequence, so this is the same string as joining decoded names.
     public var path: String {
         let nodes = tree.nodes
         guard index > 0 else { return "/" }
-        var chain: [Int32] = []
-        chain.reserveCapacity(Int(nodes[index].depth))
         var length = 0
         var node = Int32(index)
         while node > 0 {
-            chain.append(node)
             length += Int(nodes[Int(node)].nameLength) + 1
             node = nodes[Int(node)].parent
         }
-        var path = ""
-        path.reserveCapacity(length)
-        for node in chain.reversed() {
-            path += "/"
-            path += nodes[Int(node)].name
+        var bytes = [UInt8](repeating: 0, count: length)
+        var end = length
+        node = Int32(index)
+        while node > 0 {
+            let name = tree.nameBytes(of: Int(node))
+            end -= name.count
+            for (position, byte) in name.enumerated() { bytes[end + position] = byte }
+            end -= 1
+            bytes[end] = UInt8(ascii: "/")
+            node = nodes[Int(node)].parent
         }
-        return path
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// libfdt's structure-block offset of this node (for calling libfdt directly).
@@ -181,4 +221,57 @@ extension FlattenedDeviceTree {
             name: propertyNames[Int(record.nameID)], storage: storage,
             start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
     }
+}
+
+// MARK: - Index positions, for readers that walk many nodes (the schema validator)
+
+extension DeviceTreeNode {
+    /// This node's properties as positions in the tree's property index (`FlattenedDeviceTree`'s
+    /// `propertyNameID(at:)`, `propertyValue(at:)`, `property(at:)`): a loop over them makes
+    /// no `DeviceTreeProperty`, so it neither decodes names nor counts references.
+    package var propertyPositions: Range<Int> {
+        let record = tree.nodes[index]
+        let first = Int(record.firstProperty)
+        return first..<(first + Int(record.propertyCount))
+    }
+
+    /// True when `property` is this node's (read from its tree's index) and the first of its
+    /// name in the node: the one `property(_:)` finds by that name.
+    package func isFirstOfItsName(_ property: DeviceTreeProperty) -> Bool {
+        guard property.nameID >= 0, property.storage === tree.storage else { return false }
+        for position in propertyPositions where tree.properties[position].nameID == property.nameID {
+            return Int(tree.properties[position].valueOffset) == property.start
+        }
+        return false
+    }
+
+    /// The first child in blob order, nil for a leaf; with `nextSibling`, a walk over the
+    /// children that allocates nothing (`children` makes an array).
+    package var firstChild: DeviceTreeNode? {
+        let child = tree.nodes[index].firstChild
+        return child < 0 ? nil : DeviceTreeNode(tree: tree, index: child)
+    }
+
+    /// The next child of the same parent in blob order.
+    package var nextSibling: DeviceTreeNode? {
+        let sibling = tree.nodes[index].nextSibling
+        return sibling < 0 ? nil : DeviceTreeNode(tree: tree, index: sibling)
+    }
+}
+
+extension FlattenedDeviceTree {
+    /// The name id (`DeviceTreeProperty.nameID`) of the property at `position`.
+    package func propertyNameID(at position: Int) -> Int32 { properties[position].nameID }
+
+    /// The decoded name of name id `id`.
+    package func propertyName(id: Int32) -> String { propertyNames[Int(id)] }
+
+    /// The value of the property at `position`, a view into the blob (valid as long as the tree).
+    package func propertyValue(at position: Int) -> UnsafeRawBufferPointer {
+        let record = properties[position]
+        return UnsafeRawBufferPointer(start: storage.base + Int(record.valueOffset), count: Int(record.length))
+    }
+
+    /// The property at `position`, as `DeviceTreeNode.properties` would give it.
+    package func property(at position: Int) -> DeviceTreeProperty { makeProperty(properties[position]) }
 }

@@ -1,5 +1,4 @@
 import CLibFDT
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +15,7 @@ import Musl
 /// parent/child links, subtree extent) and every property (name, value range), a
 /// (parent, name) → child table and a phandle index. Nothing per node grows with the depth:
 /// paths are built on demand, so memory and time stay linear in the blob even for a tree
-/// nested 100,000 deep. Compatibles are indexed on first use.
+/// nested 100,000 deep.
 public final class FlattenedDeviceTree: Sendable {
     let storage: BlobStorage
     let nodes: [NodeRecord]
@@ -34,7 +33,8 @@ public final class FlattenedDeviceTree: Sendable {
     let children: ChildTable
     /// Repeated and badly spelled names, in the order found (see `defects`).
     let defectRecords: [DefectRecord]
-    private let compatibleIndex = Mutex<[String: [Int32]]?>(nil)
+    /// Where the structure block starts in the blob (node names are read there).
+    let structOffset: Int
 
     /// Size of the version-17 header that `fdt_check_header` reads.
     static let headerSize = 40
@@ -60,12 +60,19 @@ public final class FlattenedDeviceTree: Sendable {
                 message: "the file is \(storage.count) bytes, shorter than the \(Self.headerSize)-byte devicetree header")
         }
         try Self.checkHeader(storage)
-        let full = fdt_check_full(storage.base, storage.count)
-        if full != 0 { throw Self.structureError(storage, full) }
-        try Self.checkVersion16StructureBlock(storage)
+        // From version 17 the index's walk makes `fdt_check_full`'s checks itself, tag by tag in
+        // the same order (IndexBuilder.walk), instead of libfdt walking the whole block first:
+        // that walk re-read every tag and searched every property name's end, a tenth of
+        // checking a large tree. Version 16 blobs (rare) keep libfdt's check and the layout one.
+        let checkedWhileWalking = Header(storage).version >= 17
+        if !checkedWhileWalking {
+            let full = fdt_check_full(storage.base, storage.count)
+            if full != 0 { throw Self.structureError(storage, full) }
+            try Self.checkVersion16StructureBlock(storage)
+        }
 
         var builder = IndexBuilder(storage: storage)
-        try builder.walk()
+        try builder.walk(checkingStructure: checkedWhileWalking)
         self.storage = storage
         self.nodes = builder.nodes
         self.properties = builder.properties
@@ -83,6 +90,7 @@ public final class FlattenedDeviceTree: Sendable {
         self.duplicatedPhandles = builder.duplicatedPhandles
         self.children = builder.children
         self.defectRecords = builder.defects
+        self.structOffset = Int(Header(storage).structOffset)
     }
 
     /// Size of the blob in bytes (the file size it was opened from).
@@ -126,6 +134,17 @@ public final class FlattenedDeviceTree: Sendable {
         }
     }
 
+    /// The name of node `index` as it lies in the blob (after its FDT_BEGIN_NODE tag), without
+    /// the NUL; valid as long as the tree.
+    @inline(__always)
+    func nameBytes(of index: Int) -> UnsafeRawBufferPointer {
+        let record = nodes[index]
+        return UnsafeRawBufferPointer(start: storage.base + structOffset + Int(record.offset) + 4, count: Int(record.nameLength))
+    }
+
+    /// The name of node `index` decoded (bytes that are not UTF-8 become U+FFFD).
+    func name(of index: Int) -> String { String(decoding: nameBytes(of: index), as: UTF8.self) }
+
     private func node(atAliasPath path: String) -> DeviceTreeNode? {
         let alias = path.prefix { $0 != "/" }
         let rest = path.dropFirst(alias.count)
@@ -146,7 +165,10 @@ public final class FlattenedDeviceTree: Sendable {
     /// Phandle values that more than one node claims, each with its claimants in tree order.
     /// A valid-looking blob can still have them; consumers should report them.
     public var duplicatePhandles: [UInt32: [DeviceTreeNode]] {
-        duplicatedPhandles.mapValues { $0.map { DeviceTreeNode(tree: self, index: $0) } }
+        // Nearly always none: then no dictionary of that type is made (its first one costs a
+        // run-time conformance lookup, a measurable part of checking a small board).
+        guard !duplicatedPhandles.isEmpty else { return [:] }
+        return duplicatedPhandles.mapValues { $0.map { DeviceTreeNode(tree: self, index: $0) } }
     }
 
     /// The first position in `range` (of `properties`) whose name is `name`. Names are compared
@@ -154,30 +176,69 @@ public final class FlattenedDeviceTree: Sendable {
     /// instead of a String comparison, which for names of 16 bytes or more (`arm,scmi-devname`)
     /// takes Swift's slow path. (Canonically equivalent spellings with different bytes differ
     /// here; dtc writes only ASCII names.)
+    ///
+    /// Every reader of the model looks properties up this way, many times per node, so the
+    /// loop reads the three tables through buffer pointers (no bounds check or reference
+    /// counting per step) and tests a name's length and first byte before comparing the rest.
     func propertyPosition(named name: String, in range: Range<Int>) -> Int? {
         var name = name
         return name.withUTF8 { wanted in
-            propertyNameBytes.withUnsafeBytes { names in
-                for position in range {
-                    let span = propertyNameSpans[Int(properties[position].nameID)]
-                    if Int(span.count) == wanted.count,
-                       wanted.isEmpty || memcmp(names.baseAddress! + Int(span.start), wanted.baseAddress!, wanted.count) == 0
-                    {
-                        return position
+            properties.withUnsafeBufferPointer { properties in
+                propertyNameSpans.withUnsafeBufferPointer { spans in
+                    propertyNameBytes.withUnsafeBufferPointer { names in
+                        for position in range {
+                            let span = spans[Int(properties[position].nameID)]
+                            guard Int(span.count) == wanted.count else { continue }
+                            if wanted.isEmpty { return position }
+                            let start = names.baseAddress! + Int(span.start)
+                            if start.pointee == wanted[0], memcmp(start, wanted.baseAddress!, wanted.count) == 0 { return position }
+                        }
+                        return nil
                     }
                 }
-                return nil
             }
         }
     }
 
-    /// Every node whose `compatible` list contains `compatible`, in tree order.
+    /// Every node whose `compatible` list contains `compatible`, in tree order: a node is
+    /// listed when any of its `compatible` properties (a corrupt blob may repeat it) is a
+    /// well-formed string list with that entry. One pass over the property index comparing
+    /// bytes in the blob (`stringListContains`): no string is decoded, so asking for the one
+    /// backend node of a large tree costs a fraction of what indexing every compatible would.
+    /// (Entries are compared as bytes; for the ASCII names bindings use that is what String
+    /// equality answers.)
     public func nodes(withCompatible compatible: String) -> [DeviceTreeNode] {
-        let indices = compatibleIndex.withLock { index -> [Int32] in
-            if index == nil { index = buildCompatibleIndex() }
-            return index![compatible] ?? []
+        guard let nameID = propertyNameID(exactly: "compatible") else { return [] }
+        var found: [DeviceTreeNode] = []
+        for (position, record) in nodes.enumerated() {
+            let first = Int(record.firstProperty)
+            for property in properties[first..<(first + Int(record.propertyCount))] where property.nameID == nameID {
+                let value = DeviceTreeProperty(
+                    name: "compatible", storage: storage, start: Int(property.valueOffset), count: Int(property.length))
+                if value.stringListContains(compatible) {
+                    found.append(DeviceTreeNode(tree: self, index: Int32(position)))
+                    break
+                }
+            }
         }
-        return indices.map { DeviceTreeNode(tree: self, index: $0) }
+        return found
+    }
+
+    /// The id of the property name whose bytes are exactly `name`'s UTF-8, nil when no
+    /// property of the tree has that name. (`propertyNameIDs` is keyed by decoded names,
+    /// where canonically equivalent spellings meet; the bytes decide here.)
+    package func propertyNameID(exactly name: String) -> Int32? {
+        var name = name
+        return name.withUTF8 { wanted -> Int32? in
+            func isExactly(_ id: Int) -> Bool {
+                let span = propertyNameSpans[id]
+                return Int(span.count) == wanted.count && propertyNameBytes.withUnsafeBytes { names in
+                    wanted.isEmpty || memcmp(names.baseAddress! + Int(span.start), wanted.baseAddress!, wanted.count) == 0
+                }
+            }
+            if let known = propertyNameIDs[String(decoding: wanted, as: UTF8.self)], isExactly(Int(known)) { return known }
+            return propertyNames.indices.first(where: isExactly).map(Int32.init)
+        }
     }
 
     /// Calls `body` for every node, root first, in tree (depth-first, blob) order.
@@ -189,24 +250,9 @@ public final class FlattenedDeviceTree: Sendable {
     public var allNodes: [DeviceTreeNode] {
         nodes.indices.map { DeviceTreeNode(tree: self, index: Int32($0)) }
     }
-
-    private func buildCompatibleIndex() -> [String: [Int32]] {
-        var index = [String: [Int32]]()
-        guard let nameID = propertyNameIDs["compatible"] else { return index }
-        for (position, record) in nodes.enumerated() {
-            let first = Int(record.firstProperty)
-            for property in properties[first..<(first + Int(record.propertyCount))] where property.nameID == nameID {
-                let value = DeviceTreeProperty(
-                    name: "compatible", storage: storage,
-                    start: Int(property.valueOffset), count: Int(property.length))
-                for entry in Set(value.stringList ?? []) { index[entry, default: []].append(Int32(position)) }
-            }
-        }
-        return index
-    }
 }
 
-/// What the index keeps per node: a fixed size, whatever the depth (no path). Offsets are
+/// What the index keeps per node: a fixed size, whatever the depth (no path, no name). Offsets are
 /// libfdt structure offsets; links are indices into `FlattenedDeviceTree.nodes` (-1 for none).
 struct NodeRecord: Sendable {
     var offset: Int32
@@ -221,9 +267,10 @@ struct NodeRecord: Sendable {
     var depth: Int32
     /// One past the last descendant: the subtree is `index..<subtreeEnd` in tree order.
     var subtreeEnd: Int32 = 0
-    /// The name's length in bytes in the blob (it starts 4 bytes after `offset`).
+    /// The name's length in bytes in the blob (it starts 4 bytes after `offset`). The name is
+    /// not kept as a `String`: a record of plain integers is copied and stored without
+    /// reference counting, and a name is decoded only when asked for (`nameBytes(of:)`).
     var nameLength: Int32
-    var name: String
 }
 
 /// What the index keeps per property: its name (as an id) and the value's place in the blob.

@@ -62,7 +62,13 @@ struct IndexBuilder {
     ///
     /// As with libfdt's property iteration, a node's properties are the ones between its
     /// FDT_BEGIN_NODE and its first child; a (malformed) property after a child is ignored.
-    mutating func walk() throws(BlobError) {
+    ///
+    /// `checkingStructure`: make `fdt_check_full`'s checks during the walk rather than relying
+    /// on libfdt having made them (`checkStructure`). For a version 17 blob whose header
+    /// `checkHeader` accepted (which covers check_full's header and reservation-map checks),
+    /// this fails on exactly the blobs check_full fails on, with its error code, at the same
+    /// tag; that tag comes before any other the walk could refuse.
+    mutating func walk(checkingStructure: Bool = false) throws(BlobError) {
         let header = Header(storage)
         let structStart = Int(header.structOffset)
         // Where libfdt's fdt_offset_ptr stops a tag: size_dt_struct from v17, else totalsize.
@@ -77,10 +83,12 @@ struct IndexBuilder {
         let structBytes = header.version >= 17 ? min(Int(header.structSize), storage.count) : storage.count
         nodes.reserveCapacity(structBytes / 96)
         properties.reserveCapacity(structBytes / 20)
+        var structure = StructureCheck()
         tags: while true {
             let offset = next
             let tag: UInt32
             (tag, next) = nextTag(at: offset, structStart: structStart, structLimit: structLimit)
+            if checkingStructure { try checkStructure(tag, at: offset, next: next, structStart: structStart, &structure) }
             guard next >= 0 else { throw BlobError(libfdt: next, "reading the tag at structure offset \(hex(offset))") }
             switch tag {
             case UInt32(FDT_BEGIN_NODE):
@@ -90,8 +98,7 @@ struct IndexBuilder {
                 let name = try nodeName(at: offset, end: next, structStart: structStart)
                 nodes.append(NodeRecord(
                     offset: offset, parent: parent, firstProperty: Int32(properties.count),
-                    depth: Int32(openNodes.count), nameLength: Int32(name.count),
-                    name: String(decoding: name, as: UTF8.self)))
+                    depth: Int32(openNodes.count), nameLength: Int32(name.count)))
                 if parent >= 0, !Self.isWellFormedNodeName(name) {
                     defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
                 }
@@ -149,11 +156,61 @@ struct IndexBuilder {
                 continue  // FDT_NOP
             }
         }
+        // The walk stops when the root closes; check_full reads on, and only FDT_END may follow.
+        while checkingStructure && !structure.ended {
+            let offset = next
+            let tag: UInt32
+            (tag, next) = nextTag(at: offset, structStart: structStart, structLimit: structLimit)
+            try checkStructure(tag, at: offset, next: next, structStart: structStart, &structure)
+        }
         guard !nodes.isEmpty else {
             throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "the structure block has no root node")
         }
         buildChildTable()
         buildPhandleTable()
+    }
+
+    /// Where `checkStructure` is in the tags: libfdt's `fdt_check_full` state.
+    struct StructureCheck {
+        var depth = 0
+        /// The root has closed: only FDT_END may follow.
+        var expectEnd = false
+        /// FDT_END was read with every node closed: the block checks out.
+        var ended = false
+    }
+
+    /// `fdt_check_full`'s loop body for one tag (`nextTag`'s result), in its order: a tag that
+    /// cannot be read, anything after the root but FDT_END, a root with a name, an unbalanced
+    /// end, a property whose name `fdt_get_string` cannot read, an FDT_END inside a node.
+    /// Throws `structureError` with check_full's code, as opening did when libfdt checked first.
+    private func checkStructure(
+        _ tag: UInt32, at offset: Int32, next: Int32, structStart: Int, _ state: inout StructureCheck
+    ) throws(BlobError) {
+        func fail(_ code: Int32) -> BlobError { FlattenedDeviceTree.structureError(storage, code) }
+        if next < 0 { throw fail(next) }
+        if state.expectEnd && tag != UInt32(FDT_END) { throw fail(-FDT_ERR_BADSTRUCTURE) }
+        switch tag {
+        case UInt32(FDT_BEGIN_NODE):
+            state.depth += 1
+            if state.depth == 1 && storage.byte(at: structStart + Int(offset) + 4) != 0 { throw fail(-FDT_ERR_BADSTRUCTURE) }
+        case UInt32(FDT_END_NODE):
+            if state.depth == 0 { throw fail(-FDT_ERR_BADSTRUCTURE) }
+            state.depth -= 1
+            if state.depth == 0 { state.expectEnd = true }
+        case UInt32(FDT_PROP):
+            // The name offset is the tag's third cell (nextTag found the tag whole).
+            let nameOffset = storage.bigEndianUInt32(at: structStart + Int(offset) + 8)
+            let known = Int(nameOffset) < nameIDAtStringOffset.count && nameIDAtStringOffset[Int(nameOffset)] >= 0
+            if !known {
+                var result: Int32 = 0
+                if fdt_get_string(storage.base, Int32(bitPattern: nameOffset), &result) == nil { throw fail(result) }
+            }
+        case UInt32(FDT_END):
+            if state.depth != 0 { throw fail(-FDT_ERR_BADSTRUCTURE) }
+            state.ended = true
+        default:
+            break  // FDT_NOP
+        }
     }
 
     /// libfdt's `fdt_next_tag` in Swift, with its bounds: the tag at structure offset `offset`
@@ -200,11 +257,13 @@ struct IndexBuilder {
 
     /// Path of a node already indexed, for messages while walking (O(depth); only on failure).
     private func path(of index: Int32) -> String {
+        let structure = storage.base + Int(Header(storage).structOffset)
         var names: [String] = []
         var node = index
         while node > 0 {
-            names.append(nodes[Int(node)].name)
-            node = nodes[Int(node)].parent
+            let record = nodes[Int(node)]
+            names.append(String(decoding: UnsafeRawBufferPointer(start: structure + Int(record.offset) + 4, count: Int(record.nameLength)), as: UTF8.self))
+            node = record.parent
         }
         return "/" + names.reversed().joined(separator: "/")
     }
@@ -309,7 +368,18 @@ extension IndexBuilder {
     /// A non-root node name as dtc writes it: not empty, characters from `[A-Za-z0-9,._+-]`,
     /// at most one '@' (the unit address after it uses the same characters).
     static func isWellFormedNodeName(_ name: UnsafeRawBufferPointer) -> Bool {
-        nodeNameProblem(name) == nil
+        // What `nodeNameProblem(name) == nil` answers, in one pass that words nothing: every
+        // node of the tree goes through here.
+        guard !name.isEmpty else { return false }
+        var ats = 0
+        for byte in name {
+            if byte == UInt8(ascii: "@") {
+                ats += 1
+            } else if nameCharacters[Int(byte)] & 1 == 0 {
+                return false
+            }
+        }
+        return ats <= 1
     }
 
     static func isWellFormedPropertyName(_ name: UnsafeRawBufferPointer) -> Bool {

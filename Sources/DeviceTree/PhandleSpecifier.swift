@@ -73,10 +73,16 @@ extension DeviceTreeNode {
     /// How many entries `specifiers(of:cellsName:)` gives, or its error, found by the same walk
     /// without building the entries: for a check that only counts them (a schema's maxItems).
     public func specifierCount(of property: String, cellsName: String) -> Result<Int, SpecifierError>? {
+        self.property(property).map { specifierCount(of: $0, cellsName: cellsName) }
+    }
+
+    /// `specifierCount(of:cellsName:)` for a property already in hand (one of this node's, such
+    /// as `property(at:)` gives), saving the lookup by name.
+    package func specifierCount(of property: DeviceTreeProperty, cellsName: String) -> Result<Int, SpecifierError> {
         var count = 0
         return walkSpecifiers(of: property, allowingHoles: false, argumentCount: Self.cells(named: cellsName)) { _, _, _, _, _ in
             count += 1
-        }.map { $0.map { count } }
+        }.map { count }
     }
 
     /// The argument count of an entry: the provider's `cellsName` (`#clock-cells`), checked.
@@ -120,6 +126,16 @@ extension DeviceTreeNode {
         entry: (Int, UInt32, DeviceTreeNode, DeviceTreeProperty, Range<Int>) -> Void
     ) -> Result<Void, SpecifierError>? {
         guard let property = property(propertyName) else { return nil }
+        return walkSpecifiers(of: property, allowingHoles: allowingHoles, argumentCount: argumentCount, entry: entry)
+    }
+
+    /// `walkSpecifiers(of:allowingHoles:argumentCount:entry:)` over `property` itself.
+    private func walkSpecifiers(
+        of property: DeviceTreeProperty,
+        allowingHoles: Bool,
+        argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int,
+        entry: (Int, UInt32, DeviceTreeNode, DeviceTreeProperty, Range<Int>) -> Void
+    ) -> Result<Void, SpecifierError> {
         guard let total = property.cellCount else { return .failure(.notCells) }
         var position = 0
         var index = 0

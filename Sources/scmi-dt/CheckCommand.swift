@@ -1,6 +1,7 @@
 import ArgumentParser
 import BackendModel
 
+
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
@@ -24,24 +25,45 @@ struct Check: ParsableCommand {
     var werror = false
 
     func run() throws {
+        let status = Self.check(blobs, sources: sources.sources, format: format, werror: werror)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Checks `blobs`, prints the findings and the summary, and returns the exit status:
+    /// 2 when an input is unusable, else 1 with errors (or warnings under `werror`), else 0.
+    static func check(_ blobs: [String], sources: BlobSources, format: OutputFormat, werror: Bool) -> Int32 {
         var all: [Diagnostic] = []
         var unusable = false
         for blob in blobs {
-            let result = BackendChecker.check(blobAt: blob, sources: sources.sources)
+            let result = BackendChecker.check(blobAt: blob, sources: sources)
             all += result.diagnostics
             unusable = unusable || result.isUnusable
             keptUntilExit.append(result)
         }
+        var output = ""
         switch format {
         case .json:
-            print(all.json)
+            output = all.json + "\n"
         case .text:
-            for diagnostic in all { print(diagnostic.renderedWithHint) }
-            print(all.summary + (blobs.count > 1 ? " in \(blobs.count) files" : ""))
+            for diagnostic in all { output += diagnostic.renderedWithHint + "\n" }
+            output += all.summary + (blobs.count > 1 ? " in \(blobs.count) files" : "") + "\n"
         }
-        if unusable { throw ExitCode(2) }
+        print(output, terminator: "")
+        if unusable { return 2 }
         let failing = all.contains { $0.severity == .error || (werror && $0.severity == .warning) }
-        if failing { throw ExitCode(1) }
+        return failing ? 1 : 0
+    }
+
+    /// The start-up short cut for the common form, `scmi-dt check FILE...` with no option:
+    /// the blobs when `arguments` (what follows `check`) is one or more words none of which
+    /// starts with `-`, else nil (then ArgumentParser parses them). For such arguments
+    /// ArgumentParser decides exactly this (every word a blob, `help` included, text format,
+    /// no --werror), but building its command tree reflects over every subcommand's
+    /// properties and looks up protocol conformances at run time: about a third of checking
+    /// a small board (docs/architecture.md, start-up).
+    static func plainBlobs(_ arguments: ArraySlice<String>) -> [String]? {
+        guard !arguments.isEmpty, arguments.allSatisfy({ !$0.hasPrefix("-") }) else { return nil }
+        return Array(arguments)
     }
 }
 

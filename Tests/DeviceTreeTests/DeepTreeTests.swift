@@ -96,6 +96,26 @@ import Testing
         #expect(tree.node(atPath: "/a@1")?.property("p")?.u32 == 1)
     }
 
+    /// A node is found by a compatible string in any of its `compatible` properties, as the
+    /// index of every compatible did, and a malformed list (no final NUL) lists nothing.
+    @Test func compatibleIsSearchedInEveryRepeatedProperty() throws {
+        let writer = try FlattenedDeviceTreeWriter()
+        try writer.beginNode("")
+        try writer.beginNode("a")
+        try writer.property("compatible", bytes: Array("acme,one\0".utf8))
+        try writer.property("compatible", bytes: Array("acme,two\0acme,three\0".utf8))
+        try writer.endNode()
+        try writer.beginNode("b")
+        try writer.property("compatible", bytes: Array("acme,two".utf8))
+        try writer.endNode()
+        try writer.endNode()
+        let tree = try FlattenedDeviceTree(bytes: try writer.finish())
+        #expect(tree.nodes(withCompatible: "acme,one").map(\.path) == ["/a"])
+        #expect(tree.nodes(withCompatible: "acme,three").map(\.path) == ["/a"])
+        #expect(tree.nodes(withCompatible: "acme,two").map(\.path) == ["/a"])
+        #expect(tree.nodes(withCompatible: "acme").isEmpty)
+    }
+
     // Names are compared as bytes: two names that are not UTF-8 decode alike (U+FFFD) but
     // are different names, so they are misspelled, not duplicates.
     @Test func namesAreComparedAsBytes() throws {

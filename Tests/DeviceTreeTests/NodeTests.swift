@@ -66,6 +66,24 @@ import Testing
         #expect(pll.unitAddress == nil)
     }
 
+    /// The byte-level name tests answer what comparing the decoded names would.
+    @Test func nameTestsCompareTheNameBytes() throws {
+        let gcc = try #require(tree.node(atPath: "/clocks/controller@fe200000"))
+        #expect(gcc.hasName("controller@fe200000"))
+        #expect(!gcc.hasName("controller"))
+        #expect(gcc.hasBaseName("controller"))
+        #expect(!gcc.hasBaseName("control"))
+        #expect(!gcc.hasBaseName("controller@fe2"))
+        let pll = try #require(tree.node(atPath: "/clocks/pll"))
+        #expect(pll.hasBaseName("pll") && pll.hasName("pll"))
+        #expect(!pll.hasBaseName("pl"))
+        #expect(tree.root.hasName("") && tree.root.hasBaseName(""))
+        #expect(gcc.withNameBytes { Array($0) } == Array("controller@fe200000".utf8))
+        var names: [String] = []
+        tree.forEachNode { node in if node.hasBaseName("device") { names.append(node.name) } }
+        #expect(names == ["device@1", "device@2", "device@3", "device@4"])
+    }
+
     @Test func pathsAreBuiltFromParents() throws {
         let device = try #require(tree.node(atPath: "/firmware/scmi-vio-backend/devices/device@1"))
         #expect(device.path == "/firmware/scmi-vio-backend/devices/device@1")

@@ -118,39 +118,48 @@ struct BytePattern: Sendable {
     /// True when `text` (up to its first NUL) has a match, as regexec would find.
     func matches(_ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { utf8 in
-            let end = utf8.firstIndex(of: 0) ?? utf8.count
-            let bytes = UnsafeBufferPointer(rebasing: utf8[0..<end])
-            if anchoredStart { return match(bytes, element: 0, at: 0) }
-            for start in 0...bytes.count where match(bytes, element: 0, at: start) { return true }
+        return text.withUTF8 { utf8 in matches(bytes: UnsafeRawBufferPointer(utf8)) }
+    }
+
+    /// `matches(_:)` for text given as its UTF-8 bytes (a name or value in the blob).
+    func matches(bytes text: UnsafeRawBufferPointer) -> Bool {
+        let utf8 = text.bindMemory(to: UInt8.self)
+        let end = utf8.firstIndex(of: 0) ?? utf8.count
+        let bytes = UnsafeBufferPointer(rebasing: utf8[0..<end])
+        // Through a buffer pointer, an element is read in place: copying one out of the array
+        // would count a reference to its literal, at every step of every match.
+        return elements.withUnsafeBufferPointer { elements in
+            if anchoredStart { return match(bytes, elements, element: 0, at: 0) }
+            for start in 0...bytes.count where match(bytes, elements, element: 0, at: start) { return true }
             return false
         }
     }
 
     /// Whether elements `element...` match `bytes` from `position` (to the end when anchored).
-    private func match(_ bytes: UnsafeBufferPointer<UInt8>, element index: Int, at position: Int) -> Bool {
+    private func match(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ elements: UnsafeBufferPointer<Element>, element index: Int, at position: Int
+    ) -> Bool {
         guard index < elements.count else { return !anchoredEnd || position == bytes.count }
-        let element = elements[index]
-        if element.isOptionalLiteral {
-            let literal = element.literal
-            if position + literal.count <= bytes.count,
-               literal.indices.allSatisfy({ bytes[position + $0] == literal[$0] }),
-               match(bytes, element: index + 1, at: position + literal.count)
-            {
-                return true
+        if elements[index].isOptionalLiteral {
+            let matched = elements[index].literal.withUnsafeBufferPointer { literal in
+                position + literal.count <= bytes.count
+                    && literal.indices.allSatisfy({ bytes[position + $0] == literal[$0] })
+                    && match(bytes, elements, element: index + 1, at: position + literal.count)
             }
-            return match(bytes, element: index + 1, at: position)
+            return matched || match(bytes, elements, element: index + 1, at: position)
         }
         // Greedy: take as many as the set and the maximum allow, then give back.
+        let minimum = elements[index].minimum
+        let maximum = elements[index].maximum
         var taken = 0
-        while taken < element.maximum, position + taken < bytes.count, element.set.contains(bytes[position + taken]) {
+        while taken < maximum, position + taken < bytes.count, elements[index].set.contains(bytes[position + taken]) {
             taken += 1
         }
-        guard taken >= element.minimum else { return false }
-        if element.minimum == element.maximum { return match(bytes, element: index + 1, at: position + taken) }
+        guard taken >= minimum else { return false }
+        if minimum == maximum { return match(bytes, elements, element: index + 1, at: position + taken) }
         while true {
-            if match(bytes, element: index + 1, at: position + taken) { return true }
-            if taken == element.minimum { return false }
+            if match(bytes, elements, element: index + 1, at: position + taken) { return true }
+            if taken == minimum { return false }
             taken -= 1
         }
     }

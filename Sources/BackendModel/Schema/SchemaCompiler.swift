@@ -18,7 +18,9 @@ public enum SchemaCompiler {
     public static func compile(yaml text: String) throws(SchemaError) -> NodeSchema {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text, schemaResolver) else { throw SchemaError(location: "/", message: "empty document") }
+            guard let node = try Yams.compose(yaml: text, schemaResolver, nodesOnly, .utf8) else {
+                throw SchemaError(location: "/", message: "empty document")
+            }
             root = node
         } catch let error as SchemaError {
             throw error
@@ -225,6 +227,13 @@ public enum SchemaCompiler {
     /// types the schema uses, int and bool, as Yams's rules would.
     private static let schemaResolver = Resolver.basic
 
+    /// Composing a document makes nodes only; Yams's default constructor, a table of closures
+    /// that turn nodes into Foundation values (Data, Date, NSNull), is never asked for one, and
+    /// building it instantiated those types' metadata at every start-up. For the same reason
+    /// the encoding is given (UTF-8, what a Swift string holds) rather than `.default`, which
+    /// reads the process environment through Foundation's `ProcessInfo`.
+    private static var nodesOnly: Constructor { Constructor([:], [:], [:]) }
+
     private static func scalar(_ node: Node, at location: String) throws(SchemaError) -> SchemaScalar {
         guard node.scalar != nil else { throw SchemaError(location: location, message: "must be a scalar") }
         if let value = ImplicitScalar.integer(node) { return .number(Int64(value)) }
@@ -245,8 +254,20 @@ public enum SchemaCompiler {
         }
     }
 
+    /// `text` with every run of whitespace made one space and none at either end. ASCII text
+    /// (all of the schema's) is split on its six whitespace bytes: what splitting on
+    /// `Character.isWhitespace` gives, without breaking the text into grapheme clusters.
     private static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let bytes = Array(text.utf8)
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let words = bytes.split { $0 == 0x20 || (0x09...0x0D).contains($0) }
+        var line: [UInt8] = []
+        line.reserveCapacity(bytes.count)
+        for word in words {
+            if !line.isEmpty { line.append(0x20) }
+            line += word
+        }
+        return String(decoding: line, as: UTF8.self)
     }
 }
 
@@ -262,7 +283,7 @@ enum ImplicitScalar {
 
     /// A plain scalar the basic resolver left a string, or nil for any other node.
     private static func plain(_ node: Node) -> Node.Scalar? {
-        guard let scalar = node.scalar, [Tag.Name.str.rawValue, Tag.Name.implicit.rawValue].contains(scalar.tag.rawValue),
+        guard let scalar = node.scalar, scalar.tag.rawValue == Tag.Name.str.rawValue || scalar.tag.rawValue == Tag.Name.implicit.rawValue,
             scalar.style == .plain || scalar.style == .any else { return nil }
         return scalar
     }
@@ -276,7 +297,20 @@ enum ImplicitScalar {
     static func integer(_ node: Node) -> Int? {
         if let scalar = node.scalar, scalar.tag.rawValue == Tag.Name.int.rawValue { return Int.construct(from: scalar) }
         guard let scalar = plain(node), isInteger(Array(scalar.string.utf8)) else { return nil }
-        return Int.construct(from: scalar)
+        return decimal(scalar.string) ?? Int.construct(from: scalar)
+    }
+
+    /// `[-+]?[1-9][0-9]*` read as Swift's `Int(_:)` reads it, which is what Yams's
+    /// `Int.construct` answers for that form (nil on overflow in both); anything else (0, a
+    /// leading 0, a radix prefix, `_`, base 60) is nil here and left to Yams, whose removal of
+    /// `_` goes through Foundation and cost more than the rest of reading a number.
+    private static func decimal(_ text: String) -> Int? {
+        var digits = text.utf8[...]
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard let first = digits.first, first >= UInt8(ascii: "1"), first <= UInt8(ascii: "9"),
+            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        return Int(text)
     }
 
     /// `[-+]?` then one of `0b[01_]+`, `0o?[0-7_]+`, `0`, `[1-9][0-9_]*`, `0x[0-9a-fA-F_]+`,

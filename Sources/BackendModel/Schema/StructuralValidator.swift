@@ -20,17 +20,20 @@ struct StructuralValidator {
         var type: PropertyValueType?
     }
 
-    /// Per node schema met (numbered in `schemaNumbers`), per property name id of the tree.
+    /// Per node schema met (numbered by its place in `schemasMet`), per property name id of the tree.
     private var plans: [[PropertyPlan?]] = []
-    private var schemaNumbers: [ObjectIdentifier: Int] = [:]
+    /// The node schemas met so far: a binding has a dozen, so a search beats a dictionary,
+    /// whose first use of a new key type costs a run-time conformance lookup at start-up.
+    private var schemasMet: [ObjectIdentifier] = []
 
     init(file: String) { findings = DiagnosticCollector(file: file) }
 
-    /// The plan for `property` under `schema`, from the table when the name was met before.
-    private mutating func plan(for property: DeviceTreeProperty, schema: NodeSchema, number: Int) -> PropertyPlan {
-        let id = Int(property.nameID)
+    /// The plan for the property called `name` (name id `nameID` of the tree) under `schema`,
+    /// from the table when the name was met before.
+    private mutating func plan(nameID: Int32, name: @autoclosure () -> String, schema: NodeSchema, number: Int) -> PropertyPlan {
+        let id = Int(nameID)
         if id >= 0, id < plans[number].count, let known = plans[number][id] { return known }
-        let name = property.name
+        let name = name()
         let propertySchema = schema.propertySchema(named: name)
         let plan = PropertyPlan(
             isExempt: name == "status" || name == "phandle" || name == "linux,phandle",
@@ -45,9 +48,9 @@ struct StructuralValidator {
 
     /// The number of `schema` in `plans`, a new one the first time.
     private mutating func number(of schema: NodeSchema) -> Int {
-        if let number = schemaNumbers[ObjectIdentifier(schema)] { return number }
+        if let number = schemasMet.firstIndex(of: ObjectIdentifier(schema)) { return number }
         plans.append([])
-        schemaNumbers[ObjectIdentifier(schema)] = plans.count - 1
+        schemasMet.append(ObjectIdentifier(schema))
         return plans.count - 1
     }
 
@@ -57,7 +60,7 @@ struct StructuralValidator {
     mutating func validate(backend node: DeviceTreeNode, schema: NodeSchema) {
         // Name ids are the tree's own.
         plans = []
-        schemaNumbers = [:]
+        schemasMet = []
         if let nameSchema = schema.nodeName {
             let name = node.name
             if let problem = valueProblem([.string(name)], nameSchema, context: "the node name") {
@@ -67,15 +70,20 @@ struct StructuralValidator {
         validate(node: node, schema: schema)
     }
 
+    /// Properties are read by their position in the tree's index: a property that passes
+    /// `accepts` (nearly all of them) is judged on its bytes, and only one that may break a
+    /// rule becomes a `DeviceTreeProperty` and goes through the checks that word findings.
     private mutating func validate(node: DeviceTreeNode, schema: NodeSchema) {
         var requiredSeen = 0
         let number = number(of: schema)
-        for property in node.properties {
-            let plan = plan(for: property, schema: schema, number: number)
+        let tree = node.tree
+        for position in node.propertyPositions {
+            let nameID = tree.propertyNameID(at: position)
+            let plan = plan(nameID: nameID, name: tree.propertyName(id: nameID), schema: schema, number: number)
             if plan.isExempt { continue }
             if plan.isRequired { requiredSeen += 1 }
             guard let propertySchema = plan.schema else {
-                let name = property.name
+                let name = tree.propertyName(id: nameID)
                 if !schema.allowsAdditional {
                     findings.add(
                         .propertyUnknown, at: node, property: name, "property '\(name)' is not allowed in \(node.baseName) nodes",
@@ -83,7 +91,9 @@ struct StructuralValidator {
                 }
                 continue
             }
-            validate(property: property, of: node, schema: propertySchema, type: plan.type)
+            guard let type = plan.type else { continue }
+            if Self.accepts(tree.propertyValue(at: position), as: type, schema: propertySchema) { continue }
+            validate(property: tree.property(at: position), of: node, schema: propertySchema, type: type)
         }
         if requiredSeen < schema.required.count {
             for name in schema.required where !node.hasProperty(name) && node.child(named: name) == nil {
@@ -92,8 +102,11 @@ struct StructuralValidator {
         }
         checkAlternatives(node, schema.oneOf, exactlyOne: true)
         checkAlternatives(node, schema.anyOf, exactlyOne: false)
-        for child in node.children {
-            guard let childSchema = schema.childSchema(named: child.name) else {
+        var next = node.firstChild
+        while let child = next {
+            next = child.nextSibling
+            let known = child.withNameBytes { schema.childSchema(nameBytes: $0) }
+            guard let childSchema = known ?? schema.childSchema(named: child.name) else {
                 if !schema.allowsAdditional {
                     let allowed = (schema.childNodes.keys.sorted() + schema.patternChildNodes.map { "/" + $0.0.source + "/" })
                     findings.add(
@@ -105,6 +118,48 @@ struct StructuralValidator {
             // A disabled node is checked no further than its name (docs/binding.md, Conventions).
             guard child.isEnabled else { continue }
             validate(node: child, schema: childSchema)
+        }
+    }
+
+    /// True when `validate(property:of:schema:type:)` would find nothing wrong with a value of
+    /// these bytes, told from the bytes alone; false when it might (then it runs and words the
+    /// finding). Handles the shapes nearly every property has: a count of fixed-width items, and
+    /// one ASCII string or one cell under const, enum, minimum, maximum and a byte pattern.
+    /// Phandle arrays with argument cells and `items` lists always go the full way.
+    static func accepts(_ value: UnsafeRawBufferPointer, as type: PropertyValueType, schema: PropertySchema) -> Bool {
+        func countAllowed(_ count: Int) -> Bool {
+            (schema.minItems.map { count >= $0 } ?? true) && (schema.maxItems.map { count <= $0 } ?? true)
+        }
+        if !schema.constrainsValues {
+            if case .phandleArray(_?) = type { return false }
+            guard let count = itemCount(bytes: value, as: type) else { return false }
+            return countAllowed(count)
+        }
+        guard schema.items == nil, countAllowed(1) else { return false }
+        switch type {
+        case .string:
+            // One NUL, the last byte; ASCII, so the decoded text has exactly these bytes.
+            guard let last = value.last, last == 0, value.dropLast().allSatisfy({ $0 != 0 && $0 < 0x80 }) else { return false }
+            let text = UnsafeRawBufferPointer(rebasing: value.dropLast())
+            func isText(_ scalar: SchemaScalar) -> Bool {
+                if case .string(let expected) = scalar { return expected.utf8.elementsEqual(text) }
+                return false
+            }
+            if let expected = schema.constValue, !isText(expected) { return false }
+            if let allowed = schema.enumValues, !allowed.contains(where: isText) { return false }
+            if let pattern = schema.pattern, pattern.matches(bytes: text) != true { return false }
+            return true
+        case .uint32, .int32, .phandle:
+            guard value.count == 4, schema.pattern == nil else { return false }
+            let cell = UInt32(bigEndian: value.loadUnaligned(as: UInt32.self))
+            let number = type == .int32 ? Int64(Int32(bitPattern: cell)) : Int64(cell)
+            if let expected = schema.constValue, expected != .number(number) { return false }
+            if let allowed = schema.enumValues, !allowed.contains(.number(number)) { return false }
+            if let minimum = schema.minimum, number < minimum { return false }
+            if let maximum = schema.maximum, number > maximum { return false }
+            return true
+        default:
+            return false
         }
     }
 
@@ -267,7 +322,12 @@ enum Decoded {
 func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType, in node: DeviceTreeNode) -> Result<Int, SpecifierError>? {
     if case .phandleArray(let cellsName?) = type {
         guard property.count > 0, property.count % 4 == 0 else { return nil }
-        return node.specifierCount(of: property.name, cellsName: cellsName)
+        // Walked on this very property when it is the node's first of its name (as a lookup by
+        // name would find; a corrupt blob may repeat a name), without looking it up again.
+        guard node.isFirstOfItsName(property) else {
+            return node.specifierCount(of: property.name, cellsName: cellsName)
+        }
+        return node.specifierCount(of: property, cellsName: cellsName)
     }
     return itemCount(property, as: type).map { .success($0) }
 }
@@ -275,7 +335,12 @@ func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType, in no
 /// `itemCount(_:as:in:)` for values whose items are counted from their bytes alone; nil also for
 /// phandle arrays with argument cells.
 func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType) -> Int? {
-    let count = property.count
+    property.withUnsafeBytes { itemCount(bytes: $0, as: type) }
+}
+
+/// `itemCount(_:as:)` for a value given as its bytes.
+func itemCount(bytes: UnsafeRawBufferPointer, as type: PropertyValueType) -> Int? {
+    let count = bytes.count
     switch type {
     case .flag: return count == 0 ? 0 : nil
     case .uint32, .int32, .phandle: return count == 4 ? 1 : nil
@@ -285,13 +350,11 @@ func itemCount(_ property: DeviceTreeProperty, as type: PropertyValueType) -> In
     case .phandleArray(let cellsName): return cellsName == nil && count > 0 && count % 4 == 0 ? count / 4 : nil
     case .string, .stringArray:
         // As `string` (one NUL, the last byte) and `stringList` (a NUL last) accept them.
-        return property.withUnsafeBytes { bytes -> Int? in
-            guard let last = bytes.last, last == 0 else { return nil }
-            var nuls = 0
-            for byte in bytes where byte == 0 { nuls += 1 }
-            if case .string = type { return nuls == 1 ? 1 : nil }
-            return nuls
-        }
+        guard let last = bytes.last, last == 0 else { return nil }
+        var nuls = 0
+        for byte in bytes where byte == 0 { nuls += 1 }
+        if case .string = type { return nuls == 1 ? 1 : nil }
+        return nuls
     }
 }
 
@@ -352,6 +415,9 @@ private func stringProblem(_ property: DeviceTreeProperty, expectOne: Bool) -> S
 
 /// The text with control and non-ASCII characters escaped, safe to print in a message.
 func printable(_ text: String) -> String {
+    // Most names and values need no escape: then the text is its own printable form (a scan
+    // of bytes instead of building a copy scalar by scalar, for every finding's path).
+    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "\"") }) { return text }
     var out = ""
     for scalar in text.unicodeScalars {
         if scalar.value >= 0x20 && scalar.value < 0x7F && scalar != "\\" && scalar != "\"" {
