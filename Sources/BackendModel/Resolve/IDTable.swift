@@ -1,9 +1,55 @@
+import DeviceTree
+
+/// A key an `IDTable` can find by a cheap hash of its own: a node position and a few cells
+/// are mixed in a handful of multiplications, where `Hashable` would run SipHash (a seeded
+/// hasher set up and finished for every lookup), which on a tree of 100,000 devices was a
+/// large part of `check`.
+protocol TableKey: Equatable {
+    /// The key's words mixed with `seed`, well spread over all 64 bits.
+    func tableHash(seed: UInt64) -> UInt64
+}
+
+/// Mixing for `TableKey.tableHash`: `combine` folds one word in, `finish` spreads the bits
+/// (the 64-bit finaliser of MurmurHash3). The seed is random per process, so a blob cannot
+/// be made to put every key in one probe chain and turn lookups quadratic.
+enum TableHash {
+    static let seed = UInt64.random(in: .min ... .max)
+
+    static func combine(_ state: UInt64, _ word: UInt64) -> UInt64 {
+        ((state ^ word) &* 0x9E37_79B9_7F4A_7C15).rotatedLeft(by: 27)
+    }
+
+    static func finish(_ state: UInt64) -> UInt64 {
+        var value = state
+        value ^= value >> 33
+        value &*= 0xFF51_AFD7_ED55_8CCD
+        value ^= value >> 33
+        value &*= 0xC4CE_B9FE_1A85_EC53
+        value ^= value >> 33
+        return value
+    }
+}
+
+extension UInt64 {
+    fileprivate func rotatedLeft(by count: UInt64) -> UInt64 { (self << count) | (self >> (64 - count)) }
+}
+
+extension DeviceTreeNode: TableKey {
+    /// The position alone, as `DeviceTreeNode.hash(into:)`: a table holds nodes of one tree.
+    func tableHash(seed: UInt64) -> UInt64 { TableHash.finish(TableHash.combine(seed, UInt64(index))) }
+}
+
 /// One protocol's id assignment: explicit (ids fixed by table children) or
 /// derived (the next id for each new resource, in the order they are met).
-struct IDTable<Key: Hashable> {
+///
+/// The keys are kept by id in `keys`; finding a key's id goes through `slots`, an
+/// open-addressing table (linear probing, at most half full) of `id + 1`, 0 for an empty
+/// slot: memory is two words per id, nothing is hashed twice.
+struct IDTable<Key: TableKey> {
     let isExplicit: Bool
     private(set) var keys: [Key?]
-    private var ids: [Key: UInt32] = [:]
+    private var slots: [UInt32] = []
+    private var indexed = 0
 
     /// A derived table, empty.
     init() {
@@ -19,21 +65,62 @@ struct IDTable<Key: Hashable> {
 
     var count: Int { keys.count }
 
+    /// True when no key has an id yet.
+    var isEmpty: Bool { indexed == 0 }
+
     /// Explicit tables: binds `id` to `key` (the first binding of a key wins).
     mutating func assign(_ key: Key, to id: UInt32) {
         guard Int(id) < keys.count else { return }
         keys[Int(id)] = key
-        if ids[key] == nil { ids[key] = id }
+        if existingID(for: key) == nil { index(key, id) }
     }
 
     /// The id of `key`; a derived table gives a new resource the next id.
     /// nil: an explicit table without this resource.
     mutating func id(for key: Key) -> UInt32? {
-        if let id = ids[key] { return id }
+        if let id = existingID(for: key) { return id }
         guard !isExplicit else { return nil }
         let id = UInt32(keys.count)
         keys.append(key)
-        ids[key] = id
+        index(key, id)
         return id
+    }
+
+    /// The id `key` was given, if any; never gives a new one.
+    func existingID(for key: Key) -> UInt32? {
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: key.tableHash(seed: TableHash.seed)) & mask
+        while slots[slot] != 0 {
+            let id = Int(slots[slot] - 1)
+            if keys[id] == key { return UInt32(id) }
+            slot = (slot + 1) & mask
+        }
+        return nil
+    }
+
+    /// Records that `key` (not yet indexed) has `id`, growing the slots to keep them at
+    /// most half full.
+    private mutating func index(_ key: Key, _ id: UInt32) {
+        if (indexed + 1) * 2 > slots.count { grow() }
+        place(key, id)
+        indexed += 1
+    }
+
+    private mutating func place(_ key: Key, _ id: UInt32) {
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: key.tableHash(seed: TableHash.seed)) & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = id + 1
+    }
+
+    /// Doubles the slots (16 at first) and places every indexed id again.
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: 0, count: max(16, old.count * 2))
+        for entry in old where entry != 0 {
+            let id = entry - 1
+            if let key = keys[Int(id)] { place(key, id) }
+        }
     }
 }

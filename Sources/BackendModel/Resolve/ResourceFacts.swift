@@ -40,7 +40,7 @@ struct ResourceFacts {
     static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
 
     mutating func clockEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
     ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
@@ -48,7 +48,7 @@ struct ResourceFacts {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let (rates, source) = clockRates(key, entryNode: entryNode)
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: "clock", outputNames: true, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: "clock", outputNames: true, names: &names)
             entries.append(
                 ClockEntry(
                     id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
@@ -543,14 +543,14 @@ struct ResourceFacts {
     // MARK: - Power domains (0x11) and reset domains (0x16)
 
     mutating func providerEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: ConsumerNames
     ) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: kind, outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: kind, outputNames: false, names: &names)
             entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
         }
         return entries
@@ -589,13 +589,13 @@ struct ResourceFacts {
     /// performance domains devices name (`keys`, by id): those have no OPP table, so they are
     /// served with `undescribedPerformanceLevels` and named as section 5 says.
     mutating func performanceEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: ConsumerNames
     ) -> [PerformanceDomainEntry] {
         var entries: [PerformanceDomainEntry] = []
         var names = UniqueNames(labels: [])
         for index in entryNodes.count..<max(keys.count, entryNodes.count) {
             guard let key = keys[index] else { continue }
-            let name = entryName(index, key, entryNode: nil, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: nil, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
             entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
         }
         for (index, node) in entryNodes.enumerated() {
@@ -603,7 +603,7 @@ struct ResourceFacts {
             if !node.hasProperty("operating-points-v2"), index < keys.count, let key = keys[index],
                 HostFirmware.isPerformanceProvider(key.provider, cells: key.cells)
             {
-                let name = entryName(index, key, entryNode: node, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+                let name = entryName(index, key, entryNode: node, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
                 entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
                 continue
             }
@@ -651,6 +651,30 @@ struct ConsumerName {
     var name: String
     var node: DeviceTreeNode
     var property: String
+}
+
+/// The first consumer name met for each id of one table, by id: an array index where a
+/// dictionary keyed by the resource would hash it for every device that names it.
+struct ConsumerNames {
+    private var names: [ConsumerName?] = []
+
+    subscript(id: UInt32) -> ConsumerName? {
+        get { Int(id) < names.count ? names[Int(id)] : nil }
+        set {
+            if Int(id) >= names.count { names += [ConsumerName?](repeating: nil, count: Int(id) + 1 - names.count) }
+            names[Int(id)] = newValue
+        }
+    }
+
+    /// An explicit table may give one resource several ids; each of them is named after the
+    /// resource's first consumer, which was noted at the first id alone.
+    mutating func share<Key>(among table: IDTable<Key>) {
+        guard table.isExplicit else { return }
+        for (id, key) in table.keys.enumerated() {
+            guard let key, let first = table.existingID(for: key), Int(first) != id else { continue }
+            self[UInt32(id)] = self[first]
+        }
+    }
 }
 
 /// Names of one table, made unique in id order: labels are kept as written, and a

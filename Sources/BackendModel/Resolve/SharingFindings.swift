@@ -66,31 +66,29 @@ struct SharingFindings {
             for reference in device.resources { exported.insert(reference) }
         }
         guard !exported.isEmpty else { return [] }
-        var clockIDs: [SpecifierKey: UInt32] = [:]
-        var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
-        var resetIDs: [SpecifierKey: UInt32] = [:]
-        var powerDomainIDs: [SpecifierKey: UInt32] = [:]
-        var performanceIDs: [SpecifierKey: UInt32] = [:]
-        func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
+        // The exported ids of each host resource, the lowest first (an explicit table may give one resource several).
+        func index<Key: TableKey>(_ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
+            var ids = IDTable<Key>(explicitCount: keys.count)
             for (id, key) in keys.enumerated() {
-                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))), ids[key] == nil { ids[key] = UInt32(id) }
+                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))) { ids.assign(key, to: UInt32(id)) }
             }
+            return ids
         }
-        index(clockKeys, .clock, into: &clockIDs)
-        index(regulatorKeys, .voltage, into: &regulatorIDs)
-        index(resetKeys, .reset, into: &resetIDs)
-        index(powerDomainKeys, .powerDomain, into: &powerDomainIDs)
-        index(performanceKeys, .performance, into: &performanceIDs)
+        let clockIDs = index(clockKeys, .clock)
+        let regulatorIDs = index(regulatorKeys, .voltage)
+        let resetIDs = index(resetKeys, .reset)
+        let powerDomainIDs = index(powerDomainKeys, .powerDomain)
+        let performanceIDs = index(performanceKeys, .performance)
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
         func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
             if users[reference]?.last != node { users[reference, default: []].append(node) }
         }
-        func specifiers(of node: DeviceTreeNode, _ property: String, _ cellsName: String, _ ids: [SpecifierKey: UInt32], _ protocolID: ProtocolID) {
+        func specifiers(of node: DeviceTreeNode, _ property: String, _ cellsName: String, _ ids: IDTable<SpecifierKey>, _ protocolID: ProtocolID) {
             guard !ids.isEmpty, !node.hasProperty(cellsName), case .success(let list)? = node.specifiers(of: property, cellsName: cellsName, allowingHoles: true)
             else { return }
             for specifier in list {
-                if let id = ids[SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))] {
+                if let id = ids.existingID(for: SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))) {
                     use(ResourceReference(protocolID, id), by: node)
                 }
             }
@@ -105,7 +103,7 @@ struct SharingFindings {
             specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance)
             guard !regulatorIDs.isEmpty, !isRegulator(node) else { return }
             for property in node.properties where property.name.hasSuffix("-supply") {
-                guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs[regulator] else { continue }
+                guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs.existingID(for: regulator) else { continue }
                 use(ResourceReference(.voltage, id), by: node)
             }
         }
