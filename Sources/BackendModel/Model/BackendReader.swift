@@ -143,12 +143,12 @@ struct BackendReader {
         var devices: [DeviceDescription] = []
         var idOfNode = NodeMap<UInt32>()
         let children = devicesNode.children
-        // Position in `children` of the first device with each id and name; one hash each for
-        // a device whose id and name are new (the usual case), a second only for a duplicate.
-        var deviceWithID: [UInt32: Int] = Dictionary(minimumCapacity: children.count)
-        var deviceWithName: [String: Int] = Dictionary(minimumCapacity: children.count)
+        // The ids and names of the devices read so far, each at the device's position in
+        // `devices` (an `IDTable` hashes with a few multiplications, not SipHash).
+        var deviceIDs = IDTable<UInt32>()
+        var deviceNames = IDTable<String>()
         devices.reserveCapacity(children.count)
-        for (position, node) in children.enumerated() where node.isNamed("device") {
+        for node in children where node.isNamed("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
             let scan = DeviceScan(node, kinds: &scannedProperties)
             guard scan.isEnabled, let id = scan.devid, let name = scan.devname else { continue }
@@ -158,18 +158,17 @@ struct BackendReader {
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            if let other = deviceWithID.updateValue(position, forKey: id) {
-                deviceWithID[id] = other
-                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(children[other].path)")
+            if let other = deviceIDs.existingID(for: id) {
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[Int(other)].path)")
                 continue
             }
-            if let other = deviceWithName.updateValue(position, forKey: name) {
-                deviceWithName[name] = other
-                deviceWithID[id] = nil
+            if let other = deviceNames.existingID(for: name) {
                 findings.add(
-                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(children[other].path)")
+                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[Int(other)].path)")
                 continue
             }
+            _ = deviceIDs.id(for: id)
+            _ = deviceNames.id(for: name)
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }

@@ -39,16 +39,40 @@ extension DeviceTreeNode: TableKey {
     func tableHash(seed: UInt64) -> UInt64 { TableHash.finish(TableHash.combine(seed, UInt64(index))) }
 }
 
+extension UInt32: TableKey {
+    func tableHash(seed: UInt64) -> UInt64 { TableHash.finish(TableHash.combine(seed, UInt64(self))) }
+}
+
+extension String: TableKey {
+    /// The UTF-8 bytes, eight at a time.
+    func tableHash(seed: UInt64) -> UInt64 {
+        var text = self
+        return text.withUTF8 { bytes in
+            var state = TableHash.combine(seed, UInt64(bytes.count))
+            var word: UInt64 = 0
+            for (position, byte) in bytes.enumerated() {
+                word = word << 8 | UInt64(byte)
+                if position & 7 == 7 {
+                    state = TableHash.combine(state, word)
+                    word = 0
+                }
+            }
+            return TableHash.finish(TableHash.combine(state, word))
+        }
+    }
+}
+
 /// One protocol's id assignment: explicit (ids fixed by table children) or
 /// derived (the next id for each new resource, in the order they are met).
 ///
 /// The keys are kept by id in `keys`; finding a key's id goes through `slots`, an
-/// open-addressing table (linear probing, at most half full) of `id + 1`, 0 for an empty
-/// slot: memory is two words per id, nothing is hashed twice.
+/// open-addressing table (linear probing, at most half full) whose words hold a key's id + 1
+/// in the low half (0: an empty slot) and the top 32 bits of its hash in the high half: a
+/// lookup compares keys only when those bits match, and growing never reads a key.
 struct IDTable<Key: TableKey> {
     let isExplicit: Bool
     private(set) var keys: [Key?]
-    private var slots: [UInt32] = []
+    private var slots: [UInt64] = []
     private var indexed = 0
 
     /// A derived table, empty.
@@ -72,55 +96,62 @@ struct IDTable<Key: TableKey> {
     mutating func assign(_ key: Key, to id: UInt32) {
         guard Int(id) < keys.count else { return }
         keys[Int(id)] = key
-        if existingID(for: key) == nil { index(key, id) }
+        let hash = Self.hash(key)
+        if existingID(for: key, hash: hash) == nil { index(hash, id) }
     }
 
     /// The id of `key`; a derived table gives a new resource the next id.
     /// nil: an explicit table without this resource.
     mutating func id(for key: Key) -> UInt32? {
-        if let id = existingID(for: key) { return id }
+        let hash = Self.hash(key)
+        if let id = existingID(for: key, hash: hash) { return id }
         guard !isExplicit else { return nil }
         let id = UInt32(keys.count)
         keys.append(key)
-        index(key, id)
+        index(hash, id)
         return id
     }
 
     /// The id `key` was given, if any; never gives a new one.
-    func existingID(for key: Key) -> UInt32? {
+    func existingID(for key: Key) -> UInt32? { existingID(for: key, hash: Self.hash(key)) }
+
+    /// The top 32 bits of the key's hash: where its probe starts, and its tag in the slots.
+    private static func hash(_ key: Key) -> UInt32 { UInt32(truncatingIfNeeded: key.tableHash(seed: TableHash.seed) >> 32) }
+
+    private func existingID(for key: Key, hash: UInt32) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: key.tableHash(seed: TableHash.seed)) & mask
+        var slot = Int(hash) & mask
         while slots[slot] != 0 {
-            let id = Int(slots[slot] - 1)
-            if keys[id] == key { return UInt32(id) }
+            let word = slots[slot]
+            if UInt32(truncatingIfNeeded: word >> 32) == hash {
+                let id = Int(UInt32(truncatingIfNeeded: word) - 1)
+                if keys[id] == key { return UInt32(id) }
+            }
             slot = (slot + 1) & mask
         }
         return nil
     }
 
-    /// Records that `key` (not yet indexed) has `id`, growing the slots to keep them at
-    /// most half full.
-    private mutating func index(_ key: Key, _ id: UInt32) {
+    /// Records that the key with `hash` (not yet indexed) has `id`, growing the slots to keep
+    /// them at most half full.
+    private mutating func index(_ hash: UInt32, _ id: UInt32) {
         if (indexed + 1) * 2 > slots.count { grow() }
-        place(key, id)
+        place(UInt64(hash) << 32 | UInt64(id + 1))
         indexed += 1
     }
 
-    private mutating func place(_ key: Key, _ id: UInt32) {
+    private mutating func place(_ word: UInt64) {
         let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: key.tableHash(seed: TableHash.seed)) & mask
+        var slot = Int(truncatingIfNeeded: word >> 32) & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = id + 1
+        slots[slot] = word
     }
 
-    /// Doubles the slots (16 at first) and places every indexed id again.
+    /// Doubles the slots (16 at first) and places every word again.
     private mutating func grow() {
         let old = slots
         slots = Array(repeating: 0, count: max(16, old.count * 2))
-        for entry in old where entry != 0 {
-            let id = entry - 1
-            if let key = keys[Int(id)] { place(key, id) }
-        }
+        for word in old where word != 0 { place(word) }
     }
 }

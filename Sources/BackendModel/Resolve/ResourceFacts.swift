@@ -695,10 +695,8 @@ struct UniqueNames {
     }
 
     mutating func unique(_ name: String) -> String {
-        guard taken.contains(name) else {
-            taken.insert(name)
-            return name
-        }
+        // One hash for a name not taken yet, the usual case.
+        if taken.insert(name).inserted { return name }
         var suffix = nextSuffix[name] ?? 2
         while taken.contains(name + "-" + String(suffix)) { suffix += 1 }
         nextSuffix[name] = suffix + 1

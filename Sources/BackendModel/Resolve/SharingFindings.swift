@@ -94,16 +94,23 @@ struct SharingFindings {
             }
         }
         let backendNode = backend.node
+        // Which resource properties a node has, from one pass over its property names (as the
+        // reader finds them): most host nodes have none, and are left after that pass.
+        var kinds = ScannedProperties()
         backendNode.tree.forEachNode { node in
             guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
-            specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock)
-            specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset)
-            specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain)
-            specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance)
-            specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance)
-            guard !regulatorIDs.isEmpty, !isRegulator(node) else { return }
-            for property in node.properties where property.name.hasSuffix("-supply") {
-                guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs.existingID(for: regulator) else { continue }
+            let scan = ResourceScan(node, kinds: &kinds)
+            guard scan.namesResources else { return }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock) }
+            if scan.resets { specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset) }
+            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain) }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance) }
+            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance) }
+            guard !regulatorIDs.isEmpty, !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            for name in scan.supplies {
+                guard let phandle = node.property(name)?.u32, let regulator = node.tree.node(withPhandle: phandle),
+                    let id = regulatorIDs.existingID(for: regulator)
+                else { continue }
                 use(ResourceReference(.voltage, id), by: node)
             }
         }

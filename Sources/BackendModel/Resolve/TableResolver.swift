@@ -56,14 +56,16 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         enabled = Set(backend.protocols.map(\.id))
         readExplicitTables()
-        // Each device is lent from the array's buffer: an element read through `self`, or even
-        // through a local copy of the array, is copied, every array in it retained.
+        // Each device is lent in place through a pointer into the array's storage: an element
+        // read through `self`, a local copy of the array or a buffer's subscript is copied,
+        // every array in it retained.
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(backend.devices.count)
         backend.devices.withUnsafeBufferPointer { described in
-            for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
+            guard let device = described.baseAddress else { return }
+            for index in described.indices { devices.append(resolveDirectResources(of: device[index])) }
             // After every derived id is given: explicit ids are checked against the whole table.
-            for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
+            for index in described.indices { resolveExplicitIDs(of: device[index], into: &devices[index]) }
         }
         clockConsumers.share(among: clocks)
         resetConsumers.share(among: resets)
