@@ -145,8 +145,8 @@ struct BackendReader {
         let children = devicesNode.children
         // The ids and names of the devices read so far, each at the device's position in
         // `devices` (an `IDTable` hashes with a few multiplications, not SipHash).
-        var deviceIDs = IDTable<UInt32>()
-        var deviceNames = IDTable<String>()
+        var deviceIDs = IDTable<UInt32>(reservingCapacity: children.count)
+        var deviceNames = IDTable<String>(reservingCapacity: children.count)
         devices.reserveCapacity(children.count)
         for node in children where node.isNamed("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
@@ -162,13 +162,14 @@ struct BackendReader {
                 findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[Int(other)].path)")
                 continue
             }
-            if let other = deviceNames.existingID(for: name) {
+            // A name met before keeps its first id; a new one is given the next, which is this
+            // device's position in `devices`.
+            if let other = deviceNames.id(for: name), Int(other) < devices.count {
                 findings.add(
                     .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[Int(other)].path)")
                 continue
             }
             _ = deviceIDs.id(for: id)
-            _ = deviceNames.id(for: name)
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }

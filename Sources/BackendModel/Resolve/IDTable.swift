@@ -75,10 +75,15 @@ struct IDTable<Key: TableKey> {
     private var slots: [UInt64] = []
     private var indexed = 0
 
-    /// A derived table, empty.
-    init() {
+    /// A derived table, empty; room for `capacity` keys before the slots grow.
+    init(reservingCapacity capacity: Int = 0) {
         isExplicit = false
         keys = []
+        guard capacity > 0 else { return }
+        keys.reserveCapacity(capacity)
+        var count = 16
+        while count < capacity * 2 { count *= 2 }
+        slots = Array(repeating: 0, count: count)
     }
 
     /// An explicit table of `count` ids; fill it with `assign`.

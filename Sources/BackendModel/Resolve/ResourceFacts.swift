@@ -347,7 +347,7 @@ struct ResourceFacts {
 
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
         var entries: [VoltageDomainEntry] = []
-        var idOfRegulator: [DeviceTreeNode: UInt32] = [:]
+        var idOfRegulator = NodeMap<UInt32>()
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
             if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
@@ -384,7 +384,7 @@ struct ResourceFacts {
     /// enforces (`regulator-coupled`, a note); a partner outside the table cannot be held
     /// (`regulator-coupled-unserved`).
     private mutating func couplings(
-        of regulator: DeviceTreeNode, entry: VoltageDomainEntry, idOfRegulator: [DeviceTreeNode: UInt32], entries: [VoltageDomainEntry]
+        of regulator: DeviceTreeNode, entry: VoltageDomainEntry, idOfRegulator: NodeMap<UInt32>, entries: [VoltageDomainEntry]
     ) -> [VoltageCoupling] {
         guard case .success(let partners)? = regulator.phandles(of: "regulator-coupled-with"), !partners.isEmpty else { return [] }
         let spreads = regulator.property("regulator-coupled-max-spread")?.u32Array ?? []
