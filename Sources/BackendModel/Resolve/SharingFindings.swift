@@ -21,16 +21,13 @@ struct SharingFindings {
     /// Reports the findings; returns the voltage domain ids that host devices use,
     /// which serve keeps on like `regulator-always-on` rails (docs/binding.md §5.2).
     func report(into findings: inout DiagnosticCollector) -> Set<UInt32> {
-        var holders: [UInt32: [Int]] = [:]  // device id → indices (into tables.agents) of the agents that hold it
-        for (index, agent) in tables.agents.enumerated() {
-            for device in agent.devices { holders[device, default: []].append(index) }
-        }
+        let holders = DeviceHolders(tables.agents)
         reportSharedBasedevs(holders: holders, into: &findings)
         return reportHostUsers(holders: holders, into: &findings)
     }
 
     /// A host node that is the base device of two devices held by different agents.
-    private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+    private func reportSharedBasedevs(holders: DeviceHolders, into findings: inout DiagnosticCollector) {
         var firstHolder = NodeMap<(device: Int, agent: Int)>()  // position in backend.devices, index into tables.agents
         // By position, reading only the fields needed: copying a whole DeviceDescription per
         // device retains each of its arrays.
@@ -56,7 +53,7 @@ struct SharingFindings {
     /// holds a device whose base device those nodes are. A provider's link to its own
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
-    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
+    private func reportHostUsers(holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
         for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
@@ -171,6 +168,51 @@ struct SharingFindings {
     private static func entry<Entry>(_ id: UInt32, in entries: [Entry], id key: KeyPath<Entry, UInt32>) -> Entry? {
         if Int(id) < entries.count, entries[Int(id)][keyPath: key] == id { return entries[Int(id)] }
         return entries.first { $0[keyPath: key] == id }
+    }
+}
+
+/// The agents that hold each device: for a device id, the indices into the agents' list of
+/// the agents whose `devices` name it, in that order. Kept as one array of agent indices,
+/// each device's run at an offset found through an `IDTable`, rather than a dictionary of
+/// arrays: one allocation in all instead of one per device, and no SipHash per lookup.
+struct DeviceHolders {
+    private var devices = IDTable<UInt32>()
+    /// Per device (by its position in `devices`), where its run starts in `agents`; one more
+    /// at the end.
+    private var starts: [Int] = []
+    private var agents: [Int] = []
+
+    init(_ agentEntries: [AgentEntry]) {
+        var counts: [Int] = []
+        for agent in agentEntries {
+            for device in agent.devices {
+                let position = Int(devices.id(for: device)!)  // a derived table always gives one
+                if position == counts.count { counts.append(0) }
+                counts[position] += 1
+            }
+        }
+        starts.reserveCapacity(counts.count + 1)
+        var total = 0
+        for count in counts {
+            starts.append(total)
+            total += count
+        }
+        starts.append(total)
+        agents = Array(repeating: 0, count: total)
+        var filled = Array(starts.dropLast())
+        for (index, agent) in agentEntries.enumerated() {
+            for device in agent.devices {
+                let position = Int(devices.existingID(for: device)!)
+                agents[filled[position]] = index
+                filled[position] += 1
+            }
+        }
+    }
+
+    /// The agents holding the device with `id`; nil when none does.
+    subscript(id: UInt32) -> ArraySlice<Int>? {
+        guard let position = devices.existingID(for: id).map(Int.init) else { return nil }
+        return agents[starts[position]..<starts[position + 1]]
     }
 }
 
