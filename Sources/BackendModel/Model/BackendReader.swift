@@ -158,18 +158,18 @@ struct BackendReader {
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            if let other = deviceIDs.existingID(for: id) {
+            // An id or name met before keeps its first position; a new one is given the next,
+            // which is this device's position in `devices`: one probe each.
+            if let other = deviceIDs.id(for: id), Int(other) < devices.count {
                 findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[Int(other)].path)")
                 continue
             }
-            // A name met before keeps its first id; a new one is given the next, which is this
-            // device's position in `devices`.
             if let other = deviceNames.id(for: name), Int(other) < devices.count {
+                deviceIDs.removeLast()  // the device is not read: its id stays free
                 findings.add(
                     .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[Int(other)].path)")
                 continue
             }
-            _ = deviceIDs.id(for: id)
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }

@@ -123,13 +123,28 @@ struct IDTable<Key: TableKey> {
     /// The top 32 bits of the key's hash: where its probe starts, and its tag in the slots.
     private static func hash(_ key: Key) -> UInt32 { UInt32(truncatingIfNeeded: key.tableHash(seed: TableHash.seed) >> 32) }
 
+    /// Derived tables: takes back the id `id(for:)` gave last, whose key is not to be kept
+    /// after all. Its slot becomes a tombstone, which lookups pass over and growing drops.
+    mutating func removeLast() {
+        guard !isExplicit, let last = keys.last, let key = last else { return }
+        let word = UInt64(Self.hash(key)) << 32 | UInt64(keys.count)
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: word >> 32) & mask
+        while slots[slot] != word { slot = (slot + 1) & mask }
+        slots[slot] = Self.tombstone
+        keys.removeLast()
+    }
+
+    /// A slot whose key was taken back: not empty, so probes go on past it, and never a match.
+    private static var tombstone: UInt64 { .max }
+
     private func existingID(for key: Key, hash: UInt32) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var slot = Int(hash) & mask
         while slots[slot] != 0 {
             let word = slots[slot]
-            if UInt32(truncatingIfNeeded: word >> 32) == hash {
+            if UInt32(truncatingIfNeeded: word >> 32) == hash && word != Self.tombstone {
                 let id = Int(UInt32(truncatingIfNeeded: word) - 1)
                 if keys[id] == key { return UInt32(id) }
             }
@@ -157,6 +172,6 @@ struct IDTable<Key: TableKey> {
     private mutating func grow() {
         let old = slots
         slots = Array(repeating: 0, count: max(16, old.count * 2))
-        for word in old where word != 0 { place(word) }
+        for word in old where word != 0 && word != Self.tombstone { place(word) }
     }
 }
