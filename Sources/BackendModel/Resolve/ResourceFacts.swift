@@ -11,6 +11,10 @@ struct ResourceFacts {
     private let clockEntrySchema: NodeSchema?
     private let regulatorEntrySchema: NodeSchema?
     private var rateMemo = NodeMap<ClockRates?>()
+    /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
+    /// name it without searching the provider's properties again.
+    private var ratePropertyMemo = NodeMap<String>()
+    private var fixedKindMemo = NodeMap<FixedClockKind>()
     private var fixedRateMemo = NodeMap<UInt64?>()
     private var reportedNodes = NodeSet()
     private var mismatchReported = NodeSet()
@@ -88,11 +92,14 @@ struct ResourceFacts {
         let providerRates = rateProperty(of: provider, inBackend: false)
         var fixed: UInt64?
         var fixedSource = "clock-frequency"
-        if provider.isCompatible(with: "fixed-clock") {
+        switch fixedKind(of: provider) {
+        case .fixed:
             fixed = clockFrequency(of: provider, report: true)
-        } else if provider.isCompatible(with: "fixed-factor-clock") {
+        case .fixedFactor:
             fixed = fixedRate(of: provider, depth: 0)
             fixedSource = "clock-mult/clock-div"
+        case .neither:
+            break
         }
         if let fixed {
             for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
@@ -105,7 +112,7 @@ struct ResourceFacts {
             return (.discrete([fixed]), fixedSource)
         }
         if let entryRates, let entryNode { return (entryRates, Self.rateProperties.first { entryNode.hasProperty($0) } ?? "table entry") }
-        if let providerRates { return (providerRates, Self.rateProperties.first { provider.hasProperty($0) } ?? "provider") }
+        if let providerRates { return (providerRates, ratePropertyMemo[provider] ?? "provider") }
         // A rate property that is there but unusable was reported already; do not call it missing.
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
@@ -169,6 +176,7 @@ struct ResourceFacts {
         var result: ClockRates?
         defer { rateMemo[node] = result }
         guard let property = present.first else { return nil }
+        ratePropertyMemo[node] = property.name
         if present.count > 1 {
             findings.add(
                 .clockRatesConflict, at: node, property: present[1].name,
@@ -209,6 +217,16 @@ struct ResourceFacts {
         }
         result = .discrete(rates)
         return result
+    }
+
+    /// Whether a provider is a `fixed-clock`, a `fixed-factor-clock` or neither, looked up
+    /// once per provider.
+    private mutating func fixedKind(of provider: DeviceTreeNode) -> FixedClockKind {
+        if let kind = fixedKindMemo[provider] { return kind }
+        let kind: FixedClockKind =
+            provider.isCompatible(with: "fixed-clock") ? .fixed : provider.isCompatible(with: "fixed-factor-clock") ? .fixedFactor : .neither
+        fixedKindMemo[provider] = kind
+        return kind
     }
 
     /// A fixed-clock's `clock-frequency`.
@@ -643,6 +661,11 @@ struct ResourceFacts {
         }
         return entries
     }
+}
+
+/// What `ResourceFacts.fixedKind(of:)` makes of a clock provider.
+enum FixedClockKind {
+    case fixed, fixedFactor, neither
 }
 
 /// A name for a resource from the first device that names it (section 5.1):
