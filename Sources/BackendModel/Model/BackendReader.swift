@@ -145,7 +145,7 @@ struct BackendReader {
         let children = devicesNode.children
         // The ids and names of the devices read so far, each at the device's position in
         // `devices` (an `IDTable` hashes with a few multiplications, not SipHash).
-        var deviceIDs = IDTable<UInt32>(reservingCapacity: children.count)
+        var deviceIDs = DeviceIDMap(expectedCount: children.count)
         var deviceNames = IDTable<String>(reservingCapacity: children.count)
         devices.reserveCapacity(children.count)
         for node in children where node.isNamed("device") {
@@ -158,18 +158,18 @@ struct BackendReader {
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            // An id or name met before keeps its first position; a new one is given the next,
-            // which is this device's position in `devices`: one probe each.
-            if let other = deviceIDs.id(for: id), Int(other) < devices.count {
-                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[Int(other)].path)")
+            if let other = deviceIDs[id] {
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[other].path)")
                 continue
             }
+            // A name met before keeps its first position; a new one is given the next, which is
+            // this device's position in `devices`: one probe.
             if let other = deviceNames.id(for: name), Int(other) < devices.count {
-                deviceIDs.removeLast()  // the device is not read: its id stays free
                 findings.add(
                     .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[Int(other)].path)")
                 continue
             }
+            deviceIDs[id] = devices.count
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }

@@ -123,28 +123,13 @@ struct IDTable<Key: TableKey> {
     /// The top 32 bits of the key's hash: where its probe starts, and its tag in the slots.
     private static func hash(_ key: Key) -> UInt32 { UInt32(truncatingIfNeeded: key.tableHash(seed: TableHash.seed) >> 32) }
 
-    /// Derived tables: takes back the id `id(for:)` gave last, whose key is not to be kept
-    /// after all. Its slot becomes a tombstone, which lookups pass over and growing drops.
-    mutating func removeLast() {
-        guard !isExplicit, let last = keys.last, let key = last else { return }
-        let word = UInt64(Self.hash(key)) << 32 | UInt64(keys.count)
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: word >> 32) & mask
-        while slots[slot] != word { slot = (slot + 1) & mask }
-        slots[slot] = Self.tombstone
-        keys.removeLast()
-    }
-
-    /// A slot whose key was taken back: not empty, so probes go on past it, and never a match.
-    private static var tombstone: UInt64 { .max }
-
     private func existingID(for key: Key, hash: UInt32) -> UInt32? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var slot = Int(hash) & mask
         while slots[slot] != 0 {
             let word = slots[slot]
-            if UInt32(truncatingIfNeeded: word >> 32) == hash && word != Self.tombstone {
+            if UInt32(truncatingIfNeeded: word >> 32) == hash {
                 let id = Int(UInt32(truncatingIfNeeded: word) - 1)
                 if keys[id] == key { return UInt32(id) }
             }
@@ -172,6 +157,40 @@ struct IDTable<Key: TableKey> {
     private mutating func grow() {
         let old = slots
         slots = Array(repeating: 0, count: max(16, old.count * 2))
-        for word in old where word != 0 && word != Self.tombstone { place(word) }
+        for word in old where word != 0 { place(word) }
+    }
+}
+
+/// Positions by device id. Device ids are usually dense from 0, so an id below `directLimit`
+/// is an index into an array: no hashing, and neighbouring ids are neighbours in memory (a
+/// hashed table scatters them, and on 100,000 devices each lookup became a cache miss). A
+/// larger id goes to an `IDTable`. The limit is a multiple of the number of ids expected, so
+/// memory stays linear in it whatever the ids are.
+struct DeviceIDMap {
+    private let directLimit: Int
+    /// Position + 1 by id, 0 for none; allocated at the first id below the limit.
+    private var direct: [Int32] = []
+    private var sparse = IDTable<UInt32>()
+    /// Position by the id's number in `sparse`, -1 for none.
+    private var sparsePositions: [Int32] = []
+
+    init(expectedCount: Int) { directLimit = 4 * expectedCount + 64 }
+
+    subscript(id: UInt32) -> Int? {
+        get {
+            if Int(id) < directLimit { return Int(id) < direct.count && direct[Int(id)] != 0 ? Int(direct[Int(id)]) - 1 : nil }
+            guard let slot = sparse.existingID(for: id), sparsePositions[Int(slot)] >= 0 else { return nil }
+            return Int(sparsePositions[Int(slot)])
+        }
+        set {
+            if Int(id) < directLimit {
+                if direct.isEmpty { direct = Array(repeating: 0, count: directLimit) }
+                direct[Int(id)] = newValue.map { Int32($0 + 1) } ?? 0
+                return
+            }
+            let slot = Int(sparse.id(for: id)!)  // a derived table always gives one
+            if slot == sparsePositions.count { sparsePositions.append(-1) }
+            sparsePositions[slot] = newValue.map { Int32($0) } ?? -1
+        }
     }
 }

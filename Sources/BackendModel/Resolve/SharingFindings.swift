@@ -173,22 +173,25 @@ struct SharingFindings {
 
 /// The agents that hold each device: for a device id, the indices into the agents' list of
 /// the agents whose `devices` name it, in that order. Kept as one array of agent indices,
-/// each device's run at an offset found through an `IDTable`, rather than a dictionary of
-/// arrays: one allocation in all instead of one per device, and no SipHash per lookup.
+/// each device's run found by id through a `DeviceIDMap`, rather than a dictionary of
+/// arrays: one allocation in all instead of one per device, and no hashing of dense ids.
 struct DeviceHolders {
-    private var devices = IDTable<UInt32>()
-    /// Per device (by its position in `devices`), where its run starts in `agents`; one more
-    /// at the end.
+    private var positions: DeviceIDMap
+    /// Per device (by its position), where its run starts in `agents`; one more at the end.
     private var starts: [Int] = []
     private var agents: [Int] = []
 
     init(_ agentEntries: [AgentEntry]) {
+        positions = DeviceIDMap(expectedCount: agentEntries.reduce(0) { $0 + $1.devices.count })
         var counts: [Int] = []
         for agent in agentEntries {
             for device in agent.devices {
-                let position = Int(devices.id(for: device)!)  // a derived table always gives one
-                if position == counts.count { counts.append(0) }
-                counts[position] += 1
+                if let position = positions[device] {
+                    counts[position] += 1
+                } else {
+                    positions[device] = counts.count
+                    counts.append(1)
+                }
             }
         }
         starts.reserveCapacity(counts.count + 1)
@@ -202,7 +205,7 @@ struct DeviceHolders {
         var filled = Array(starts.dropLast())
         for (index, agent) in agentEntries.enumerated() {
             for device in agent.devices {
-                let position = Int(devices.existingID(for: device)!)
+                guard let position = positions[device] else { continue }  // every one was placed above
                 agents[filled[position]] = index
                 filled[position] += 1
             }
@@ -211,7 +214,7 @@ struct DeviceHolders {
 
     /// The agents holding the device with `id`; nil when none does.
     subscript(id: UInt32) -> ArraySlice<Int>? {
-        guard let position = devices.existingID(for: id).map(Int.init) else { return nil }
+        guard let position = positions[id] else { return nil }
         return agents[starts[position]..<starts[position + 1]]
     }
 }
