@@ -143,10 +143,9 @@ struct BackendReader {
         var devices: [DeviceDescription] = []
         var idOfNode = NodeMap<UInt32>()
         let children = devicesNode.children
-        // The ids and names of the devices read so far, each at the device's position in
-        // `devices` (an `IDTable` hashes with a few multiplications, not SipHash).
+        // The ids and names of the devices read so far, each with the device's position in `devices`.
         var deviceIDs = DeviceIDMap(expectedCount: children.count)
-        var deviceNames = IDTable<String>(reservingCapacity: children.count)
+        var deviceNames: [String: Int] = Dictionary(minimumCapacity: children.count)
         devices.reserveCapacity(children.count)
         for node in children where node.isNamed("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
@@ -162,11 +161,11 @@ struct BackendReader {
                 findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[other].path)")
                 continue
             }
-            // A name met before keeps its first position; a new one is given the next, which is
-            // this device's position in `devices`: one probe.
-            if let other = deviceNames.id(for: name), Int(other) < devices.count {
+            // One hash for a name not met before (the usual case), a second only for a repeat.
+            if let other = deviceNames.updateValue(devices.count, forKey: name) {
+                deviceNames[name] = other
                 findings.add(
-                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[Int(other)].path)")
+                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[other].path)")
                 continue
             }
             deviceIDs[id] = devices.count

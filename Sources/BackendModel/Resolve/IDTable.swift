@@ -43,25 +43,6 @@ extension UInt32: TableKey {
     func tableHash(seed: UInt64) -> UInt64 { TableHash.finish(TableHash.combine(seed, UInt64(self))) }
 }
 
-extension String: TableKey {
-    /// The UTF-8 bytes, eight at a time.
-    func tableHash(seed: UInt64) -> UInt64 {
-        var text = self
-        return text.withUTF8 { bytes in
-            var state = TableHash.combine(seed, UInt64(bytes.count))
-            var word: UInt64 = 0
-            for (position, byte) in bytes.enumerated() {
-                word = word << 8 | UInt64(byte)
-                if position & 7 == 7 {
-                    state = TableHash.combine(state, word)
-                    word = 0
-                }
-            }
-            return TableHash.finish(TableHash.combine(state, word))
-        }
-    }
-}
-
 /// One protocol's id assignment: explicit (ids fixed by table children) or
 /// derived (the next id for each new resource, in the order they are met).
 ///
@@ -75,15 +56,10 @@ struct IDTable<Key: TableKey> {
     private var slots: [UInt64] = []
     private var indexed = 0
 
-    /// A derived table, empty; room for `capacity` keys before the slots grow.
-    init(reservingCapacity capacity: Int = 0) {
+    /// A derived table, empty.
+    init() {
         isExplicit = false
         keys = []
-        guard capacity > 0 else { return }
-        keys.reserveCapacity(capacity)
-        var count = 16
-        while count < capacity * 2 { count *= 2 }
-        slots = Array(repeating: 0, count: count)
     }
 
     /// An explicit table of `count` ids; fill it with `assign`.
