@@ -47,6 +47,7 @@ struct ResourceFacts {
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
     ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
+        entries.reserveCapacity(keys.count)
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
@@ -365,6 +366,7 @@ struct ResourceFacts {
 
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
         var entries: [VoltageDomainEntry] = []
+        entries.reserveCapacity(keys.count)
         var idOfRegulator = NodeMap<UInt32>()
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
@@ -564,6 +566,7 @@ struct ResourceFacts {
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: ConsumerNames
     ) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
+        entries.reserveCapacity(keys.count)
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
