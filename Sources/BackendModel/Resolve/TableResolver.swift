@@ -56,17 +56,15 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         enabled = Set(backend.protocols.map(\.id))
         readExplicitTables()
-        // Each device is lent in place through a pointer into the array's storage: an element
-        // read through `self`, a local copy of the array or a buffer's subscript is copied,
-        // every array in it retained.
+        // Each device passed to these mutating methods is still copied (its arrays retained):
+        // the compiler keeps the element alive across a call that may change `self`, whether it
+        // is read from this local array or through a pointer. Flattening the model removes it.
+        let described = backend.devices
         var devices: [DeviceEntry] = []
-        devices.reserveCapacity(backend.devices.count)
-        backend.devices.withUnsafeBufferPointer { described in
-            guard let device = described.baseAddress else { return }
-            for index in described.indices { devices.append(resolveDirectResources(of: device[index])) }
-            // After every derived id is given: explicit ids are checked against the whole table.
-            for index in described.indices { resolveExplicitIDs(of: device[index], into: &devices[index]) }
-        }
+        devices.reserveCapacity(described.count)
+        for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
+        // After every derived id is given: explicit ids are checked against the whole table.
+        for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
         clockConsumers.share(among: clocks)
         resetConsumers.share(among: resets)
         powerDomainConsumers.share(among: powerDomains)
