@@ -125,6 +125,44 @@ import Testing
         #expect(tables.devices.first?.resources == [.init(.clock, 1), .init(.reset, 0)])
     }
 
+    /// An explicit table may list one clock twice: both ids are named after the clock's first
+    /// consumer (made unique), not only the id that consumer resolved to.
+    @Test func explicitTableListingAClockTwiceNamesBothIds() throws {
+        let source = tree(
+            backend: backend(
+                protocols: [],
+                devices: "device@1 { arm,scmi-devid = <1>; arm,scmi-devname = \"a\"; clocks = <&ccu2 7>; clock-names = \"core\"; };",
+                extra: """
+                    protocol@14 { reg = <0x14>; #address-cells = <1>; #size-cells = <0>;
+                        clock@0 { reg = <0>; clocks = <&ccu2 7>; };
+                        clock@1 { reg = <1>; clocks = <&ccu2 7>; };
+                    };
+                    """),
+            host: "ccu2: clock-controller@20000000 { reg = <0x20000000 0x1000>; #clock-cells = <1>; arm,scmi-rate-range = <1000000 100000000 1000000>; };")
+        let result = try check(source)
+        let tables = try #require(result.tables, "\(result.summaryText)")
+        #expect(tables.clocks.map(\.name) == ["a-core", "a-core-2"])
+        #expect(tables.devices.first?.resources == [.init(.clock, 0)], "the device's clock is the first id listing it")
+    }
+
+    /// A device skipped for a repeated name does not keep its id: a later device may use it.
+    @Test func deviceSkippedForItsNameLeavesItsIdFree() throws {
+        let source = tree(
+            backend: backend(
+                devices: """
+                    device@1 { arm,scmi-devid = <1>; arm,scmi-devname = "a"; clocks = <&osc24m>; };
+                    device@2 { arm,scmi-devid = <2>; arm,scmi-devname = "a"; clocks = <&osc24m>; };
+                    device@3 { reg = <2>; arm,scmi-devid = <2>; arm,scmi-devname = "b"; clocks = <&osc24m>; };
+                    device@4 { reg = <2>; arm,scmi-devid = <2>; arm,scmi-devname = "c"; clocks = <&osc24m>; };
+                    """))
+        let result = try check(source)
+        #expect(result.has(.devnameDuplicate, at: devicesPath + "/device@2", property: "arm,scmi-devname"))
+        #expect(!result.has(.devidDuplicate, at: devicesPath + "/device@3", property: "arm,scmi-devid"), "id 2 was left free by device@2")
+        let repeated = result.findings(.devidDuplicate)
+        #expect(repeated.map(\.path) == [devicesPath + "/device@4"])
+        #expect(repeated.first?.message.hasSuffix("already used by \(devicesPath)/device@3") == true)
+    }
+
     @Test func clockNamingRules() throws {
         let source = tree(
             backend: backend(

@@ -47,7 +47,7 @@ struct BackendReader {
     private mutating func readProtocols() -> [ProtocolDescription] {
         var byID: [ProtocolID: ProtocolDescription] = [:]
         var seen: [UInt32: DeviceTreeNode] = [:]
-        for node in backend.children where node.isNamed("protocol") {
+        for node in backend.children where node.hasBaseName("protocol") {
             guard let reg = node.property("reg")?.u32 else { continue }  // schema: required, one cell
             findings.checkUnitAddress(of: node, equals: reg, property: "reg")
             if let first = seen[reg] {
@@ -93,7 +93,7 @@ struct BackendReader {
         let children = node.children
         if !children.isEmpty { findings.checkAddressCells(of: node) }
         for child in children where child.isEnabled {
-            guard let kind = TableKind.allCases.first(where: { child.isNamed($0.nodeName) }) else { continue }  // schema: node-unknown
+            guard let kind = TableKind.allCases.first(where: { child.hasBaseName($0.nodeName) }) else { continue }  // schema: node-unknown
             if kind != expectedKind {
                 findings.add(
                     .tableChildKind, at: child,
@@ -143,12 +143,11 @@ struct BackendReader {
         var devices: [DeviceDescription] = []
         var idOfNode = NodeMap<UInt32>()
         let children = devicesNode.children
-        // Position in `children` of the first device with each id and name; one hash each for
-        // a device whose id and name are new (the usual case), a second only for a duplicate.
-        var deviceWithID: [UInt32: Int] = Dictionary(minimumCapacity: children.count)
-        var deviceWithName: [String: Int] = Dictionary(minimumCapacity: children.count)
+        // The ids and names of the devices read so far, each with the device's position in `devices`.
+        var deviceIDs = DeviceIDMap(expectedCount: children.count)
+        var deviceNames: [String: Int] = Dictionary(minimumCapacity: children.count)
         devices.reserveCapacity(children.count)
-        for (position, node) in children.enumerated() where node.isNamed("device") {
+        for node in children where node.hasBaseName("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
             let scan = DeviceScan(node, kinds: &scannedProperties)
             guard scan.isEnabled, let id = scan.devid, let name = scan.devname else { continue }
@@ -158,18 +157,18 @@ struct BackendReader {
                     .unitAddressMismatch, at: node, property: "reg", "reg = \(formatNumber(reg)) differs from arm,scmi-devid = \(formatNumber(id))",
                     hint: "reg, the unit address and arm,scmi-devid are the same number")
             }
-            if let other = deviceWithID.updateValue(position, forKey: id) {
-                deviceWithID[id] = other
-                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(children[other].path)")
+            if let other = deviceIDs[id] {
+                findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[other].path)")
                 continue
             }
-            if let other = deviceWithName.updateValue(position, forKey: name) {
-                deviceWithName[name] = other
-                deviceWithID[id] = nil
+            // One hash for a name not met before (the usual case), a second only for a repeat.
+            if let other = deviceNames.updateValue(devices.count, forKey: name) {
+                deviceNames[name] = other
                 findings.add(
-                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(children[other].path)")
+                    .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[other].path)")
                 continue
             }
+            deviceIDs[id] = devices.count
             idOfNode[node] = id
             devices.append(readDevice(node, id: id, name: name, scan: scan))
         }
@@ -267,7 +266,7 @@ struct BackendReader {
         var nodeWithID: [UInt32: DeviceTreeNode] = [:]
         var nodeWithName: [String: DeviceTreeNode] = [:]
         let devicesNode = backend.child(named: "devices")
-        for node in agentsNode.children where node.isNamed("agent") && node.isEnabled {
+        for node in agentsNode.children where node.hasBaseName("agent") && node.isEnabled {
             guard let id = node.property("reg")?.u32, let name = node.property("arm,scmi-agent-name")?.string else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "reg")
             if let other = nodeWithID[id] {
@@ -291,7 +290,7 @@ struct BackendReader {
             case .success(let targets)?:
                 for (index, target) in targets.enumerated() {
                     let device = target.provider
-                    guard let devicesNode, device.parent == devicesNode, device.isNamed("device") else {
+                    guard let devicesNode, device.parent == devicesNode, device.hasBaseName("device") else {
                         findings.add(
                             .agentDeviceInvalid, at: node, property: "arm,scmi-devices",
                             "entry \(index) points at \(device.path), which is not a device@ node of this backend",

@@ -20,18 +20,6 @@ extension DeviceTreeNode {
     /// The node's path for a table entry, spelled only when read: building it costs the
     /// depth, and a table may have an entry for each node of a deep chain (see `NodePath`).
     var lazyPath: NodePath { NodePath { [self] in self.path } }
-
-    /// True when the node is called `base` or `base@…`; cheaper than comparing `baseName`.
-    func isNamed(_ base: String) -> Bool {
-        var name = self.name
-        var base = base
-        return name.withUTF8 { name in
-            base.withUTF8 { base in
-                name.count >= base.count && (base.isEmpty || memcmp(name.baseAddress!, base.baseAddress!, base.count) == 0)
-                    && (name.count == base.count || name[base.count] == UInt8(ascii: "@"))
-            }
-        }
-    }
 }
 
 extension DiagnosticCollector {

@@ -9,7 +9,14 @@ struct UnitAddress {
 
     /// Parses what follows the `@` of a node name, or `text` itself when it has no `@`.
     init(_ text: String) {
-        var digits = Substring(text).utf8[...]
+        // Over the UTF-8 bytes in place: a `Substring`'s view costs an index check per byte,
+        // and `check` parses the unit address of every device.
+        var text = text
+        (value, isCanonical) = text.withUTF8 { Self.parse($0[...]) }
+    }
+
+    private static func parse(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> (value: UInt64?, isCanonical: Bool) {
+        var digits = bytes
         if let at = digits.firstIndex(of: UInt8(ascii: "@")) { digits = digits[digits.index(after: at)...] }
         var canonical = true
         if digits.count > 2, digits.first == UInt8(ascii: "0"), digits.dropFirst().first.map({ $0 | 0x20 }) == UInt8(ascii: "x") {
@@ -35,8 +42,7 @@ struct UnitAddress {
             if overflow { valid = false }
             value = shifted | UInt64(digit)
         }
-        self.value = valid ? value : nil
-        isCanonical = canonical && valid
+        return (valid ? value : nil, canonical && valid)
     }
 }
 

@@ -22,7 +22,7 @@ enum HostFirmware {
     /// The platform node and protocol of a `protocol@N` node of a host SCMI platform
     /// node; nil for any other node. The protocol is the node's `reg`.
     static func protocolNode(_ node: DeviceTreeNode) -> (platform: DeviceTreeNode, protocolID: ProtocolID)? {
-        guard node.isNamed("protocol"), let platform = node.parent, isPlatform(platform), let reg = node.property("reg")?.u32, reg <= 0xFF
+        guard node.hasBaseName("protocol"), let platform = node.parent, isPlatform(platform), let reg = node.property("reg")?.u32, reg <= 0xFF
         else { return nil }
         return (platform, ProtocolID(rawValue: UInt8(reg)))
     }
@@ -46,7 +46,7 @@ enum HostFirmware {
     /// The firmware origin of a regulator: a `regulator@N` directly under a platform
     /// node's `protocol@17/regulators`, whose `reg` is the firmware's voltage domain id.
     static func origin(regulator: DeviceTreeNode) -> FirmwareOrigin? {
-        guard regulator.isNamed("regulator"), let regulators = regulator.parent, regulators.name == "regulators",
+        guard regulator.hasBaseName("regulator"), let regulators = regulator.parent, regulators.name == "regulators",
             let parent = regulators.parent, let (platform, found) = protocolNode(parent), found == .voltage,
             let reg = regulator.property("reg")?.u32
         else { return nil }

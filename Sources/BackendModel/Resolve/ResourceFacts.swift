@@ -11,6 +11,10 @@ struct ResourceFacts {
     private let clockEntrySchema: NodeSchema?
     private let regulatorEntrySchema: NodeSchema?
     private var rateMemo = NodeMap<ClockRates?>()
+    /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
+    /// name it without searching the provider's properties again.
+    private var ratePropertyMemo = NodeMap<String>()
+    private var fixedKindMemo = NodeMap<FixedClockKind>()
     private var fixedRateMemo = NodeMap<UInt64?>()
     private var reportedNodes = NodeSet()
     private var mismatchReported = NodeSet()
@@ -40,15 +44,16 @@ struct ResourceFacts {
     static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
 
     mutating func clockEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
     ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
+        entries.reserveCapacity(keys.count)
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let (rates, source) = clockRates(key, entryNode: entryNode)
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: "clock", outputNames: true, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: "clock", outputNames: true, names: &names)
             entries.append(
                 ClockEntry(
                     id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
@@ -88,11 +93,14 @@ struct ResourceFacts {
         let providerRates = rateProperty(of: provider, inBackend: false)
         var fixed: UInt64?
         var fixedSource = "clock-frequency"
-        if provider.isCompatible(with: "fixed-clock") {
+        switch fixedKind(of: provider) {
+        case .fixed:
             fixed = clockFrequency(of: provider, report: true)
-        } else if provider.isCompatible(with: "fixed-factor-clock") {
+        case .fixedFactor:
             fixed = fixedRate(of: provider, depth: 0)
             fixedSource = "clock-mult/clock-div"
+        case .neither:
+            break
         }
         if let fixed {
             for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
@@ -105,7 +113,7 @@ struct ResourceFacts {
             return (.discrete([fixed]), fixedSource)
         }
         if let entryRates, let entryNode { return (entryRates, Self.rateProperties.first { entryNode.hasProperty($0) } ?? "table entry") }
-        if let providerRates { return (providerRates, Self.rateProperties.first { provider.hasProperty($0) } ?? "provider") }
+        if let providerRates { return (providerRates, ratePropertyMemo[provider] ?? "provider") }
         // A rate property that is there but unusable was reported already; do not call it missing.
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
@@ -169,6 +177,7 @@ struct ResourceFacts {
         var result: ClockRates?
         defer { rateMemo[node] = result }
         guard let property = present.first else { return nil }
+        ratePropertyMemo[node] = property.name
         if present.count > 1 {
             findings.add(
                 .clockRatesConflict, at: node, property: present[1].name,
@@ -209,6 +218,16 @@ struct ResourceFacts {
         }
         result = .discrete(rates)
         return result
+    }
+
+    /// Whether a provider is a `fixed-clock`, a `fixed-factor-clock` or neither, looked up
+    /// once per provider.
+    private mutating func fixedKind(of provider: DeviceTreeNode) -> FixedClockKind {
+        if let kind = fixedKindMemo[provider] { return kind }
+        let kind: FixedClockKind =
+            provider.isCompatible(with: "fixed-clock") ? .fixed : provider.isCompatible(with: "fixed-factor-clock") ? .fixedFactor : .neither
+        fixedKindMemo[provider] = kind
+        return kind
     }
 
     /// A fixed-clock's `clock-frequency`.
@@ -347,7 +366,8 @@ struct ResourceFacts {
 
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
         var entries: [VoltageDomainEntry] = []
-        var idOfRegulator: [DeviceTreeNode: UInt32] = [:]
+        entries.reserveCapacity(keys.count)
+        var idOfRegulator = NodeMap<UInt32>()
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
             if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
@@ -384,7 +404,7 @@ struct ResourceFacts {
     /// enforces (`regulator-coupled`, a note); a partner outside the table cannot be held
     /// (`regulator-coupled-unserved`).
     private mutating func couplings(
-        of regulator: DeviceTreeNode, entry: VoltageDomainEntry, idOfRegulator: [DeviceTreeNode: UInt32], entries: [VoltageDomainEntry]
+        of regulator: DeviceTreeNode, entry: VoltageDomainEntry, idOfRegulator: NodeMap<UInt32>, entries: [VoltageDomainEntry]
     ) -> [VoltageCoupling] {
         guard case .success(let partners)? = regulator.phandles(of: "regulator-coupled-with"), !partners.isEmpty else { return [] }
         let spreads = regulator.property("regulator-coupled-max-spread")?.u32Array ?? []
@@ -543,14 +563,15 @@ struct ResourceFacts {
     // MARK: - Power domains (0x11) and reset domains (0x16)
 
     mutating func providerEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], kind: String, consumers: ConsumerNames
     ) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
+        entries.reserveCapacity(keys.count)
         var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[key], kind: kind, outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: kind, outputNames: false, names: &names)
             entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
         }
         return entries
@@ -589,13 +610,13 @@ struct ResourceFacts {
     /// performance domains devices name (`keys`, by id): those have no OPP table, so they are
     /// served with `undescribedPerformanceLevels` and named as section 5 says.
     mutating func performanceEntries(
-        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: [SpecifierKey: ConsumerName]
+        _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: ConsumerNames
     ) -> [PerformanceDomainEntry] {
         var entries: [PerformanceDomainEntry] = []
         var names = UniqueNames(labels: [])
         for index in entryNodes.count..<max(keys.count, entryNodes.count) {
             guard let key = keys[index] else { continue }
-            let name = entryName(index, key, entryNode: nil, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: nil, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
             entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
         }
         for (index, node) in entryNodes.enumerated() {
@@ -603,7 +624,7 @@ struct ResourceFacts {
             if !node.hasProperty("operating-points-v2"), index < keys.count, let key = keys[index],
                 HostFirmware.isPerformanceProvider(key.provider, cells: key.cells)
             {
-                let name = entryName(index, key, entryNode: node, consumer: consumers[key], kind: "performance domain", outputNames: false, names: &names)
+                let name = entryName(index, key, entryNode: node, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
                 entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
                 continue
             }
@@ -645,12 +666,41 @@ struct ResourceFacts {
     }
 }
 
+/// What `ResourceFacts.fixedKind(of:)` makes of a clock provider.
+enum FixedClockKind {
+    case fixed, fixedFactor, neither
+}
+
 /// A name for a resource from the first device that names it (section 5.1):
 /// `<consumer>-<clock-names entry>`, and where it came from.
 struct ConsumerName {
     var name: String
     var node: DeviceTreeNode
     var property: String
+}
+
+/// The first consumer name met for each id of one table, by id: an array index where a
+/// dictionary keyed by the resource would hash it for every device that names it.
+struct ConsumerNames {
+    private var names: [ConsumerName?] = []
+
+    subscript(id: UInt32) -> ConsumerName? {
+        get { Int(id) < names.count ? names[Int(id)] : nil }
+        set {
+            if Int(id) >= names.count { names += [ConsumerName?](repeating: nil, count: Int(id) + 1 - names.count) }
+            names[Int(id)] = newValue
+        }
+    }
+
+    /// An explicit table may give one resource several ids; each of them is named after the
+    /// resource's first consumer, which was noted at the first id alone.
+    mutating func share<Key>(among table: IDTable<Key>) {
+        guard table.isExplicit else { return }
+        for (id, key) in table.keys.enumerated() {
+            guard let key, let first = table.existingID(for: key), Int(first) != id else { continue }
+            self[UInt32(id)] = self[first]
+        }
+    }
 }
 
 /// Names of one table, made unique in id order: labels are kept as written, and a
@@ -671,10 +721,8 @@ struct UniqueNames {
     }
 
     mutating func unique(_ name: String) -> String {
-        guard taken.contains(name) else {
-            taken.insert(name)
-            return name
-        }
+        // One hash for a name not taken yet, the usual case.
+        if taken.insert(name).inserted { return name }
         var suffix = nextSuffix[name] ?? 2
         while taken.contains(name + "-" + String(suffix)) { suffix += 1 }
         nextSuffix[name] = suffix + 1

@@ -21,16 +21,13 @@ struct SharingFindings {
     /// Reports the findings; returns the voltage domain ids that host devices use,
     /// which serve keeps on like `regulator-always-on` rails (docs/binding.md §5.2).
     func report(into findings: inout DiagnosticCollector) -> Set<UInt32> {
-        var holders: [UInt32: [Int]] = [:]  // device id → indices (into tables.agents) of the agents that hold it
-        for (index, agent) in tables.agents.enumerated() {
-            for device in agent.devices { holders[device, default: []].append(index) }
-        }
+        let holders = DeviceHolders(tables.agents)
         reportSharedBasedevs(holders: holders, into: &findings)
         return reportHostUsers(holders: holders, into: &findings)
     }
 
     /// A host node that is the base device of two devices held by different agents.
-    private func reportSharedBasedevs(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) {
+    private func reportSharedBasedevs(holders: DeviceHolders, into findings: inout DiagnosticCollector) {
         var firstHolder = NodeMap<(device: Int, agent: Int)>()  // position in backend.devices, index into tables.agents
         // By position, reading only the fields needed: copying a whole DeviceDescription per
         // device retains each of its arrays.
@@ -56,7 +53,7 @@ struct SharingFindings {
     /// holds a device whose base device those nodes are. A provider's link to its own
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
-    private func reportHostUsers(holders: [UInt32: [Int]], into findings: inout DiagnosticCollector) -> Set<UInt32> {
+    private func reportHostUsers(holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
         for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
@@ -66,46 +63,51 @@ struct SharingFindings {
             for reference in device.resources { exported.insert(reference) }
         }
         guard !exported.isEmpty else { return [] }
-        var clockIDs: [SpecifierKey: UInt32] = [:]
-        var regulatorIDs: [DeviceTreeNode: UInt32] = [:]
-        var resetIDs: [SpecifierKey: UInt32] = [:]
-        var powerDomainIDs: [SpecifierKey: UInt32] = [:]
-        var performanceIDs: [SpecifierKey: UInt32] = [:]
-        func index<Key: Hashable>(_ keys: [Key?], _ protocolID: ProtocolID, into ids: inout [Key: UInt32]) {
+        // The exported ids of each host resource, the lowest first (an explicit table may give one resource several).
+        func index<Key: TableKey>(_ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
+            var ids = IDTable<Key>(explicitCount: keys.count)
             for (id, key) in keys.enumerated() {
-                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))), ids[key] == nil { ids[key] = UInt32(id) }
+                if let key, exported.contains(ResourceReference(protocolID, UInt32(id))) { ids.assign(key, to: UInt32(id)) }
             }
+            return ids
         }
-        index(clockKeys, .clock, into: &clockIDs)
-        index(regulatorKeys, .voltage, into: &regulatorIDs)
-        index(resetKeys, .reset, into: &resetIDs)
-        index(powerDomainKeys, .powerDomain, into: &powerDomainIDs)
-        index(performanceKeys, .performance, into: &performanceIDs)
+        let clockIDs = index(clockKeys, .clock)
+        let regulatorIDs = index(regulatorKeys, .voltage)
+        let resetIDs = index(resetKeys, .reset)
+        let powerDomainIDs = index(powerDomainKeys, .powerDomain)
+        let performanceIDs = index(performanceKeys, .performance)
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
         func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
             if users[reference]?.last != node { users[reference, default: []].append(node) }
         }
-        func specifiers(of node: DeviceTreeNode, _ property: String, _ cellsName: String, _ ids: [SpecifierKey: UInt32], _ protocolID: ProtocolID) {
+        func specifiers(of node: DeviceTreeNode, _ property: String, _ cellsName: String, _ ids: IDTable<SpecifierKey>, _ protocolID: ProtocolID) {
             guard !ids.isEmpty, !node.hasProperty(cellsName), case .success(let list)? = node.specifiers(of: property, cellsName: cellsName, allowingHoles: true)
             else { return }
             for specifier in list {
-                if let id = ids[SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))] {
+                if let id = ids.existingID(for: SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))) {
                     use(ResourceReference(protocolID, id), by: node)
                 }
             }
         }
         let backendNode = backend.node
+        // Which resource properties a node has, from one pass over its property names (as the
+        // reader finds them): most host nodes have none, and are left after that pass.
+        var kinds = ScannedProperties()
         backendNode.tree.forEachNode { node in
             guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
-            specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock)
-            specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset)
-            specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain)
-            specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance)
-            specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance)
-            guard !regulatorIDs.isEmpty, !isRegulator(node) else { return }
-            for property in node.properties where property.name.hasSuffix("-supply") {
-                guard let phandle = property.u32, let regulator = node.tree.node(withPhandle: phandle), let id = regulatorIDs[regulator] else { continue }
+            let scan = ResourceScan(node, kinds: &kinds)
+            guard scan.namesResources else { return }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock) }
+            if scan.resets { specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset) }
+            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain) }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance) }
+            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance) }
+            guard !regulatorIDs.isEmpty, !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            for name in scan.supplies {
+                guard let phandle = node.property(name)?.u32, let regulator = node.tree.node(withPhandle: phandle),
+                    let id = regulatorIDs.existingID(for: regulator)
+                else { continue }
                 use(ResourceReference(.voltage, id), by: node)
             }
         }
@@ -166,6 +168,54 @@ struct SharingFindings {
     private static func entry<Entry>(_ id: UInt32, in entries: [Entry], id key: KeyPath<Entry, UInt32>) -> Entry? {
         if Int(id) < entries.count, entries[Int(id)][keyPath: key] == id { return entries[Int(id)] }
         return entries.first { $0[keyPath: key] == id }
+    }
+}
+
+/// The agents that hold each device: for a device id, the indices into the agents' list of
+/// the agents whose `devices` name it, in that order. Kept as one array of agent indices,
+/// each device's run found by id through a `DeviceIDMap`, rather than a dictionary of
+/// arrays: one allocation in all instead of one per device, and no hashing of dense ids.
+struct DeviceHolders {
+    private var positions: DeviceIDMap
+    /// Per device (by its position), where its run starts in `agents`; one more at the end.
+    private var starts: [Int] = []
+    private var agents: [Int] = []
+
+    init(_ agentEntries: [AgentEntry]) {
+        positions = DeviceIDMap(expectedCount: agentEntries.reduce(0) { $0 + $1.devices.count })
+        var counts: [Int] = []
+        for agent in agentEntries {
+            for device in agent.devices {
+                if let position = positions[device] {
+                    counts[position] += 1
+                } else {
+                    positions[device] = counts.count
+                    counts.append(1)
+                }
+            }
+        }
+        starts.reserveCapacity(counts.count + 1)
+        var total = 0
+        for count in counts {
+            starts.append(total)
+            total += count
+        }
+        starts.append(total)
+        agents = Array(repeating: 0, count: total)
+        var filled = Array(starts.dropLast())
+        for (index, agent) in agentEntries.enumerated() {
+            for device in agent.devices {
+                guard let position = positions[device] else { continue }  // every one was placed above
+                agents[filled[position]] = index
+                filled[position] += 1
+            }
+        }
+    }
+
+    /// The agents holding the device with `id`; nil when none does.
+    subscript(id: UInt32) -> ArraySlice<Int>? {
+        guard let position = positions[id] else { return nil }
+        return agents[starts[position]..<starts[position + 1]]
     }
 }
 

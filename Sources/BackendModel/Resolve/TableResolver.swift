@@ -2,13 +2,19 @@ import DeviceTree
 import ResourceTables
 
 /// A resource a device names, keyed as docs/binding.md §5 says resources are distinct.
-struct SpecifierKey: Hashable {
+struct SpecifierKey: Hashable, TableKey {
     var provider: DeviceTreeNode
     var cells: [UInt32]
 
     init(_ specifier: ResourceSpecifier) {
         provider = specifier.provider
         cells = specifier.cells
+    }
+
+    func tableHash(seed: UInt64) -> UInt64 {
+        var state = TableHash.combine(seed, UInt64(provider.index))
+        for cell in cells { state = TableHash.combine(state, UInt64(cell)) }
+        return TableHash.finish(TableHash.combine(state, UInt64(cells.count)))
     }
 }
 
@@ -30,10 +36,10 @@ struct TableResolver {
     /// device's `clocks` or `power-domains`, or by a perf-domain entry.
     private var performance = IDTable<SpecifierKey>()
     /// The first consumer name met for each resource (section 5.1 names).
-    private var clockConsumers: [SpecifierKey: ConsumerName] = [:]
-    private var resetConsumers: [SpecifierKey: ConsumerName] = [:]
-    private var powerDomainConsumers: [SpecifierKey: ConsumerName] = [:]
-    private var performanceConsumers: [SpecifierKey: ConsumerName] = [:]
+    private var clockConsumers = ConsumerNames()
+    private var resetConsumers = ConsumerNames()
+    private var powerDomainConsumers = ConsumerNames()
+    private var performanceConsumers = ConsumerNames()
     /// Explicit table entry node of each id, per protocol.
     private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
     private var enabled: Set<ProtocolID> = []
@@ -50,14 +56,19 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         enabled = Set(backend.protocols.map(\.id))
         readExplicitTables()
-        // A local copy of the array (one reference): its elements can be lent to this mutating
-        // method, where one read through `self` would be copied, every array in it retained.
+        // Each device passed to these mutating methods is still copied (its arrays retained):
+        // the compiler keeps the element alive across a call that may change `self`, whether it
+        // is read from this local array or through a pointer. Flattening the model removes it.
         let described = backend.devices
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(described.count)
         for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
         // After every derived id is given: explicit ids are checked against the whole table.
         for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
+        clockConsumers.share(among: clocks)
+        resetConsumers.share(among: resets)
+        powerDomainConsumers.share(among: powerDomains)
+        performanceConsumers.share(among: performance)
         var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
@@ -241,14 +252,15 @@ struct TableResolver {
             let key = SpecifierKey(specifier)
             if let id = performance.id(for: key) {
                 add(ResourceReference(.performance, id))
-                Self.noteConsumer(&performanceConsumers, key, resources, names, index, namesProperty)
+                Self.noteConsumer(&performanceConsumers, id, resources, names, index, namesProperty)
             } else {
                 reportNotInTable(device, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.node)
             }
         }
 
-        for viaBasedev in [false, true] {
-            guard let resources = viaBasedev ? device.basedev : device.direct else { continue }
+        // The device's own resources, then its base device's: lent to this function, where a
+        // `let` of either would copy the struct and retain each of its arrays.
+        func addResources(_ resources: NodeResources, viaBasedev: Bool) {
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
             for (index, clock) in resources.clocks.enumerated() {
                 if HostFirmware.isPerformanceProvider(clock.provider, cells: clock.cells) {
@@ -266,7 +278,7 @@ struct TableResolver {
                 let key = SpecifierKey(clock)
                 if let id = clocks.id(for: key) {
                     add(ResourceReference(.clock, id))
-                    Self.noteConsumer(&clockConsumers, key, resources, resources.clockNames, index, "clock-names")
+                    Self.noteConsumer(&clockConsumers, id, resources, resources.clockNames, index, "clock-names")
                 } else {
                     reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -286,7 +298,7 @@ struct TableResolver {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
                 if let id = resets.id(for: SpecifierKey(reset)) {
                     add(ResourceReference(.reset, id))
-                    Self.noteConsumer(&resetConsumers, SpecifierKey(reset), resources, resources.resetNames, index, "reset-names")
+                    Self.noteConsumer(&resetConsumers, id, resources, resources.resetNames, index, "reset-names")
                 } else {
                     reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
                 }
@@ -302,12 +314,14 @@ struct TableResolver {
                 }
                 if let id = powerDomains.id(for: SpecifierKey(domain)) {
                     add(ResourceReference(.powerDomain, id))
-                    Self.noteConsumer(&powerDomainConsumers, SpecifierKey(domain), resources, resources.powerDomainNames, index, "power-domain-names")
+                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.powerDomainNames, index, "power-domain-names")
                 } else {
                     reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
                 }
             }
         }
+        addResources(device.direct, viaBasedev: false)
+        if device.basedev != nil { addResources(device.basedev!, viaBasedev: true) }
         for (protocolID, property) in unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
                 .resourceUnreachable, at: device.node, property: property,
@@ -323,13 +337,12 @@ struct TableResolver {
         return entry
     }
 
-    /// Records the first consumer name of a resource: `<consumer>-<names[index]>`.
+    /// Records the first consumer name of the resource with `id`: `<consumer>-<names[index]>`.
     private static func noteConsumer(
-        _ consumers: inout [SpecifierKey: ConsumerName], _ key: SpecifierKey, _ resources: NodeResources, _ names: [String], _ index: Int,
-        _ property: String
+        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: NodeResources, _ names: [String], _ index: Int, _ property: String
     ) {
-        guard consumers[key] == nil, index < names.count, !names[index].isEmpty, !resources.consumerName.isEmpty else { return }
-        consumers[key] = ConsumerName(name: resources.consumerName + "-" + names[index], node: resources.node, property: property)
+        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.consumerName.isEmpty else { return }
+        consumers[id] = ConsumerName(name: resources.consumerName + "-" + names[index], node: resources.node, property: property)
     }
 
     private mutating func reportNotInTable(
