@@ -43,7 +43,13 @@ build: setup
 # 2.36+): the loader no longer reads 2 MB of relocation records at every start,
 # and lld's layout keeps what start-up touches closer together; still a PIE.
 # serve's resident memory drops by about 3 MB.
-RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+# Every function in its own section, laid out by scripts/release-order.txt: what serve runs
+# until it listens comes first, together, so that its pages (the kernel maps 64 KB around
+# each fault) hold little that never runs; about 4 MB less resident (docs/serve-choices.md,
+# "The release binary's layout"). scripts/release-order.sh rewrites the list.
+RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+	-Xlinker --symbol-ordering-file=$(CURDIR)/scripts/release-order.txt -Xlinker --no-warn-symbol-ordering
 release: setup
 	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK) --scratch-path .build-release --product scmi-dt
 	@echo "built .build-release/release/scmi-dt"
