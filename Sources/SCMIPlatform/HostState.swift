@@ -26,9 +26,17 @@ import Synchronization
 /// A host resource as the owner names it: its protocol, the key its unit
 /// gives it and, for a key repeated within one model, which repeat.
 public struct HostResourceKey: Hashable, Sendable, CustomStringConvertible {
-    public var protocolID: ProtocolID
+    // In this order, and the occurrence an Int32, a key takes 24 bytes rather than 32:
+    // the owner keeps one per host resource in its table and one per resource per model.
     public var key: String
-    public var occurrence: Int
+    public var occurrence: Int32
+    public var protocolID: ProtocolID
+
+    public init(protocolID: ProtocolID, key: String, occurrence: Int32) {
+        self.key = key
+        self.occurrence = occurrence
+        self.protocolID = protocolID
+    }
 
     public var description: String {
         protocolID.name + " " + key + (occurrence > 0 ? " #" + String(occurrence + 1) : "")
@@ -248,7 +256,7 @@ extension HostState {
             var keys: [[HostResourceKey]] = []
             for (position, unit) in SCMIPlatform.unitList.enumerated() {
                 guard let hooks = unit.resources else { keys.append([]); continue }
-                var seen: [String: Int] = [:]
+                var seen: [String: Int32] = [:]
                 let unitKeys = hooks.keys(storage[position]).enumerated().map { resource, key in
                     let occurrence = seen[key, default: 0]
                     seen[key] = occurrence + 1
