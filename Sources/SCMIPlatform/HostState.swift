@@ -189,8 +189,11 @@ extension SharedQuantity: QuantityCell {
 struct Registry: @unchecked Sendable {
     /// What the owner keeps per host resource.
     struct Entry {
-        /// The models holding it, with its index in each.
-        var holders: [(model: Int, resource: Int)] = []
+        /// How many attached models hold it (a model holds a key once: a
+        /// repeat within one model is its own key). Which ones, `status`
+        /// finds from the models' keys (PlatformSnapshot.swift): a list here
+        /// would cost an array per host resource for what only status reads.
+        var holderCount = 0
         /// Per quantity (the unit's channel number): a SharedQuantity and its
         /// type, which frees it.
         var quantities: [(cell: UnsafeMutableRawPointer, type: any QuantityCell.Type)?] = []
@@ -261,7 +264,7 @@ extension HostState {
                     let occurrence = seen[key, default: 0]
                     seen[key] = occurrence + 1
                     let hostKey = HostResourceKey(protocolID: unit.id, key: key, occurrence: occurrence)
-                    registry.entries[hostKey, default: Registry.Entry()].holders.append((model, resource))
+                    registry.entries[hostKey, default: Registry.Entry()].holderCount += 1
                     if registry.entries[hostKey].unsafelyUnwrapped.turn == nil {
                         let turn = UnsafeMutablePointer<ResourceTurn>.allocate(capacity: 1)
                         turn.initialize(to: ResourceTurn())
@@ -297,8 +300,8 @@ extension HostState {
                 }
                 for key in record.keys[position] {
                     guard var entry = registry.entries[key] else { continue }
-                    entry.holders.removeAll { $0.model == model }
-                    if entry.holders.isEmpty {
+                    entry.holderCount -= 1
+                    if entry.holderCount == 0 {
                         for case let quantity? in entry.quantities { quantity.type.free(quantity.cell) }
                         entry.turn?.deinitialize(count: 1).deallocate()
                         registry.entries[key] = nil
