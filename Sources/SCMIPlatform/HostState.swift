@@ -32,12 +32,6 @@ public struct HostResourceKey: Hashable, Sendable, CustomStringConvertible {
     public var occurrence: Int32
     public var protocolID: ProtocolID
 
-    public init(protocolID: ProtocolID, key: String, occurrence: Int32) {
-        self.key = key
-        self.occurrence = occurrence
-        self.protocolID = protocolID
-    }
-
     public var description: String {
         protocolID.name + " " + key + (occurrence > 0 ? " #" + String(occurrence + 1) : "")
     }
@@ -263,7 +257,7 @@ extension HostState {
                 let unitKeys = hooks.keys(storage[position]).enumerated().map { resource, key in
                     let occurrence = seen[key, default: 0]
                     seen[key] = occurrence + 1
-                    let hostKey = HostResourceKey(protocolID: unit.id, key: key, occurrence: occurrence)
+                    let hostKey = HostResourceKey(key: key, occurrence: occurrence, protocolID: unit.id)
                     registry.entries[hostKey, default: Registry.Entry()].holderCount += 1
                     if registry.entries[hostKey].unsafelyUnwrapped.turn == nil {
                         let turn = UnsafeMutablePointer<ResourceTurn>.allocate(capacity: 1)
