@@ -43,7 +43,16 @@ build: setup
 # 2.36+): the loader no longer reads 2 MB of relocation records at every start,
 # and lld's layout keeps what start-up touches closer together; still a PIE.
 # serve's resident memory drops by about 3 MB.
-RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+# Every function in its own section, laid out by scripts/release-order.txt: what serve runs
+# until it listens comes first, together, so that its pages (the kernel maps 64 KB around
+# each fault) hold little that never runs; about 4 MB less resident (docs/serve-choices.md,
+# "The release binary's layout"). scripts/release-order.sh rewrites the list.
+# No dynamic symbol table of the binary's own functions (SwiftPM exports them all): nothing
+# looks them up, and the loader searched its 8,000 names at every start; about 0.8 MB less.
+RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+	-Xlinker --symbol-ordering-file=$(CURDIR)/scripts/release-order.txt -Xlinker --no-warn-symbol-ordering \
+	-Xlinker --no-export-dynamic
 release: setup
 	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK) --scratch-path .build-release --product scmi-dt
 	@echo "built .build-release/release/scmi-dt"

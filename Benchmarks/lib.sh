@@ -6,9 +6,12 @@
 # table go through `row`; bench.sh prints them all at the end.
 
 # How bench.sh and the suites build scmi-dt: as the Makefile's `release` (RELEASE_LINK
-# there: static Swift runtime, lld, packed relative relocations), so that every figure
-# is of the binary `make install` installs.
+# there: static Swift runtime, lld, packed relative relocations, functions laid out by
+# scripts/release-order.txt, no exported symbols), so that every figure is of the binary `make install` installs.
+RELEASE_ORDER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/release-order.txt"
 RELEASE_FLAGS=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+    -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
+    -Xlinker "--symbol-ordering-file=$RELEASE_ORDER" -Xlinker --no-warn-symbol-ordering -Xlinker --no-export-dynamic
     --scratch-path .build-release)
 
 # Nanoseconds since the epoch.

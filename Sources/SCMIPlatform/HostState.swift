@@ -26,9 +26,11 @@ import Synchronization
 /// A host resource as the owner names it: its protocol, the key its unit
 /// gives it and, for a key repeated within one model, which repeat.
 public struct HostResourceKey: Hashable, Sendable, CustomStringConvertible {
-    public var protocolID: ProtocolID
+    // In this order, and the occurrence an Int32, a key takes 24 bytes rather than 32:
+    // the owner keeps one per host resource in its table and one per resource per model.
     public var key: String
-    public var occurrence: Int
+    public var occurrence: Int32
+    public var protocolID: ProtocolID
 
     public var description: String {
         protocolID.name + " " + key + (occurrence > 0 ? " #" + String(occurrence + 1) : "")
@@ -181,8 +183,11 @@ extension SharedQuantity: QuantityCell {
 struct Registry: @unchecked Sendable {
     /// What the owner keeps per host resource.
     struct Entry {
-        /// The models holding it, with its index in each.
-        var holders: [(model: Int, resource: Int)] = []
+        /// How many attached models hold it (a model holds a key once: a
+        /// repeat within one model is its own key). Which ones, `status`
+        /// finds from the models' keys (PlatformSnapshot.swift): a list here
+        /// would cost an array per host resource for what only status reads.
+        var holderCount = 0
         /// Per quantity (the unit's channel number): a SharedQuantity and its
         /// type, which frees it.
         var quantities: [(cell: UnsafeMutableRawPointer, type: any QuantityCell.Type)?] = []
@@ -248,12 +253,12 @@ extension HostState {
             var keys: [[HostResourceKey]] = []
             for (position, unit) in SCMIPlatform.unitList.enumerated() {
                 guard let hooks = unit.resources else { keys.append([]); continue }
-                var seen: [String: Int] = [:]
+                var seen: [String: Int32] = [:]
                 let unitKeys = hooks.keys(storage[position]).enumerated().map { resource, key in
                     let occurrence = seen[key, default: 0]
                     seen[key] = occurrence + 1
-                    let hostKey = HostResourceKey(protocolID: unit.id, key: key, occurrence: occurrence)
-                    registry.entries[hostKey, default: Registry.Entry()].holders.append((model, resource))
+                    let hostKey = HostResourceKey(key: key, occurrence: occurrence, protocolID: unit.id)
+                    registry.entries[hostKey, default: Registry.Entry()].holderCount += 1
                     if registry.entries[hostKey].unsafelyUnwrapped.turn == nil {
                         let turn = UnsafeMutablePointer<ResourceTurn>.allocate(capacity: 1)
                         turn.initialize(to: ResourceTurn())
@@ -289,8 +294,8 @@ extension HostState {
                 }
                 for key in record.keys[position] {
                     guard var entry = registry.entries[key] else { continue }
-                    entry.holders.removeAll { $0.model == model }
-                    if entry.holders.isEmpty {
+                    entry.holderCount -= 1
+                    if entry.holderCount == 0 {
                         for case let quantity? in entry.quantities { quantity.type.free(quantity.cell) }
                         entry.turn?.deinitialize(count: 1).deallocate()
                         registry.entries[key] = nil

@@ -225,14 +225,19 @@ extension SCMIPlatform {
     /// physical state is one, so `status` shows everyone who holds it.
     private func addOtherModelsRequests(_ rows: inout [ResourceSnapshot], _ position: Int, _ hooks: ResourceHooks, _ registry: Registry) {
         guard let keys = registry.models[model]?.keys[position] else { return }
-        for row in rows.indices {
-            guard let entry = registry.entries[keys[row]], entry.holders.count > 1 else { continue }
-            for holder in entry.holders where holder.model != model {
-                guard let other = registry.models[holder.model] else { continue }
-                rows[row].requests += hooks.requests(other.storage[position], holder.resource, other.agents)
+        // The rows of the host resources another model holds too, by key: the other
+        // models' keys name their resources (the owner keeps only how many hold each).
+        var shared: [HostResourceKey: Int] = [:]
+        for row in rows.indices where (registry.entries[keys[row]]?.holderCount ?? 0) > 1 { shared[keys[row]] = row }
+        guard !shared.isEmpty else { return }
+        for other in registry.models.keys.sorted() where other != model {
+            let record = registry.models[other].unsafelyUnwrapped
+            for (resource, key) in record.keys[position].enumerated() {
+                guard let row = shared[key] else { continue }
+                rows[row].requests += hooks.requests(record.storage[position], resource, record.agents)
             }
-            rows[row].requests.sort { $0.agentID < $1.agentID }
         }
+        for row in shared.values { rows[row].requests.sort { $0.agentID < $1.agentID } }
     }
 }
 

@@ -5,14 +5,20 @@ import SCMIPlatform
 /// server for `status`: only the bindings, not the tables they were decided from
 /// (those hold the indexed tree, which serve does not keep).
 struct HostBindingMap: Sendable {
-    private var bindings: [ResourceReference: HostBinding] = [:]
+    /// Per protocol, its table's ids, ascending: the resources that have a binding.
+    private var ids: [ProtocolID: [UInt32]] = [:]
+    /// The binding of a resource no host SCMI platform provides: most of them, so only the
+    /// others are kept one by one (`firmware`), not a dictionary entry per resource.
+    private let local: HostBinding
+    private var firmware: [ResourceReference: HostBinding] = [:]
 
     init(_ tables: PlatformTables, upstreamGiven: Bool, hookGiven: Bool) {
+        local = HostBinding.decide(origin: nil, upstreamGiven: upstreamGiven, hookGiven: hookGiven)
         for protocolID in tables.protocols {
-            for id in Self.ids(tables, protocolID) {
-                let origin = tables.firmwareOrigin(protocolID, id)
-                bindings[ResourceReference(protocolID, id)] = HostBinding.decide(origin: origin, upstreamGiven: upstreamGiven, hookGiven: hookGiven)
-            }
+            ids[protocolID] = Self.ids(tables, protocolID).sorted()
+        }
+        for (reference, origin) in tables.firmwareOrigins {
+            firmware[reference] = HostBinding.decide(origin: origin, upstreamGiven: upstreamGiven, hookGiven: hookGiven)
         }
     }
 
@@ -29,7 +35,20 @@ struct HostBindingMap: Sendable {
         }
     }
 
-    func binding(_ protocolID: ProtocolID, _ id: UInt32) -> HostBinding? { bindings[ResourceReference(protocolID, id)] }
+    func binding(_ protocolID: ProtocolID, _ id: UInt32) -> HostBinding? {
+        guard let known = ids[protocolID], Self.contains(known, id) else { return nil }
+        return firmware[ResourceReference(protocolID, id)] ?? local
+    }
+
+    /// Whether ascending `sorted` holds `id` (binary search).
+    private static func contains(_ sorted: [UInt32], _ id: UInt32) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < sorted.count && sorted[low] == id
+    }
 
     /// `snapshot` with each resource's binding filled in.
     func marking(_ snapshot: PlatformSnapshot) -> PlatformSnapshot {

@@ -7,13 +7,13 @@ import Virtqueue
 /// A vhost-user backend on one listening Unix socket, serving one frontend at a time.
 ///
 /// Threads:
-/// - the accept thread waits in poll() on the listening socket and the stop latch;
-///   it admits a frontend when none is connected, and refuses (accept + close, one
-///   log line) a second one while the first keeps working;
+/// - one accept thread for every backend of the process (Acceptor) waits in poll() on
+///   their listening sockets; the backend admits a frontend when none is connected, and
+///   refuses (accept + close, one log line) a second one while the first keeps working;
 /// - per connection, a control thread reads and answers vhost-user requests and
 ///   starts/stops the ring workers (`BackendConnection`);
 /// - per running handled vring, a ring worker serves chains (`RingWorker`).
-/// Several backends (one per agent) run side by side on their own threads.
+/// Several backends (one per agent) run side by side on their own connection threads.
 public final class VhostUserBackend: Sendable {
     public let socketPath: String
     public let device: VhostUserDeviceDescription
@@ -30,7 +30,6 @@ public final class VhostUserBackend: Sendable {
     private struct State {
         var started = false
         var stopped = false
-        var acceptThread: NativeThread?
         var active: BackendConnection?
         var activeThread: NativeThread?
         /// Control threads that have finished and wait to be joined.
@@ -83,22 +82,21 @@ public final class VhostUserBackend: Sendable {
             return state.started || state.stopped
         }
         guard !alreadyRunning else { return }
-        let thread = try NativeThread(name: "vhost-accept") { [self] in acceptLoop() }
-        state.withLock { $0.acceptThread = thread }
+        try Acceptor.shared.add(self)
         logger.info("vhost-user backend listening on \(socketPath)")
     }
 
     /// Stops accepting, lets the connection finish the message in hand, closes it
     /// (the handler hears `connectionClosed`), removes the socket file. Idempotent.
     public func stop() {
-        let acceptThread = state.withLock { state -> NativeThread?? in
-            if state.stopped { return .none }
+        let wasStarted = state.withLock { state -> Bool? in
+            if state.stopped { return nil }
             state.stopped = true
-            return .some(state.acceptThread)
+            return state.started
         }
-        guard let acceptThread else { return }
+        guard let wasStarted else { return }
         EventNotifier.signal(stopFD)
-        acceptThread?.join()
+        if wasStarted { Acceptor.shared.remove(self) }
         listenFD.closeQuietly()
         unlink(socketPath)
         let threads = state.withLock { state -> [NativeThread] in
@@ -128,40 +126,34 @@ public final class VhostUserBackend: Sendable {
             lastError: statistics.lastError.withLock { $0 })
     }
 
-    // MARK: Accept thread
+    // MARK: Accepting (on the Acceptor's thread)
 
-    private func acceptLoop() {
-        while true {
-            var watched = [pollfd(fd: listenFD.rawValue, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: stopFD.rawValue, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&watched, 2, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                logger.error("poll on \(socketPath) failed: \(String(cString: strerror(errno)))")
+    /// The listening socket, which the Acceptor polls while this backend is started.
+    var listenDescriptor: Int32 { listenFD.rawValue }
+
+    /// The listening socket is readable: accepts and admits the frontend, unless stopping.
+    func acceptReady() {
+        guard !state.withLock({ $0.stopped }) else { return }
+        let fd: FileDescriptor
+        do {
+            fd = try UnixSocket.accept(listenFD)
+        } catch {
+            switch error.errno ?? 0 {
+            case EINTR, EAGAIN, ECONNABORTED:
+                return
+            case let code:  // EMFILE and the like: do not spin
+                logger.error("accept on \(socketPath) failed: \(String(cString: strerror(code)))")
+                usleep(100_000)
                 return
             }
-            if watched[1].revents != 0 { return }
-            guard watched[0].revents != 0 else { continue }
-            let fd: FileDescriptor
-            do {
-                fd = try UnixSocket.accept(listenFD)
-            } catch {
-                switch error.errno ?? 0 {
-                case EINTR, EAGAIN, ECONNABORTED:
-                    continue
-                case let code:  // EMFILE and the like: do not spin
-                    logger.error("accept on \(socketPath) failed: \(String(cString: strerror(code)))")
-                    usleep(100_000)
-                    continue
-                }
-            }
-            admit(fd.rawValue)
         }
+        admit(fd.rawValue)
     }
 
     private func admit(_ fd: Int32) {
         // A frontend that reconnects right after closing may beat the old
-        // connection's teardown: give that a moment before refusing.
+        // connection's teardown: give that a moment before refusing (on the
+        // Acceptor's thread: other sockets' frontends wait in their backlog meanwhile).
         var busy = state.withLock { $0.active != nil }
         var waited = 0
         while busy && waited < 250 {
