@@ -266,72 +266,90 @@ if [[ -z "${SKIP_ENGINE:-}" ]]; then
 fi
 
 # The Transport figures of run $1 (and, with $2 set, its rows in the table, labelled with $2).
-# The backend sleeps after every batch, as serve does by default; the "poll" benchmarks are
-# the same with serve --ring-poll-us 50 (adaptive ring polling), in the same process.
+# Three ways to wait, in the same process: the default (serve's ring worker sleeps after
+# every batch, the frontend sleeps on its call eventfd as a guest waits for its interrupt);
+# "poll": serve --ring-poll-us 50 (adaptive ring polling), the frontend still sleeping;
+# "pollboth": that, and a frontend that polls its used ring up to 50 us before it sleeps
+# (VhostUserFrontendOptions.completionPolling, as Linux's SCMI core polls atomic transfers).
 transport_summary() {
     local dir=$1 goals=${2:-} rt50 rt99 rtMallocs fl50 fl99 batch50 batchMallocs ring50 ringMallocs control
-    local np50 npBatch50  # the "poll" variants
+    local np50 npBatch50 pb50 pbBatch50 pbMallocs
     rt50=$(percentile "$dir" 'round_trip*' wallClock 50)
     rt99=$(percentile "$dir" 'round_trip*' wallClock 99)
     rtMallocs=$(percentile "$dir" 'round_trip*' mallocCountTotal 100)
     np50=$(percentile "$dir" 'poll_round_trip*' wallClock 50)
+    pb50=$(percentile "$dir" 'pollboth_round_trip*' wallClock 50)
     fl50=$(percentile "$dir" 'floor*' wallClock 50)
     fl99=$(percentile "$dir" 'floor*' wallClock 99)
     batch50=$(percentile "$dir" 'batch*' wallClock 50)
     batchMallocs=$(percentile "$dir" 'batch*' mallocCountTotal 100)
     npBatch50=$(percentile "$dir" 'poll_batch*' wallClock 50)
+    pbBatch50=$(percentile "$dir" 'pollboth_batch*' wallClock 50)
+    pbMallocs=$(percentile "$dir" 'pollboth_batch*' mallocCountTotal 100)
     ring50=$(percentile "$dir" 'breakdown*' wallClock 50)
     ringMallocs=$(percentile "$dir" 'breakdown*' mallocCountTotal 100)
     control=$(percentile "$dir" 'control*' mallocCountTotal 50)
-    local ratio50 ratio99 share npShare rtVsNopoll
+    local ratio50 ratio99 share npShare pbShare rtVsNopoll rtBothVsNopoll
     ratio50=$(awk -v a="$rt50" -v b="$fl50" 'BEGIN { printf "%.2f", a / b }')
     ratio99=$(awk -v a="$rt99" -v b="$fl99" 'BEGIN { printf "%.2f", a / b }')
     rtVsNopoll=$(awk -v a="$np50" -v b="$rt50" 'BEGIN { printf "%.2f", a / b }')  # polling / default
+    rtBothVsNopoll=$(awk -v a="$pb50" -v b="$rt50" 'BEGIN { printf "%.2f", a / b }')
     share=$(awk -v a="$batch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
     npShare=$(awk -v a="$npBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
-    printf '  %-46s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
-    printf '  %-46s p50 %-10s\n' "  the same, ring polling 50 us" "$(us "$np50")"
-    printf '  %-46s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
-    printf '  %-46s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
-    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
-    printf '  %-46s %s M msg/s (p50 %s per 64)\n' "  the same, ring polling 50 us" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
-    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
-    printf '  %-46s %s%% (polling 50 us: %s%%)\n' "64 per kick / one thread" "$share" "$npShare"
-    printf '  %-46s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
+    pbShare=$(awk -v a="$pbBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
+    printf '  %-52s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
+    printf '  %-52s p50 %-10s\n' "  the same, serve polling 50 us" "$(us "$np50")"
+    printf '  %-52s p50 %-10s\n' "  the same, guest and serve polling 50 us" "$(us "$pb50")"
+    printf '  %-52s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
+    printf '  %-52s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick, guest waits for its call" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
+    printf '  %-52s %s M msg/s (p50 %s per 64)\n' "  the same, serve polling 50 us" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "  the same, guest and serve polling 50 us" "$(rate 64 "$pbBatch50")" "$(us "$pbBatch50")" "$pbMallocs"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
+    printf '  %-52s %s%% (serve polling: %s%%; guest and serve polling: %s%%)\n' "64 per kick / one thread" "$share" "$npShare" "$pbShare"
+    printf '  %-52s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
     # Platform → agent (EventQueue.swift): one notification from the engine into a real
-    # eventq; the cmdq round trip of a CLOCK_RATE_SET with 64 subscriptions held and none.
+    # eventq; the cmdq round trip of a CLOCK_RATE_SET with 64 subscriptions held and none,
+    # measured in turn within the same iterations (A B, B A, ...): median of each, and
+    # the median of the ratios pair by pair.
     local nt50 ntMallocs sub0 sub64 subMallocs subRatio
     nt50=$(percentile "$dir" 'notification:*' wallClock 50)
     ntMallocs=$(percentile "$dir" 'notification:*' mallocCountTotal 100)
-    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_0_subscriptions*' wallClock 50)
-    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' wallClock 50)
-    subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' mallocCountTotal 100)
-    subRatio=$(awk -v a="$sub64" -v b="$sub0" 'BEGIN { printf "%.2f", a / b }')
-    printf '  %-46s %s k/s (p50 %s), max %s mallocs each\n' "notification into another agent's eventq" \
+    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' none 50)
+    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions 50)
+    subRatio=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_per_mille_of_none 50)
+    subRatio=$(awk -v r="$subRatio" 'BEGIN { printf "%.3f", r / 1000 }')
+    subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' mallocCountTotal 100)
+    printf '  %-52s %s k/s (p50 %s), max %s mallocs each\n' "notification into another agent's eventq" \
         "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }')" "$(us "$nt50")" "$ntMallocs"
-    printf '  %-46s p50 %-10s (none: %s), %sx, max %s mallocs/msg\n' "round trip, CLOCK_RATE_SET, 64 subscriptions" \
+    printf '  %-52s p50 %-10s (none: %s), pair by pair %sx, max %s mallocs per pair\n' "round trip, CLOCK_RATE_SET, 64 subscriptions" \
         "$(us "$sub64")" "$(us "$sub0")" "$subRatio" "$subMallocs"
     local clean=no
-    [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
+    [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$pbMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
     # The goals are for threads placed as serve runs; pinned, the same rows for reference.
-    local goal=">= 50%" sameGoal="no worse (<= 1.05x)" shareVerdict sameVerdict
-    shareVerdict="$(verdict "$share >= 50") (polling: $(verdict "$npShare >= 50"))"
+    local goal=">= 50%" sameGoal="no worse (<= 1.05x)" shareVerdict sameVerdict bothVerdict
+    shareVerdict=$(verdict "$pbShare >= 50")
     sameVerdict=$(verdict "$rtVsNopoll <= 1.05")
+    bothVerdict=$(verdict "$rtBothVsNopoll <= 1.05")
     if [[ $goals == " (pinned)" ]]; then
-        goal="(reference)" sameGoal="(reference)" shareVerdict="-" sameVerdict="-"
+        goal="(reference)" sameGoal="(reference)" shareVerdict="-" sameVerdict="-" bothVerdict="-"
     elif [[ -n $goals ]]; then
         row "round trip / eventfd ping-pong floor, p50$goals" "$(us "$rt50")" "$(us "$fl50")" "${ratio50}x" "<= 2x" "$(verdict "$ratio50 <= 2")"
     fi
     [[ -n $goals ]] || return 0
-    row "round trip, polling 50 us / default (off), p50$goals" "$(us "$np50")" "$(us "$rt50")" "${rtVsNopoll}x" "$sameGoal" "$sameVerdict"
-    row "64 per kick vs the same 64 on one thread$goals" "$(rate 64 "$batch50") M msg/s" "$(rate 64 "$ring50") M msg/s" \
-        "${share}% (polling: ${npShare}%)" "$goal" "$shareVerdict"
+    row "round trip, serve polling 50 us / default, p50$goals" "$(us "$np50")" "$(us "$rt50")" "${rtVsNopoll}x" "$sameGoal" "$sameVerdict"
+    row "round trip, guest + serve polling 50 us / default, p50$goals" "$(us "$pb50")" "$(us "$rt50")" "${rtBothVsNopoll}x" "$sameGoal" "$bothVerdict"
+    row "64 per kick, guest + serve polling 50 us, vs the same 64 on one thread$goals" "$(rate 64 "$pbBatch50") M msg/s" \
+        "$(rate 64 "$ring50") M msg/s" "${pbShare}%" "$goal" "$shareVerdict"
+    row "  the same, guest waits for its call (serve polling 50 us / not)$goals" \
+        "$(rate 64 "$batch50") M msg/s ($(rate 64 "$npBatch50") polling)" "$(rate 64 "$ring50") M msg/s" \
+        "${share}% (${npShare}%)" "(reported)" "-"
     if [[ $goals != " (pinned)" ]]; then
-        row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $ringMallocs" "control $control" "-" "0" \
+        row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $pbMallocs / $ringMallocs" "control $control" "-" "0" \
             "$([[ $clean == yes ]] && echo met || echo MISSED)"
         row "notification into the eventq$goals" "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }') k/s" "-" "-" "0 mallocs" \
             "$([[ $ntMallocs == 0 ]] && echo "met ($ntMallocs)" || echo "MISSED ($ntMallocs)")"
-        row "round trip, 64 subscriptions / none, p50$goals" "$(us "$sub64")" "$(us "$sub0")" "${subRatio}x" "<= 1.05x" \
+        row "round trip, 64 subscriptions / none, p50, in turn$goals" "$(us "$sub64")" "$(us "$sub0")" "${subRatio}x" "<= 1.05x" \
             "$(verdict "$subRatio <= 1.05")"
     fi
 }
