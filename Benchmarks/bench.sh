@@ -222,9 +222,9 @@ run_target() {
     local target=$1 dir=$2
     rm -rf "${OUT:?}/$dir"
     mkdir -p "$OUT/$dir"
-    echo "   $target${PIN:+ pinned to CPU $PIN} (release build of Benchmarks/ on first use)"
+    echo "   $target${FILTER:+ ($FILTER)}${PIN:+ pinned to CPU $PIN} (release build of Benchmarks/ on first use)"
     (cd Benchmarks && timeout 1200 ${PIN:+taskset -c "$PIN"} swift package benchmark --target "$target" \
-        --no-progress --format histogramPercentiles --path "$OUT/$dir") >"$OUT/$dir.log" 2>&1 || {
+        ${FILTER:+--filter "$FILTER"} --no-progress --format histogramPercentiles --path "$OUT/$dir") >"$OUT/$dir.log" 2>&1 || {
         tail -30 "$OUT/$dir.log"
         echo "bench: the $target benchmarks failed (log: $OUT/$dir.log)" >&2
         exit 1
@@ -315,8 +315,8 @@ transport_summary() {
     local nt50 ntMallocs sub0 sub64 subMallocs subRatio
     nt50=$(percentile "$dir" 'notification:*' wallClock 50)
     ntMallocs=$(percentile "$dir" 'notification:*' mallocCountTotal 100)
-    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' none 50)
-    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions 50)
+    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' no_subscriptions_ns 50)
+    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_ns 50)
     subRatio=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_per_mille_of_none 50)
     subRatio=$(awk -v r="$subRatio" 'BEGIN { printf "%.3f", r / 1000 }')
     subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' mallocCountTotal 100)
@@ -349,9 +349,30 @@ transport_summary() {
             "$([[ $clean == yes ]] && echo met || echo MISSED)"
         row "notification into the eventq$goals" "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }') k/s" "-" "-" "0 mallocs" \
             "$([[ $ntMallocs == 0 ]] && echo "met ($ntMallocs)" || echo "MISSED ($ntMallocs)")"
-        row "round trip, 64 subscriptions / none, p50, in turn$goals" "$(us "$sub64")" "$(us "$sub0")" "${subRatio}x" "<= 1.05x" \
-            "$(verdict "$subRatio <= 1.05")"
     fi
+}
+
+# The subscriptions round trip again, in $RUNS processes of its own: a round trip is two
+# wake-ups, and where the scheduler puts each rig's threads differs from process to process
+# and can favour one rig for a whole run (an A/A run, SCMI_DT_BENCH_A_A=1, shows it), so the
+# row takes the median over the processes of each one's in-turn ratio (median pair by pair).
+subscription_runs() {
+    local i ratios=() engine0=() engine64=()
+    for ((i = 0; i < RUNS; i++)); do
+        FILTER='round trip: one CLOCK_RATE_SET.*' PIN= run_target Transport "transport-subscriptions-$i"
+        ratios+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_per_mille_of_none 50)")
+        engine0+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' engine_no_subscriptions_ns 50)")
+        engine64+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' engine_64_subscriptions_ns 50)")
+    done
+    local rm rlo rhi e0 e64
+    read -r rm rlo rhi <<<"$(printf '%s\n' "${ratios[@]}" | spread | awk '{ printf "%.3f %.3f %.3f", $1 / 1000, $2 / 1000, $3 / 1000 }')"
+    e0=$(printf '%s\n' "${engine0[@]}" | spread | awk '{ print $1 }')
+    e64=$(printf '%s\n' "${engine64[@]}" | spread | awk '{ print $1 }')
+    printf '  %-52s %s (runs: %s)\n' "round trip, 64 subscriptions / none, $RUNS processes" "$(ratio_text "$rm" "$rlo" "$rhi")" \
+        "$(printf '%s ' "${ratios[@]}" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.3f", (i > 1 ? " " : ""), $i / 1000 }')"
+    printf '  %-52s %s ns with 64, %s ns with none\n' "  the engine alone (the other agent's CLOCK_RATE_SET)" "$e64" "$e0"
+    row "round trip, 64 subscriptions / none, p50 in turn, median of $RUNS runs (unpinned)" "${e64} ns engine" "${e0} ns engine" \
+        "$(ratio_text "$rm" "$rlo" "$rhi")" "<= 1.05x" "$(verdict "$rm <= 1.05")"
 }
 
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
@@ -362,57 +383,66 @@ if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     if [[ -n "$PINNED_CPU" ]]; then PIN=$PINNED_CPU run_target Transport transport-pinned; fi
     echo " threads placed by the scheduler, as serve runs"
     transport_summary transport " (unpinned)"
+    subscription_runs
     if [[ -n "$PINNED_CPU" ]]; then
         echo " every thread on CPU $PINNED_CPU (reference: wake-ups without inter-processor interrupts)"
         transport_summary transport-pinned " (pinned)"
     fi
 fi
 
-# Ring polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
-# device) with serve's default window and with none, in turn; each run's own time per message
-# and the CPU the process used (user + system, /usr/bin/time), per message.
+# Polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
+# device) in three ways, in turn: nothing polls (serve's default, a guest waiting for its
+# interrupt); serve's ring worker polls (--ring-poll-us POLL_US); both poll (the frontend
+# also looks at its used ring up to POLL_US before it sleeps). Each run's own time per
+# message and the CPU the process used (user + system, /usr/bin/time), per message.
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     echo
-    echo "== ring polling: whole runs of Benchmarks/transport-loop, --ring-poll-us ${POLL_US:=50} against 0 ($RUNS pairs)"
+    echo "== polling: whole runs of Benchmarks/transport-loop: none, serve (--ring-poll-us ${POLL_US:=50}), guest + serve, in turn ($RUNS runs each)"
     (cd Benchmarks/transport-loop && swift build -c release -q) >"$OUT/transport-loop.log" 2>&1 || {
         tail -20 "$OUT/transport-loop.log"
         echo "bench: building Benchmarks/transport-loop failed" >&2
         exit 1
     }
     LOOP=Benchmarks/transport-loop/.build/release/transport-loop
-    printf '  %-30s %-28s %-28s %s\n' run "ns/msg polling (off)" "CPU ns/msg polling (off)" "CPUs busy polling (off)"
+    declare -A POLL_ARGS=([none]="0 0" [serve]="$POLL_US 0" [both]="$POLL_US $POLL_US")
+    declare -A POLL_LABEL=([serve]="serve polling" [both]="guest + serve polling")
+    printf '  %-18s %-8s %12s %14s %10s %s\n' run polling "ns/msg" "CPU ns/msg" "CPUs busy" "time / none (min-max)"
     for run in "roundtrip ${POLL_ROUNDTRIPS:-50000}" "batch ${POLL_BATCHES:-20000}"; do
         mode=${run%% *}
         : >"$OUT/poll-$mode.tsv"
         for ((i = 0; i < RUNS; i++)); do
-            for poll in "$POLL_US" 0; do
+            for way in none serve both; do
                 # shellcheck disable=SC2086
-                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run "$poll" | awk '{ print $(NF - 3) }')
+                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run ${POLL_ARGS[$way]} | awk '{ print $(NF - 3) }')
                 read -r wall user system <"$OUT/poll-time.txt"
-                echo "$poll $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
+                echo "$way $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
             done
         done
         messages=${run#* }
         [[ $mode == batch ]] && messages=$((messages * 64))
-        median_of() { awk -v p="$1" -v c="$2" -v n="$messages" '$1 == p { v = (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2); print v }' \
-            "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.0f", $1 }'; }
-        busy_of() { awk -v p="$1" '$1 == p { print ($4 + $5) / $3 }' "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.2f", $1 }'; }
-        ratio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $2 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $2 }' "$OUT/poll-$mode.tsv") |
-            awk '{ print $1 / $2 }' | spread)
-        cpuRatio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $4 + $5 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $4 + $5 }' "$OUT/poll-$mode.tsv") |
-            awk '{ print $1 / $2 }' | spread)
-        read -r rm rlo rhi <<<"$ratio"
-        read -r cm clo chi <<<"$cpuRatio"
-        printf '  %-30s %-28s %-28s %s\n' "$run" "$(median_of "$POLL_US" ns) ($(median_of 0 ns))" \
-            "$(median_of "$POLL_US" cpu) ($(median_of 0 cpu))" "$(busy_of "$POLL_US") ($(busy_of 0))"
-        row "$mode, polling / off, time per message (echo device)" "$(median_of "$POLL_US" ns) ns" "$(median_of 0 ns) ns" \
-            "$(ratio_text "$rm" "$rlo" "$rhi")" "$([[ $mode == roundtrip ]] && echo "no worse (<= 1.05x)" || echo "(reference)")" \
-            "$([[ $mode == roundtrip ]] && verdict "$rm <= 1.05" || echo -)"
-        row "$mode, polling / off, CPU per message (echo device)" "$(median_of "$POLL_US" cpu) ns" "$(median_of 0 cpu) ns" \
-            "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+        # median over the runs of: ns (the loop's own figure), cpu (ns per message), busy (CPU / wall)
+        median_of() { awk -v w="$1" -v c="$2" -v n="$messages" '$1 == w { print (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2) }' \
+            "$OUT/poll-$mode.tsv" | spread | awk -v c="$2" '{ printf (c == "busy" ? "%.2f" : "%.0f"), $1 }'; }
+        # "median min max" of way $1 / none, run by run, of column $2 (time) or CPU
+        ratio_of() { paste <(awk -v w="$1" -v c="$2" '$1 == w { print (c == "cpu") ? $4 + $5 : $2 }' "$OUT/poll-$mode.tsv") \
+            <(awk -v c="$2" '$1 == "none" { print (c == "cpu") ? $4 + $5 : $2 }' "$OUT/poll-$mode.tsv") | awk '{ print $1 / $2 }' | spread; }
+        for way in none serve both; do
+            read -r rm rlo rhi <<<"$(ratio_of "$way" ns)"
+            printf '  %-18s %-8s %12s %14s %10s %s\n' "$run" "$way" "$(median_of "$way" ns)" "$(median_of "$way" cpu)" \
+                "$(median_of "$way" busy)" "$([[ $way == none ]] && echo - || ratio_text "$rm" "$rlo" "$rhi")"
+            [[ $way == none ]] && continue
+            read -r cm clo chi <<<"$(ratio_of "$way" cpu)"
+            sameGoal="(reference)" sameVerdict=-
+            if [[ $mode == roundtrip ]]; then sameGoal="no worse (<= 1.05x)" sameVerdict=$(verdict "$rm <= 1.05"); fi
+            row "$mode, ${POLL_LABEL[$way]} / none, time per message (echo device)" "$(median_of "$way" ns) ns" \
+                "$(median_of none ns) ns" "$(ratio_text "$rm" "$rlo" "$rhi")" "$sameGoal" "$sameVerdict"
+            row "$mode, ${POLL_LABEL[$way]} / none, CPU per message (echo device)" "$(median_of "$way" cpu) ns" \
+                "$(median_of none cpu) ns" "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+        done
     done
     echo "  each run: the loop's own ns per message; CPU = user + system of the whole process / messages;"
-    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios pair by pair"
+    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios run by run against the"
+    echo "  run of none just before"
 fi
 
 # ---------------------------------------------------------------- 6. other suites
