@@ -16,9 +16,13 @@
 #      clock, voltage, power, performance, sensor and reset message;
 #   5. Transport (same package): serve's backend and a real frontend over a Unix
 #      socket: round trip against the eventfd ping-pong floor, 64 requests per kick
-#      against the same 64 on one thread, mallocs per message over every thread; a
-#      notification into the eventq, the round trip with 64 subscriptions vs none;
-#      once as the scheduler places the threads, once all on CPU $PINNED_CPU;
+#      against the same 64 on one thread, each with a guest that sleeps until its call,
+#      with serve polling its ring, and with both polling (the goal row); mallocs per
+#      message over every thread; a notification into the eventq; the round trip with
+#      64 subscriptions vs none, in turn, in RUNS processes; once as the scheduler
+#      places the threads, once all on CPU $PINNED_CPU; then whole runs of
+#      transport-loop (echo device) with nothing, serve, and guest + serve polling:
+#      time and CPU per message;
 #   6. every executable suites/*.sh (other benchmarks; see suites/README.md);
 #   7. the table.
 #
