@@ -382,7 +382,8 @@ subscription_runs() {
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     echo
     echo "== transport: VhostUserBackend + SCMIChainHandler over examples/board.dtb and a VhostUserFrontend"
-    echo "   (Unix socket, memfd, eventfds); one round trip, or 64 messages, per iteration"
+    echo "   (Unix socket, memfd, eventfds); one round trip, or 64 messages, per iteration; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "   (polling bets on idle CPUs: while other work keeps both CPUs busy, the polling rows lose to the default)"
     PIN= run_target Transport transport
     if [[ -n "$PINNED_CPU" ]]; then PIN=$PINNED_CPU run_target Transport transport-pinned; fi
     echo " threads placed by the scheduler, as serve runs"
@@ -401,7 +402,7 @@ fi
 # message and the CPU the process used (user + system, /usr/bin/time), per message.
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     echo
-    echo "== polling: whole runs of Benchmarks/transport-loop: none, serve (--ring-poll-us ${POLL_US:=50}), guest + serve, in turn ($RUNS runs each)"
+    echo "== polling: whole runs of Benchmarks/transport-loop: none, serve (--ring-poll-us ${POLL_US:=50}), guest + serve, in turn ($RUNS runs each); load $(cut -d' ' -f1-3 /proc/loadavg)"
     (cd Benchmarks/transport-loop && swift build -c release -q) >"$OUT/transport-loop.log" 2>&1 || {
         tail -20 "$OUT/transport-loop.log"
         echo "bench: building Benchmarks/transport-loop failed" >&2
@@ -463,7 +464,7 @@ fi
 # ---------------------------------------------------------------- 7. the table
 
 echo
-echo "== summary ($(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS; ratios against references measured in this run)"
+echo "== summary ($(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load now $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS; ratios against references measured in this run)"
 {
     printf 'figure\tnow\treference\tratio\tgoal\tverdict\n'
     cat "$OUT/rows.tsv"

@@ -205,12 +205,13 @@ public final class DriverQueue: @unchecked Sendable {
     }
 
     /// While the driver polls the used ring instead of sleeping: asks the device
-    /// for no used-buffer notifications, as Linux's virtqueue_disable_cb does,
-    /// so that it writes no call eventfd per batch. With EVENT_IDX, `used_event`
-    /// goes one behind the next element to read: the device publishes from at
-    /// least that element on, at most N elements ahead of it, so its window
-    /// `[old, new)` never holds it; without, `avail.flags` NO_INTERRUPT. `prepareForNotification` asks for notifications again
-    /// (a device may still send one it decided on before seeing this).
+    /// for no used-buffer notifications (what Linux's virtqueue_disable_cb is
+    /// for), so that it writes no call eventfd per batch. With EVENT_IDX,
+    /// `used_event` goes one behind the next element to read: the device
+    /// publishes from at least that element on, at most N elements ahead of it,
+    /// so its window `[old, new)` never holds it; without, `avail.flags`
+    /// NO_INTERRUPT. `prepareForNotification` asks for notifications again (a
+    /// device may still send one it decided on before it saw this).
     public func suppressNotifications() {
         if eventIndex {
             availRing.storeRelaxedLE16(lastUsedIndex &- 1, at: 4 + 2 * size)
