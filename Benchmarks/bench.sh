@@ -236,6 +236,7 @@ run_target() {
 }
 
 # value at percentile $4 of metric $3 of the benchmark whose file name matches $2, in $OUT/$1
+# (the pattern must match one benchmark: the files come in no particular order)
 percentile() {
     local dir=$1 name=$2 metric=$3 p=$4 file
     file=$(compgen -G "$OUT/$dir/Current_run.*.$name.$metric.histogram.percentiles.tsv" | head -1) || true
@@ -278,15 +279,15 @@ fi
 transport_summary() {
     local dir=$1 goals=${2:-} rt50 rt99 rtMallocs fl50 fl99 batch50 batchMallocs ring50 ringMallocs control
     local np50 npBatch50 pb50 pbBatch50 pbMallocs
-    rt50=$(percentile "$dir" 'round_trip*' wallClock 50)
-    rt99=$(percentile "$dir" 'round_trip*' wallClock 99)
-    rtMallocs=$(percentile "$dir" 'round_trip*' mallocCountTotal 100)
+    rt50=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' wallClock 50)
+    rt99=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' wallClock 99)
+    rtMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' mallocCountTotal 100)
     np50=$(percentile "$dir" 'poll_round_trip*' wallClock 50)
     pb50=$(percentile "$dir" 'pollboth_round_trip*' wallClock 50)
     fl50=$(percentile "$dir" 'floor*' wallClock 50)
     fl99=$(percentile "$dir" 'floor*' wallClock 99)
-    batch50=$(percentile "$dir" 'batch*' wallClock 50)
-    batchMallocs=$(percentile "$dir" 'batch*' mallocCountTotal 100)
+    batch50=$(percentile "$dir" 'batch:*' wallClock 50)
+    batchMallocs=$(percentile "$dir" 'batch:*' mallocCountTotal 100)
     npBatch50=$(percentile "$dir" 'poll_batch*' wallClock 50)
     pbBatch50=$(percentile "$dir" 'pollboth_batch*' wallClock 50)
     pbMallocs=$(percentile "$dir" 'pollboth_batch*' mallocCountTotal 100)
