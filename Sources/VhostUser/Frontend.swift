@@ -333,11 +333,14 @@ public final class VhostUserFrontend {
     public func waitForCompletions(timeoutMilliseconds: Int32? = nil) throws {
         guard !isClosed else { throw VhostUserError.disconnected }
         let queue = queues[0]
+        // While it polls, notifications stay suppressed, also across a wait
+        // that finds its answers already there.
+        let looks = completionWindow.current > 0
+        if looks { queue.suppressNotifications() }
         if queue.hasUsed { return }
         var sleepStart: UInt64 = 0
         if completionWindow.maximum > 0 {
-            if completionWindow.current > 0 {
-                queue.suppressNotifications()
+            if looks {
                 // As the ring worker: another task taking this CPU during the look shrinks the window.
                 let switches = shim_thread_context_switches()
                 let found = spin(for: completionWindow.current) { queue.hasUsed }
