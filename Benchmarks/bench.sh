@@ -16,9 +16,13 @@
 #      clock, voltage, power, performance, sensor and reset message;
 #   5. Transport (same package): serve's backend and a real frontend over a Unix
 #      socket: round trip against the eventfd ping-pong floor, 64 requests per kick
-#      against the same 64 on one thread, mallocs per message over every thread; a
-#      notification into the eventq, the round trip with 64 subscriptions vs none;
-#      once as the scheduler places the threads, once all on CPU $PINNED_CPU;
+#      against the same 64 on one thread, each with a guest that sleeps until its call,
+#      with serve polling its ring, and with both polling (the goal row); mallocs per
+#      message over every thread; a notification into the eventq; the round trip with
+#      64 subscriptions vs none, in turn, in RUNS processes; once as the scheduler
+#      places the threads, once all on CPU $PINNED_CPU; then whole runs of
+#      transport-loop (echo device) with nothing, serve, and guest + serve polling:
+#      time and CPU per message;
 #   6. every executable suites/*.sh (other benchmarks; see suites/README.md);
 #   7. the table.
 #
@@ -222,9 +226,9 @@ run_target() {
     local target=$1 dir=$2
     rm -rf "${OUT:?}/$dir"
     mkdir -p "$OUT/$dir"
-    echo "   $target${PIN:+ pinned to CPU $PIN} (release build of Benchmarks/ on first use)"
+    echo "   $target${FILTER:+ ($FILTER)}${PIN:+ pinned to CPU $PIN} (release build of Benchmarks/ on first use)"
     (cd Benchmarks && timeout 1200 ${PIN:+taskset -c "$PIN"} swift package benchmark --target "$target" \
-        --no-progress --format histogramPercentiles --path "$OUT/$dir") >"$OUT/$dir.log" 2>&1 || {
+        ${FILTER:+--filter "$FILTER"} --no-progress --format histogramPercentiles --path "$OUT/$dir") >"$OUT/$dir.log" 2>&1 || {
         tail -30 "$OUT/$dir.log"
         echo "bench: the $target benchmarks failed (log: $OUT/$dir.log)" >&2
         exit 1
@@ -232,6 +236,7 @@ run_target() {
 }
 
 # value at percentile $4 of metric $3 of the benchmark whose file name matches $2, in $OUT/$1
+# (the pattern must match one benchmark: the files come in no particular order)
 percentile() {
     local dir=$1 name=$2 metric=$3 p=$4 file
     file=$(compgen -G "$OUT/$dir/Current_run.*.$name.$metric.histogram.percentiles.tsv" | head -1) || true
@@ -266,135 +271,184 @@ if [[ -z "${SKIP_ENGINE:-}" ]]; then
 fi
 
 # The Transport figures of run $1 (and, with $2 set, its rows in the table, labelled with $2).
-# The backend sleeps after every batch, as serve does by default; the "poll" benchmarks are
-# the same with serve --ring-poll-us 50 (adaptive ring polling), in the same process.
+# Three ways to wait, in the same process: the default (serve's ring worker sleeps after
+# every batch, the frontend sleeps on its call eventfd as a guest waits for its interrupt);
+# "poll": serve --ring-poll-us 50 (adaptive ring polling), the frontend still sleeping;
+# "pollboth": that, and a frontend that polls its used ring up to 50 us before it sleeps
+# (VhostUserFrontendOptions.completionPolling, as Linux's SCMI core polls atomic transfers).
 transport_summary() {
     local dir=$1 goals=${2:-} rt50 rt99 rtMallocs fl50 fl99 batch50 batchMallocs ring50 ringMallocs control
-    local np50 npBatch50  # the "poll" variants
-    rt50=$(percentile "$dir" 'round_trip*' wallClock 50)
-    rt99=$(percentile "$dir" 'round_trip*' wallClock 99)
-    rtMallocs=$(percentile "$dir" 'round_trip*' mallocCountTotal 100)
+    local np50 npBatch50 pb50 pbBatch50 pbMallocs
+    rt50=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' wallClock 50)
+    rt99=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' wallClock 99)
+    rtMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_GET*' mallocCountTotal 100)
     np50=$(percentile "$dir" 'poll_round_trip*' wallClock 50)
+    pb50=$(percentile "$dir" 'pollboth_round_trip*' wallClock 50)
     fl50=$(percentile "$dir" 'floor*' wallClock 50)
     fl99=$(percentile "$dir" 'floor*' wallClock 99)
-    batch50=$(percentile "$dir" 'batch*' wallClock 50)
-    batchMallocs=$(percentile "$dir" 'batch*' mallocCountTotal 100)
+    batch50=$(percentile "$dir" 'batch:*' wallClock 50)
+    batchMallocs=$(percentile "$dir" 'batch:*' mallocCountTotal 100)
     npBatch50=$(percentile "$dir" 'poll_batch*' wallClock 50)
+    pbBatch50=$(percentile "$dir" 'pollboth_batch*' wallClock 50)
+    pbMallocs=$(percentile "$dir" 'pollboth_batch*' mallocCountTotal 100)
     ring50=$(percentile "$dir" 'breakdown*' wallClock 50)
     ringMallocs=$(percentile "$dir" 'breakdown*' mallocCountTotal 100)
     control=$(percentile "$dir" 'control*' mallocCountTotal 50)
-    local ratio50 ratio99 share npShare rtVsNopoll
+    local ratio50 ratio99 share npShare pbShare rtVsNopoll rtBothVsNopoll
     ratio50=$(awk -v a="$rt50" -v b="$fl50" 'BEGIN { printf "%.2f", a / b }')
     ratio99=$(awk -v a="$rt99" -v b="$fl99" 'BEGIN { printf "%.2f", a / b }')
     rtVsNopoll=$(awk -v a="$np50" -v b="$rt50" 'BEGIN { printf "%.2f", a / b }')  # polling / default
+    rtBothVsNopoll=$(awk -v a="$pb50" -v b="$rt50" 'BEGIN { printf "%.2f", a / b }')
     share=$(awk -v a="$batch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
     npShare=$(awk -v a="$npBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
-    printf '  %-46s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
-    printf '  %-46s p50 %-10s\n' "  the same, ring polling 50 us" "$(us "$np50")"
-    printf '  %-46s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
-    printf '  %-46s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
-    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
-    printf '  %-46s %s M msg/s (p50 %s per 64)\n' "  the same, ring polling 50 us" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
-    printf '  %-46s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
-    printf '  %-46s %s%% (polling 50 us: %s%%)\n' "64 per kick / one thread" "$share" "$npShare"
-    printf '  %-46s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
+    pbShare=$(awk -v a="$pbBatch50" -v b="$ring50" 'BEGIN { printf "%.0f", 100 * b / a }')
+    printf '  %-52s p50 %-10s p99 %-10s max %s mallocs/msg\n' "round trip, 1 CLOCK_RATE_GET in flight" "$(us "$rt50")" "$(us "$rt99")" "$rtMallocs"
+    printf '  %-52s p50 %-10s\n' "  the same, serve polling 50 us" "$(us "$np50")"
+    printf '  %-52s p50 %-10s\n' "  the same, guest and serve polling 50 us" "$(us "$pb50")"
+    printf '  %-52s p50 %-10s p99 %-10s\n' "floor: eventfd ping-pong, two threads" "$(us "$fl50")" "$(us "$fl99")"
+    printf '  %-52s p50 %-10s p99 %-10s\n' "round trip / floor" "${ratio50}x" "${ratio99}x"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "64 CLOCK_RATE_GET per kick, guest waits for its call" "$(rate 64 "$batch50")" "$(us "$batch50")" "$batchMallocs"
+    printf '  %-52s %s M msg/s (p50 %s per 64)\n' "  the same, serve polling 50 us" "$(rate 64 "$npBatch50")" "$(us "$npBatch50")"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "  the same, guest and serve polling 50 us" "$(rate 64 "$pbBatch50")" "$(us "$pbBatch50")" "$pbMallocs"
+    printf '  %-52s %s M msg/s (p50 %s per 64), max %s mallocs per 64\n' "the same 64 on one thread (no wake-ups)" "$(rate 64 "$ring50")" "$(us "$ring50")" "$ringMallocs"
+    printf '  %-52s %s%% (serve polling: %s%%; guest and serve polling: %s%%)\n' "64 per kick / one thread" "$share" "$npShare" "$pbShare"
+    printf '  %-52s %s (expected 1: the counter sees every thread)\n' "control: mallocs per pong on the other thread" "$control"
     # Platform → agent (EventQueue.swift): one notification from the engine into a real
-    # eventq; the cmdq round trip of a CLOCK_RATE_SET with 64 subscriptions held and none.
+    # eventq; the cmdq round trip of a CLOCK_RATE_SET with 64 subscriptions held and none,
+    # measured in turn within the same iterations (A B, B A, ...): median of each, and
+    # the median of the ratios pair by pair.
     local nt50 ntMallocs sub0 sub64 subMallocs subRatio
     nt50=$(percentile "$dir" 'notification:*' wallClock 50)
     ntMallocs=$(percentile "$dir" 'notification:*' mallocCountTotal 100)
-    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_0_subscriptions*' wallClock 50)
-    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' wallClock 50)
-    subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*,_64_subscriptions*' mallocCountTotal 100)
-    subRatio=$(awk -v a="$sub64" -v b="$sub0" 'BEGIN { printf "%.2f", a / b }')
-    printf '  %-46s %s k/s (p50 %s), max %s mallocs each\n' "notification into another agent's eventq" \
+    sub0=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' no_subscriptions_ns 50)
+    sub64=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_ns 50)
+    subRatio=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_per_mille_of_none 50)
+    subRatio=$(awk -v r="$subRatio" 'BEGIN { printf "%.3f", r / 1000 }')
+    subMallocs=$(percentile "$dir" 'round_trip:_one_CLOCK_RATE_SET*' mallocCountTotal 100)
+    printf '  %-52s %s k/s (p50 %s), max %s mallocs each\n' "notification into another agent's eventq" \
         "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }')" "$(us "$nt50")" "$ntMallocs"
-    printf '  %-46s p50 %-10s (none: %s), %sx, max %s mallocs/msg\n' "round trip, CLOCK_RATE_SET, 64 subscriptions" \
+    printf '  %-52s p50 %-10s (none: %s), pair by pair %sx, max %s mallocs per pair\n' "round trip, CLOCK_RATE_SET, 64 subscriptions" \
         "$(us "$sub64")" "$(us "$sub0")" "$subRatio" "$subMallocs"
     local clean=no
-    [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
+    [[ "$rtMallocs" == 0 && "$batchMallocs" == 0 && "$pbMallocs" == 0 && "$ringMallocs" == 0 && "$control" == 1 ]] && clean=yes
     # The goals are for threads placed as serve runs; pinned, the same rows for reference.
-    local goal=">= 50%" sameGoal="no worse (<= 1.05x)" shareVerdict sameVerdict
-    shareVerdict="$(verdict "$share >= 50") (polling: $(verdict "$npShare >= 50"))"
+    local goal=">= 50%" sameGoal="no worse (<= 1.05x)" shareVerdict sameVerdict bothVerdict
+    shareVerdict=$(verdict "$pbShare >= 50")
     sameVerdict=$(verdict "$rtVsNopoll <= 1.05")
+    bothVerdict=$(verdict "$rtBothVsNopoll <= 1.05")
     if [[ $goals == " (pinned)" ]]; then
-        goal="(reference)" sameGoal="(reference)" shareVerdict="-" sameVerdict="-"
+        goal="(reference)" sameGoal="(reference)" shareVerdict="-" sameVerdict="-" bothVerdict="-"
     elif [[ -n $goals ]]; then
         row "round trip / eventfd ping-pong floor, p50$goals" "$(us "$rt50")" "$(us "$fl50")" "${ratio50}x" "<= 2x" "$(verdict "$ratio50 <= 2")"
     fi
     [[ -n $goals ]] || return 0
-    row "round trip, polling 50 us / default (off), p50$goals" "$(us "$np50")" "$(us "$rt50")" "${rtVsNopoll}x" "$sameGoal" "$sameVerdict"
-    row "64 per kick vs the same 64 on one thread$goals" "$(rate 64 "$batch50") M msg/s" "$(rate 64 "$ring50") M msg/s" \
-        "${share}% (polling: ${npShare}%)" "$goal" "$shareVerdict"
+    row "round trip, serve polling 50 us / default, p50$goals" "$(us "$np50")" "$(us "$rt50")" "${rtVsNopoll}x" "$sameGoal" "$sameVerdict"
+    row "round trip, guest + serve polling 50 us / default, p50$goals" "$(us "$pb50")" "$(us "$rt50")" "${rtBothVsNopoll}x" "$sameGoal" "$bothVerdict"
+    row "64 per kick, guest + serve polling 50 us, vs the same 64 on one thread$goals" "$(rate 64 "$pbBatch50") M msg/s" \
+        "$(rate 64 "$ring50") M msg/s" "${pbShare}%" "$goal" "$shareVerdict"
+    row "  the same, guest waits for its call (serve polling 50 us / not)$goals" \
+        "$(rate 64 "$batch50") M msg/s ($(rate 64 "$npBatch50") polling)" "$(rate 64 "$ring50") M msg/s" \
+        "${share}% (${npShare}%)" "(reported)" "-"
     if [[ $goals != " (pinned)" ]]; then
-        row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $ringMallocs" "control $control" "-" "0" \
+        row "mallocs per message, every thread$goals" "$rtMallocs / $batchMallocs / $pbMallocs / $ringMallocs" "control $control" "-" "0" \
             "$([[ $clean == yes ]] && echo met || echo MISSED)"
         row "notification into the eventq$goals" "$(awk -v n="$nt50" 'BEGIN { printf "%.1f", 1e6 / n }') k/s" "-" "-" "0 mallocs" \
             "$([[ $ntMallocs == 0 ]] && echo "met ($ntMallocs)" || echo "MISSED ($ntMallocs)")"
-        row "round trip, 64 subscriptions / none, p50$goals" "$(us "$sub64")" "$(us "$sub0")" "${subRatio}x" "<= 1.05x" \
-            "$(verdict "$subRatio <= 1.05")"
     fi
+}
+
+# The subscriptions round trip again, in $RUNS processes of its own: a round trip is two
+# wake-ups, and where the scheduler puts each rig's threads differs from process to process
+# and can favour one rig for a whole run (an A/A run, SCMI_DT_BENCH_A_A=1, shows it), so the
+# row takes the median over the processes of each one's in-turn ratio (median pair by pair).
+subscription_runs() {
+    local i ratios=() engine0=() engine64=()
+    for ((i = 0; i < RUNS; i++)); do
+        FILTER='round trip: one CLOCK_RATE_SET.*' PIN= run_target Transport "transport-subscriptions-$i"
+        ratios+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' 64_subscriptions_per_mille_of_none 50)")
+        engine0+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' engine_no_subscriptions_ns 50)")
+        engine64+=("$(percentile "transport-subscriptions-$i" 'round_trip:_one_CLOCK_RATE_SET*' engine_64_subscriptions_ns 50)")
+    done
+    local rm rlo rhi e0 e64
+    read -r rm rlo rhi <<<"$(printf '%s\n' "${ratios[@]}" | spread | awk '{ printf "%.3f %.3f %.3f", $1 / 1000, $2 / 1000, $3 / 1000 }')"
+    e0=$(printf '%s\n' "${engine0[@]}" | spread | awk '{ print $1 }')
+    e64=$(printf '%s\n' "${engine64[@]}" | spread | awk '{ print $1 }')
+    printf '  %-52s %s (runs: %s)\n' "round trip, 64 subscriptions / none, $RUNS processes" "$(ratio_text "$rm" "$rlo" "$rhi")" \
+        "$(printf '%s ' "${ratios[@]}" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.3f", (i > 1 ? " " : ""), $i / 1000 }')"
+    printf '  %-52s %s ns with 64, %s ns with none\n' "  the engine alone (the other agent's CLOCK_RATE_SET)" "$e64" "$e0"
+    row "round trip, 64 subscriptions / none, p50 in turn, median of $RUNS runs (unpinned)" "${e64} ns engine" "${e0} ns engine" \
+        "$(ratio_text "$rm" "$rlo" "$rhi")" "<= 1.05x" "$(verdict "$rm <= 1.05")"
 }
 
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     echo
     echo "== transport: VhostUserBackend + SCMIChainHandler over examples/board.dtb and a VhostUserFrontend"
-    echo "   (Unix socket, memfd, eventfds); one round trip, or 64 messages, per iteration"
+    echo "   (Unix socket, memfd, eventfds); one round trip, or 64 messages, per iteration; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "   (polling bets on idle CPUs: while other work keeps both CPUs busy, the polling rows lose to the default)"
     PIN= run_target Transport transport
     if [[ -n "$PINNED_CPU" ]]; then PIN=$PINNED_CPU run_target Transport transport-pinned; fi
     echo " threads placed by the scheduler, as serve runs"
     transport_summary transport " (unpinned)"
+    subscription_runs
     if [[ -n "$PINNED_CPU" ]]; then
         echo " every thread on CPU $PINNED_CPU (reference: wake-ups without inter-processor interrupts)"
         transport_summary transport-pinned " (pinned)"
     fi
 fi
 
-# Ring polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
-# device) with serve's default window and with none, in turn; each run's own time per message
-# and the CPU the process used (user + system, /usr/bin/time), per message.
+# Polling as whole processes: Benchmarks/transport-loop (serve's transport with an echo
+# device) in three ways, in turn: nothing polls (serve's default, a guest waiting for its
+# interrupt); serve's ring worker polls (--ring-poll-us POLL_US); both poll (the frontend
+# also looks at its used ring up to POLL_US before it sleeps). Each run's own time per
+# message and the CPU the process used (user + system, /usr/bin/time), per message.
 if [[ -z "${SKIP_TRANSPORT:-}" ]]; then
     echo
-    echo "== ring polling: whole runs of Benchmarks/transport-loop, --ring-poll-us ${POLL_US:=50} against 0 ($RUNS pairs)"
+    echo "== polling: whole runs of Benchmarks/transport-loop: none, serve (--ring-poll-us ${POLL_US:=50}), guest + serve, in turn ($RUNS runs each); load $(cut -d' ' -f1-3 /proc/loadavg)"
     (cd Benchmarks/transport-loop && swift build -c release -q) >"$OUT/transport-loop.log" 2>&1 || {
         tail -20 "$OUT/transport-loop.log"
         echo "bench: building Benchmarks/transport-loop failed" >&2
         exit 1
     }
     LOOP=Benchmarks/transport-loop/.build/release/transport-loop
-    printf '  %-30s %-28s %-28s %s\n' run "ns/msg polling (off)" "CPU ns/msg polling (off)" "CPUs busy polling (off)"
+    declare -A POLL_ARGS=([none]="0 0" [serve]="$POLL_US 0" [both]="$POLL_US $POLL_US")
+    declare -A POLL_LABEL=([serve]="serve polling" [both]="guest + serve polling")
+    printf '  %-18s %-8s %12s %14s %10s %s\n' run polling "ns/msg" "CPU ns/msg" "CPUs busy" "time / none (min-max)"
     for run in "roundtrip ${POLL_ROUNDTRIPS:-50000}" "batch ${POLL_BATCHES:-20000}"; do
         mode=${run%% *}
         : >"$OUT/poll-$mode.tsv"
         for ((i = 0; i < RUNS; i++)); do
-            for poll in "$POLL_US" 0; do
+            for way in none serve both; do
                 # shellcheck disable=SC2086
-                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run "$poll" | awk '{ print $(NF - 3) }')
+                figure=$(/usr/bin/time -f "%e %U %S" -o "$OUT/poll-time.txt" "$LOOP" $run ${POLL_ARGS[$way]} | awk '{ print $(NF - 3) }')
                 read -r wall user system <"$OUT/poll-time.txt"
-                echo "$poll $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
+                echo "$way $figure $wall $user $system" >>"$OUT/poll-$mode.tsv"
             done
         done
         messages=${run#* }
         [[ $mode == batch ]] && messages=$((messages * 64))
-        median_of() { awk -v p="$1" -v c="$2" -v n="$messages" '$1 == p { v = (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2); print v }' \
-            "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.0f", $1 }'; }
-        busy_of() { awk -v p="$1" '$1 == p { print ($4 + $5) / $3 }' "$OUT/poll-$mode.tsv" | spread | awk '{ printf "%.2f", $1 }'; }
-        ratio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $2 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $2 }' "$OUT/poll-$mode.tsv") |
-            awk '{ print $1 / $2 }' | spread)
-        cpuRatio=$(paste <(awk -v p="$POLL_US" '$1 == p { print $4 + $5 }' "$OUT/poll-$mode.tsv") <(awk '$1 == 0 { print $4 + $5 }' "$OUT/poll-$mode.tsv") |
-            awk '{ print $1 / $2 }' | spread)
-        read -r rm rlo rhi <<<"$ratio"
-        read -r cm clo chi <<<"$cpuRatio"
-        printf '  %-30s %-28s %-28s %s\n' "$run" "$(median_of "$POLL_US" ns) ($(median_of 0 ns))" \
-            "$(median_of "$POLL_US" cpu) ($(median_of 0 cpu))" "$(busy_of "$POLL_US") ($(busy_of 0))"
-        row "$mode, polling / off, time per message (echo device)" "$(median_of "$POLL_US" ns) ns" "$(median_of 0 ns) ns" \
-            "$(ratio_text "$rm" "$rlo" "$rhi")" "$([[ $mode == roundtrip ]] && echo "no worse (<= 1.05x)" || echo "(reference)")" \
-            "$([[ $mode == roundtrip ]] && verdict "$rm <= 1.05" || echo -)"
-        row "$mode, polling / off, CPU per message (echo device)" "$(median_of "$POLL_US" cpu) ns" "$(median_of 0 cpu) ns" \
-            "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+        # median over the runs of: ns (the loop's own figure), cpu (ns per message), busy (CPU / wall)
+        median_of() { awk -v w="$1" -v c="$2" -v n="$messages" '$1 == w { print (c == "cpu") ? ($4 + $5) * 1e9 / n : (c == "busy" ? ($4 + $5) / $3 : $2) }' \
+            "$OUT/poll-$mode.tsv" | spread | awk -v c="$2" '{ printf (c == "busy" ? "%.2f" : "%.0f"), $1 }'; }
+        # "median min max" of way $1 / none, run by run, of column $2 (time) or CPU
+        ratio_of() { paste <(awk -v w="$1" -v c="$2" '$1 == w { print (c == "cpu") ? $4 + $5 : $2 }' "$OUT/poll-$mode.tsv") \
+            <(awk -v c="$2" '$1 == "none" { print (c == "cpu") ? $4 + $5 : $2 }' "$OUT/poll-$mode.tsv") | awk '{ print $1 / $2 }' | spread; }
+        for way in none serve both; do
+            read -r rm rlo rhi <<<"$(ratio_of "$way" ns)"
+            printf '  %-18s %-8s %12s %14s %10s %s\n' "$run" "$way" "$(median_of "$way" ns)" "$(median_of "$way" cpu)" \
+                "$(median_of "$way" busy)" "$([[ $way == none ]] && echo - || ratio_text "$rm" "$rlo" "$rhi")"
+            [[ $way == none ]] && continue
+            read -r cm clo chi <<<"$(ratio_of "$way" cpu)"
+            sameGoal="(reference)" sameVerdict=-
+            if [[ $mode == roundtrip ]]; then sameGoal="no worse (<= 1.05x)" sameVerdict=$(verdict "$rm <= 1.05"); fi
+            row "$mode, ${POLL_LABEL[$way]} / none, time per message (echo device)" "$(median_of "$way" ns) ns" \
+                "$(median_of none ns) ns" "$(ratio_text "$rm" "$rlo" "$rhi")" "$sameGoal" "$sameVerdict"
+            row "$mode, ${POLL_LABEL[$way]} / none, CPU per message (echo device)" "$(median_of "$way" cpu) ns" \
+                "$(median_of none cpu) ns" "$(ratio_text "$cm" "$clo" "$chi")" "reported" "-"
+        done
     done
     echo "  each run: the loop's own ns per message; CPU = user + system of the whole process / messages;"
-    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios pair by pair"
+    echo "  CPUs busy = CPU time / wall time; medians of $RUNS runs each, ratios run by run against the"
+    echo "  run of none just before"
 fi
 
 # ---------------------------------------------------------------- 6. other suites
@@ -411,7 +465,7 @@ fi
 # ---------------------------------------------------------------- 7. the table
 
 echo
-echo "== summary ($(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS; ratios against references measured in this run)"
+echo "== summary ($(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load now $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS; ratios against references measured in this run)"
 {
     printf 'figure\tnow\treference\tratio\tgoal\tverdict\n'
     cat "$OUT/rows.tsv"

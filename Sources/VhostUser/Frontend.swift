@@ -1,3 +1,4 @@
+import CLinuxShim
 import Glibc
 import LinuxIO
 import Virtqueue
@@ -25,6 +26,13 @@ public struct VhostUserFrontendOptions: Sendable {
     /// How long to wait for a reply on the socket, and for used buffers.
     public var replyTimeoutMilliseconds: Int32 = 5000
     public var completionTimeoutMilliseconds: Int32 = 10_000
+    /// How long `waitForCompletions` looks at the used ring before it sleeps on
+    /// the call eventfd, with used-buffer notifications suppressed meanwhile, as
+    /// Linux's SCMI core polls for atomic transfers (virtio-scmi's poll_done
+    /// reads the used ring instead of waiting for the interrupt). Bounded by
+    /// `maximumMicroseconds`; adaptive as the backend's ring polling (see
+    /// `RingPolling`). `.off`: sleep at once, as a guest waiting for its interrupt.
+    public var completionPolling: RingPolling = .off
 
     public init() {}
 }
@@ -74,6 +82,8 @@ public final class VhostUserFrontend {
     /// Per descriptor head on queue 1: the offset of the eventq buffer it holds, or -1.
     private var eventBufferOfHead: [Int]
     private var isClosed = false
+    /// `options.completionPolling`'s window as it adapts.
+    private var completionWindow: PollWindow
 
     /// Connects to `socketPath` and negotiates like QEMU 10 (docs/protocol.md §25):
     /// GET_FEATURES, GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_OWNER,
@@ -103,6 +113,7 @@ public final class VhostUserFrontend {
         slotOfHead = .allocate(capacity: options.queueSize)
         slotOfHead.initialize(repeating: -1)
         eventBufferOfHead = Array(repeating: -1, count: options.queueSize)
+        completionWindow = PollWindow(options.completionPolling)
         do {
             try negotiate()
         } catch {
@@ -314,11 +325,31 @@ public final class VhostUserFrontend {
     }
 
     /// Waits until the backend has returned something on queue 0 (returns at once
-    /// when it already has). With `timeoutMilliseconds` nil it blocks in read()
-    /// on the call eventfd; otherwise it throws `.timedOut` after that long.
+    /// when it already has). With `completionPolling`, it first looks at the used
+    /// ring, notifications suppressed, for up to the window; then (or at once
+    /// without) it asks for a notification and, with `timeoutMilliseconds` nil,
+    /// blocks in read() on the call eventfd; otherwise it throws `.timedOut`
+    /// after that long.
     public func waitForCompletions(timeoutMilliseconds: Int32? = nil) throws {
         guard !isClosed else { throw VhostUserError.disconnected }
         let queue = queues[0]
+        // While it polls, notifications stay suppressed, also across a wait
+        // that finds its answers already there.
+        let looks = completionWindow.current > 0
+        if looks { queue.suppressNotifications() }
+        if queue.hasUsed { return }
+        var sleepStart: UInt64 = 0
+        if completionWindow.maximum > 0 {
+            if looks {
+                // As the ring worker: another task taking this CPU during the look shrinks the window.
+                let switches = shim_thread_context_switches()
+                let found = spin(for: completionWindow.current) { queue.hasUsed }
+                if shim_thread_context_switches() != switches { completionWindow.contended() }
+                if found { return }
+            }
+            sleepStart = monotonicNanoseconds()
+        }
+        defer { if sleepStart != 0 { completionWindow.slept(monotonicNanoseconds() &- sleepStart) } }
         while !queue.prepareForNotification() {
             if let timeout = timeoutMilliseconds {
                 // Also watch the socket: the backend never speaks unasked, so

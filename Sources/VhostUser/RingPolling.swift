@@ -1,3 +1,4 @@
+import CLinuxShim
 import Glibc
 
 /// How long a ring worker keeps looking at the available ring after a batch
@@ -77,4 +78,24 @@ struct PollWindow {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
+/// Spins until `found()` holds (true) or `nanoseconds` pass (false), the one
+/// busy-wait of both sides (a ring worker on its available ring, a frontend on
+/// its used ring). Between looks the CPU is told it spins; every 32 looks the
+/// clock is read and the thread yields, so that a thread waiting for this CPU
+/// (the other side's, when they share one) runs.
+@inline(__always) func spin(for nanoseconds: UInt64, until found: () -> Bool) -> Bool {
+    let deadline = monotonicNanoseconds() &+ nanoseconds
+    var looks: UInt32 = 0
+    while true {
+        if found() { return true }
+        looks &+= 1
+        if looks & 31 == 0 {
+            if monotonicNanoseconds() >= deadline { return false }
+            sched_yield()
+        } else {
+            shim_cpu_relax()
+        }
+    }
 }

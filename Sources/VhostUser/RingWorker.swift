@@ -138,23 +138,9 @@ final class RingWorker: @unchecked Sendable {
 
     /// Looks at the available ring until something is there (true), a stop is
     /// requested (true: the loop ends), or `nanoseconds` pass (false). A ring in
-    /// error counts as something: `serveAvailable` reports it. Between looks the
-    /// CPU is told it spins; every 32 looks the thread yields, so that a thread
-    /// waiting for this CPU (the frontend's, when they share one) runs.
+    /// error counts as something: `serveAvailable` reports it.
     private func pollAvailable(for nanoseconds: UInt64) -> Bool {
-        let deadline = monotonicNanoseconds() &+ nanoseconds
-        var looks: UInt32 = 0
-        while true {
-            if stopRequested.load(ordering: .relaxed) { return true }
-            if queue.availableCount() != 0 { return true }
-            looks &+= 1
-            if looks & 31 == 0 {
-                if monotonicNanoseconds() >= deadline { return false }
-                sched_yield()
-            } else {
-                shim_cpu_relax()
-            }
-        }
+        spin(for: nanoseconds) { stopRequested.load(ordering: .relaxed) || queue.availableCount() != 0 }
     }
 
     @inline(__always) private func waitForKick() {

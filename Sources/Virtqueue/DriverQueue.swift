@@ -185,14 +185,39 @@ public final class DriverQueue: @unchecked Sendable {
         return element
     }
 
-    /// Before waiting for a used-buffer notification: with EVENT_IDX ask for one at
-    /// the next used element. Returns true when elements arrived meanwhile.
+    /// Whether the device has returned elements not yet read (one acquire load:
+    /// what a driver that polls the used ring looks at).
+    @inline(__always) public var hasUsed: Bool { usedRing.loadAcquireLE16(at: 2) != lastUsedIndex }
+
+    /// Before waiting for a used-buffer notification: ask for one at the next
+    /// used element (EVENT_IDX: `used_event`; else clear a NO_INTERRUPT that
+    /// `suppressNotifications` set). Returns true when elements arrived
+    /// meanwhile, so the caller must not sleep.
     public func prepareForNotification() -> Bool {
         if eventIndex {
             availRing.storeRelaxedLE16(lastUsedIndex, at: 4 + 2 * size)
+            fullMemoryBarrier()  // the used_event store before the used.idx load
+        } else if availFlags & SplitRing.availFlagNoInterrupt != 0 {
+            availFlags &= ~SplitRing.availFlagNoInterrupt
             fullMemoryBarrier()
         }
-        return usedRing.loadAcquireLE16(at: 2) != lastUsedIndex
+        return hasUsed
+    }
+
+    /// While the driver polls the used ring instead of sleeping: asks the device
+    /// for no used-buffer notifications (what Linux's virtqueue_disable_cb is
+    /// for), so that it writes no call eventfd per batch. With EVENT_IDX,
+    /// `used_event` goes one behind the next element to read: the device
+    /// publishes from at least that element on, at most N elements ahead of it,
+    /// so its window `[old, new)` never holds it; without, `avail.flags`
+    /// NO_INTERRUPT. `prepareForNotification` asks for notifications again (a
+    /// device may still send one it decided on before it saw this).
+    public func suppressNotifications() {
+        if eventIndex {
+            availRing.storeRelaxedLE16(lastUsedIndex &- 1, at: 4 + 2 * size)
+        } else {
+            availFlags |= SplitRing.availFlagNoInterrupt
+        }
     }
 
     private func release(chainAt head: Int) {
@@ -272,6 +297,8 @@ public final class DriverQueue: @unchecked Sendable {
     public var usedFlags: UInt16 { usedRing.loadRelaxedLE16(at: 0) }
     /// `avail_event` (EVENT_IDX) as the device wrote it.
     public var availEvent: UInt16 { usedRing.loadRelaxedLE16(at: 4 + 8 * size) }
+    /// `used_event` (EVENT_IDX) as this driver last wrote it.
+    public var usedEvent: UInt16 { availRing.loadRelaxedLE16(at: 4 + 2 * size) }
     /// Sets `used_event` (EVENT_IDX) verbatim.
     public func storeUsedEvent(_ value: UInt16) { availRing.storeRelaxedLE16(value, at: 4 + 2 * size) }
 

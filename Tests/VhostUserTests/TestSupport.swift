@@ -12,9 +12,14 @@ final class ReversingDevice: VhostUserDeviceHandler, Sendable {
     let calls = Atomic<Int>(0)
     let closed = Atomic<Int>(0)
     let queuesSeen = Mutex<Set<Int>>([])
+    /// How long each answer takes (a slow device: a driver's poll runs out first).
+    let answerDelayMicroseconds: UInt32
+
+    init(answerDelayMicroseconds: UInt32 = 0) { self.answerDelayMicroseconds = answerDelayMicroseconds }
 
     func handle(chain: DescriptorChain, queueIndex: Int) -> UInt32 {
         calls.add(1, ordering: .relaxed)
+        if answerDelayMicroseconds > 0 { usleep(answerDelayMicroseconds) }
         queuesSeen.withLock { _ = $0.insert(queueIndex) }
         // Allocation-free like the real device: a fixed stack buffer.
         return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 8) { buffer in
@@ -42,7 +47,9 @@ final class BackendFixture {
 
     private static let counter = Atomic<Int>(0)
 
-    init(deviceFeatures: UInt64 = 0, queueCount: Int = 2, ringPolling: RingPolling = .standard) throws {
+    init(deviceFeatures: UInt64 = 0, queueCount: Int = 2, ringPolling: RingPolling = .standard,
+         answerDelayMicroseconds: UInt32 = 0) throws
+    {
         let number = Self.counter.add(1, ordering: .relaxed).newValue
         path = "/tmp/scmi-dt-vu-\(getpid())-\(number).sock"
         let devices = self.devices
@@ -53,7 +60,7 @@ final class BackendFixture {
             logger: log.logger,
             ringPolling: ringPolling,
             makeHandler: {
-                let device = ReversingDevice()
+                let device = ReversingDevice(answerDelayMicroseconds: answerDelayMicroseconds)
                 devices.list.withLock { $0.append(device) }
                 return device
             })

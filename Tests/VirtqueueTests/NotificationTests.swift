@@ -72,6 +72,33 @@ import Virtqueue
         #expect(notifications == 3)
     }
 
+    /// A driver that polls the used ring suppresses notifications (EVENT_IDX:
+    /// used_event held one behind; else NO_INTERRUPT) for as long as it polls,
+    /// over many rounds, and gets the next one once it asks again.
+    @Test(arguments: [true, false])
+    func aPollingDriverSuppressesNotificationsUntilItAsksAgain(_ eventIndex: Bool) throws {
+        let fixture = RingFixture(size: 16, eventIndex: eventIndex)
+        let device = try fixture.makeDevice(eventIndex: eventIndex)
+        let handler = ReversingHandler()
+        var notifications = 0
+        func round(_ count: Int, polling: Bool) {
+            for _ in 0..<count { addOne(fixture) }
+            _ = fixture.driver.publish()
+            if polling { fixture.driver.suppressNotifications() }
+            _ = device.serveAvailable(handle: handler.handle, notify: { notifications += 1 })
+            #expect(fixture.driver.hasUsed)
+            while fixture.driver.popUsed() != nil {}
+            #expect(!fixture.driver.hasUsed)
+        }
+        round(1, polling: false)
+        #expect(notifications == 1)
+        for count in 1...40 { round(count % 8 + 1, polling: true) }
+        #expect(notifications == 1)
+        #expect(fixture.driver.prepareForNotification() == false)  // asks again: nothing there yet
+        round(3, polling: false)
+        #expect(notifications == 2)
+    }
+
     @Test func withEventIndexTheDeviceAsksForTheNextKickAndTheDriverHonoursIt() throws {
         let fixture = RingFixture(size: 16, eventIndex: true)
         let device = try fixture.makeDevice(eventIndex: true)

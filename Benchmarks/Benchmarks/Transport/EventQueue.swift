@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import ResourceTables
 import SCMIPlatform
+import Synchronization
 import VhostUser
 import VirtioSCMI
 
@@ -24,15 +25,65 @@ func eventQueueBenchmarks(
 
     // The same cmdq round trip (CLOCK_RATE_SET from the connected agent) with
     // no subscription anywhere and with 64 held by the other agent on other
-    // clocks: the difference is the look for subscribers.
-    for subscriptions in [0, 64] {
-        let rig = RigSlot<EventQueueRig>()
-        Benchmark("round trip: one CLOCK_RATE_SET in flight, \(subscriptions) subscriptions active",
-                  configuration: configuration({ rig.rig = try EventQueueRig(subscriptions: subscriptions) },
-                                               { rig.rig?.close(); rig.rig = nil }))
-        { _ in
-            rig.rig!.rateSetRoundTrip()
+    // clocks: the difference is the look for subscribers. A round trip costs
+    // two wake-ups, whose time drifts with the machine far more than that look
+    // costs, so the two run in turn within each iteration (A B, then B A), each
+    // timed on its own: their medians, and the median of the ratios pair by
+    // pair, come from the same moments, as `paired` in bench.sh does for
+    // whole processes.
+    let pair = RigSlot<InTurnRigs>()
+    let none = BenchmarkMetric.custom("no_subscriptions_ns")
+    let held = BenchmarkMetric.custom("64_subscriptions_ns")
+    let perMille = BenchmarkMetric.custom("64_subscriptions_per_mille_of_none")
+    // The engine alone, in the same iterations: the other agent's CLOCK_RATE_SET
+    // handled on this thread (no ring, no wake-up), where the look for subscribers is.
+    let engineNone = BenchmarkMetric.custom("engine_no_subscriptions_ns")
+    let engineHeld = BenchmarkMetric.custom("engine_64_subscriptions_ns")
+    var inTurn = configuration({ pair.rig = try InTurnRigs() }, { pair.rig?.close(); pair.rig = nil })
+    inTurn.metrics += [none, held, perMille, engineNone, engineHeld]
+    // Exported as plain numbers (the harness would otherwise pick K or M by magnitude).
+    for metric in [none, held, perMille, engineNone, engineHeld] { inTurn.units[metric] = .count }
+    Benchmark("round trip: one CLOCK_RATE_SET in flight, 64 subscriptions active and none, in turn",
+              configuration: inTurn)
+    { benchmark in
+        let rigs = pair.rig!
+        let (withNone, withHeld) = rigs.inTurn { $0.timedRateSetRoundTrip() }
+        benchmark.measurement(none, Int(withNone))
+        benchmark.measurement(held, Int(withHeld))
+        benchmark.measurement(perMille, Int(withHeld * 1000 / max(withNone, 1)))
+        let (engineWithNone, engineWithHeld) = rigs.inTurn { $0.timedEngineRateSet() }
+        benchmark.measurement(engineNone, Int(engineWithNone))
+        benchmark.measurement(engineHeld, Int(engineWithHeld))
+    }
+}
+
+/// Two `EventQueueRig`s, none and 64 subscriptions, driven in turn.
+final class InTurnRigs: @unchecked Sendable {
+    // @unchecked: driven by one benchmark thread at a time.
+    let none: EventQueueRig
+    let held: EventQueueRig
+    private var heldFirst = false
+
+    init() throws {
+        none = try EventQueueRig(subscriptions: 0)
+        held = try EventQueueRig(subscriptions: getenv("SCMI_DT_BENCH_A_A").map { _ in 0 } ?? 64)
+    }
+
+    func close() {
+        none.close()
+        held.close()
+    }
+
+    /// `measure` on each rig, the one with subscriptions first every other
+    /// call: (its result with none, with 64).
+    @inline(__always) func inTurn(_ measure: (EventQueueRig) -> UInt64) -> (UInt64, UInt64) {
+        heldFirst.toggle()
+        if heldFirst {
+            let withHeld = measure(held)
+            return (measure(none), withHeld)
         }
+        let withNone = measure(none)
+        return (withNone, measure(held))
     }
 }
 
@@ -50,6 +101,8 @@ final class EventQueueRig: @unchecked Sendable {
     let changer: AgentSession
     let changerOutbox: SCMIOutbox
     private var toggle = false
+    /// Rigs made so far in this process: each gets a socket of its own.
+    private static let made = Atomic<Int>(0)
     private let request = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 4)
     private let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 136, alignment: 4)
 
@@ -71,7 +124,7 @@ final class EventQueueRig: @unchecked Sendable {
         let platform = SCMIPlatform(tables: Self.tables)
         self.platform = platform
         let handlerLogger = logger
-        let path = "/tmp/scmi-dt-bench-eventq-\(getpid()).sock"
+        let path = "/tmp/scmi-dt-bench-eventq-\(getpid())-\(Self.made.add(1, ordering: .relaxed).newValue).sock"
         backend = try VhostUserBackend(
             socketPath: path, device: SCMIVirtioDevice.description, logger: logger,
             makeHandler: {
@@ -152,6 +205,31 @@ final class EventQueueRig: @unchecked Sendable {
                 precondition(message.count == 20, "CLOCK_RATE_CHANGED has \(message.count) bytes")
             }
         }
+    }
+
+    /// `rateSetRoundTrip`, timed: nanoseconds from writing the request to
+    /// having checked the answer.
+    @inline(__always) func timedRateSetRoundTrip() -> UInt64 {
+        let start = Self.nanoseconds()
+        rateSetRoundTrip()
+        return Self.nanoseconds() &- start
+    }
+
+    /// Agent 2's CLOCK_RATE_SET handled by the engine on this thread, timed.
+    @inline(__always) func timedEngineRateSet() -> UInt64 {
+        writeRateSet()
+        let start = Self.nanoseconds()
+        let outcome = changer.handle(request: UnsafeRawBufferPointer(request), response: response)
+        let elapsed = Self.nanoseconds() &- start
+        precondition(outcome.status == .success, "CLOCK_RATE_SET failed")
+        return elapsed
+    }
+
+    /// CLOCK_MONOTONIC (vDSO: no system call).
+    @inline(__always) static func nanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     /// Agent 1 sends CLOCK_RATE_SET on the cmdq and waits for its answer.

@@ -66,8 +66,10 @@ final class TransportRig: @unchecked Sendable {
     let clockID: UInt32
     static let agentName = "vm-ivi"
 
-    /// `ringPolling`: the backend's (serve's default: off).
-    init(ringPolling: RingPolling = .off) throws {
+    /// `ringPolling`: the backend's (serve's default: off); `completionPolling`:
+    /// the frontend's look at the used ring before it sleeps (off: it sleeps on
+    /// the call eventfd at once, as a guest waiting for its interrupt).
+    init(ringPolling: RingPolling = .off, completionPolling: RingPolling = .off) throws {
         let tables = exampleTables()
         guard let agent = tables.agents.first(where: { $0.name == Self.agentName }) else {
             fatalError("the example board has no agent \(Self.agentName)")
@@ -103,6 +105,7 @@ final class TransportRig: @unchecked Sendable {
         options.queueSize = 256  // as QEMU's vhost-user-scmi
         options.slotCount = 64
         options.bufferSize = 256  // a request (≤ 132 bytes) or a response (≤ 136 bytes)
+        options.completionPolling = completionPolling
         frontend = try VhostUserFrontend(socketPath: backend.socketPath, options: options)
         // What QEMU and Linux negotiate; without them the figures would describe another path.
         let wanted = VirtioFeatures.eventIndex | VirtioFeatures.indirectDescriptors
@@ -137,8 +140,8 @@ final class TransportRig: @unchecked Sendable {
     }
 
     /// Waits (blocked in read() on the call eventfd, as a guest waits for its
-    /// interrupt) until `count` answers are back, checking each: a broken path
-    /// cannot post a good figure.
+    /// interrupt, after looking at the used ring with completion polling) until
+    /// `count` answers are back, checking each: a broken path cannot post a good figure.
     @inline(__always) func collect(_ count: Int) {
         var remaining = count
         while remaining > 0 {

@@ -1,4 +1,4 @@
-// transport-loop MODE COUNT [POLL_US] — serve's transport in one process, in a loop:
+// transport-loop MODE COUNT [POLL_US [FRONTEND_POLL_US]] — serve's transport in one process, in a loop:
 //
 //   roundtrip N   N round trips with one request in flight (kick, ring worker
 //                 wakes, chain served, used ring, call, frontend wakes)
@@ -13,8 +13,10 @@
 // copies each request into its response, so the figures are the transport's
 // alone: any change to the transport weighs more here than under serve's SCMI
 // engine. POLL_US is the ring worker's polling window (serve --ring-poll-us;
-// default serve's), so that whole runs with and without polling can be compared
-// for time and for CPU. Prints ns per message (per connection for `connect`) as its own
+// default serve's), FRONTEND_POLL_US the frontend's look at its used ring before
+// it sleeps on the call eventfd (VhostUserFrontendOptions.completionPolling;
+// default 0: it sleeps at once, as a guest waiting for its interrupt), so that
+// whole runs with and without polling can be compared for time and for CPU. Prints ns per message (per connection for `connect`) as its own
 // figure; Benchmarks/transport-ab.sh runs two builds in turn and compares them.
 import Glibc
 import Logging
@@ -41,13 +43,14 @@ func fail(_ message: String) -> Never {
 
 let arguments = CommandLine.arguments
 if arguments.count > 1 && arguments[1] == "rate-set" { rateSetLoop(arguments.dropFirst(2)) }
-guard arguments.count == 3 || arguments.count == 4, let count = Int(arguments[2]), count > 0,
+guard (3...5).contains(arguments.count), let count = Int(arguments[2]), count > 0,
       ["roundtrip", "batch", "connect"].contains(arguments[1])
 else {
-    fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US] | rate-set SOCKET CLOCK RATE_A RATE_B COUNT")
+    fail("usage: transport-loop roundtrip|batch|connect COUNT [POLL_US [FRONTEND_POLL_US]] | rate-set SOCKET CLOCK RATE_A RATE_B COUNT")
 }
 let mode = arguments[1]
-let polling = arguments.count == 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .off
+let polling = arguments.count >= 4 ? RingPolling(maximumMicroseconds: Int(arguments[3]) ?? 0) : .off
+let completionPolling = arguments.count == 5 ? RingPolling(maximumMicroseconds: Int(arguments[4]) ?? 0) : .off
 
 var logger = Logger(label: "transport-loop")
 logger.logLevel = .warning
@@ -67,6 +70,7 @@ func connect() -> VhostUserFrontend {
     options.queueSize = 256  // as QEMU's vhost-user-scmi
     options.slotCount = 64
     options.bufferSize = 256
+    options.completionPolling = completionPolling
     do {
         return try VhostUserFrontend(socketPath: socketPath, options: options)
     } catch {
