@@ -1,4 +1,5 @@
 @testable import BackendModel
+import DeviceTree
 import Foundation
 import Testing
 
@@ -130,6 +131,26 @@ import Testing
         #expect(result.has(.propertyValue, at: backendPath + "/agents/agent@0", property: "arm,scmi-protocols"))
         #expect(result.has(.propertyValue, at: backendPath + "/agents/agent@2", property: "arm,scmi-agent-name"))
         #expect(result.has(.nodeUnknown, at: backendPath + "/bogus"))
+    }
+
+    /// On a large tree the structural pass runs on its own thread (`BackendChecker.check`);
+    /// its findings must come out complete and in the same place as on a small tree.
+    @Test func aLargeTreeGivesTheFindingsOfASmallOne() throws {
+        let body = backend(
+            devices: """
+                device@1 { arm,scmi-devid = <1>; arm,scmi-devname = "usb"; clocks = <&osc24m>; arm,scmi-devnam = "typo"; };
+                device@2 { arm,scmi-devid = <1>; arm,scmi-devname = "usb"; };
+                """,
+            agents: "agent@0 { reg = <0>; arm,scmi-agent-name = \"vm\"; arm,scmi-protocols = <0x10>; };",
+            extra: "bogus { };")
+        let filler = (0 ..< BackendChecker.backgroundThreshold).map { "filler-\($0) { };" }.joined(separator: "\n")
+        let small = try check(tree(backend: body))
+        let largeBlob = try compileDTS(tree(backend: body, host: filler))
+        #expect(try FlattenedDeviceTree(bytes: largeBlob).nodeCount >= BackendChecker.backgroundThreshold)
+        let large = BackendChecker.check(bytes: largeBlob, file: "test.dtb")
+        #expect(large.has(.propertyUnknown, at: devicesPath + "/device@1", property: "arm,scmi-devnam"))
+        #expect(large.has(.nodeUnknown, at: backendPath + "/bogus"))
+        #expect(large.diagnostics.map(\.rendered) == small.diagnostics.map(\.rendered))
     }
 
     /// A disabled node is checked no further than its name.

@@ -1,0 +1,24 @@
+import Dispatch
+
+/// Work started on another thread now and collected later: `check` validates the backend's
+/// structure beside reading and resolving it (both only read the tree, which is immutable), so
+/// on a machine with a second CPU a large tree's structural pass costs no wall time.
+final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
+    // Written once by the worker before `finished` is signalled, read once after `wait()`
+    // returns: the semaphore orders the two, so no lock is needed.
+    private var value: Value?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        DispatchQueue.global().async {
+            self.value = work()
+            self.finished.signal()
+        }
+    }
+
+    /// The work's result, once it has finished; call it once.
+    func wait() -> Value {
+        finished.wait()
+        return value!
+    }
+}
