@@ -42,7 +42,10 @@ struct TableResolver {
     private var performanceConsumers = ConsumerNames()
     /// Explicit table entry node of each id, per protocol.
     private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
-    private var enabled: Set<ProtocolID> = []
+    private var enabled = ProtocolFlags()
+    /// Whether each clock provider is a 0 Hz fixed-clock placeholder, asked once per provider:
+    /// thousands of devices name the clocks of a handful of controllers.
+    private var placeholderMemo = NodeMap<Bool>()
 
     init(backend: BackendDescription, schema: NodeSchema, file: String) {
         self.backend = backend
@@ -54,7 +57,7 @@ struct TableResolver {
     var diagnostics: [Diagnostic] { findings.diagnostics + hostValidator.diagnostics }
 
     mutating func resolve() -> PlatformTables {
-        enabled = Set(backend.protocols.map(\.id))
+        for description in backend.protocols { enabled.insert(description.id) }
         readExplicitTables()
         // Each device passed to these mutating methods is still copied (its arrays retained):
         // the compiler keeps the element alive across a call that may change `self`, whether it
@@ -63,8 +66,11 @@ struct TableResolver {
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(described.count)
         for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
-        // After every derived id is given: explicit ids are checked against the whole table.
-        for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
+        // After every derived id is given: explicit ids are checked against the whole table. Most
+        // devices have none, and asking that first spares the call its copy of the device.
+        for index in described.indices where !described[index].explicitIDs.isEmpty {
+            resolveExplicitIDs(of: described[index], into: &devices[index])
+        }
         clockConsumers.share(among: clocks)
         resetConsumers.share(among: resets)
         powerDomainConsumers.share(among: powerDomains)
@@ -236,6 +242,8 @@ struct TableResolver {
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
     private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
         var entry = DeviceEntry(id: device.id, name: device.name, path: device.node.lazyPath, resources: [])
+        // At most one reference per specifier, supply and explicit id: one allocation for the list.
+        entry.resources.reserveCapacity(device.direct.referenceCount + (device.basedev?.referenceCount ?? 0) + device.explicitIDs.count)
         var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
@@ -268,7 +276,7 @@ struct TableResolver {
                     continue
                 }
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
-                if isPlaceholderClock(clock.provider) {
+                if isPlaceholder(clock.provider) {
                     findings.add(
                         .fixedClockPlaceholder, at: device.node, property: property("clocks"),
                         "\(resources.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
@@ -322,7 +330,7 @@ struct TableResolver {
         }
         addResources(device.direct, viaBasedev: false)
         if device.basedev != nil { addResources(device.basedev!, viaBasedev: true) }
-        for (protocolID, property) in unreachable.sorted(by: { $0.key < $1.key }) {
+        for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
                 .resourceUnreachable, at: device.node, property: property,
                 "the device has \(protocolID.name) resources but protocol \(protocolID) is not enabled; guests cannot reach them",
@@ -335,6 +343,14 @@ struct TableResolver {
                 hint: "name its resources, or point arm,scmi-basedev at its host node")
         }
         return entry
+    }
+
+    /// `isPlaceholderClock`, looked up once per provider.
+    private mutating func isPlaceholder(_ provider: DeviceTreeNode) -> Bool {
+        if let known = placeholderMemo[provider] { return known }
+        let placeholder = isPlaceholderClock(provider)
+        placeholderMemo[provider] = placeholder
+        return placeholder
     }
 
     /// Records the first consumer name of the resource with `id`: `<consumer>-<names[index]>`.
@@ -413,5 +429,36 @@ private struct ReferenceSet {
         if list.count < Self.linearLimit { return !list.contains(reference) }
         if members.isEmpty { members = Set(list) }
         return members.insert(reference).inserted
+    }
+}
+
+extension NodeResources {
+    /// How many references these resources can give a device at most: one per specifier and supply.
+    fileprivate var referenceCount: Int { clocks.count + supplies.count + resets.count + powerDomains.count }
+}
+
+/// A set of protocols as one bit per protocol id (0...255): asked for every resource of every
+/// device, where a `Set<ProtocolID>` would run a hasher each time.
+private struct ProtocolFlags {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    mutating func insert(_ protocolID: ProtocolID) {
+        let bit = UInt64(1) << (protocolID.rawValue & 63)
+        switch protocolID.rawValue >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
+        }
+    }
+
+    func contains(_ protocolID: ProtocolID) -> Bool {
+        let bit = UInt64(1) << (protocolID.rawValue & 63)
+        switch protocolID.rawValue >> 6 {
+        case 0: return words.0 & bit != 0
+        case 1: return words.1 & bit != 0
+        case 2: return words.2 & bit != 0
+        default: return words.3 & bit != 0
+        }
     }
 }
