@@ -56,11 +56,11 @@ struct SharingFindings {
     private func reportHostUsers(holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
-        for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
+        for position in backend.devices.indices where holders.holds(backend.devices[position].id) {
             if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
-        for device in tables.devices where holders[device.id] != nil {
-            for reference in device.resources { exported.insert(reference) }
+        for position in tables.devices.indices where holders.holds(tables.devices[position].id) {
+            for reference in tables.devices[position].resources { exported.insert(reference) }
         }
         guard !exported.isEmpty else { return [] }
         // The exported ids of each host resource, the lowest first (an explicit table may give one resource several).
@@ -71,11 +71,17 @@ struct SharingFindings {
             }
             return ids
         }
-        let clockIDs = index(clockKeys, .clock)
-        let regulatorIDs = index(regulatorKeys, .voltage)
-        let resetIDs = index(resetKeys, .reset)
-        let powerDomainIDs = index(powerDomainKeys, .powerDomain)
-        let performanceIDs = index(performanceKeys, .performance)
+        // Each built at the first host node that names a resource of its kind: on most trees few
+        // host nodes outside the devices given do, and hashing every exported key was wasted.
+        var clockIDs: IDTable<SpecifierKey>?
+        var regulatorIDs: IDTable<DeviceTreeNode>?
+        var resetIDs: IDTable<SpecifierKey>?
+        var powerDomainIDs: IDTable<SpecifierKey>?
+        var performanceIDs: IDTable<SpecifierKey>?
+        func built<Key: TableKey>(_ table: inout IDTable<Key>?, _ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
+            if table == nil { table = index(keys, protocolID) }
+            return table!
+        }
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
         func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
@@ -98,12 +104,18 @@ struct SharingFindings {
             guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
             let scan = ResourceScan(node, kinds: &kinds)
             guard scan.namesResources else { return }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock) }
-            if scan.resets { specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset) }
-            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain) }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance) }
-            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance) }
-            guard !regulatorIDs.isEmpty, !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&clockIDs, clockKeys, .clock), .clock) }
+            if scan.resets { specifiers(of: node, "resets", "#reset-cells", built(&resetIDs, resetKeys, .reset), .reset) }
+            if scan.powerDomains {
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&powerDomainIDs, powerDomainKeys, .powerDomain), .powerDomain)
+            }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&performanceIDs, performanceKeys, .performance), .performance) }
+            if scan.powerDomains {
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&performanceIDs, performanceKeys, .performance), .performance)
+            }
+            guard !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            let regulatorIDs = built(&regulatorIDs, regulatorKeys, .voltage)
+            guard !regulatorIDs.isEmpty else { return }
             for name in scan.supplies {
                 guard let phandle = node.property(name)?.u32, let regulator = node.tree.node(withPhandle: phandle),
                     let id = regulatorIDs.existingID(for: regulator)
@@ -212,6 +224,9 @@ struct DeviceHolders {
         }
     }
 
+    /// True when an agent holds the device with `id` (without the slice, which counts a reference).
+    func holds(_ id: UInt32) -> Bool { positions[id] != nil }
+
     /// The agents holding the device with `id`; nil when none does.
     subscript(id: UInt32) -> ArraySlice<Int>? {
         guard let position = positions[id] else { return nil }
@@ -233,7 +248,8 @@ private struct ReferenceFlags {
     mutating func insert(_ reference: ResourceReference) {
         let id = Int(reference.id)
         func set(_ flags: inout [Bool]) {
-            if id >= flags.count { flags += [Bool](repeating: false, count: id + 1 - flags.count) }
+            // Appended in place (ids mostly come one more at a time): no array of falses made per id.
+            if id >= flags.count { flags.append(contentsOf: repeatElement(false, count: id + 1 - flags.count)) }
             flags[id] = true
         }
         switch reference.protocolID {
