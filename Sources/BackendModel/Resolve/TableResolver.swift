@@ -59,13 +59,15 @@ struct TableResolver {
     mutating func resolve() -> PlatformTables {
         for description in backend.protocols { enabled.insert(description.id) }
         readExplicitTables()
-        // Each device passed to these mutating methods is still copied (its arrays retained):
-        // the compiler keeps the element alive across a call that may change `self`, whether it
-        // is read from this local array or through a pointer. Flattening the model removes it.
+        // A device passed by value to these mutating methods is copied (a score of references
+        // retained and released): the compiler keeps the element alive across a call that may
+        // change `self`. `resolveDirectResources` therefore reads it in place, through a pointer.
         let described = backend.devices
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(described.count)
-        for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
+        described.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices { devices.append(resolveDirectResources(of: buffer.baseAddress! + index)) }
+        }
         // After every derived id is given: explicit ids are checked against the whole table. Most
         // devices have none, and asking that first spares the call its copy of the device.
         for index in described.indices where !described[index].explicitIDs.isEmpty {
@@ -240,10 +242,15 @@ struct TableResolver {
     }
 
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
-    private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
-        var entry = DeviceEntry(id: device.id, name: device.name, path: device.node.lazyPath, resources: [])
+    /// `device` (and its resources) are read field by field where they lie: see `resolve()`.
+    private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>) -> DeviceEntry {
+        let deviceNode = device.pointee.node
+        // The base device's resources are copied: they are an optional's payload, which no key
+        // path reaches, and few devices have them.
+        var basedev = device.pointee.basedev
+        var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: deviceNode.lazyPath, resources: [])
         // At most one reference per specifier, supply and explicit id: one allocation for the list.
-        entry.resources.reserveCapacity(device.direct.referenceCount + (device.basedev?.referenceCount ?? 0) + device.explicitIDs.count)
+        entry.resources.reserveCapacity(device.pointee.direct.referenceCount + (basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
@@ -252,7 +259,7 @@ struct TableResolver {
         }
         /// A clock or power domain whose provider is a host SCMI platform's protocol@13 is the
         /// firmware's performance domain (section 5.7), whichever property names it.
-        func addPerformance(_ specifier: ResourceSpecifier, _ resources: NodeResources, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
+        func addPerformance(_ specifier: ResourceSpecifier, _ resources: UnsafePointer<NodeResources>, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
             guard enabled.contains(.performance) else {
                 unreachable[.performance] = unreachable[.performance] ?? (viaBasedev ? "arm,scmi-basedev" : property)
                 return
@@ -262,36 +269,36 @@ struct TableResolver {
                 add(ResourceReference(.performance, id))
                 Self.noteConsumer(&performanceConsumers, id, resources, names, index, namesProperty)
             } else {
-                reportNotInTable(device, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.node)
+                reportNotInTable(deviceNode, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.pointee.node)
             }
         }
 
         // The device's own resources, then its base device's: lent to this function, where a
         // `let` of either would copy the struct and retain each of its arrays.
-        func addResources(_ resources: NodeResources, viaBasedev: Bool) {
+        func addResources(_ resources: UnsafePointer<NodeResources>, viaBasedev: Bool) {
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
-            for (index, clock) in resources.clocks.enumerated() {
+            for (index, clock) in resources.pointee.clocks.enumerated() {
                 if HostFirmware.isPerformanceProvider(clock.provider, cells: clock.cells) {
-                    addPerformance(clock, resources, "clocks", index, resources.clockNames, "clock-names", viaBasedev: viaBasedev)
+                    addPerformance(clock, resources, "clocks", index, resources.pointee.clockNames, "clock-names", viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
                 if isPlaceholder(clock.provider) {
                     findings.add(
-                        .fixedClockPlaceholder, at: device.node, property: property("clocks"),
-                        "\(resources.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
-                        hint: "nothing to do if \(resources.node.baseName) runs without it; otherwise point its clocks at the real clock")
+                        .fixedClockPlaceholder, at: deviceNode, property: property("clocks"),
+                        "\(resources.pointee.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
+                        hint: "nothing to do if \(resources.pointee.node.baseName) runs without it; otherwise point its clocks at the real clock")
                     continue
                 }
                 let key = SpecifierKey(clock)
                 if let id = clocks.id(for: key) {
                     add(ResourceReference(.clock, id))
-                    Self.noteConsumer(&clockConsumers, id, resources, resources.clockNames, index, "clock-names")
+                    Self.noteConsumer(&clockConsumers, id, resources, resources.pointee.clockNames, index, "clock-names")
                 } else {
-                    reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for supply in resources.supplies {
+            for supply in resources.pointee.supplies {
                 guard enabled.contains(.voltage) else {
                     unreachable[.voltage] = unreachable[.voltage] ?? property(supply.name + "-supply")
                     continue
@@ -299,21 +306,21 @@ struct TableResolver {
                 if let id = voltages.id(for: supply.regulator) {
                     add(ResourceReference(.voltage, id))
                 } else {
-                    reportNotInTable(device, .voltage, supply.name + "-supply", 0, supply.regulator.path, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .voltage, supply.name + "-supply", 0, supply.regulator.path, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for (index, reset) in resources.resets.enumerated() {
+            for (index, reset) in resources.pointee.resets.enumerated() {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
                 if let id = resets.id(for: SpecifierKey(reset)) {
                     add(ResourceReference(.reset, id))
-                    Self.noteConsumer(&resetConsumers, id, resources, resources.resetNames, index, "reset-names")
+                    Self.noteConsumer(&resetConsumers, id, resources, resources.pointee.resetNames, index, "reset-names")
                 } else {
-                    reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for (index, domain) in resources.powerDomains.enumerated() {
+            for (index, domain) in resources.pointee.powerDomains.enumerated() {
                 if HostFirmware.isPerformanceProvider(domain.provider, cells: domain.cells) {
-                    addPerformance(domain, resources, "power-domains", index, resources.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
+                    addPerformance(domain, resources, "power-domains", index, resources.pointee.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.powerDomain) else {
@@ -322,24 +329,26 @@ struct TableResolver {
                 }
                 if let id = powerDomains.id(for: SpecifierKey(domain)) {
                     add(ResourceReference(.powerDomain, id))
-                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.powerDomainNames, index, "power-domain-names")
+                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.pointee.powerDomainNames, index, "power-domain-names")
                 } else {
-                    reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
         }
-        addResources(device.direct, viaBasedev: false)
-        if device.basedev != nil { addResources(device.basedev!, viaBasedev: true) }
+        addResources(device.pointer(to: \.direct)!, viaBasedev: false)
+        // Lent as `&` rather than through `withUnsafePointer(to:)`, whose closure would capture this
+        // function's state in boxes checked for exclusive access at every use.
+        if basedev != nil { addResources(&basedev!, viaBasedev: true) }
         for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
-                .resourceUnreachable, at: device.node, property: property,
+                .resourceUnreachable, at: deviceNode, property: property,
                 "the device has \(protocolID.name) resources but protocol \(protocolID) is not enabled; guests cannot reach them",
                 hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) { reg = <\(protocolID)>; }; to the backend")
         }
         // Judged on what the node names, not on what resolved: a broken reference is reported on its own.
-        if !device.direct.namesResources && device.explicitIDs.isEmpty && !device.node.hasProperty("arm,scmi-basedev") {
+        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && !deviceNode.hasProperty("arm,scmi-basedev") {
             findings.add(
-                .deviceNoResources, at: device.node, "the device has no clocks, supplies, resets, power domains or ids",
+                .deviceNoResources, at: deviceNode, "the device has no clocks, supplies, resets, power domains or ids",
                 hint: "name its resources, or point arm,scmi-basedev at its host node")
         }
         return entry
@@ -355,25 +364,27 @@ struct TableResolver {
 
     /// Records the first consumer name of the resource with `id`: `<consumer>-<names[index]>`.
     private static func noteConsumer(
-        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: NodeResources, _ names: [String], _ index: Int, _ property: String
+        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: UnsafePointer<NodeResources>, _ names: [String], _ index: Int,
+        _ property: String
     ) {
-        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.consumerName.isEmpty else { return }
-        consumers[id] = ConsumerName(name: resources.consumerName + "-" + names[index], node: resources.node, property: property)
+        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.pointee.consumerName.isEmpty else { return }
+        consumers[id] = ConsumerName(
+            name: resources.pointee.consumerName + "-" + names[index], node: resources.pointee.node, property: property)
     }
 
     private mutating func reportNotInTable(
-        _ device: DeviceDescription, _ protocolID: ProtocolID, _ property: String, _ index: Int, _ what: String,
+        _ deviceNode: DeviceTreeNode, _ protocolID: ProtocolID, _ property: String, _ index: Int, _ what: String,
         viaBasedev: Bool, from node: DeviceTreeNode
     ) {
         let table = backend.protocolDescription(protocolID)?.node.path ?? "protocol@\(String(protocolID.rawValue, radix: 16))"
         if viaBasedev {
             findings.add(
-                .basedevResourceNotInTable, at: device.node, property: "arm,scmi-basedev",
+                .basedevResourceNotInTable, at: deviceNode, property: "arm,scmi-basedev",
                 "\(node.path):\(property) entry \(index) (\(what)) is not in the explicit table of \(table); the guest cannot control it",
                 hint: "add an entry for it to \(table)")
         } else {
             findings.add(
-                .resourceNotInTable, at: device.node, property: property,
+                .resourceNotInTable, at: deviceNode, property: property,
                 "entry \(index) (\(what)) is not in the explicit table of \(table)",
                 hint: "add an entry for it to \(table), or use derived ids (no table children)")
         }
