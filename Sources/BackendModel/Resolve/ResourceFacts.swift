@@ -12,6 +12,9 @@ struct ResourceFacts {
     private let regulatorEntrySchema: NodeSchema?
     /// The schema of `arm,scmi-voltage-step-microvolt` on a regulator, looked up once.
     private let voltageStepSchema: PropertySchema?
+    /// Step values a regulator's `arm,scmi-voltage-step-microvolt` was found valid with: whether
+    /// one cell is valid depends on the value alone, and a board gives most rails the same step.
+    private var validVoltageSteps = Set<UInt32>()
     private var rateMemo = NodeMap<ClockRates?>()
     /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
     /// name it without searching the provider's properties again.
@@ -107,14 +110,18 @@ struct ResourceFacts {
             break
         }
         if let fixed {
-            for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
-                guard let node, let rates, rates != .discrete([fixed]), mismatchReported.insert(node) else { continue }
+            let served = ClockRates.discrete([fixed])
+            // The table entry's rates, then the provider's (no array of the two: this runs per clock).
+            func reportMismatch(_ node: DeviceTreeNode?, _ rates: ClockRates?) {
+                guard let node, let rates, rates != served, mismatchReported.insert(node) else { return }
                 findings.add(
                     .clockRateMismatch, at: node, property: Self.rateProperties.first { node.hasProperty($0) },
                     "the rates given here disagree with \(provider.path), whose rate is fixed at \(fixed) Hz",
                     hint: "remove the rate property; a fixed clock's rate comes from its provider")
             }
-            return (.discrete([fixed]), fixedSource)
+            reportMismatch(entryNode, entryRates)
+            reportMismatch(provider, providerRates)
+            return (served, fixedSource)
         }
         if let entryRates, let entryNode { return (entryRates, Self.rateProperties.first { entryNode.hasProperty($0) } ?? "table entry") }
         if let providerRates { return (providerRates, ratePropertyMemo[provider] ?? "provider") }
@@ -538,10 +545,13 @@ struct ResourceFacts {
         if let entryNode, let value = entryNode.property("arm,scmi-voltage-step-microvolt")?.u32 {
             step = value
         } else if let property = regulator.property("arm,scmi-voltage-step-microvolt") {
-            if let schema = voltageStepSchema,
+            if let value = property.u32, validVoltageSteps.contains(value) {
+                step = value
+            } else if let schema = voltageStepSchema,
                 hostValidator.validateHostProperty(property, of: regulator, schema: schema)
             {
                 step = property.u32
+                if let step { validVoltageSteps.insert(step) }
             }
         }
         let span = maximum - minimum
