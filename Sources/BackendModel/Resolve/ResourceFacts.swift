@@ -15,15 +15,15 @@ struct ResourceFacts {
     /// Step values a regulator's `arm,scmi-voltage-step-microvolt` was found valid with: whether
     /// one cell is valid depends on the value alone, and a board gives most rails the same step.
     private var validVoltageSteps = Set<UInt32>()
-    private var rateMemo = NodeMap<ClockRates?>()
+    private var rateMemo = SparseNodeMap<ClockRates?>()
     /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
     /// name it without searching the provider's properties again.
-    private var ratePropertyMemo = NodeMap<String>()
+    private var ratePropertyMemo = SparseNodeMap<String>()
     private var fixedKindMemo = NodeMap<FixedClockKind>()
-    private var fixedRateMemo = NodeMap<UInt64?>()
+    private var fixedRateMemo = SparseNodeMap<UInt64?>()
     private var reportedNodes = NodeSet()
     private var mismatchReported = NodeSet()
-    private var outputNamesMemo = NodeMap<[String]>()
+    private var outputNamesMemo = SparseNodeMap<[String]>()
     private var unprintableReported = NodeSet()
     private var oppRatesMemo: [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)]?
     private var oppTooManyReported = NodeSet()
