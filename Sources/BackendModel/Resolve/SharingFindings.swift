@@ -7,13 +7,20 @@ import ResourceTables
 struct SharingFindings {
     let backend: BackendDescription
     let tables: PlatformTables
-    /// The host resource behind each id, per protocol (nil: an entry that did not resolve).
-    let clockKeys: [SpecifierKey?]
-    let regulatorKeys: [DeviceTreeNode?]
-    let resetKeys: [SpecifierKey?]
-    let powerDomainKeys: [SpecifierKey?]
+    /// Each protocol's id table: the host resource behind each id (nil: an entry that did not
+    /// resolve), and the id of each resource. Empty for a protocol without entries.
+    let clocks: IDTable<SpecifierKey>
+    let regulators: IDTable<DeviceTreeNode>
+    let resets: IDTable<SpecifierKey>
+    let powerDomains: IDTable<SpecifierKey>
     /// Firmware performance domains, which host nodes name by `clocks` or `power-domains`.
-    let performanceKeys: [SpecifierKey?]
+    let performanceDomains: IDTable<SpecifierKey>
+
+    var clockKeys: [SpecifierKey?] { clocks.keys }
+    var regulatorKeys: [DeviceTreeNode?] { regulators.keys }
+    var resetKeys: [SpecifierKey?] { resets.keys }
+    var powerDomainKeys: [SpecifierKey?] { powerDomains.keys }
+    var performanceKeys: [SpecifierKey?] { performanceDomains.keys }
 
     /// Most host users listed in one finding; the rest are counted.
     static let listedUsers = 4
@@ -63,24 +70,32 @@ struct SharingFindings {
             for reference in tables.devices[position].resources { exported.insert(reference) }
         }
         guard !exported.isEmpty else { return [] }
-        // The exported ids of each host resource, the lowest first (an explicit table may give one resource several).
-        func index<Key: TableKey>(_ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
-            var ids = IDTable<Key>(explicitCount: keys.count)
-            for (id, key) in keys.enumerated() {
+        // The exported id of each host resource. A derived table gives each resource one id, so
+        // its own index answers, the id then checked against `exported`. An explicit table may
+        // give one resource several ids: the lowest exported one is wanted, which needs an index
+        // of the exported ids alone, built at the first host node that names a resource of its
+        // kind (explicit tables are written by hand, and short).
+        func index<Key: TableKey>(_ table: IDTable<Key>, _ protocolID: ProtocolID) -> IDTable<Key> {
+            guard table.isExplicit else { return table }
+            var ids = IDTable<Key>(explicitCount: table.count)
+            for (id, key) in table.keys.enumerated() {
                 if let key, exported.contains(ResourceReference(protocolID, UInt32(id))) { ids.assign(key, to: UInt32(id)) }
             }
             return ids
         }
-        // Each built at the first host node that names a resource of its kind: on most trees few
-        // host nodes outside the devices given do, and hashing every exported key was wasted.
         var clockIDs: IDTable<SpecifierKey>?
         var regulatorIDs: IDTable<DeviceTreeNode>?
         var resetIDs: IDTable<SpecifierKey>?
         var powerDomainIDs: IDTable<SpecifierKey>?
         var performanceIDs: IDTable<SpecifierKey>?
-        func built<Key: TableKey>(_ table: inout IDTable<Key>?, _ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
-            if table == nil { table = index(keys, protocolID) }
-            return table!
+        func built<Key: TableKey>(_ memo: inout IDTable<Key>?, _ table: IDTable<Key>, _ protocolID: ProtocolID) -> IDTable<Key> {
+            if memo == nil { memo = index(table, protocolID) }
+            return memo!
+        }
+        /// The exported id `ids` gives `key`, if any.
+        func exportedID<Key: TableKey>(_ key: Key, in ids: IDTable<Key>, _ protocolID: ProtocolID) -> UInt32? {
+            guard let id = ids.existingID(for: key), exported.contains(ResourceReference(protocolID, id)) else { return nil }
+            return id
         }
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
@@ -91,7 +106,7 @@ struct SharingFindings {
             guard !ids.isEmpty, !node.hasProperty(cellsName), case .success(let list)? = node.specifiers(of: property, cellsName: cellsName, allowingHoles: true)
             else { return }
             for specifier in list {
-                if let id = ids.existingID(for: SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))) {
+                if let id = exportedID(SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells)), in: ids, protocolID) {
                     use(ResourceReference(protocolID, id), by: node)
                 }
             }
@@ -101,24 +116,24 @@ struct SharingFindings {
         // reader finds them): most host nodes have none, and are left after that pass.
         var kinds = ScannedProperties()
         backendNode.tree.forEachNode { node in
-            guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
+            guard node != backendNode, !node.isDescendant(of: backendNode), !givenHostNodes.contains(node), node.isEnabled else { return }
             let scan = ResourceScan(node, kinds: &kinds)
             guard scan.namesResources else { return }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&clockIDs, clockKeys, .clock), .clock) }
-            if scan.resets { specifiers(of: node, "resets", "#reset-cells", built(&resetIDs, resetKeys, .reset), .reset) }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&clockIDs, clocks, .clock), .clock) }
+            if scan.resets { specifiers(of: node, "resets", "#reset-cells", built(&resetIDs, resets, .reset), .reset) }
             if scan.powerDomains {
-                specifiers(of: node, "power-domains", "#power-domain-cells", built(&powerDomainIDs, powerDomainKeys, .powerDomain), .powerDomain)
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&powerDomainIDs, powerDomains, .powerDomain), .powerDomain)
             }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&performanceIDs, performanceKeys, .performance), .performance) }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&performanceIDs, performanceDomains, .performance), .performance) }
             if scan.powerDomains {
-                specifiers(of: node, "power-domains", "#power-domain-cells", built(&performanceIDs, performanceKeys, .performance), .performance)
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&performanceIDs, performanceDomains, .performance), .performance)
             }
             guard !scan.supplies.isEmpty, !isRegulator(node) else { return }
-            let regulatorIDs = built(&regulatorIDs, regulatorKeys, .voltage)
+            let regulatorIDs = built(&regulatorIDs, regulators, .voltage)
             guard !regulatorIDs.isEmpty else { return }
             for name in scan.supplies {
                 guard let phandle = node.property(name)?.u32, let regulator = node.tree.node(withPhandle: phandle),
-                    let id = regulatorIDs.existingID(for: regulator)
+                    let id = exportedID(regulator, in: regulatorIDs, .voltage)
                 else { continue }
                 use(ResourceReference(.voltage, id), by: node)
             }

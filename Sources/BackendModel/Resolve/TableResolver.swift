@@ -107,9 +107,9 @@ struct TableResolver {
                 clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, performance: perfEntries,
                 sensors: sensorEntries))
         let usedByHost = SharingFindings(
-            backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
-            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys,
-            performanceKeys: perfEntries.isEmpty ? [] : performance.keys
+            backend: backend, tables: tables, clocks: clockEntries.isEmpty ? IDTable() : clocks, regulators: voltageEntries.isEmpty ? IDTable() : voltages,
+            resets: resetEntries.isEmpty ? IDTable() : resets, powerDomains: powerEntries.isEmpty ? IDTable() : powerDomains,
+            performanceDomains: perfEntries.isEmpty ? IDTable() : performance
         ).report(into: &findings)
         // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
         for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
