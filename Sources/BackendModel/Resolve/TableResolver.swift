@@ -102,7 +102,7 @@ struct TableResolver {
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
-            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
+            devices: Self.sortedByID(devices), agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
             firmwareOrigins: firmwareOrigins(
                 clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, performance: perfEntries,
                 sensors: sensorEntries))
@@ -117,6 +117,17 @@ struct TableResolver {
             tables.voltageDomains[index].initiallyOn = true
         }
         return tables
+    }
+
+    /// The devices by id. Usually they are in id order already (boards number them as they
+    /// list them), and one look says so without moving each entry.
+    private static func sortedByID(_ devices: [DeviceEntry]) -> [DeviceEntry] {
+        var ordered = true
+        for index in devices.indices.dropFirst() where devices[index - 1].id >= devices[index].id {
+            ordered = false
+            break
+        }
+        return ordered ? devices : devices.sorted { $0.id < $1.id }
     }
 
     // MARK: - Firmware origins (section 5.7)
