@@ -211,4 +211,24 @@ import Testing
         #expect(findings[1].message.contains("serve never switches it off"))
         #expect(!result.hasErrors)
     }
+    /// Only what an agent is given counts: a clock in the table through a device no agent holds
+    /// is not "exported", so host nodes using it are not reported, while a clock of a held device
+    /// that the same host node uses is.
+    @Test func hostUsersOfAResourceNoAgentHoldsAreNotReported() throws {
+        let devices = "d1: " + device("arm,scmi-basedev = <&gpu>;") + "d2: " + device("arm,scmi-basedev = <&uart>;", id: 2)
+            + device("clocks = <&ccu 0>;", id: 3)
+        let result = try check(
+            tree(
+                backend: backend(devices: devices, agents: Self.agentsOfTwo),
+                host: """
+                    uart: serial@30000000 { reg = <0x30000000 0x1000>; };
+                    i2c@30010000 { reg = <0x30010000 0x1000>; clocks = <&ccu 0>, <&ccu 2>; };
+                    """))
+        let tables = try #require(result.tables)
+        #expect(tables.clocks.map(\.name).contains("ccu-a"), "device 3's clock is in the table: \(tables.clocks.map(\.name))")
+        let findings = result.findings(.resourceUsedByHost)
+        #expect(findings.count == 1, "\(result.summaryText)")
+        #expect(findings.first?.message.contains("(ccu-c, <0x2>)") == true, "\(result.summaryText)")
+        #expect(!findings.contains { $0.message.contains("ccu-a") }, "\(result.summaryText)")
+    }
 }

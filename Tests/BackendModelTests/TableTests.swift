@@ -248,4 +248,28 @@ import Testing
         #expect(result.tables?.protocols == [.clock])
         #expect(result.diagnostics.isEmpty, "\(result.summaryText)")
     }
+    /// A host regulator's arm,scmi-voltage-step-microvolt is checked against the schema on each
+    /// rail: a value valid on one rail is served on the next, and an invalid value is reported on
+    /// every rail that has it, whichever rails came before.
+    @Test func voltageStepCheckedOnEveryRail() throws {
+        func rail(_ name: String, step: String) -> String {
+            "rail_\(name): rail-\(name) { regulator-name = \"\(name)\"; regulator-min-microvolt = <800000>; regulator-max-microvolt = <1000000>; "
+                + "arm,scmi-voltage-step-microvolt = <\(step)>; };"
+        }
+        let result = try check(
+            tree(
+                backend: backend(
+                    devices: """
+                        device@1 { arm,scmi-devid = <1>; arm,scmi-devname = "a"; clocks = <&osc24m>;
+                            w-supply = <&rail_w>; x-supply = <&rail_x>; y-supply = <&rail_y>; z-supply = <&rail_z>; };
+                        """),
+                host: [rail("w", step: "25000"), rail("x", step: "0"), rail("y", step: "25000"), rail("z", step: "0")]
+                    .joined(separator: "\n")))
+        // Without a usable step a rail is served in 1 µV steps, which is a warning of its own.
+        #expect(result.findings(.voltageStepMissing).map(\.path) == ["/rail-x", "/rail-z"], "\(result.summaryText)")
+        for path in ["/rail-x", "/rail-z"] {
+            #expect(result.has(.propertyValue, at: path, property: "arm,scmi-voltage-step-microvolt"), "\(path): \(result.summaryText)")
+        }
+        #expect(result.findings(.propertyValue).count == 2, "\(result.summaryText)")
+    }
 }

@@ -170,3 +170,41 @@ struct DeviceIDMap {
         }
     }
 }
+
+/// A value for some nodes of one tree, for values that are large or need destroying (rates,
+/// names) and are kept for few of the nodes (clock providers, regulators). A `NodeMap` keeps a
+/// slot of the value's size for every node of the tree, which is allocated, initialised and
+/// destroyed slot by slot; here each node has a 4-byte number (0: no value, else the position
+/// + 1 in `values`), zeroed at once, and only the values given take room.
+struct SparseNodeMap<Value> {
+    private var positions: [UInt32] = []
+    private var values: [Value] = []
+
+    init() {}
+
+    subscript(node: DeviceTreeNode) -> Value? {
+        get {
+            guard node.index < positions.count, positions[node.index] != 0 else { return nil }
+            return values[Int(positions[node.index]) - 1]
+        }
+        set {
+            if positions.isEmpty {
+                guard newValue != nil else { return }
+                positions = Array(repeating: 0, count: node.tree.nodeCount)
+            }
+            let position = positions[node.index]
+            switch (newValue, position) {
+            case (let value?, 0):
+                values.append(value)
+                positions[node.index] = UInt32(values.count)
+            case (let value?, _):
+                values[Int(position) - 1] = value
+            case (nil, 0):
+                break
+            case (nil, _):
+                // Rare (no caller forgets a value today): the slot is left behind, unreachable.
+                positions[node.index] = 0
+            }
+        }
+    }
+}

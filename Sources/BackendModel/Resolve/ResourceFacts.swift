@@ -10,15 +10,20 @@ struct ResourceFacts {
     var hostValidator: StructuralValidator
     private let clockEntrySchema: NodeSchema?
     private let regulatorEntrySchema: NodeSchema?
-    private var rateMemo = NodeMap<ClockRates?>()
+    /// The schema of `arm,scmi-voltage-step-microvolt` on a regulator, looked up once.
+    private let voltageStepSchema: PropertySchema?
+    /// Step values a regulator's `arm,scmi-voltage-step-microvolt` was found valid with: whether
+    /// one cell is valid depends on the value alone, and a board gives most rails the same step.
+    private var validVoltageSteps = Set<UInt32>()
+    private var rateMemo = SparseNodeMap<ClockRates?>()
     /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
     /// name it without searching the provider's properties again.
-    private var ratePropertyMemo = NodeMap<String>()
+    private var ratePropertyMemo = SparseNodeMap<String>()
     private var fixedKindMemo = NodeMap<FixedClockKind>()
-    private var fixedRateMemo = NodeMap<UInt64?>()
+    private var fixedRateMemo = SparseNodeMap<UInt64?>()
     private var reportedNodes = NodeSet()
     private var mismatchReported = NodeSet()
-    private var outputNamesMemo = NodeMap<[String]>()
+    private var outputNamesMemo = SparseNodeMap<[String]>()
     private var unprintableReported = NodeSet()
     private var oppRatesMemo: [SpecifierKey: (rates: [UInt64], table: DeviceTreeNode)]?
     private var oppTooManyReported = NodeSet()
@@ -32,6 +37,7 @@ struct ResourceFacts {
         let protocolSchema = { (id: UInt8) in schema.childSchema(named: "protocol@" + String(id, radix: 16)) }
         clockEntrySchema = protocolSchema(0x14)?.childSchema(named: "clock@0")
         regulatorEntrySchema = protocolSchema(0x17)?.childSchema(named: "regulator@0")
+        voltageStepSchema = regulatorEntrySchema?.propertySchema(named: "arm,scmi-voltage-step-microvolt")
     }
 
     // MARK: - Clocks (5.1)
@@ -48,7 +54,7 @@ struct ResourceFacts {
     ) -> [ClockEntry] {
         var entries: [ClockEntry] = []
         entries.reserveCapacity(keys.count)
-        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
+        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string }, capacity: keys.count)
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
@@ -82,7 +88,8 @@ struct ResourceFacts {
         if derived.fromConsumer, let consumer {
             requirePrintable(derived.name, of: "\(kind) \(index)", from: consumer.node, property: consumer.property)
         } else {
-            requirePrintable(derived.name, of: "\(kind) \(index)", from: key.provider, property: derived.fromOutputNames ? "clock-output-names" : nil)
+            requirePrintable(
+                derived.name, of: "\(kind) \(index)", from: key.provider, property: derived.fromOutputNames ? "clock-output-names" : nil)
         }
         return names.unique(derived.name)
     }
@@ -103,14 +110,18 @@ struct ResourceFacts {
             break
         }
         if let fixed {
-            for (node, rates) in [(entryNode, entryRates), (provider, providerRates)] {
-                guard let node, let rates, rates != .discrete([fixed]), mismatchReported.insert(node) else { continue }
+            let served = ClockRates.discrete([fixed])
+            // The table entry's rates, then the provider's (no array of the two: this runs per clock).
+            func reportMismatch(_ node: DeviceTreeNode?, _ rates: ClockRates?) {
+                guard let node, let rates, rates != served, mismatchReported.insert(node) else { return }
                 findings.add(
                     .clockRateMismatch, at: node, property: Self.rateProperties.first { node.hasProperty($0) },
                     "the rates given here disagree with \(provider.path), whose rate is fixed at \(fixed) Hz",
                     hint: "remove the rate property; a fixed clock's rate comes from its provider")
             }
-            return (.discrete([fixed]), fixedSource)
+            reportMismatch(entryNode, entryRates)
+            reportMismatch(provider, providerRates)
+            return (served, fixedSource)
         }
         if let entryRates, let entryNode { return (entryRates, Self.rateProperties.first { entryNode.hasProperty($0) } ?? "table entry") }
         if let providerRates { return (providerRates, ratePropertyMemo[provider] ?? "provider") }
@@ -346,19 +357,27 @@ struct ResourceFacts {
         if cells.isEmpty { return names.first.map { ($0, true, false) } ?? (provider.baseName, false, false) }
         if cells.count == 1, Int(cells[0]) < names.count { return (names[Int(cells[0])], true, false) }
         if let consumer { return (consumer.name, false, true) }
-        return (provider.baseName + cells.map { "-" + hex($0) }.joined(), false, false)
+        var name = provider.baseName
+        for cell in cells {
+            name += "-0x"
+            name += String(cell, radix: 16)
+        }
+        return (name, false, false)
     }
 
     /// A name a guest will be sent (CLOCK_ATTRIBUTES, NAME_GET, …) that was derived from the
     /// host tree rather than written into the backend: SCMI names are ASCII strings, and a
     /// control byte in one reaches the guest's logs and sysfs verbatim. Reported once per
     /// source node, at the property the name came from.
-    private mutating func requirePrintable(_ name: String, of what: String, from node: DeviceTreeNode, property: String?) {
+    /// `what` and `property` are spelled only for a name reported: most names are printable.
+    private mutating func requirePrintable(
+        _ name: String, of what: @autoclosure () -> String, from node: DeviceTreeNode, property: @autoclosure () -> String?
+    ) {
         guard name.isEmpty || !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return }
         guard unprintableReported.insert(node) else { return }
         findings.add(
-            .resourceNameUnprintable, at: node, property: property,
-            "\(what) would be named \"\(printable(name))\"; names sent to guests must be printable ASCII",
+            .resourceNameUnprintable, at: node, property: property(),
+            "\(what()) would be named \"\(printable(name))\"; names sent to guests must be printable ASCII",
             hint: "give the resource's table entry a label (its id's child node under the protocol node)")
     }
 
@@ -526,10 +545,13 @@ struct ResourceFacts {
         if let entryNode, let value = entryNode.property("arm,scmi-voltage-step-microvolt")?.u32 {
             step = value
         } else if let property = regulator.property("arm,scmi-voltage-step-microvolt") {
-            if let schema = regulatorEntrySchema?.propertySchema(named: property.name),
+            if let value = property.u32, validVoltageSteps.contains(value) {
+                step = value
+            } else if let schema = voltageStepSchema,
                 hostValidator.validateHostProperty(property, of: regulator, schema: schema)
             {
                 step = property.u32
+                if let step { validVoltageSteps.insert(step) }
             }
         }
         let span = maximum - minimum
@@ -567,7 +589,7 @@ struct ResourceFacts {
     ) -> [ProviderResourceEntry] {
         var entries: [ProviderResourceEntry] = []
         entries.reserveCapacity(keys.count)
-        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string })
+        var names = UniqueNames(labels: entryNodes.compactMap { $0.property("label")?.string }, capacity: keys.count)
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
@@ -613,7 +635,7 @@ struct ResourceFacts {
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], consumers: ConsumerNames
     ) -> [PerformanceDomainEntry] {
         var entries: [PerformanceDomainEntry] = []
-        var names = UniqueNames(labels: [])
+        var names = UniqueNames(labels: [], capacity: keys.count)
         for index in entryNodes.count..<max(keys.count, entryNodes.count) {
             guard let key = keys[index] else { continue }
             let name = entryName(index, key, entryNode: nil, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
@@ -687,7 +709,9 @@ struct ConsumerNames {
     subscript(id: UInt32) -> ConsumerName? {
         get { Int(id) < names.count ? names[Int(id)] : nil }
         set {
-            if Int(id) >= names.count { names += [ConsumerName?](repeating: nil, count: Int(id) + 1 - names.count) }
+            // Derived ids come one more at a time: appending keeps the growth geometric, with no
+            // array of nils made for each.
+            while Int(id) >= names.count { names.append(nil) }
             names[Int(id)] = newValue
         }
     }
@@ -711,7 +735,11 @@ struct UniqueNames {
     private var nextSuffix: [String: Int] = [:]
     private var labelIDs: [String: Int] = [:]
 
-    init(labels: [String]) { taken = Set(labels) }
+    /// `capacity`: about how many names the table will have, so that the set is sized once.
+    init(labels: [String], capacity: Int) {
+        taken = Set(minimumCapacity: max(capacity, labels.count))
+        for label in labels { taken.insert(label) }
+    }
 
     /// The id that already carries `label`, when `label` is repeated.
     mutating func repeatedLabel(_ label: String, id: Int) -> Int? {

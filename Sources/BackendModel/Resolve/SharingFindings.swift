@@ -7,13 +7,20 @@ import ResourceTables
 struct SharingFindings {
     let backend: BackendDescription
     let tables: PlatformTables
-    /// The host resource behind each id, per protocol (nil: an entry that did not resolve).
-    let clockKeys: [SpecifierKey?]
-    let regulatorKeys: [DeviceTreeNode?]
-    let resetKeys: [SpecifierKey?]
-    let powerDomainKeys: [SpecifierKey?]
+    /// Each protocol's id table: the host resource behind each id (nil: an entry that did not
+    /// resolve), and the id of each resource. Empty for a protocol without entries.
+    let clocks: IDTable<SpecifierKey>
+    let regulators: IDTable<DeviceTreeNode>
+    let resets: IDTable<SpecifierKey>
+    let powerDomains: IDTable<SpecifierKey>
     /// Firmware performance domains, which host nodes name by `clocks` or `power-domains`.
-    let performanceKeys: [SpecifierKey?]
+    let performanceDomains: IDTable<SpecifierKey>
+
+    var clockKeys: [SpecifierKey?] { clocks.keys }
+    var regulatorKeys: [DeviceTreeNode?] { regulators.keys }
+    var resetKeys: [SpecifierKey?] { resets.keys }
+    var powerDomainKeys: [SpecifierKey?] { powerDomains.keys }
+    var performanceKeys: [SpecifierKey?] { performanceDomains.keys }
 
     /// Most host users listed in one finding; the rest are counted.
     static let listedUsers = 4
@@ -56,26 +63,40 @@ struct SharingFindings {
     private func reportHostUsers(holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
-        for position in backend.devices.indices where holders[backend.devices[position].id] != nil {
+        for position in backend.devices.indices where holders.holds(backend.devices[position].id) {
             if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
-        for device in tables.devices where holders[device.id] != nil {
-            for reference in device.resources { exported.insert(reference) }
+        for position in tables.devices.indices where holders.holds(tables.devices[position].id) {
+            for reference in tables.devices[position].resources { exported.insert(reference) }
         }
         guard !exported.isEmpty else { return [] }
-        // The exported ids of each host resource, the lowest first (an explicit table may give one resource several).
-        func index<Key: TableKey>(_ keys: [Key?], _ protocolID: ProtocolID) -> IDTable<Key> {
-            var ids = IDTable<Key>(explicitCount: keys.count)
-            for (id, key) in keys.enumerated() {
+        // The exported id of each host resource. A derived table gives each resource one id, so
+        // its own index answers, the id then checked against `exported`. An explicit table may
+        // give one resource several ids: the lowest exported one is wanted, which needs an index
+        // of the exported ids alone, built at the first host node that names a resource of its
+        // kind (explicit tables are written by hand, and short).
+        func index<Key: TableKey>(_ table: IDTable<Key>, _ protocolID: ProtocolID) -> IDTable<Key> {
+            guard table.isExplicit else { return table }
+            var ids = IDTable<Key>(explicitCount: table.count)
+            for (id, key) in table.keys.enumerated() {
                 if let key, exported.contains(ResourceReference(protocolID, UInt32(id))) { ids.assign(key, to: UInt32(id)) }
             }
             return ids
         }
-        let clockIDs = index(clockKeys, .clock)
-        let regulatorIDs = index(regulatorKeys, .voltage)
-        let resetIDs = index(resetKeys, .reset)
-        let powerDomainIDs = index(powerDomainKeys, .powerDomain)
-        let performanceIDs = index(performanceKeys, .performance)
+        var clockIDs: IDTable<SpecifierKey>?
+        var regulatorIDs: IDTable<DeviceTreeNode>?
+        var resetIDs: IDTable<SpecifierKey>?
+        var powerDomainIDs: IDTable<SpecifierKey>?
+        var performanceIDs: IDTable<SpecifierKey>?
+        func built<Key: TableKey>(_ memo: inout IDTable<Key>?, _ table: IDTable<Key>, _ protocolID: ProtocolID) -> IDTable<Key> {
+            if memo == nil { memo = index(table, protocolID) }
+            return memo!
+        }
+        /// The exported id `ids` gives `key`, if any.
+        func exportedID<Key: TableKey>(_ key: Key, in ids: IDTable<Key>, _ protocolID: ProtocolID) -> UInt32? {
+            guard let id = ids.existingID(for: key), exported.contains(ResourceReference(protocolID, id)) else { return nil }
+            return id
+        }
 
         var users: [ResourceReference: [DeviceTreeNode]] = [:]
         func use(_ reference: ResourceReference, by node: DeviceTreeNode) {
@@ -85,7 +106,7 @@ struct SharingFindings {
             guard !ids.isEmpty, !node.hasProperty(cellsName), case .success(let list)? = node.specifiers(of: property, cellsName: cellsName, allowingHoles: true)
             else { return }
             for specifier in list {
-                if let id = ids.existingID(for: SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells))) {
+                if let id = exportedID(SpecifierKey(ResourceSpecifier(provider: specifier.provider, cells: specifier.cells)), in: ids, protocolID) {
                     use(ResourceReference(protocolID, id), by: node)
                 }
             }
@@ -95,18 +116,24 @@ struct SharingFindings {
         // reader finds them): most host nodes have none, and are left after that pass.
         var kinds = ScannedProperties()
         backendNode.tree.forEachNode { node in
-            guard node != backendNode, !node.isDescendant(of: backendNode), node.isEnabled, !givenHostNodes.contains(node) else { return }
+            guard node != backendNode, !node.isDescendant(of: backendNode), !givenHostNodes.contains(node), node.isEnabled else { return }
             let scan = ResourceScan(node, kinds: &kinds)
             guard scan.namesResources else { return }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", clockIDs, .clock) }
-            if scan.resets { specifiers(of: node, "resets", "#reset-cells", resetIDs, .reset) }
-            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", powerDomainIDs, .powerDomain) }
-            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", performanceIDs, .performance) }
-            if scan.powerDomains { specifiers(of: node, "power-domains", "#power-domain-cells", performanceIDs, .performance) }
-            guard !regulatorIDs.isEmpty, !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&clockIDs, clocks, .clock), .clock) }
+            if scan.resets { specifiers(of: node, "resets", "#reset-cells", built(&resetIDs, resets, .reset), .reset) }
+            if scan.powerDomains {
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&powerDomainIDs, powerDomains, .powerDomain), .powerDomain)
+            }
+            if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&performanceIDs, performanceDomains, .performance), .performance) }
+            if scan.powerDomains {
+                specifiers(of: node, "power-domains", "#power-domain-cells", built(&performanceIDs, performanceDomains, .performance), .performance)
+            }
+            guard !scan.supplies.isEmpty, !isRegulator(node) else { return }
+            let regulatorIDs = built(&regulatorIDs, regulators, .voltage)
+            guard !regulatorIDs.isEmpty else { return }
             for name in scan.supplies {
                 guard let phandle = node.property(name)?.u32, let regulator = node.tree.node(withPhandle: phandle),
-                    let id = regulatorIDs.existingID(for: regulator)
+                    let id = exportedID(regulator, in: regulatorIDs, .voltage)
                 else { continue }
                 use(ResourceReference(.voltage, id), by: node)
             }
@@ -212,6 +239,9 @@ struct DeviceHolders {
         }
     }
 
+    /// True when an agent holds the device with `id` (without the slice, which counts a reference).
+    func holds(_ id: UInt32) -> Bool { positions[id] != nil }
+
     /// The agents holding the device with `id`; nil when none does.
     subscript(id: UInt32) -> ArraySlice<Int>? {
         guard let position = positions[id] else { return nil }
@@ -233,7 +263,8 @@ private struct ReferenceFlags {
     mutating func insert(_ reference: ResourceReference) {
         let id = Int(reference.id)
         func set(_ flags: inout [Bool]) {
-            if id >= flags.count { flags += [Bool](repeating: false, count: id + 1 - flags.count) }
+            // Appended in place (ids mostly come one more at a time): no array of falses made per id.
+            if id >= flags.count { flags.append(contentsOf: repeatElement(false, count: id + 1 - flags.count)) }
             flags[id] = true
         }
         switch reference.protocolID {

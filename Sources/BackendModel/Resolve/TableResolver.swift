@@ -42,7 +42,10 @@ struct TableResolver {
     private var performanceConsumers = ConsumerNames()
     /// Explicit table entry node of each id, per protocol.
     private var entryNodes: [ProtocolID: [DeviceTreeNode]] = [:]
-    private var enabled: Set<ProtocolID> = []
+    private var enabled = ProtocolFlags()
+    /// Whether each clock provider is a 0 Hz fixed-clock placeholder, asked once per provider:
+    /// thousands of devices name the clocks of a handful of controllers.
+    private var placeholderMemo = NodeMap<Bool>()
 
     init(backend: BackendDescription, schema: NodeSchema, file: String) {
         self.backend = backend
@@ -54,17 +57,22 @@ struct TableResolver {
     var diagnostics: [Diagnostic] { findings.diagnostics + hostValidator.diagnostics }
 
     mutating func resolve() -> PlatformTables {
-        enabled = Set(backend.protocols.map(\.id))
+        for description in backend.protocols { enabled.insert(description.id) }
         readExplicitTables()
-        // Each device passed to these mutating methods is still copied (its arrays retained):
-        // the compiler keeps the element alive across a call that may change `self`, whether it
-        // is read from this local array or through a pointer. Flattening the model removes it.
+        // A device passed by value to these mutating methods is copied (a score of references
+        // retained and released): the compiler keeps the element alive across a call that may
+        // change `self`. `resolveDirectResources` therefore reads it in place, through a pointer.
         let described = backend.devices
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(described.count)
-        for index in described.indices { devices.append(resolveDirectResources(of: described[index])) }
-        // After every derived id is given: explicit ids are checked against the whole table.
-        for index in described.indices { resolveExplicitIDs(of: described[index], into: &devices[index]) }
+        described.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices { devices.append(resolveDirectResources(of: buffer.baseAddress! + index)) }
+        }
+        // After every derived id is given: explicit ids are checked against the whole table. Most
+        // devices have none, and asking that first spares the call its copy of the device.
+        for index in described.indices where !described[index].explicitIDs.isEmpty {
+            resolveExplicitIDs(of: described[index], into: &devices[index])
+        }
         clockConsumers.share(among: clocks)
         resetConsumers.share(among: resets)
         powerDomainConsumers.share(among: powerDomains)
@@ -94,14 +102,14 @@ struct TableResolver {
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
             performanceDomains: perfEntries, sensors: sensorEntries, resetDomains: resetEntries,
-            devices: devices.sorted { $0.id < $1.id }, agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
+            devices: Self.sortedByID(devices), agents: agents, agentsAreImplicit: backend.agentsAreImplicit,
             firmwareOrigins: firmwareOrigins(
                 clocks: clockEntries, voltages: voltageEntries, resets: resetEntries, powerDomains: powerEntries, performance: perfEntries,
                 sensors: sensorEntries))
         let usedByHost = SharingFindings(
-            backend: backend, tables: tables, clockKeys: clockEntries.isEmpty ? [] : clocks.keys, regulatorKeys: voltageEntries.isEmpty ? [] : voltages.keys,
-            resetKeys: resetEntries.isEmpty ? [] : resets.keys, powerDomainKeys: powerEntries.isEmpty ? [] : powerDomains.keys,
-            performanceKeys: perfEntries.isEmpty ? [] : performance.keys
+            backend: backend, tables: tables, clocks: clockEntries.isEmpty ? IDTable() : clocks, regulators: voltageEntries.isEmpty ? IDTable() : voltages,
+            resets: resetEntries.isEmpty ? IDTable() : resets, powerDomains: powerEntries.isEmpty ? IDTable() : powerDomains,
+            performanceDomains: perfEntries.isEmpty ? IDTable() : performance
         ).report(into: &findings)
         // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
         for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
@@ -109,6 +117,17 @@ struct TableResolver {
             tables.voltageDomains[index].initiallyOn = true
         }
         return tables
+    }
+
+    /// The devices by id. Usually they are in id order already (boards number them as they
+    /// list them), and one look says so without moving each entry.
+    private static func sortedByID(_ devices: [DeviceEntry]) -> [DeviceEntry] {
+        var ordered = true
+        for index in devices.indices.dropFirst() where devices[index - 1].id >= devices[index].id {
+            ordered = false
+            break
+        }
+        return ordered ? devices : devices.sorted { $0.id < $1.id }
     }
 
     // MARK: - Firmware origins (section 5.7)
@@ -234,8 +253,15 @@ struct TableResolver {
     }
 
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
-    private mutating func resolveDirectResources(of device: DeviceDescription) -> DeviceEntry {
-        var entry = DeviceEntry(id: device.id, name: device.name, path: device.node.lazyPath, resources: [])
+    /// `device` (and its resources) are read field by field where they lie: see `resolve()`.
+    private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>) -> DeviceEntry {
+        let deviceNode = device.pointee.node
+        // The base device's resources are copied: they are an optional's payload, which no key
+        // path reaches, and few devices have them.
+        var basedev = device.pointee.basedev
+        var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: deviceNode.lazyPath, resources: [])
+        // At most one reference per specifier, supply and explicit id: one allocation for the list.
+        entry.resources.reserveCapacity(device.pointee.direct.referenceCount + (basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
@@ -244,7 +270,7 @@ struct TableResolver {
         }
         /// A clock or power domain whose provider is a host SCMI platform's protocol@13 is the
         /// firmware's performance domain (section 5.7), whichever property names it.
-        func addPerformance(_ specifier: ResourceSpecifier, _ resources: NodeResources, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
+        func addPerformance(_ specifier: ResourceSpecifier, _ resources: UnsafePointer<NodeResources>, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
             guard enabled.contains(.performance) else {
                 unreachable[.performance] = unreachable[.performance] ?? (viaBasedev ? "arm,scmi-basedev" : property)
                 return
@@ -254,36 +280,36 @@ struct TableResolver {
                 add(ResourceReference(.performance, id))
                 Self.noteConsumer(&performanceConsumers, id, resources, names, index, namesProperty)
             } else {
-                reportNotInTable(device, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.node)
+                reportNotInTable(deviceNode, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.pointee.node)
             }
         }
 
         // The device's own resources, then its base device's: lent to this function, where a
         // `let` of either would copy the struct and retain each of its arrays.
-        func addResources(_ resources: NodeResources, viaBasedev: Bool) {
+        func addResources(_ resources: UnsafePointer<NodeResources>, viaBasedev: Bool) {
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
-            for (index, clock) in resources.clocks.enumerated() {
+            for (index, clock) in resources.pointee.clocks.enumerated() {
                 if HostFirmware.isPerformanceProvider(clock.provider, cells: clock.cells) {
-                    addPerformance(clock, resources, "clocks", index, resources.clockNames, "clock-names", viaBasedev: viaBasedev)
+                    addPerformance(clock, resources, "clocks", index, resources.pointee.clockNames, "clock-names", viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
-                if isPlaceholderClock(clock.provider) {
+                if isPlaceholder(clock.provider) {
                     findings.add(
-                        .fixedClockPlaceholder, at: device.node, property: property("clocks"),
-                        "\(resources.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
-                        hint: "nothing to do if \(resources.node.baseName) runs without it; otherwise point its clocks at the real clock")
+                        .fixedClockPlaceholder, at: deviceNode, property: property("clocks"),
+                        "\(resources.pointee.node.path):clocks entry \(index) is \(clock.provider.path), a fixed-clock of 0 Hz (a placeholder); it is not exported",
+                        hint: "nothing to do if \(resources.pointee.node.baseName) runs without it; otherwise point its clocks at the real clock")
                     continue
                 }
                 let key = SpecifierKey(clock)
                 if let id = clocks.id(for: key) {
                     add(ResourceReference(.clock, id))
-                    Self.noteConsumer(&clockConsumers, id, resources, resources.clockNames, index, "clock-names")
+                    Self.noteConsumer(&clockConsumers, id, resources, resources.pointee.clockNames, index, "clock-names")
                 } else {
-                    reportNotInTable(device, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for supply in resources.supplies {
+            for supply in resources.pointee.supplies {
                 guard enabled.contains(.voltage) else {
                     unreachable[.voltage] = unreachable[.voltage] ?? property(supply.name + "-supply")
                     continue
@@ -291,21 +317,21 @@ struct TableResolver {
                 if let id = voltages.id(for: supply.regulator) {
                     add(ResourceReference(.voltage, id))
                 } else {
-                    reportNotInTable(device, .voltage, supply.name + "-supply", 0, supply.regulator.path, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .voltage, supply.name + "-supply", 0, supply.regulator.path, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for (index, reset) in resources.resets.enumerated() {
+            for (index, reset) in resources.pointee.resets.enumerated() {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
                 if let id = resets.id(for: SpecifierKey(reset)) {
                     add(ResourceReference(.reset, id))
-                    Self.noteConsumer(&resetConsumers, id, resources, resources.resetNames, index, "reset-names")
+                    Self.noteConsumer(&resetConsumers, id, resources, resources.pointee.resetNames, index, "reset-names")
                 } else {
-                    reportNotInTable(device, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
-            for (index, domain) in resources.powerDomains.enumerated() {
+            for (index, domain) in resources.pointee.powerDomains.enumerated() {
                 if HostFirmware.isPerformanceProvider(domain.provider, cells: domain.cells) {
-                    addPerformance(domain, resources, "power-domains", index, resources.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
+                    addPerformance(domain, resources, "power-domains", index, resources.pointee.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.powerDomain) else {
@@ -314,50 +340,62 @@ struct TableResolver {
                 }
                 if let id = powerDomains.id(for: SpecifierKey(domain)) {
                     add(ResourceReference(.powerDomain, id))
-                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.powerDomainNames, index, "power-domain-names")
+                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.pointee.powerDomainNames, index, "power-domain-names")
                 } else {
-                    reportNotInTable(device, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.node)
+                    reportNotInTable(deviceNode, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
         }
-        addResources(device.direct, viaBasedev: false)
-        if device.basedev != nil { addResources(device.basedev!, viaBasedev: true) }
-        for (protocolID, property) in unreachable.sorted(by: { $0.key < $1.key }) {
+        addResources(device.pointer(to: \.direct)!, viaBasedev: false)
+        // Lent as `&` rather than through `withUnsafePointer(to:)`, whose closure would capture this
+        // function's state in boxes checked for exclusive access at every use.
+        if basedev != nil { addResources(&basedev!, viaBasedev: true) }
+        for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
-                .resourceUnreachable, at: device.node, property: property,
+                .resourceUnreachable, at: deviceNode, property: property,
                 "the device has \(protocolID.name) resources but protocol \(protocolID) is not enabled; guests cannot reach them",
                 hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) { reg = <\(protocolID)>; }; to the backend")
         }
         // Judged on what the node names, not on what resolved: a broken reference is reported on its own.
-        if !device.direct.namesResources && device.explicitIDs.isEmpty && !device.node.hasProperty("arm,scmi-basedev") {
+        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && !deviceNode.hasProperty("arm,scmi-basedev") {
             findings.add(
-                .deviceNoResources, at: device.node, "the device has no clocks, supplies, resets, power domains or ids",
+                .deviceNoResources, at: deviceNode, "the device has no clocks, supplies, resets, power domains or ids",
                 hint: "name its resources, or point arm,scmi-basedev at its host node")
         }
         return entry
     }
 
+    /// `isPlaceholderClock`, looked up once per provider.
+    private mutating func isPlaceholder(_ provider: DeviceTreeNode) -> Bool {
+        if let known = placeholderMemo[provider] { return known }
+        let placeholder = isPlaceholderClock(provider)
+        placeholderMemo[provider] = placeholder
+        return placeholder
+    }
+
     /// Records the first consumer name of the resource with `id`: `<consumer>-<names[index]>`.
     private static func noteConsumer(
-        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: NodeResources, _ names: [String], _ index: Int, _ property: String
+        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: UnsafePointer<NodeResources>, _ names: [String], _ index: Int,
+        _ property: String
     ) {
-        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.consumerName.isEmpty else { return }
-        consumers[id] = ConsumerName(name: resources.consumerName + "-" + names[index], node: resources.node, property: property)
+        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.pointee.consumerName.isEmpty else { return }
+        consumers[id] = ConsumerName(
+            name: resources.pointee.consumerName + "-" + names[index], node: resources.pointee.node, property: property)
     }
 
     private mutating func reportNotInTable(
-        _ device: DeviceDescription, _ protocolID: ProtocolID, _ property: String, _ index: Int, _ what: String,
+        _ deviceNode: DeviceTreeNode, _ protocolID: ProtocolID, _ property: String, _ index: Int, _ what: String,
         viaBasedev: Bool, from node: DeviceTreeNode
     ) {
         let table = backend.protocolDescription(protocolID)?.node.path ?? "protocol@\(String(protocolID.rawValue, radix: 16))"
         if viaBasedev {
             findings.add(
-                .basedevResourceNotInTable, at: device.node, property: "arm,scmi-basedev",
+                .basedevResourceNotInTable, at: deviceNode, property: "arm,scmi-basedev",
                 "\(node.path):\(property) entry \(index) (\(what)) is not in the explicit table of \(table); the guest cannot control it",
                 hint: "add an entry for it to \(table)")
         } else {
             findings.add(
-                .resourceNotInTable, at: device.node, property: property,
+                .resourceNotInTable, at: deviceNode, property: property,
                 "entry \(index) (\(what)) is not in the explicit table of \(table)",
                 hint: "add an entry for it to \(table), or use derived ids (no table children)")
         }
@@ -413,5 +451,36 @@ private struct ReferenceSet {
         if list.count < Self.linearLimit { return !list.contains(reference) }
         if members.isEmpty { members = Set(list) }
         return members.insert(reference).inserted
+    }
+}
+
+extension NodeResources {
+    /// How many references these resources can give a device at most: one per specifier and supply.
+    fileprivate var referenceCount: Int { clocks.count + supplies.count + resets.count + powerDomains.count }
+}
+
+/// A set of protocols as one bit per protocol id (0...255): asked for every resource of every
+/// device, where a `Set<ProtocolID>` would run a hasher each time.
+private struct ProtocolFlags {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    mutating func insert(_ protocolID: ProtocolID) {
+        let bit = UInt64(1) << (protocolID.rawValue & 63)
+        switch protocolID.rawValue >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
+        }
+    }
+
+    func contains(_ protocolID: ProtocolID) -> Bool {
+        let bit = UInt64(1) << (protocolID.rawValue & 63)
+        switch protocolID.rawValue >> 6 {
+        case 0: return words.0 & bit != 0
+        case 1: return words.1 & bit != 0
+        case 2: return words.2 & bit != 0
+        default: return words.3 & bit != 0
+        }
     }
 }
