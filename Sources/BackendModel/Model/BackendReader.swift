@@ -10,6 +10,9 @@ struct BackendReader {
     var findings: DiagnosticCollector
     private var scannedProperties = ScannedProperties()
     private var providerCells = ProviderCells()
+    /// The entries of the specifier list being walked, kept between lists for its capacity: a
+    /// list is then copied out at its exact size, one allocation instead of growing one from empty.
+    private var walkedEntries: [ResourceSpecifier] = []
 
     static let defaultVendor = "SCMI-VIO-BE"
 
@@ -283,7 +286,12 @@ struct BackendReader {
     /// does not walk, which is reported.
     private mutating func specifiers(of node: DeviceTreeNode, at position: Int, _ list: SpecifierList, inBackend: Bool) -> [ResourceSpecifier] {
         let property = node.tree.property(at: position)
-        var entries: [ResourceSpecifier] = []
+        var entries = walkedEntries
+        walkedEntries = []  // `entries` stays the only reference: appending does not copy it
+        defer {
+            entries.removeAll(keepingCapacity: true)
+            walkedEntries = entries
+        }
         let walked = node.forEachSpecifier(
             in: property,
             argumentCount: { index, provider throws(SpecifierError) in try providerCells.count(of: provider, list, entry: index) }
@@ -294,7 +302,7 @@ struct BackendReader {
             findings.report(error, at: node, property: list.propertyName, cellsName: list.cellsName, shapeAlreadyReported: inBackend)
             return []
         }
-        return entries
+        return Array(entries)
     }
 
     // MARK: - Agents (section 4)
@@ -307,6 +315,10 @@ struct BackendReader {
         var nodeWithID: [UInt32: DeviceTreeNode] = [:]
         var nodeWithName: [String: DeviceTreeNode] = [:]
         let devicesNode = backend.child(named: "devices")
+        // Which agent (by its place in `agents`) listed each device node last: a device's id is
+        // its node's alone, so this tells a repeated entry without hashing every id of a list
+        // that may be a thousand devices long.
+        var listedBy = NodeMap<Int32>()
         for node in agentsNode.children where node.hasBaseName("agent") && node.isEnabled {
             guard let id = node.property("reg")?.u32, let name = node.property("arm,scmi-agent-name")?.string else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "reg")
@@ -322,7 +334,6 @@ struct BackendReader {
             nodeWithName[name] = node
 
             var devices: [UInt32] = []
-            var listed = Set<UInt32>()  // `devices` as a set: an agent may list a thousand devices
             switch node.phandles(of: "arm,scmi-devices") {
             case .none:
                 break
@@ -344,7 +355,9 @@ struct BackendReader {
                             "entry \(index) points at the disabled device \(device.path); it is ignored")
                         continue
                     }
-                    if let id = deviceIDs[device], listed.insert(id).inserted { devices.append(id) }
+                    guard let id = deviceIDs[device], listedBy[device] != Int32(agents.count) else { continue }
+                    listedBy[device] = Int32(agents.count)
+                    devices.append(id)
                 }
             }
 
