@@ -45,4 +45,15 @@ import Testing
         #expect(device.direct.supplies.map(\.regulator.path) == ["/regulator-io", "/regulator-a"])
         #expect(device.direct.consumerName == "d1")
     }
+
+    @Test func anAgentListsADeviceOnceAndEveryAgentForItself() throws {
+        let devices = ["d1: " + device("clocks = <&ccu 0>;", id: 1), "d2: " + device("clocks = <&ccu 1>;", id: 2)]
+        let agents = """
+            agent@1 { reg = <1>; arm,scmi-agent-name = "a"; arm,scmi-devices = <&d1 &d2 &d1>; };
+            agent@2 { reg = <2>; arm,scmi-agent-name = "b"; arm,scmi-devices = <&d2 &d1 &d2>; };
+            """
+        let result = try check(tree(backend: backend(devices: devices.joined(separator: "\n"), agents: agents)))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        #expect(backend.agents.map(\.devices) == [[1, 2], [2, 1]])
+    }
 }
