@@ -10,9 +10,6 @@ struct BackendReader {
     var findings: DiagnosticCollector
     private var scannedProperties = ScannedProperties()
     private var providerCells = ProviderCells()
-    /// The entries of the specifier list being walked, kept between lists for its capacity: a
-    /// list is then copied out at its exact size, one allocation instead of growing one from empty.
-    private var walkedEntries: [ResourceSpecifier] = []
 
     static let defaultVendor = "SCMI-VIO-BE"
 
@@ -286,12 +283,7 @@ struct BackendReader {
     /// does not walk, which is reported.
     private mutating func specifiers(of node: DeviceTreeNode, at position: Int, _ list: SpecifierList, inBackend: Bool) -> [ResourceSpecifier] {
         let property = node.tree.property(at: position)
-        var entries = walkedEntries
-        walkedEntries = []  // `entries` stays the only reference: appending does not copy it
-        defer {
-            entries.removeAll(keepingCapacity: true)
-            walkedEntries = entries
-        }
+        var entries: [ResourceSpecifier] = []
         let walked = node.forEachSpecifier(
             in: property,
             argumentCount: { index, provider throws(SpecifierError) in try providerCells.count(of: provider, list, entry: index) }
@@ -302,7 +294,7 @@ struct BackendReader {
             findings.report(error, at: node, property: list.propertyName, cellsName: list.cellsName, shapeAlreadyReported: inBackend)
             return []
         }
-        return Array(entries)
+        return entries
     }
 
     // MARK: - Agents (section 4)
