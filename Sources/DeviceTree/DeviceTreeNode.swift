@@ -274,4 +274,11 @@ extension FlattenedDeviceTree {
 
     /// The property at `position`, as `DeviceTreeNode.properties` would give it.
     package func property(at position: Int) -> DeviceTreeProperty { makeProperty(properties[position]) }
+
+    /// The value of the property at `position` as one cell (`DeviceTreeProperty.u32`), read
+    /// without making the property.
+    package func u32Value(at position: Int) -> UInt32? {
+        let record = properties[position]
+        return record.length == 4 ? storage.bigEndianUInt32(at: Int(record.valueOffset)) : nil
+    }
 }

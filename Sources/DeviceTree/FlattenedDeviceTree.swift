@@ -180,21 +180,28 @@ public final class FlattenedDeviceTree: Sendable {
     /// Every reader of the model looks properties up this way, many times per node, so the
     /// loop reads the three tables through buffer pointers (no bounds check or reference
     /// counting per step) and tests a name's length and first byte before comparing the rest.
+    ///
+    /// The name's UTF-8 is read in place when the string has it contiguous (nearly always):
+    /// `withUTF8` needs a mutable copy, which costs counting a reference per lookup.
     func propertyPosition(named name: String, in range: Range<Int>) -> Int? {
+        if let found = name.utf8.withContiguousStorageIfAvailable({ propertyPosition(utf8: $0, in: range) }) { return found }
         var name = name
-        return name.withUTF8 { wanted in
-            properties.withUnsafeBufferPointer { properties in
-                propertyNameSpans.withUnsafeBufferPointer { spans in
-                    propertyNameBytes.withUnsafeBufferPointer { names in
-                        for position in range {
-                            let span = spans[Int(properties[position].nameID)]
-                            guard Int(span.count) == wanted.count else { continue }
-                            if wanted.isEmpty { return position }
-                            let start = names.baseAddress! + Int(span.start)
-                            if start.pointee == wanted[0], memcmp(start, wanted.baseAddress!, wanted.count) == 0 { return position }
-                        }
-                        return nil
+        return name.withUTF8 { propertyPosition(utf8: $0, in: range) }
+    }
+
+    /// `propertyPosition(named:in:)` for a name given as its UTF-8.
+    private func propertyPosition(utf8 wanted: UnsafeBufferPointer<UInt8>, in range: Range<Int>) -> Int? {
+        properties.withUnsafeBufferPointer { properties in
+            propertyNameSpans.withUnsafeBufferPointer { spans in
+                propertyNameBytes.withUnsafeBufferPointer { names in
+                    for position in range {
+                        let span = spans[Int(properties[position].nameID)]
+                        guard Int(span.count) == wanted.count else { continue }
+                        if wanted.isEmpty { return position }
+                        let start = names.baseAddress! + Int(span.start)
+                        if start.pointee == wanted[0], memcmp(start, wanted.baseAddress!, wanted.count) == 0 { return position }
                     }
+                    return nil
                 }
             }
         }

@@ -67,7 +67,9 @@ extension DeviceTreeNode {
     public func specifiers(
         of property: String, cellsName: String, allowingHoles: Bool = false
     ) -> Result<[PhandleSpecifier], SpecifierError>? {
-        collectSpecifiers(of: property, allowingHoles: allowingHoles, argumentCount: Self.cells(named: cellsName))
+        collectSpecifiers(of: property, allowingHoles: allowingHoles) { index, provider throws(SpecifierError) in
+            try provider.argumentCount(cellsName, entry: index)
+        }
     }
 
     /// How many entries `specifiers(of:cellsName:)` gives, or its error, found by the same walk
@@ -80,21 +82,38 @@ extension DeviceTreeNode {
     /// as `property(at:)` gives), saving the lookup by name.
     package func specifierCount(of property: DeviceTreeProperty, cellsName: String) -> Result<Int, SpecifierError> {
         var count = 0
-        return walkSpecifiers(of: property, allowingHoles: false, argumentCount: Self.cells(named: cellsName)) { _, _, _, _, _ in
+        return walkSpecifiers(
+            of: property, allowingHoles: false,
+            argumentCount: { index, provider throws(SpecifierError) in try provider.argumentCount(cellsName, entry: index) }
+        ) { _, _, _, _, _ in
             count += 1
         }.map { count }
     }
 
-    /// The argument count of an entry: the provider's `cellsName` (`#clock-cells`), checked.
-    private static func cells(named cellsName: String) -> (Int, DeviceTreeNode) throws(SpecifierError) -> Int {
-        { index, provider throws(SpecifierError) -> Int in
-            guard let cellsProperty = provider.property(cellsName) else {
-                throw .missingCellsProperty(index: index, provider: provider, cellsName: cellsName)
-            }
-            guard let cells = cellsProperty.u32, cells <= SpecifierError.maximumCells else {
-                throw .badCellsProperty(index: index, provider: provider, cellsName: cellsName)
-            }
-            return Int(cells)
+    /// This node's `cellsName` (`#clock-cells`) as the argument count of entry `index` of a
+    /// specifier list naming it as provider; the error says why it cannot be.
+    package func argumentCount(_ cellsName: String, entry index: Int) throws(SpecifierError) -> Int {
+        guard let cellsProperty = property(cellsName) else {
+            throw .missingCellsProperty(index: index, provider: self, cellsName: cellsName)
+        }
+        guard let cells = cellsProperty.u32, cells <= SpecifierError.maximumCells else {
+            throw .badCellsProperty(index: index, provider: self, cellsName: cellsName)
+        }
+        return Int(cells)
+    }
+
+    /// Walks `property`, one of this node's, as `specifiers(of:cellsName:allowingHoles:)` does,
+    /// calling `entry` with each entry's provider and the positions of its argument cells in
+    /// the property, without building a list: for a reader that makes its own entries (one
+    /// allocation each instead of three). `argumentCount` gives an entry's argument count from
+    /// its index and provider (`argumentCount(_:entry:)`, or a cache of it).
+    package func forEachSpecifier(
+        in property: DeviceTreeProperty, allowingHoles: Bool = false,
+        argumentCount: (Int, DeviceTreeNode) throws(SpecifierError) -> Int,
+        entry: (DeviceTreeNode, Range<Int>) -> Void
+    ) -> Result<Void, SpecifierError> {
+        walkSpecifiers(of: property, allowingHoles: allowingHoles, argumentCount: argumentCount) { _, _, provider, _, cells in
+            entry(provider, cells)
         }
     }
 

@@ -9,6 +9,7 @@ struct BackendReader {
     let backend: DeviceTreeNode
     var findings: DiagnosticCollector
     private var scannedProperties = ScannedProperties()
+    private var providerCells = ProviderCells()
 
     static let defaultVendor = "SCMI-VIO-BE"
 
@@ -170,23 +171,32 @@ struct BackendReader {
             }
             deviceIDs[id] = devices.count
             idOfNode[node] = id
-            devices.append(readDevice(node, id: id, name: name, scan: scan))
+            // Filled in place: a description is a few hundred bytes with a dozen references,
+            // and building it apart and then storing it copied all of them.
+            devices.append(
+                DeviceDescription(
+                    node: node, id: id, name: name, clockNames: scan.clockNames, direct: NodeResources(node: node),
+                    basedev: nil, explicitIDs: scan.explicitIDs))
+            readDevice(into: &devices[devices.count - 1], scan: scan)
         }
         return (devices, idOfNode)
     }
 
-    private mutating func readDevice(_ node: DeviceTreeNode, id: UInt32, name: String, scan: DeviceScan) -> DeviceDescription {
-        var direct = readResources(of: node, scan.resources, inBackend: true)
-        direct.consumerName = name
-        let clockNames = scan.clockNames
+    /// Reads the resources of the device `device` describes (its node, id, name, clock
+    /// names and explicit ids already in place).
+    private mutating func readDevice(into device: inout DeviceDescription, scan: DeviceScan) {
+        let node = device.node
+        readResources(of: node, into: &device.direct, inBackend: true, clockNames: scan.clockNamesRead)
+        device.direct.consumerName = device.name
+        let clockNames = device.clockNames
+        let clocks = device.direct.clocks.count
         // Compared with the clocks that resolved; a clocks property that did not resolve was reported.
-        if !clockNames.isEmpty, !direct.clocks.isEmpty, clockNames.count != direct.clocks.count {
+        if !clockNames.isEmpty, clocks > 0, clockNames.count != clocks {
             findings.add(
                 .clockNamesCount, at: node, property: "clock-names",
-                "clock-names has \(clockNames.count) \(clockNames.count == 1 ? "entry" : "entries") but clocks has \(direct.clocks.count)",
+                "clock-names has \(clockNames.count) \(clockNames.count == 1 ? "entry" : "entries") but clocks has \(clocks)",
                 hint: "give one name per clock, in the same order")
         }
-        var basedev: NodeResources?
         if scan.hasBasedev, let target = findings.resolveSinglePhandle(of: node, property: "arm,scmi-basedev") {
             if target == backend || target.isDescendant(of: backend) {
                 findings.add(
@@ -199,18 +209,17 @@ struct BackendReader {
                         .basedevDisabled, at: node, property: "arm,scmi-basedev",
                         "base device \(target.path) is disabled; its resources are still exported")
                 }
-                var resources = readResources(of: target, ResourceScan(target, kinds: &scannedProperties), inBackend: false)
+                var resources = NodeResources(node: target)
+                readResources(of: target, into: &resources, inBackend: false)
                 resources.consumerName = target.baseName
                 if resources.isEmpty {
                     findings.add(
                         .basedevNoResources, at: node, property: "arm,scmi-basedev",
                         "base device \(target.path) has no clocks, supplies, resets or power domains")
                 }
-                basedev = resources
+                device.basedev = resources
             }
         }
-        return DeviceDescription(
-            node: node, id: id, name: name, clockNames: clockNames, direct: direct, basedev: basedev, explicitIDs: scan.explicitIDs)
     }
 
     static let idListProtocols: [String: ProtocolID] = [
@@ -218,42 +227,74 @@ struct BackendReader {
         "arm,scmi-power-domain-ids": .powerDomain, "arm,scmi-sensor-ids": .sensor, "arm,scmi-perf-domain-ids": .performance,
     ]
 
-    /// The clocks, supplies, resets and power domains `node` names. For nodes
-    /// outside the backend the shape of the values is checked here too.
-    /// Resolves the resource properties a scan found.
-    private mutating func readResources(of node: DeviceTreeNode, _ scan: ResourceScan, inBackend: Bool) -> NodeResources {
-        var resources = NodeResources(node: node)
-        resources.namesResources = scan.namesResources
-        if scan.clocks {
-            resources.clocks = specifiers(of: node, "clocks", cellsName: "#clock-cells", inBackend: inBackend)
-            resources.clockNames = node.property("clock-names")?.stringList ?? []
+    /// Reads the clocks, supplies, resets and power domains `node` names into `resources`
+    /// (made for `node`). For nodes outside the backend the shape of the values is checked
+    /// here too. `clockNames`: a `clock-names` property of `node` already decoded, with its
+    /// position, reused when it is the one read here.
+    ///
+    /// One pass over the node's properties by name id finds the first of each name (what a
+    /// lookup by name finds) instead of one search per name, and the specifier lists are
+    /// walked in place (`SpecifierList`).
+    private mutating func readResources(
+        of node: DeviceTreeNode, into resources: inout NodeResources, inBackend: Bool, clockNames: (position: Int, list: [String])? = nil
+    ) {
+        let tree = node.tree
+        var found = ResourcePositions()
+        for position in node.propertyPositions {
+            found.note(scannedProperties.kind(nameID: tree.propertyNameID(at: position), in: tree), at: position)
         }
-        for name in scan.supplies {
-            if let regulator = findings.resolveSupply(of: node, property: name, inBackend: inBackend) {
-                resources.supplies.append(SupplyReference(name: String(name.dropLast("-supply".count)), regulator: regulator))
+        resources.namesResources = found.namesResources
+        func names(at position: Int?) -> [String] {
+            guard let position else { return [] }
+            if let clockNames, clockNames.position == position { return clockNames.list }
+            return tree.property(at: position).stringList ?? []
+        }
+        if let clocks = found.clocks {
+            resources.clocks = specifiers(of: node, at: clocks, .clocks, inBackend: inBackend)
+            resources.clockNames = names(at: found.clockNames)
+        }
+        if found.hasSupplies {
+            for position in node.propertyPositions {
+                let nameID = tree.propertyNameID(at: position)
+                guard case .supply = scannedProperties.kind(nameID: nameID, in: tree) else { continue }
+                let supply = scannedProperties.supplyName(nameID: nameID, in: tree)
+                let regulator: DeviceTreeNode?
+                if supply.isExact {
+                    // The first property of this name: what a lookup by the name finds.
+                    let first = node.propertyPositions.first { tree.propertyNameID(at: $0) == nameID }!
+                    regulator = findings.resolveSupply(tree.property(at: first), named: supply.propertyName, of: node, inBackend: inBackend)
+                } else {
+                    regulator = findings.resolveSupply(of: node, property: supply.propertyName, inBackend: inBackend)
+                }
+                if let regulator { resources.supplies.append(SupplyReference(name: supply.consumerName, regulator: regulator)) }
             }
         }
-        if scan.resets {
-            resources.resets = specifiers(of: node, "resets", cellsName: "#reset-cells", inBackend: inBackend)
-            resources.resetNames = node.property("reset-names")?.stringList ?? []
+        if let resets = found.resets {
+            resources.resets = specifiers(of: node, at: resets, .resets, inBackend: inBackend)
+            resources.resetNames = names(at: found.resetNames)
         }
-        if scan.powerDomains {
-            resources.powerDomains = specifiers(of: node, "power-domains", cellsName: "#power-domain-cells", inBackend: inBackend)
-            resources.powerDomainNames = node.property("power-domain-names")?.stringList ?? []
+        if let powerDomains = found.powerDomains {
+            resources.powerDomains = specifiers(of: node, at: powerDomains, .powerDomains, inBackend: inBackend)
+            resources.powerDomainNames = names(at: found.powerDomainNames)
         }
-        return resources
     }
 
-    private mutating func specifiers(of node: DeviceTreeNode, _ property: String, cellsName: String, inBackend: Bool) -> [ResourceSpecifier] {
-        switch node.specifiers(of: property, cellsName: cellsName) {
-        case .none:
-            return []
-        case .success(let list)?:
-            return list.map { ResourceSpecifier(provider: $0.provider, cells: $0.cells) }
-        case .failure(let error)?:
-            findings.report(error, at: node, property: property, cellsName: cellsName, shapeAlreadyReported: inBackend)
+    /// The entries of the specifier list at `position` of `node`'s properties; [] when it
+    /// does not walk, which is reported.
+    private mutating func specifiers(of node: DeviceTreeNode, at position: Int, _ list: SpecifierList, inBackend: Bool) -> [ResourceSpecifier] {
+        let property = node.tree.property(at: position)
+        var entries: [ResourceSpecifier] = []
+        let walked = node.forEachSpecifier(
+            in: property,
+            argumentCount: { index, provider throws(SpecifierError) in try providerCells.count(of: provider, list, entry: index) }
+        ) { provider, cells in
+            entries.append(ResourceSpecifier(provider: provider, cells: cells.map { property.cell($0)! }))
+        }
+        if case .failure(let error) = walked {
+            findings.report(error, at: node, property: list.propertyName, cellsName: list.cellsName, shapeAlreadyReported: inBackend)
             return []
         }
+        return entries
     }
 
     // MARK: - Agents (section 4)
@@ -266,6 +307,10 @@ struct BackendReader {
         var nodeWithID: [UInt32: DeviceTreeNode] = [:]
         var nodeWithName: [String: DeviceTreeNode] = [:]
         let devicesNode = backend.child(named: "devices")
+        // Which agent (by its place in `agents`) listed each device node last: a device's id is
+        // its node's alone, so this tells a repeated entry without hashing every id of a list
+        // that may be a thousand devices long.
+        var listedBy = NodeMap<Int32>()
         for node in agentsNode.children where node.hasBaseName("agent") && node.isEnabled {
             guard let id = node.property("reg")?.u32, let name = node.property("arm,scmi-agent-name")?.string else { continue }
             findings.checkUnitAddress(of: node, equals: id, property: "reg")
@@ -281,7 +326,6 @@ struct BackendReader {
             nodeWithName[name] = node
 
             var devices: [UInt32] = []
-            var listed = Set<UInt32>()  // `devices` as a set: an agent may list a thousand devices
             switch node.phandles(of: "arm,scmi-devices") {
             case .none:
                 break
@@ -303,7 +347,9 @@ struct BackendReader {
                             "entry \(index) points at the disabled device \(device.path); it is ignored")
                         continue
                     }
-                    if let id = deviceIDs[device], listed.insert(id).inserted { devices.append(id) }
+                    guard let id = deviceIDs[device], listedBy[device] != Int32(agents.count) else { continue }
+                    listedBy[device] = Int32(agents.count)
+                    devices.append(id)
                 }
             }
 
@@ -403,10 +449,10 @@ extension DiagnosticCollector {
     }
 }
 
-/// What `ResourceScan` and `DeviceScan` make of a property, decided by its name alone.
+/// What `ResourceScan`, `DeviceScan` and `readResources` make of a property, decided by its name alone.
 enum ScannedProperty {
     case other, clocks, resets, powerDomains, supply
-    case status, devid, devname, reg, basedev, clockNames
+    case status, devid, devname, reg, basedev, clockNames, resetNames, powerDomainNames
     case idList(ProtocolID)
 
     init(name: String) {
@@ -420,6 +466,8 @@ enum ScannedProperty {
         case "reg": self = .reg
         case "arm,scmi-basedev": self = .basedev
         case "clock-names": self = .clockNames
+        case "reset-names": self = .resetNames
+        case "power-domain-names": self = .powerDomainNames
         default:
             if name.utf8.count > 7 && name.hasSuffix("-supply") {
                 self = .supply
@@ -437,15 +485,41 @@ enum ScannedProperty {
 /// each property's name with every name the scans know was a measurable part of `check`.
 struct ScannedProperties {
     private var known: [ScannedProperty?] = []
+    private var supplies: [SupplyName?] = []
 
-    mutating func kind(of property: DeviceTreeProperty) -> ScannedProperty {
-        let id = Int(property.nameID)
-        guard id >= 0 else { return ScannedProperty(name: property.name) }  // a free-standing property
+    /// A `*-supply` property name and what is made of it.
+    struct SupplyName {
+        var propertyName: String
+        /// The supply's name: the property's without `-supply` (`vdd`).
+        var consumerName: String
+        /// The decoded name spells the name's bytes (it was UTF-8), so the first property of
+        /// its name id is the one a lookup by `propertyName` finds.
+        var isExact: Bool
+    }
+
+    /// The kind of the properties with name id `nameID` in `tree`.
+    mutating func kind(nameID: Int32, in tree: FlattenedDeviceTree) -> ScannedProperty {
+        kind(id: Int(nameID)) { tree.propertyName(id: nameID) }
+    }
+
+    private mutating func kind(id: Int, name: () -> String) -> ScannedProperty {
         if id < known.count, let kind = known[id] { return kind }
-        let kind = ScannedProperty(name: property.name)
+        let kind = ScannedProperty(name: name())
         if id >= known.count { known += [ScannedProperty?](repeating: nil, count: id + 1 - known.count) }
         known[id] = kind
         return kind
+    }
+
+    /// The supply named by name id `nameID` of `tree`, a `.supply` kind.
+    mutating func supplyName(nameID: Int32, in tree: FlattenedDeviceTree) -> SupplyName {
+        let id = Int(nameID)
+        if id < supplies.count, let supply = supplies[id] { return supply }
+        let name = tree.propertyName(id: nameID)
+        let supply = SupplyName(
+            propertyName: name, consumerName: String(name.dropLast("-supply".count)), isExact: tree.propertyNameID(exactly: name) == nameID)
+        if id >= supplies.count { supplies += [SupplyName?](repeating: nil, count: id + 1 - supplies.count) }
+        supplies[id] = supply
+        return supply
     }
 }
 
@@ -459,26 +533,91 @@ struct ResourceScan {
 
     var namesResources: Bool { clocks || resets || powerDomains || !supplies.isEmpty }
 
-    init() {}
-
     init(_ node: DeviceTreeNode, kinds: inout ScannedProperties) {
-        for property in node.properties { _ = note(property, kinds.kind(of: property)) }
-    }
-
-    /// Records `property` (of kind `kind`) if it is a resource property; false otherwise.
-    mutating func note(_ property: DeviceTreeProperty, _ kind: ScannedProperty) -> Bool {
-        switch kind {
-        case .clocks: clocks = true
-        case .resets: resets = true
-        case .powerDomains: powerDomains = true
-        case .supply: supplies.append(property.name)
-        default: return false
+        let tree = node.tree
+        for position in node.propertyPositions {
+            let nameID = tree.propertyNameID(at: position)
+            switch kinds.kind(nameID: nameID, in: tree) {
+            case .clocks: clocks = true
+            case .resets: resets = true
+            case .powerDomains: powerDomains = true
+            case .supply: supplies.append(tree.propertyName(id: nameID))
+            default: continue
+            }
         }
-        return true
     }
 }
 
-/// A device node's properties, read in one pass.
+/// Where a node's resource properties are among its property positions: the first of each
+/// name, which is the one a lookup by name finds.
+struct ResourcePositions {
+    var clocks: Int?
+    var clockNames: Int?
+    var resets: Int?
+    var resetNames: Int?
+    var powerDomains: Int?
+    var powerDomainNames: Int?
+    var hasSupplies = false
+
+    var namesResources: Bool { clocks != nil || resets != nil || powerDomains != nil || hasSupplies }
+
+    mutating func note(_ kind: ScannedProperty, at position: Int) {
+        switch kind {
+        case .clocks: if clocks == nil { clocks = position }
+        case .clockNames: if clockNames == nil { clockNames = position }
+        case .resets: if resets == nil { resets = position }
+        case .resetNames: if resetNames == nil { resetNames = position }
+        case .powerDomains: if powerDomains == nil { powerDomains = position }
+        case .powerDomainNames: if powerDomainNames == nil { powerDomainNames = position }
+        case .supply: hasSupplies = true
+        default: break
+        }
+    }
+}
+
+/// The phandle-array properties a node names resources with.
+enum SpecifierList: Int {
+    case clocks, resets, powerDomains
+
+    var propertyName: String {
+        switch self {
+        case .clocks: "clocks"
+        case .resets: "resets"
+        case .powerDomains: "power-domains"
+        }
+    }
+
+    /// The provider's property that gives the argument count of an entry.
+    var cellsName: String {
+        switch self {
+        case .clocks: "#clock-cells"
+        case .resets: "#reset-cells"
+        case .powerDomains: "#power-domain-cells"
+        }
+    }
+}
+
+/// The argument count of the last provider met per specifier list: the devices of a large
+/// tree name the same few providers over and over (every clock one clock controller), and
+/// looking its `#clock-cells` up by name again for every entry was a measurable part of
+/// `check`. Only a count that was read is kept; a provider without one is asked again, so
+/// its error is reported as before.
+struct ProviderCells {
+    private var provider = [-1, -1, -1]
+    private var cells = [0, 0, 0]
+
+    mutating func count(of node: DeviceTreeNode, _ list: SpecifierList, entry index: Int) throws(SpecifierError) -> Int {
+        if provider[list.rawValue] == node.index { return cells[list.rawValue] }
+        let count = try node.argumentCount(list.cellsName, entry: index)
+        provider[list.rawValue] = node.index
+        cells[list.rawValue] = count
+        return count
+    }
+}
+
+/// A device node's own properties, read in one pass over its positions in the tree's index
+/// (making no `DeviceTreeProperty` for a property read as a number). Where a corrupt blob
+/// repeats a name, the last one counts.
 struct DeviceScan {
     var isEnabled = true
     var devid: UInt32?
@@ -486,24 +625,29 @@ struct DeviceScan {
     var reg: UInt32?
     var hasBasedev = false
     var clockNames: [String] = []
+    /// Where `clockNames` was read, for `readResources` to reuse it.
+    var clockNamesRead: (position: Int, list: [String])? { clockNamesPosition.map { ($0, clockNames) } }
+    private var clockNamesPosition: Int?
     var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])] = []
-    var resources = ResourceScan()
 
     init(_ node: DeviceTreeNode, kinds: inout ScannedProperties) {
-        for property in node.properties {
-            let kind = kinds.kind(of: property)
-            if resources.note(property, kind) { continue }
-            switch kind {
+        let tree = node.tree
+        for position in node.propertyPositions {
+            let nameID = tree.propertyNameID(at: position)
+            switch kinds.kind(nameID: nameID, in: tree) {
             case .status:
-                isEnabled = property.isString("okay") || property.isString("ok")  // as DeviceTreeNode.isEnabled
-            case .devid: devid = property.u32
-            case .devname: devname = property.string
-            case .reg: reg = property.u32
+                let status = tree.property(at: position)
+                isEnabled = status.isString("okay") || status.isString("ok")  // as DeviceTreeNode.isEnabled
+            case .devid: devid = tree.u32Value(at: position)
+            case .devname: devname = tree.property(at: position).string
+            case .reg: reg = tree.u32Value(at: position)
             case .basedev: hasBasedev = true
-            case .clockNames: clockNames = property.stringList ?? []
+            case .clockNames:
+                clockNames = tree.property(at: position).stringList ?? []
+                clockNamesPosition = position
             case .idList(let protocolID):
-                guard let ids = property.u32Array, !ids.isEmpty else { continue }
-                explicitIDs.append((protocolID, property.name, ids))
+                guard let ids = tree.property(at: position).u32Array, !ids.isEmpty else { continue }
+                explicitIDs.append((protocolID, tree.propertyName(id: nameID), ids))
             default:
                 continue
             }

@@ -26,13 +26,19 @@ extension DiagnosticCollector {
     /// A `*-supply` (or `arm,scmi-supply`) that is one phandle of a regulator node.
     mutating func resolveSupply(of node: DeviceTreeNode, property: String, inBackend: Bool) -> DeviceTreeNode? {
         guard let raw = node.property(property) else { return nil }
+        return resolveSupply(raw, named: property, of: node, inBackend: inBackend)
+    }
+
+    /// `resolveSupply(of:property:inBackend:)` for the property itself, one of `node`'s that a
+    /// lookup by `property` finds, already in hand.
+    mutating func resolveSupply(_ raw: DeviceTreeProperty, named property: String, of node: DeviceTreeNode, inBackend: Bool) -> DeviceTreeNode? {
         guard raw.count == 4 else {
             if !inBackend {
                 add(.propertyType, at: node, property: property, "is \(raw.count) bytes; a supply is exactly one phandle (4 bytes)")
             }
             return nil
         }
-        guard let regulator = resolveSinglePhandle(of: node, property: property) else { return nil }
+        guard let regulator = resolveSinglePhandle(raw, named: property, of: node) else { return nil }
         guard isRegulator(regulator) else {
             add(
                 .supplyNotRegulator, at: node, property: property, "points at \(regulator.path), which is not a regulator",
@@ -44,7 +50,13 @@ extension DiagnosticCollector {
 
     /// The node a one-cell phandle property names; reports 0 and dangling phandles.
     mutating func resolveSinglePhandle(of node: DeviceTreeNode, property: String) -> DeviceTreeNode? {
-        guard let phandle = node.property(property)?.u32 else { return nil }
+        guard let raw = node.property(property) else { return nil }
+        return resolveSinglePhandle(raw, named: property, of: node)
+    }
+
+    /// `resolveSinglePhandle(of:property:)` for the property itself, already in hand.
+    mutating func resolveSinglePhandle(_ raw: DeviceTreeProperty, named property: String, of node: DeviceTreeNode) -> DeviceTreeNode? {
+        guard let phandle = raw.u32 else { return nil }
         guard phandle != 0 else {
             add(.phandleZero, at: node, property: property, "phandle is 0, which refers to no node")
             return nil

@@ -15,6 +15,14 @@ struct UnitAddress {
         (value, isCanonical) = text.withUTF8 { Self.parse($0[...]) }
     }
 
+    /// Parses what follows the `@` of a node name given as its bytes in the blob; nil when
+    /// the name has no `@`. (Bytes that are not UTF-8 are never hex digits, so this is what
+    /// parsing the decoded name gives.)
+    init?(nameBytes bytes: UnsafeRawBufferPointer) {
+        guard bytes.contains(UInt8(ascii: "@")) else { return nil }
+        (value, isCanonical) = bytes.withMemoryRebound(to: UInt8.self) { Self.parse($0[...]) }
+    }
+
     private static func parse(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> (value: UInt64?, isCanonical: Bool) {
         var digits = bytes
         if let at = digits.firstIndex(of: UInt8(ascii: "@")) { digits = digits[digits.index(after: at)...] }
@@ -50,9 +58,8 @@ extension DiagnosticCollector {
     /// Checks that `node`'s unit address equals `expected` (the value of `property`),
     /// and warns about a non-canonical spelling. Nodes without a unit address pass.
     mutating func checkUnitAddress(of node: DeviceTreeNode, equals expected: UInt32, property: String) {
-        let name = node.name
-        guard name.utf8.contains(UInt8(ascii: "@")) else { return }
-        let address = UnitAddress(name)
+        // From the name's bytes in the blob: `check` does this for every device.
+        guard let address = node.withNameBytes({ UnitAddress(nameBytes: $0) }) else { return }
         // Only a finding needs the text.
         var text: String { node.unitAddress ?? "" }
         if address.value != UInt64(expected) {
@@ -69,7 +76,7 @@ extension DiagnosticCollector {
 
     /// `#address-cells` and `#size-cells` must be present when a child has a unit address.
     mutating func checkAddressCells(of node: DeviceTreeNode) {
-        guard node.children.contains(where: { $0.unitAddress != nil }) else { return }
+        guard node.children.contains(where: { $0.withNameBytes { $0.contains(UInt8(ascii: "@")) } }) else { return }
         let missing = ["#address-cells", "#size-cells"].filter { !node.hasProperty($0) }
         guard !missing.isEmpty else { return }
         add(

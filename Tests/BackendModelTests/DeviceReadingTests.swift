@@ -1,0 +1,59 @@
+@testable import BackendModel
+import Testing
+
+/// How the reader turns device nodes into descriptions: each specifier list sized by its own
+/// provider's `#…-cells`, names and supplies as written (BackendReader reads them by position
+/// in the property index and remembers the last provider of each list).
+@Suite struct DeviceReadingTests {
+    func device(_ body: String, id: Int) -> String {
+        "device@\(id) { arm,scmi-devid = <\(id)>; arm,scmi-devname = \"d\(id)\"; \(body) };"
+    }
+
+    @Test func everyEntryIsSizedByItsOwnProvider() throws {
+        let devices = [
+            device("clocks = <&ccu 2>;", id: 0), device("clocks = <&osc24m>, <&ccu 1>;", id: 1),
+            device("clocks = <&pair 7 8>;", id: 2), device("clocks = <&ccu 0>; resets = <&ccu 4>;", id: 3),
+        ]
+        let result = try check(
+            tree(
+                backend: backend(devices: devices.joined(separator: "\n")),
+                host: "pair: clock-pair { #clock-cells = <2>; clock-output-names = \"p\"; };"))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        #expect(backend.devices.map { $0.direct.clocks.map(\.cells) } == [[[2]], [[], [1]], [[7, 8]], [[0]]])
+        #expect(backend.devices.map { $0.direct.clocks.map(\.provider.path) }[1] == ["/clock-24000000", "/clock-controller@10000000"])
+        #expect(backend.devices[3].direct.resets.map(\.cells) == [[4]])
+    }
+
+    @Test func aProviderOfOneListIsNotTakenForAProviderOfAnother() throws {
+        // The clock controller has #clock-cells but no #reset-cells: device 1's clocks read, device 2's resets do not.
+        let devices = [device("clocks = <&clocks_only 3>;", id: 1), device("resets = <&clocks_only 1>;", id: 2)]
+        let result = try check(
+            tree(backend: backend(devices: devices.joined(separator: "\n")), host: "clocks_only: clocks-only { #clock-cells = <1>; };"))
+        #expect(result.has(.providerCellsMissing, at: devicesPath + "/device@2", property: "resets"), "\(result.summaryText)")
+        #expect(!result.has(.providerCellsMissing, at: devicesPath + "/device@1"))
+        let backend = try #require(result.backend)
+        #expect(backend.devices.map { $0.direct.clocks.map(\.cells) } == [[[3]], []])
+        #expect(backend.devices[1].direct.resets.isEmpty && backend.devices[1].direct.namesResources)
+    }
+
+    @Test func namesAndSuppliesAreReadInPropertyOrder() throws {
+        let body = "io-supply = <&reg_io>; clocks = <&ccu 0>, <&ccu 1>; clock-names = \"bus\", \"core\"; vdd-supply = <&reg_a>;"
+        let result = try check(tree(backend: backend(devices: device(body, id: 1))))
+        let device = try #require(result.backend?.devices.first, "\(result.summaryText)")
+        #expect(device.clockNames == ["bus", "core"] && device.direct.clockNames == ["bus", "core"])
+        #expect(device.direct.supplies.map(\.name) == ["io", "vdd"])
+        #expect(device.direct.supplies.map(\.regulator.path) == ["/regulator-io", "/regulator-a"])
+        #expect(device.direct.consumerName == "d1")
+    }
+
+    @Test func anAgentListsADeviceOnceAndEveryAgentForItself() throws {
+        let devices = ["d1: " + device("clocks = <&ccu 0>;", id: 1), "d2: " + device("clocks = <&ccu 1>;", id: 2)]
+        let agents = """
+            agent@1 { reg = <1>; arm,scmi-agent-name = "a"; arm,scmi-devices = <&d1 &d2 &d1>; };
+            agent@2 { reg = <2>; arm,scmi-agent-name = "b"; arm,scmi-devices = <&d2 &d1 &d2>; };
+            """
+        let result = try check(tree(backend: backend(devices: devices.joined(separator: "\n"), agents: agents)))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        #expect(backend.agents.map(\.devices) == [[1, 2], [2, 1]])
+    }
+}
