@@ -279,6 +279,9 @@ struct ResourceFacts {
     /// A rate the clock cannot run at is `assigned-rate-unsupported` at the node that
     /// assigns it.
     private mutating func applyAssignedRates(_ entries: inout [ClockEntry], keys: [SpecifierKey?], devices: [DeviceDescription]) {
+        // Most trees assign no rates: asked once of the tree's property names (compared as
+        // bytes, as `property(_:)` compares them), that spares a lookup per device and provider.
+        guard backend.node.tree.propertyNameID(exactly: "assigned-clock-rates") != nil else { return }
         var decided = Set<Int>()
         var visited = NodeSet()
         // Entry position of each key, built at the first assignment: most trees have none.
