@@ -6,6 +6,8 @@ import ResourceTables
 /// once per node however many ids share it.
 struct ResourceFacts {
     let backend: BackendDescription
+    /// Spells the entries' host node paths (see `NodePath`).
+    let paths: NodePaths
     var findings: DiagnosticCollector
     var hostValidator: StructuralValidator
     private let clockEntrySchema: NodeSchema?
@@ -30,8 +32,9 @@ struct ResourceFacts {
     private var reportedAlwaysOn = NodeSet()
     private var reportedCoupling = NodeSet()
 
-    init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
+    init(backend: BackendDescription, paths: NodePaths, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
+        self.paths = paths
         self.findings = findings
         self.hostValidator = hostValidator
         let protocolSchema = { (id: UInt8) in schema.childSchema(named: "protocol@" + String(id, radix: 16)) }
@@ -62,7 +65,7 @@ struct ResourceFacts {
             let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: "clock", outputNames: true, names: &names)
             entries.append(
                 ClockEntry(
-                    id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
+                    id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells, rates: rates,
                     initialRate: rates.lowest, ratesSource: source))
         }
         applyAssignedRates(&entries, keys: keys, devices: devices)
@@ -129,7 +132,7 @@ struct ResourceFacts {
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
         // The firmware knows its clocks' rates (section 5.7): nothing to ask of the devicetree.
-        if !described && HostFirmware.origin(provider: provider, cells: key.cells, protocolID: .clock) != nil {
+        if !described && HostFirmware.platform(provider: provider, cells: key.cells, protocolID: .clock) != nil {
             return (Self.undescribedRates, "firmware")
         }
         if !described && reportedNodes.insert(provider) {
@@ -403,7 +406,7 @@ struct ResourceFacts {
             let alwaysOn = regulator.hasProperty("regulator-always-on")
             entries.append(
                 VoltageDomainEntry(
-                    id: UInt32(index), name: name, regulatorPath: regulator.lazyPath, levels: levels, initialLevel: levels.lowest,
+                    id: UInt32(index), name: name, regulatorPath: paths.path(of: regulator), levels: levels, initialLevel: levels.lowest,
                     initiallyOn: alwaysOn || regulator.hasProperty("regulator-boot-on"), levelsSource: facts?.source ?? "",
                     alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
@@ -486,7 +489,7 @@ struct ResourceFacts {
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator)
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
-        let firmware = HostFirmware.origin(regulator: regulator) != nil
+        let firmware = HostFirmware.platform(regulator: regulator) != nil
         let states = gpioStates(of: regulator, report: report)
         var bounds: [UInt32] = []
         if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
@@ -597,7 +600,7 @@ struct ResourceFacts {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: kind, outputNames: false, names: &names)
-            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
+            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells))
         }
         return entries
     }
@@ -685,7 +688,7 @@ struct ResourceFacts {
             levels.sort { $0.hz < $1.hz }
             if node.property("label") == nil { requirePrintable(table.baseName, of: "performance domain \(index)", from: table, property: nil) }
             entries.append(
-                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.lazyPath, levels: levels))
+                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: paths.path(of: table), levels: levels))
         }
         return entries
     }
