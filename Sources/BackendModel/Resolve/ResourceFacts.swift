@@ -379,7 +379,9 @@ struct ResourceFacts {
     private mutating func requirePrintable(
         _ name: String, of what: @autoclosure () -> String, from node: DeviceTreeNode, property: @autoclosure () -> String?
     ) {
-        guard name.isEmpty || !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return }
+        // Read as one buffer: walking the UTF-8 view checks each position, for every name of a table.
+        var bytes = name
+        guard bytes.withUTF8({ $0.isEmpty || !$0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }) else { return }
         guard unprintableReported.insert(node) else { return }
         findings.add(
             .resourceNameUnprintable, at: node, property: property(),

@@ -259,12 +259,10 @@ struct TableResolver {
     /// `device` (and its resources) are read field by field where they lie: see `resolve()`.
     private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>) -> DeviceEntry {
         let deviceNode = device.pointee.node
-        // The base device's resources are copied: they are an optional's payload, which no key
-        // path reaches, and few devices have them.
-        var basedev = device.pointee.basedev
         var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: paths.path(of: deviceNode), resources: [])
         // At most one reference per specifier, supply and explicit id: one allocation for the list.
-        entry.resources.reserveCapacity(device.pointee.direct.referenceCount + (basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
+        entry.resources.reserveCapacity(
+            device.pointee.direct.referenceCount + (device.pointee.basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
@@ -350,9 +348,14 @@ struct TableResolver {
             }
         }
         addResources(device.pointer(to: \.direct)!, viaBasedev: false)
-        // Lent as `&` rather than through `withUnsafePointer(to:)`, whose closure would capture this
+        // The base device's resources are copied, and only when there are some: they are an
+        // optional's payload, which no key path reaches, and few devices have them. Lent as `&`
+        // rather than through `withUnsafePointer(to:)`, whose closure would capture this
         // function's state in boxes checked for exclusive access at every use.
-        if basedev != nil { addResources(&basedev!, viaBasedev: true) }
+        if device.pointee.basedev != nil {
+            var basedev = device.pointee.basedev!
+            addResources(&basedev, viaBasedev: true)
+        }
         for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
                 .resourceUnreachable, at: deviceNode, property: property,
