@@ -18,6 +18,9 @@ struct ResourceFacts {
     /// one cell is valid depends on the value alone, and a board gives most rails the same step.
     private var validVoltageSteps = Set<UInt32>()
     private var rateMemo = SparseNodeMap<ClockRates?>()
+    /// The name ids of `rateProperties` that the tree has (compared as bytes, as `property(_:)`
+    /// compares names), looked up at the first rate property asked for.
+    private var rateNameIDs: [Int32]?
     /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
     /// name it without searching the provider's properties again.
     private var ratePropertyMemo = SparseNodeMap<String>()
@@ -187,9 +190,14 @@ struct ResourceFacts {
     /// The rate property of `node` (table entry or provider), checked; nil when absent or unusable.
     private mutating func rateProperty(of node: DeviceTreeNode, inBackend: Bool) -> ClockRates? {
         if let memo = rateMemo[node] { return memo }
-        let present = Self.rateProperties.compactMap { node.property($0) }
         var result: ClockRates?
         defer { rateMemo[node] = result }
+        // Most providers have no rate property: their property name ids say so, compared as
+        // integers, before each name is looked up.
+        let tree = node.tree
+        if rateNameIDs == nil { rateNameIDs = Self.rateProperties.compactMap { tree.propertyNameID(exactly: $0) } }
+        guard let ids = rateNameIDs, node.propertyPositions.contains(where: { ids.contains(tree.propertyNameID(at: $0)) }) else { return nil }
+        let present = Self.rateProperties.compactMap { node.property($0) }
         guard let property = present.first else { return nil }
         ratePropertyMemo[node] = property.name
         if present.count > 1 {
