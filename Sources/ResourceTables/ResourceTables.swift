@@ -12,23 +12,43 @@
 /// Spelling a path costs the node's depth. A tree may nest nodes thousands deep with an
 /// entry for each of them, and holding every entry's path as a string made that quadratic
 /// (10,000 clocks nested up to 10,000 deep: a 1.7 MB blob took 433 MB and 8 s to check, and
-/// `check` and `serve` never read the paths). So an entry keeps a way to spell the path,
-/// which BackendModel ties to the devicetree node (keeping the indexed tree, linear in the
-/// blob, alive while the tables are); `tables` spells each path once, as it prints it.
+/// `check` and `serve` never read the paths). So an entry keeps the node's position in tree
+/// order and what spells the paths of that tree, which BackendModel makes once per tree
+/// (keeping the indexed tree, linear in the blob, alive while the tables are); `tables`
+/// spells each path once, as it prints it. Making one allocates nothing: a closure that
+/// captured the node allocated its context, once per entry of a tree of 100,000 devices.
 public struct NodePath: Hashable, Sendable, CustomStringConvertible {
-    private let spell: @Sendable () -> String
+    private let speller: any NodePathSpeller
+    private let position: Int
 
     /// A path given as a string (tests, hand-made tables).
-    public init(_ path: String) { spell = { path } }
+    public init(_ path: String) { self.init(node: 0, spelledBy: SpelledPath(path)) }
 
-    /// A path spelled by `spelling` on each read.
-    public init(spelling: @escaping @Sendable () -> String) { spell = spelling }
+    /// The path of the node at `position` in tree order, spelled by `speller` on each read.
+    public init(node position: Int, spelledBy speller: any NodePathSpeller) {
+        self.speller = speller
+        self.position = position
+    }
 
     /// The path, `/soc/clock-controller@10000000`.
-    public var description: String { spell() }
+    public var description: String { speller.path(ofNode: position) }
 
     public static func == (lhs: NodePath, rhs: NodePath) -> Bool { lhs.description == rhs.description }
     public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+}
+
+/// Spells the paths of one devicetree's nodes, given by position in tree order. A class, so
+/// that a `NodePath` holds one reference (two words with the protocol's table) and an integer.
+public protocol NodePathSpeller: AnyObject, Sendable {
+    /// The path of the node at `position`, `/soc/clock-controller@10000000`.
+    func path(ofNode position: Int) -> String
+}
+
+/// A path already spelled, whatever the position.
+private final class SpelledPath: NodePathSpeller {
+    let path: String
+    init(_ path: String) { self.path = path }
+    func path(ofNode position: Int) -> String { path }
 }
 
 extension ProtocolID {

@@ -16,12 +16,6 @@ func isPlaceholderClock(_ node: DeviceTreeNode) -> Bool {
     node.isCompatible(with: "fixed-clock") && node.property("clock-frequency")?.u32 == 0
 }
 
-extension DeviceTreeNode {
-    /// The node's path for a table entry, spelled only when read: building it costs the
-    /// depth, and a table may have an entry for each node of a deep chain (see `NodePath`).
-    var lazyPath: NodePath { NodePath { [self] in self.path } }
-}
-
 extension DiagnosticCollector {
     /// A `*-supply` (or `arm,scmi-supply`) that is one phandle of a regulator node.
     mutating func resolveSupply(of node: DeviceTreeNode, property: String, inBackend: Bool) -> DeviceTreeNode? {

@@ -30,9 +30,15 @@ enum HostFirmware {
     /// The firmware origin of a resource named by `provider` and `cells` in protocol
     /// `protocolID`: the provider must be that protocol's node of a platform node, and the
     /// specifier one cell, the firmware's id.
-    static func origin(provider: DeviceTreeNode, cells: [UInt32], protocolID: ProtocolID) -> FirmwareOrigin? {
+    static func origin(provider: DeviceTreeNode, cells: [UInt32], protocolID: ProtocolID, paths: NodePaths) -> FirmwareOrigin? {
+        guard let platform = platform(provider: provider, cells: cells, protocolID: protocolID) else { return nil }
+        return FirmwareOrigin(platformPath: paths.path(of: platform), protocolID: protocolID, firmwareID: cells[0])
+    }
+
+    /// The platform node of `origin(provider:cells:protocolID:paths:)`, when there is one.
+    static func platform(provider: DeviceTreeNode, cells: [UInt32], protocolID: ProtocolID) -> DeviceTreeNode? {
         guard cells.count == 1, let (platform, found) = protocolNode(provider), found == protocolID else { return nil }
-        return FirmwareOrigin(platformPath: platform.lazyPath, protocolID: protocolID, firmwareID: cells[0])
+        return platform
     }
 
     /// True when `provider` with `cells` names a firmware performance domain: the protocol@13
@@ -40,16 +46,22 @@ enum HostFirmware {
     /// `clocks = <&scmi_dvfs 2>`) or as a power domain (i.MX95's `power-domains = <&scmi_perf 8>`);
     /// either way it is a performance domain, never a clock or a power domain.
     static func isPerformanceProvider(_ provider: DeviceTreeNode, cells: [UInt32]) -> Bool {
-        origin(provider: provider, cells: cells, protocolID: .performance) != nil
+        platform(provider: provider, cells: cells, protocolID: .performance) != nil
     }
 
     /// The firmware origin of a regulator: a `regulator@N` directly under a platform
     /// node's `protocol@17/regulators`, whose `reg` is the firmware's voltage domain id.
-    static func origin(regulator: DeviceTreeNode) -> FirmwareOrigin? {
+    static func origin(regulator: DeviceTreeNode, paths: NodePaths) -> FirmwareOrigin? {
+        guard let (platform, reg) = platform(regulator: regulator) else { return nil }
+        return FirmwareOrigin(platformPath: paths.path(of: platform), protocolID: .voltage, firmwareID: reg)
+    }
+
+    /// The platform node and voltage domain id of `origin(regulator:paths:)`, when there are.
+    static func platform(regulator: DeviceTreeNode) -> (platform: DeviceTreeNode, firmwareID: UInt32)? {
         guard regulator.hasBaseName("regulator"), let regulators = regulator.parent, regulators.name == "regulators",
             let parent = regulators.parent, let (platform, found) = protocolNode(parent), found == .voltage,
             let reg = regulator.property("reg")?.u32
         else { return nil }
-        return FirmwareOrigin(platformPath: platform.lazyPath, protocolID: .voltage, firmwareID: reg)
+        return (platform, reg)
     }
 }

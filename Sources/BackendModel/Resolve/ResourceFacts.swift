@@ -6,6 +6,8 @@ import ResourceTables
 /// once per node however many ids share it.
 struct ResourceFacts {
     let backend: BackendDescription
+    /// Spells the entries' host node paths (see `NodePath`).
+    let paths: NodePaths
     var findings: DiagnosticCollector
     var hostValidator: StructuralValidator
     private let clockEntrySchema: NodeSchema?
@@ -16,6 +18,9 @@ struct ResourceFacts {
     /// one cell is valid depends on the value alone, and a board gives most rails the same step.
     private var validVoltageSteps = Set<UInt32>()
     private var rateMemo = SparseNodeMap<ClockRates?>()
+    /// The name ids of `rateProperties` that the tree has (compared as bytes, as `property(_:)`
+    /// compares names), looked up at the first rate property asked for.
+    private var rateNameIDs: [Int32]?
     /// The rate property `rateProperty` read, by node: a provider's thousands of clocks each
     /// name it without searching the provider's properties again.
     private var ratePropertyMemo = SparseNodeMap<String>()
@@ -30,8 +35,9 @@ struct ResourceFacts {
     private var reportedAlwaysOn = NodeSet()
     private var reportedCoupling = NodeSet()
 
-    init(backend: BackendDescription, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
+    init(backend: BackendDescription, paths: NodePaths, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
+        self.paths = paths
         self.findings = findings
         self.hostValidator = hostValidator
         let protocolSchema = { (id: UInt8) in schema.childSchema(named: "protocol@" + String(id, radix: 16)) }
@@ -62,7 +68,7 @@ struct ResourceFacts {
             let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: "clock", outputNames: true, names: &names)
             entries.append(
                 ClockEntry(
-                    id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells, rates: rates,
+                    id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells, rates: rates,
                     initialRate: rates.lowest, ratesSource: source))
         }
         applyAssignedRates(&entries, keys: keys, devices: devices)
@@ -129,7 +135,7 @@ struct ResourceFacts {
         let described = [entryNode, provider].contains { node in node.map { node in Self.rateProperties.contains { node.hasProperty($0) } } ?? false }
         if !described, let opp = oppRates()[key] { return (.discrete(opp.rates), "opp-hz " + opp.table.path) }
         // The firmware knows its clocks' rates (section 5.7): nothing to ask of the devicetree.
-        if !described && HostFirmware.origin(provider: provider, cells: key.cells, protocolID: .clock) != nil {
+        if !described && HostFirmware.platform(provider: provider, cells: key.cells, protocolID: .clock) != nil {
             return (Self.undescribedRates, "firmware")
         }
         if !described && reportedNodes.insert(provider) {
@@ -184,9 +190,14 @@ struct ResourceFacts {
     /// The rate property of `node` (table entry or provider), checked; nil when absent or unusable.
     private mutating func rateProperty(of node: DeviceTreeNode, inBackend: Bool) -> ClockRates? {
         if let memo = rateMemo[node] { return memo }
-        let present = Self.rateProperties.compactMap { node.property($0) }
         var result: ClockRates?
         defer { rateMemo[node] = result }
+        // Most providers have no rate property: their property name ids say so, compared as
+        // integers, before each name is looked up.
+        let tree = node.tree
+        if rateNameIDs == nil { rateNameIDs = Self.rateProperties.compactMap { tree.propertyNameID(exactly: $0) } }
+        guard let ids = rateNameIDs, node.propertyPositions.contains(where: { ids.contains(tree.propertyNameID(at: $0)) }) else { return nil }
+        let present = Self.rateProperties.compactMap { node.property($0) }
         guard let property = present.first else { return nil }
         ratePropertyMemo[node] = property.name
         if present.count > 1 {
@@ -279,6 +290,9 @@ struct ResourceFacts {
     /// A rate the clock cannot run at is `assigned-rate-unsupported` at the node that
     /// assigns it.
     private mutating func applyAssignedRates(_ entries: inout [ClockEntry], keys: [SpecifierKey?], devices: [DeviceDescription]) {
+        // Most trees assign no rates: asked once of the tree's property names (compared as
+        // bytes, as `property(_:)` compares them), that spares a lookup per device and provider.
+        guard backend.node.tree.propertyNameID(exactly: "assigned-clock-rates") != nil else { return }
         var decided = Set<Int>()
         var visited = NodeSet()
         // Entry position of each key, built at the first assignment: most trees have none.
@@ -373,7 +387,9 @@ struct ResourceFacts {
     private mutating func requirePrintable(
         _ name: String, of what: @autoclosure () -> String, from node: DeviceTreeNode, property: @autoclosure () -> String?
     ) {
-        guard name.isEmpty || !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return }
+        // Read as one buffer: walking the UTF-8 view checks each position, for every name of a table.
+        var bytes = name
+        guard bytes.withUTF8({ $0.isEmpty || !$0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }) else { return }
         guard unprintableReported.insert(node) else { return }
         findings.add(
             .resourceNameUnprintable, at: node, property: property(),
@@ -400,7 +416,7 @@ struct ResourceFacts {
             let alwaysOn = regulator.hasProperty("regulator-always-on")
             entries.append(
                 VoltageDomainEntry(
-                    id: UInt32(index), name: name, regulatorPath: regulator.lazyPath, levels: levels, initialLevel: levels.lowest,
+                    id: UInt32(index), name: name, regulatorPath: paths.path(of: regulator), levels: levels, initialLevel: levels.lowest,
                     initiallyOn: alwaysOn || regulator.hasProperty("regulator-boot-on"), levelsSource: facts?.source ?? "",
                     alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
@@ -483,7 +499,7 @@ struct ResourceFacts {
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator)
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
-        let firmware = HostFirmware.origin(regulator: regulator) != nil
+        let firmware = HostFirmware.platform(regulator: regulator) != nil
         let states = gpioStates(of: regulator, report: report)
         var bounds: [UInt32] = []
         if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
@@ -594,7 +610,7 @@ struct ResourceFacts {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: kind, outputNames: false, names: &names)
-            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: key.provider.lazyPath, specifier: key.cells))
+            entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells))
         }
         return entries
     }
@@ -682,7 +698,7 @@ struct ResourceFacts {
             levels.sort { $0.hz < $1.hz }
             if node.property("label") == nil { requirePrintable(table.baseName, of: "performance domain \(index)", from: table, property: nil) }
             entries.append(
-                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: table.lazyPath, levels: levels))
+                PerformanceDomainEntry(id: UInt32(index), name: node.property("label")?.string ?? table.baseName, oppTablePath: paths.path(of: table), levels: levels))
         }
         return entries
     }

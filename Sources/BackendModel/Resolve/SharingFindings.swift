@@ -115,8 +115,20 @@ struct SharingFindings {
         // Which resource properties a node has, from one pass over its property names (as the
         // reader finds them): most host nodes have none, and are left after that pass.
         var kinds = ScannedProperties()
-        backendNode.tree.forEachNode { node in
-            guard node != backendNode, !node.isDescendant(of: backendNode), !givenHostNodes.contains(node), node.isEnabled else { return }
+        // Before that pass, whether any of its property name ids is a resource property's: a
+        // comparison of integers per property, where the scan makes a property value of each.
+        let tree = backendNode.tree
+        var resourceNameIDs = [Bool](repeating: false, count: tree.propertyNameCount)
+        for id in resourceNameIDs.indices {
+            switch ScannedProperty(name: tree.propertyName(id: Int32(id))) {
+            case .clocks, .resets, .powerDomains, .supply: resourceNameIDs[id] = true
+            default: continue
+            }
+        }
+        tree.forEachNode { node in
+            guard node != backendNode, !node.isDescendant(of: backendNode), !givenHostNodes.contains(node),
+                node.propertyPositions.contains(where: { resourceNameIDs[Int(tree.propertyNameID(at: $0))] }), node.isEnabled
+            else { return }
             let scan = ResourceScan(node, kinds: &kinds)
             guard scan.namesResources else { return }
             if scan.clocks { specifiers(of: node, "clocks", "#clock-cells", built(&clockIDs, clocks, .clock), .clock) }

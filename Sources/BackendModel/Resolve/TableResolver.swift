@@ -24,6 +24,8 @@ struct SpecifierKey: Hashable, TableKey {
 struct TableResolver {
     let backend: BackendDescription
     let schema: NodeSchema
+    /// Spells the entries' host node paths (see `NodePath`).
+    private let paths: NodePaths
     var findings: DiagnosticCollector
     /// Checks host-node properties (rates, steps) against the table entries' schemas.
     var hostValidator: StructuralValidator
@@ -50,6 +52,7 @@ struct TableResolver {
     init(backend: BackendDescription, schema: NodeSchema, file: String) {
         self.backend = backend
         self.schema = schema
+        self.paths = NodePaths(backend.node.tree)
         self.findings = DiagnosticCollector(file: file)
         self.hostValidator = StructuralValidator(file: file)
     }
@@ -77,7 +80,7 @@ struct TableResolver {
         resetConsumers.share(among: resets)
         powerDomainConsumers.share(among: powerDomains)
         performanceConsumers.share(among: performance)
-        var facts = ResourceFacts(backend: backend, schema: schema, findings: findings, hostValidator: hostValidator)
+        var facts = ResourceFacts(backend: backend, paths: paths, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
         let resetEntries = enabled.contains(.reset) ? facts.providerEntries(resets.keys, entryNodes: entryNodes[.reset] ?? [], kind: "reset domain", consumers: resetConsumers) : []
@@ -141,7 +144,7 @@ struct TableResolver {
         var origins: [ResourceReference: FirmwareOrigin] = [:]
         func note(_ protocolID: ProtocolID, _ ids: [UInt32], _ keys: [SpecifierKey?]) {
             for id in ids {
-                guard let key = keys[Int(id)], let origin = HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: protocolID)
+                guard let key = keys[Int(id)], let origin = HostFirmware.origin(provider: key.provider, cells: key.cells, protocolID: protocolID, paths: paths)
                 else { continue }
                 origins[ResourceReference(protocolID, id)] = origin
             }
@@ -151,7 +154,7 @@ struct TableResolver {
         note(.powerDomain, powerEntries.map(\.id), powerDomains.keys)
         note(.performance, performanceEntries.map(\.id), performance.keys)
         for entry in voltageEntries {
-            guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator) else { continue }
+            guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator, paths: paths) else { continue }
             origins[ResourceReference(.voltage, entry.id)] = origin
         }
         let sensorNodes = entryNodes[.sensor] ?? []
@@ -181,7 +184,7 @@ struct TableResolver {
     private mutating func firmwareSensor(of node: DeviceTreeNode) -> FirmwareOrigin? {
         let cells = node.property("arm,scmi-sensor")?.u32Array ?? []
         let target = cells.count == 2 ? node.tree.node(withPhandle: cells[0]) : nil
-        if let target, let origin = HostFirmware.origin(provider: target, cells: [cells[1]], protocolID: .sensor) { return origin }
+        if let target, let origin = HostFirmware.origin(provider: target, cells: [cells[1]], protocolID: .sensor, paths: paths) { return origin }
         let problem: String
         if cells.count != 2 {
             problem = "is \(cells.count) cells; it must be one phandle and one sensor id"
@@ -256,12 +259,10 @@ struct TableResolver {
     /// `device` (and its resources) are read field by field where they lie: see `resolve()`.
     private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>) -> DeviceEntry {
         let deviceNode = device.pointee.node
-        // The base device's resources are copied: they are an optional's payload, which no key
-        // path reaches, and few devices have them.
-        var basedev = device.pointee.basedev
-        var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: deviceNode.lazyPath, resources: [])
+        var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: paths.path(of: deviceNode), resources: [])
         // At most one reference per specifier, supply and explicit id: one allocation for the list.
-        entry.resources.reserveCapacity(device.pointee.direct.referenceCount + (basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
+        entry.resources.reserveCapacity(
+            device.pointee.direct.referenceCount + (device.pointee.basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var seen = ReferenceSet()
         var unreachable: [ProtocolID: String] = [:]
 
@@ -347,9 +348,14 @@ struct TableResolver {
             }
         }
         addResources(device.pointer(to: \.direct)!, viaBasedev: false)
-        // Lent as `&` rather than through `withUnsafePointer(to:)`, whose closure would capture this
+        // The base device's resources are copied, and only when there are some: they are an
+        // optional's payload, which no key path reaches, and few devices have them. Lent as `&`
+        // rather than through `withUnsafePointer(to:)`, whose closure would capture this
         // function's state in boxes checked for exclusive access at every use.
-        if basedev != nil { addResources(&basedev!, viaBasedev: true) }
+        if device.pointee.basedev != nil {
+            var basedev = device.pointee.basedev!
+            addResources(&basedev, viaBasedev: true)
+        }
         for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
                 .resourceUnreachable, at: deviceNode, property: property,
