@@ -121,11 +121,12 @@ struct IndexBuilder {
                 guard length <= UInt32(Int32.max), valueOffset + Int(length) <= structStart + Int(next) else {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "\(path(of: current)): the property at structure offset \(hex(offset)) is longer than its tag")
                 }
-                let nameID = try internName(at: nameOffset, node: current)
+                // The name's id, decoded on the first meeting of its offset only.
+                let known = Int(nameOffset) < nameIDAtStringOffset.count ? nameIDAtStringOffset[Int(nameOffset)] : -1
+                let nameID = known >= 0 ? known : try internName(at: nameOffset, node: current)
                 let position = Int32(properties.count)
                 properties.append(PropertyRecord(
                     nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset), length: Int32(length)))
-                nodes[Int(current)].propertyCount += 1
                 if lastNodeWithName[Int(nameID)] == current {
                     defects.append(DefectRecord(kind: .duplicateProperty, node: current, other: position))
                 }
@@ -285,8 +286,10 @@ struct IndexBuilder {
         }
     }
 
-    /// A node's properties are complete: settle its phandle (`phandle`, else `linux,phandle`).
+    /// A node's properties are complete (the last one read is its last): count them, and settle
+    /// its phandle (`phandle`, else `linux,phandle`).
     private mutating func finishNode(_ index: Int32, linuxPhandle: UInt32) {
+        nodes[Int(index)].propertyCount = Int32(properties.count) - nodes[Int(index)].firstProperty
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = linuxPhandle }
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = 0 }
     }
@@ -316,11 +319,10 @@ struct IndexBuilder {
 
     private func isPhandle(_ value: UInt32) -> Bool { value != 0 && value != 0xffff_ffff }
 
-    /// The id of the property name at `nameOffset` in the strings block (decoded once per
-    /// distinct offset; libfdt's `fdt_get_string` checks it lies, terminated, inside the block).
+    /// The id of the property name at `nameOffset` in the strings block, an offset not met
+    /// before (`walk` looks in `nameIDAtStringOffset` first). libfdt's `fdt_get_string` checks
+    /// that the name lies, terminated, inside the block.
     private mutating func internName(at nameOffset: UInt32, node: Int32) throws(BlobError) -> Int32 {
-        let cached = Int(nameOffset) < nameIDAtStringOffset.count ? nameIDAtStringOffset[Int(nameOffset)] : -1
-        if cached >= 0 { return cached }
         var length: Int32 = 0
         guard nameOffset <= UInt32(Int32.max), let pointer = fdt_get_string(storage.base, Int32(nameOffset), &length), length >= 0 else {
             throw BlobError(libfdt: length < 0 ? length : -FDT_ERR_BADOFFSET,
@@ -369,14 +371,18 @@ extension IndexBuilder {
     /// at most one '@' (the unit address after it uses the same characters).
     static func isWellFormedNodeName(_ name: UnsafeRawBufferPointer) -> Bool {
         // What `nodeNameProblem(name) == nil` answers, in one pass that words nothing: every
-        // node of the tree goes through here.
+        // node of the tree goes through here, so the set `nameCharacters` marks with 1 is
+        // written as two 64-bit masks (bytes 0-63 and 64-127), one shift and test a byte
+        // instead of a load from a global table.
         guard !name.isEmpty else { return false }
+        let low: UInt64 = 0x03FF_7800_0000_0000  // + , - . 0-9
+        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE  // A-Z _ a-z
         var ats = 0
         for byte in name {
-            if byte == UInt8(ascii: "@") {
+            let accepted = byte < 64 ? (low >> UInt64(byte)) & 1 : byte < 128 ? (high >> UInt64(byte - 64)) & 1 : 0
+            if accepted == 0 {
+                guard byte == UInt8(ascii: "@") else { return false }
                 ats += 1
-            } else if nameCharacters[Int(byte)] & 1 == 0 {
-                return false
             }
         }
         return ats <= 1

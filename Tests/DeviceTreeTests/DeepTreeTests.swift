@@ -96,6 +96,26 @@ import Testing
         #expect(tree.node(atPath: "/a@1")?.property("p")?.u32 == 1)
     }
 
+    /// A node name with each ASCII character and a few others: exactly those with a character
+    /// outside dtc's set (A-Z a-z 0-9 , . _ + - and one @) are misspelled.
+    @Test func nodeNameCharactersAreDtcs() throws {
+        let accepted = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+-@")
+        let characters = (1..<128).map { Character(Unicode.Scalar(UInt8($0))) } + ["é", "\u{80}", "\u{FF}", "€"]
+        let writer = try FlattenedDeviceTreeWriter()
+        try writer.beginNode("")
+        for character in characters {
+            try writer.beginNode("n\(character)0")
+            try writer.endNode()
+        }
+        try writer.beginNode("n@1@2")
+        try writer.endNode()
+        try writer.endNode()
+        let tree = try FlattenedDeviceTree(bytes: try writer.finish())
+        let misspelled = tree.defects.filter { $0.kind == .nodeNameCharacters }.map { Int($0.node.index) - 1 }
+        let expected = characters.indices.filter { !accepted.contains(characters[$0]) } + [characters.count]
+        #expect(misspelled == expected)
+    }
+
     /// Siblings whose names differ in one byte, at every position of names 1 to 20 bytes long
     /// (the child table hashes names a word at a time, the last word overlapping): each is
     /// found by its path, the same names under another parent are not repeats, and a second
