@@ -59,14 +59,21 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// True when the name is `base` or `base@…` (`hasBaseName("device")` for `device@1`),
     /// compared as bytes in the blob without decoding the name.
+    /// The base's UTF-8 is read in place and compared byte by byte (base names are a few
+    /// bytes: no `memcmp` call, and no copy of the string, whose reference counting cost more
+    /// than the comparison; called for every child of a large `devices` node).
     public func hasBaseName(_ base: String) -> Bool {
-        var base = base
         let bytes = tree.nameBytes(of: index)
-        return base.withUTF8 { wanted in
-            bytes.count >= wanted.count
-                && (wanted.isEmpty || memcmp(bytes.baseAddress!, wanted.baseAddress!, wanted.count) == 0)
-                && (bytes.count == wanted.count || bytes[wanted.count] == UInt8(ascii: "@"))
+        let utf8 = base.utf8
+        let count = utf8.count
+        guard bytes.count == count || (bytes.count > count && bytes[count] == UInt8(ascii: "@")) else { return false }
+        if let equal = utf8.withContiguousStorageIfAvailable({ wanted in
+            for position in 0..<count where bytes[position] != wanted[position] { return false }
+            return true
+        }) {
+            return equal
         }
+        return utf8.elementsEqual(bytes.prefix(count))
     }
 
     /// Calls `body` with the name's bytes as they lie in the blob (no NUL, not decoded).

@@ -425,7 +425,7 @@ extension IndexBuilder {
 // MARK: - Child table
 
 /// (parent, name bytes) → the first child of that parent with that name, as an open-addressing
-/// hash table (linear probing, at most half full) with no per-node allocation. A slot's word
+/// hash table (linear probing, at most three quarters full) with no per-node allocation. A slot's word
 /// holds the node index + 1 in its low half (0: empty) and the top 32 bits of the node's hash
 /// in its high half, so a probe compares names only when those bits match: inserting a node
 /// whose name is new, the common case, reads no other node. Names are compared as the blob's
@@ -441,10 +441,11 @@ struct ChildTable: Sendable {
 
     init() {}
 
-    /// Room for `count` nodes at a load of at most one half.
+    /// Room for `count` nodes at a load of at most three quarters: with the hash bits in the
+    /// slot, a probe past an occupied slot costs a compare of two words in the same cache line.
     init(capacity count: Int) {
         var size = 16
-        while size < 2 * count { size *= 2 }
+        while 3 * size < 4 * count { size *= 2 }
         slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         seed = Self.processSeed
