@@ -226,7 +226,7 @@ extension FlattenedDeviceTree {
     func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
         DeviceTreeProperty(
             name: propertyNames[Int(record.nameID)], storage: storage,
-            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
+            start: Int(record.valueOffset), count: valueLength(of: record), nameID: record.nameID)
     }
 }
 
@@ -276,7 +276,7 @@ extension FlattenedDeviceTree {
     /// The value of the property at `position`, a view into the blob (valid as long as the tree).
     package func propertyValue(at position: Int) -> UnsafeRawBufferPointer {
         let record = properties[position]
-        return UnsafeRawBufferPointer(start: storage.base + Int(record.valueOffset), count: Int(record.length))
+        return UnsafeRawBufferPointer(start: storage.base + Int(record.valueOffset), count: valueLength(of: record))
     }
 
     /// The property at `position`, as `DeviceTreeNode.properties` would give it.
@@ -286,6 +286,6 @@ extension FlattenedDeviceTree {
     /// without making the property.
     package func u32Value(at position: Int) -> UInt32? {
         let record = properties[position]
-        return record.length == 4 ? storage.bigEndianUInt32(at: Int(record.valueOffset)) : nil
+        return valueLength(of: record) == 4 ? storage.bigEndianUInt32(at: Int(record.valueOffset)) : nil
     }
 }

@@ -221,7 +221,7 @@ public final class FlattenedDeviceTree: Sendable {
             let first = Int(record.firstProperty)
             for property in properties[first..<(first + Int(record.propertyCount))] where property.nameID == nameID {
                 let value = DeviceTreeProperty(
-                    name: "compatible", storage: storage, start: Int(property.valueOffset), count: Int(property.length))
+                    name: "compatible", storage: storage, start: Int(property.valueOffset), count: valueLength(of: property))
                 if value.stringListContains(compatible) {
                     found.append(DeviceTreeNode(tree: self, index: Int32(position)))
                     break
@@ -280,11 +280,21 @@ struct NodeRecord: Sendable {
     var nameLength: Int32
 }
 
-/// What the index keeps per property: its name (as an id) and the value's place in the blob.
+/// What the index keeps per property: its name (as an id) and where the value starts in the
+/// blob. The length is not kept: it is the FDT_PROP tag's second cell, 8 bytes before the value
+/// (`valueLength(of:)`), which the walk checked; 8 bytes a property instead of 12 is a quarter
+/// less memory, and fewer pages to fault in, for the largest table of the index.
 struct PropertyRecord: Sendable {
     var nameID: Int32
     var valueOffset: Int32
-    var length: Int32
+}
+
+extension FlattenedDeviceTree {
+    /// The length of a property's value, read from its tag in the blob.
+    @inline(__always)
+    func valueLength(of record: PropertyRecord) -> Int {
+        Int(storage.bigEndianUInt32(at: Int(record.valueOffset) - 8))
+    }
 }
 
 extension FlattenedDeviceTree {

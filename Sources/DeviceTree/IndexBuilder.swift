@@ -125,8 +125,7 @@ struct IndexBuilder {
                 let known = Int(nameOffset) < nameIDAtStringOffset.count ? nameIDAtStringOffset[Int(nameOffset)] : -1
                 let nameID = known >= 0 ? known : try internName(at: nameOffset, node: current)
                 let position = Int32(properties.count)
-                properties.append(PropertyRecord(
-                    nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset), length: Int32(length)))
+                properties.append(PropertyRecord(nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset)))
                 if lastNodeWithName[Int(nameID)] == current {
                     defects.append(DefectRecord(kind: .duplicateProperty, node: current, other: position))
                 }
