@@ -173,8 +173,17 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// True when `status` is absent, `"okay"` or `"ok"`. Any other value (including a malformed
     /// one) disables the node, as Linux's `of_device_is_available` does.
     public var isEnabled: Bool {
-        guard let status = property("status") else { return true }
-        return status.isString("okay") || status.isString("ok")
+        let statusID = tree.statusNameID
+        if statusID == -2 {
+            guard let status = property("status") else { return true }
+            return status.isString("okay") || status.isString("ok")
+        }
+        // The first `status` found by its name id: no name compared, no property made.
+        guard statusID >= 0, let position = propertyPositions.first(where: { tree.propertyNameID(at: $0) == statusID }) else {
+            return true
+        }
+        let value = tree.propertyValue(at: position)
+        return value.elementsEqual("okay\0".utf8) || value.elementsEqual("ok\0".utf8)
     }
 
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.

@@ -35,6 +35,10 @@ public final class FlattenedDeviceTree: Sendable {
     let defectRecords: [DefectRecord]
     /// Where the structure block starts in the blob (node names are read there).
     let structOffset: Int
+    /// The id of the name `status` for `DeviceTreeNode.isEnabled`, asked of most nodes read:
+    /// -1 when no property has that name, -2 when more than one id has its bytes (names that
+    /// are not UTF-8 can split a name's ids; then the lookup compares names).
+    let statusNameID: Int32
 
     /// Size of the version-17 header that `fdt_check_header` reads.
     static let headerSize = 40
@@ -91,6 +95,8 @@ public final class FlattenedDeviceTree: Sendable {
         self.children = builder.children
         self.defectRecords = builder.defects
         self.structOffset = Int(Header(storage).structOffset)
+        let statusIDs = builder.propertyNames.indices.filter { builder.propertyNames[$0].utf8.elementsEqual("status".utf8) }
+        self.statusNameID = statusIDs.count > 1 ? -2 : statusIDs.first.map(Int32.init) ?? -1
     }
 
     /// Size of the blob in bytes (the file size it was opened from).
