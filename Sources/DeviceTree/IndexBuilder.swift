@@ -460,7 +460,7 @@ struct ChildTable: Sendable {
 
     /// The hash of (parent, name): the name's whole 8-byte words, then its last 1 to 8 bytes
     /// as one word (overlapping the previous one when the length is not a multiple of 8), then
-    /// its length, finished by murmur3's avalanche so that every input bit reaches the top bits.
+    /// its length.
     @inline(__always)
     private func hash(parent: Int32, name: UnsafeRawBufferPointer) -> UInt64 {
         var state = Self.mix(seed, UInt64(UInt32(bitPattern: parent)))
@@ -477,13 +477,10 @@ struct ChildTable: Sendable {
             for position in 0..<count { word |= UInt64(name[position]) << (8 * UInt64(position)) }
             state = Self.mix(state, word)
         }
-        var value = Self.mix(state, UInt64(count))
-        value ^= value >> 33
-        value &*= 0xFF51_AFD7_ED55_8CCD
-        value ^= value >> 33
-        value &*= 0xC4CE_B9FE_1A85_EC53
-        value ^= value >> 33
-        return value
+        // The length in a last multiplication, whose top half depends on every bit before it
+        // (the tag), folded into the bottom half (where a probe starts).
+        let product = (state ^ UInt64(count)) &* 0x9E37_79B9_7F4A_7C15
+        return product ^ (product >> 32)
     }
 
     /// Adds `node` unless a node for which `isSameName` holds is there; returns that one.
