@@ -73,8 +73,10 @@ struct IndexBuilder {
         let structStart = Int(header.structOffset)
         // Where libfdt's fdt_offset_ptr stops a tag: size_dt_struct from v17, else totalsize.
         let structLimit = header.version >= 17 ? Int(header.structSize) : Int(header.totalSize) - structStart
-        var lastChild: [Int32] = []
+        // The nodes not yet closed, root first, and beside each its last child so far (-1 for
+        // none): only an open node can gain a child, so the sibling links need no per-node table.
         var openNodes: [Int32] = []
+        var lastChildOfOpen: [Int32] = []
         var collectingProperties = false
         var linuxPhandle: UInt32 = 0
         var next: Int32 = 0
@@ -102,14 +104,14 @@ struct IndexBuilder {
                 if parent >= 0, !Self.isWellFormedNodeName(name) {
                     defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
                 }
-                lastChild.append(-1)
                 if parent >= 0 {
-                    let previous = lastChild[Int(parent)]
+                    let previous = lastChildOfOpen[lastChildOfOpen.count - 1]
                     if previous < 0 { nodes[Int(parent)].firstChild = index } else { nodes[Int(previous)].nextSibling = index }
-                    lastChild[Int(parent)] = index
+                    lastChildOfOpen[lastChildOfOpen.count - 1] = index
                     nodes[Int(parent)].childCount += 1
                 }
                 openNodes.append(index)
+                lastChildOfOpen.append(-1)
                 collectingProperties = true
                 linuxPhandle = 0
             case UInt32(FDT_PROP):
@@ -146,6 +148,7 @@ struct IndexBuilder {
                 guard let current = openNodes.popLast() else {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "unbalanced end of node at structure offset \(hex(offset))")
                 }
+                lastChildOfOpen.removeLast()
                 if collectingProperties { finishNode(current, linuxPhandle: linuxPhandle) }
                 nodes[Int(current)].subtreeEnd = Int32(nodes.count)
                 collectingProperties = false
