@@ -658,7 +658,7 @@ struct DeviceScan {
 /// did, at a SipHash of the name per device).
 ///
 /// ASCII names (nearly all) go to an open-addressing table of positions (linear probing, at
-/// most half full, sized for the devices expected), hashed as bytes with a seeded multiply-mix;
+/// most half full, sized for every child of `devices`), hashed as bytes with `TableHash`;
 /// a slot holds the top 32 bits of the hash beside the position + 1, so names are compared
 /// only when those match. For ASCII text String equality is byte equality, so the table and a
 /// dictionary agree. A name with any other character may be canonically equivalent to another
@@ -666,9 +666,10 @@ struct DeviceScan {
 /// every name to a dictionary for the rest of the read.
 struct DeviceNameIndex {
     private var slots: [UInt64]
-    private var recorded = 0
     private var general: [String: Int]?
 
+    /// Room for `expectedCount` names (the children of `devices`: no more can be recorded) at
+    /// most half full, so that a probe always ends at an empty slot.
     init(expectedCount: Int) {
         var size = 16
         while size < 2 * expectedCount { size *= 2 }
@@ -676,53 +677,29 @@ struct DeviceNameIndex {
     }
 
     /// The position of the first device named like `name`, or nil after recording `name` at
-    /// `position`, the next position (every name recorded is a device appended). `names`
-    /// gives the name of the device at a position already recorded.
+    /// `position`, the next position (every name recorded is a device appended, so positions
+    /// `0..<position` are recorded). `names` gives the name of a device already recorded.
     mutating func recordingNew(_ name: String, at position: Int, names: (Int) -> String) -> Int? {
         if general == nil {
             if let hash = Self.asciiHash(name) {
-                if let other = find(name, hash: hash, names: names) { return other }
-                if 2 * (recorded + 1) > slots.count { grow() }
-                place(hash & 0xFFFF_FFFF_0000_0000 | UInt64(position + 1))
-                recorded += 1
+                let tag = hash & 0xFFFF_FFFF_0000_0000
+                let mask = slots.count - 1
+                var slot = Int(truncatingIfNeeded: hash >> 32) & mask
+                while slots[slot] != 0 {
+                    let other = Int(UInt32(truncatingIfNeeded: slots[slot])) - 1
+                    if slots[slot] & 0xFFFF_FFFF_0000_0000 == tag, names(other) == name { return other }
+                    slot = (slot + 1) & mask
+                }
+                slots[slot] = tag | UInt64(position + 1)
                 return nil
             }
-            var all = [String: Int](minimumCapacity: 2 * recorded + 2)
-            for earlier in 0..<recorded { all[names(earlier)] = earlier }
+            var all = [String: Int](minimumCapacity: 2 * position + 2)
+            for earlier in 0..<position { all[names(earlier)] = earlier }
             general = all
         }
         if let other = general![name] { return other }
         general![name] = position
         return nil
-    }
-
-    private func find(_ name: String, hash: UInt64, names: (Int) -> String) -> Int? {
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash >> 32) & mask  // where `place` starts
-        while slots[slot] != 0 {
-            let word = slots[slot]
-            if word & 0xFFFF_FFFF_0000_0000 == hash & 0xFFFF_FFFF_0000_0000 {
-                let other = Int(UInt32(truncatingIfNeeded: word)) - 1
-                if names(other) == name { return other }
-            }
-            slot = (slot + 1) & mask
-        }
-        return nil
-    }
-
-    private mutating func place(_ word: UInt64) {
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: word >> 32) & mask
-        while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = word
-    }
-
-    /// Doubles the slots and places every word again (more devices than expected: never
-    /// when `expectedCount` was the number of children read).
-    private mutating func grow() {
-        let old = slots
-        slots = Array(repeating: 0, count: old.count * 2)
-        for word in old where word != 0 { place(word) }
     }
 
     /// The hash of an ASCII name's bytes (eight at a time, then the last one to seven, then
