@@ -59,14 +59,21 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// True when the name is `base` or `base@…` (`hasBaseName("device")` for `device@1`),
     /// compared as bytes in the blob without decoding the name.
+    /// The base's UTF-8 is read in place and compared byte by byte (base names are a few
+    /// bytes: no `memcmp` call, and no copy of the string, whose reference counting cost more
+    /// than the comparison; called for every child of a large `devices` node).
     public func hasBaseName(_ base: String) -> Bool {
-        var base = base
         let bytes = tree.nameBytes(of: index)
-        return base.withUTF8 { wanted in
-            bytes.count >= wanted.count
-                && (wanted.isEmpty || memcmp(bytes.baseAddress!, wanted.baseAddress!, wanted.count) == 0)
-                && (bytes.count == wanted.count || bytes[wanted.count] == UInt8(ascii: "@"))
+        let utf8 = base.utf8
+        let count = utf8.count
+        guard bytes.count == count || (bytes.count > count && bytes[count] == UInt8(ascii: "@")) else { return false }
+        if let equal = utf8.withContiguousStorageIfAvailable({ wanted in
+            for position in 0..<count where bytes[position] != wanted[position] { return false }
+            return true
+        }) {
+            return equal
         }
+        return utf8.elementsEqual(bytes.prefix(count))
     }
 
     /// Calls `body` with the name's bytes as they lie in the blob (no NUL, not decoded).
@@ -166,8 +173,17 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// True when `status` is absent, `"okay"` or `"ok"`. Any other value (including a malformed
     /// one) disables the node, as Linux's `of_device_is_available` does.
     public var isEnabled: Bool {
-        guard let status = property("status") else { return true }
-        return status.isString("okay") || status.isString("ok")
+        let statusID = tree.statusNameID
+        if statusID == -2 {
+            guard let status = property("status") else { return true }
+            return status.isString("okay") || status.isString("ok")
+        }
+        // The first `status` found by its name id: no name compared, no property made.
+        guard statusID >= 0, let position = propertyPositions.first(where: { tree.propertyNameID(at: $0) == statusID }) else {
+            return true
+        }
+        let value = tree.propertyValue(at: position)
+        return value.elementsEqual("okay\0".utf8) || value.elementsEqual("ok\0".utf8)
     }
 
     /// The `compatible` strings, most specific first; `[]` when absent or malformed.
@@ -219,7 +235,7 @@ extension FlattenedDeviceTree {
     func makeProperty(_ record: PropertyRecord) -> DeviceTreeProperty {
         DeviceTreeProperty(
             name: propertyNames[Int(record.nameID)], storage: storage,
-            start: Int(record.valueOffset), count: Int(record.length), nameID: record.nameID)
+            start: Int(record.valueOffset), count: valueLength(of: record), nameID: record.nameID)
     }
 }
 
@@ -269,7 +285,7 @@ extension FlattenedDeviceTree {
     /// The value of the property at `position`, a view into the blob (valid as long as the tree).
     package func propertyValue(at position: Int) -> UnsafeRawBufferPointer {
         let record = properties[position]
-        return UnsafeRawBufferPointer(start: storage.base + Int(record.valueOffset), count: Int(record.length))
+        return UnsafeRawBufferPointer(start: storage.base + Int(record.valueOffset), count: valueLength(of: record))
     }
 
     /// The property at `position`, as `DeviceTreeNode.properties` would give it.
@@ -279,6 +295,6 @@ extension FlattenedDeviceTree {
     /// without making the property.
     package func u32Value(at position: Int) -> UInt32? {
         let record = properties[position]
-        return record.length == 4 ? storage.bigEndianUInt32(at: Int(record.valueOffset)) : nil
+        return valueLength(of: record) == 4 ? storage.bigEndianUInt32(at: Int(record.valueOffset)) : nil
     }
 }

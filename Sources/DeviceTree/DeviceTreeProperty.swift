@@ -90,7 +90,7 @@ public struct DeviceTreeProperty: Sendable {
     /// printable ASCII still sees that something is off; check `bytes` for the exact value.
     public var string: String? {
         guard count >= 1, storage.byte(at: start + count - 1) == 0 else { return nil }
-        for offset in start..<(start + count - 1) where storage.byte(at: offset) == 0 { return nil }
+        if count > 1, memchr(storage.base + start, 0, count - 1) != nil { return nil }
         return decode(start, count - 1)
     }
 
@@ -99,13 +99,29 @@ public struct DeviceTreeProperty: Sendable {
     public var stringList: [String]? {
         if count == 0 { return [] }
         guard storage.byte(at: start + count - 1) == 0 else { return nil }
+        // The strings are counted first so that the list is allocated once (`clock-names` of
+        // a device is read for every device of a large tree).
+        let end = start + count
+        var strings = 0
+        var position = start
+        while position < end {
+            position += nulOffset(from: position, end: end) + 1
+            strings += 1
+        }
         var result = [String]()
-        var stringStart = start
-        for offset in start..<(start + count) where storage.byte(at: offset) == 0 {
-            result.append(decode(stringStart, offset - stringStart))
-            stringStart = offset + 1
+        result.reserveCapacity(strings)
+        position = start
+        while position < end {
+            let length = nulOffset(from: position, end: end)
+            result.append(decode(position, length))
+            position += length + 1
         }
         return result
+    }
+
+    /// How far from `position` the next NUL is; the caller knows one lies before `end`.
+    private func nulOffset(from position: Int, end: Int) -> Int {
+        UnsafeRawPointer(memchr(storage.base + position, 0, end - position)!) - (storage.base + position)
     }
 
     /// The `index`-th string of a string list (`clock-output-names[cell]`) without decoding the
@@ -117,8 +133,7 @@ public struct DeviceTreeProperty: Sendable {
         var position = start
         let end = start + count
         while position < end {
-            let nul = memchr(storage.base + position, 0, end - position)!  // the last byte is NUL
-            let length = UnsafeRawPointer(nul) - (storage.base + position)
+            let length = nulOffset(from: position, end: end)  // the last byte is NUL
             if remaining == 0 { return decode(position, length) }
             remaining -= 1
             position += length + 1

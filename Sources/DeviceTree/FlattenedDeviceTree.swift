@@ -35,6 +35,10 @@ public final class FlattenedDeviceTree: Sendable {
     let defectRecords: [DefectRecord]
     /// Where the structure block starts in the blob (node names are read there).
     let structOffset: Int
+    /// The id of the name `status` for `DeviceTreeNode.isEnabled`, asked of most nodes read:
+    /// -1 when no property has that name, -2 when more than one id has its bytes (names that
+    /// are not UTF-8 can split a name's ids; then the lookup compares names).
+    let statusNameID: Int32
 
     /// Size of the version-17 header that `fdt_check_header` reads.
     static let headerSize = 40
@@ -91,6 +95,8 @@ public final class FlattenedDeviceTree: Sendable {
         self.children = builder.children
         self.defectRecords = builder.defects
         self.structOffset = Int(Header(storage).structOffset)
+        let statusIDs = builder.propertyNames.indices.filter { builder.propertyNames[$0].utf8.elementsEqual("status".utf8) }
+        self.statusNameID = statusIDs.count > 1 ? -2 : statusIDs.first.map(Int32.init) ?? -1
     }
 
     /// Size of the blob in bytes (the file size it was opened from).
@@ -221,7 +227,7 @@ public final class FlattenedDeviceTree: Sendable {
             let first = Int(record.firstProperty)
             for property in properties[first..<(first + Int(record.propertyCount))] where property.nameID == nameID {
                 let value = DeviceTreeProperty(
-                    name: "compatible", storage: storage, start: Int(property.valueOffset), count: Int(property.length))
+                    name: "compatible", storage: storage, start: Int(property.valueOffset), count: valueLength(of: property))
                 if value.stringListContains(compatible) {
                     found.append(DeviceTreeNode(tree: self, index: Int32(position)))
                     break
@@ -280,11 +286,21 @@ struct NodeRecord: Sendable {
     var nameLength: Int32
 }
 
-/// What the index keeps per property: its name (as an id) and the value's place in the blob.
+/// What the index keeps per property: its name (as an id) and where the value starts in the
+/// blob. The length is not kept: it is the FDT_PROP tag's second cell, 8 bytes before the value
+/// (`valueLength(of:)`), which the walk checked; 8 bytes a property instead of 12 is a quarter
+/// less memory, and fewer pages to fault in, for the largest table of the index.
 struct PropertyRecord: Sendable {
     var nameID: Int32
     var valueOffset: Int32
-    var length: Int32
+}
+
+extension FlattenedDeviceTree {
+    /// The length of a property's value, read from its tag in the blob.
+    @inline(__always)
+    func valueLength(of record: PropertyRecord) -> Int {
+        Int(storage.bigEndianUInt32(at: Int(record.valueOffset) - 8))
+    }
 }
 
 extension FlattenedDeviceTree {

@@ -73,8 +73,10 @@ struct IndexBuilder {
         let structStart = Int(header.structOffset)
         // Where libfdt's fdt_offset_ptr stops a tag: size_dt_struct from v17, else totalsize.
         let structLimit = header.version >= 17 ? Int(header.structSize) : Int(header.totalSize) - structStart
-        var lastChild: [Int32] = []
+        // The nodes not yet closed, root first, and beside each its last child so far (-1 for
+        // none): only an open node can gain a child, so the sibling links need no per-node table.
         var openNodes: [Int32] = []
+        var lastChildOfOpen: [Int32] = []
         var collectingProperties = false
         var linuxPhandle: UInt32 = 0
         var next: Int32 = 0
@@ -102,14 +104,14 @@ struct IndexBuilder {
                 if parent >= 0, !Self.isWellFormedNodeName(name) {
                     defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
                 }
-                lastChild.append(-1)
                 if parent >= 0 {
-                    let previous = lastChild[Int(parent)]
+                    let previous = lastChildOfOpen[lastChildOfOpen.count - 1]
                     if previous < 0 { nodes[Int(parent)].firstChild = index } else { nodes[Int(previous)].nextSibling = index }
-                    lastChild[Int(parent)] = index
+                    lastChildOfOpen[lastChildOfOpen.count - 1] = index
                     nodes[Int(parent)].childCount += 1
                 }
                 openNodes.append(index)
+                lastChildOfOpen.append(-1)
                 collectingProperties = true
                 linuxPhandle = 0
             case UInt32(FDT_PROP):
@@ -121,11 +123,11 @@ struct IndexBuilder {
                 guard length <= UInt32(Int32.max), valueOffset + Int(length) <= structStart + Int(next) else {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "\(path(of: current)): the property at structure offset \(hex(offset)) is longer than its tag")
                 }
-                let nameID = try internName(at: nameOffset, node: current)
+                // The name's id, decoded on the first meeting of its offset only.
+                let known = Int(nameOffset) < nameIDAtStringOffset.count ? nameIDAtStringOffset[Int(nameOffset)] : -1
+                let nameID = known >= 0 ? known : try internName(at: nameOffset, node: current)
                 let position = Int32(properties.count)
-                properties.append(PropertyRecord(
-                    nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset), length: Int32(length)))
-                nodes[Int(current)].propertyCount += 1
+                properties.append(PropertyRecord(nameID: nameID, valueOffset: Int32(truncatingIfNeeded: valueOffset)))
                 if lastNodeWithName[Int(nameID)] == current {
                     defects.append(DefectRecord(kind: .duplicateProperty, node: current, other: position))
                 }
@@ -146,6 +148,7 @@ struct IndexBuilder {
                 guard let current = openNodes.popLast() else {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "unbalanced end of node at structure offset \(hex(offset))")
                 }
+                lastChildOfOpen.removeLast()
                 if collectingProperties { finishNode(current, linuxPhandle: linuxPhandle) }
                 nodes[Int(current)].subtreeEnd = Int32(nodes.count)
                 collectingProperties = false
@@ -285,8 +288,10 @@ struct IndexBuilder {
         }
     }
 
-    /// A node's properties are complete: settle its phandle (`phandle`, else `linux,phandle`).
+    /// A node's properties are complete (the last one read is its last): count them, and settle
+    /// its phandle (`phandle`, else `linux,phandle`).
     private mutating func finishNode(_ index: Int32, linuxPhandle: UInt32) {
+        nodes[Int(index)].propertyCount = Int32(properties.count) - nodes[Int(index)].firstProperty
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = linuxPhandle }
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = 0 }
     }
@@ -316,11 +321,10 @@ struct IndexBuilder {
 
     private func isPhandle(_ value: UInt32) -> Bool { value != 0 && value != 0xffff_ffff }
 
-    /// The id of the property name at `nameOffset` in the strings block (decoded once per
-    /// distinct offset; libfdt's `fdt_get_string` checks it lies, terminated, inside the block).
+    /// The id of the property name at `nameOffset` in the strings block, an offset not met
+    /// before (`walk` looks in `nameIDAtStringOffset` first). libfdt's `fdt_get_string` checks
+    /// that the name lies, terminated, inside the block.
     private mutating func internName(at nameOffset: UInt32, node: Int32) throws(BlobError) -> Int32 {
-        let cached = Int(nameOffset) < nameIDAtStringOffset.count ? nameIDAtStringOffset[Int(nameOffset)] : -1
-        if cached >= 0 { return cached }
         var length: Int32 = 0
         guard nameOffset <= UInt32(Int32.max), let pointer = fdt_get_string(storage.base, Int32(nameOffset), &length), length >= 0 else {
             throw BlobError(libfdt: length < 0 ? length : -FDT_ERR_BADOFFSET,
@@ -369,14 +373,18 @@ extension IndexBuilder {
     /// at most one '@' (the unit address after it uses the same characters).
     static func isWellFormedNodeName(_ name: UnsafeRawBufferPointer) -> Bool {
         // What `nodeNameProblem(name) == nil` answers, in one pass that words nothing: every
-        // node of the tree goes through here.
+        // node of the tree goes through here, so the set `nameCharacters` marks with 1 is
+        // written as two 64-bit masks (bytes 0-63 and 64-127), one shift and test a byte
+        // instead of a load from a global table.
         guard !name.isEmpty else { return false }
+        let low: UInt64 = 0x03FF_7800_0000_0000  // + , - . 0-9
+        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE  // A-Z _ a-z
         var ats = 0
         for byte in name {
-            if byte == UInt8(ascii: "@") {
+            let accepted = byte < 64 ? (low >> UInt64(byte)) & 1 : byte < 128 ? (high >> UInt64(byte - 64)) & 1 : 0
+            if accepted == 0 {
+                guard byte == UInt8(ascii: "@") else { return false }
                 ats += 1
-            } else if nameCharacters[Int(byte)] & 1 == 0 {
-                return false
             }
         }
         return ats <= 1
@@ -419,51 +427,100 @@ extension IndexBuilder {
 // MARK: - Child table
 
 /// (parent, name bytes) → the first child of that parent with that name, as an open-addressing
-/// hash table of node indices: 4 bytes a slot, no per-node allocation, names compared as the
-/// blob's bytes (Swift's String equality would merge canonically equivalent names).
+/// hash table (linear probing, at most three quarters full) with no per-node allocation. A slot's word
+/// holds the node index + 1 in its low half (0: empty) and the top 32 bits of the node's hash
+/// in its high half, so a probe compares names only when those bits match: inserting a node
+/// whose name is new, the common case, reads no other node. Names are compared as the blob's
+/// bytes (Swift's String equality would merge canonically equivalent names).
+///
+/// The hash is a multiply-mix over the name eight bytes at a time, seeded at random per
+/// process: about a tenth of SipHash's cost on node names, and a blob still cannot choose
+/// names that collide, so probing stays short whatever the input.
 struct ChildTable: Sendable {
-    private var slots: [Int32] = []
+    private var slots: [UInt64] = []
     private var mask = 0
+    private var seed: UInt64 = 0
 
     init() {}
 
-    /// Room for `count` nodes at a load of at most one half.
+    /// Room for `count` nodes at a load of at most three quarters: with the hash bits in the
+    /// slot, a probe past an occupied slot costs a compare of two words in the same cache line.
     init(capacity count: Int) {
         var size = 16
-        while size < 2 * count { size *= 2 }
-        slots = [Int32](repeating: -1, count: size)
+        while 3 * size < 4 * count { size *= 2 }
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
+        seed = Self.processSeed
     }
 
-    private static func hash(parent: Int32, name: UnsafeRawBufferPointer) -> Int {
-        var hasher = Hasher()
-        hasher.combine(parent)
-        hasher.combine(bytes: name)
-        return hasher.finalize()
+    private static let processSeed = UInt64.random(in: .min ... .max)
+
+    @inline(__always)
+    private static func mix(_ state: UInt64, _ word: UInt64) -> UInt64 {
+        let product = (state ^ word) &* 0x9E37_79B9_7F4A_7C15
+        return (product << 27) | (product >> 37)
+    }
+
+    /// The hash of (parent, name): the name's whole 8-byte words, then its last 1 to 8 bytes
+    /// as one word (overlapping the previous one when the length is not a multiple of 8), then
+    /// its length.
+    @inline(__always)
+    private func hash(parent: Int32, name: UnsafeRawBufferPointer) -> UInt64 {
+        var state = Self.mix(seed, UInt64(UInt32(bitPattern: parent)))
+        let count = name.count
+        if count >= 8 {
+            var position = 0
+            while position + 8 < count {
+                state = Self.mix(state, name.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                position += 8
+            }
+            state = Self.mix(state, name.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+        } else if count > 0 {
+            var word: UInt64 = 0
+            for position in 0..<count { word |= UInt64(name[position]) << (8 * UInt64(position)) }
+            state = Self.mix(state, word)
+        }
+        // The length in a last multiplication, whose top half depends on every bit before it
+        // (the tag), folded into the bottom half (where a probe starts).
+        let product = (state ^ UInt64(count)) &* 0x9E37_79B9_7F4A_7C15
+        return product ^ (product >> 32)
     }
 
     /// Adds `node` unless a node for which `isSameName` holds is there; returns that one.
     mutating func insert(
         _ node: Int32, parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool
     ) -> Int32? {
-        var slot = Self.hash(parent: parent, name: name) & mask
-        while slots[slot] >= 0 {
-            if isSameName(slots[slot]) { return slots[slot] }
+        let hash = hash(parent: parent, name: name)
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let word = slots[slot]
+            if word == 0 { break }
+            if word & 0xFFFF_FFFF_0000_0000 == tag {
+                let other = Int32(truncatingIfNeeded: word) - 1
+                if isSameName(other) { return other }
+            }
             slot = (slot + 1) & mask
         }
-        slots[slot] = node
+        slots[slot] = tag | UInt64(UInt32(bitPattern: node + 1))
         return nil
     }
 
     /// The first node for which `isSameName` holds, hashed as (parent, name).
     func find(parent: Int32, name: UnsafeRawBufferPointer, isSameName: (Int32) -> Bool) -> Int32? {
         guard !slots.isEmpty else { return nil }
-        var slot = Self.hash(parent: parent, name: name) & mask
-        while slots[slot] >= 0 {
-            if isSameName(slots[slot]) { return slots[slot] }
+        let hash = hash(parent: parent, name: name)
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let word = slots[slot]
+            if word == 0 { return nil }
+            if word & 0xFFFF_FFFF_0000_0000 == tag {
+                let other = Int32(truncatingIfNeeded: word) - 1
+                if isSameName(other) { return other }
+            }
             slot = (slot + 1) & mask
         }
-        return nil
     }
 }
 

@@ -163,6 +163,24 @@ import Testing
         #expect(repeated.first?.message.hasSuffix("already used by \(devicesPath)/device@3") == true)
     }
 
+    /// Device names are repeated as String equality sees them: ASCII names by their bytes, and
+    /// canonically equivalent spellings (precomposed or combining, the Kelvin sign and "K") as
+    /// one name, whichever comes first.
+    @Test func repeatedDeviceNamesAsStringsCompare() throws {
+        let names = ["K", "ab", "\u{212A}", "e\u{301}", "\u{E9}", "ab", "abcdefghi", "abcdefgh", "abcdefghi"]
+        let devices = names.enumerated().map { index, name in
+            "device@\(index + 1) { arm,scmi-devid = <\(index + 1)>; arm,scmi-devname = \"\(name)\"; clocks = <&osc24m>; };"
+        }.joined(separator: "\n")
+        let result = try check(tree(backend: backend(devices: devices)))
+        // (repeat, first of its name)
+        let expected = [(3, 1), (5, 4), (6, 2), (9, 7)]
+        let repeated = result.findings(.devnameDuplicate)
+        #expect(repeated.map(\.path) == expected.map { devicesPath + "/device@\($0.0)" })
+        for (finding, (_, first)) in zip(repeated, expected) {
+            #expect(finding.message.hasSuffix("already used by \(devicesPath)/device@\(first)"), "\(finding.message)")
+        }
+    }
+
     @Test func clockNamingRules() throws {
         let source = tree(
             backend: backend(

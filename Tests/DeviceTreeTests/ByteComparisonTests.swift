@@ -64,6 +64,24 @@ import Testing
         #expect(enabled == [true, true, false, false, true])
     }
 
+    /// A repeated `status` (a corrupt blob): the first decides, as for `property("status")`.
+    /// A tree with no `status` at all has every node enabled.
+    @Test func firstOfRepeatedStatusDecides() throws {
+        let writer = try FlattenedDeviceTreeWriter()
+        try writer.beginNode("")
+        for (name, statuses) in [("a", ["disabled", "okay"]), ("b", ["okay", "disabled"]), ("c", ["ok", "ok"])] {
+            try writer.beginNode(name)
+            try writer.property("other", string: "okay")
+            for status in statuses { try writer.property("status", string: status) }
+            try writer.endNode()
+        }
+        try writer.endNode()
+        let tree = try FlattenedDeviceTree(bytes: try writer.finish())
+        #expect(["a", "b", "c"].map { tree.node(atPath: "/" + $0)?.isEnabled } == [false, true, true])
+        let plain = try FlattenedDeviceTree(bytes: try compileDTS("/dts-v1/;\n/ { a { other = \"disabled\"; }; };"))
+        #expect(plain.node(atPath: "/a")?.isEnabled == true)
+    }
+
     @Test func specifierCountWalksAsSpecifiers() throws {
         let consumer = try #require(tree.node(atPath: "/consumer"))
         for name in ["clocks", "dangling", "truncated", "missing-cells", "odd", "absent"] {

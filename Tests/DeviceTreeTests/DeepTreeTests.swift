@@ -96,6 +96,65 @@ import Testing
         #expect(tree.node(atPath: "/a@1")?.property("p")?.u32 == 1)
     }
 
+    /// A node name with each ASCII character and a few others: exactly those with a character
+    /// outside dtc's set (A-Z a-z 0-9 , . _ + - and one @) are misspelled.
+    @Test func nodeNameCharactersAreDtcs() throws {
+        let accepted = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+-@")
+        let characters = (1..<128).map { Character(Unicode.Scalar(UInt8($0))) } + ["é", "\u{80}", "\u{FF}", "€"]
+        let writer = try FlattenedDeviceTreeWriter()
+        try writer.beginNode("")
+        for character in characters {
+            try writer.beginNode("n\(character)0")
+            try writer.endNode()
+        }
+        try writer.beginNode("n@1@2")
+        try writer.endNode()
+        try writer.endNode()
+        let tree = try FlattenedDeviceTree(bytes: try writer.finish())
+        let misspelled = tree.defects.filter { $0.kind == .nodeNameCharacters }.map { Int($0.node.index) - 1 }
+        let expected = characters.indices.filter { !accepted.contains(characters[$0]) } + [characters.count]
+        #expect(misspelled == expected)
+    }
+
+    /// Siblings whose names differ in one byte, at every position of names 1 to 20 bytes long
+    /// (the child table hashes names a word at a time, the last word overlapping): each is
+    /// found by its path, the same names under another parent are not repeats, and a second
+    /// sibling of each name is a duplicate of the first.
+    @Test func siblingsDifferingInOneByteAreDistinctAndRepeatsAreDuplicates() throws {
+        var names: [String] = []
+        for length in 1...20 {
+            for position in 0..<length {
+                names.append(String(repeating: "n", count: position) + "x" + String(repeating: "n", count: length - position - 1))
+            }
+            names.append(String(repeating: "n", count: length))
+        }
+        let writer = try FlattenedDeviceTreeWriter()
+        try writer.beginNode("")
+        for parent in ["p", "q"] {
+            try writer.beginNode(parent)
+            for name in names + names {
+                try writer.beginNode(name)
+                try writer.endNode()
+            }
+            try writer.endNode()
+        }
+        try writer.endNode()
+        let tree = try FlattenedDeviceTree(bytes: try writer.finish())
+        for parent in ["p", "q"] {
+            let children = try #require(tree.node(atPath: "/" + parent)).children
+            for (position, name) in names.enumerated() {
+                #expect(tree.node(atPath: "/\(parent)/\(name)") == children[position])
+                #expect(children[position].child(named: name) == nil)
+            }
+        }
+        let duplicates = tree.defects.compactMap { defect -> String? in
+            guard case .duplicateNode(let first) = defect.kind else { return nil }
+            return first.path == defect.node.path ? defect.node.path : nil
+        }
+        #expect(duplicates == ["p", "q"].flatMap { parent in names.map { "/\(parent)/\($0)" } })
+        #expect(tree.defects.count == duplicates.count)
+    }
+
     /// A node is found by a compatible string in any of its `compatible` properties, as the
     /// index of every compatible did, and a malformed list (no final NUL) lists nothing.
     @Test func compatibleIsSearchedInEveryRepeatedProperty() throws {

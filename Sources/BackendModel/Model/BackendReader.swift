@@ -146,7 +146,7 @@ struct BackendReader {
         let children = devicesNode.children
         // The ids and names of the devices read so far, each with the device's position in `devices`.
         var deviceIDs = DeviceIDMap(expectedCount: children.count)
-        var deviceNames: [String: Int] = Dictionary(minimumCapacity: children.count)
+        var deviceNames = DeviceNameIndex(expectedCount: children.count)
         devices.reserveCapacity(children.count)
         for node in children where node.hasBaseName("device") {
             // One pass over the properties: a backend may have tens of thousands of devices.
@@ -162,9 +162,7 @@ struct BackendReader {
                 findings.add(.devidDuplicate, at: node, property: "arm,scmi-devid", "device id \(id) is already used by \(devices[other].path)")
                 continue
             }
-            // One hash for a name not met before (the usual case), a second only for a repeat.
-            if let other = deviceNames.updateValue(devices.count, forKey: name) {
-                deviceNames[name] = other
+            if let other = deviceNames.recordingNew(name, at: devices.count, names: { devices[$0].name }) {
                 findings.add(
                     .devnameDuplicate, at: node, property: "arm,scmi-devname", "device name \"\(printable(name))\" is already used by \(devices[other].path)")
                 continue
@@ -652,5 +650,84 @@ struct DeviceScan {
                 continue
             }
         }
+    }
+}
+
+/// The device names read so far, each with the position of the first device of that name, for
+/// telling a repeated `arm,scmi-devname` as String equality judges it (what a `[String: Int]`
+/// did, at a SipHash of the name per device).
+///
+/// ASCII names (nearly all) go to an open-addressing table of positions (linear probing, at
+/// most half full, sized for every child of `devices`), hashed as bytes with `TableHash`;
+/// a slot holds the top 32 bits of the hash beside the position + 1, so names are compared
+/// only when those match. For ASCII text String equality is byte equality, so the table and a
+/// dictionary agree. A name with any other character may be canonically equivalent to another
+/// spelling, even to an ASCII one (U+212A KELVIN SIGN and "K"): the first such name moves
+/// every name to a dictionary for the rest of the read.
+struct DeviceNameIndex {
+    private var slots: [UInt64]
+    private var general: [String: Int]?
+
+    /// Room for `expectedCount` names (the children of `devices`: no more can be recorded) at
+    /// most half full, so that a probe always ends at an empty slot.
+    init(expectedCount: Int) {
+        var size = 16
+        while size < 2 * expectedCount { size *= 2 }
+        slots = Array(repeating: 0, count: size)
+    }
+
+    /// The position of the first device named like `name`, or nil after recording `name` at
+    /// `position`, the next position (every name recorded is a device appended, so positions
+    /// `0..<position` are recorded). `names` gives the name of a device already recorded.
+    mutating func recordingNew(_ name: String, at position: Int, names: (Int) -> String) -> Int? {
+        if general == nil {
+            if let hash = Self.asciiHash(name) {
+                let tag = hash & 0xFFFF_FFFF_0000_0000
+                let mask = slots.count - 1
+                var slot = Int(truncatingIfNeeded: hash >> 32) & mask
+                while slots[slot] != 0 {
+                    let other = Int(UInt32(truncatingIfNeeded: slots[slot])) - 1
+                    if slots[slot] & 0xFFFF_FFFF_0000_0000 == tag, names(other) == name { return other }
+                    slot = (slot + 1) & mask
+                }
+                slots[slot] = tag | UInt64(position + 1)
+                return nil
+            }
+            var all = [String: Int](minimumCapacity: 2 * position + 2)
+            for earlier in 0..<position { all[names(earlier)] = earlier }
+            general = all
+        }
+        if let other = general![name] { return other }
+        general![name] = position
+        return nil
+    }
+
+    /// The hash of an ASCII name's bytes (eight at a time, then the last one to seven, then
+    /// the length, through `TableHash`), or nil when the name is not ASCII.
+    private static func asciiHash(_ name: String) -> UInt64? {
+        func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+            let raw = UnsafeRawBufferPointer(bytes)
+            var state = TableHash.seed
+            var high: UInt64 = 0
+            var position = 0
+            while position + 8 <= raw.count {
+                let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+                high |= word
+                state = TableHash.combine(state, word)
+                position += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while position < raw.count {
+                tail |= UInt64(raw[position]) << shift
+                shift += 8
+                position += 1
+            }
+            guard (high | tail) & 0x8080_8080_8080_8080 == 0 else { return nil }
+            return TableHash.finish(TableHash.combine(TableHash.combine(state, tail), UInt64(raw.count)))
+        }
+        if let result = name.utf8.withContiguousStorageIfAvailable(hash) { return result }
+        var copy = name
+        return copy.withUTF8(hash)
     }
 }

@@ -76,7 +76,11 @@ extension DiagnosticCollector {
 
     /// `#address-cells` and `#size-cells` must be present when a child has a unit address.
     mutating func checkAddressCells(of node: DeviceTreeNode) {
-        guard node.children.contains(where: { $0.withNameBytes { $0.contains(UInt8(ascii: "@")) } }) else { return }
+        // Child by child until the first with a unit address (usually the first), without
+        // listing the children: a `devices` node may have a hundred thousand.
+        var child = node.firstChild
+        while let current = child, !current.withNameBytes({ $0.contains(UInt8(ascii: "@")) }) { child = current.nextSibling }
+        guard child != nil else { return }
         let missing = ["#address-cells", "#size-cells"].filter { !node.hasProperty($0) }
         guard !missing.isEmpty else { return }
         add(
