@@ -54,6 +54,8 @@ struct ResourceFacts {
     /// What a firmware voltage domain without regulator-min/max-microvolt is served as
     /// (section 5.7): every level SCMI can carry from 0 µV up, in 1 µV steps.
     static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
+    /// A regulator's own bounds, read in this order.
+    static let boundProperties = ["regulator-min-microvolt", "regulator-max-microvolt"]
 
     mutating func clockEntries(
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
@@ -407,9 +409,12 @@ struct ResourceFacts {
             guard let regulator else { continue }
             if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryNode?.property("label")?.string ?? regulator.property("regulator-name")?.string ?? regulator.baseName
-            if entryNode?.property("label") == nil {
-                requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulator.hasProperty("regulator-name") ? "regulator-name" : nil)
+            // Each property looked up once: a lookup by name compares the node's names byte by byte.
+            let label = entryNode?.property("label")
+            let regulatorName = label == nil ? regulator.property("regulator-name") : nil
+            let name = label?.string ?? regulatorName?.string ?? regulator.baseName
+            if label == nil {
+                requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulatorName != nil ? "regulator-name" : nil)
             }
             let facts = voltageLevels(of: regulator, entryNode: entryNode)
             let levels = facts?.levels ?? .discrete([0])
@@ -501,11 +506,14 @@ struct ResourceFacts {
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
         let firmware = HostFirmware.platform(regulator: regulator) != nil
         let states = gpioStates(of: regulator, report: report)
-        var bounds: [UInt32] = []
+        // The bounds as two values and a count, not an array allocated per regulator.
+        var bounds: (UInt32, UInt32) = (0, 0)
+        var boundsRead = 0
         if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
-            bounds = [states.min() ?? 0, states.max() ?? 0]
+            bounds = (states.min() ?? 0, states.max() ?? 0)
+            boundsRead = 2
         }
-        for name in ["regulator-min-microvolt", "regulator-max-microvolt"] where bounds.count < 2 {
+        for name in Self.boundProperties where boundsRead < 2 {
             guard let property = regulator.property(name) else {
                 if firmware {
                     return (Self.undescribedLevels, "firmware", Self.undescribedLevels.lowest, Self.undescribedLevels.highest)
@@ -521,9 +529,10 @@ struct ResourceFacts {
                 if report { findings.add(.propertyType, at: regulator, property: name, "is \(property.count) bytes; microvolts are one cell") }
                 return nil
             }
-            bounds.append(value)
+            if boundsRead == 0 { bounds.0 = value } else { bounds.1 = value }
+            boundsRead += 1
         }
-        let (minimum, maximum) = (bounds[0], bounds[1])
+        let (minimum, maximum) = bounds
         guard minimum <= maximum, maximum <= UInt32(Int32.max) else {
             if report {
                 let problem = minimum > maximum ? "min \(minimum) µV is above max \(maximum) µV" : "\(maximum) µV is above 2147483647 µV (SCMI levels are signed 32-bit)"
