@@ -34,6 +34,8 @@ struct ResourceFacts {
     private var oppTooManyReported = NodeSet()
     private var reportedAlwaysOn = NodeSet()
     private var reportedCoupling = NodeSet()
+    /// The name ids of `RegulatorProperty`'s names, looked up at the first voltage entry.
+    private var regulatorNameIDs: SIMD8<Int32>?
 
     init(backend: BackendDescription, paths: NodePaths, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -55,7 +57,7 @@ struct ResourceFacts {
     /// (section 5.7): every level SCMI can carry from 0 µV up, in 1 µV steps.
     static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
     /// A regulator's own bounds, read in this order.
-    static let boundProperties = ["regulator-min-microvolt", "regulator-max-microvolt"]
+    static let boundProperties: [RegulatorProperty] = [.minimum, .maximum]
 
     mutating func clockEntries(
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
@@ -411,18 +413,19 @@ struct ResourceFacts {
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             // Each property looked up once: a lookup by name compares the node's names byte by byte.
             let label = entryNode?.property("label")
-            let regulatorName = label == nil ? regulator.property("regulator-name") : nil
+            let properties = regulatorProperties(of: regulator)
+            let regulatorName = label == nil ? properties[.name] : nil
             let name = label?.string ?? regulatorName?.string ?? regulator.baseName
             if label == nil {
                 requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulatorName != nil ? "regulator-name" : nil)
             }
-            let facts = voltageLevels(of: regulator, entryNode: entryNode)
+            let facts = voltageLevels(of: regulator, properties, entryNode: entryNode)
             let levels = facts?.levels ?? .discrete([0])
-            let alwaysOn = regulator.hasProperty("regulator-always-on")
+            let alwaysOn = properties.has(.alwaysOn)
             entries.append(
                 VoltageDomainEntry(
                     id: UInt32(index), name: name, regulatorPath: paths.path(of: regulator), levels: levels, initialLevel: levels.lowest,
-                    initiallyOn: alwaysOn || regulator.hasProperty("regulator-boot-on"), levelsSource: facts?.source ?? "",
+                    initiallyOn: alwaysOn || properties.has(.bootOn), levelsSource: facts?.source ?? "",
                     alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
         for index in entries.indices {
@@ -500,7 +503,7 @@ struct ResourceFacts {
 
     /// The levels a regulator is served with, where they came from, and its own bounds.
     private mutating func voltageLevels(
-        of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?
+        of regulator: DeviceTreeNode, _ properties: RegulatorProperties, entryNode: DeviceTreeNode?
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator)
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
@@ -509,12 +512,13 @@ struct ResourceFacts {
         // The bounds as two values and a count, not an array allocated per regulator.
         var bounds: (UInt32, UInt32) = (0, 0)
         var boundsRead = 0
-        if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
+        if let states, !properties.has(.minimum) || !properties.has(.maximum) {
             bounds = (states.min() ?? 0, states.max() ?? 0)
             boundsRead = 2
         }
-        for name in Self.boundProperties where boundsRead < 2 {
-            guard let property = regulator.property(name) else {
+        for bound in Self.boundProperties where boundsRead < 2 {
+            let name = bound.propertyName
+            guard let property = properties[bound] else {
                 if firmware {
                     return (Self.undescribedLevels, "firmware", Self.undescribedLevels.lowest, Self.undescribedLevels.highest)
                 }
@@ -569,7 +573,7 @@ struct ResourceFacts {
         var step: UInt32?
         if let entryNode, let value = entryNode.property("arm,scmi-voltage-step-microvolt")?.u32 {
             step = value
-        } else if let property = regulator.property("arm,scmi-voltage-step-microvolt") {
+        } else if let property = properties[.step] {
             if let value = property.u32, validVoltageSteps.contains(value) {
                 step = value
             } else if let schema = voltageStepSchema,
@@ -594,6 +598,12 @@ struct ResourceFacts {
                 hint: "add arm,scmi-voltage-step-microvolt to the regulator or the table entry")
         }
         return (.range(min: own.minimum, max: own.maximum, step: 1), "regulator-min/max-microvolt", own.minimum, own.maximum)
+    }
+
+    /// The properties of `regulator` that a voltage entry reads, found in one pass.
+    private mutating func regulatorProperties(of regulator: DeviceTreeNode) -> RegulatorProperties {
+        if regulatorNameIDs == nil { regulatorNameIDs = RegulatorProperties.nameIDs(in: regulator.tree) }
+        return RegulatorProperties(of: regulator, nameIDs: regulatorNameIDs!)
     }
 
     /// A `regulator-gpio`'s `states = <µV gpio-value …>`: the levels it can switch
@@ -783,4 +793,56 @@ struct UniqueNames {
         taken.insert(unique)
         return unique
     }
+}
+
+/// The regulator properties a voltage entry reads.
+enum RegulatorProperty: Int, CaseIterable {
+    case name, minimum, maximum, step, alwaysOn, bootOn
+
+    var propertyName: String {
+        switch self {
+        case .name: "regulator-name"
+        case .minimum: "regulator-min-microvolt"
+        case .maximum: "regulator-max-microvolt"
+        case .step: "arm,scmi-voltage-step-microvolt"
+        case .alwaysOn: "regulator-always-on"
+        case .bootOn: "regulator-boot-on"
+        }
+    }
+}
+
+/// Where a regulator's `RegulatorProperty`s are, found in one pass over its properties by name
+/// id: looking each up by name would compare the bytes of every property's name, six times per
+/// regulator. The first property of a name is the one found, as `DeviceTreeNode.property(_:)` finds it.
+struct RegulatorProperties {
+    private let tree: FlattenedDeviceTree
+    /// Property index position of each `RegulatorProperty` (by raw value); -1 when absent.
+    private var positions = SIMD8<Int32>(repeating: -1)
+    private static let count = RegulatorProperty.allCases.count
+
+    /// The name id of each `RegulatorProperty` (by raw value) in `tree`; -1 for a name no
+    /// property of the tree has, which no property's id equals.
+    static func nameIDs(in tree: FlattenedDeviceTree) -> SIMD8<Int32> {
+        var ids = SIMD8<Int32>(repeating: -1)
+        for which in RegulatorProperty.allCases { ids[which.rawValue] = tree.propertyNameID(exactly: which.propertyName) ?? -1 }
+        return ids
+    }
+
+    init(of regulator: DeviceTreeNode, nameIDs: SIMD8<Int32>) {
+        tree = regulator.tree
+        for position in regulator.propertyPositions {
+            let id = tree.propertyNameID(at: position)
+            for slot in 0..<Self.count where nameIDs[slot] == id {
+                if positions[slot] < 0 { positions[slot] = Int32(position) }
+                break
+            }
+        }
+    }
+
+    subscript(_ which: RegulatorProperty) -> DeviceTreeProperty? {
+        let position = positions[which.rawValue]
+        return position < 0 ? nil : tree.property(at: Int(position))
+    }
+
+    func has(_ which: RegulatorProperty) -> Bool { positions[which.rawValue] >= 0 }
 }
