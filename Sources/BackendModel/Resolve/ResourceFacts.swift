@@ -407,6 +407,9 @@ struct ResourceFacts {
         var entries: [VoltageDomainEntry] = []
         entries.reserveCapacity(keys.count)
         var idOfRegulator = NodeMap<UInt32>()
+        /// Whether each entry's regulator has `regulator-coupled-with`, by position in `entries`.
+        var coupled: [Bool] = []
+        coupled.reserveCapacity(keys.count)
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
             if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
@@ -422,6 +425,7 @@ struct ResourceFacts {
             let facts = voltageLevels(of: regulator, properties, entryNode: entryNode)
             let levels = facts?.levels ?? .discrete([0])
             let alwaysOn = properties.has(.alwaysOn)
+            coupled.append(properties.has(.coupledWith))
             entries.append(
                 VoltageDomainEntry(
                     id: UInt32(index), name: name, regulatorPath: paths.path(of: regulator), levels: levels, initialLevel: levels.lowest,
@@ -439,7 +443,9 @@ struct ResourceFacts {
                     whatever agents ask (a guest's own CONFIG_GET still answers its request)
                     """)
             }
-            entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
+            if coupled[index] {
+                entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
+            }
         }
         settleCoupledInitialLevels(&entries)
         return entries
@@ -511,7 +517,7 @@ struct ResourceFacts {
         let report = reportedNodes.insert(regulator)
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
         let firmware = HostFirmware.platform(regulator: regulator) != nil
-        let states = gpioStates(of: regulator, report: report)
+        let states = gpioStates(of: regulator, properties, report: report)
         // The bounds as two values and a count, not an array allocated per regulator.
         var bounds: (UInt32, UInt32) = (0, 0)
         var boundsRead = 0
@@ -611,8 +617,9 @@ struct ResourceFacts {
 
     /// A `regulator-gpio`'s `states = <µV gpio-value …>`: the levels it can switch
     /// between. nil for other regulators or a `states` that is not such pairs.
-    private mutating func gpioStates(of regulator: DeviceTreeNode, report: Bool) -> [UInt32]? {
-        guard regulator.isCompatible(with: "regulator-gpio"), let property = regulator.property("states") else { return nil }
+    private mutating func gpioStates(of regulator: DeviceTreeNode, _ properties: RegulatorProperties, report: Bool) -> [UInt32]? {
+        // `isCompatible(with:)`, from the compatible the one pass found.
+        guard properties[.compatible]?.stringListContains("regulator-gpio") ?? false, let property = regulator.property("states") else { return nil }
         guard let cells = property.u32Array, !cells.isEmpty, cells.count % 2 == 0 else {
             if report { findings.add(.propertyType, at: regulator, property: "states", "is not a list of <microvolts gpio-value> pairs") }
             return nil
@@ -800,7 +807,7 @@ struct UniqueNames {
 
 /// The regulator properties a voltage entry reads.
 enum RegulatorProperty: Int, CaseIterable {
-    case name, minimum, maximum, step, alwaysOn, bootOn
+    case name, minimum, maximum, step, alwaysOn, bootOn, compatible, coupledWith
 
     var propertyName: String {
         switch self {
@@ -810,6 +817,8 @@ enum RegulatorProperty: Int, CaseIterable {
         case .step: "arm,scmi-voltage-step-microvolt"
         case .alwaysOn: "regulator-always-on"
         case .bootOn: "regulator-boot-on"
+        case .compatible: "compatible"
+        case .coupledWith: "regulator-coupled-with"
         }
     }
 }
