@@ -34,6 +34,8 @@ struct ResourceFacts {
     private var oppTooManyReported = NodeSet()
     private var reportedAlwaysOn = NodeSet()
     private var reportedCoupling = NodeSet()
+    /// The name ids of `RegulatorProperty`'s names, looked up at the first voltage entry.
+    private var regulatorNameIDs: SIMD8<Int32>?
 
     init(backend: BackendDescription, paths: NodePaths, schema: NodeSchema, findings: DiagnosticCollector, hostValidator: StructuralValidator) {
         self.backend = backend
@@ -54,6 +56,8 @@ struct ResourceFacts {
     /// What a firmware voltage domain without regulator-min/max-microvolt is served as
     /// (section 5.7): every level SCMI can carry from 0 µV up, in 1 µV steps.
     static let undescribedLevels = VoltageLevels.range(min: 0, max: Int32.max, step: 1)
+    /// A regulator's own bounds, read in this order.
+    static let boundProperties: [RegulatorProperty] = [.minimum, .maximum]
 
     mutating func clockEntries(
         _ keys: [SpecifierKey?], entryNodes: [DeviceTreeNode], devices: [DeviceDescription], consumers: ConsumerNames
@@ -403,21 +407,29 @@ struct ResourceFacts {
         var entries: [VoltageDomainEntry] = []
         entries.reserveCapacity(keys.count)
         var idOfRegulator = NodeMap<UInt32>()
+        /// Whether each entry's regulator has `regulator-coupled-with`, by position in `entries`.
+        var coupled: [Bool] = []
+        coupled.reserveCapacity(keys.count)
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
             if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryNode?.property("label")?.string ?? regulator.property("regulator-name")?.string ?? regulator.baseName
-            if entryNode?.property("label") == nil {
-                requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulator.hasProperty("regulator-name") ? "regulator-name" : nil)
+            // Each property looked up once: a lookup by name compares the node's names byte by byte.
+            let label = entryNode?.property("label")
+            let properties = regulatorProperties(of: regulator)
+            let regulatorName = label == nil ? properties[.name] : nil
+            let name = label?.string ?? regulatorName?.string ?? regulator.baseName
+            if label == nil {
+                requirePrintable(name, of: "voltage domain \(index)", from: regulator, property: regulatorName != nil ? "regulator-name" : nil)
             }
-            let facts = voltageLevels(of: regulator, entryNode: entryNode)
+            let facts = voltageLevels(of: regulator, properties, entryNode: entryNode)
             let levels = facts?.levels ?? .discrete([0])
-            let alwaysOn = regulator.hasProperty("regulator-always-on")
+            let alwaysOn = properties.has(.alwaysOn)
+            coupled.append(properties.has(.coupledWith))
             entries.append(
                 VoltageDomainEntry(
                     id: UInt32(index), name: name, regulatorPath: paths.path(of: regulator), levels: levels, initialLevel: levels.lowest,
-                    initiallyOn: alwaysOn || regulator.hasProperty("regulator-boot-on"), levelsSource: facts?.source ?? "",
+                    initiallyOn: alwaysOn || properties.has(.bootOn), levelsSource: facts?.source ?? "",
                     alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
         for index in entries.indices {
@@ -425,10 +437,15 @@ struct ResourceFacts {
             if entries[index].alwaysOn && reportedAlwaysOn.insert(regulator) {
                 findings.add(
                     .regulatorAlwaysOnExported, at: regulator, property: "regulator-always-on",
-                    "voltage domain \(entries[index].id) (\(printable(entries[index].name))) is always on: serve never switches it off, "
-                        + "whatever agents ask (a guest's own CONFIG_GET still answers its request)")
+                    // One interpolation, not a concatenation: reported for thousands of rails on a large board.
+                    """
+                    voltage domain \(entries[index].id) (\(printable(entries[index].name))) is always on: serve never switches it off, \
+                    whatever agents ask (a guest's own CONFIG_GET still answers its request)
+                    """)
             }
-            entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
+            if coupled[index] {
+                entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
+            }
         }
         settleCoupledInitialLevels(&entries)
         return entries
@@ -495,18 +512,22 @@ struct ResourceFacts {
 
     /// The levels a regulator is served with, where they came from, and its own bounds.
     private mutating func voltageLevels(
-        of regulator: DeviceTreeNode, entryNode: DeviceTreeNode?
+        of regulator: DeviceTreeNode, _ properties: RegulatorProperties, entryNode: DeviceTreeNode?
     ) -> (levels: VoltageLevels, source: String, minimum: Int32, maximum: Int32)? {
         let report = reportedNodes.insert(regulator)
         // A firmware voltage domain's levels and step are the firmware's (section 5.7).
         let firmware = HostFirmware.platform(regulator: regulator) != nil
-        let states = gpioStates(of: regulator, report: report)
-        var bounds: [UInt32] = []
-        if let states, !regulator.hasProperty("regulator-min-microvolt") || !regulator.hasProperty("regulator-max-microvolt") {
-            bounds = [states.min() ?? 0, states.max() ?? 0]
+        let states = gpioStates(of: regulator, properties, report: report)
+        // The bounds as two values and a count, not an array allocated per regulator.
+        var bounds: (UInt32, UInt32) = (0, 0)
+        var boundsRead = 0
+        if let states, !properties.has(.minimum) || !properties.has(.maximum) {
+            bounds = (states.min() ?? 0, states.max() ?? 0)
+            boundsRead = 2
         }
-        for name in ["regulator-min-microvolt", "regulator-max-microvolt"] where bounds.count < 2 {
-            guard let property = regulator.property(name) else {
+        for bound in Self.boundProperties where boundsRead < 2 {
+            let name = bound.propertyName
+            guard let property = properties[bound] else {
                 if firmware {
                     return (Self.undescribedLevels, "firmware", Self.undescribedLevels.lowest, Self.undescribedLevels.highest)
                 }
@@ -521,9 +542,10 @@ struct ResourceFacts {
                 if report { findings.add(.propertyType, at: regulator, property: name, "is \(property.count) bytes; microvolts are one cell") }
                 return nil
             }
-            bounds.append(value)
+            if boundsRead == 0 { bounds.0 = value } else { bounds.1 = value }
+            boundsRead += 1
         }
-        let (minimum, maximum) = (bounds[0], bounds[1])
+        let (minimum, maximum) = bounds
         guard minimum <= maximum, maximum <= UInt32(Int32.max) else {
             if report {
                 let problem = minimum > maximum ? "min \(minimum) µV is above max \(maximum) µV" : "\(maximum) µV is above 2147483647 µV (SCMI levels are signed 32-bit)"
@@ -560,7 +582,7 @@ struct ResourceFacts {
         var step: UInt32?
         if let entryNode, let value = entryNode.property("arm,scmi-voltage-step-microvolt")?.u32 {
             step = value
-        } else if let property = regulator.property("arm,scmi-voltage-step-microvolt") {
+        } else if let property = properties[.step] {
             if let value = property.u32, validVoltageSteps.contains(value) {
                 step = value
             } else if let schema = voltageStepSchema,
@@ -587,10 +609,17 @@ struct ResourceFacts {
         return (.range(min: own.minimum, max: own.maximum, step: 1), "regulator-min/max-microvolt", own.minimum, own.maximum)
     }
 
+    /// The properties of `regulator` that a voltage entry reads, found in one pass.
+    private mutating func regulatorProperties(of regulator: DeviceTreeNode) -> RegulatorProperties {
+        if regulatorNameIDs == nil { regulatorNameIDs = RegulatorProperties.nameIDs(in: regulator.tree) }
+        return RegulatorProperties(of: regulator, nameIDs: regulatorNameIDs!)
+    }
+
     /// A `regulator-gpio`'s `states = <µV gpio-value …>`: the levels it can switch
     /// between. nil for other regulators or a `states` that is not such pairs.
-    private mutating func gpioStates(of regulator: DeviceTreeNode, report: Bool) -> [UInt32]? {
-        guard regulator.isCompatible(with: "regulator-gpio"), let property = regulator.property("states") else { return nil }
+    private mutating func gpioStates(of regulator: DeviceTreeNode, _ properties: RegulatorProperties, report: Bool) -> [UInt32]? {
+        // `isCompatible(with:)`, from the compatible the one pass found.
+        guard properties[.compatible]?.stringListContains("regulator-gpio") ?? false, let property = regulator.property("states") else { return nil }
         guard let cells = property.u32Array, !cells.isEmpty, cells.count % 2 == 0 else {
             if report { findings.add(.propertyType, at: regulator, property: "states", "is not a list of <microvolts gpio-value> pairs") }
             return nil
@@ -774,4 +803,58 @@ struct UniqueNames {
         taken.insert(unique)
         return unique
     }
+}
+
+/// The regulator properties a voltage entry reads.
+enum RegulatorProperty: Int, CaseIterable {
+    case name, minimum, maximum, step, alwaysOn, bootOn, compatible, coupledWith
+
+    var propertyName: String {
+        switch self {
+        case .name: "regulator-name"
+        case .minimum: "regulator-min-microvolt"
+        case .maximum: "regulator-max-microvolt"
+        case .step: "arm,scmi-voltage-step-microvolt"
+        case .alwaysOn: "regulator-always-on"
+        case .bootOn: "regulator-boot-on"
+        case .compatible: "compatible"
+        case .coupledWith: "regulator-coupled-with"
+        }
+    }
+}
+
+/// Where a regulator's `RegulatorProperty`s are, found in one pass over its properties by name
+/// id: looking each up by name would compare the bytes of every property's name, six times per
+/// regulator. The first property of a name is the one found, as `DeviceTreeNode.property(_:)` finds it.
+struct RegulatorProperties {
+    private let tree: FlattenedDeviceTree
+    /// Property index position of each `RegulatorProperty` (by raw value); -1 when absent.
+    private var positions = SIMD8<Int32>(repeating: -1)
+    private static let count = RegulatorProperty.allCases.count
+
+    /// The name id of each `RegulatorProperty` (by raw value) in `tree`; -1 for a name no
+    /// property of the tree has, which no property's id equals.
+    static func nameIDs(in tree: FlattenedDeviceTree) -> SIMD8<Int32> {
+        var ids = SIMD8<Int32>(repeating: -1)
+        for which in RegulatorProperty.allCases { ids[which.rawValue] = tree.propertyNameID(exactly: which.propertyName) ?? -1 }
+        return ids
+    }
+
+    init(of regulator: DeviceTreeNode, nameIDs: SIMD8<Int32>) {
+        tree = regulator.tree
+        for position in regulator.propertyPositions {
+            let id = tree.propertyNameID(at: position)
+            for slot in 0..<Self.count where nameIDs[slot] == id {
+                if positions[slot] < 0 { positions[slot] = Int32(position) }
+                break
+            }
+        }
+    }
+
+    subscript(_ which: RegulatorProperty) -> DeviceTreeProperty? {
+        let position = positions[which.rawValue]
+        return position < 0 ? nil : tree.property(at: Int(position))
+    }
+
+    func has(_ which: RegulatorProperty) -> Bool { positions[which.rawValue] >= 0 }
 }

@@ -153,9 +153,11 @@ struct TableResolver {
         note(.reset, resetEntries.map(\.id), resets.keys)
         note(.powerDomain, powerEntries.map(\.id), powerDomains.keys)
         note(.performance, performanceEntries.map(\.id), performance.keys)
-        for entry in voltageEntries {
-            guard let regulator = voltages.keys[Int(entry.id)], let origin = HostFirmware.origin(regulator: regulator, paths: paths) else { continue }
-            origins[ResourceReference(.voltage, entry.id)] = origin
+        // By index: `for entry in` would copy each entry, retaining every array and string in it.
+        for index in voltageEntries.indices {
+            let id = voltageEntries[index].id
+            guard let regulator = voltages.keys[Int(id)], let origin = HostFirmware.origin(regulator: regulator, paths: paths) else { continue }
+            origins[ResourceReference(.voltage, id)] = origin
         }
         let sensorNodes = entryNodes[.sensor] ?? []
         for entry in sensorEntries where entry.source == .host && Int(entry.id) < sensorNodes.count {
