@@ -260,6 +260,13 @@ public final class FlattenedDeviceTree: Sendable {
     }
 
     /// Every node in tree order.
+    /// The node at `position` in tree order (`DeviceTreeNode.index`); the caller keeps it
+    /// below `nodeCount`.
+    package func node(at position: Int) -> DeviceTreeNode {
+        precondition(position >= 0 && position < nodes.count, "node position out of range")
+        return DeviceTreeNode(tree: self, index: Int32(position))
+    }
+
     public var allNodes: [DeviceTreeNode] {
         nodes.indices.map { DeviceTreeNode(tree: self, index: Int32($0)) }
     }
