@@ -88,23 +88,22 @@ public enum BackendChecker {
         guard let backendNode = findBackend(in: tree, findings: &findings) else {
             return CheckResult(diagnostics: findings.diagnostics, tables: nil, backend: nil, isUnusable: false)
         }
-        // The structural pass and the reading below only read the tree. For a large tree the
-        // structural pass runs on another thread meanwhile (its findings still come first, so
-        // the output is the same); for a small one a thread costs more than it saves.
+        // The reading (which takes both CPUs of a large backend itself), the structural pass and
+        // the resolution only read the tree. For a large tree the structural pass runs on another
+        // thread while the tables are resolved (its findings still come first, so the output is
+        // the same); for a small one a thread costs more than it saves.
         let validateStructure: @Sendable () -> [Diagnostic] = {
             var structural = StructuralValidator(file: file)
             structural.validate(backend: backendNode, schema: schema)
             return structural.diagnostics
         }
-        let background = tree.nodeCount >= backgroundThreshold ? BackgroundWork(validateStructure) : nil
-        let foreground = background == nil ? validateStructure() : []
-
         var reader = BackendReader(backend: backendNode, file: file)
         let backend = reader.read()
+        let background = tree.nodeCount >= backgroundThreshold ? BackgroundWork(validateStructure) : nil
         var resolver = TableResolver(backend: backend, schema: schema, file: file)
         let tables = resolver.resolve()
 
-        let structural = background?.wait() ?? foreground
+        let structural = background?.wait() ?? validateStructure()
         let diagnostics = findings.diagnostics + structural + reader.findings.diagnostics + resolver.diagnostics
         let result = CheckResult(diagnostics: ordered(diagnostics), tables: tables, backend: backend, isUnusable: false)
         if result.hasErrors { return CheckResult(diagnostics: result.diagnostics, tables: nil, backend: backend, isUnusable: false) }
