@@ -16,6 +16,8 @@ struct SpecifierKey: Hashable, TableKey {
         for cell in cells { state = TableHash.combine(state, UInt64(cell)) }
         return TableHash.finish(TableHash.combine(state, UInt64(cells.count)))
     }
+
+    var densePlace: DensePlace? { DensePlace(node: provider.index, cells: cells) }
 }
 
 /// Turns a `BackendDescription` into `PlatformTables`: assigns ids (explicit
@@ -278,8 +280,7 @@ struct TableResolver {
                 unreachable[.performance] = unreachable[.performance] ?? (viaBasedev ? "arm,scmi-basedev" : property)
                 return
             }
-            let key = SpecifierKey(specifier)
-            if let id = performance.id(for: key) {
+            if let id = performance.id(for: specifier) {
                 add(ResourceReference(.performance, id))
                 Self.noteConsumer(&performanceConsumers, id, resources, names, index, namesProperty)
             } else {
@@ -304,8 +305,7 @@ struct TableResolver {
                         hint: "nothing to do if \(resources.pointee.node.baseName) runs without it; otherwise point its clocks at the real clock")
                     continue
                 }
-                let key = SpecifierKey(clock)
-                if let id = clocks.id(for: key) {
+                if let id = clocks.id(for: clock) {
                     add(ResourceReference(.clock, id))
                     Self.noteConsumer(&clockConsumers, id, resources, resources.pointee.clockNames, index, "clock-names")
                 } else {
@@ -325,7 +325,7 @@ struct TableResolver {
             }
             for (index, reset) in resources.pointee.resets.enumerated() {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
-                if let id = resets.id(for: SpecifierKey(reset)) {
+                if let id = resets.id(for: reset) {
                     add(ResourceReference(.reset, id))
                     Self.noteConsumer(&resetConsumers, id, resources, resources.pointee.resetNames, index, "reset-names")
                 } else {
@@ -341,7 +341,7 @@ struct TableResolver {
                     unreachable[.powerDomain] = unreachable[.powerDomain] ?? property("power-domains")
                     continue
                 }
-                if let id = powerDomains.id(for: SpecifierKey(domain)) {
+                if let id = powerDomains.id(for: domain) {
                     add(ResourceReference(.powerDomain, id))
                     Self.noteConsumer(&powerDomainConsumers, id, resources, resources.pointee.powerDomainNames, index, "power-domain-names")
                 } else {
