@@ -41,7 +41,7 @@ import Testing
             expected[key] = want
             // Both ways in: by key, and by specifier (which makes a key only when it must).
             let got = round % 2 == 0 ? table.id(for: key) : table.id(for: specifier)
-            #expect(got == want, "\(specifier.description)", seed.comment)
+            #expect(got == want, Comment(rawValue: "\(specifier.description), \(seed)"))
         }
         #expect(table.count == expected.count, seed.comment)
         for (key, id) in expected {
@@ -68,10 +68,10 @@ import Testing
         var table = IDTable<SpecifierKey>(explicitCount: count)
         var expected: [SpecifierKey: UInt32] = [:]
         var near: UInt32 = 0
-        for _ in 0..<1500 {
+        // Each id bound once (table children have distinct ids), in any order, some keys to
+        // several ids; and some ids past the table, which bind nothing.
+        for id in (0..<UInt32(count + 20)).shuffled(using: &random) {
             let key = SpecifierKey(Self.specifier(providers, &random, near: &near))
-            // Some ids past the table, which bind nothing.
-            let id = UInt32.random(in: 0..<UInt32(count + 20), using: &random)
             table.assign(key, to: id)
             if id < count, expected[key] == nil { expected[key] = id }
         }
@@ -83,8 +83,10 @@ import Testing
             let specifier = Self.specifier(providers, &random, near: &near)
             let key = SpecifierKey(specifier)
             // An explicit table never gives an id of its own.
-            #expect(table.id(for: specifier) == expected[key], seed.comment)
-            #expect(table.id(for: key) == expected[key], seed.comment)
+            let bySpecifier = table.id(for: specifier)
+            let byKey = table.id(for: key)
+            #expect(bySpecifier == expected[key], seed.comment)
+            #expect(byKey == expected[key], seed.comment)
         }
         #expect(table.count == count, seed.comment)
     }
@@ -100,7 +102,8 @@ import Testing
             let node = providers[Int.random(in: 0..<providers.count, using: &random)]
             let want = expected[node] ?? UInt32(expected.count)
             expected[node] = want
-            #expect(table.id(for: node) == want, seed.comment)
+            let got = table.id(for: node)
+            #expect(got == want, seed.comment)
         }
         for node in providers { #expect(table.existingID(for: node) == expected[node], seed.comment) }
     }
@@ -109,12 +112,16 @@ import Testing
     /// takes a cell only within its bound (four times its ids plus 64).
     @Test func denseIndexTakesOnlyWhatItCanHold() {
         var index = DenseIndex()
-        #expect(index.insert(DensePlace(node: 3, cells: [])!, id: 0))
-        #expect(!index.insert(DensePlace(node: 3, cells: [1])!, id: 1))  // node 3 has an id of its own
-        #expect(index.insert(DensePlace(node: 5, cells: [63])!, id: 2))
-        #expect(!index.insert(DensePlace(node: 5, cells: [])!, id: 3))  // node 5 has a row
-        #expect(!index.insert(DensePlace(node: 5, cells: [68])!, id: 4))  // bound: 4 × 1 + 64
-        #expect(index.insert(DensePlace(node: 5, cells: [67])!, id: 5))
+        func insert(node: Int, _ cells: [UInt32], id: UInt32) -> Bool { index.insert(DensePlace(node: node, cells: cells)!, id: id) }
+        let taken = [
+            insert(node: 3, [], id: 0),
+            insert(node: 3, [1], id: 1),  // node 3 has an id of its own
+            insert(node: 5, [63], id: 2),
+            insert(node: 5, [], id: 3),  // node 5 has a row
+            insert(node: 5, [68], id: 4),  // past the bound: 4 × 1 + 64
+            insert(node: 5, [67], id: 5),
+        ]
+        #expect(taken == [true, false, true, false, false, true])
         #expect(index[DensePlace(node: 3, cells: [])!] == 0)
         #expect(index[DensePlace(node: 3, cells: [1])!] == nil)
         #expect(index[DensePlace(node: 5, cells: [63])!] == 2)

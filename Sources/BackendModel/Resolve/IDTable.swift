@@ -89,7 +89,8 @@ struct IDTable<Key: TableKey> {
     /// True when no key has an id yet.
     var isEmpty: Bool { indexed == 0 }
 
-    /// Explicit tables: binds `id` to `key` (the first binding of a key wins).
+    /// Explicit tables: binds `id` (each id once: table entries have distinct ids) to `key`
+    /// (the first binding of a key wins).
     mutating func assign(_ key: Key, to id: UInt32) {
         guard Int(id) < keys.count else { return }
         keys[Int(id)] = key

@@ -158,9 +158,12 @@ struct SharingFindings {
         var reported = ReferenceFlags()
         for reference in users.keys { reported.insert(reference) }
         var exportedTo: [ResourceReference: Set<Int>] = [:]  // resource → agent indices
-        for device in tables.devices where !reported.isEmpty {
-            guard let agents = holders[device.id] else { continue }
-            for reference in device.resources where reported.contains(reference) { exportedTo[reference, default: []].formUnion(agents) }
+        // By position: `for device in` would copy each entry, retaining its strings and list.
+        for position in tables.devices.indices where !reported.isEmpty {
+            guard let agents = holders[tables.devices[position].id] else { continue }
+            for reference in tables.devices[position].resources where reported.contains(reference) {
+                exportedTo[reference, default: []].formUnion(agents)
+            }
         }
         var keptOn = Set<UInt32>()
         for (reference, nodes) in users.sorted(by: { ($0.key.protocolID, $0.key.id) < ($1.key.protocolID, $1.key.id) }) {
