@@ -454,7 +454,9 @@ struct ResourceFacts {
                 entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
             }
         }
-        settleCoupledInitialLevels(&entries)
+        // Only couplings move an initial level: without any, the settling's index of every
+        // entry by id (25,000 rails at 100,000 devices) is not made.
+        if coupled.contains(true) { settleCoupledInitialLevels(&entries) }
         return entries
     }
 
