@@ -69,7 +69,7 @@ struct ResourceFacts {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             let (rates, source) = clockRates(key, entryNode: entryNode)
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: "clock", outputNames: true, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumers: consumers, kind: "clock", outputNames: true, names: &names)
             entries.append(
                 ClockEntry(
                     id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells, rates: rates,
@@ -83,7 +83,7 @@ struct ResourceFacts {
     /// host tree and made unique with `-2`, `-3`… A label repeated is the only duplicate
     /// reported: the user wrote both.
     private mutating func entryName(
-        _ index: Int, _ key: SpecifierKey, entryNode: DeviceTreeNode?, consumer: ConsumerName?, kind: String, outputNames: Bool,
+        _ index: Int, _ key: SpecifierKey, entryNode: DeviceTreeNode?, consumers: ConsumerNames, kind: String, outputNames: Bool,
         names: inout UniqueNames
     ) -> String {
         if let label = entryNode?.property("label")?.string {
@@ -94,8 +94,9 @@ struct ResourceFacts {
             }
             return label
         }
-        let derived = resourceName(key.provider, key.cells, outputNames: outputNames, consumer: consumer)
-        if derived.fromConsumer, let consumer {
+        let devices = backend.devices  // not `self`'s, which `resourceName` may change
+        let derived = resourceName(key.provider, key.cells, outputNames: outputNames, consumer: consumers.name(of: UInt32(index), in: devices))
+        if derived.fromConsumer, let consumer = consumers.name(of: UInt32(index), in: devices) {
             requirePrintable(derived.name, of: "\(kind) \(index)", from: consumer.node, property: consumer.property)
         } else {
             requirePrintable(
@@ -360,7 +361,7 @@ struct ResourceFacts {
     /// with cells, else the first consumer's `clock-names` (`gpu-core`); else the node
     /// name (without unit address) and the cells in hexadecimal, as a source writes them.
     mutating func resourceName(
-        _ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool, consumer: ConsumerName?
+        _ provider: DeviceTreeNode, _ cells: [UInt32], outputNames: Bool, consumer: @autoclosure () -> ConsumerName?
     ) -> (name: String, fromOutputNames: Bool, fromConsumer: Bool) {
         var names: [String] = []
         if outputNames {
@@ -374,7 +375,7 @@ struct ResourceFacts {
         }
         if cells.isEmpty { return names.first.map { ($0, true, false) } ?? (provider.baseName, false, false) }
         if cells.count == 1, Int(cells[0]) < names.count { return (names[Int(cells[0])], true, false) }
-        if let consumer { return (consumer.name, false, true) }
+        if let consumer = consumer() { return (consumer.name, false, true) }
         var name = provider.baseName
         for cell in cells {
             name += "-0x"
@@ -406,13 +407,11 @@ struct ResourceFacts {
     mutating func voltageEntries(_ keys: [DeviceTreeNode?], entryNodes: [DeviceTreeNode]) -> [VoltageDomainEntry] {
         var entries: [VoltageDomainEntry] = []
         entries.reserveCapacity(keys.count)
-        var idOfRegulator = NodeMap<UInt32>()
         /// Whether each entry's regulator has `regulator-coupled-with`, by position in `entries`.
         var coupled: [Bool] = []
         coupled.reserveCapacity(keys.count)
         for (index, regulator) in keys.enumerated() {
             guard let regulator else { continue }
-            if idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
             // Each property looked up once: a lookup by name compares the node's names byte by byte.
             let label = entryNode?.property("label")
@@ -432,6 +431,14 @@ struct ResourceFacts {
                     initiallyOn: alwaysOn || properties.has(.bootOn), levelsSource: facts?.source ?? "",
                     alwaysOn: alwaysOn, minimumLevel: facts?.minimum, maximumLevel: facts?.maximum))
         }
+        // The first id of each regulator, for couplings alone: most boards couple no rails, and
+        // a slot for every node of the tree is worth making only when one does.
+        var idOfRegulator = NodeMap<UInt32>()
+        if coupled.contains(true) {
+            for (index, regulator) in keys.enumerated() {
+                if let regulator, idOfRegulator[regulator] == nil { idOfRegulator[regulator] = UInt32(index) }
+            }
+        }
         for index in entries.indices {
             let regulator = keys[Int(entries[index].id)]!
             if entries[index].alwaysOn && reportedAlwaysOn.insert(regulator) {
@@ -447,7 +454,9 @@ struct ResourceFacts {
                 entries[index].couplings = couplings(of: regulator, entry: entries[index], idOfRegulator: idOfRegulator, entries: entries)
             }
         }
-        settleCoupledInitialLevels(&entries)
+        // Only couplings move an initial level: without any, the settling's index of every
+        // entry by id (25,000 rails at 100,000 devices) is not made.
+        if coupled.contains(true) { settleCoupledInitialLevels(&entries) }
         return entries
     }
 
@@ -638,7 +647,7 @@ struct ResourceFacts {
         for (index, key) in keys.enumerated() {
             guard let key else { continue }
             let entryNode = index < entryNodes.count ? entryNodes[index] : nil
-            let name = entryName(index, key, entryNode: entryNode, consumer: consumers[UInt32(index)], kind: kind, outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: entryNode, consumers: consumers, kind: kind, outputNames: false, names: &names)
             entries.append(ProviderResourceEntry(id: UInt32(index), name: name, providerPath: paths.path(of: key.provider), specifier: key.cells))
         }
         return entries
@@ -683,7 +692,7 @@ struct ResourceFacts {
         var names = UniqueNames(labels: [], capacity: keys.count)
         for index in entryNodes.count..<max(keys.count, entryNodes.count) {
             guard let key = keys[index] else { continue }
-            let name = entryName(index, key, entryNode: nil, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
+            let name = entryName(index, key, entryNode: nil, consumers: consumers, kind: "performance domain", outputNames: false, names: &names)
             entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
         }
         for (index, node) in entryNodes.enumerated() {
@@ -691,7 +700,7 @@ struct ResourceFacts {
             if !node.hasProperty("operating-points-v2"), index < keys.count, let key = keys[index],
                 HostFirmware.isPerformanceProvider(key.provider, cells: key.cells)
             {
-                let name = entryName(index, key, entryNode: node, consumer: consumers[UInt32(index)], kind: "performance domain", outputNames: false, names: &names)
+                let name = entryName(index, key, entryNode: node, consumers: consumers, kind: "performance domain", outputNames: false, names: &names)
                 entries.append(PerformanceDomainEntry(id: UInt32(index), name: name, oppTablePath: "", levels: Self.undescribedPerformanceLevels))
                 continue
             }
@@ -747,18 +756,37 @@ struct ConsumerName {
 }
 
 /// The first consumer name met for each id of one table, by id: an array index where a
-/// dictionary keyed by the resource would hash it for every device that names it.
+/// dictionary keyed by the resource would hash it for every device that names it. What is
+/// kept is where the name is (`ConsumerSource`, 12 bytes), not the name: most resources are
+/// named otherwise (a label, output names), and making each name allocated a string per
+/// resource (50,000 at 100,000 devices) and kept 56 bytes for it.
 struct ConsumerNames {
-    private var names: [ConsumerName?] = []
+    private var sources: [ConsumerSource] = []
 
-    subscript(id: UInt32) -> ConsumerName? {
-        get { Int(id) < names.count ? names[Int(id)] : nil }
-        set {
-            // Derived ids come one more at a time: appending keeps the growth geometric, with no
-            // array of nils made for each.
-            while Int(id) >= names.count { names.append(nil) }
-            names[Int(id)] = newValue
+    /// True when `id` has a consumer name already.
+    func contains(_ id: UInt32) -> Bool { Int(id) < sources.count && sources[Int(id)].device != 0 }
+
+    /// Notes `source` as the name of `id`.
+    mutating func note(_ id: UInt32, _ source: ConsumerSource) {
+        // Derived ids come one more at a time: appending keeps the growth geometric, with no
+        // array of empty sources made for each.
+        while Int(id) >= sources.count { sources.append(ConsumerSource.none) }
+        sources[Int(id)] = source
+    }
+
+    /// The name of `id`, made from `devices` (the backend's, which the sources index).
+    func name(of id: UInt32, in devices: [DeviceDescription]) -> ConsumerName? {
+        guard contains(id) else { return nil }
+        let source = sources[Int(id)]
+        let device = Int(source.device) - 1
+        guard let resources = source.viaBasedev ? devices[device].basedev : devices[device].direct else { return nil }
+        let names: [String]
+        switch source.list {
+        case .clocks: names = resources.clockNames
+        case .resets: names = resources.resetNames
+        case .powerDomains: names = resources.powerDomainNames
         }
+        return ConsumerName(name: resources.consumerName + "-" + names[Int(source.entry)], node: resources.node, property: source.list.propertyName)
     }
 
     /// An explicit table may give one resource several ids; each of them is named after the
@@ -766,8 +794,32 @@ struct ConsumerNames {
     mutating func share<Key>(among table: IDTable<Key>) {
         guard table.isExplicit else { return }
         for (id, key) in table.keys.enumerated() {
-            guard let key, let first = table.existingID(for: key), Int(first) != id else { continue }
-            self[UInt32(id)] = self[first]
+            guard let key, let first = table.existingID(for: key), Int(first) != id, contains(first) else { continue }
+            note(UInt32(id), sources[Int(first)])
+        }
+    }
+}
+
+/// Where a `ConsumerName` is: the device's position in the backend's devices (+ 1; 0 for no
+/// name), its own resources or its base device's, and the entry of which names list.
+struct ConsumerSource {
+    var device: UInt32
+    var entry: UInt32
+    var list: NamesList
+    var viaBasedev: Bool
+
+    static let none = ConsumerSource(device: 0, entry: 0, list: .clocks, viaBasedev: false)
+
+    /// The `*-names` properties a consumer name is taken from.
+    enum NamesList: UInt8 {
+        case clocks, resets, powerDomains
+
+        var propertyName: String {
+            switch self {
+            case .clocks: "clock-names"
+            case .resets: "reset-names"
+            case .powerDomains: "power-domain-names"
+            }
         }
     }
 }

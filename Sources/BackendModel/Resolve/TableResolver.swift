@@ -16,6 +16,8 @@ struct SpecifierKey: Hashable, TableKey {
         for cell in cells { state = TableHash.combine(state, UInt64(cell)) }
         return TableHash.finish(TableHash.combine(state, UInt64(cells.count)))
     }
+
+    var densePlace: DensePlace? { DensePlace(node: provider.index, cells: cells) }
 }
 
 /// Turns a `BackendDescription` into `PlatformTables`: assigns ids (explicit
@@ -69,7 +71,7 @@ struct TableResolver {
         var devices: [DeviceEntry] = []
         devices.reserveCapacity(described.count)
         described.withUnsafeBufferPointer { buffer in
-            for index in buffer.indices { devices.append(resolveDirectResources(of: buffer.baseAddress! + index)) }
+            for index in buffer.indices { devices.append(resolveDirectResources(of: buffer.baseAddress! + index, at: index)) }
         }
         // After every derived id is given: explicit ids are checked against the whole table. Most
         // devices have none, and asking that first spares the call its copy of the device.
@@ -259,29 +261,28 @@ struct TableResolver {
 
     /// Direct and base-device resources, in section 3 order, as SCMI ids.
     /// `device` (and its resources) are read field by field where they lie: see `resolve()`.
-    private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>) -> DeviceEntry {
+    /// `position`: the device's in `backend.devices`, where a consumer name is found again (`ConsumerSource`).
+    private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>, at position: Int) -> DeviceEntry {
         let deviceNode = device.pointee.node
-        var entry = DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: paths.path(of: deviceNode), resources: [])
         // At most one reference per specifier, supply and explicit id: one allocation for the list.
-        entry.resources.reserveCapacity(
-            device.pointee.direct.referenceCount + (device.pointee.basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
-        var seen = ReferenceSet()
+        var references = ReferenceList(
+            capacity: device.pointee.direct.referenceCount + (device.pointee.basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var unreachable: [ProtocolID: String] = [:]
 
-        func add(_ reference: ResourceReference) {
-            if seen.insert(reference, into: entry.resources) { entry.resources.append(reference) }
-        }
+        func add(_ reference: ResourceReference) { references.append(reference) }
         /// A clock or power domain whose provider is a host SCMI platform's protocol@13 is the
         /// firmware's performance domain (section 5.7), whichever property names it.
-        func addPerformance(_ specifier: ResourceSpecifier, _ resources: UnsafePointer<NodeResources>, _ property: String, _ index: Int, _ names: [String], _ namesProperty: String, viaBasedev: Bool) {
+        func addPerformance(
+            _ specifier: ResourceSpecifier, _ resources: UnsafePointer<NodeResources>, _ property: String, _ index: Int, _ names: [String],
+            _ list: ConsumerSource.NamesList, viaBasedev: Bool
+        ) {
             guard enabled.contains(.performance) else {
                 unreachable[.performance] = unreachable[.performance] ?? (viaBasedev ? "arm,scmi-basedev" : property)
                 return
             }
-            let key = SpecifierKey(specifier)
-            if let id = performance.id(for: key) {
+            if let id = performance.id(for: specifier) {
                 add(ResourceReference(.performance, id))
-                Self.noteConsumer(&performanceConsumers, id, resources, names, index, namesProperty)
+                Self.noteConsumer(&performanceConsumers, id, resources, names, ConsumerSource(device: UInt32(position + 1), entry: UInt32(index), list: list, viaBasedev: viaBasedev))
             } else {
                 reportNotInTable(deviceNode, .performance, property, index, specifier.description, viaBasedev: viaBasedev, from: resources.pointee.node)
             }
@@ -293,7 +294,7 @@ struct TableResolver {
             let property = { (name: String) in viaBasedev ? "arm,scmi-basedev" : name }
             for (index, clock) in resources.pointee.clocks.enumerated() {
                 if HostFirmware.isPerformanceProvider(clock.provider, cells: clock.cells) {
-                    addPerformance(clock, resources, "clocks", index, resources.pointee.clockNames, "clock-names", viaBasedev: viaBasedev)
+                    addPerformance(clock, resources, "clocks", index, resources.pointee.clockNames, .clocks, viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.clock) else { unreachable[.clock] = unreachable[.clock] ?? property("clocks"); continue }
@@ -304,10 +305,11 @@ struct TableResolver {
                         hint: "nothing to do if \(resources.pointee.node.baseName) runs without it; otherwise point its clocks at the real clock")
                     continue
                 }
-                let key = SpecifierKey(clock)
-                if let id = clocks.id(for: key) {
+                if let id = clocks.id(for: clock) {
                     add(ResourceReference(.clock, id))
-                    Self.noteConsumer(&clockConsumers, id, resources, resources.pointee.clockNames, index, "clock-names")
+                    Self.noteConsumer(
+                        &clockConsumers, id, resources, resources.pointee.clockNames,
+                        ConsumerSource(device: UInt32(position + 1), entry: UInt32(index), list: .clocks, viaBasedev: viaBasedev))
                 } else {
                     reportNotInTable(deviceNode, .clock, "clocks", index, clock.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
@@ -325,25 +327,29 @@ struct TableResolver {
             }
             for (index, reset) in resources.pointee.resets.enumerated() {
                 guard enabled.contains(.reset) else { unreachable[.reset] = unreachable[.reset] ?? property("resets"); continue }
-                if let id = resets.id(for: SpecifierKey(reset)) {
+                if let id = resets.id(for: reset) {
                     add(ResourceReference(.reset, id))
-                    Self.noteConsumer(&resetConsumers, id, resources, resources.pointee.resetNames, index, "reset-names")
+                    Self.noteConsumer(
+                        &resetConsumers, id, resources, resources.pointee.resetNames,
+                        ConsumerSource(device: UInt32(position + 1), entry: UInt32(index), list: .resets, viaBasedev: viaBasedev))
                 } else {
                     reportNotInTable(deviceNode, .reset, "resets", index, reset.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
             }
             for (index, domain) in resources.pointee.powerDomains.enumerated() {
                 if HostFirmware.isPerformanceProvider(domain.provider, cells: domain.cells) {
-                    addPerformance(domain, resources, "power-domains", index, resources.pointee.powerDomainNames, "power-domain-names", viaBasedev: viaBasedev)
+                    addPerformance(domain, resources, "power-domains", index, resources.pointee.powerDomainNames, .powerDomains, viaBasedev: viaBasedev)
                     continue
                 }
                 guard enabled.contains(.powerDomain) else {
                     unreachable[.powerDomain] = unreachable[.powerDomain] ?? property("power-domains")
                     continue
                 }
-                if let id = powerDomains.id(for: SpecifierKey(domain)) {
+                if let id = powerDomains.id(for: domain) {
                     add(ResourceReference(.powerDomain, id))
-                    Self.noteConsumer(&powerDomainConsumers, id, resources, resources.pointee.powerDomainNames, index, "power-domain-names")
+                    Self.noteConsumer(
+                        &powerDomainConsumers, id, resources, resources.pointee.powerDomainNames,
+                        ConsumerSource(device: UInt32(position + 1), entry: UInt32(index), list: .powerDomains, viaBasedev: viaBasedev))
                 } else {
                     reportNotInTable(deviceNode, .powerDomain, "power-domains", index, domain.description, viaBasedev: viaBasedev, from: resources.pointee.node)
                 }
@@ -365,12 +371,15 @@ struct TableResolver {
                 hint: "add protocol@\(String(protocolID.rawValue, radix: 16)) { reg = <\(protocolID)>; }; to the backend")
         }
         // Judged on what the node names, not on what resolved: a broken reference is reported on its own.
-        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && !deviceNode.hasProperty("arm,scmi-basedev") {
+        // A base device read means the node has arm,scmi-basedev, without looking it up by name.
+        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && device.pointee.basedev == nil
+            && !deviceNode.hasProperty("arm,scmi-basedev")
+        {
             findings.add(
                 .deviceNoResources, at: deviceNode, "the device has no clocks, supplies, resets, power domains or ids",
                 hint: "name its resources, or point arm,scmi-basedev at its host node")
         }
-        return entry
+        return DeviceEntry(id: device.pointee.id, name: device.pointee.name, path: paths.path(of: deviceNode), resources: references.list)
     }
 
     /// `isPlaceholderClock`, looked up once per provider.
@@ -381,14 +390,14 @@ struct TableResolver {
         return placeholder
     }
 
-    /// Records the first consumer name of the resource with `id`: `<consumer>-<names[index]>`.
+    /// Records the first consumer name of the resource with `id`: `<consumer>-<names[entry]>`,
+    /// where `source` says it is (the name is made only if an entry's name needs it).
     private static func noteConsumer(
-        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: UnsafePointer<NodeResources>, _ names: [String], _ index: Int,
-        _ property: String
+        _ consumers: inout ConsumerNames, _ id: UInt32, _ resources: UnsafePointer<NodeResources>, _ names: [String], _ source: ConsumerSource
     ) {
-        guard consumers[id] == nil, index < names.count, !names[index].isEmpty, !resources.pointee.consumerName.isEmpty else { return }
-        consumers[id] = ConsumerName(
-            name: resources.pointee.consumerName + "-" + names[index], node: resources.pointee.node, property: property)
+        let entry = Int(source.entry)
+        guard !consumers.contains(id), entry < names.count, !names[entry].isEmpty, !resources.pointee.consumerName.isEmpty else { return }
+        consumers.note(id, source)
     }
 
     private mutating func reportNotInTable(
@@ -411,7 +420,9 @@ struct TableResolver {
 
     /// `arm,scmi-*-ids`: the protocol must be enabled and every id in its table.
     private mutating func resolveExplicitIDs(of device: DeviceDescription, into entry: inout DeviceEntry) {
-        var seen = ReferenceSet()
+        var references = ReferenceList(entry.resources)
+        entry.resources = []  // `references` holds the only copy, appended to in place
+        defer { entry.resources = references.list }
         for (protocolID, property, ids) in device.explicitIDs {
             guard enabled.contains(protocolID) else {
                 findings.add(
@@ -428,8 +439,7 @@ struct TableResolver {
                         "id \(id) is not in the \(protocolID.name) table, which has \(count == 0 ? "no entries" : "ids 0..\(count - 1)")")
                     continue
                 }
-                let reference = ResourceReference(protocolID, id)
-                if seen.insert(reference, into: entry.resources) { entry.resources.append(reference) }
+                references.append(ResourceReference(protocolID, id))
             }
         }
     }
@@ -446,19 +456,30 @@ struct TableResolver {
     }
 }
 
-/// The references already in a device's list, for appending each one once. A device names a
-/// handful of resources, so up to `linearLimit` the list itself is searched; past that a set
-/// takes over, so a device with thousands of resources stays linear.
-private struct ReferenceSet {
+/// A device's references, each appended once. A device names a handful of resources, so up to
+/// `linearLimit` the list itself is searched; past that a set takes over, so a device with
+/// thousands of resources stays linear. The list is kept here, where appending changes it in
+/// place: handing a device entry's list to a check of membership retained it at every resource.
+private struct ReferenceList {
     static let linearLimit = 16
+    private(set) var list: [ResourceReference]
     private var members: Set<ResourceReference> = []
 
-    /// True when `reference` is not in `list` (whose elements every earlier call saw): the
-    /// caller appends it.
-    mutating func insert(_ reference: ResourceReference, into list: [ResourceReference]) -> Bool {
-        if list.count < Self.linearLimit { return !list.contains(reference) }
-        if members.isEmpty { members = Set(list) }
-        return members.insert(reference).inserted
+    /// A list of `list`'s references (distinct), with room for `capacity` in all.
+    init(_ list: [ResourceReference] = [], capacity: Int = 0) {
+        self.list = list
+        // Asked only for more room: reserving on a list shared with the caller would copy it.
+        if capacity > list.count { self.list.reserveCapacity(capacity) }
+    }
+
+    mutating func append(_ reference: ResourceReference) {
+        if list.count < Self.linearLimit {
+            guard !list.contains(reference) else { return }
+        } else {
+            if members.isEmpty { members = Set(list) }
+            guard members.insert(reference).inserted else { return }
+        }
+        list.append(reference)
     }
 }
 
