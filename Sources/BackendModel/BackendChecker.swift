@@ -106,8 +106,9 @@ public enum BackendChecker {
         }
         // The reading (which takes both CPUs of a large backend itself), the structural pass and
         // the resolution only read the tree. For a large tree the structural pass runs on another
-        // thread while the tables are resolved (its findings still come first, so the output is
-        // the same); for a small one a thread costs more than it saves.
+        // thread while the tables are resolved, followed there by the resolution's own work that
+        // can wait (its findings still come first, so the output is the same); for a small one a
+        // thread costs more than it saves.
         let validateStructure: @Sendable () -> [Diagnostic] = {
             var structural = StructuralValidator(file: file)
             structural.validate(backend: backendNode, schema: schema)
@@ -115,8 +116,9 @@ public enum BackendChecker {
         }
         var reader = BackendReader(backend: backendNode, file: file)
         let backend = reader.read()
-        let background = tree.nodeCount >= backgroundThreshold ? BackgroundWork(validateStructure) : nil
-        var resolver = TableResolver(backend: backend, schema: schema, file: file)
+        let lane = tree.nodeCount >= backgroundThreshold ? DispatchQueue(label: "scmi-dt.check") : nil
+        let background = lane.map { BackgroundWork(on: $0, validateStructure) }
+        var resolver = TableResolver(backend: backend, schema: schema, file: file, lane: lane)
         let tables = resolver.resolve()
 
         let structural = background?.wait() ?? validateStructure()

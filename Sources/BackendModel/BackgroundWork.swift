@@ -9,8 +9,11 @@ final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
     private var value: Value?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(_ work: @escaping @Sendable () -> Value) {
-        DispatchQueue.global().async {
+    /// Starts `work` on `queue`: by default a global queue, which starts it at once; `check`
+    /// puts the work that runs beside its resolution on one serial queue of its own, so that it
+    /// takes the second CPU one piece after another rather than both from the resolution.
+    init(on queue: DispatchQueue = .global(), _ work: @escaping @Sendable () -> Value) {
+        queue.async {
             self.value = work()
             self.finished.signal()
         }

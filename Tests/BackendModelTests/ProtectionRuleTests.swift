@@ -211,6 +211,24 @@ import Testing
         #expect(findings[1].message.contains("serve never switches it off"))
         #expect(!result.hasErrors)
     }
+    /// On a large tree the walk for host users runs on another thread while the entries are
+    /// read (`SharingFindings.hostUses`); the findings, and the rail kept on, are the same.
+    @Test func hostUsersFoundBesideTheEntriesAreTheSame() throws {
+        let body = backend(
+            devices: "d1: " + device("arm,scmi-basedev = <&gpu>;") + "d2: " + device("arm,scmi-basedev = <&uart>;", id: 2), agents: Self.agentsOfTwo)
+        let host = """
+            uart: serial@30000000 { reg = <0x30000000 0x1000>; clocks = <&ccu 2>; };
+            i2c@30010000 { reg = <0x30010000 0x1000>; clocks = <&ccu 2>, <&osc24m>; vcc-supply = <&reg_a>; };
+            """
+        let filler = (0 ..< BackendChecker.backgroundThreshold).map { "filler-\($0) { };" }.joined(separator: "\n")
+        let small = try check(tree(backend: body, host: host))
+        let largeBlob = try compileDTS(tree(backend: body, host: host + filler))
+        let large = BackendChecker.check(bytes: largeBlob, file: "test.dtb")
+        #expect(large.findings(.resourceUsedByHost).map(\.path) == ["/clock-controller@10000000", "/regulator-a"], "\(large.summaryText)")
+        #expect(large.diagnostics.map(\.renderedWithHint) == small.diagnostics.map(\.renderedWithHint))
+        #expect(large.tables?.voltageDomains.first { $0.regulatorPath == "/regulator-a" }?.alwaysOn == true)
+    }
+
     /// Only what an agent is given counts: a clock in the table through a device no agent holds
     /// is not "exported", so host nodes using it are not reported, while a clock of a held device
     /// that the same host node uses is.

@@ -4,7 +4,7 @@ import DeviceTree
 /// are mixed in a handful of multiplications, where `Hashable` would run SipHash (a seeded
 /// hasher set up and finished for every lookup), which on a tree of 100,000 devices was a
 /// large part of `check`.
-protocol TableKey: Equatable {
+protocol TableKey: Equatable, Sendable {
     /// The key's words mixed with `seed`, well spread over all 64 bits.
     func tableHash(seed: UInt64) -> UInt64
     /// Where the key goes in an `IDTable`'s `DenseIndex`; nil: the hashed slots alone hold it.
@@ -63,7 +63,7 @@ extension UInt32: TableKey {
 /// empty slot) and the top 32 bits of its hash in the high half: a lookup compares keys only
 /// when those bits match, and growing never reads a key. On 100,000 devices a hashed lookup
 /// was two cache misses (the slot, then the stored key's cells); a dense one is usually none.
-struct IDTable<Key: TableKey> {
+struct IDTable<Key: TableKey>: Sendable {
     let isExplicit: Bool
     private(set) var keys: [Key?]
     private var dense = DenseIndex()
@@ -260,7 +260,7 @@ struct DenseIndex {
 /// hashed table scatters them, and on 100,000 devices each lookup became a cache miss). A
 /// larger id goes to an `IDTable`. The limit is a multiple of the number of ids expected, so
 /// memory stays linear in it whatever the ids are.
-struct DeviceIDMap {
+struct DeviceIDMap: Sendable {
     private let directLimit: Int
     /// Position + 1 by id, 0 for none; allocated at the first id below the limit.
     private var direct: [Int32] = []

@@ -27,10 +27,15 @@ struct SharingFindings {
 
     /// Reports the findings; returns the voltage domain ids that host devices use,
     /// which serve keeps on like `regulator-always-on` rails (docs/binding.md §5.2).
-    func report(into findings: inout DiagnosticCollector) -> Set<UInt32> {
+    /// `hostUses`: what `hostUses(backend:devices:holders:…)` found with the same devices,
+    /// agents and id tables, when it was worked out ahead (on another thread), else nil.
+    func report(into findings: inout DiagnosticCollector, hostUses: HostUses? = nil) -> Set<UInt32> {
         let holders = DeviceHolders(tables.agents)
         reportSharedBasedevs(holders: holders, into: &findings)
-        return reportHostUsers(holders: holders, into: &findings)
+        let uses = hostUses ?? Self.hostUses(
+            backend: backend, devices: tables.devices, holders: holders, clocks: clocks, regulators: regulators, resets: resets,
+            powerDomains: powerDomains, performanceDomains: performanceDomains)
+        return reportHostUsers(uses, holders: holders, into: &findings)
     }
 
     /// A host node that is the base device of two devices held by different agents.
@@ -62,16 +67,24 @@ struct SharingFindings {
     /// holds a device whose base device those nodes are. A provider's link to its own
     /// parent (a clock controller's `clocks`, a regulator's `vin-supply`, a power domain's
     /// parent) is not counted: the provider's consumers are the devices that depend on it.
-    private func reportHostUsers(holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
+    ///
+    /// The walk over the host nodes, which needs only the devices' references, the agents and
+    /// the id tables: `TableResolver` runs it beside reading the entries' facts, which the
+    /// findings' wording needs. `devices` in any order.
+    static func hostUses(
+        backend: BackendDescription, devices: [DeviceEntry], holders: DeviceHolders, clocks: IDTable<SpecifierKey>,
+        regulators: IDTable<DeviceTreeNode>, resets: IDTable<SpecifierKey>, powerDomains: IDTable<SpecifierKey>,
+        performanceDomains: IDTable<SpecifierKey>
+    ) -> HostUses {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
         for position in backend.devices.indices where holders.holds(backend.devices[position].id) {
             if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
         }
-        for position in tables.devices.indices where holders.holds(tables.devices[position].id) {
-            for reference in tables.devices[position].resources { exported.insert(reference) }
+        for position in devices.indices where holders.holds(devices[position].id) {
+            for reference in devices[position].resources { exported.insert(reference) }
         }
-        guard !exported.isEmpty else { return [] }
+        guard !exported.isEmpty else { return HostUses() }
         // The exported id of each host resource. A derived table gives each resource one id, so
         // its own index answers, the id then checked against `exported`. An explicit table may
         // give one resource several ids: the lowest exported one is wanted, which needs an index
@@ -152,7 +165,12 @@ struct SharingFindings {
                 use(ResourceReference(.voltage, id), by: node)
             }
         }
+        return HostUses(users: users)
+    }
 
+    /// Reports the resources of `uses` (`hostUses`) with the agents they are exported to.
+    private func reportHostUsers(_ uses: HostUses, holders: DeviceHolders, into findings: inout DiagnosticCollector) -> Set<UInt32> {
+        let users = uses.users
         // Which agents hold each resource reported: worked out for those alone, since a set
         // per exported resource was a large part of `check` on trees of 100,000 devices.
         var reported = ReferenceFlags()
@@ -219,7 +237,18 @@ struct SharingFindings {
 /// the agents whose `devices` name it, in that order. Kept as one array of agent indices,
 /// each device's run found by id through a `DeviceIDMap`, rather than a dictionary of
 /// arrays: one allocation in all instead of one per device, and no hashing of dense ids.
-struct DeviceHolders {
+/// The host nodes outside the backend that use each exported resource, in tree order.
+struct HostUses: Sendable {
+    var users: [ResourceReference: [DeviceTreeNode]] = [:]
+
+    /// These uses without those of the protocols `dropping` holds: what the walk finds
+    /// when it is given an empty id table for them (a protocol without entries).
+    func dropping(_ protocols: Set<ProtocolID>) -> HostUses {
+        protocols.isEmpty ? self : HostUses(users: users.filter { !protocols.contains($0.key.protocolID) })
+    }
+}
+
+struct DeviceHolders: Sendable {
     private var positions: DeviceIDMap
     /// Per device (by its position), where its run starts in `agents`; one more at the end.
     private var starts: [Int] = []

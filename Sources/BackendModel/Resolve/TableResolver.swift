@@ -1,4 +1,5 @@
 import DeviceTree
+import Dispatch
 import ResourceTables
 
 /// A resource a device names, keyed as docs/binding.md §5 says resources are distinct.
@@ -51,7 +52,12 @@ struct TableResolver {
     /// thousands of devices name the clocks of a handful of controllers.
     private var placeholderMemo = NodeMap<Bool>()
 
-    init(backend: BackendDescription, schema: NodeSchema, file: String) {
+    /// Where work that may run beside the resolution goes (a serial queue, on a large tree),
+    /// or nil to do it all on the calling thread.
+    let lane: DispatchQueue?
+
+    init(backend: BackendDescription, schema: NodeSchema, file: String, lane: DispatchQueue? = nil) {
+        self.lane = lane
         self.backend = backend
         self.schema = schema
         self.paths = NodePaths(backend.node.tree)
@@ -82,6 +88,27 @@ struct TableResolver {
         resetConsumers.share(among: resets)
         powerDomainConsumers.share(among: powerDomains)
         performanceConsumers.share(among: performance)
+
+        let protocols = backend.protocols.map(\.id)
+        let agents: [AgentEntry]
+        if backend.agentsAreImplicit {
+            agents = [AgentEntry(id: 1, name: "agent1", devices: devices.map(\.id).sorted(), protocols: protocols, trusted: false)]
+        } else {
+            agents = backend.agents.map {
+                AgentEntry(id: $0.id, name: $0.name, devices: $0.devices, protocols: $0.protocols ?? protocols, trusted: $0.trusted)
+            }.sorted { $0.id < $1.id }
+        }
+        // Which host nodes use exported resources: a walk over every node of the tree that needs
+        // only the ids given above, so on a large tree it runs on the lane while the entries'
+        // facts are read here. Its findings are made below, in the same place as before.
+        let hostUses = lane.map { lane in
+            BackgroundWork(on: lane) { [backend, devices, clocks, voltages, resets, powerDomains, performance] in
+                SharingFindings.hostUses(
+                    backend: backend, devices: devices, holders: DeviceHolders(agents), clocks: clocks, regulators: voltages,
+                    resets: resets, powerDomains: powerDomains, performanceDomains: performance)
+            }
+        }
+
         var facts = ResourceFacts(backend: backend, paths: paths, schema: schema, findings: findings, hostValidator: hostValidator)
         let clockEntries = enabled.contains(.clock) ? facts.clockEntries(clocks.keys, entryNodes: entryNodes[.clock] ?? [], devices: backend.devices, consumers: clockConsumers) : []
         let voltageEntries = enabled.contains(.voltage) ? facts.voltageEntries(voltages.keys, entryNodes: entryNodes[.voltage] ?? []) : []
@@ -94,15 +121,6 @@ struct TableResolver {
         findings = facts.findings
         hostValidator = facts.hostValidator
 
-        let protocols = backend.protocols.map(\.id)
-        let agents: [AgentEntry]
-        if backend.agentsAreImplicit {
-            agents = [AgentEntry(id: 1, name: "agent1", devices: devices.map(\.id).sorted(), protocols: protocols, trusted: false)]
-        } else {
-            agents = backend.agents.map {
-                AgentEntry(id: $0.id, name: $0.name, devices: $0.devices, protocols: $0.protocols ?? protocols, trusted: $0.trusted)
-            }.sorted { $0.id < $1.id }
-        }
         var tables = PlatformTables(
             vendor: backend.vendor, subVendor: backend.subVendor, implementationVersion: backend.implementationVersion,
             protocols: protocols, clocks: clockEntries, voltageDomains: voltageEntries, powerDomains: powerEntries,
@@ -115,7 +133,11 @@ struct TableResolver {
             backend: backend, tables: tables, clocks: clockEntries.isEmpty ? IDTable() : clocks, regulators: voltageEntries.isEmpty ? IDTable() : voltages,
             resets: resetEntries.isEmpty ? IDTable() : resets, powerDomains: powerEntries.isEmpty ? IDTable() : powerDomains,
             performanceDomains: perfEntries.isEmpty ? IDTable() : performance
-        ).report(into: &findings)
+        ).report(
+            into: &findings,
+            hostUses: hostUses?.wait().dropping(
+                Set([(ProtocolID.clock, clockEntries.isEmpty), (.voltage, voltageEntries.isEmpty), (.reset, resetEntries.isEmpty),
+                    (.powerDomain, powerEntries.isEmpty), (.performance, perfEntries.isEmpty)].filter(\.1).map(\.0))))
         // The host's own constraint: a rail its devices use stays on (docs/binding.md §5.2).
         for index in tables.voltageDomains.indices where usedByHost.contains(tables.voltageDomains[index].id) {
             tables.voltageDomains[index].alwaysOn = true
