@@ -46,6 +46,31 @@ import Testing
         #expect(device.direct.consumerName == "d1")
     }
 
+    @Test func aBaseDeviceIsReadForTheDeviceThatNamesItOnly() throws {
+        let devices = [device("arm,scmi-basedev = <&gpu>;", id: 1), device("clocks = <&ccu 0>;", id: 2)]
+        let result = try check(tree(backend: backend(devices: devices.joined(separator: "\n"))))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        let basedev = try #require(backend.devices[0].basedev)
+        #expect(basedev.node.path == "/gpu@13000000" && basedev.consumerName == "gpu")
+        #expect(basedev.clocks.map(\.cells) == [[2]] && basedev.resets.map(\.cells) == [[5]])
+        #expect(basedev.supplies.map(\.name) == ["mali"] && basedev.powerDomains.map(\.cells) == [[1]])
+        #expect(backend.devices[0].direct.isEmpty && backend.devices[1].basedev == nil)
+    }
+
+    @Test func aBaseDeviceSetOnOneCopyStaysWithThatCopy() throws {
+        let devices = [device("arm,scmi-basedev = <&gpu>;", id: 1), device("clocks = <&ccu 0>;", id: 2)]
+        let backend = try #require(try check(tree(backend: backend(devices: devices.joined(separator: "\n")))).backend)
+        var withBase = backend.devices[1]
+        withBase.basedev = backend.devices[0].basedev
+        withBase.basedev?.consumerName = "renamed"
+        #expect(withBase.basedev?.node.path == "/gpu@13000000" && withBase.basedev?.consumerName == "renamed")
+        #expect(backend.devices[0].basedev?.consumerName == "gpu" && backend.devices[1].basedev == nil)
+        var withoutBase = backend.devices[0]
+        withoutBase.basedev = nil
+        #expect(withoutBase.basedev == nil && backend.devices[0].basedev != nil)
+        #expect(withoutBase.direct.consumerName == "d1" && withoutBase.id == 1 && withoutBase.name == "d1")
+    }
+
     @Test func anAgentListsADeviceOnceAndEveryAgentForItself() throws {
         let devices = ["d1: " + device("clocks = <&ccu 0>;", id: 1), "d2: " + device("clocks = <&ccu 1>;", id: 2)]
         let agents = """
