@@ -223,9 +223,8 @@ public final class FlattenedDeviceTree: Sendable {
     public func nodes(withCompatible compatible: String) -> [DeviceTreeNode] {
         guard let nameID = propertyNameID(exactly: "compatible") else { return [] }
         var found: [DeviceTreeNode] = []
-        for (position, record) in nodes.enumerated() {
-            let first = Int(record.firstProperty)
-            for property in properties[first..<(first + Int(record.propertyCount))] where property.nameID == nameID {
+        for position in nodes.indices {
+            for property in properties[propertyPositions(of: position)] where property.nameID == nameID {
                 let value = DeviceTreeProperty(
                     name: "compatible", storage: storage, start: Int(property.valueOffset), count: valueLength(of: property))
                 if value.stringListContains(compatible) {
@@ -274,14 +273,17 @@ public final class FlattenedDeviceTree: Sendable {
 
 /// What the index keeps per node: a fixed size, whatever the depth (no path, no name). Offsets are
 /// libfdt structure offsets; links are indices into `FlattenedDeviceTree.nodes` (-1 for none).
+///
+/// Only what tree order cannot give: a node's first child is the next node when its subtree
+/// is not empty, its next sibling is where its subtree ends when that is still inside the
+/// parent's, and its properties run to the next node's first (`propertyPositions(of:)`,
+/// `firstChild(of:)`, `nextSibling(of:)`). Keeping those four as fields made a record 44 bytes
+/// where it is 28: for a tree of 160,000 nodes, 2.5 MB more to write and fault in.
 struct NodeRecord: Sendable {
     var offset: Int32
     var parent: Int32
-    var firstChild: Int32 = -1
-    var nextSibling: Int32 = -1
-    var childCount: Int32 = 0
+    /// Position in `properties` of the node's first property (or where it would be).
     var firstProperty: Int32
-    var propertyCount: Int32 = 0
     var phandle: UInt32 = 0
     /// Number of ancestors (0 for the root).
     var depth: Int32
@@ -291,6 +293,33 @@ struct NodeRecord: Sendable {
     /// not kept as a `String`: a record of plain integers is copied and stored without
     /// reference counting, and a name is decoded only when asked for (`nameBytes(of:)`).
     var nameLength: Int32
+}
+
+extension FlattenedDeviceTree {
+    /// Positions in `properties` of node `index`'s properties. The walk appends a node's
+    /// properties before any later node begins, and ignores a property after a child, so they
+    /// end where the next node's begin (or at the end of the table for the last node).
+    @inline(__always)
+    func propertyPositions(of index: Int) -> Range<Int> {
+        let end = index + 1 < nodes.count ? Int(nodes[index + 1].firstProperty) : properties.count
+        return Int(nodes[index].firstProperty)..<end
+    }
+
+    /// The first child of node `index` in tree order, -1 for a leaf: the next node, when it is
+    /// inside this node's subtree.
+    @inline(__always)
+    func firstChild(of index: Int) -> Int32 {
+        index + 1 < Int(nodes[index].subtreeEnd) ? Int32(index + 1) : -1
+    }
+
+    /// The next child of node `index`'s parent, -1 for the last: the node after this one's
+    /// subtree, when it is still inside the parent's.
+    @inline(__always)
+    func nextSibling(of index: Int) -> Int32 {
+        let record = nodes[index]
+        guard record.parent >= 0, record.subtreeEnd < nodes[Int(record.parent)].subtreeEnd else { return -1 }
+        return record.subtreeEnd
+    }
 }
 
 /// What the index keeps per property: its name (as an id) and where the value starts in the
