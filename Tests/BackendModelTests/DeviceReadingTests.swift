@@ -71,6 +71,29 @@ import Testing
         #expect(withoutBase.direct.consumerName == "d1" && withoutBase.id == 1 && withoutBase.name == "d1")
     }
 
+    @Test func resetsAndPowerDomainsAreKeptWithTheirNamesAndApart() throws {
+        let body = "resets = <&ccu 4>, <&ccu 5>; reset-names = \"bus\", \"core\"; power-domains = <&pd 1>; power-domain-names = \"main\";"
+        let result = try check(tree(backend: backend(devices: device(body, id: 1) + device("clocks = <&ccu 0>;", id: 2))))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        var first = backend.devices[0].direct
+        #expect(first.resets.map(\.cells) == [[4], [5]] && first.resetNames == ["bus", "core"])
+        #expect(first.powerDomains.map(\.cells) == [[1]] && first.powerDomainNames == ["main"])
+        let second = backend.devices[1].direct
+        #expect(second.resets.isEmpty && second.powerDomains.isEmpty && second.resetNames.isEmpty && second.powerDomainNames.isEmpty)
+        // Each list is set on its own, and a copy keeps what it had.
+        let copy = first
+        first.resets = []
+        first.powerDomainNames = ["other"]
+        #expect(first.resets.isEmpty && first.resetNames == ["bus", "core"] && first.powerDomainNames == ["other"])
+        #expect(first.powerDomains.map(\.cells) == [[1]] && !first.isEmpty)
+        #expect(copy.resets.map(\.cells) == [[4], [5]] && copy.powerDomainNames == ["main"])
+        var empty = NodeResources(node: second.node)
+        empty.resetNames = []
+        #expect(empty.isEmpty && empty.resetNames.isEmpty)
+        empty.powerDomains = copy.powerDomains
+        #expect(!empty.isEmpty && empty.powerDomains.map(\.provider.path) == copy.powerDomains.map(\.provider.path))
+    }
+
     @Test func anAgentListsADeviceOnceAndEveryAgentForItself() throws {
         let devices = ["d1: " + device("clocks = <&ccu 0>;", id: 1), "d2: " + device("clocks = <&ccu 1>;", id: 2)]
         let agents = """
