@@ -71,12 +71,13 @@ final class BlobStorage: @unchecked Sendable {
 
 /// Memory of a mapping of its own for reading a large blob into, aligned to 2 MB and marked
 /// for transparent huge pages (`madvise(MADV_HUGEPAGE)`, which the usual `madvise` policy of
-/// the kernel waits for): reading a 20 MB blob then takes ten faults of 2 MB pages instead of
-/// 5,000 of 4 KB ones, each a trap into the kernel; on a small VM that was 10 ms of checking a
-/// 100,000-device tree, about what its C floor spends in all. The kernel zeroes the same
-/// bytes either way, and only the whole 2 MB stretches the blob covers become huge pages (its
-/// last part takes 4 KB pages), so resident memory is what the blob fills. Where the kernel
-/// has no huge pages the advice is ignored and this is an ordinary mapping.
+/// the kernel waits for): reading the 20 MB blob of a 100,000-device tree then takes nine
+/// faults of 2 MB and some hundreds of 4 KB for its tail instead of 4,800 of 4 KB, each a trap
+/// into the kernel. On a 2-CPU VM, reading that file into fresh memory took 10-11.5 ms with
+/// 4 KB pages and 2.5-3.5 ms this way. The kernel zeroes the same bytes either way, and only
+/// the whole 2 MB stretches the blob covers become huge pages, so resident memory is what the
+/// blob fills. Where the kernel has no huge pages the advice is ignored and this is an
+/// ordinary mapping.
 struct HugePageBuffer {
     static let hugePageSize = 2 << 20
 
