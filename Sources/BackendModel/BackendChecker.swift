@@ -31,9 +31,24 @@ public enum BackendChecker {
         return Result { () throws(SchemaError) in try SchemaCompiler.compile(yaml: text) }
     }()
 
+    /// Starts compiling the schema on another thread when the blob at `path` is large: reading
+    /// and indexing it takes one CPU for milliseconds (tens at 100,000 devices) before `check`
+    /// asks for the schema, which it then finds compiled or being compiled. A small blob is
+    /// read sooner than a thread starts.
+    private static func compileSchemaAside(forBlobAt path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size >= schemaAsideFromBytes else { return }
+        DispatchQueue.global().async { _ = schema }
+    }
+
+    /// Blob size (bytes) from which the schema is compiled beside the reading: about 5,000
+    /// generated devices.
+    static let schemaAsideFromBytes = 1 << 20
+
     /// Reads the blob at `path` (a `.dts` is compiled with dtc first) and checks it.
     /// `displayName` is how diagnostics name the file (default: `path`).
     public static func check(blobAt path: String, displayName: String? = nil) -> CheckResult {
+        compileSchemaAside(forBlobAt: path)
         let file = displayName ?? path
         let tree: FlattenedDeviceTree
         do {
@@ -47,6 +62,7 @@ public enum BackendChecker {
     /// Reads the blob at `path` with `sources`' overlays applied and checks the result. A
     /// finding at a node or property an overlay wrote names that overlay as its file.
     public static func check(blobAt path: String, sources: BlobSources, displayName: String? = nil) -> CheckResult {
+        compileSchemaAside(forBlobAt: path)
         let file = displayName ?? path
         let loaded: LoadedTree
         do {
@@ -88,23 +104,22 @@ public enum BackendChecker {
         guard let backendNode = findBackend(in: tree, findings: &findings) else {
             return CheckResult(diagnostics: findings.diagnostics, tables: nil, backend: nil, isUnusable: false)
         }
-        // The structural pass and the reading below only read the tree. For a large tree the
-        // structural pass runs on another thread meanwhile (its findings still come first, so
-        // the output is the same); for a small one a thread costs more than it saves.
+        // The reading (which takes both CPUs of a large backend itself), the structural pass and
+        // the resolution only read the tree. For a large tree the structural pass runs on another
+        // thread while the tables are resolved (its findings still come first, so the output is
+        // the same); for a small one a thread costs more than it saves.
         let validateStructure: @Sendable () -> [Diagnostic] = {
             var structural = StructuralValidator(file: file)
             structural.validate(backend: backendNode, schema: schema)
             return structural.diagnostics
         }
-        let background = tree.nodeCount >= backgroundThreshold ? BackgroundWork(validateStructure) : nil
-        let foreground = background == nil ? validateStructure() : []
-
         var reader = BackendReader(backend: backendNode, file: file)
         let backend = reader.read()
+        let background = tree.nodeCount >= backgroundThreshold ? BackgroundWork(validateStructure) : nil
         var resolver = TableResolver(backend: backend, schema: schema, file: file)
         let tables = resolver.resolve()
 
-        let structural = background?.wait() ?? foreground
+        let structural = background?.wait() ?? validateStructure()
         let diagnostics = findings.diagnostics + structural + reader.findings.diagnostics + resolver.diagnostics
         let result = CheckResult(diagnostics: ordered(diagnostics), tables: tables, backend: backend, isUnusable: false)
         if result.hasErrors { return CheckResult(diagnostics: result.diagnostics, tables: nil, backend: backend, isUnusable: false) }

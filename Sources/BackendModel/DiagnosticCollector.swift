@@ -17,6 +17,11 @@ struct DiagnosticCollector {
         add(rule, at: node.path, property: property, message, hint: hint)
     }
 
+    /// Findings made apart (by another collector of the same file), in their order.
+    mutating func append(_ made: ArraySlice<Diagnostic>) {
+        diagnostics.append(contentsOf: made)
+    }
+
     var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 }
 

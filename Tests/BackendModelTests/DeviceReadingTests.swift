@@ -1,5 +1,6 @@
 @testable import BackendModel
 import Testing
+import DeviceTree
 
 /// How the reader turns device nodes into descriptions: each specifier list sized by its own
 /// provider's `#…-cells`, names and supplies as written (BackendReader reads them by position
@@ -103,5 +104,59 @@ import Testing
         let result = try check(tree(backend: backend(devices: devices.joined(separator: "\n"), agents: agents)))
         let backend = try #require(result.backend, "\(result.summaryText)")
         #expect(backend.agents.map(\.devices) == [[1, 2], [2, 1]])
+    }
+
+    /// A large backend's devices are read by two threads, a half each, and kept or dropped
+    /// afterwards in tree order. What is kept and what is reported must be what one thread reading
+    /// them one by one makes of them: an id or a name repeated across the halves or within one,
+    /// a dropped device's findings on its own values (kept) and on its resources (not), a kept
+    /// device's findings on its resources. With `repeatedName` false no two names are equal, which
+    /// spares the admission recording names; with it true they are recorded.
+    @Test(arguments: [false, true]) func twoThreadsKeepAndReportWhatOneThreadDoes(repeatedName: Bool) throws {
+        let count = BackendReader.parallelReadThreshold + 100
+        let half = count / 2
+        var devices = (0..<count).map { device("clocks = <&ccu \($0 % 5)>;", id: $0) }
+        // A devid that is not the unit address, in the first half: reported, kept.
+        devices[3] = "device@3 { arm,scmi-devid = <\(count + 3)>; arm,scmi-devname = \"d3\"; };"
+        // The second half repeats device 7's id (and so differs from its own unit address): both reported, dropped.
+        devices[half + 1] = "device@\(half + 1) { arm,scmi-devid = <7>; arm,scmi-devname = \"again7\"; clocks = <0xdead>; };"
+        // A kept device whose clock does not resolve: reported.
+        devices[half + 2] = "device@\(half + 2) { arm,scmi-devid = <\(half + 2)>; arm,scmi-devname = \"d\(half + 2)\"; clocks = <0xbeef>; };"
+        if repeatedName {
+            // Device 10's name across the halves, and a name repeated within the second half, each
+            // with a clock that does not resolve, which a dropped device does not report.
+            devices[half + 5] = "device@\(half + 5) { arm,scmi-devid = <\(half + 5)>; arm,scmi-devname = \"d10\"; clocks = <0xdead>; };"
+            devices[half + 7] = "device@\(half + 7) { arm,scmi-devid = <\(half + 7)>; arm,scmi-devname = \"d\(half + 6)\"; clocks = <0xdead>; };"
+            // The id of a device dropped for its name is free: this one, after it, is kept.
+            devices[half + 9] = "device@\(half + 9) { arm,scmi-devid = <\(half + 5)>; arm,scmi-devname = \"freed\"; };"
+        }
+        let blob = try compileDTS(tree(backend: backend(devices: devices.joined(separator: "\n"))))
+        let tree = try FlattenedDeviceTree(bytes: blob)
+        let backendNode = try #require(tree.node(atPath: backendPath))
+        func read(parallelFrom: Int) -> (devices: [String], findings: [String]) {
+            var reader = BackendReader(backend: backendNode, file: "test.dtb", parallelFrom: parallelFrom)
+            let description = reader.read()
+            return (
+                description.devices.map { "\($0.path) \($0.id) \($0.name) \($0.direct.clocks.map(\.description))" },
+                reader.findings.diagnostics.map(\.renderedWithHint)
+            )
+        }
+        let one = read(parallelFrom: .max)
+        let two = read(parallelFrom: BackendReader.parallelReadThreshold)
+        #expect(two.devices == one.devices)
+        #expect(two.findings == one.findings)
+
+        let dropped = repeatedName ? [half + 1, half + 5, half + 7] : [half + 1]
+        #expect(two.devices.count == count - dropped.count)
+        for index in dropped { #expect(!two.devices.contains { $0.hasPrefix(devicesPath + "/device@\(index) ") }) }
+        func reports(_ rule: Rule, _ index: Int) -> Bool {
+            two.findings.contains { $0.contains("\(devicesPath)/device@\(index):") && $0.contains("[\(rule.id)]") }
+        }
+        #expect(reports(.unitAddressMismatch, 3) && reports(.unitAddressMismatch, half + 1))
+        #expect(reports(.devidDuplicate, half + 1) && !reports(.phandleDangling, half + 1))
+        #expect(reports(.phandleDangling, half + 2))
+        #expect(reports(.devnameDuplicate, half + 5) == repeatedName && reports(.devnameDuplicate, half + 7) == repeatedName)
+        #expect(!reports(.phandleDangling, half + 5) || !repeatedName)
+        if repeatedName { #expect(two.devices.contains { $0.hasPrefix(devicesPath + "/device@\(half + 9) \(half + 5) freed") }) }
     }
 }
