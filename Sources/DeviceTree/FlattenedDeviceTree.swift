@@ -274,16 +274,19 @@ public final class FlattenedDeviceTree: Sendable {
 /// What the index keeps per node: a fixed size, whatever the depth (no path, no name). Offsets are
 /// libfdt structure offsets; links are indices into `FlattenedDeviceTree.nodes` (-1 for none).
 ///
-/// Only what tree order cannot give: a node's first child is the next node when its subtree
-/// is not empty, its next sibling is where its subtree ends when that is still inside the
-/// parent's, and its properties run to the next node's first (`propertyPositions(of:)`,
-/// `firstChild(of:)`, `nextSibling(of:)`). Keeping those four as fields made a record 44 bytes
-/// where it is 28: for a tree of 160,000 nodes, 2.5 MB more to write and fault in.
+/// Links tree order gives are not kept: a node's first child is the next node when its subtree
+/// is not empty, and its next sibling is where its subtree ends when that is still inside the
+/// parent's (`firstChild(of:)`, `nextSibling(of:)`). Keeping those and a child count made a
+/// record 44 bytes where it is 32: for a tree of 160,000 nodes, 1.9 MB more to write and fault
+/// in. The property count stays although it could be derived too (the properties end where
+/// the next node's begin): every property lookup needs it, and reading the next record there
+/// cost more instructions over a `check` than its 4 bytes a node cost in faults.
 struct NodeRecord: Sendable {
     var offset: Int32
     var parent: Int32
     /// Position in `properties` of the node's first property (or where it would be).
     var firstProperty: Int32
+    var propertyCount: Int32 = 0
     var phandle: UInt32 = 0
     /// Number of ancestors (0 for the root).
     var depth: Int32
@@ -296,13 +299,11 @@ struct NodeRecord: Sendable {
 }
 
 extension FlattenedDeviceTree {
-    /// Positions in `properties` of node `index`'s properties. The walk appends a node's
-    /// properties before any later node begins, and ignores a property after a child, so they
-    /// end where the next node's begin (or at the end of the table for the last node).
+    /// Positions in `properties` of node `index`'s properties.
     @inline(__always)
     func propertyPositions(of index: Int) -> Range<Int> {
-        let end = index + 1 < nodes.count ? Int(nodes[index + 1].firstProperty) : properties.count
-        return Int(nodes[index].firstProperty)..<end
+        let record = nodes[index]
+        return Int(record.firstProperty)..<Int(record.firstProperty + record.propertyCount)
     }
 
     /// The first child of node `index` in tree order, -1 for a leaf: the next node, when it is

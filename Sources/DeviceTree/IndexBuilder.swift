@@ -283,9 +283,10 @@ struct IndexBuilder {
         }
     }
 
-    /// A node's properties are complete (the last one read is its last): settle its phandle
-    /// (`phandle`, else `linux,phandle`).
+    /// A node's properties are complete (the last one read is its last): count them, and settle
+    /// its phandle (`phandle`, else `linux,phandle`).
     private mutating func finishNode(_ index: Int32, linuxPhandle: UInt32) {
+        nodes[Int(index)].propertyCount = Int32(properties.count) - nodes[Int(index)].firstProperty
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = linuxPhandle }
         if !isPhandle(nodes[Int(index)].phandle) { nodes[Int(index)].phandle = 0 }
     }

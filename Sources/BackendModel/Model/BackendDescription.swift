@@ -27,74 +27,37 @@ public struct SupplyReference: Hashable, Sendable {
 
 /// The resources one node names directly: a device node or its base device.
 ///
-/// Resets and power domains, with their names, are kept out of line (`lessCommon`): most nodes
-/// that name resources name clocks and supplies only, and four arrays inline cost every device
-/// of a backend 32 bytes. The `Bool` is declared last: a stored property is laid out at the
-/// next offset its alignment allows, so a flag between the arrays and the string cost 7 bytes
-/// of padding, where at the end it takes the first byte of the tail (which an enclosing struct
-/// may use for a small field of its own; see `DeviceDescription`).
+/// The `Bool` is declared last: a stored property is laid out at the next offset its
+/// alignment allows, so a flag between the arrays and the string cost 7 bytes of padding,
+/// where at the end it takes the first byte of the tail (which an enclosing struct may use
+/// for a small field of its own; see `DeviceDescription`).
+///
+/// The lists stay stored properties although resets and power domains are rare: the resolver
+/// reads them through `UnsafePointer<NodeResources>.pointee`, where a computed property copies
+/// the whole struct first. Kept out of line behind accessors they saved 24 bytes a device and
+/// cost more instructions in those copies than the saved pages cost in faults.
 public struct NodeResources: Sendable {
     /// The node they were read from.
     public var node: DeviceTreeNode
     public var clocks: [ResourceSpecifier] = []
     public var supplies: [SupplyReference] = []
+    public var resets: [ResourceSpecifier] = []
+    public var powerDomains: [ResourceSpecifier] = []
     /// How the node names itself in derived resource names: the device's
     /// `arm,scmi-devname`, or a host node's name without its unit address.
     public var consumerName = ""
     /// `clock-names`, `reset-names`, `power-domain-names`, entry for entry.
     public var clockNames: [String] = []
-    /// None, or the one record of the node's resets and power domains once one is set.
-    private var lessCommon: [LessCommonResources] = []
+    public var resetNames: [String] = []
+    public var powerDomainNames: [String] = []
     /// The node has a clocks, resets, power-domains or *-supply property (resolved or not).
     public var namesResources = false
 
-    public init(node: DeviceTreeNode) {
-        self.node = node
-    }
-
-    public var resets: [ResourceSpecifier] {
-        get { lessCommon.first?.resets ?? [] }
-        set { updateLessCommon(creating: !newValue.isEmpty) { $0.resets = newValue } }
-    }
-
-    public var powerDomains: [ResourceSpecifier] {
-        get { lessCommon.first?.powerDomains ?? [] }
-        set { updateLessCommon(creating: !newValue.isEmpty) { $0.powerDomains = newValue } }
-    }
-
-    public var resetNames: [String] {
-        get { lessCommon.first?.resetNames ?? [] }
-        set { updateLessCommon(creating: !newValue.isEmpty) { $0.resetNames = newValue } }
-    }
-
-    public var powerDomainNames: [String] {
-        get { lessCommon.first?.powerDomainNames ?? [] }
-        set { updateLessCommon(creating: !newValue.isEmpty) { $0.powerDomainNames = newValue } }
-    }
-
     public var isEmpty: Bool { clocks.isEmpty && supplies.isEmpty && resets.isEmpty && powerDomains.isEmpty }
-
-    /// Applies `update` to the out-of-line record, making it first when `creating` (setting an
-    /// empty list where there is no record changes nothing, and allocates nothing).
-    private mutating func updateLessCommon(creating: Bool, _ update: (inout LessCommonResources) -> Void) {
-        if lessCommon.isEmpty {
-            guard creating else { return }
-            lessCommon = [LessCommonResources()]
-        }
-        update(&lessCommon[0])
-    }
-}
-
-/// A node's resets and power domains with their names (see `NodeResources`).
-private struct LessCommonResources: Sendable {
-    var resets: [ResourceSpecifier] = []
-    var powerDomains: [ResourceSpecifier] = []
-    var resetNames: [String] = []
-    var powerDomainNames: [String] = []
 }
 
 /// One device of the backend. A backend may hold 100,000 of them, read into one array, so the
-/// layout counts: 128 bytes where it was 248. The base device, which few devices have, is kept
+/// layout counts: 152 bytes where it was 248. The base device, which few devices have, is kept
 /// out of line (`basedevStorage`); and `id`, a 4-byte field, follows `direct`, whose last field
 /// is a `Bool`, so that it fills that struct's tail instead of padding after `node`.
 public struct DeviceDescription: Sendable {
