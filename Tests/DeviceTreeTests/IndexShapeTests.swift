@@ -2,11 +2,11 @@ import CLibFDT
 import DeviceTree
 import Testing
 
-/// The index keeps per node only what tree order cannot give; children, siblings and each
-/// node's properties are derived from positions (a node's first child follows it, its next
-/// sibling follows its subtree, its properties end where the next node's begin). These tests
-/// hold that against libfdt's own walk of the same blob, on random shapes and on blobs that
-/// fill the node and property tables to the bounds they are reserved for.
+/// The index keeps no child or sibling links: they are derived from positions in tree order
+/// (a node's first child follows it, its next sibling follows its subtree). These tests hold
+/// children, siblings, parents, depths and each node's properties against libfdt's own walk of
+/// the same blob, on random shapes and on blobs that fill the node and property tables to the
+/// bounds they are reserved for.
 @Suite struct IndexShapeTests {
     /// The structure block's size, from the header (`size_dt_struct`).
     func structureSize(_ bytes: [UInt8]) -> Int {
