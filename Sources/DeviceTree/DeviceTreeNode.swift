@@ -121,12 +121,22 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// Direct children in blob order.
     public var children: [DeviceTreeNode] {
+        // The children are the nodes of the subtree reached by jumping over each child's own
+        // subtree: counted in one pass (the array is made at its size, a node of 100,000
+        // children copies nothing while growing), made in a second.
+        let end = Int(tree.nodes[index].subtreeEnd)
+        var count = 0
+        var child = index + 1
+        while child < end {
+            count += 1
+            child = Int(tree.nodes[child].subtreeEnd)
+        }
         var result = [DeviceTreeNode]()
-        result.reserveCapacity(Int(tree.nodes[index].childCount))
-        var child = tree.nodes[index].firstChild
-        while child >= 0 {
-            result.append(DeviceTreeNode(tree: tree, index: child))
-            child = tree.nodes[Int(child)].nextSibling
+        result.reserveCapacity(count)
+        child = index + 1
+        while child < end {
+            result.append(DeviceTreeNode(tree: tree, index: Int32(child)))
+            child = Int(tree.nodes[child].subtreeEnd)
         }
         return result
     }
@@ -142,8 +152,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
 
     /// All properties in blob order, each made when read: walking them allocates nothing.
     public var properties: PropertyList {
-        let first = Int(tree.nodes[index].firstProperty)
-        return PropertyList(tree: tree, positions: first..<(first + Int(tree.nodes[index].propertyCount)))
+        PropertyList(tree: tree, positions: tree.propertyPositions(of: index))
     }
 
     /// The property with this name; the first one if a corrupt blob repeats it.
@@ -156,8 +165,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// A node has a handful of properties, so comparing names beats hashing `name` into the
     /// tree's name table; names are compared as UTF-8 bytes (`FlattenedDeviceTree.propertyPosition`).
     private func propertyRecord(named name: String) -> PropertyRecord? {
-        let first = Int(tree.nodes[index].firstProperty)
-        return tree.propertyPosition(named: name, in: first..<(first + Int(tree.nodes[index].propertyCount)))
+        tree.propertyPosition(named: name, in: tree.propertyPositions(of: index))
             .map { tree.properties[$0] }
     }
 
@@ -245,11 +253,7 @@ extension DeviceTreeNode {
     /// This node's properties as positions in the tree's property index (`FlattenedDeviceTree`'s
     /// `propertyNameID(at:)`, `propertyValue(at:)`, `property(at:)`): a loop over them makes
     /// no `DeviceTreeProperty`, so it neither decodes names nor counts references.
-    package var propertyPositions: Range<Int> {
-        let record = tree.nodes[index]
-        let first = Int(record.firstProperty)
-        return first..<(first + Int(record.propertyCount))
-    }
+    package var propertyPositions: Range<Int> { tree.propertyPositions(of: index) }
 
     /// True when `property` is this node's (read from its tree's index) and the first of its
     /// name in the node: the one `property(_:)` finds by that name.
@@ -264,13 +268,13 @@ extension DeviceTreeNode {
     /// The first child in blob order, nil for a leaf; with `nextSibling`, a walk over the
     /// children that allocates nothing (`children` makes an array).
     package var firstChild: DeviceTreeNode? {
-        let child = tree.nodes[index].firstChild
+        let child = tree.firstChild(of: index)
         return child < 0 ? nil : DeviceTreeNode(tree: tree, index: child)
     }
 
     /// The next child of the same parent in blob order.
     package var nextSibling: DeviceTreeNode? {
-        let sibling = tree.nodes[index].nextSibling
+        let sibling = tree.nextSibling(of: index)
         return sibling < 0 ? nil : DeviceTreeNode(tree: tree, index: sibling)
     }
 }

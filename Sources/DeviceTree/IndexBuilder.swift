@@ -73,18 +73,21 @@ struct IndexBuilder {
         let structStart = Int(header.structOffset)
         // Where libfdt's fdt_offset_ptr stops a tag: size_dt_struct from v17, else totalsize.
         let structLimit = header.version >= 17 ? Int(header.structSize) : Int(header.totalSize) - structStart
-        // The nodes not yet closed, root first, and beside each its last child so far (-1 for
-        // none): only an open node can gain a child, so the sibling links need no per-node table.
+        // The nodes not yet closed, root first.
         var openNodes: [Int32] = []
-        var lastChildOfOpen: [Int32] = []
         var collectingProperties = false
         var linuxPhandle: UInt32 = 0
         var next: Int32 = 0
-        // A guess from the block size (size_dt_struct exists from v17; it is bounded by the blob
-        // after checkHeader, but never trust it for more than the file holds).
+        // Room for as many nodes and properties as the block can hold, so that neither table
+        // is copied while growing: a node takes at least 12 bytes (FDT_BEGIN_NODE, a name
+        // padded to 4 bytes, FDT_END_NODE), a property at least 12 (its tag, length and name
+        // offset). A generated tree of 100,000 devices fills a tenth of the node table and half
+        // of the property table; the rest is address space only, as pages never written are
+        // never faulted in. (size_dt_struct exists from v17; it is bounded by the blob after
+        // checkHeader, but never trust it for more than the file holds.)
         let structBytes = header.version >= 17 ? min(Int(header.structSize), storage.count) : storage.count
-        nodes.reserveCapacity(structBytes / 96)
-        properties.reserveCapacity(structBytes / 20)
+        nodes.reserveCapacity(structBytes / 12 + 1)
+        properties.reserveCapacity(structBytes / 12)
         var structure = StructureCheck()
         tags: while true {
             let offset = next
@@ -104,14 +107,7 @@ struct IndexBuilder {
                 if parent >= 0, !Self.isWellFormedNodeName(name) {
                     defects.append(DefectRecord(kind: .nodeNameCharacters, node: index))
                 }
-                if parent >= 0 {
-                    let previous = lastChildOfOpen[lastChildOfOpen.count - 1]
-                    if previous < 0 { nodes[Int(parent)].firstChild = index } else { nodes[Int(previous)].nextSibling = index }
-                    lastChildOfOpen[lastChildOfOpen.count - 1] = index
-                    nodes[Int(parent)].childCount += 1
-                }
                 openNodes.append(index)
-                lastChildOfOpen.append(-1)
                 collectingProperties = true
                 linuxPhandle = 0
             case UInt32(FDT_PROP):
@@ -148,7 +144,6 @@ struct IndexBuilder {
                 guard let current = openNodes.popLast() else {
                     throw BlobError(code: "FDT_ERR_BADSTRUCTURE", message: "unbalanced end of node at structure offset \(hex(offset))")
                 }
-                lastChildOfOpen.removeLast()
                 if collectingProperties { finishNode(current, linuxPhandle: linuxPhandle) }
                 nodes[Int(current)].subtreeEnd = Int32(nodes.count)
                 collectingProperties = false

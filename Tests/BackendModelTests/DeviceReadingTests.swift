@@ -47,6 +47,54 @@ import DeviceTree
         #expect(device.direct.consumerName == "d1")
     }
 
+    @Test func aBaseDeviceIsReadForTheDeviceThatNamesItOnly() throws {
+        let devices = [device("arm,scmi-basedev = <&gpu>;", id: 1), device("clocks = <&ccu 0>;", id: 2)]
+        let result = try check(tree(backend: backend(devices: devices.joined(separator: "\n"))))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        let basedev = try #require(backend.devices[0].basedev)
+        #expect(basedev.node.path == "/gpu@13000000" && basedev.consumerName == "gpu")
+        #expect(basedev.clocks.map(\.cells) == [[2]] && basedev.resets.map(\.cells) == [[5]])
+        #expect(basedev.supplies.map(\.name) == ["mali"] && basedev.powerDomains.map(\.cells) == [[1]])
+        #expect(backend.devices[0].direct.isEmpty && backend.devices[1].basedev == nil)
+    }
+
+    @Test func aBaseDeviceSetOnOneCopyStaysWithThatCopy() throws {
+        let devices = [device("arm,scmi-basedev = <&gpu>;", id: 1), device("clocks = <&ccu 0>;", id: 2)]
+        let backend = try #require(try check(tree(backend: backend(devices: devices.joined(separator: "\n")))).backend)
+        var withBase = backend.devices[1]
+        withBase.basedev = backend.devices[0].basedev
+        withBase.basedev?.consumerName = "renamed"
+        #expect(withBase.basedev?.node.path == "/gpu@13000000" && withBase.basedev?.consumerName == "renamed")
+        #expect(backend.devices[0].basedev?.consumerName == "gpu" && backend.devices[1].basedev == nil)
+        var withoutBase = backend.devices[0]
+        withoutBase.basedev = nil
+        #expect(withoutBase.basedev == nil && backend.devices[0].basedev != nil)
+        #expect(withoutBase.direct.consumerName == "d1" && withoutBase.id == 1 && withoutBase.name == "d1")
+    }
+
+    @Test func resetsAndPowerDomainsAreKeptWithTheirNamesAndApart() throws {
+        let body = "resets = <&ccu 4>, <&ccu 5>; reset-names = \"bus\", \"core\"; power-domains = <&pd 1>; power-domain-names = \"main\";"
+        let result = try check(tree(backend: backend(devices: device(body, id: 1) + device("clocks = <&ccu 0>;", id: 2))))
+        let backend = try #require(result.backend, "\(result.summaryText)")
+        var first = backend.devices[0].direct
+        #expect(first.resets.map(\.cells) == [[4], [5]] && first.resetNames == ["bus", "core"])
+        #expect(first.powerDomains.map(\.cells) == [[1]] && first.powerDomainNames == ["main"])
+        let second = backend.devices[1].direct
+        #expect(second.resets.isEmpty && second.powerDomains.isEmpty && second.resetNames.isEmpty && second.powerDomainNames.isEmpty)
+        // Each list is set on its own, and a copy keeps what it had.
+        let copy = first
+        first.resets = []
+        first.powerDomainNames = ["other"]
+        #expect(first.resets.isEmpty && first.resetNames == ["bus", "core"] && first.powerDomainNames == ["other"])
+        #expect(first.powerDomains.map(\.cells) == [[1]] && !first.isEmpty)
+        #expect(copy.resets.map(\.cells) == [[4], [5]] && copy.powerDomainNames == ["main"])
+        var empty = NodeResources(node: second.node)
+        empty.resetNames = []
+        #expect(empty.isEmpty && empty.resetNames.isEmpty)
+        empty.powerDomains = copy.powerDomains
+        #expect(!empty.isEmpty && empty.powerDomains.map(\.provider.path) == copy.powerDomains.map(\.provider.path))
+    }
+
     @Test func anAgentListsADeviceOnceAndEveryAgentForItself() throws {
         let devices = ["d1: " + device("clocks = <&ccu 0>;", id: 1), "d2: " + device("clocks = <&ccu 1>;", id: 2)]
         let agents = """

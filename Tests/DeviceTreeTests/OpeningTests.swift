@@ -69,6 +69,27 @@ import Testing
         #expect(tree.node(atPath: "/node@1")?.property("reg")?.u32 == 1)
     }
 
+    // A blob of 2 MB or more is read into a mapping of its own (huge pages where the kernel has
+    // them), one of 5 MB over three stretches of 2 MB: every byte is read, in place, and the
+    // blob's last bytes (after the last whole 2 MB) too.
+    @Test func largeBlobReadsFromFileWhole() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("large-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let seed = try TestSeed(default: 0x1a7_9e)
+        var random = seed.generator
+        let payload = (0..<(5 << 20) + 13).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let payloadPath = directory.appendingPathComponent("payload.bin").path
+        _ = FileManager.default.createFile(atPath: payloadPath, contents: Data(payload))
+        let bytes = try compileDTS("/dts-v1/;\n/ { first { data = /incbin/(\"\(payloadPath)\"); }; last { reg = <7>; }; };\n")
+        let blobPath = directory.appendingPathComponent("large.dtb").path
+        _ = FileManager.default.createFile(atPath: blobPath, contents: Data(bytes))
+        let tree = try FlattenedDeviceTree(contentsOf: blobPath)
+        #expect(tree.byteCount == bytes.count)
+        #expect(tree.node(atPath: "/first")?.property("data")?.bytes == payload, seed.comment)
+        #expect(tree.node(atPath: "/last")?.property("reg")?.u32 == 7)
+    }
+
     // Shorter than the header: libfdt would read header fields past the end.
     @Test func shorterThanHeaderIsTruncated() throws {
         let error = openingError(Array(try valid.prefix(20)))

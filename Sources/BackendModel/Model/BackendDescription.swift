@@ -26,6 +26,16 @@ public struct SupplyReference: Hashable, Sendable {
 }
 
 /// The resources one node names directly: a device node or its base device.
+///
+/// The `Bool` is declared last: a stored property is laid out at the next offset its
+/// alignment allows, so a flag between the arrays and the string cost 7 bytes of padding,
+/// where at the end it takes the first byte of the tail (which an enclosing struct may use
+/// for a small field of its own; see `DeviceDescription`).
+///
+/// The lists stay stored properties although resets and power domains are rare: the resolver
+/// reads them through `UnsafePointer<NodeResources>.pointee`, where a computed property copies
+/// the whole struct first. Kept out of line behind accessors they saved 24 bytes a device and
+/// cost more instructions in those copies than the saved pages cost in faults.
 public struct NodeResources: Sendable {
     /// The node they were read from.
     public var node: DeviceTreeNode
@@ -33,8 +43,6 @@ public struct NodeResources: Sendable {
     public var supplies: [SupplyReference] = []
     public var resets: [ResourceSpecifier] = []
     public var powerDomains: [ResourceSpecifier] = []
-    /// The node has a clocks, resets, power-domains or *-supply property (resolved or not).
-    public var namesResources = false
     /// How the node names itself in derived resource names: the device's
     /// `arm,scmi-devname`, or a host node's name without its unit address.
     public var consumerName = ""
@@ -42,22 +50,48 @@ public struct NodeResources: Sendable {
     public var clockNames: [String] = []
     public var resetNames: [String] = []
     public var powerDomainNames: [String] = []
+    /// The node has a clocks, resets, power-domains or *-supply property (resolved or not).
+    public var namesResources = false
 
     public var isEmpty: Bool { clocks.isEmpty && supplies.isEmpty && resets.isEmpty && powerDomains.isEmpty }
 }
 
+/// One device of the backend. A backend may hold 100,000 of them, read into one array, so the
+/// layout counts: 152 bytes where it was 248. The base device, which few devices have, is kept
+/// out of line (`basedevStorage`); and `id`, a 4-byte field, follows `direct`, whose last field
+/// is a `Bool`, so that it fills that struct's tail instead of padding after `node`.
 public struct DeviceDescription: Sendable {
     public var node: DeviceTreeNode
-    /// `arm,scmi-devid`.
-    public var id: UInt32
     /// `arm,scmi-devname`.
     public var name: String
     public var clockNames: [String]
     public var direct: NodeResources
-    /// From `arm,scmi-basedev`, when it resolves to a usable host node.
-    public var basedev: NodeResources?
+    /// `arm,scmi-devid`.
+    public var id: UInt32
     /// `arm,scmi-*-ids`, in property order.
     public var explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])]
+    /// `basedev` as an array of none or one: 8 bytes per device, nothing allocated when empty,
+    /// where the optional inline cost every device 96 bytes.
+    private var basedevStorage: [NodeResources]
+
+    /// From `arm,scmi-basedev`, when it resolves to a usable host node.
+    public var basedev: NodeResources? {
+        get { basedevStorage.first }
+        set { basedevStorage = newValue.map { [$0] } ?? [] }
+    }
+
+    init(
+        node: DeviceTreeNode, id: UInt32, name: String, clockNames: [String], direct: NodeResources, basedev: NodeResources?,
+        explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])]
+    ) {
+        self.node = node
+        self.name = name
+        self.clockNames = clockNames
+        self.direct = direct
+        self.id = id
+        self.explicitIDs = explicitIDs
+        self.basedevStorage = basedev.map { [$0] } ?? []
+    }
 
     public var path: String { node.path }
 }
