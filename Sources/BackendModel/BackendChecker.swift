@@ -109,7 +109,7 @@ public enum BackendChecker {
         // thread while the tables are resolved, followed there by the resolution's own work that
         // can wait (its findings still come first, so the output is the same); for a small one a
         // thread costs more than it saves.
-        let validateStructure: @Sendable () -> [Diagnostic] = {
+        let validateStructure: @Sendable (DeviceTreeNode) -> [Diagnostic] = { backendNode in
             var structural = StructuralValidator(file: file)
             structural.validate(backend: backendNode, schema: schema)
             return structural.diagnostics
@@ -117,11 +117,14 @@ public enum BackendChecker {
         var reader = BackendReader(backend: backendNode, file: file)
         let backend = reader.read()
         let lane = tree.nodeCount >= backgroundThreshold ? DispatchQueue(label: "scmi-dt.check") : nil
-        let background = lane.map { BackgroundWork(on: $0, validateStructure) }
+        // On the lane the pass reads the tree's twin: its findings hold no node, only paths.
+        let background = lane.map { lane in
+            BackgroundWork(on: lane) { [twin = tree.twin()] in validateStructure(twin.node(at: backendNode.index)) }
+        }
         var resolver = TableResolver(backend: backend, schema: schema, file: file, lane: lane)
         let tables = resolver.resolve()
 
-        let structural = background?.wait() ?? validateStructure()
+        let structural = background?.wait() ?? validateStructure(backendNode)
         let diagnostics = findings.diagnostics + structural + reader.findings.diagnostics + resolver.diagnostics
         let result = CheckResult(diagnostics: ordered(diagnostics), tables: tables, backend: backend, isUnusable: false)
         if result.hasErrors { return CheckResult(diagnostics: result.diagnostics, tables: nil, backend: backend, isUnusable: false) }

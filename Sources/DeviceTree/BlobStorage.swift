@@ -15,6 +15,9 @@ final class BlobStorage: @unchecked Sendable {
     /// The length of the mapping at `base` when the bytes are in a `HugePageBuffer`'s mapping,
     /// 0 when they came from `UnsafeMutableRawPointer.allocate`.
     private let mappedLength: Int
+    /// The storage that owns these bytes when this one borrows them (`init(borrowing:)`): kept
+    /// alive by this one, and the one that frees them.
+    private let owner: BlobStorage?
 
     init(copying bytes: [UInt8]) {
         let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 8), alignment: 8)
@@ -24,6 +27,7 @@ final class BlobStorage: @unchecked Sendable {
         base = UnsafeRawPointer(memory)
         count = bytes.count
         mappedLength = 0
+        owner = nil
     }
 
     /// Takes ownership of `memory` (allocated with alignment 8), of which `count` bytes are the blob.
@@ -31,6 +35,7 @@ final class BlobStorage: @unchecked Sendable {
         base = UnsafeRawPointer(memory)
         self.count = count
         mappedLength = 0
+        owner = nil
     }
 
     /// Takes ownership of `buffer`'s mapping, of which the first `count` bytes are the blob.
@@ -38,9 +43,19 @@ final class BlobStorage: @unchecked Sendable {
         base = UnsafeRawPointer(buffer.start)
         self.count = count
         mappedLength = buffer.length
+        owner = nil
+    }
+
+    /// The bytes of `other`, under a reference count of their own (`FlattenedDeviceTree.twin()`).
+    init(borrowing other: BlobStorage) {
+        base = other.base
+        count = other.count
+        mappedLength = 0
+        owner = other
     }
 
     deinit {
+        guard owner == nil else { return }
         if mappedLength > 0 {
             munmap(UnsafeMutableRawPointer(mutating: base), mappedLength)
         } else {

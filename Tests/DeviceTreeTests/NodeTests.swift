@@ -49,6 +49,24 @@ import Testing
 
     init() throws { tree = try FlattenedDeviceTree(bytes: try compileDTS(Self.source)) }
 
+    /// A twin (another object over the same index and bytes, for a second thread) reads the
+    /// same nodes and values, and keeps the bytes alive when the tree it came from is gone.
+    @Test func aTwinReadsTheSameTreeAndOutlivesIt() throws {
+        var original: FlattenedDeviceTree? = try FlattenedDeviceTree(bytes: try compileDTS(Self.source))
+        let twin = original!.twin()
+        func summary(_ tree: FlattenedDeviceTree) -> [String] {
+            (0..<tree.nodeCount).map { position in
+                let node = tree.node(at: position)
+                return node.path + " " + node.properties.map { "\($0.name)=\($0.bytes)" }.joined(separator: ";")
+            }
+        }
+        let expected = summary(original!)
+        #expect(twin !== original)
+        original = nil
+        #expect(summary(twin) == expected)
+        #expect(twin.node(atPath: "/clocks/controller@fe200000")?.property("clock-output-names")?.stringList == ["a", "b", "c"])
+    }
+
     @Test func rootHasEmptyNameAndSlashPath() {
         #expect(tree.root.name == "")
         #expect(tree.root.path == "/")
