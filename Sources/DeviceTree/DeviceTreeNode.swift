@@ -18,7 +18,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
     }
 
     public static func == (lhs: DeviceTreeNode, rhs: DeviceTreeNode) -> Bool {
-        lhs.index == rhs.index && lhs.tree === rhs.tree
+        lhs.index == rhs.index && lhs.tree.isSameTree(as: rhs.tree)
     }
 
     /// The position alone: nodes of different trees that share it collide, which costs a
@@ -206,7 +206,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
     /// True when `other` is a proper ancestor of this node. A subtree is a contiguous range in
     /// tree order, so this is two comparisons, not a walk up a possibly very deep chain.
     public func isDescendant(of other: DeviceTreeNode) -> Bool {
-        guard other.tree === tree else { return false }
+        guard other.tree.isSameTree(as: tree) else { return false }
         return other.index < index && index < Int(tree.nodes[other.index].subtreeEnd)
     }
 }
@@ -214,7 +214,7 @@ public struct DeviceTreeNode: Hashable, Sendable {
 extension DeviceTreeNode: Comparable {
     /// Tree order (depth-first, as in the blob). Nodes of different trees compare by tree identity.
     public static func < (lhs: DeviceTreeNode, rhs: DeviceTreeNode) -> Bool {
-        if lhs.tree !== rhs.tree { return ObjectIdentifier(lhs.tree) < ObjectIdentifier(rhs.tree) }
+        if !lhs.tree.isSameTree(as: rhs.tree) { return ObjectIdentifier(lhs.tree) < ObjectIdentifier(rhs.tree) }
         return lhs.index < rhs.index
     }
 }
@@ -258,7 +258,7 @@ extension DeviceTreeNode {
     /// True when `property` is this node's (read from its tree's index) and the first of its
     /// name in the node: the one `property(_:)` finds by that name.
     package func isFirstOfItsName(_ property: DeviceTreeProperty) -> Bool {
-        guard property.nameID >= 0, property.storage === tree.storage else { return false }
+        guard property.nameID >= 0, property.storage.base == tree.storage.base else { return false }
         for position in propertyPositions where tree.properties[position].nameID == property.nameID {
             return Int(tree.properties[position].valueOffset) == property.start
         }

@@ -105,9 +105,14 @@ public final class FlattenedDeviceTree: Sendable {
     /// tree at once, each retain waits for the other CPU to give the reference count's cache
     /// line back: `check`'s structural pass, reading the tree beside the resolution, made the
     /// resolution half again as slow. A thread given the twin's nodes counts on a line of its
-    /// own. The twin's nodes are not equal to this tree's (`==` compares trees): use it where
-    /// no node is handed back.
+    /// own. A twin's node is the same node as this tree's at its position (`isSameTree(as:)`).
     package func twin() -> FlattenedDeviceTree { FlattenedDeviceTree(twinOf: self) }
+
+    /// True for this tree and its twins: the same bytes (a storage owns its bytes, and a twin's
+    /// borrows them), so a position names the same node in each.
+    package func isSameTree(as other: FlattenedDeviceTree) -> Bool {
+        self === other || storage.base == other.storage.base
+    }
 
     private init(twinOf tree: FlattenedDeviceTree) {
         storage = BlobStorage(borrowing: tree.storage)

@@ -67,6 +67,20 @@ import Testing
         #expect(twin.node(atPath: "/clocks/controller@fe200000")?.property("clock-output-names")?.stringList == ["a", "b", "c"])
     }
 
+    /// A twin's node is the same node as the tree's at its position: equal, ordered and nested
+    /// alike; a tree read again from the same bytes is another tree.
+    @Test func aTwinsNodesAreTheTreesNodes() throws {
+        let twin = tree.twin()
+        let gcc = try #require(tree.node(atPath: "/clocks/controller@fe200000"))
+        let twinGCC = twin.node(at: gcc.index)
+        #expect(twinGCC == gcc && gcc == twinGCC && Set([gcc, twinGCC]).count == 1)
+        let osc = try #require(twin.node(atPath: "/clocks/osc@0"))
+        #expect(osc < gcc && !(gcc < osc))
+        #expect(gcc.isDescendant(of: twin.node(atPath: "/clocks")!) && twinGCC.isDescendant(of: tree.node(atPath: "/clocks")!))
+        let other = try FlattenedDeviceTree(bytes: try compileDTS(Self.source))
+        #expect(other.node(at: gcc.index) != gcc && !other.node(at: gcc.index).isDescendant(of: tree.root))
+    }
+
     @Test func rootHasEmptyNameAndSlashPath() {
         #expect(tree.root.name == "")
         #expect(tree.root.path == "/")

@@ -156,9 +156,11 @@ struct BackendReader {
             count = 0
             guard let slots = buffer.baseAddress else { return }
             let split = children.count >= parallelFrom ? children.count / 2 : children.count
-            let secondHalf = split == children.count ? nil : BackgroundWork { [backend, slots = DeviceSlots(slots + split)] in
-                var reader = DeviceReader(backend: backend, file: file)
-                return reader.read(children[split...], into: slots.base)
+            // The other thread reads nodes of a twin of the tree, whose reference count is its own
+            // (FlattenedDeviceTree.twin()); a twin's node is the same node.
+            let secondHalf = split == children.count ? nil : BackgroundWork { [backend, slots = DeviceSlots(slots + split), twin = backend.tree.twin()] in
+                var reader = DeviceReader(backend: twin.node(at: backend.index), file: file)
+                return reader.read(children[split...].lazy.map { twin.node(at: $0.index) }, into: slots.base)
             }
             var reader = DeviceReader(backend: backend, file: file)
             var parts = [(part: reader.read(children[..<split], into: slots), at: slots)]

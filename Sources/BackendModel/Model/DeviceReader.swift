@@ -19,7 +19,7 @@ struct DeviceReader {
     /// Reads the enabled `device` nodes among `nodes` that have an id and a name, in order, into
     /// `slots` (uninitialized memory with room for `nodes.count`), and says where each one's
     /// findings end.
-    mutating func read(_ nodes: ArraySlice<DeviceTreeNode>, into slots: UnsafeMutablePointer<DeviceDescription>) -> DevicePart {
+    mutating func read(_ nodes: some Collection<DeviceTreeNode>, into slots: UnsafeMutablePointer<DeviceDescription>) -> DevicePart {
         var ends: [DevicePart.Ends] = []
         var nameHashes: [UInt64] = []
         ends.reserveCapacity(nodes.count)

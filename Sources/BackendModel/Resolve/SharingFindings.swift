@@ -33,7 +33,7 @@ struct SharingFindings {
         let holders = DeviceHolders(tables.agents)
         reportSharedBasedevs(holders: holders, into: &findings)
         let uses = hostUses ?? Self.hostUses(
-            backend: backend, devices: tables.devices, holders: holders, clocks: clocks, regulators: regulators, resets: resets,
+            in: backend.node.tree, backend: backend, devices: tables.devices, holders: holders, clocks: clocks, regulators: regulators, resets: resets,
             powerDomains: powerDomains, performanceDomains: performanceDomains)
         return reportHostUsers(uses, holders: holders, into: &findings)
     }
@@ -70,9 +70,10 @@ struct SharingFindings {
     ///
     /// The walk over the host nodes, which needs only the devices' references, the agents and
     /// the id tables: `TableResolver` runs it beside reading the entries' facts, which the
-    /// findings' wording needs. `devices` in any order.
+    /// findings' wording needs. `devices` in any order. The walk goes over `tree`: the backend's
+    /// tree, or a twin of it for another thread (FlattenedDeviceTree.twin()).
     static func hostUses(
-        backend: BackendDescription, devices: [DeviceEntry], holders: DeviceHolders, clocks: IDTable<SpecifierKey>,
+        in tree: FlattenedDeviceTree, backend: BackendDescription, devices: [DeviceEntry], holders: DeviceHolders, clocks: IDTable<SpecifierKey>,
         regulators: IDTable<DeviceTreeNode>, resets: IDTable<SpecifierKey>, powerDomains: IDTable<SpecifierKey>,
         performanceDomains: IDTable<SpecifierKey>
     ) -> HostUses {
@@ -126,13 +127,12 @@ struct SharingFindings {
                 }
             }
         }
-        let backendNode = backend.node
+        let backendNode = tree.node(at: backend.node.index)
         // Which resource properties a node has, from one pass over its property names (as the
         // reader finds them): most host nodes have none, and are left after that pass.
         var kinds = ScannedProperties()
         // Before that pass, whether any of its property name ids is a resource property's: a
         // comparison of integers per property, where the scan makes a property value of each.
-        let tree = backendNode.tree
         var resourceNameIDs = [Bool](repeating: false, count: tree.propertyNameCount)
         for id in resourceNameIDs.indices {
             switch ScannedProperty(name: tree.propertyName(id: Int32(id))) {

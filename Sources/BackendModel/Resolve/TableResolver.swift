@@ -102,9 +102,9 @@ struct TableResolver {
         // only the ids given above, so on a large tree it runs on the lane while the entries'
         // facts are read here. Its findings are made below, in the same place as before.
         let hostUses = lane.map { lane in
-            BackgroundWork(on: lane) { [backend, devices, clocks, voltages, resets, powerDomains, performance] in
+            BackgroundWork(on: lane) { [backend, devices, clocks, voltages, resets, powerDomains, performance, twin = backend.node.tree.twin()] in
                 SharingFindings.hostUses(
-                    backend: backend, devices: devices, holders: DeviceHolders(agents), clocks: clocks, regulators: voltages,
+                    in: twin, backend: backend, devices: devices, holders: DeviceHolders(agents), clocks: clocks, regulators: voltages,
                     resets: resets, powerDomains: powerDomains, performanceDomains: performance)
             }
         }
