@@ -72,13 +72,39 @@ public struct Diagnostic: Hashable, Sendable {
 extension Array where Element == Diagnostic {
     /// "2 errors, 1 warning" (notes are counted only when there are some).
     public var summary: String {
-        let errors = count { $0.severity == .error }
-        let warnings = count { $0.severity == .warning }
-        let notes = count { $0.severity == .note }
+        // Through a pointer: a closure given each element copies it (half a dozen strings retained).
+        var (errors, warnings, notes) = (0, 0, 0)
+        withUnsafeBufferPointer { findings in
+            for index in findings.indices {
+                switch findings.baseAddress![index].severity {
+                case .error: errors += 1
+                case .warning: warnings += 1
+                case .note: notes += 1
+                }
+            }
+        }
         var parts = [plural(errors, "error"), plural(warnings, "warning")]
         if notes > 0 { parts.append(plural(notes, "note")) }
         return parts.joined(separator: ", ")
     }
+
+    /// Every finding's `renderedWithHint`, each ending in a newline. A check of a large tree
+    /// may print tens of thousands: past `parallelRenderingFrom`, the second half is rendered on
+    /// another thread meanwhile.
+    public var renderedLines: String {
+        guard count >= Self.parallelRenderingFrom else { return Self.render(self[...]) }
+        let secondHalf = BackgroundWork { [part = self[(count / 2)...]] in Self.render(part) }
+        return Self.render(self[..<(count / 2)]) + secondHalf.wait()
+    }
+
+    private static func render(_ findings: ArraySlice<Diagnostic>) -> String {
+        var text = ""
+        for index in findings.indices { text += findings[index].renderedWithHint + "\n" }
+        return text
+    }
+
+    /// Findings from which `renderedLines` takes two threads.
+    static let parallelRenderingFrom = 2048
 
     /// A JSON array of the findings, one object per line.
     public var json: String {

@@ -45,7 +45,7 @@ struct Check: ParsableCommand {
         case .json:
             output = all.json + "\n"
         case .text:
-            for diagnostic in all { output += diagnostic.renderedWithHint + "\n" }
+            output = all.renderedLines
             output += all.summary + (blobs.count > 1 ? " in \(blobs.count) files" : "") + "\n"
         }
         print(output, terminator: "")
