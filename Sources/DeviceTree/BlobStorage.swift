@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// An immutable, 8-byte aligned copy of a blob's bytes.
 ///
 /// libfdt (1.6 and later) refuses blobs that are not 8-byte aligned, and every node, property and
@@ -12,9 +6,6 @@ import Musl
 final class BlobStorage: @unchecked Sendable {
     let base: UnsafeRawPointer
     let count: Int
-    /// The length of the mapping at `base` when the bytes are in a `HugePageBuffer`'s mapping,
-    /// 0 when they came from `UnsafeMutableRawPointer.allocate`.
-    private let mappedLength: Int
     /// The storage that owns these bytes when this one borrows them (`init(borrowing:)`): kept
     /// alive by this one, and the one that frees them.
     private let owner: BlobStorage?
@@ -26,7 +17,6 @@ final class BlobStorage: @unchecked Sendable {
         }
         base = UnsafeRawPointer(memory)
         count = bytes.count
-        mappedLength = 0
         owner = nil
     }
 
@@ -34,15 +24,6 @@ final class BlobStorage: @unchecked Sendable {
     init(adopting memory: UnsafeMutableRawPointer, count: Int) {
         base = UnsafeRawPointer(memory)
         self.count = count
-        mappedLength = 0
-        owner = nil
-    }
-
-    /// Takes ownership of `buffer`'s mapping, of which the first `count` bytes are the blob.
-    init(adopting buffer: HugePageBuffer, count: Int) {
-        base = UnsafeRawPointer(buffer.start)
-        self.count = count
-        mappedLength = buffer.length
         owner = nil
     }
 
@@ -50,17 +31,12 @@ final class BlobStorage: @unchecked Sendable {
     init(borrowing other: BlobStorage) {
         base = other.base
         count = other.count
-        mappedLength = 0
         owner = other
     }
 
     deinit {
         guard owner == nil else { return }
-        if mappedLength > 0 {
-            munmap(UnsafeMutableRawPointer(mutating: base), mappedLength)
-        } else {
-            UnsafeMutableRawPointer(mutating: base).deallocate()
-        }
+        UnsafeMutableRawPointer(mutating: base).deallocate()
     }
 
     /// The byte at `offset`; the caller keeps `offset` inside `0..<count`.
@@ -82,46 +58,4 @@ final class BlobStorage: @unchecked Sendable {
     func array(offset: Int, length: Int) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: base + offset, count: length))
     }
-}
-
-/// Memory of a mapping of its own for reading a large blob into, aligned to 2 MB and marked
-/// for transparent huge pages (`madvise(MADV_HUGEPAGE)`, which the usual `madvise` policy of
-/// the kernel waits for): reading the 20 MB blob of a 100,000-device tree then takes nine
-/// faults of 2 MB and some hundreds of 4 KB for its tail instead of 4,800 of 4 KB, each a trap
-/// into the kernel. On a 2-CPU VM, reading that file into fresh memory took 10-11.5 ms with
-/// 4 KB pages and 2.5-3.5 ms this way. The kernel zeroes the same bytes either way, and only
-/// the whole 2 MB stretches the blob covers become huge pages, so resident memory is what the
-/// blob fills. Where the kernel has no huge pages the advice is ignored and this is an
-/// ordinary mapping.
-struct HugePageBuffer {
-    static let hugePageSize = 2 << 20
-
-    let start: UnsafeMutableRawPointer
-    /// The mapping's length: the capacity asked for, rounded up to whole pages.
-    let length: Int
-
-    /// A mapping of at least `capacity` bytes, nil when `capacity` is under 2 MB (no huge page
-    /// would fit; the allocator serves those better) or when the kernel refuses the mapping.
-    init?(capacity: Int) {
-        guard capacity >= Self.hugePageSize else { return nil }
-        let page = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
-        let length = (capacity + page - 1) / page * page
-        // Map 2 MB more than needed and unmap what lies before the first 2 MB boundary and
-        // after the buffer: mmap only promises page alignment.
-        let span = length + Self.hugePageSize
-        guard let mapped = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              mapped != MAP_FAILED
-        else { return nil }
-        let address = Int(bitPattern: mapped)
-        let aligned = (address + Self.hugePageSize - 1) & ~(Self.hugePageSize - 1)
-        if aligned > address { munmap(mapped, aligned - address) }
-        let end = aligned + length
-        if address + span > end { munmap(UnsafeMutableRawPointer(bitPattern: end), address + span - end) }
-        start = UnsafeMutableRawPointer(bitPattern: aligned)!
-        self.length = length
-        _ = madvise(start, length, MADV_HUGEPAGE)
-    }
-
-    /// Unmaps the buffer (when it was not handed to a `BlobStorage`).
-    func release() { munmap(start, length) }
 }
