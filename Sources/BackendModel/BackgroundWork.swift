@@ -1,8 +1,10 @@
 import Dispatch
 
-/// Work started on another thread now and collected later: `check` validates the backend's
-/// structure beside reading and resolving it (both only read the tree, which is immutable), so
-/// on a machine with a second CPU a large tree's structural pass costs no wall time.
+/// Work started on another thread now and collected later, so that on a machine with a second
+/// CPU a large tree's `check` takes both: the second half of the devices read, the structural
+/// pass and the host-users walk beside the resolution (on `check`'s lane), the second half of
+/// the findings rendered. All of them only read what is immutable (the tree, or its twin; the
+/// schema; the model read so far).
 final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
     // Written once by the worker before `finished` is signalled, read once after `wait()`
     // returns: the semaphore orders the two, so no lock is needed.

@@ -142,7 +142,7 @@ struct BackendReader {
     // MARK: - Devices (section 3)
 
     /// Reads the children of `devices`. Each device's own values and resources depend on no
-    /// other device, so a large backend's are read by two threads, a half each, straight into
+    /// other device, so a large backend's are read by two threads, about a half each, straight into
     /// the array returned (`DeviceReader`). What does depend on the devices before — a repeated
     /// id or name, which drops the later device — is decided afterwards in tree order by
     /// `admit`, which also puts each device's findings where a one-by-one reading put them.
