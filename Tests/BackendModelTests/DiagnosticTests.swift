@@ -27,6 +27,22 @@ import Testing
         #expect(text.hasSuffix(#"hint: add #clock-cells to /a\u{d}b"#))
     }
 
+    /// Past `parallelRenderingFrom` findings the second half is rendered on another thread: the
+    /// text is each finding's lines in order, whatever the count; the summary counts each severity.
+    @Test(arguments: [0, 1, Array<Diagnostic>.parallelRenderingFrom - 1, Array<Diagnostic>.parallelRenderingFrom + 1])
+    func renderedLinesAreEveryFindingInOrder(count: Int) {
+        let findings = (0..<count).map { index in
+            Diagnostic(
+                file: "board.dtb", path: "/soc/node@\(index)", severity: [.error, .warning, .note][index % 3], rule: "r",
+                message: "finding \(index)", hint: index % 2 == 0 ? "hint \(index)" : nil)
+        }
+        #expect(findings.renderedLines == findings.map { $0.renderedWithHint + "\n" }.joined())
+        let errors = (count + 2) / 3, warnings = (count + 1) / 3, notes = count / 3
+        #expect(findings.summary.hasPrefix("\(errors) error"))
+        #expect(findings.summary.contains("\(warnings) warning"))
+        #expect(findings.summary.contains("note") == (notes > 0))
+    }
+
     @Test func jsonIsParseableWithFixedKeys() throws {
         let diagnostics = [
             Diagnostic(file: "q\"uote\\.dtb", path: "/", severity: .error, rule: "r", message: "tab\there\nnl \u{1}"),
