@@ -80,6 +80,10 @@ public struct DeviceDescription: Sendable {
         set { basedevStorage = newValue.map { [$0] } ?? [] }
     }
 
+    /// The base device's node, read where it lies: `basedev?.node` copies the whole
+    /// `NodeResources` (a dozen references retained) first.
+    var basedevNode: DeviceTreeNode? { basedevStorage.isEmpty ? nil : basedevStorage[0].node }
+
     init(
         node: DeviceTreeNode, id: UInt32, name: String, clockNames: [String], direct: NodeResources, basedev: NodeResources?,
         explicitIDs: [(protocolID: ProtocolID, property: String, ids: [UInt32])]

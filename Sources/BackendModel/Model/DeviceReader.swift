@@ -7,7 +7,7 @@ import DeviceTree
 /// (`DeviceAdmission`). Everything here only reads the tree, which is immutable.
 struct DeviceReader {
     let backend: DeviceTreeNode
-    private(set) var findings: DiagnosticCollector
+    private var findings: DiagnosticCollector
     private var scannedProperties = ScannedProperties()
     private var providerCells = ProviderCells()
 

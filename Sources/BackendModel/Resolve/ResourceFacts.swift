@@ -324,7 +324,7 @@ struct ResourceFacts {
         }
         for position in devices.indices {  // by position: copying each DeviceDescription retains its arrays
             apply(devices[position].node, &self)
-            if let basedev = devices[position].basedev?.node { apply(basedev, &self) }
+            if let basedev = devices[position].basedevNode { apply(basedev, &self) }
         }
         for key in keys { if let key { apply(key.provider, &self) } }
     }

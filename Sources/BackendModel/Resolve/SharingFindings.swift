@@ -46,7 +46,7 @@ struct SharingFindings {
         // By position, reading only the fields needed: copying a whole DeviceDescription per
         // device retains each of its arrays.
         for position in backend.devices.indices {
-            guard let basedev = backend.devices[position].basedev?.node, let agents = holders[backend.devices[position].id],
+            guard let basedev = backend.devices[position].basedevNode, let agents = holders[backend.devices[position].id],
                 let agent = agents.first
             else { continue }
             guard let first = firstHolder[basedev] else {
@@ -80,7 +80,7 @@ struct SharingFindings {
         var exported = ReferenceFlags()
         var givenHostNodes = NodeSet()
         for position in backend.devices.indices where holders.holds(backend.devices[position].id) {
-            if let basedev = backend.devices[position].basedev?.node { givenHostNodes.insert(basedev) }
+            if let basedev = backend.devices[position].basedevNode { givenHostNodes.insert(basedev) }
         }
         for position in devices.indices where holders.holds(devices[position].id) {
             for reference in devices[position].resources { exported.insert(reference) }

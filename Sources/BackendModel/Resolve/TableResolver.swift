@@ -286,9 +286,12 @@ struct TableResolver {
     /// `position`: the device's in `backend.devices`, where a consumer name is found again (`ConsumerSource`).
     private mutating func resolveDirectResources(of device: UnsafePointer<DeviceDescription>, at position: Int) -> DeviceEntry {
         let deviceNode = device.pointee.node
+        // The base device's resources, copied once and only when there are some: they are kept out
+        // of line (`DeviceDescription.basedev`), which no key path reaches, and few devices have them.
+        var basedev = device.pointee.basedev
         // At most one reference per specifier, supply and explicit id: one allocation for the list.
         var references = ReferenceList(
-            capacity: device.pointee.direct.referenceCount + (device.pointee.basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
+            capacity: device.pointee.direct.referenceCount + (basedev?.referenceCount ?? 0) + device.pointee.explicitIDs.count)
         var unreachable: [ProtocolID: String] = [:]
 
         func add(_ reference: ResourceReference) { references.append(reference) }
@@ -378,14 +381,9 @@ struct TableResolver {
             }
         }
         addResources(device.pointer(to: \.direct)!, viaBasedev: false)
-        // The base device's resources are copied, and only when there are some: they are an
-        // optional's payload, which no key path reaches, and few devices have them. Lent as `&`
-        // rather than through `withUnsafePointer(to:)`, whose closure would capture this
-        // function's state in boxes checked for exclusive access at every use.
-        if device.pointee.basedev != nil {
-            var basedev = device.pointee.basedev!
-            addResources(&basedev, viaBasedev: true)
-        }
+        // Lent as `&` rather than through `withUnsafePointer(to:)`, whose closure would capture
+        // this function's state in boxes checked for exclusive access at every use.
+        if basedev != nil { addResources(&basedev!, viaBasedev: true) }
         for (protocolID, property) in unreachable.isEmpty ? [] : unreachable.sorted(by: { $0.key < $1.key }) {
             findings.add(
                 .resourceUnreachable, at: deviceNode, property: property,
@@ -394,7 +392,7 @@ struct TableResolver {
         }
         // Judged on what the node names, not on what resolved: a broken reference is reported on its own.
         // A base device read means the node has arm,scmi-basedev, without looking it up by name.
-        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && device.pointee.basedev == nil
+        if !device.pointee.direct.namesResources && device.pointee.explicitIDs.isEmpty && basedev == nil
             && !deviceNode.hasProperty("arm,scmi-basedev")
         {
             findings.add(
